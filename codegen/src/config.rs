@@ -1,0 +1,129 @@
+//! `Config`: the build-script API.
+
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::emit::{self, EmitOptions};
+use crate::{catalog, write};
+
+/// Configures code generation from a catalog file, prost-build style.
+///
+/// ```no_run
+/// // build.rs
+/// herald_codegen::Config::new()
+///     .catalog("events.yaml")
+///     .compile()
+///     .unwrap_or_else(|e| panic!("{e}"));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    catalog: Option<PathBuf>,
+    out_dir: Option<PathBuf>,
+    file_name: Option<String>,
+    emit: EmitOptions,
+    cargo_directives: bool,
+}
+
+impl Config {
+    /// A configuration with defaults: output to `$OUT_DIR/events.rs`,
+    /// Herald at `::herald`, `cargo:rerun-if-changed` printed.
+    pub fn new() -> Self {
+        Config { cargo_directives: true, ..Config::default() }
+    }
+
+    /// The catalog file to compile (relative paths resolve against the
+    /// current directory, which is the crate root in a build script).
+    ///
+    /// ```no_run
+    /// herald_codegen::Config::new().catalog("../events.yaml");
+    /// ```
+    pub fn catalog(&mut self, path: impl AsRef<Path>) -> &mut Self {
+        self.catalog = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Where to write the generated file (default: `$OUT_DIR`).
+    ///
+    /// ```no_run
+    /// herald_codegen::Config::new().out_dir("src/generated");
+    /// ```
+    pub fn out_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        self.out_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Name of the generated file without `.rs` (default: the catalog's
+    /// file stem, so `events.yaml` → `events.rs`).
+    ///
+    /// ```no_run
+    /// herald_codegen::Config::new().file_name("orchestrator_events");
+    /// ```
+    pub fn file_name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.file_name = Some(name.into());
+        self
+    }
+
+    /// Path of the Herald runtime as seen from generated code (default
+    /// `::herald`), for crates that re-export it under another name.
+    ///
+    /// ```no_run
+    /// herald_codegen::Config::new().herald_path("::my_sdk::herald");
+    /// ```
+    pub fn herald_path(&mut self, path: impl Into<String>) -> &mut Self {
+        self.emit.herald_path = path.into();
+        self
+    }
+
+    /// Whether to print `cargo:rerun-if-changed` (default: on).
+    ///
+    /// ```no_run
+    /// herald_codegen::Config::new().cargo_directives(false);
+    /// ```
+    pub fn cargo_directives(&mut self, on: bool) -> &mut Self {
+        self.cargo_directives = on;
+        self
+    }
+
+    /// Generate the Rust source for the configured catalog, without writing.
+    pub fn generate(&self) -> Result<String, Diagnostics> {
+        let path = self.catalog.as_deref().ok_or_else(|| {
+            single("no catalog configured; call `.catalog(\"events.yaml\")` first")
+        })?;
+        if self.cargo_directives {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+        let catalog = catalog::load(path)?;
+        let tokens = emit::emit_catalog(&catalog, &self.emit)?;
+        write::render(tokens, &catalog.source_name).map_err(|e| single(&e))
+    }
+
+    /// Generate and write `{out_dir}/{file_name}.rs`; returns its path.
+    pub fn compile(&self) -> Result<PathBuf, Diagnostics> {
+        let code = self.generate()?;
+        let out_dir = match &self.out_dir {
+            Some(d) => d.clone(),
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or_else(|| single("`OUT_DIR` is not set; call `.out_dir(…)` when not running in a build script"))?,
+        };
+        let stem = self.file_name.clone().unwrap_or_else(|| {
+            self.catalog
+                .as_deref()
+                .and_then(Path::file_stem)
+                .map_or_else(|| "events".to_string(), |s| s.to_string_lossy().replace(['-', '.'], "_"))
+        });
+        let path = out_dir.join(format!("{stem}.rs"));
+        write::write_if_changed(&path, &code)
+            .map_err(|e| single(&format!("cannot write `{}`: {e}", path.display())))?;
+        Ok(path)
+    }
+}
+
+fn single(msg: &str) -> Diagnostics {
+    Diagnostics(vec![Diagnostic::new("herald-codegen", 0, 0, msg)])
+}
+
+/// Generate Rust source for a catalog file with default options.
+pub fn generate_file(path: &Path) -> Result<String, Diagnostics> {
+    Config::new().cargo_directives(false).catalog(path).generate()
+}

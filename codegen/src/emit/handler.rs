@@ -1,0 +1,71 @@
+//! The handler trait — the contract — and the exhaustive `dispatch`.
+//!
+//! One required method per event type, no default bodies: adding an event
+//! to the catalog makes every handler impl fail to compile until it handles
+//! the new type.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::{EmitOptions, data_type_path};
+use crate::ir::Catalog;
+
+pub(super) fn emit_handler(catalog: &Catalog, opts: &EmitOptions) -> TokenStream {
+    let herald = opts.herald();
+    let methods = catalog.events.iter().map(|e| {
+        let method = format_ident!("{}", e.handler_method());
+        let ty = data_type_path(e);
+        let lines: Vec<String> = std::iter::once(format!(" Handle `{}` (version {}).", e.type_name, e.version))
+            .chain(std::iter::once(String::new()))
+            .chain(e.description.lines().map(|l| format!(" {l}")))
+            .collect();
+        quote! {
+            #( #[doc = #lines] )*
+            fn #method(
+                &self,
+                ctx: &#herald::EventContext<'_>,
+                data: #ty,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<Self::Output, Self::Error>,
+            > + ::core::marker::Send;
+        }
+    });
+    let arms = catalog.events.iter().map(|e| {
+        let method = format_ident!("{}", e.handler_method());
+        let variant = format_ident!("{}", e.rust_name());
+        quote! { Event::#variant(__data) => __handler.#method(__ctx, __data).await }
+    });
+    let dispatch_body = if catalog.events.is_empty() {
+        quote! { match __event {} }
+    } else {
+        quote! { match __event { #(#arms,)* } }
+    };
+    quote! {
+        /// Handles every event type in the catalog.
+        ///
+        /// Every method is required: when an event type is added to the
+        /// catalog, implementations stop compiling until they handle it.
+        /// `Output` is what handling produces (for example the change to
+        /// apply to a run's state); `Error` is why it could not.
+        pub trait Handler: ::core::marker::Send + ::core::marker::Sync {
+            /// What handling an event produces.
+            type Output: ::core::marker::Send;
+            /// Why handling failed.
+            type Error: ::core::marker::Send;
+
+            #(#methods)*
+        }
+
+        /// Route an event to the handler method for its type.
+        ///
+        /// The `match` is exhaustive over [`Event`], so the compiler proves
+        /// that every type in the catalog has a route.
+        pub async fn dispatch<H: Handler>(
+            __handler: &H,
+            __ctx: &#herald::EventContext<'_>,
+            __event: Event,
+        ) -> ::core::result::Result<H::Output, H::Error> {
+            #dispatch_body
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The registry: `EventData` impls for generated types and the catalog's
+//! `EventCatalog` impl (a const table sorted by type, looked up by binary
+//! search).
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::{EmitOptions, data_type_path, docs};
+use crate::ir::{Catalog, DataSource, ExtensionKind};
+
+/// `impl EventData` for every YAML-declared type (struct-declared types get
+/// theirs from `#[cloud_event]`).
+pub(super) fn emit_event_data_impls(catalog: &Catalog, opts: &EmitOptions) -> TokenStream {
+    let herald = opts.herald();
+    let impls = catalog.events.iter().filter(|e| e.data == DataSource::Generated).map(|e| {
+        let ty = data_type_path(e);
+        let type_name = &e.type_name;
+        let version = e.version;
+        let schema = schema_text(&e.schema);
+        quote! {
+            #[automatically_derived]
+            impl #herald::EventData for #ty {
+                const TYPE: &'static str = #type_name;
+                const VERSION: u32 = #version;
+                const SCHEMA: &'static str = #schema;
+            }
+        }
+    });
+    quote! { #(#impls)* }
+}
+
+/// The JSON Schema text stored in the registry (compact, keys sorted by
+/// serde_json's map, so deterministic).
+pub(crate) fn schema_text(schema: &serde_json::Value) -> String {
+    serde_json::to_string(schema).unwrap_or_else(|_| "{}".to_string())
+}
+
+pub(super) fn emit_registry(catalog: &Catalog, opts: &EmitOptions) -> TokenStream {
+    let herald = opts.herald();
+    let rows = catalog.events.iter().map(|e| {
+        let ty = data_type_path(e);
+        let variant = format_ident!("{}", e.rust_name());
+        let type_name = &e.type_name;
+        let version = e.version;
+        let description = &e.description;
+        let rust_name = e.rust_name();
+        let method = e.handler_method();
+        let stream_key = &e.stream_key;
+        let subject = match &e.subject {
+            Some(s) => quote!(::core::option::Option::Some(#s)),
+            None => quote!(::core::option::Option::None),
+        };
+        quote! {
+            #herald::EventTypeInfo {
+                type_name: #type_name,
+                version: #version,
+                description: #description,
+                schema: <#ty as #herald::EventData>::SCHEMA,
+                rust_name: #rust_name,
+                handler_method: #method,
+                stream_key: #stream_key,
+                subject: #subject,
+                decode: |__bytes| #herald::registry::decode_data::<#ty>(__bytes).map(Event::#variant),
+            }
+        }
+    });
+    let legacy = catalog.envelope.legacy_extensions_object;
+    let ext_checks = catalog.extensions.iter().map(|x| {
+        let name = &x.name;
+        let (test, expected) = match x.kind {
+            ExtensionKind::String => (quote!(__v.as_str().is_some()), "a string"),
+            ExtensionKind::Integer => (quote!(__v.as_i32().is_some()), "a 32-bit integer"),
+            ExtensionKind::Boolean => (quote!(__v.as_bool().is_some()), "a boolean"),
+        };
+        quote! {
+            if let ::core::option::Option::Some(__v) = __envelope.extension(#name) {
+                if !(#test) {
+                    return ::core::result::Result::Err(#herald::DataError::Extension {
+                        name: ::std::string::ToString::to_string(#name),
+                        expected: #expected,
+                    });
+                }
+            }
+        }
+    });
+    let doc = docs::doc(&format!(
+        "The `{}` catalog: its registry table, envelope options and declared extensions.\n\nUse it through [`{herald}::EventCatalog`]: `Catalog::lookup(\"{}\")`, `Catalog::decode(&envelope)`.",
+        catalog.source_name,
+        catalog.events.first().map_or("type", |e| e.type_name.as_str()),
+        herald = opts.herald_path.trim_start_matches("::"),
+    ));
+    quote! {
+        #doc
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct Catalog;
+
+        #[automatically_derived]
+        impl #herald::EventCatalog for Catalog {
+            type Event = Event;
+
+            const TYPES: &'static [#herald::EventTypeInfo<Event>] = &[ #(#rows),* ];
+
+            const ENVELOPE: #herald::EnvelopeOptions = #herald::EnvelopeOptions {
+                legacy_extensions_object: #legacy,
+            };
+
+            fn check_extensions(
+                __envelope: &#herald::Envelope<'_>,
+            ) -> ::core::result::Result<(), #herald::DataError> {
+                let _ = __envelope;
+                #(#ext_checks)*
+                ::core::result::Result::Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! Generated `validate()`: the schema rules Rust types cannot express.
+//!
+//! The emitter walks each event's JSON Schema and typify's type for it side
+//! by side. The type says how to reach a value (`Option`, `Box`, newtype,
+//! `Vec`, map, struct field); the schema says what to check there. Checks
+//! that deserialisation already performs are not repeated: required fields,
+//! JSON types, enums, strict uuid/date-time, and the string length/pattern
+//! rules typify enforces in its constrained-string newtypes.
+//!
+//! `$ref`s become calls to one function per definition, so recursive
+//! definitions terminate.
+
+use std::collections::BTreeMap;
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+use serde_json::Value;
+use typify_impl::{TypeDetails, TypeId, TypeSpace};
+
+use super::EmitOptions;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::ir::Catalog;
+use crate::schema::{GeneratedTypes, format_enforced_by_type};
+
+pub(super) fn emit_validate(
+    catalog: &Catalog,
+    generated: &GeneratedTypes,
+    opts: &EmitOptions,
+) -> Result<TokenStream, Diagnostics> {
+    let herald = opts.herald();
+    let mut walker = Walker {
+        space: &generated.space,
+        defs: &generated.defs,
+        pending: BTreeMap::new(),
+        done: BTreeMap::new(),
+        patterns: Vec::new(),
+        herald: herald.clone(),
+        errors: Vec::new(),
+    };
+
+    let mut impls = Vec::new();
+    for event in &catalog.events {
+        let Some(root) = generated.roots.get(&event.type_name) else { continue };
+        let ident = format_ident!("{}", event.rust_name());
+        let body = walker.walk(&event.schema, root, quote!(self), false);
+        impls.push(quote! {
+            #[automatically_derived]
+            impl #herald::Validate for #ident {
+                fn validate_into(
+                    &self,
+                    __p: &mut #herald::validate::Pointer,
+                    __e: &mut ::std::vec::Vec<#herald::ValidationError>,
+                ) {
+                    let _ = (&__p, &__e);
+                    #body
+                }
+            }
+        });
+    }
+
+    // Definitions reached through `$ref`, each emitted once (a definition
+    // may reach further definitions while being emitted).
+    let mut def_fns = Vec::new();
+    while let Some((name, type_id)) = walker.pending.pop_first() {
+        if walker.done.contains_key(&name) {
+            continue;
+        }
+        walker.done.insert(name.clone(), ());
+        let Some(schema) = walker.defs.get(&name).cloned() else { continue };
+        let fn_name = def_fn_name(&name);
+        let ty = match walker.space.get_type(&type_id) {
+            Ok(t) => t.ident(),
+            Err(e) => {
+                walker.errors.push(format!("`$defs/{name}`: {e}"));
+                continue;
+            }
+        };
+        let body = walker.walk(&schema, &type_id, quote!(__v), false);
+        def_fns.push(quote! {
+            fn #fn_name(
+                __v: &#ty,
+                __p: &mut #herald::validate::Pointer,
+                __e: &mut ::std::vec::Vec<#herald::ValidationError>,
+            ) {
+                let _ = (&__v, &__p, &__e);
+                #body
+            }
+        });
+    }
+
+    if !walker.errors.is_empty() {
+        return Err(Diagnostics(
+            walker.errors.into_iter().map(|m| Diagnostic::new(&catalog.source_name, 0, 0, m)).collect(),
+        ));
+    }
+
+    let patterns = walker.patterns.iter().enumerate().map(|(i, src)| {
+        let name = format_ident!("__PATTERN_{}", i);
+        quote! {
+            static #name: ::std::sync::LazyLock<#herald::__private::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    #herald::__private::regress::Regex::new(#src)
+                        .expect("pattern was checked when the catalog was compiled")
+                });
+        }
+    });
+
+    Ok(quote! {
+        const _: () = {
+            #(#patterns)*
+            #(#def_fns)*
+            #(#impls)*
+        };
+    })
+}
+
+fn def_fn_name(name: &str) -> syn::Ident {
+    let clean: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    format_ident!("__validate_def_{}", heck::ToSnakeCase::to_snake_case(clean.as_str()))
+}
+
+struct Walker<'a> {
+    space: &'a TypeSpace,
+    defs: &'a BTreeMap<String, Value>,
+    pending: BTreeMap<String, TypeId>,
+    done: BTreeMap<String, ()>,
+    patterns: Vec<String>,
+    herald: TokenStream,
+    errors: Vec<String>,
+}
+
+impl Walker<'_> {
+    /// Checks for the value `v` (an expression of type `&T`, or `self`)
+    /// whose type is `id` and whose schema is `schema`. `in_newtype` is set
+    /// once typify's constrained-string newtype has enforced length and
+    /// pattern.
+    fn walk(&mut self, schema: &Value, id: &TypeId, v: TokenStream, in_newtype: bool) -> TokenStream {
+        let herald = self.herald.clone();
+        // Copy the reference so the type borrows the space, not `self`.
+        let space = self.space;
+        let ty = match space.get_type(id) {
+            Ok(t) => t,
+            Err(e) => {
+                self.errors.push(e.to_string());
+                return TokenStream::new();
+            }
+        };
+        let details = ty.details();
+
+        // Wrappers first: they say how to reach the value, not what it is.
+        match details {
+            TypeDetails::Option(inner) => {
+                let body = self.walk(schema, &inner, quote!(__x), in_newtype);
+                return if body.is_empty() { body } else { quote! { if let ::core::option::Option::Some(__x) = #v { #body } } };
+            }
+            TypeDetails::Box(inner) => return self.walk(schema, &inner, quote!((&**#v)), in_newtype),
+            _ => {}
+        }
+
+        if let Some(Value::String(r)) = schema.get("$ref") {
+            let name = r.trim_start_matches("#/$defs/").to_string();
+            self.pending.entry(name.clone()).or_insert_with(|| id.clone());
+            let f = def_fn_name(&name);
+            return quote! { #f(#v, __p, __e); };
+        }
+
+        let mut out = TokenStream::new();
+        let c = quote!(#herald::__private::checks);
+        // typify types `const` as a plain JSON value: check it here.
+        if let Some(constant) = schema.get("const") {
+            if !matches!(details, TypeDetails::Enum(_)) {
+                let text = constant.to_string();
+                out.extend(quote! { #c::constant(__p, __e, #v, #text); });
+            }
+        }
+        match details {
+            TypeDetails::Newtype(n) => {
+                let inner = n.inner();
+                out.extend(self.walk(schema, &inner, quote!((&#v.0)), true));
+            }
+            TypeDetails::Struct(s) => {
+                let props: Vec<(String, TypeId)> = s.properties().map(|(n, t)| (n.to_string(), t)).collect();
+                let space = self.space;
+                let mut optional_counts = Vec::new();
+                for (name, prop_id) in &props {
+                    let field = syn::parse_str::<syn::Ident>(name).unwrap_or_else(|_| format_ident!("r#{}", name));
+                    if let Ok(t) = space.get_type(prop_id) {
+                        if matches!(t.details(), TypeDetails::Option(_)) {
+                            optional_counts.push(quote!(usize::from(#v.#field.is_some())));
+                        }
+                    }
+                    let Some(prop_schema) = schema.get("properties").and_then(|p| p.get(name.trim_start_matches("r#"))) else { continue };
+                    let body = self.walk(prop_schema, prop_id, quote!((&#v.#field)), false);
+                    if !body.is_empty() {
+                        let key = name.trim_start_matches("r#");
+                        out.extend(quote! { __p.push(#key); #body __p.pop(); });
+                    }
+                }
+                let required = props.len() - optional_counts.len();
+                let count = quote!((#required #(+ #optional_counts)*));
+                if let Some(n) = uint(schema, "minProperties") {
+                    out.extend(quote! { #c::min_properties(__p, __e, #count, #n); });
+                }
+                if let Some(n) = uint(schema, "maxProperties") {
+                    out.extend(quote! { #c::max_properties(__p, __e, #count, #n); });
+                }
+            }
+            TypeDetails::Map(_, value_id) => {
+                if let Some(n) = uint(schema, "minProperties") {
+                    out.extend(quote! { #c::min_properties(__p, __e, #v.len(), #n); });
+                }
+                if let Some(n) = uint(schema, "maxProperties") {
+                    out.extend(quote! { #c::max_properties(__p, __e, #v.len(), #n); });
+                }
+                if let Some(item_schema) = schema.get("additionalProperties").filter(|s| s.is_object()) {
+                    let body = self.walk(item_schema, &value_id, quote!(__x), false);
+                    if !body.is_empty() {
+                        out.extend(quote! {
+                            for (__k, __x) in #v.iter() { __p.push(__k); #body __p.pop(); }
+                        });
+                    }
+                }
+            }
+            TypeDetails::Vec(item_id) | TypeDetails::Set(item_id) => {
+                if let Some(n) = uint(schema, "minItems") {
+                    out.extend(quote! { #c::min_items(__p, __e, #v.len(), #n); });
+                }
+                if let Some(n) = uint(schema, "maxItems") {
+                    out.extend(quote! { #c::max_items(__p, __e, #v.len(), #n); });
+                }
+                if schema.get("uniqueItems") == Some(&Value::Bool(true)) {
+                    out.extend(quote! { #c::unique_items(__p, __e, #v.iter()); });
+                }
+                if let Some(item_schema) = schema.get("items").filter(|s| s.is_object()) {
+                    let body = self.walk(item_schema, &item_id, quote!(__x), false);
+                    if !body.is_empty() {
+                        out.extend(quote! {
+                            for (__i, __x) in #v.iter().enumerate() { __p.push_index(__i); #body __p.pop(); }
+                        });
+                    }
+                }
+            }
+            TypeDetails::String => out.extend(self.string_checks(schema, &v, in_newtype)),
+            TypeDetails::Builtin(_) if is_numeric(schema) => out.extend(number_checks(schema, &v, &c)),
+            _ => {}
+        }
+        out
+    }
+
+    fn string_checks(&mut self, schema: &Value, v: &TokenStream, in_newtype: bool) -> TokenStream {
+        let herald = &self.herald;
+        let c = quote!(#herald::__private::checks);
+        let mut out = TokenStream::new();
+        let s = quote!(#v.as_str());
+        if !in_newtype {
+            if let Some(n) = uint(schema, "minLength") {
+                out.extend(quote! { #c::min_length(__p, __e, #s, #n); });
+            }
+            if let Some(n) = uint(schema, "maxLength") {
+                out.extend(quote! { #c::max_length(__p, __e, #s, #n); });
+            }
+            if let Some(src) = schema.get("pattern").and_then(Value::as_str) {
+                let i = match self.patterns.iter().position(|p| p == src) {
+                    Some(i) => i,
+                    None => {
+                        self.patterns.push(src.to_string());
+                        self.patterns.len() - 1
+                    }
+                };
+                let name = format_ident!("__PATTERN_{}", i);
+                out.extend(quote! { #c::pattern(__p, __e, #s, &#name, #src); });
+            }
+        }
+        if let Some(format) = schema.get("format").and_then(Value::as_str) {
+            if !format_enforced_by_type(schema) {
+                out.extend(quote! { #c::format(__p, __e, #s, #format); });
+            }
+        }
+        out
+    }
+}
+
+fn is_numeric(schema: &Value) -> bool {
+    matches!(schema.get("type").and_then(Value::as_str), Some("number" | "integer"))
+}
+
+fn number_checks(schema: &Value, v: &TokenStream, c: &TokenStream) -> TokenStream {
+    let mut out = TokenStream::new();
+    for (key, f) in [
+        ("minimum", quote!(minimum)),
+        ("maximum", quote!(maximum)),
+        ("exclusiveMinimum", quote!(exclusive_minimum)),
+        ("exclusiveMaximum", quote!(exclusive_maximum)),
+        ("multipleOf", quote!(multiple_of)),
+    ] {
+        if let Some(x) = schema.get(key).and_then(Value::as_f64).filter(|x| x.is_finite()) {
+            let lit = Literal::f64_suffixed(x);
+            out.extend(quote! { #c::#f(__p, __e, #v, #lit); });
+        }
+    }
+    out
+}
+
+fn uint(schema: &Value, key: &str) -> Option<Literal> {
+    schema.get(key).and_then(Value::as_u64).map(Literal::u64_unsuffixed)
+}

@@ -1,0 +1,172 @@
+//! The one intermediate representation of an event catalog.
+//!
+//! Both front-ends meet here: the YAML loader (`catalog` + `lint`) and the
+//! `#[cloud_event]` derive in `herald-macros`. Emitters only ever read this
+//! IR, so a YAML-declared event and a struct-declared event produce the same
+//! registry, `Event` enum, dispatch and handler trait.
+
+use std::collections::BTreeMap;
+
+use crate::ident;
+
+/// A whole catalog: every event type plus catalog-wide options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catalog {
+    /// The file the catalog came from, as it should appear in diagnostics
+    /// (`events.yaml`), or a description such as `<registry AppEvents>`.
+    pub source_name: String,
+    /// The type prefix declared once at the top (`ai`): every event type is
+    /// `{prefix}.{domain}.{action}`.
+    pub prefix: String,
+    /// Envelope parsing options the catalog turns on.
+    pub envelope: EnvelopeOptions,
+    /// Extension attributes the catalog declares (`seq`, `traceparent`),
+    /// sorted by name; codegen emits typed accessors for them.
+    pub extensions: Vec<ExtensionDecl>,
+    /// Event types, sorted by their CloudEvents `type` (deterministic output).
+    pub events: Vec<EventType>,
+}
+
+/// A declared CloudEvents extension attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionDecl {
+    /// Attribute name: lower-case ASCII letters and digits only.
+    pub name: String,
+    /// The CloudEvents type of its value.
+    pub kind: ExtensionKind,
+    /// Human description (doc comment of the accessor).
+    pub description: String,
+}
+
+/// CloudEvents extension value types Herald supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtensionKind {
+    /// A string.
+    String,
+    /// A signed 32-bit integer.
+    Integer,
+    /// A boolean.
+    Boolean,
+}
+
+/// Catalog-level switches that change how envelopes are parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvelopeOptions {
+    /// Accept the legacy nested `"extensions": {"seq": 1, "traceparent": "…"}`
+    /// object and normalise it into top-level extension attributes.
+    pub legacy_extensions_object: bool,
+}
+
+/// One event type, keyed by its CloudEvents `type`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventType {
+    /// The CloudEvents `type` attribute, e.g. `ai.myfeature.started`.
+    pub type_name: String,
+    /// Human description; becomes the doc comment of everything generated
+    /// for this type.
+    pub description: String,
+    /// Schema version of the event's data (starts at 1).
+    pub version: u32,
+    /// Optional `subject` template such as `run/{run_id}`.
+    pub subject: Option<String>,
+    /// The data field that keys the per-run stream (`run_id` by default).
+    pub stream_key: String,
+    /// The JSON Schema of `data`: always an object schema, `$defs` inlined
+    /// under its own `$defs` key, `$ref`s only of the form `#/$defs/Name`.
+    /// Shorthand `fields:` have already been desugared into this.
+    pub schema: serde_json::Value,
+    /// Example `data` payloads (at least one for YAML-declared events).
+    pub examples: Vec<serde_json::Value>,
+    /// Where the data type comes from.
+    pub data: DataSource,
+    /// Where this event was declared, for diagnostics.
+    pub origin: Origin,
+}
+
+/// Where the Rust type of an event's `data` comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSource {
+    /// Generate the struct from [`EventType::schema`] (YAML front-end).
+    Generated,
+    /// The user wrote the struct (derive front-end); the string is the
+    /// path to it as seen from the generated code (e.g. `MyFeatureStarted`
+    /// or `crate::events::MyFeatureStarted`).
+    External(String),
+}
+
+/// Source location of a declaration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Declared in a YAML file.
+    Yaml {
+        /// File name as shown in diagnostics.
+        file: String,
+        /// 1-based line of the event's key.
+        line: usize,
+        /// 1-based column of the event's key.
+        column: usize,
+    },
+    /// Declared on a Rust struct with `#[cloud_event]`.
+    Rust {
+        /// The struct's name.
+        ident: String,
+    },
+    /// Built in code (tests, programmatic use).
+    Synthetic,
+}
+
+impl EventType {
+    /// The Rust name of the data struct and of the `Event` enum variant:
+    /// the type with its prefix removed, in UpperCamelCase
+    /// (`ai.run.stage_started` → `RunStageStarted`).
+    pub fn rust_name(&self) -> String {
+        match &self.data {
+            DataSource::External(path) => path
+                .rsplit("::")
+                .next()
+                .unwrap_or(path.as_str())
+                .trim()
+                .to_string(),
+            DataSource::Generated => ident::type_rust_name(&self.type_name),
+        }
+    }
+
+    /// The handler trait method for this type (`ai.myfeature.started` →
+    /// `on_myfeature_started`).
+    pub fn handler_method(&self) -> String {
+        ident::handler_method_name(&self.type_name)
+    }
+}
+
+impl Catalog {
+    /// An empty catalog with the given source name and prefix.
+    pub fn new(source_name: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Catalog {
+            source_name: source_name.into(),
+            prefix: prefix.into(),
+            envelope: EnvelopeOptions::default(),
+            extensions: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Sort events by type so that every emitter sees the same order.
+    pub fn normalize(&mut self) {
+        self.events.sort_by(|a, b| a.type_name.cmp(&b.type_name));
+        self.extensions.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+
+    /// Look up an event type by its CloudEvents `type`.
+    pub fn event(&self, type_name: &str) -> Option<&EventType> {
+        self.events.iter().find(|e| e.type_name == type_name)
+    }
+
+    /// Events grouped by type name, for duplicate detection.
+    pub fn by_type(&self) -> BTreeMap<&str, Vec<&EventType>> {
+        let mut map: BTreeMap<&str, Vec<&EventType>> = BTreeMap::new();
+        for e in &self.events {
+            map.entry(e.type_name.as_str()).or_default().push(e);
+        }
+        map
+    }
+}

@@ -1,0 +1,35 @@
+//! # herald-codegen
+//!
+//! Turns an event catalog (`events.yaml`, or `#[cloud_event]` structs via
+//! `herald-macros`) into Rust: data structs, an `Event` enum, a registry, an
+//! exhaustive `dispatch`, a handler trait with one required method per event
+//! type, and generated `validate()` implementations.
+//!
+//! Use it from a build script:
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() {
+//!     herald_codegen::Config::new()
+//!         .catalog("events.yaml")
+//!         .compile()
+//!         .unwrap_or_else(|e| panic!("{e}"));
+//! }
+//! ```
+//! and include the result with `herald::include_generated!("events")`.
+
+pub mod catalog;
+pub mod cli;
+mod config;
+pub mod diagnostic;
+pub mod emit;
+pub mod ident;
+pub mod ir;
+pub mod lint;
+pub mod schema;
+pub mod shorthand;
+mod write;
+
+pub use config::{Config, generate_file};
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use ir::Catalog;

@@ -1,0 +1,62 @@
+//! # Herald runtime
+//!
+//! What Herald-generated code and its users depend on:
+//!
+//! - [`envelope`]: a zero-copy CloudEvents v1.0 envelope parser (structured,
+//!   batch and binary mode) that enforces the spec's rules exactly;
+//! - [`validate`]: the error type and helpers used by generated `validate()`;
+//! - [`registry`] and [`handler`]: the traits generated catalogs implement;
+//! - `derive` (default feature): the `#[cloud_event]`, `registry!` and
+//!   `include_events!` macros, re-exported as serde re-exports its derives.
+//!
+//! Nothing here knows HTTP: transports call into [`envelope`] and the
+//! registry.
+
+extern crate self as herald;
+
+pub mod envelope;
+pub mod error;
+pub mod formats;
+pub mod handler;
+pub mod registry;
+pub mod types;
+pub mod validate;
+
+pub use envelope::{Envelope, EnvelopeOptions, ExtensionValue};
+pub use error::EnvelopeError;
+pub use handler::EventContext;
+pub use registry::{DataError, EventCatalog, EventData, EventTypeInfo};
+pub use validate::{Validate, ValidationError};
+
+#[cfg(feature = "derive")]
+pub use herald_macros::*;
+
+/// Include the Rust code that `herald_codegen::Config` generated into
+/// `OUT_DIR` from a build script.
+///
+/// ```ignore
+/// mod events {
+///     herald::include_generated!("events");
+/// }
+/// ```
+#[macro_export]
+macro_rules! include_generated {
+    ($name:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $name, ".rs"));
+    };
+}
+
+/// The only door generated code uses into Herald's dependencies, so that a
+/// user's crate needs no direct dependency on serde, uuid or chrono.
+/// Not a public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use chrono;
+    pub use regress;
+    pub use serde;
+    pub use serde_json;
+    pub use serde_json::value::RawValue;
+    pub use uuid;
+
+    pub use crate::validate::checks;
+}

@@ -1,0 +1,223 @@
+//! The registry: what a generated catalog tells the runtime about its
+//! event types, and typed decoding of `data`.
+
+use serde::Serialize;
+
+use crate::envelope::{Data, Envelope, EnvelopeOptions};
+use crate::validate::{Validate, ValidationError};
+
+/// Implemented by every generated (or `#[cloud_event]`) data struct.
+pub trait EventData: Validate + serde::de::DeserializeOwned + Serialize + Send + 'static {
+    /// The CloudEvents `type`.
+    const TYPE: &'static str;
+    /// Schema version of the data.
+    const VERSION: u32;
+    /// The JSON Schema of the data, as JSON text.
+    const SCHEMA: &'static str;
+}
+
+/// One row of a catalog's registry table.
+pub struct EventTypeInfo<E: 'static> {
+    /// The CloudEvents `type`.
+    pub type_name: &'static str,
+    /// Schema version of the data.
+    pub version: u32,
+    /// What the event means.
+    pub description: &'static str,
+    /// JSON Schema of `data`, as JSON text.
+    pub schema: &'static str,
+    /// Name of the Rust data type.
+    pub rust_name: &'static str,
+    /// Name of the handler trait method.
+    pub handler_method: &'static str,
+    /// Data field that keys the per-run stream.
+    pub stream_key: &'static str,
+    /// `subject` template, if the catalog gives one.
+    pub subject: Option<&'static str>,
+    /// Decode and validate JSON `data` bytes into the catalog's `Event`.
+    pub decode: fn(&[u8]) -> Result<E, DataError>,
+}
+
+impl<E> std::fmt::Debug for EventTypeInfo<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventTypeInfo")
+            .field("type_name", &self.type_name)
+            .field("version", &self.version)
+            .field("rust_name", &self.rust_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an event's `data` could not be turned into a typed value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DataError {
+    /// The envelope's `type` is not in the catalog.
+    #[error("unknown event type `{type_name}`; register it in the catalog (events.yaml) or check the sender")]
+    UnknownType {
+        /// The type that was sent.
+        type_name: String,
+    },
+    /// The event carries no `data`, but its type requires an object.
+    #[error("event of type `{type_name}` has no `data`; send the data object its schema describes")]
+    MissingData {
+        /// The event type.
+        type_name: String,
+    },
+    /// `data` is not JSON (its `datacontenttype` says otherwise).
+    #[error("`data` of `{type_name}` must be JSON, but `datacontenttype` is `{datacontenttype}`; send `application/json`")]
+    NotJson {
+        /// The event type.
+        type_name: String,
+        /// The declared content type.
+        datacontenttype: String,
+    },
+    /// `data` does not have the shape of the type (missing field, wrong
+    /// JSON type, unknown enum value, bad uuid…).
+    #[error("{pointer}: {message}")]
+    Shape {
+        /// Where the problem is, e.g. `/data/run_id`.
+        pointer: String,
+        /// What serde reported.
+        message: String,
+    },
+    /// `data` has the right shape but breaks schema rules.
+    #[error("{}", display_all(.errors))]
+    Invalid {
+        /// Every rule broken.
+        errors: Vec<ValidationError>,
+    },
+    /// A declared extension attribute has the wrong type.
+    #[error("extension `{name}` must be {expected}; fix the sender")]
+    Extension {
+        /// Extension name.
+        name: String,
+        /// What the catalog declares.
+        expected: &'static str,
+    },
+}
+
+fn display_all(errors: &[ValidationError]) -> String {
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+impl DataError {
+    /// The JSON pointers of every problem, for error bodies.
+    pub fn pointers(&self) -> Vec<&str> {
+        match self {
+            DataError::Shape { pointer, .. } => vec![pointer.as_str()],
+            DataError::Invalid { errors } => errors.iter().map(|e| e.pointer.as_str()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Decode JSON bytes into `T` and run its generated validation; pointers
+/// are rooted at `/data`.
+///
+/// The fast path is a plain `serde_json` decode. Only when it fails is the
+/// input decoded again with path tracking, to say where: errors are rare
+/// and tracking paths on every event would cost throughput.
+pub fn decode_data<T: EventData>(bytes: &[u8]) -> Result<T, DataError> {
+    let value: T = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(first) => return Err(locate_shape_error::<T>(bytes, first)),
+    };
+    value.validate_at("/data").map_err(|errors| DataError::Invalid { errors })?;
+    Ok(value)
+}
+
+#[cold]
+fn locate_shape_error<T: serde::de::DeserializeOwned>(bytes: &[u8], first: serde_json::Error) -> DataError {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Err(e) => {
+            let pointer = json_pointer(&e.path().to_string());
+            DataError::Shape { pointer, message: e.into_inner().to_string() }
+        }
+        // Only trailing input can fail the first decode but not this one.
+        Ok(_) => DataError::Shape { pointer: "/data".into(), message: first.to_string() },
+    }
+}
+
+/// serde_path_to_error's `a.b[0]` path → `/data/a/b/0`.
+fn json_pointer(path: &str) -> String {
+    let mut out = String::from("/data");
+    if path == "." {
+        return out;
+    }
+    for seg in path.split('.') {
+        let mut rest = seg;
+        while !rest.is_empty() {
+            let (name, tail) = match rest.find('[') {
+                Some(0) => {
+                    let end = rest.find(']').unwrap_or(rest.len() - 1);
+                    (&rest[1..end], &rest[(end + 1).min(rest.len())..])
+                }
+                Some(i) => (&rest[..i], &rest[i..]),
+                None => (rest, ""),
+            };
+            if !name.is_empty() {
+                out.push('/');
+                out.push_str(&name.replace('~', "~0").replace('/', "~1"));
+            }
+            rest = tail;
+        }
+    }
+    out
+}
+
+/// A generated catalog: the registry table plus typed decoding.
+pub trait EventCatalog: 'static {
+    /// The generated `Event` enum.
+    type Event: Send + 'static;
+
+    /// Every event type, sorted by `type_name`.
+    const TYPES: &'static [EventTypeInfo<Self::Event>];
+
+    /// Envelope options the catalog turns on.
+    const ENVELOPE: EnvelopeOptions;
+
+    /// Check the declared extension attributes' types.
+    fn check_extensions(envelope: &Envelope<'_>) -> Result<(), DataError>;
+
+    /// Find a type's registry entry.
+    fn lookup(type_name: &str) -> Option<&'static EventTypeInfo<Self::Event>> {
+        Self::TYPES
+            .binary_search_by(|info| info.type_name.cmp(type_name))
+            .ok()
+            .map(|i| &Self::TYPES[i])
+    }
+
+    /// Look up the envelope's type, then decode and validate its data.
+    fn decode(envelope: &Envelope<'_>) -> Result<Self::Event, DataError> {
+        let info = Self::lookup(&envelope.ty)
+            .ok_or_else(|| DataError::UnknownType { type_name: envelope.ty.to_string() })?;
+        Self::check_extensions(envelope)?;
+        if !envelope.data_is_json() {
+            return Err(DataError::NotJson {
+                type_name: info.type_name.to_string(),
+                datacontenttype: envelope.datacontenttype.as_deref().unwrap_or_default().to_string(),
+            });
+        }
+        match &envelope.data {
+            Some(Data::Json(raw)) => (info.decode)(raw.get().as_bytes()),
+            Some(Data::Binary(bytes)) => (info.decode)(bytes),
+            None => Err(DataError::MissingData { type_name: info.type_name.to_string() }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_pointer;
+
+    #[test]
+    fn paths_become_pointers() {
+        assert_eq!(json_pointer("."), "/data");
+        assert_eq!(json_pointer("run_id"), "/data/run_id");
+        assert_eq!(json_pointer("metrics.duration_ms"), "/data/metrics/duration_ms");
+        assert_eq!(json_pointer("failures[3]"), "/data/failures/3");
+    }
+}

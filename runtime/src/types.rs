@@ -1,0 +1,130 @@
+//! Strict wire types for string formats that have a natural Rust type.
+//!
+//! `uuid::Uuid` and `chrono::DateTime` parse more than JSON Schema allows
+//! (braced or URN uuids, a space instead of `T`) and `DateTime<Utc>` drops
+//! the sender's offset. These wrappers accept exactly the JSON Schema
+//! `uuid` and `date-time` formats and keep the value as sent, so typed
+//! decoding and the schema agree.
+
+use std::fmt;
+use std::ops::Deref;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+
+use crate::formats;
+
+/// A UUID in the hyphenated `8-4-4-4-12` form (JSON Schema `format: uuid`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Uuid(pub uuid::Uuid);
+
+impl Deref for Uuid {
+    type Target = uuid::Uuid;
+    fn deref(&self) -> &uuid::Uuid {
+        &self.0
+    }
+}
+
+impl fmt::Display for Uuid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0.hyphenated(), f)
+    }
+}
+
+impl std::str::FromStr for Uuid {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if !formats::is_uuid(s) {
+            return Err(format!("`{s}` is not a uuid in the 8-4-4-4-12 hyphenated form"));
+        }
+        uuid::Uuid::parse_str(s).map(Uuid).map_err(|e| e.to_string())
+    }
+}
+
+impl From<uuid::Uuid> for Uuid {
+    fn from(u: uuid::Uuid) -> Self {
+        Uuid(u)
+    }
+}
+
+impl Serialize for Uuid {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0.hyphenated())
+    }
+}
+
+impl<'de> Deserialize<'de> for Uuid {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(de::Error::custom)
+    }
+}
+
+/// An RFC 3339 date-time (JSON Schema `format: date-time`) with the
+/// sender's UTC offset preserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DateTime(pub chrono::DateTime<chrono::FixedOffset>);
+
+impl Deref for DateTime {
+    type Target = chrono::DateTime<chrono::FixedOffset>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl fmt::Display for DateTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+    }
+}
+
+impl std::str::FromStr for DateTime {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if !formats::is_date_time(s) {
+            return Err(format!("`{s}` is not an RFC 3339 date-time such as `2024-01-01T00:00:00Z`"));
+        }
+        // RFC 3339 allows a leap second (`:60`), chrono does not: clamp it.
+        let parsed = chrono::DateTime::parse_from_rfc3339(s).or_else(|_| {
+            let fixed = s.replacen(":60", ":59", 1);
+            chrono::DateTime::parse_from_rfc3339(&fixed)
+        });
+        parsed.map(DateTime).map_err(|e| format!("`{s}`: {e}"))
+    }
+}
+
+impl Serialize for DateTime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DateTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_accepts_only_hyphenated() {
+        let ok: Uuid = serde_json::from_str("\"0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f\"").unwrap();
+        assert_eq!(ok.to_string(), "0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f");
+        for bad in ["\"0b7f6e0e5d2c4c1a9f3e2a1b3c4d5e6f\"", "\"{0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f}\"", "\"urn:uuid:0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f\"", "\"x\"", "5"] {
+            assert!(serde_json::from_str::<Uuid>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn date_time_keeps_offset_and_rejects_loose_forms() {
+        let t: DateTime = serde_json::from_str("\"2024-01-01T10:00:00+05:30\"").unwrap();
+        assert_eq!(t.offset().local_minus_utc(), 5 * 3600 + 1800);
+        assert_eq!(serde_json::to_string(&t).unwrap(), "\"2024-01-01T10:00:00+05:30\"");
+        for bad in ["\"2024-01-01 10:00:00Z\"", "\"2024-01-01T10:00:00\"", "\"2024-13-01T00:00:00Z\""] {
+            assert!(serde_json::from_str::<DateTime>(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Generates the project's event types from the workspace `events.yaml`.
+fn main() {
+    herald_codegen::Config::new()
+        .catalog("../events.yaml")
+        .compile()
+        .unwrap_or_else(|e| panic!("\n{e}\n"));
+}
