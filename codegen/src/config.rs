@@ -94,7 +94,10 @@ impl Config {
         }
         let catalog = catalog::load(path)?;
         let tokens = emit::emit_catalog(&catalog, &self.emit)?;
-        write::render(tokens, &catalog.source_name).map_err(|e| single(&e))
+        // The header names the file, not its path: output must not depend
+        // on where the workspace lives.
+        let name = path.file_name().map_or_else(|| catalog.source_name.clone(), |n| n.to_string_lossy().into_owned());
+        write::render(tokens, &name).map_err(|e| single(&e))
     }
 
     /// Generate and write `{out_dir}/{file_name}.rs`; returns its path.

@@ -59,4 +59,20 @@ pub mod __private {
     pub use uuid;
 
     pub use crate::validate::checks;
+
+    /// Deserialises an optional property that is *present*: `T` or an error.
+    ///
+    /// serde turns `null` into `None` for any `Option<T>` field, but a JSON
+    /// Schema property that is merely not `required` still rejects `null`
+    /// (`"current_step": null` is not a string). Generated structs put
+    /// `#[serde(default, deserialize_with = "…some_not_null")]` on their
+    /// optional fields: `default` covers the absent case, and this function
+    /// only ever sees a present value, which must be a valid `T`.
+    pub fn some_not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+    where
+        D: serde::Deserializer<'de>,
+        T: serde::Deserialize<'de>,
+    {
+        T::deserialize(deserializer).map(Some)
+    }
 }

@@ -50,9 +50,55 @@ impl Rewriter {
     }
 }
 
+impl Rewriter {
+    /// Makes every `Option<T>` field of a data struct reject an explicit
+    /// `null` (see `__private::some_not_null`). The catalog lint forbids
+    /// nullable types, so an `Option` here always means "not required".
+    fn reject_null_for_optional(&self, s: &mut syn::ItemStruct) {
+        let herald = self.herald.to_token_stream().to_string().replace(' ', "");
+        let with = format!("{herald}::__private::some_not_null");
+        for field in s.fields.iter_mut() {
+            if is_option(&field.ty) && field.ident.is_some() {
+                field.attrs.push(syn::parse_quote!(#[serde(default, deserialize_with = #with)]));
+            }
+        }
+    }
+}
+
+fn is_option(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Path(t)
+        if t.qself.is_none() && t.path.segments.last().is_some_and(|seg| seg.ident == "Option"))
+}
+
+/// The JSON name of a field or variant: its `#[serde(rename = "…")]`, or
+/// its Rust name.
+fn wire_name(attrs: &[syn::Attribute], ident: &syn::Ident) -> String {
+    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let mut renamed = None;
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename") {
+                renamed = Some(meta.value()?.parse::<syn::LitStr>()?.value());
+            } else if meta.input.peek(syn::Token![=]) {
+                let _: syn::Expr = meta.value()?.parse()?;
+            }
+            Ok(())
+        });
+        if let Some(name) = renamed {
+            return name;
+        }
+    }
+    ident.to_string().trim_start_matches("r#").to_string()
+}
+
+/// Schema `description`s become docs; items without one get a short
+/// factual line so the generated API is documented throughout.
+fn add_doc_if_missing(attrs: &mut Vec<syn::Attribute>, doc: &str) {
+    if !attrs.iter().any(|a| a.path().is_ident("doc")) {
+        attrs.insert(0, syn::parse_quote!(#[doc = #doc]));
+    }
+}
+
 impl VisitMut for Rewriter {
-    /// Paths hidden in strings, such as
-    /// `#[serde(skip_serializing_if = "::serde_json::Map::is_empty")]`.
     /// Paths inside attribute tokens, which syn does not parse: derive
     /// lists (`#[derive(::serde::Deserialize)]`) and paths hidden in
     /// strings (`#[serde(skip_serializing_if = "::serde_json::Map::is_empty")]`).
@@ -74,12 +120,56 @@ impl VisitMut for Rewriter {
         visit_mut::visit_attribute_mut(self, attr);
     }
 
+    // A qualified path such as `<D::Error as ::serde::de::Error>::custom`
+    // counts its trait segments in `qself.position`; rewriting the trait
+    // path grows it, so the position must grow by the same amount.
+    // (`rewrite` is idempotent, so the nested `visit_path_mut` is harmless.)
+    fn visit_expr_path_mut(&mut self, e: &mut syn::ExprPath) {
+        let before = e.path.segments.len();
+        self.rewrite(&mut e.path);
+        if let Some(q) = &mut e.qself {
+            q.position += e.path.segments.len() - before;
+        }
+        visit_mut::visit_expr_path_mut(self, e);
+    }
+
+    fn visit_type_path_mut(&mut self, t: &mut syn::TypePath) {
+        let before = t.path.segments.len();
+        self.rewrite(&mut t.path);
+        if let Some(q) = &mut t.qself {
+            q.position += t.path.segments.len() - before;
+        }
+        visit_mut::visit_type_path_mut(self, t);
+    }
+
     fn visit_path_mut(&mut self, path: &mut syn::Path) {
         self.rewrite(path);
         visit_mut::visit_path_mut(self, path);
     }
 
     fn visit_item_mut(&mut self, item: &mut syn::Item) {
+        match item {
+            syn::Item::Struct(s) => {
+                self.reject_null_for_optional(s);
+                for field in s.fields.iter_mut() {
+                    if let Some(ident) = &field.ident {
+                        let optional = is_option(&field.ty);
+                        let name = wire_name(&field.attrs, ident);
+                        let doc = if optional { format!(" `{name}` (optional).") } else { format!(" `{name}` (required).") };
+                        add_doc_if_missing(&mut field.attrs, &doc);
+                    }
+                }
+            }
+            syn::Item::Enum(e) => {
+                for variant in e.variants.iter_mut() {
+                    if variant.fields.is_empty() {
+                        let doc = format!(" The value `\"{}\"`.", wire_name(&variant.attrs, &variant.ident));
+                        add_doc_if_missing(&mut variant.attrs, &doc);
+                    }
+                }
+            }
+            _ => {}
+        }
         let attrs = match item {
             syn::Item::Struct(s) => Some(&mut s.attrs),
             syn::Item::Enum(e) => Some(&mut e.attrs),

@@ -42,7 +42,7 @@ pub(super) fn emit_validate(
     for event in &catalog.events {
         let Some(root) = generated.roots.get(&event.type_name) else { continue };
         let ident = format_ident!("{}", event.rust_name());
-        let body = walker.walk(&event.schema, root, quote!(self), false);
+        let body = walker.walk(&event.schema, root, Place::reference(quote!(self)), false);
         impls.push(quote! {
             #[automatically_derived]
             impl #herald::Validate for #ident {
@@ -75,7 +75,7 @@ pub(super) fn emit_validate(
                 continue;
             }
         };
-        let body = walker.walk(&schema, &type_id, quote!(__v), false);
+        let body = walker.walk(&schema, &type_id, Place::reference(quote!(__v)), false);
         def_fns.push(quote! {
             fn #fn_name(
                 __v: &#ty,
@@ -134,7 +134,7 @@ impl Walker<'_> {
     /// whose type is `id` and whose schema is `schema`. `in_newtype` is set
     /// once typify's constrained-string newtype has enforced length and
     /// pattern.
-    fn walk(&mut self, schema: &Value, id: &TypeId, v: TokenStream, in_newtype: bool) -> TokenStream {
+    fn walk(&mut self, schema: &Value, id: &TypeId, v: Place, in_newtype: bool) -> TokenStream {
         let herald = self.herald.clone();
         // Copy the reference so the type borrows the space, not `self`.
         let space = self.space;
@@ -150,10 +150,13 @@ impl Walker<'_> {
         // Wrappers first: they say how to reach the value, not what it is.
         match details {
             TypeDetails::Option(inner) => {
-                let body = self.walk(schema, &inner, quote!(__x), in_newtype);
-                return if body.is_empty() { body } else { quote! { if let ::core::option::Option::Some(__x) = #v { #body } } };
+                let body = self.walk(schema, &inner, Place::reference(quote!(__x)), in_newtype);
+                let r = v.by_ref();
+                return if body.is_empty() { body } else { quote! { if let ::core::option::Option::Some(__x) = #r { #body } } };
             }
-            TypeDetails::Box(inner) => return self.walk(schema, &inner, quote!((&**#v)), in_newtype),
+            // Field access, method calls and `&Box<T>` → `&T` coercion all see
+            // through the box, so the same place serves.
+            TypeDetails::Box(inner) => return self.walk(schema, &inner, v, in_newtype),
             _ => {}
         }
 
@@ -161,7 +164,8 @@ impl Walker<'_> {
             let name = r.trim_start_matches("#/$defs/").to_string();
             self.pending.entry(name.clone()).or_insert_with(|| id.clone());
             let f = def_fn_name(&name);
-            return quote! { #f(#v, __p, __e); };
+            let r = v.by_ref();
+            return quote! { #f(#r, __p, __e); };
         }
 
         let mut out = TokenStream::new();
@@ -170,13 +174,14 @@ impl Walker<'_> {
         if let Some(constant) = schema.get("const") {
             if !matches!(details, TypeDetails::Enum(_)) {
                 let text = constant.to_string();
-                out.extend(quote! { #c::constant(__p, __e, #v, #text); });
+                let r = v.by_ref();
+                out.extend(quote! { #c::constant(__p, __e, #r, #text); });
             }
         }
         match details {
             TypeDetails::Newtype(n) => {
                 let inner = n.inner();
-                out.extend(self.walk(schema, &inner, quote!((&#v.0)), true));
+                out.extend(self.walk(schema, &inner, v.field(quote!(0)), true));
             }
             TypeDetails::Struct(s) => {
                 let props: Vec<(String, TypeId)> = s.properties().map(|(n, t)| (n.to_string(), t)).collect();
@@ -190,7 +195,7 @@ impl Walker<'_> {
                         }
                     }
                     let Some(prop_schema) = schema.get("properties").and_then(|p| p.get(name.trim_start_matches("r#"))) else { continue };
-                    let body = self.walk(prop_schema, prop_id, quote!((&#v.#field)), false);
+                    let body = self.walk(prop_schema, prop_id, v.field(quote!(#field)), false);
                     if !body.is_empty() {
                         let key = name.trim_start_matches("r#");
                         out.extend(quote! { __p.push(#key); #body __p.pop(); });
@@ -213,7 +218,7 @@ impl Walker<'_> {
                     out.extend(quote! { #c::max_properties(__p, __e, #v.len(), #n); });
                 }
                 if let Some(item_schema) = schema.get("additionalProperties").filter(|s| s.is_object()) {
-                    let body = self.walk(item_schema, &value_id, quote!(__x), false);
+                    let body = self.walk(item_schema, &value_id, Place::reference(quote!(__x)), false);
                     if !body.is_empty() {
                         out.extend(quote! {
                             for (__k, __x) in #v.iter() { __p.push(__k); #body __p.pop(); }
@@ -232,7 +237,7 @@ impl Walker<'_> {
                     out.extend(quote! { #c::unique_items(__p, __e, #v.iter()); });
                 }
                 if let Some(item_schema) = schema.get("items").filter(|s| s.is_object()) {
-                    let body = self.walk(item_schema, &item_id, quote!(__x), false);
+                    let body = self.walk(item_schema, &item_id, Place::reference(quote!(__x)), false);
                     if !body.is_empty() {
                         out.extend(quote! {
                             for (__i, __x) in #v.iter().enumerate() { __p.push_index(__i); #body __p.pop(); }
@@ -247,7 +252,7 @@ impl Walker<'_> {
         out
     }
 
-    fn string_checks(&mut self, schema: &Value, v: &TokenStream, in_newtype: bool) -> TokenStream {
+    fn string_checks(&mut self, schema: &Value, v: &Place, in_newtype: bool) -> TokenStream {
         let herald = &self.herald;
         let c = quote!(#herald::__private::checks);
         let mut out = TokenStream::new();
@@ -280,11 +285,45 @@ impl Walker<'_> {
     }
 }
 
+/// Where the value being checked lives, as Rust source.
+///
+/// Either a reference (`self`, `__v`, a loop or `if let` binding `__x`) or a
+/// place reached from one (`self.progress`, `__v.0`). Method calls and field
+/// access read the same for both; [`Place::by_ref`] adds the `&` that a
+/// place needs when passed to a check, so the output carries no redundant
+/// `(&…)` wrapping.
+struct Place {
+    expr: TokenStream,
+    is_ref: bool,
+}
+
+impl Place {
+    fn reference(expr: TokenStream) -> Self {
+        Place { expr, is_ref: true }
+    }
+
+    fn field(&self, name: TokenStream) -> Self {
+        let base = &self.expr;
+        Place { expr: quote!(#base.#name), is_ref: false }
+    }
+
+    fn by_ref(&self) -> TokenStream {
+        let e = &self.expr;
+        if self.is_ref { e.clone() } else { quote!(&#e) }
+    }
+}
+
+impl quote::ToTokens for Place {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        self.expr.to_tokens(tokens);
+    }
+}
+
 fn is_numeric(schema: &Value) -> bool {
     matches!(schema.get("type").and_then(Value::as_str), Some("number" | "integer"))
 }
 
-fn number_checks(schema: &Value, v: &TokenStream, c: &TokenStream) -> TokenStream {
+fn number_checks(schema: &Value, v: &Place, c: &TokenStream) -> TokenStream {
     let mut out = TokenStream::new();
     for (key, f) in [
         ("minimum", quote!(minimum)),
@@ -295,7 +334,8 @@ fn number_checks(schema: &Value, v: &TokenStream, c: &TokenStream) -> TokenStrea
     ] {
         if let Some(x) = schema.get(key).and_then(Value::as_f64).filter(|x| x.is_finite()) {
             let lit = Literal::f64_suffixed(x);
-            out.extend(quote! { #c::#f(__p, __e, #v, #lit); });
+            let r = v.by_ref();
+            out.extend(quote! { #c::#f(__p, __e, #r, #lit); });
         }
     }
     out

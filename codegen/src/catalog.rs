@@ -1,0 +1,494 @@
+//! Reading `events.yaml` into the [IR](crate::ir).
+//!
+//! # The catalog format
+//!
+//! ```yaml
+//! prefix: ai                              # required; lower snake case
+//! naming: "{prefix}.{domain}.{action}"    # optional, informational; must be exactly this
+//! envelope:
+//!   legacy_extensions_object: true        # optional (default false): accept a nested
+//!                                         # "extensions": {...} object in envelopes
+//! extensions:                             # optional: extension attributes → typed accessors
+//!   seq: {type: integer, description: "Per-run event sequence number"}
+//!   traceparent: {type: string, description: "W3C trace context"}
+//! events:
+//!   ai.myfeature.started:                 # the CloudEvents `type`: {prefix}.{domain}.{action}
+//!     description: A feature began.       # required, non-empty
+//!     version: 1                          # required, integer >= 1
+//!     subject: "run/{run_id}"             # optional; each {placeholder} is a required data property
+//!     stream_key: run_id                  # optional (default run_id); a required data property
+//!     fields:                             # EITHER the shorthand (see `crate::shorthand`) ...
+//!       run_id: uuid                      #   `name` is required, `name?` optional
+//!       config?: object
+//!       progress: {type: number, minimum: 0, maximum: 1}   # a mapping is inline JSON Schema
+//!     # data: {type: object, properties: {...}}   ... OR a full JSON Schema (never both)
+//!     examples:                           # required, at least one; each must match the schema
+//!       - {run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10, progress: 0.5}
+//! ```
+//!
+//! Extensions take `type: string | integer | boolean` and an optional
+//! `description`; their names are lower-case letters and digits (CloudEvents).
+//! JSON Schemas (under `data:` or inline in `fields:`) are limited to the
+//! subset `crate::lint` lists, with `$ref`s only to `#/$defs/Name`.
+//!
+//! # Errors
+//!
+//! Nothing stops at the first problem: the YAML layer (`yaml`), the
+//! format reader here, the shorthand and the lints all push into one
+//! `Ctx`, and [`parse`] returns every diagnostic, sorted by position.
+
+mod event;
+mod yaml;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::ir::{Catalog, EnvelopeOptions, ExtensionDecl, ExtensionKind};
+use crate::lint;
+
+pub(crate) use yaml::{Entry, Mark, Node, Value as YamlValue};
+
+/// Top-level keys of a catalog.
+const CATALOG_KEYS: &[&str] = &["prefix", "naming", "envelope", "extensions", "events"];
+/// The only naming rule Herald knows.
+const NAMING: &str = "{prefix}.{domain}.{action}";
+/// CloudEvents context attributes an extension must not shadow.
+const CONTEXT_ATTRIBUTES: &[&str] = &[
+    "id",
+    "source",
+    "specversion",
+    "type",
+    "datacontenttype",
+    "dataschema",
+    "subject",
+    "time",
+    "data",
+];
+
+/// Parse a catalog from YAML text and run every lint.
+///
+/// `file_name` is what diagnostics show. On success the catalog is
+/// normalized (events and extensions sorted); on failure every problem
+/// found is returned, sorted by line and column.
+pub fn parse(file_name: &str, text: &str) -> Result<Catalog, Diagnostics> {
+    let mut ctx = Ctx::new(file_name);
+    let parsed = yaml::parse(text);
+    for problem in &parsed.problems {
+        ctx.yaml_problem(problem);
+    }
+    let catalog = match &parsed.root {
+        Some(root) if root.value != yaml::Value::Null => read_catalog(&mut ctx, root),
+        _ => {
+            if ctx.diags.is_empty() {
+                ctx.error(
+                    Mark { line: 1, column: 1 },
+                    "the catalog is empty",
+                    "start with `prefix: ai` and an `events:` mapping",
+                );
+            }
+            None
+        }
+    };
+    ctx.finish(catalog)
+}
+
+/// Read and parse the catalog at `path`; diagnostics name the file as
+/// `path.display()` shows it.
+pub fn load(path: &Path) -> Result<Catalog, Diagnostics> {
+    let name = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&name, &text),
+        Err(e) => Err(Diagnostics(vec![
+            Diagnostic::new(&name, 0, 0, format!("cannot read the catalog: {e}"))
+                .with_help("check the path given to herald (relative paths start at the crate root in build.rs)"),
+        ])),
+    }
+}
+
+/// Collects diagnostics for one file; every reader and lint reports here.
+pub(crate) struct Ctx {
+    file: String,
+    diags: Vec<Diagnostic>,
+}
+
+impl Ctx {
+    fn new(file: &str) -> Self {
+        Ctx {
+            file: file.to_string(),
+            diags: Vec::new(),
+        }
+    }
+
+    /// Report a problem at `mark`, with the fix.
+    pub(crate) fn error(
+        &mut self,
+        mark: Mark,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        self.diags
+            .push(Diagnostic::new(&self.file, mark.line, mark.column, message).with_help(help));
+    }
+
+    /// How many problems have been reported so far (to tell whether a
+    /// step added any).
+    pub(crate) fn count(&self) -> usize {
+        self.diags.len()
+    }
+
+    /// `node` as JSON, reporting numbers JSON cannot hold.
+    pub(crate) fn json(&mut self, node: &Node) -> Option<serde_json::Value> {
+        match node.to_json() {
+            Ok(v) => Some(v),
+            Err(mark) => {
+                self.error(
+                    mark,
+                    "`.inf` and `.nan` cannot be written in JSON",
+                    "use a finite number",
+                );
+                None
+            }
+        }
+    }
+
+    /// A string value, or a report that it is something else.
+    pub(crate) fn string<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n str> {
+        let found = node.as_str();
+        if found.is_none() {
+            self.error(
+                node.mark,
+                format!("{what} must be a string, found {}", node.kind()),
+                "write it as text (quote it if needed)",
+            );
+        }
+        found
+    }
+
+    fn yaml_problem(&mut self, problem: &yaml::Problem) {
+        use yaml::ProblemKind as K;
+        let (message, help) = match &problem.kind {
+            K::Syntax(info) => (
+                format!("YAML syntax error: {info}"),
+                "fix the YAML here (check indentation, quotes and brackets)".to_string(),
+            ),
+            K::DuplicateKey { key, first, path } if path.len() == 1 && path[0] == "events" => (
+                format!("duplicate event type `{key}`; it is already declared at line {}", first.line),
+                "remove or rename one of the two declarations".to_string(),
+            ),
+            K::DuplicateKey { key, first, path } => {
+                let place = if path.is_empty() { String::new() } else { format!(" in `{}`", path.join("/")) };
+                (
+                    format!("duplicate key `{key}`{place}; the first is at line {}", first.line),
+                    "YAML keeps only one of them: remove or rename the other".to_string(),
+                )
+            }
+            K::NonStringKey { key, kind } => {
+                (format!("key `{key}` is {kind}, not a string"), format!("quote it: `\"{key}\"`"))
+            }
+            K::ComplexKey => ("a sequence or mapping cannot be a key".into(), "use a plain string key".into()),
+            K::Alias => ("YAML aliases (`*name`) are not supported in a catalog".into(), "write the value out in full".into()),
+            K::Tag(tag) => (
+                format!("YAML tag `{tag}` is not supported"),
+                "remove it; only the core tags `!!str`, `!!int`, `!!float`, `!!bool` and `!!null` are understood".into(),
+            ),
+            K::TooDeep => (
+                format!("nesting deeper than {} levels", yaml::MAX_DEPTH),
+                "flatten the structure; no catalog needs this much nesting".into(),
+            ),
+            K::ExtraDocument => (
+                "a second YAML document (`---`) follows the catalog".into(),
+                "keep the whole catalog in one document".into(),
+            ),
+        };
+        self.error(problem.mark, message, help);
+    }
+
+    fn finish(mut self, catalog: Option<Catalog>) -> Result<Catalog, Diagnostics> {
+        // Stable: problems at one position keep the order they were found in.
+        self.diags.sort_by_key(|d| (d.line, d.column));
+        match catalog {
+            Some(mut c) if self.diags.is_empty() => {
+                c.normalize();
+                Ok(c)
+            }
+            _ => {
+                if self.diags.is_empty() {
+                    // Every path that drops the catalog reports why; this is a backstop.
+                    self.diags.push(Diagnostic::new(
+                        &self.file,
+                        0,
+                        0,
+                        "the catalog could not be read",
+                    ));
+                }
+                Err(Diagnostics(self.diags))
+            }
+        }
+    }
+}
+
+fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
+    if root.entries().is_none() {
+        ctx.error(
+            root.mark,
+            format!("the catalog must be a mapping, found {}", root.kind()),
+            "start with `prefix: ai` and an `events:` mapping",
+        );
+        return None;
+    }
+    lint::unknown_keys(ctx, root, CATALOG_KEYS, "the catalog");
+
+    let prefix = match root.get("prefix") {
+        None => {
+            ctx.error(
+                root.mark,
+                "the catalog has no `prefix`",
+                "add `prefix: ai` (the first segment of every event type)",
+            );
+            None
+        }
+        Some(e) => ctx.string(&e.value, "`prefix`").and_then(|p| {
+            let ok = lint::is_lower_snake(p);
+            if !ok {
+                let help = suggestion(p)
+                    .map_or("use lower snake case, e.g. `ai`".to_string(), |s| {
+                        format!("rename it to `{s}`")
+                    });
+                ctx.error(
+                    e.value.mark,
+                    format!("prefix `{p}` is not lower snake case (`[a-z][a-z0-9_]*`)"),
+                    help,
+                );
+            }
+            ok.then(|| p.to_string())
+        }),
+    };
+
+    if let Some(e) = root.get("naming") {
+        if ctx
+            .string(&e.value, "`naming`")
+            .is_some_and(|n| n != NAMING)
+        {
+            ctx.error(
+                e.value.mark,
+                format!("`naming` must be `{NAMING}`"),
+                format!(
+                    "Herald enforces this one rule: write `naming: \"{NAMING}\"` or remove the line"
+                ),
+            );
+        }
+    }
+
+    let envelope = root
+        .get("envelope")
+        .map(|e| read_envelope(ctx, &e.value))
+        .unwrap_or_default();
+    let extensions = root
+        .get("extensions")
+        .map(|e| read_extensions(ctx, &e.value))
+        .unwrap_or_default();
+
+    let mut events = Vec::new();
+    match root.get("events") {
+        None => ctx.error(
+            root.mark,
+            "the catalog has no `events`",
+            "add an `events:` mapping from event type to its declaration",
+        ),
+        Some(e) => match e.value.entries() {
+            Some([]) => ctx.error(
+                e.key_mark,
+                "`events` is empty",
+                "declare at least one event type",
+            ),
+            Some(entries) => {
+                for entry in entries {
+                    let named = lint::type_name(ctx, prefix.as_deref(), &entry.key, entry.key_mark);
+                    if let Some(event) = event::read(ctx, entry) {
+                        events.push((event, named));
+                    }
+                }
+            }
+            None => ctx.error(
+                e.value.mark,
+                format!("`events` must be a mapping, found {}", e.value.kind()),
+                "map each event type to its declaration: `ai.run.started: {description: …}`",
+            ),
+        },
+    }
+    check_rust_names(ctx, &events);
+
+    Some(Catalog {
+        source_name: ctx.file.clone(),
+        prefix: prefix.unwrap_or_default(),
+        envelope,
+        extensions,
+        events: events.into_iter().map(|(e, _)| e).collect(),
+    })
+}
+
+/// `ai.run_stage.started` and `ai.run.stage_started` would both become
+/// `RunStageStarted`: the generated code could not compile.
+fn check_rust_names(ctx: &mut Ctx, events: &[(crate::ir::EventType, bool)]) {
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for (event, named) in events {
+        if !named {
+            continue; // a bad name is already reported; its Rust name means little
+        }
+        let rust = event.rust_name();
+        if let Some(first) = seen.get(&rust) {
+            let mark = match &event.origin {
+                crate::ir::Origin::Yaml { line, column, .. } => Mark {
+                    line: *line,
+                    column: *column,
+                },
+                _ => Mark::default(),
+            };
+            ctx.error(
+                mark,
+                format!(
+                    "event types `{first}` and `{}` both become the Rust type `{rust}`",
+                    event.type_name
+                ),
+                "rename one of them",
+            );
+        } else {
+            seen.insert(rust, &event.type_name);
+        }
+    }
+}
+
+fn read_envelope(ctx: &mut Ctx, node: &Node) -> EnvelopeOptions {
+    let mut options = EnvelopeOptions::default();
+    if node.entries().is_none() {
+        ctx.error(
+            node.mark,
+            format!("`envelope` must be a mapping, found {}", node.kind()),
+            "write `envelope: {legacy_extensions_object: true}` or remove it",
+        );
+        return options;
+    }
+    lint::unknown_keys(ctx, node, &["legacy_extensions_object"], "`envelope`");
+    if let Some(e) = node.get("legacy_extensions_object") {
+        match e.value.value {
+            yaml::Value::Bool(b) => options.legacy_extensions_object = b,
+            _ => ctx.error(
+                e.value.mark,
+                format!(
+                    "`legacy_extensions_object` must be `true` or `false`, found {}",
+                    e.value.kind()
+                ),
+                "write `true` or `false`",
+            ),
+        }
+    }
+    options
+}
+
+fn read_extensions(ctx: &mut Ctx, node: &Node) -> Vec<ExtensionDecl> {
+    let Some(entries) = node.entries() else {
+        ctx.error(
+            node.mark,
+            format!("`extensions` must be a mapping, found {}", node.kind()),
+            "map each extension name to `{type: string, description: …}`",
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let name = &entry.key;
+        let what = format!("extension `{name}`");
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            let fixed: String = name
+                .to_ascii_lowercase()
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect();
+            let help = if fixed.is_empty() {
+                "use lower-case letters and digits".to_string()
+            } else {
+                format!("rename it to `{fixed}`")
+            };
+            ctx.error(entry.key_mark, format!("extension name `{name}` must be lower-case letters and digits only (CloudEvents)"), help);
+        } else if CONTEXT_ATTRIBUTES.contains(&name.as_str()) {
+            ctx.error(
+                entry.key_mark,
+                format!("extension `{name}` has the name of a CloudEvents context attribute"),
+                "choose another name",
+            );
+        }
+        if entry.value.entries().is_none() {
+            ctx.error(
+                entry.value.mark,
+                format!("{what} must be a mapping, found {}", entry.value.kind()),
+                "write `{type: string, description: …}`",
+            );
+            continue;
+        }
+        lint::unknown_keys(ctx, &entry.value, &["type", "description"], &what);
+        let kind = match entry.value.get("type") {
+            None => {
+                ctx.error(
+                    entry.key_mark,
+                    format!("{what} has no `type`"),
+                    "add `type: string`, `type: integer` or `type: boolean`",
+                );
+                None
+            }
+            Some(t) => match ctx.string(&t.value, "an extension `type`") {
+                Some("string") => Some(ExtensionKind::String),
+                Some("integer") => Some(ExtensionKind::Integer),
+                Some("boolean") => Some(ExtensionKind::Boolean),
+                Some(other) => {
+                    let kinds = ["string", "integer", "boolean"];
+                    let alias = match other {
+                        "int" | "i32" | "number" => Some("integer"),
+                        "bool" => Some("boolean"),
+                        "str" | "text" => Some("string"),
+                        _ => None,
+                    };
+                    let help = match lint::did_you_mean(other, &kinds).or(alias) {
+                        Some(s) => format!(
+                            "did you mean `{s}`? CloudEvents extensions are `string`, `integer` or `boolean`"
+                        ),
+                        None => "CloudEvents extensions are `string`, `integer` or `boolean`"
+                            .to_string(),
+                    };
+                    ctx.error(
+                        t.value.mark,
+                        format!("{what} has unsupported type `{other}`"),
+                        help,
+                    );
+                    None
+                }
+                None => None,
+            },
+        };
+        let description = match entry.value.get("description") {
+            Some(d) => ctx
+                .string(&d.value, "an extension `description`")
+                .unwrap_or_default()
+                .to_string(),
+            None => String::new(),
+        };
+        if let Some(kind) = kind {
+            out.push(ExtensionDecl {
+                name: name.clone(),
+                kind,
+                description,
+            });
+        }
+    }
+    out
+}
+
+/// `MyFeature` → `my_feature`, when that is valid lower snake case.
+pub(crate) fn suggestion(s: &str) -> Option<String> {
+    let snake = heck::ToSnakeCase::to_snake_case(s);
+    lint::is_lower_snake(&snake).then_some(snake)
+}

@@ -1,0 +1,280 @@
+//! One entry of `events:` → an [`EventType`].
+
+use serde_json::Value as Json;
+
+use super::{Ctx, Entry, Node, yaml};
+use crate::ir::{DataSource, EventType, Origin};
+use crate::lint;
+use crate::shorthand;
+
+/// Keys an event declaration may have.
+const EVENT_KEYS: &[&str] = &[
+    "description",
+    "version",
+    "subject",
+    "stream_key",
+    "fields",
+    "data",
+    "examples",
+];
+
+/// Read one event declaration. Returns `None` when anything about it was
+/// reported (the whole catalog fails then anyway).
+pub(super) fn read(ctx: &mut Ctx, entry: &Entry) -> Option<EventType> {
+    let before = ctx.count();
+    let name = entry.key.as_str();
+    let node = &entry.value;
+    if node.entries().is_none() {
+        ctx.error(
+            node.mark,
+            format!("event `{name}` must be a mapping, found {}", node.kind()),
+            "give it `description`, `version`, `fields` (or `data`) and `examples`",
+        );
+        return None;
+    }
+    lint::unknown_keys(ctx, node, EVENT_KEYS, &format!("event `{name}`"));
+
+    let description = match node.get("description") {
+        None => {
+            ctx.error(
+                entry.key_mark,
+                format!("event `{name}` has no `description`"),
+                "add `description:` saying when the event is sent",
+            );
+            None
+        }
+        Some(d) => ctx.string(&d.value, "`description`").map(|s| {
+            if s.trim().is_empty() {
+                ctx.error(
+                    d.value.mark,
+                    format!("the `description` of `{name}` is empty"),
+                    "say when the event is sent",
+                );
+            }
+            s.trim().to_string()
+        }),
+    };
+
+    let version = match node.get("version") {
+        None => {
+            ctx.error(
+                entry.key_mark,
+                format!("event `{name}` has no `version`"),
+                "add `version: 1`",
+            );
+            None
+        }
+        Some(v) => match v.value.value {
+            yaml::Value::Int(i) if i >= 1 => u32::try_from(i).ok(),
+            _ => None,
+        }
+        .or_else(|| {
+            let found = match &v.value.value {
+                yaml::Value::Int(i) => i.to_string(),
+                _ => v.value.kind().to_string(),
+            };
+            ctx.error(
+                v.value.mark,
+                format!("the `version` of `{name}` must be a positive integer, found {found}"),
+                "start at `version: 1` and count up",
+            );
+            None
+        }),
+    };
+
+    let subject = node.get("subject").and_then(|s| {
+        ctx.string(&s.value, "`subject`")
+            .map(|t| (t.to_string(), s))
+    });
+    let stream_key = node.get("stream_key").and_then(|s| {
+        ctx.string(&s.value, "`stream_key`")
+            .map(|t| (t.to_string(), s))
+    });
+
+    let schema = match (node.get("fields"), node.get("data")) {
+        (Some(_), Some(data)) => {
+            ctx.error(
+                data.key_mark,
+                format!("event `{name}` has both `fields` and `data`"),
+                "keep one: the `fields:` shorthand or a full `data:` JSON Schema",
+            );
+            None
+        }
+        (None, None) => {
+            ctx.error(
+                entry.key_mark,
+                format!("event `{name}` has neither `fields` nor `data`"),
+                "describe its data with `fields:` (e.g. `run_id: uuid`) or a `data:` JSON Schema",
+            );
+            None
+        }
+        (Some(fields), None) => shorthand::desugar(ctx, name, fields),
+        (None, Some(data)) => data_schema(ctx, name, &data.value),
+    };
+
+    if let Some(schema) = &schema {
+        if let Some((template, at)) = &subject {
+            check_subject(ctx, name, template, at, schema);
+        }
+        match &stream_key {
+            Some((key, at)) => {
+                check_stream_key(ctx, name, key, at.value.mark, schema, "`stream_key`")
+            }
+            None if node.get("stream_key").is_none() => check_stream_key(
+                ctx,
+                name,
+                "run_id",
+                entry.key_mark,
+                schema,
+                "the default stream key",
+            ),
+            None => {}
+        }
+    }
+
+    let examples = match node.get("examples") {
+        None => {
+            ctx.error(
+                entry.key_mark,
+                format!("event `{name}` has no `examples`"),
+                "add `examples:` with at least one realistic `data` payload",
+            );
+            Vec::new()
+        }
+        Some(e) => {
+            match e.value.items() {
+                Some([]) => {
+                    ctx.error(e.value.mark, format!("`examples` of `{name}` is empty"), "list at least one realistic `data` payload under `examples:` (`- run_id: …`)");
+                    Vec::new()
+                }
+                None => {
+                    ctx.error(
+                    e.value.mark,
+                    format!("`examples` of `{name}` must be a sequence, found {}", e.value.kind()),
+                    "list at least one realistic `data` payload under `examples:` (`- run_id: …`)",
+                );
+                    Vec::new()
+                }
+                Some(items) => items
+                    .iter()
+                    .filter_map(|n| ctx.json(n).map(|j| (n, j)))
+                    .collect(),
+            }
+        }
+    };
+    if let Some(schema) = &schema {
+        if ctx.count() == before {
+            lint::examples(ctx, name, schema, &examples);
+        }
+    }
+
+    if ctx.count() != before {
+        return None;
+    }
+    Some(EventType {
+        type_name: name.to_string(),
+        description: description?,
+        version: version?,
+        subject: subject.map(|(s, _)| s),
+        stream_key: stream_key.map_or_else(|| "run_id".to_string(), |(s, _)| s),
+        schema: schema?,
+        examples: examples.into_iter().map(|(_, j)| j).collect(),
+        data: DataSource::Generated,
+        origin: Origin::Yaml {
+            file: ctx.file.clone(),
+            line: entry.key_mark.line,
+            column: entry.key_mark.column,
+        },
+    })
+}
+
+/// A `data:` JSON Schema: lint every node, then convert.
+fn data_schema(ctx: &mut Ctx, event: &str, node: &Node) -> Option<Json> {
+    let before = ctx.count();
+    lint::schema(ctx, event, node);
+    let json = ctx.json(node)?;
+    (ctx.count() == before).then_some(json)
+}
+
+/// A top-level property of `schema` and whether it is required.
+fn property(schema: &Json, name: &str) -> Option<bool> {
+    schema.get("properties")?.get(name)?;
+    let required = schema.get("required").and_then(Json::as_array);
+    Some(required.is_some_and(|r| r.iter().any(|v| v.as_str() == Some(name))))
+}
+
+fn property_names(schema: &Json) -> Vec<&str> {
+    match schema.get("properties").and_then(Json::as_object) {
+        Some(props) => props.keys().map(String::as_str).collect(),
+        None => Vec::new(),
+    }
+}
+
+fn check_subject(ctx: &mut Ctx, event: &str, template: &str, at: &Entry, schema: &Json) {
+    let mark = at.value.mark;
+    let mut rest = template;
+    while let Some(open) = rest.find(['{', '}']) {
+        let after = &rest[open + 1..];
+        let close = after.find(['{', '}']);
+        if rest[open..].starts_with('}') || close.is_none_or(|c| !after[c..].starts_with('}')) {
+            ctx.error(
+                mark,
+                format!("the `subject` of `{event}` has unbalanced braces: `{template}`"),
+                "write placeholders as `{property}`, e.g. `run/{run_id}`",
+            );
+            return;
+        }
+        let end = close.unwrap_or_default();
+        let placeholder = &after[..end];
+        rest = &after[end + 1..];
+        match property(schema, placeholder) {
+            Some(true) => {}
+            Some(false) => ctx.error(
+                mark,
+                format!("the `subject` of `{event}` uses `{{{placeholder}}}`, but `{placeholder}` is optional"),
+                "make it required so every event has a subject",
+            ),
+            None => {
+                let props = property_names(schema);
+                let help = match lint::did_you_mean(placeholder, &props) {
+                    Some(s) => format!("did you mean `{{{s}}}`?"),
+                    None => format!("use a top-level data property: {}", lint::one_of(&props)),
+                };
+                ctx.error(mark, format!("the `subject` of `{event}` uses `{{{placeholder}}}`, which is not a property of its data"), help);
+            }
+        }
+    }
+}
+
+fn check_stream_key(
+    ctx: &mut Ctx,
+    event: &str,
+    key: &str,
+    mark: super::Mark,
+    schema: &Json,
+    what: &str,
+) {
+    match property(schema, key) {
+        Some(true) => {}
+        Some(false) => ctx.error(
+            mark,
+            format!("{what} `{key}` of `{event}` is an optional property"),
+            "make it required: every event must name the run stream it belongs to",
+        ),
+        None => {
+            let props = property_names(schema);
+            let help = match lint::did_you_mean(key, &props) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!(
+                    "add a required `{key}` property, or set `stream_key:` to one of {}",
+                    lint::one_of(&props)
+                ),
+            };
+            ctx.error(
+                mark,
+                format!("{what} `{key}` of `{event}` is not a property of its data"),
+                help,
+            );
+        }
+    }
+}

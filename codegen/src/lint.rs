@@ -1,0 +1,247 @@
+//! Catalog lints: every rule an `events.yaml` must follow beyond being YAML.
+//!
+//! Each lint reports `file:line:col: problem — fix` at the most precise node
+//! it can, and reporting never stops the walk, so one run shows everything.
+//!
+//! | lint | example message |
+//! |---|---|
+//! | type names | event type `ai.MyFeature.started` breaks the naming rule `{prefix}.{domain}.{action}`: segments must be lower snake case — rename it to `ai.my_feature.started` |
+//! | duplicate types (`catalog::yaml`) | duplicate event type `ai.run.started`; it is already declared at line 12 — remove or rename one of the two declarations |
+//! | unknown shorthand types (`shorthand`) | unknown shorthand type `uuidd` for field `run_id` of `ai.run.started` — did you mean `uuid`? … |
+//! | JSON Schema subset (`lint::schema`) | unsupported JSON Schema keyword `oneOf` in `ai.x.y` at /properties/foo — Herald supports …; model alternatives as separate event types or an `enum` |
+//! | property names | property `runId` in `ai.x.y` at /properties/runId is not lower snake case — rename it to `run_id` so … |
+//! | examples | example 1 of `ai.x.y` does not match its schema at `/progress`: 1.5 is greater than the maximum of 1 — fix the example or the schema |
+//! | unknown keys | unknown key `verison` in event `ai.x.y` — did you mean `version`? expected one of … |
+//!
+//! Structural checks of the format itself (missing `prefix`, `version`,
+//! `examples`, …) live next to the reader in `catalog`.
+
+mod schema;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use serde_json::Value;
+
+use crate::catalog::{Ctx, Mark, Node, suggestion};
+use crate::ident;
+
+pub(crate) use schema::{data as schema, inline as inline_schema};
+
+/// The known word closest to `word`, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    // Allow about one edit per three characters, and at least two, so that
+    // `verison` → `version` (a transposition is two edits) is still found.
+    let limit = (word.chars().count() / 3).max(2);
+    candidates
+        .iter()
+        .map(|c| (levenshtein(&word, &c.to_ascii_lowercase()), *c))
+        .filter(|(d, c)| *d <= limit && *d < c.chars().count())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// `[a-z][a-z0-9_]*`.
+pub fn is_lower_snake(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// "`a`, `b` or `c`", for help texts.
+pub(crate) fn one_of(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("`{i}`")).collect();
+    match quoted.as_slice() {
+        [] => "(none declared)".to_string(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// Escape a key for a JSON pointer segment (RFC 6901).
+pub(crate) fn escape_pointer(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// Report keys of the mapping `node` that are not in `allowed`.
+pub(crate) fn unknown_keys(ctx: &mut Ctx, node: &Node, allowed: &[&str], what: &str) {
+    for entry in node.entries().unwrap_or_default() {
+        if !allowed.contains(&entry.key.as_str()) {
+            let expected = format!("expected one of {}", one_of(allowed));
+            let help = match did_you_mean(&entry.key, allowed) {
+                Some(s) => format!("did you mean `{s}`? {expected}"),
+                None => expected,
+            };
+            ctx.error(
+                entry.key_mark,
+                format!("unknown key `{}` in {what}", entry.key),
+                help,
+            );
+        }
+    }
+}
+
+/// Check an event type against `{prefix}.{domain}.{action}`; `true` if it
+/// follows the rule. `prefix` is `None` when the catalog's own is missing
+/// or invalid (already reported).
+pub(crate) fn type_name(ctx: &mut Ctx, prefix: Option<&str>, name: &str, mark: Mark) -> bool {
+    let segments: Vec<&str> = name.split('.').collect();
+    let reason = if segments.len() != 3 {
+        format!(
+            "it has {} segment{}, not 3",
+            segments.len(),
+            if segments.len() == 1 { "" } else { "s" }
+        )
+    } else if let Some(p) = prefix.filter(|p| segments[0] != *p) {
+        format!("the first segment must be the catalog prefix `{p}`")
+    } else if !segments.iter().all(|s| is_lower_snake(s)) {
+        "segments must be lower snake case".to_string()
+    } else {
+        return true;
+    };
+    // The fix: the catalog prefix, extra segments folded into the action
+    // (`ai.run.stage.started` → `ai.run.stage_started`), snake case.
+    let fixed = (|| {
+        let first = prefix.or(segments.first().copied()).and_then(suggestion)?;
+        let (domain, action) = match segments.as_slice() {
+            [_, domain, rest @ ..] if !rest.is_empty() => {
+                (suggestion(domain)?, suggestion(&rest.join("_"))?)
+            }
+            _ => return None,
+        };
+        Some(format!("{first}.{domain}.{action}"))
+    })();
+    let help = match fixed {
+        Some(f) => format!("rename it to `{f}`"),
+        None => "name it `{prefix}.{domain}.{action}` with lower snake case segments, e.g. `ai.run.started`".to_string(),
+    };
+    ctx.error(mark, format!("event type `{name}` breaks the naming rule `{{prefix}}.{{domain}}.{{action}}`: {reason}"), help);
+    false
+}
+
+/// Property names become Rust field names unchanged, so they must be
+/// lower snake case and not keywords.
+pub(crate) fn property_name(ctx: &mut Ctx, event: &str, name: &str, mark: Mark, pointer: &str) {
+    let same = "so the generated Rust field has the same name as the JSON property";
+    if !is_lower_snake(name) {
+        let help = match suggestion(name) {
+            Some(s) => format!("rename it to `{s}` {same}"),
+            None => format!("use lower snake case (`[a-z][a-z0-9_]*`) {same}"),
+        };
+        ctx.error(
+            mark,
+            format!("property `{name}` in `{event}` at {pointer} is not lower snake case"),
+            help,
+        );
+    } else if ident::is_keyword(name) {
+        let alternative = if name == "type" {
+            "kind".to_string()
+        } else {
+            format!("{name}_value")
+        };
+        ctx.error(
+            mark,
+            format!("property `{name}` in `{event}` at {pointer} is a Rust keyword"),
+            format!("rename it (e.g. to `{alternative}`) {same}"),
+        );
+    }
+}
+
+/// Validate each example against the event's schema with the `jsonschema`
+/// crate (formats on), pointing at the offending value inside the example.
+pub(crate) fn examples(ctx: &mut Ctx, event: &str, schema: &Value, examples: &[(&Node, Value)]) {
+    // jsonschema is only run on schemas that passed the subset lints; the
+    // guard is for anything it still chokes on.
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let validator = jsonschema::draft202012::options()
+            .should_validate_formats(true)
+            .build(schema)
+            .map_err(|e| e.to_string())?;
+        let mut found = Vec::new();
+        for (index, (_, example)) in examples.iter().enumerate() {
+            for error in validator.iter_errors(example) {
+                found.push((
+                    index,
+                    error.instance_path.as_str().to_string(),
+                    error.to_string(),
+                ));
+            }
+        }
+        Ok::<_, String>(found)
+    }));
+    let Some((first, _)) = examples.first() else {
+        return;
+    };
+    match outcome {
+        Ok(Ok(found)) => {
+            for (index, path, error) in found {
+                let node = examples[index].0.at_pointer(&path);
+                let at = if path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" at `{path}`")
+                };
+                ctx.error(
+                    node.mark,
+                    format!(
+                        "example {} of `{event}` does not match its schema{at}: {error}",
+                        index + 1
+                    ),
+                    "fix the example or the schema",
+                );
+            }
+        }
+        Ok(Err(e)) => ctx.error(
+            first.mark,
+            format!("cannot check the examples of `{event}`: {e}"),
+            "simplify the schema",
+        ),
+        Err(_) => ctx.error(
+            first.mark,
+            format!("cannot check the examples of `{event}`: the validator failed"),
+            "simplify the schema",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_catch_typos_only() {
+        assert_eq!(
+            did_you_mean("verison", &["description", "version"]),
+            Some("version")
+        );
+        assert_eq!(did_you_mean("uuidd", &["uri", "uuid"]), Some("uuid"));
+        assert_eq!(did_you_mean("String", &["string"]), Some("string"));
+        assert_eq!(did_you_mean("zzz", &["uuid", "uri"]), None);
+        assert_eq!(did_you_mean("ab", &["cd"]), None);
+    }
+
+    #[test]
+    fn snake_case_and_lists() {
+        assert!(is_lower_snake("stage_started2"));
+        assert!(!is_lower_snake("Stage"));
+        assert!(!is_lower_snake("_x"));
+        assert!(!is_lower_snake(""));
+        assert_eq!(one_of(&["a", "b", "c"]), "`a`, `b` or `c`");
+        assert_eq!(escape_pointer("a/b~c"), "a~1b~0c");
+    }
+}

@@ -1,0 +1,308 @@
+//! Extension attributes: names, values, the sorted collection, and the
+//! legacy `extensions` object.
+//!
+//! CloudEvents v1.0 puts extensions at the top level, named with lower-case
+//! ASCII letters and digits only, valued as a string, boolean or 32-bit
+//! integer. Older producers (and the seed orchestrator) nest them in an
+//! `"extensions": {…}` object; with the catalog option
+//! `envelope.legacy_extensions_object` those members are lifted to the top
+//! level under the very same rules, so handlers never see the difference.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde_json::value::RawValue;
+
+use super::{ATTRIBUTES, Member, check_chars, structured};
+use crate::error::EnvelopeError;
+
+/// The value of an extension attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ExtensionValue<'a> {
+    /// A string (binary mode delivers every extension as a string).
+    String(Cow<'a, str>),
+    /// A JSON `true` or `false`.
+    Boolean(bool),
+    /// A JSON integer in the 32-bit signed range.
+    Integer(i32),
+}
+
+impl ExtensionValue<'_> {
+    /// The string value, if this is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            ExtensionValue::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The boolean value: a boolean, or a string in the CloudEvents
+    /// canonical encoding (`"true"` / `"false"`, case-sensitive).
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            ExtensionValue::Boolean(b) => Some(*b),
+            ExtensionValue::String(s) => match s.as_ref() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            },
+            ExtensionValue::Integer(_) => None,
+        }
+    }
+
+    /// The integer value: an integer, or a string in the CloudEvents
+    /// canonical encoding (RFC 8259 `int`: optional `-`, then `0` or digits
+    /// without a leading zero; no `+`, no spaces) within the i32 range.
+    pub fn as_i32(&self) -> Option<i32> {
+        match self {
+            ExtensionValue::Integer(i) => Some(*i),
+            ExtensionValue::String(s) => parse_canonical_i32(s),
+            ExtensionValue::Boolean(_) => None,
+        }
+    }
+
+    /// Copy any borrowed text so the value outlives the input buffer.
+    pub fn into_owned(self) -> ExtensionValue<'static> {
+        match self {
+            ExtensionValue::String(s) => ExtensionValue::String(Cow::Owned(s.into_owned())),
+            ExtensionValue::Boolean(b) => ExtensionValue::Boolean(b),
+            ExtensionValue::Integer(i) => ExtensionValue::Integer(i),
+        }
+    }
+}
+
+/// The canonical string form; strings are shown as they are (no quotes).
+impl fmt::Display for ExtensionValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExtensionValue::String(s) => f.write_str(s),
+            ExtensionValue::Boolean(b) => write!(f, "{b}"),
+            ExtensionValue::Integer(i) => write!(f, "{i}"),
+        }
+    }
+}
+
+/// As the JSON value it was (string, boolean or number).
+impl serde::Serialize for ExtensionValue<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ExtensionValue::String(v) => s.serialize_str(v),
+            ExtensionValue::Boolean(v) => s.serialize_bool(*v),
+            ExtensionValue::Integer(v) => s.serialize_i32(*v),
+        }
+    }
+}
+
+fn parse_canonical_i32(s: &str) -> Option<i32> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let canonical = match digits.as_bytes() {
+        [b'0'] => true,
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    if canonical { s.parse().ok() } else { None }
+}
+
+/// Extension attributes, kept sorted by name so lookups are a binary search
+/// and serialisation is deterministic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extensions<'a> {
+    entries: Vec<(Cow<'a, str>, ExtensionValue<'a>)>,
+}
+
+impl<'a> Extensions<'a> {
+    /// No extensions.
+    pub fn new() -> Self {
+        Extensions::default()
+    }
+
+    /// Build from entries whose names the caller has checked are unique.
+    pub(crate) fn from_unique(mut entries: Vec<(Cow<'a, str>, ExtensionValue<'a>)>) -> Self {
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Extensions { entries }
+    }
+
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(n, _)| n.as_ref().cmp(name))
+    }
+
+    /// The value of extension `name`.
+    pub fn get(&self, name: &str) -> Option<&ExtensionValue<'a>> {
+        self.position(name).ok().map(|i| &self.entries[i].1)
+    }
+
+    /// All extensions, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &ExtensionValue<'a>)> {
+        self.entries.iter().map(|(n, v)| (n.as_ref(), v))
+    }
+
+    /// How many extensions there are.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Add or replace an extension, under the rules parsing enforces (name
+    /// `[a-z0-9]+` and not a context attribute, no forbidden characters).
+    /// Returns the value it replaced.
+    pub fn insert(
+        &mut self,
+        name: impl Into<Cow<'a, str>>,
+        value: ExtensionValue<'a>,
+    ) -> Result<Option<ExtensionValue<'a>>, EnvelopeError> {
+        let name = name.into();
+        check_name(&name)?;
+        if ATTRIBUTES.contains(&name.as_ref()) || name == "data" {
+            return Err(EnvelopeError::InvalidExtensionName {
+                reason: format!("`{name}` is a CloudEvents attribute, not an extension"),
+                name: name.into_owned(),
+            });
+        }
+        if let ExtensionValue::String(s) = &value {
+            check_chars(&name, s)?;
+        }
+        Ok(match self.position(&name) {
+            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Err(i) => {
+                self.entries.insert(i, (name, value));
+                None
+            }
+        })
+    }
+
+    /// Remove an extension, returning its value.
+    pub fn remove(&mut self, name: &str) -> Option<ExtensionValue<'a>> {
+        self.position(name).ok().map(|i| self.entries.remove(i).1)
+    }
+}
+
+/// CloudEvents v1.0: names consist of lower-case letters `a`–`z` and digits
+/// `0`–`9` only.
+pub(crate) fn check_name(name: &str) -> Result<(), EnvelopeError> {
+    let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if valid {
+        return Ok(());
+    }
+    let fixed: String = name.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase();
+    let reason = if name.is_empty() {
+        "the name is empty; extension names are 1 or more lower-case letters `a`-`z` and digits `0`-`9`".to_owned()
+    } else if fixed.is_empty() {
+        "extension names may only contain lower-case letters `a`-`z` and digits `0`-`9`".to_owned()
+    } else {
+        format!(
+            "extension names may only contain lower-case letters `a`-`z` and digits `0`-`9`; \
+             rename it, for example to `{fixed}`"
+        )
+    };
+    Err(EnvelopeError::InvalidExtensionName { name: name.to_owned(), reason })
+}
+
+/// An extension's value: `null` is absent (`Ok(None)`); strings, booleans
+/// and i32 integers are kept; anything else is rejected with the fix.
+pub(crate) fn value<'a>(name: &str, member: Member<'a>) -> Result<Option<ExtensionValue<'a>>, EnvelopeError> {
+    let invalid = |reason: String| EnvelopeError::InvalidExtensionValue { name: name.to_owned(), reason };
+    match member {
+        Member::Null => Ok(None),
+        Member::Bool(b) => Ok(Some(ExtensionValue::Boolean(b))),
+        Member::Str(s) => check_chars(name, &s).map(|()| Some(ExtensionValue::String(s))),
+        Member::Int(i) => match i32::try_from(i) {
+            Ok(i) => Ok(Some(ExtensionValue::Integer(i))),
+            Err(_) => Err(invalid(format!(
+                "the integer {i} is outside the 32-bit range -2147483648..=2147483647; send it as a string"
+            ))),
+        },
+        Member::Float => Err(invalid(
+            "numbers with a fraction or exponent (`1.5`, `1.0`, `1e3`) are not allowed; \
+             send a whole number such as `3`, or a string"
+                .to_owned(),
+        )),
+        Member::Object | Member::Raw(_) if name == "extensions" => Err(invalid(
+            "a nested `extensions` object is the pre-v1.0 layout; put each extension at the top level, \
+             or turn on the catalog option `envelope.legacy_extensions_object`"
+                .to_owned(),
+        )),
+        other => Err(invalid(format!(
+            "found {}; an extension value must be a string, a boolean or a 32-bit integer",
+            other.kind()
+        ))),
+    }
+}
+
+/// The members of a legacy `extensions` object (`null` means none).
+pub(crate) fn legacy_members<'a>(raw: &'a RawValue) -> Result<Vec<(Cow<'a, str>, Member<'a>)>, EnvelopeError> {
+    let text = raw.get();
+    if text == "null" {
+        return Ok(Vec::new());
+    }
+    if !text.starts_with('{') {
+        return Err(EnvelopeError::InvalidExtensionValue {
+            name: "extensions".into(),
+            reason: format!(
+                "found {}; with the catalog option `envelope.legacy_extensions_object` on, \
+                 `extensions` must be an object of extension attributes",
+                structured::json_kind(text.as_bytes())
+            ),
+        });
+    }
+    structured::members(text.as_bytes(), false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_string_encodings() {
+        let s = |v: &'static str| ExtensionValue::String(Cow::Borrowed(v));
+        assert_eq!(s("42").as_i32(), Some(42));
+        assert_eq!(s("-7").as_i32(), Some(-7));
+        assert_eq!(s("0").as_i32(), Some(0));
+        assert_eq!(s("-0").as_i32(), Some(0));
+        assert_eq!(s("2147483647").as_i32(), Some(i32::MAX));
+        assert_eq!(s("-2147483648").as_i32(), Some(i32::MIN));
+        for bad in ["042", "+1", " 1", "1 ", "2147483648", "", "-", "1.0", "1e3", "0x10", "٣"] {
+            assert_eq!(s(bad).as_i32(), None, "{bad:?}");
+        }
+        assert_eq!(s("true").as_bool(), Some(true));
+        assert_eq!(s("false").as_bool(), Some(false));
+        assert_eq!(s("True").as_bool(), None);
+        assert_eq!(s("1").as_bool(), None);
+        assert_eq!(ExtensionValue::Integer(3).as_str(), None);
+        assert_eq!(ExtensionValue::Integer(3).as_bool(), None);
+        assert_eq!(ExtensionValue::Boolean(true).as_i32(), None);
+        assert_eq!(s("x").as_str(), Some("x"));
+        assert_eq!(ExtensionValue::Integer(-3).to_string(), "-3");
+    }
+
+    #[test]
+    fn names() {
+        for ok in ["seq", "traceparent", "a1", "0", "abc123"] {
+            assert!(check_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Seq", "trace_parent", "trace-parent", "naïve", "a b"] {
+            let e = check_name(bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_extension_name", "{bad}");
+        }
+        assert!(check_name("Trace_Parent").unwrap_err().to_string().contains("`traceparent`"));
+    }
+
+    #[test]
+    fn collection_is_sorted_and_checked() {
+        let mut ext = Extensions::new();
+        assert!(ext.insert("zeta", ExtensionValue::Integer(1)).unwrap().is_none());
+        assert!(ext.insert("alpha", ExtensionValue::Boolean(true)).unwrap().is_none());
+        assert_eq!(ext.insert("zeta", ExtensionValue::Integer(2)).unwrap(), Some(ExtensionValue::Integer(1)));
+        assert_eq!(ext.iter().map(|(n, _)| n).collect::<Vec<_>>(), ["alpha", "zeta"]);
+        assert_eq!(ext.len(), 2);
+        assert_eq!(ext.get("zeta"), Some(&ExtensionValue::Integer(2)));
+        assert!(ext.insert("Bad", ExtensionValue::Integer(1)).is_err());
+        assert!(ext.insert("id", ExtensionValue::Integer(1)).is_err());
+        assert!(ext.insert("x", ExtensionValue::String("\u{7}".into())).is_err());
+        assert_eq!(ext.remove("alpha"), Some(ExtensionValue::Boolean(true)));
+        assert!(!ext.is_empty());
+    }
+}

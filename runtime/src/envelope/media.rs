@@ -1,0 +1,63 @@
+//! Media type helpers.
+//!
+//! Media types are case-insensitive and may carry parameters
+//! (`Application/JSON; charset=utf-8`), so they are always compared through
+//! [`essence`], never as raw strings.
+
+/// The media type's `type/subtype`, lower-cased and trimmed, parameters
+/// stripped: `"Application/JSON; charset=utf-8"` → `"application/json"`.
+pub fn essence(ct: &str) -> String {
+    let end = ct.find(';').unwrap_or(ct.len());
+    ct[..end].trim().to_ascii_lowercase()
+}
+
+/// Whether `ct` denotes JSON: `application/json`, `text/json`, or any
+/// `+json` structured-syntax suffix (`application/cloudevents+json`,
+/// `application/vnd.api+json`).
+pub fn is_json(ct: &str) -> bool {
+    let essence = essence(ct);
+    essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
+}
+
+/// Whether `ct` is the structured-mode media type
+/// `application/cloudevents+json`.
+pub fn is_cloudevents(ct: &str) -> bool {
+    essence(ct) == "application/cloudevents+json"
+}
+
+/// Whether `ct` is the batch-mode media type
+/// `application/cloudevents-batch+json`.
+pub fn is_cloudevents_batch(ct: &str) -> bool {
+    essence(ct) == "application/cloudevents-batch+json"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn essence_strips_and_lowercases() {
+        assert_eq!(essence(" Application/JSON ; charset=UTF-8"), "application/json");
+        assert_eq!(essence("text/plain"), "text/plain");
+        assert_eq!(essence(""), "");
+    }
+
+    #[test]
+    fn json_detection() {
+        for ct in [
+            "application/json",
+            "APPLICATION/JSON; charset=utf-8",
+            "text/json",
+            "application/cloudevents+json",
+            "application/vnd.api+JSON;v=1",
+        ] {
+            assert!(is_json(ct), "{ct}");
+        }
+        for ct in ["text/plain", "application/octet-stream", "application/jsonx", "json", ""] {
+            assert!(!is_json(ct), "{ct}");
+        }
+        assert!(is_cloudevents("Application/CloudEvents+JSON; charset=utf-8"));
+        assert!(is_cloudevents_batch("application/cloudevents-batch+json"));
+        assert!(!is_cloudevents("application/cloudevents-batch+json"));
+    }
+}

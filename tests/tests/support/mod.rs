@@ -1,0 +1,5 @@
+//! Helpers shared by the integration tests (not a test crate of its own).
+
+#![allow(dead_code)] // Each test crate uses a different part.
+
+pub mod instances;
