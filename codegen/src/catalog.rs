@@ -24,7 +24,28 @@
 //!     # data: {type: object, properties: {...}}   ... OR a full JSON Schema (never both)
 //!     examples:                           # required, at least one; each must match the schema
 //!       - {run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10, progress: 0.5}
+//! lifecycle:                              # optional: the run status state machine
+//!   description: Status of a run.         # optional; doc comment of the generated `RunStatus`
+//!   states: [queued, running, completed, failed, canceled]   # required, lower snake case, unique
+//!   initial: queued                       # required; the status before any event
+//!   terminal: [completed, failed, canceled]                  # optional; final, no transition leaves them
+//!   transitions:                          # required; `from` may also be a single state
+//!     - {on: ai.run.started, from: [queued], to: running}
+//!     - {on: ai.run.completed, when: {result: success}, from: [running], to: completed}
+//!     - {on: ai.run.completed, when: {result: failure}, from: [running], to: failed}
 //! ```
+//!
+//! `lifecycle` generates `RunStatus` (one variant per state, serialized as
+//! the state name), `RunTransition` and `Event::transition()`, which says
+//! which transition an event makes (`None` for events that move no status).
+//! Each transition's `on` is an event type of the catalog; `when` (optional)
+//! maps required string, enum or boolean properties of that event's data to
+//! the value they must have, all of which must hold. Two transitions of one
+//! event must not be able to match the same data (give them `when`s that
+//! exclude each other; an event moves a run to one state whatever its
+//! current state, so list every state it is legal from under one `from:`).
+//! Every state but `initial` must be reachable, and every state not in
+//! `terminal` must have a way out.
 //!
 //! Extensions take `type: string | integer | boolean` and an optional
 //! `description`; their names are lower-case letters and digits (CloudEvents).
@@ -38,6 +59,7 @@
 //! `Ctx`, and [`parse`] returns every diagnostic, sorted by position.
 
 mod event;
+pub(crate) mod lifecycle;
 mod yaml;
 
 use std::collections::BTreeMap;
@@ -50,7 +72,7 @@ use crate::lint;
 pub(crate) use yaml::{Entry, Mark, Node, Value as YamlValue};
 
 /// Top-level keys of a catalog.
-const CATALOG_KEYS: &[&str] = &["prefix", "naming", "envelope", "extensions", "events"];
+const CATALOG_KEYS: &[&str] = &["prefix", "naming", "envelope", "extensions", "events", "lifecycle"];
 /// The only naming rule Herald knows.
 const NAMING: &str = "{prefix}.{domain}.{action}";
 /// CloudEvents context attributes an extension must not shadow.
@@ -318,13 +340,26 @@ fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
         },
     }
     check_rust_names(ctx, &events);
+    let events: Vec<_> = events.into_iter().map(|(e, _)| e).collect();
+
+    let lifecycle = root.get("lifecycle").and_then(|entry| {
+        let declared: Vec<&str> = root
+            .get("events")
+            .and_then(|e| e.value.entries())
+            .unwrap_or_default()
+            .iter()
+            .map(|e| e.key.as_str())
+            .collect();
+        lifecycle::read(ctx, entry, &declared, &events)
+    });
 
     Some(Catalog {
         source_name: ctx.file.clone(),
         prefix: prefix.unwrap_or_default(),
         envelope,
         extensions,
-        events: events.into_iter().map(|(e, _)| e).collect(),
+        events,
+        lifecycle,
     })
 }
 

@@ -25,6 +25,59 @@ pub struct Catalog {
     pub extensions: Vec<ExtensionDecl>,
     /// Event types, sorted by their CloudEvents `type` (deterministic output).
     pub events: Vec<EventType>,
+    /// The run status state machine, when the catalog declares one
+    /// (`lifecycle:`); codegen emits `RunStatus`, `RunTransition` and
+    /// `Event::transition` from it.
+    pub lifecycle: Option<Lifecycle>,
+}
+
+/// The run status state machine: which statuses a run can be in, and which
+/// event moves it from which statuses to which.
+///
+/// The YAML loader guarantees what the emitter relies on: states are unique
+/// lower snake case names, every state named elsewhere is declared, every
+/// `on` is an event type of the catalog, no transition leaves a terminal
+/// state, and no two transitions for one event can match the same data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lifecycle {
+    /// What the status means (doc comment of the generated enum).
+    pub description: String,
+    /// Every status, in declared order (the order of `RunStatus::ALL`).
+    pub states: Vec<String>,
+    /// The status of a run before any event moved it.
+    pub initial: String,
+    /// Final statuses: no transition leaves them.
+    pub terminal: Vec<String>,
+    /// The transitions, in declared order.
+    pub transitions: Vec<Transition>,
+}
+
+/// One transition: the event `on` (when its data matches `when`) moves a
+/// run from any of `from` to `to`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// The CloudEvents `type` of the event that makes the transition.
+    pub on: String,
+    /// Conditions on the event's data, all of which must hold: required
+    /// top-level property → the JSON value it must have (a string or a
+    /// boolean). Empty means "always".
+    pub when: BTreeMap<String, serde_json::Value>,
+    /// The statuses the transition is legal from.
+    pub from: Vec<String>,
+    /// The status it moves the run to.
+    pub to: String,
+}
+
+impl Lifecycle {
+    /// Whether `state` is terminal (final).
+    pub fn is_terminal(&self, state: &str) -> bool {
+        self.terminal.iter().any(|t| t == state)
+    }
+
+    /// The transitions made by the event type `type_name`, in declared order.
+    pub fn transitions_on<'a>(&'a self, type_name: &'a str) -> impl Iterator<Item = &'a Transition> + 'a {
+        self.transitions.iter().filter(move |t| t.on == type_name)
+    }
 }
 
 /// A declared CloudEvents extension attribute.
@@ -147,6 +200,7 @@ impl Catalog {
             envelope: EnvelopeOptions::default(),
             extensions: Vec::new(),
             events: Vec::new(),
+            lifecycle: None,
         }
     }
 

@@ -12,10 +12,16 @@
 //! | property names | property `runId` in `ai.x.y` at /properties/runId is not lower snake case — rename it to `run_id` so … |
 //! | examples | example 1 of `ai.x.y` does not match its schema at `/progress`: 1.5 is greater than the maximum of 1 — fix the example or the schema |
 //! | unknown keys | unknown key `verison` in event `ai.x.y` — did you mean `version`? expected one of … |
+//! | lifecycle states (`lint::lifecycle`) | unknown state `runing` in `to` of transition 1 (`ai.run.started`) — did you mean `running`? expected one of … |
+//! | lifecycle events | `on` names `ai.run.start`, which is not an event type of this catalog — did you mean `ai.run.started`? |
+//! | terminal states | transition 3 (`ai.run.canceled`) leaves the terminal state `completed` — terminal states are final: remove `completed` from `from:`, … |
+//! | `when` | `when` of transition 2: `result` of `ai.run.completed` can never be `succes` — did you mean `success`? its values are `success` or `failure` |
+//! | ambiguous transitions | transitions 3 and 5 of `ai.run.completed` both match data with `result` = `success`, so which one applies is ambiguous — give them `when` conditions that exclude each other … |
 //!
 //! Structural checks of the format itself (missing `prefix`, `version`,
 //! `examples`, …) live next to the reader in `catalog`.
 
+mod lifecycle;
 mod schema;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -25,6 +31,7 @@ use serde_json::Value;
 use crate::catalog::{Ctx, Mark, Node, suggestion};
 use crate::ident;
 
+pub(crate) use lifecycle::{check as lifecycle, state_variant};
 pub(crate) use schema::{data as schema, inline as inline_schema};
 
 /// The known word closest to `word`, if it is close enough to be a typo.
@@ -100,6 +107,18 @@ pub(crate) fn unknown_keys(ctx: &mut Ctx, node: &Node, allowed: &[&str], what: &
 /// follows the rule. `prefix` is `None` when the catalog's own is missing
 /// or invalid (already reported).
 pub(crate) fn type_name(ctx: &mut Ctx, prefix: Option<&str>, name: &str, mark: Mark) -> bool {
+    match type_name_problem(prefix, name) {
+        None => true,
+        Some((message, help)) => {
+            ctx.error(mark, message, help);
+            false
+        }
+    }
+}
+
+/// Why `name` breaks `{prefix}.{domain}.{action}`, and the fix, or `None`
+/// when it follows the rule. Shared by the YAML lint and `#[cloud_event]`.
+pub fn type_name_problem(prefix: Option<&str>, name: &str) -> Option<(String, String)> {
     let segments: Vec<&str> = name.split('.').collect();
     let reason = if segments.len() != 3 {
         format!(
@@ -112,7 +131,7 @@ pub(crate) fn type_name(ctx: &mut Ctx, prefix: Option<&str>, name: &str, mark: M
     } else if !segments.iter().all(|s| is_lower_snake(s)) {
         "segments must be lower snake case".to_string()
     } else {
-        return true;
+        return None;
     };
     // The fix: the catalog prefix, extra segments folded into the action
     // (`ai.run.stage.started` → `ai.run.stage_started`), snake case.
@@ -130,8 +149,7 @@ pub(crate) fn type_name(ctx: &mut Ctx, prefix: Option<&str>, name: &str, mark: M
         Some(f) => format!("rename it to `{f}`"),
         None => "name it `{prefix}.{domain}.{action}` with lower snake case segments, e.g. `ai.run.started`".to_string(),
     };
-    ctx.error(mark, format!("event type `{name}` breaks the naming rule `{{prefix}}.{{domain}}.{{action}}`: {reason}"), help);
-    false
+    Some((format!("event type `{name}` breaks the naming rule `{{prefix}}.{{domain}}.{{action}}`: {reason}"), help))
 }
 
 /// Property names become Rust field names unchanged, so they must be

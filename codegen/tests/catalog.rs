@@ -173,7 +173,7 @@ fn bad_example() {
 fn unknown_key() {
     let keys = "expected one of `description`, `version`, `subject`, `stream_key`, `fields`, `data` or `examples`";
     let expected = [
-        "unknown_key.yaml:2:1: unknown key `prefx` in the catalog — did you mean `prefix`? expected one of `prefix`, `naming`, `envelope`, `extensions` or `events`".to_string(),
+        "unknown_key.yaml:2:1: unknown key `prefx` in the catalog — did you mean `prefix`? expected one of `prefix`, `naming`, `envelope`, `extensions`, `events` or `lifecycle`".to_string(),
         format!("unknown_key.yaml:6:5: unknown key `verison` in event `ai.run.started` — did you mean `version`? {keys}"),
         format!("unknown_key.yaml:10:5: unknown key `example` in event `ai.run.started` — did you mean `examples`? {keys}"),
     ];
@@ -336,4 +336,239 @@ fn broken_input_gives_diagnostics_not_panics() {
         }
         must_not_panic(&String::from_utf8_lossy(&bytes));
     }
+}
+
+// ── lifecycle ──────────────────────────────────────────────────────────────
+
+/// Every state named in `initial`, `terminal`, `from` and `to` must be declared in `states`.
+#[test]
+fn lifecycle_unknown_state() {
+    assert_problems(
+        "lifecycle_unknown_state.yaml",
+        &[
+            "lifecycle_unknown_state.yaml:24:12: unknown state `queud` in `initial` — did you mean `queued`? expected one of `queued`, `running`, `completed` or `canceled`",
+            "lifecycle_unknown_state.yaml:25:25: unknown state `cancelled` in `terminal` — did you mean `canceled`? expected one of `queued`, `running`, `completed` or `canceled`",
+            "lifecycle_unknown_state.yaml:25:36: unknown state `archived` in `terminal` — add it to `states:`, or use one of `queued`, `running`, `completed` or `canceled`",
+            "lifecycle_unknown_state.yaml:27:48: unknown state `runing` in `to` of transition 1 (`ai.run.started`) — did you mean `running`? expected one of `queued`, `running`, `completed` or `canceled`",
+            "lifecycle_unknown_state.yaml:28:46: unknown state `paused` in `from` of transition 2 (`ai.run.completed`) — add it to `states:`, or use one of `queued`, `running`, `completed` or `canceled`",
+        ],
+    );
+}
+
+/// `on` must name an event type of the catalog.
+#[test]
+fn lifecycle_unknown_event() {
+    assert_problems(
+        "lifecycle_unknown_event.yaml",
+        &[
+            "lifecycle_unknown_event.yaml:27:12: `on` names `ai.run.start`, which is not an event type of this catalog — did you mean `ai.run.started`?",
+            "lifecycle_unknown_event.yaml:28:12: `on` names `ai.job.finished`, which is not an event type of this catalog — declare it under `events:` first, or name one of the catalog's event types",
+        ],
+    );
+}
+
+/// Terminal states are final: no transition may list one under `from`.
+#[test]
+fn lifecycle_transition_out_of_a_terminal_state() {
+    assert_problems(
+        "lifecycle_terminal.yaml",
+        &[
+            "lifecycle_terminal.yaml:27:43: transition 1 (`ai.run.started`) leaves the terminal state `canceled` — terminal states are final: remove `canceled` from `from:`, or from `terminal:` if runs may leave it",
+            "lifecycle_terminal.yaml:30:31: transition 3 (`ai.run.canceled`) leaves the terminal state `completed` — terminal states are final: remove `completed` from `from:`, or from `terminal:` if runs may leave it",
+        ],
+    );
+}
+
+/// `when` must test required string, enum or boolean properties of the event, with values their schema allows.
+#[test]
+fn lifecycle_when_tests_required_string_or_boolean_properties() {
+    assert_problems(
+        "lifecycle_when.yaml",
+        &[
+            "lifecycle_when.yaml:27:35: `when` of transition 1 tests `run_ud`, which is not a property of `ai.run.started` — did you mean `run_id`?",
+            "lifecycle_when.yaml:28:45: `when` of transition 2: `result` of `ai.run.completed` can never be `succes` — did you mean `success`? its values are `success` or `failure`",
+            "lifecycle_when.yaml:29:45: `when` of transition 3: `result` of `ai.run.completed` is a string, but `when` gives an integer — quote the value: `\"…\"`",
+            "lifecycle_when.yaml:30:37: `when` of transition 4 tests `passed`, an optional property of `ai.run.completed` — test a required property (`run_id`, `result` or `attempts`), or make `passed` required: an absent value matches no `when`",
+            "lifecycle_when.yaml:31:47: `when` of transition 5: `attempts` of `ai.run.completed` is an integer; `when` can test only strings, enums and booleans — test a string, enum or boolean property, or declare a separate event type for each outcome",
+            "lifecycle_when.yaml:32:45: `when` of transition 6: `run_id` of `ai.run.completed` can never be `not-a-uuid`: \"not-a-uuid\" is not a \"uuid\" — use a value its schema allows",
+        ],
+    );
+}
+
+/// Two transitions of one event must not both match the same data, whatever their `from`.
+#[test]
+fn lifecycle_ambiguous_transitions() {
+    assert_problems(
+        "lifecycle_ambiguous.yaml",
+        &[
+            "lifecycle_ambiguous.yaml:28:12: transitions 1 and 2 of `ai.run.started` both match every event, so which one applies is ambiguous — give them `when` conditions that exclude each other (the same property, different values); if only `from` differs, merge them into one transition listing every state under `from:`",
+            "lifecycle_ambiguous.yaml:31:12: transitions 3 and 5 of `ai.run.completed` both match data with `result` = `success`, so which one applies is ambiguous — give them `when` conditions that exclude each other (the same property, different values); if only `from` differs, merge them into one transition listing every state under `from:`",
+            "lifecycle_ambiguous.yaml:33:12: transitions 6 and 7 of `ai.run.canceled` both match data with `run_id` = `0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10`, so which one applies is ambiguous — give them `when` conditions that exclude each other (the same property, different values); if only `from` differs, merge them into one transition listing every state under `from:`",
+        ],
+    );
+}
+
+/// States are unique lower snake case names that make distinct Rust variants.
+#[test]
+fn lifecycle_state_names() {
+    assert_problems(
+        "lifecycle_state_names.yaml",
+        &[
+            "lifecycle_state_names.yaml:23:20: state `Running` is not lower snake case — rename it to `running`; states are lower snake case, as they appear on the wire",
+            "lifecycle_state_names.yaml:23:29: state `in-review` is not lower snake case — rename it to `in_review`; states are lower snake case, as they appear on the wire",
+            "lifecycle_state_names.yaml:23:40: state `queued` is declared twice; the first is at line 23 — remove one of them",
+            "lifecycle_state_names.yaml:23:48: state `self` would become the Rust variant `Self`, a keyword — choose another name",
+            "lifecycle_state_names.yaml:23:62: states `step_1` and `step1` both become the Rust variant `RunStatus::Step1` — rename one of them",
+        ],
+    );
+}
+
+/// An empty `states` is reported once, without a follow-on report for every state named elsewhere.
+#[test]
+fn lifecycle_empty_states() {
+    assert_problems(
+        "lifecycle_empty_states.yaml",
+        &[
+            "lifecycle_empty_states.yaml:23:11: `states` of `lifecycle` is empty — list the statuses a run can be in, e.g. `states: [queued, running, completed]`",
+        ],
+    );
+}
+
+/// Every state is reachable, only terminal states are dead ends, and the initial state is not terminal.
+#[test]
+fn lifecycle_reachability() {
+    assert_problems(
+        "lifecycle_reachability.yaml",
+        &[
+            "lifecycle_reachability.yaml:24:29: state `paused` is never reached: it is not `initial` and no transition has `to: paused` — add a transition into it, or remove the state",
+            "lifecycle_reachability.yaml:24:29: state `paused` is a dead end: no transition leaves it, but it is not `terminal` — add a transition out of it, or list it under `terminal:`",
+            "lifecycle_reachability.yaml:24:48: state `canceled` is never reached: it is not `initial` and no transition has `to: canceled` — add a transition into it, or remove the state",
+            "lifecycle_reachability.yaml:25:12: the initial state `queued` is terminal, so no event could ever move a run — remove it from `terminal:` or choose another `initial:` state",
+            "lifecycle_reachability.yaml:28:35: transition 1 (`ai.run.started`) leaves the terminal state `queued` — terminal states are final: remove `queued` from `from:`, or from `terminal:` if runs may leave it",
+        ],
+    );
+}
+
+/// The shape of `lifecycle:`: required keys, YAML kinds and unknown keys.
+#[test]
+fn lifecycle_structure() {
+    assert_problems(
+        "lifecycle_structure.yaml",
+        &[
+            "lifecycle_structure.yaml:22:1: `lifecycle` has no `initial` state — add `initial: queued`: the status of a run before any event",
+            "lifecycle_structure.yaml:23:3: unknown key `descripton` in `lifecycle` — did you mean `description`? expected one of `description`, `states`, `initial`, `terminal` or `transitions`",
+            "lifecycle_structure.yaml:25:13: `terminal` of `lifecycle` must be a sequence of state names, found a string — write a list, e.g. `[queued, running]`",
+            "lifecycle_structure.yaml:27:7: transition 1 of `lifecycle` must be a mapping, found a string — write `{on: ai.run.started, from: [queued], to: running}`",
+            "lifecycle_structure.yaml:28:34: `from` of transition 2 is empty — list the states the transition is legal from, e.g. `from: [queued]`",
+            "lifecycle_structure.yaml:28:51: unknown key `unless` in transition 2 — expected one of `on`, `when`, `from` or `to`",
+            "lifecycle_structure.yaml:29:7: transition 3 has no `to` — add `to:` naming the state the transition moves a run to, e.g. `to: running`",
+            "lifecycle_structure.yaml:29:36: `when` of transition 3 must be a mapping, found a sequence — name a property and the value it must have, e.g. `when: {result: success}`",
+            "lifecycle_structure.yaml:30:36: `when` of transition 4 is empty — name a property and the value it must have, e.g. `when: {result: success}`, or remove `when`",
+            "lifecycle_structure.yaml:30:61: `to` of transition 4 must be a string, found a sequence — write it as text (quote it if needed)",
+        ],
+    );
+}
+
+/// A catalog from the shared events of the lifecycle fixtures plus `tail`.
+fn with_events(tail: &str) -> String {
+    let base = std::fs::read_to_string(fixture_dir().join("lifecycle_terminal.yaml")).expect("fixture exists");
+    let events = &base[..base.find("lifecycle:").expect("the fixture has a lifecycle")];
+    format!("{events}{tail}")
+}
+
+fn inline_problems(text: &str) -> Vec<String> {
+    match catalog::parse("l.yaml", text) {
+        Ok(_) => panic!("should not pass the lints:\n{text}"),
+        Err(diags) => diags.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn lifecycle_must_be_a_mapping_with_states_and_transitions() {
+    assert_eq!(
+        inline_problems(&with_events("lifecycle: [queued]\n")),
+        ["l.yaml:22:12: `lifecycle` must be a mapping, found a sequence — give it `states`, `initial`, `terminal` and `transitions` (see the catalog format)"]
+    );
+    assert_eq!(
+        inline_problems(&with_events("lifecycle:\n  initial: queued\n")),
+        [
+            "l.yaml:22:1: `lifecycle` has no `states` — list the statuses a run can be in, e.g. `states: [queued, running, completed]`",
+            "l.yaml:22:1: `lifecycle` has no `transitions` — list which event moves a run from which states to which: `- {on: ai.run.started, from: [queued], to: running}`",
+        ]
+    );
+}
+
+#[test]
+fn lifecycle_names_must_not_clash_with_generated_types() {
+    let yaml = "prefix: ai\nevents:\n  ai.run.status:\n    description: d\n    version: 1\n    fields: {run_id: uuid}\n    examples: [{run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10}]\n\
+        lifecycle:\n  states: [queued, done]\n  initial: queued\n  terminal: [done]\n  transitions:\n    - {on: ai.run.status, from: queued, to: done}\n";
+    assert_eq!(
+        inline_problems(yaml),
+        ["l.yaml:3:3: `ai.run.status` declares the Rust type `RunStatus`, which `lifecycle` generates too — rename the event type or definition"]
+    );
+}
+
+#[test]
+fn a_sound_lifecycle_reaches_the_ir() {
+    let yaml = with_events(
+        "lifecycle:\n  states: [queued, running, done, dropped]\n  initial: queued\n  terminal: [done, dropped]\n  transitions:\n\
+         \x20   - {on: ai.run.started, from: queued, to: running}\n\
+         \x20   - {on: ai.run.completed, when: {result: success}, from: [running], to: done}\n\
+         \x20   - {on: ai.run.completed, when: {result: failure}, from: [running], to: dropped}\n\
+         \x20   - {on: ai.run.canceled, from: [queued, running], to: dropped}\n",
+    );
+    let catalog = catalog::parse("l.yaml", &yaml).unwrap_or_else(|e| panic!("{e}"));
+    let lc = catalog.lifecycle.expect("the lifecycle is read");
+    assert_eq!(lc.description, "Status of a run.", "the default description");
+    assert_eq!(lc.states, ["queued", "running", "done", "dropped"]);
+    assert_eq!(lc.initial, "queued");
+    assert_eq!(lc.terminal, ["done", "dropped"]);
+    assert_eq!(lc.transitions.len(), 4);
+    assert_eq!(lc.transitions[0].from, ["queued"], "a single `from` state may be a scalar");
+    assert_eq!(lc.transitions[1].when, [("result".to_string(), serde_json::json!("success"))].into_iter().collect());
+    assert!(lc.is_terminal("dropped") && !lc.is_terminal("running"));
+    assert_eq!(lc.transitions_on("ai.run.completed").count(), 2);
+}
+
+#[test]
+fn the_project_catalog_declares_the_run_lifecycle() {
+    let catalog = catalog::load(&project_catalog()).unwrap_or_else(|e| panic!("events.yaml must load:\n{e}"));
+    let lc = catalog.lifecycle.expect("events.yaml declares a lifecycle");
+    assert_eq!(lc.states, ["queued", "running", "completed", "failed", "canceled"]);
+    assert_eq!(lc.initial, "queued");
+    assert_eq!(lc.terminal, ["completed", "failed", "canceled"]);
+    let moves: Vec<(&str, Option<&str>, Vec<&str>, &str)> = lc
+        .transitions
+        .iter()
+        .map(|t| {
+            let when = t.when.get("result").and_then(|v| v.as_str());
+            (t.on.as_str(), when, t.from.iter().map(String::as_str).collect(), t.to.as_str())
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            ("ai.run.started", None, vec!["queued"], "running"),
+            ("ai.run.completed", Some("success"), vec!["running"], "completed"),
+            ("ai.run.completed", Some("failure"), vec!["running"], "failed"),
+            ("ai.run.failed", None, vec!["queued", "running"], "failed"),
+            ("ai.run.canceled", None, vec!["queued", "running"], "canceled"),
+        ]
+    );
+}
+
+#[test]
+fn lifecycle_states_listed_twice() {
+    let yaml = with_events(
+        "lifecycle:\n  states: [queued, running, done]\n  initial: queued\n  terminal: [done, done]\n  transitions:\n\
+         \x20   - {on: ai.run.started, from: [queued, queued], to: running}\n\
+         \x20   - {on: ai.run.completed, from: [running], to: done}\n",
+    );
+    assert_eq!(
+        inline_problems(&yaml),
+        [
+            "l.yaml:25:20: state `done` is listed twice in `terminal` — remove one of them",
+            "l.yaml:27:43: state `queued` is listed twice in `from` of transition 1 (`ai.run.started`) — remove one of them",
+        ]
+    );
 }

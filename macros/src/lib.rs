@@ -1,6 +1,105 @@
-//! Procedural macros for Herald.
+//! Procedural macros for Herald, re-exported by the `herald` crate (feature
+//! `derive`, on by default). Use them through `herald::…`.
 //!
-//! The `#[cloud_event]` attribute, the `registry!` macro and
-//! `include_events!` arrive with the struct front-end; each will parse its
-//! input with syn, build the same IR as the YAML loader, and call the same
-//! emitters in `herald-codegen`.
+//! - [`macro@cloud_event`] declares an event type on a Rust struct;
+//! - [`registry!`] gathers struct events (and optionally a YAML catalog)
+//!   into the same `Event` enum, `Catalog`, `Handler` trait and `dispatch`
+//!   a YAML catalog gets;
+//! - [`include_events!`] compiles an `events.yaml` in place, like build.rs.
+//!
+//! Each parses its input with syn, builds herald-codegen's IR and calls
+//! herald-codegen's emitters: there is no second code generator here.
+
+mod attr;
+mod ctxt;
+mod derive;
+mod include;
+mod registry;
+mod symbol;
+
+use proc_macro::TokenStream;
+
+/// Declare a CloudEvents event type on a struct.
+///
+/// ```ignore
+/// /// A feature began running inside a run.
+/// #[herald::cloud_event("ai.myfeature.started", version = 1, subject = "run/{run_id}")]
+/// pub struct MyFeatureStarted {
+///     pub run_id: uuid::Uuid,
+///     /// Which feature.
+///     pub feature_name: String,
+///     #[herald(range(min = 0, max = 1))]
+///     pub progress: f64,
+///     pub config: Option<serde_json::Map<String, serde_json::Value>>,
+/// }
+/// ```
+///
+/// Arguments: the type (`{prefix}.{domain}.{action}`), then optional
+/// `version = N` (default 1), `subject = "run/{run_id}"`,
+/// `stream_key = "run_id"` (default `run_id`, a required field) and
+/// `crate = "::path::to::herald"`.
+///
+/// The struct's doc comment is the event's description; field doc
+/// comments describe properties. The JSON Schema follows serde's wire
+/// shape: `#[serde(rename, rename_all, default, skip, deny_unknown_fields)]`
+/// are honoured; an `Option<T>` field is an optional, non-null property.
+/// Field rules: `#[herald(range(min = …, max = …))]`, `minimum`,
+/// `maximum`, `exclusive_minimum`, `exclusive_maximum`, `multiple_of`,
+/// `min_length`, `max_length`, `pattern`, `format`, `min_items`,
+/// `max_items`, `unique_items`, `min_properties`, `max_properties`; they
+/// are enforced by the same generated `validate()` YAML events get.
+///
+/// Derives `Debug`, `Clone`, `PartialEq`, `Serialize` and `Deserialize`
+/// unless the struct derives them itself, and implements
+/// `herald::EventData` and `herald::Validate`.
+#[proc_macro_attribute]
+pub fn cloud_event(args: TokenStream, input: TokenStream) -> TokenStream {
+    derive::expand_cloud_event(args.into(), input.into()).into()
+}
+
+/// A registry of struct events, optionally combined with a YAML catalog.
+///
+/// ```ignore
+/// herald::registry! {
+///     /// Everything this service handles.
+///     pub mod app_events {
+///         include_events!("events.yaml"),
+///         MyFeatureStarted,
+///         crate::billing::InvoicePaid,
+///     }
+/// }
+/// ```
+///
+/// The module gets what a YAML catalog gets: `Event`, `Catalog` (the
+/// registry table), `Handler` (one required method per type) and
+/// `dispatch`. A type declared twice, or with another prefix than the
+/// catalog's, is a compile error at the entry. Structs must be declared in
+/// the same crate, with `#[cloud_event]`.
+#[proc_macro]
+pub fn registry(input: TokenStream) -> TokenStream {
+    registry::expand_registry(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Compile an `events.yaml` catalog in place (an alternative to build.rs).
+///
+/// ```ignore
+/// mod events {
+///     herald::include_events!("events.yaml");
+/// }
+/// ```
+///
+/// The path is relative to the crate root (`CARGO_MANIFEST_DIR`); editing
+/// the file rebuilds the crate. Catalog problems are compile errors naming
+/// the file and line.
+#[proc_macro]
+pub fn include_events(input: TokenStream) -> TokenStream {
+    include::expand_include_events(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// One step of `registry!` (called by the macros `#[cloud_event]` leaves
+/// behind). Not a public API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __registry_step(input: TokenStream) -> TokenStream {
+    registry::expand_step(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+}

@@ -19,6 +19,8 @@ pub mod error;
 pub mod formats;
 pub mod handler;
 pub mod registry;
+#[doc(hidden)]
+pub mod strict;
 pub mod types;
 pub mod validate;
 
@@ -59,6 +61,9 @@ pub mod __private {
     pub use uuid;
 
     pub use crate::validate::checks;
+
+    /// Strict `deserialize_with` helpers for `#[cloud_event]` fields.
+    pub use crate::strict;
 
     /// Deserialises an optional property that is *present*: `T` or an error.
     ///

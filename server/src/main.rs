@@ -1,20 +1,17 @@
-//! `herald-server`: the ingest server.
-//!
-//! Skeleton: the HTTP ingest pipeline, storage and query API arrive with
-//! their own issue. Today the binary proves the catalog compiles into the
-//! server and lists what it would accept.
+//! `herald-server`: see `herald-server --help`.
 
-use herald::EventCatalog;
+use clap::Parser;
+use herald_server::config::Config;
 
-mod events {
-    herald::include_generated!("events");
-}
-
-fn main() {
-    println!("herald-server: {} event types in the catalog:", events::Catalog::TYPES.len());
-    for info in events::Catalog::TYPES {
-        println!("  {} (v{}) -> {}", info.type_name, info.version, info.handler_method);
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let config = Config::parse();
+    herald_server::init_tracing(config.log_format);
+    match herald_server::run(config).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("herald-server: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
-    eprintln!("the HTTP ingest server is not implemented yet; see the open herald-server issue");
-    std::process::exit(2);
 }

@@ -8,6 +8,7 @@ mod docs;
 mod event_enum;
 mod extensions;
 mod handler;
+mod lifecycle;
 mod registry;
 mod types;
 mod validate;
@@ -41,7 +42,8 @@ impl EmitOptions {
 
 /// Emit everything for a catalog: data types (for YAML-declared events),
 /// their validation and registry impls, the `Event` enum, the registry,
-/// the handler trait, `dispatch` and typed extension accessors.
+/// the handler trait, `dispatch`, typed extension accessors and, when the
+/// catalog declares a `lifecycle`, `RunStatus` and `Event::transition`.
 pub fn emit_catalog(catalog: &Catalog, opts: &EmitOptions) -> Result<TokenStream, Diagnostics> {
     let generated = schema::generate_types(catalog)?;
     let data_types = types::emit_data_types(&generated, opts)?;
@@ -51,6 +53,7 @@ pub fn emit_catalog(catalog: &Catalog, opts: &EmitOptions) -> Result<TokenStream
     let registry = registry::emit_registry(catalog, opts);
     let handler = handler::emit_handler(catalog, opts);
     let extensions = extensions::emit_extensions(catalog, opts);
+    let lifecycle = lifecycle::emit_lifecycle(catalog, Some(&generated), opts);
     Ok(quote! {
         #data_types
         #validate
@@ -59,6 +62,7 @@ pub fn emit_catalog(catalog: &Catalog, opts: &EmitOptions) -> Result<TokenStream
         #registry
         #handler
         #extensions
+        #lifecycle
     })
 }
 
@@ -71,7 +75,35 @@ pub fn emit_catalog_items(catalog: &Catalog, opts: &EmitOptions) -> TokenStream 
     let registry = registry::emit_registry(catalog, opts);
     let handler = handler::emit_handler(catalog, opts);
     let extensions = extensions::emit_extensions(catalog, opts);
-    quote! { #event_enum #registry #handler #extensions }
+    let lifecycle = lifecycle::emit_lifecycle(catalog, None, opts);
+    quote! { #event_enum #registry #handler #extensions #lifecycle }
+}
+
+/// `Validate` for a struct the user declared with `#[cloud_event]` (the
+/// Rust front-end, `crate::rust_front`): the same walk over JSON Schema and
+/// typify's types that YAML-declared events get.
+///
+/// `schema` is the event's JSON Schema (JSON names); `shape` is the same
+/// object keyed by the Rust field names, without the string rules typify
+/// would turn into newtypes, so typify's type mirrors the user's struct;
+/// `renames` maps Rust field names to JSON names.
+pub fn emit_external_validate(
+    ty: &TokenStream,
+    event: &crate::ir::EventType,
+    shape: &serde_json::Value,
+    renames: std::collections::BTreeMap<String, String>,
+    opts: &EmitOptions,
+) -> Result<TokenStream, Diagnostics> {
+    let mut catalog = Catalog::new(event.type_name.clone(), "");
+    let mut shadow = event.clone();
+    shadow.schema = shape.clone();
+    shadow.data = DataSource::Generated;
+    catalog.events.push(shadow);
+    let generated = schema::generate_types(&catalog)?;
+    let Some(root) = generated.roots.get(&event.type_name) else {
+        return Ok(TokenStream::new());
+    };
+    validate::emit_validate_external(ty, &event.schema, &generated, root, renames, opts)
 }
 
 /// The Rust type of an event's data, as a path.

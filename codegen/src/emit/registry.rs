@@ -67,14 +67,14 @@ pub(super) fn emit_registry(catalog: &Catalog, opts: &EmitOptions) -> TokenStrea
     let legacy = catalog.envelope.legacy_extensions_object;
     let ext_checks = catalog.extensions.iter().map(|x| {
         let name = &x.name;
-        let (test, expected) = match x.kind {
-            ExtensionKind::String => (quote!(__v.as_str().is_some()), "a string"),
-            ExtensionKind::Integer => (quote!(__v.as_i32().is_some()), "a 32-bit integer"),
-            ExtensionKind::Boolean => (quote!(__v.as_bool().is_some()), "a boolean"),
+        let (wrong_type, expected) = match x.kind {
+            ExtensionKind::String => (quote!(__v.as_str().is_none()), "a string"),
+            ExtensionKind::Integer => (quote!(__v.as_i32().is_none()), "a 32-bit integer"),
+            ExtensionKind::Boolean => (quote!(__v.as_bool().is_none()), "a boolean"),
         };
         quote! {
             if let ::core::option::Option::Some(__v) = __envelope.extension(#name) {
-                if !(#test) {
+                if #wrong_type {
                     return ::core::result::Result::Err(#herald::DataError::Extension {
                         name: ::std::string::ToString::to_string(#name),
                         expected: #expected,

@@ -36,6 +36,7 @@ pub(super) fn emit_validate(
         patterns: Vec::new(),
         herald: herald.clone(),
         errors: Vec::new(),
+        renames: BTreeMap::new(),
     };
 
     let mut impls = Vec::new();
@@ -114,6 +115,69 @@ pub(super) fn emit_validate(
     })
 }
 
+/// `Validate` for a struct the user declared with `#[cloud_event]`.
+///
+/// `generated` holds typify's type for the struct's *shape* (its schema
+/// keyed by Rust field names, without the string rules typify would turn
+/// into newtypes); `schema` is the event's real JSON Schema, keyed by JSON
+/// names. `renames` maps each Rust field to its JSON name. The walk is the
+/// one YAML-declared types get, so both enforce the same rules.
+pub(super) fn emit_validate_external(
+    ty: &TokenStream,
+    schema: &Value,
+    generated: &GeneratedTypes,
+    root: &TypeId,
+    renames: BTreeMap<String, String>,
+    opts: &EmitOptions,
+) -> Result<TokenStream, Diagnostics> {
+    let herald = opts.herald();
+    let mut walker = Walker {
+        space: &generated.space,
+        defs: &generated.defs,
+        pending: BTreeMap::new(),
+        done: BTreeMap::new(),
+        patterns: Vec::new(),
+        herald: herald.clone(),
+        errors: Vec::new(),
+        renames,
+    };
+    let body = walker.walk(schema, root, Place::reference(quote!(self)), false);
+    if !walker.errors.is_empty() || !walker.pending.is_empty() {
+        let mut errors = walker.errors;
+        if !walker.pending.is_empty() {
+            errors.push("`$ref` is not supported in a struct-declared event".to_string());
+        }
+        let source = ty.to_string();
+        return Err(Diagnostics(errors.into_iter().map(|m| Diagnostic::new(&source, 0, 0, m)).collect()));
+    }
+    let patterns = walker.patterns.iter().enumerate().map(|(i, src)| {
+        let name = format_ident!("__PATTERN_{}", i);
+        quote! {
+            static #name: ::std::sync::LazyLock<#herald::__private::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    #herald::__private::regress::Regex::new(#src)
+                        .expect("pattern was checked when the event was compiled")
+                });
+        }
+    });
+    Ok(quote! {
+        const _: () = {
+            #(#patterns)*
+            #[automatically_derived]
+            impl #herald::Validate for #ty {
+                fn validate_into(
+                    &self,
+                    __p: &mut #herald::validate::Pointer,
+                    __e: &mut ::std::vec::Vec<#herald::ValidationError>,
+                ) {
+                    let _ = (&__p, &__e);
+                    #body
+                }
+            }
+        };
+    })
+}
+
 fn def_fn_name(name: &str) -> syn::Ident {
     let clean: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
     format_ident!("__validate_def_{}", heck::ToSnakeCase::to_snake_case(clean.as_str()))
@@ -127,6 +191,9 @@ struct Walker<'a> {
     patterns: Vec<String>,
     herald: TokenStream,
     errors: Vec<String>,
+    /// Rust field name → JSON property name, for a struct the user wrote
+    /// (`#[serde(rename)]`); empty for typify's own types.
+    renames: BTreeMap<String, String>,
 }
 
 impl Walker<'_> {
@@ -194,10 +261,11 @@ impl Walker<'_> {
                             optional_counts.push(quote!(usize::from(#v.#field.is_some())));
                         }
                     }
-                    let Some(prop_schema) = schema.get("properties").and_then(|p| p.get(name.trim_start_matches("r#"))) else { continue };
+                    let key = self.renames.get(name.trim_start_matches("r#")).cloned();
+                    let key = key.as_deref().unwrap_or(name.trim_start_matches("r#"));
+                    let Some(prop_schema) = schema.get("properties").and_then(|p| p.get(key)) else { continue };
                     let body = self.walk(prop_schema, prop_id, v.field(quote!(#field)), false);
                     if !body.is_empty() {
-                        let key = name.trim_start_matches("r#");
                         out.extend(quote! { __p.push(#key); #body __p.pop(); });
                     }
                 }

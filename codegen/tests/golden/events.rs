@@ -1759,7 +1759,7 @@ impl ::herald::EventCatalog for Catalog {
     ) -> ::core::result::Result<(), ::herald::DataError> {
         let _ = __envelope;
         if let ::core::option::Option::Some(__v) = __envelope.extension("seq") {
-            if !(__v.as_i32().is_some()) {
+            if __v.as_i32().is_none() {
                 return ::core::result::Result::Err(::herald::DataError::Extension {
                     name: ::std::string::ToString::to_string("seq"),
                     expected: "a 32-bit integer",
@@ -1767,7 +1767,7 @@ impl ::herald::EventCatalog for Catalog {
             }
         }
         if let ::core::option::Option::Some(__v) = __envelope.extension("traceparent") {
-            if !(__v.as_str().is_some()) {
+            if __v.as_str().is_none() {
                 return ::core::result::Result::Err(::herald::DataError::Extension {
                     name: ::std::string::ToString::to_string("traceparent"),
                     expected: "a string",
@@ -2083,5 +2083,205 @@ impl EnvelopeExt for ::herald::Envelope<'_> {
     }
     fn traceparent(&self) -> ::core::option::Option<&str> {
         self.extension("traceparent").and_then(|__v| __v.as_str())
+    }
+}
+/// Status of a run, as the orchestrator reports it.
+///
+/// Generated from the `lifecycle` of `events.yaml`. A run starts `queued`; `completed`, `failed` and `canceled` are terminal: no event moves a run out of them.
+///
+/// | event | when | from | to |
+/// |---|---|---|---|
+/// | `ai.run.started` |  | `queued` | `running` |
+/// | `ai.run.completed` | `result` = `success` | `running` | `completed` |
+/// | `ai.run.completed` | `result` = `failure` | `running` | `failed` |
+/// | `ai.run.failed` |  | `queued`, `running` | `failed` |
+/// | `ai.run.canceled` |  | `queued`, `running` | `canceled` |
+#[derive(
+    ::core::fmt::Debug,
+    ::core::clone::Clone,
+    ::core::marker::Copy,
+    ::core::cmp::PartialEq,
+    ::core::cmp::Eq,
+    ::core::hash::Hash,
+    ::herald::__private::serde::Serialize,
+    ::herald::__private::serde::Deserialize
+)]
+#[serde(crate = "::herald::__private::serde")]
+pub enum RunStatus {
+    /// `queued` (initial).
+    #[serde(rename = "queued")]
+    Queued,
+    /// `running`: entered on `ai.run.started`.
+    #[serde(rename = "running")]
+    Running,
+    /// `completed` (terminal): entered on `ai.run.completed` with `result` = `success`.
+    #[serde(rename = "completed")]
+    Completed,
+    /// `failed` (terminal): entered on `ai.run.completed` with `result` = `failure`, `ai.run.failed`.
+    #[serde(rename = "failed")]
+    Failed,
+    /// `canceled` (terminal): entered on `ai.run.canceled`.
+    #[serde(rename = "canceled")]
+    Canceled,
+}
+impl RunStatus {
+    /// The status of a run before any event has moved it.
+    pub const INITIAL: RunStatus = RunStatus::Queued;
+    /// Every status, in the order the catalog declares them.
+    pub const ALL: &'static [RunStatus] = &[
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::Completed,
+        RunStatus::Failed,
+        RunStatus::Canceled,
+    ];
+    /// The status as it is written on the wire and in the catalog.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Canceled => "canceled",
+        }
+    }
+    /// Whether the status is final: no event moves a run out of it.
+    pub fn is_terminal(self) -> bool {
+        ::core::matches!(
+            self, RunStatus::Completed | RunStatus::Failed | RunStatus::Canceled
+        )
+    }
+    /// Whether `transition` is legal for a run in this status, i.e.
+    /// whether this status is one of its `from` statuses. An event
+    /// whose transition is not accepted must not be applied.
+    pub fn accepts(self, transition: &RunTransition) -> bool {
+        transition.from.contains(&self)
+    }
+}
+impl ::core::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::core::str::FromStr for RunStatus {
+    type Err = ParseRunStatusError;
+    fn from_str(s: &str) -> ::core::result::Result<Self, Self::Err> {
+        match s {
+            "queued" => ::core::result::Result::Ok(RunStatus::Queued),
+            "running" => ::core::result::Result::Ok(RunStatus::Running),
+            "completed" => ::core::result::Result::Ok(RunStatus::Completed),
+            "failed" => ::core::result::Result::Ok(RunStatus::Failed),
+            "canceled" => ::core::result::Result::Ok(RunStatus::Canceled),
+            _ => {
+                ::core::result::Result::Err(ParseRunStatusError {
+                    input: ::std::string::ToString::to_string(s),
+                })
+            }
+        }
+    }
+}
+/// The error of parsing a [`RunStatus`] from text that names no status.
+#[derive(
+    ::core::fmt::Debug,
+    ::core::clone::Clone,
+    ::core::cmp::PartialEq,
+    ::core::cmp::Eq
+)]
+pub struct ParseRunStatusError {
+    input: ::std::string::String,
+}
+impl ParseRunStatusError {
+    /// The text that was parsed.
+    pub fn input(&self) -> &str {
+        &self.input
+    }
+}
+impl ::core::fmt::Display for ParseRunStatusError {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        ::core::write!(
+            f,
+            "unknown run status `{}`; expected `queued`, `running`, `completed`, `failed` or `canceled`",
+            self.input
+        )
+    }
+}
+impl ::std::error::Error for ParseRunStatusError {}
+/// A change of [`RunStatus`] that an event makes: legal for a run in
+/// any of the `from` statuses, it moves the run to `to`.
+#[derive(
+    ::core::fmt::Debug,
+    ::core::clone::Clone,
+    ::core::marker::Copy,
+    ::core::cmp::PartialEq,
+    ::core::cmp::Eq,
+    ::core::hash::Hash
+)]
+pub struct RunTransition {
+    /// The statuses the transition is legal from.
+    pub from: &'static [RunStatus],
+    /// The status the transition moves a run to.
+    pub to: RunStatus,
+}
+impl Event {
+    /// The [`RunStatus`] transition this event makes, or `None` when
+    /// it does not move the status (or its data matches no `when`
+    /// of the catalog's transitions for it).
+    ///
+    /// Whether the transition is legal depends on the run's current
+    /// status: ask [`RunStatus::accepts`].
+    pub fn transition(&self) -> ::core::option::Option<RunTransition> {
+        match self {
+            Event::RunCanceled(_) => {
+                ::core::option::Option::Some(RunTransition {
+                    from: &[RunStatus::Queued, RunStatus::Running],
+                    to: RunStatus::Canceled,
+                })
+            }
+            Event::RunCompleted(__data) => {
+                if __data.result == RunCompletedResult::Success {
+                    ::core::option::Option::Some(RunTransition {
+                        from: &[RunStatus::Running],
+                        to: RunStatus::Completed,
+                    })
+                } else if __data.result == RunCompletedResult::Failure {
+                    ::core::option::Option::Some(RunTransition {
+                        from: &[RunStatus::Running],
+                        to: RunStatus::Failed,
+                    })
+                } else {
+                    ::core::option::Option::None
+                }
+            }
+            Event::RunFailed(_) => {
+                ::core::option::Option::Some(RunTransition {
+                    from: &[RunStatus::Queued, RunStatus::Running],
+                    to: RunStatus::Failed,
+                })
+            }
+            Event::RunStarted(_) => {
+                ::core::option::Option::Some(RunTransition {
+                    from: &[RunStatus::Queued],
+                    to: RunStatus::Running,
+                })
+            }
+            Event::ArtifactFailed(_)
+            | Event::ArtifactRegistered(_)
+            | Event::MyfeatureCompleted(_)
+            | Event::MyfeatureProgress(_)
+            | Event::MyfeatureStarted(_)
+            | Event::NodeCompleted(_)
+            | Event::NodeCreated(_)
+            | Event::NodeExecuting(_)
+            | Event::PaperGenerated(_)
+            | Event::PaperStarted(_)
+            | Event::RunError(_)
+            | Event::RunMetric(_)
+            | Event::RunProgress(_)
+            | Event::RunStageCompleted(_)
+            | Event::RunStageProgress(_)
+            | Event::RunStageStarted(_)
+            | Event::ValidationAutoCompleted(_)
+            | Event::ValidationAutoStarted(_) => ::core::option::Option::None,
+        }
     }
 }

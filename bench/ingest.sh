@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Ingest load benchmark: the release server on a fresh temp data dir
+# (durable SQLite store), driven by wrk.
+#
+#   bench/ingest.sh [DURATION]        # default 20s per scenario
+#
+# Reports req/s and latency percentiles for single-event POSTs at 64
+# connections, events/s for batches of 100, and the server's peak RSS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${1:-20s}"
+
+if ! command -v wrk >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq wrk
+fi
+cargo build --release -p herald-server --locked
+
+DATA="$(mktemp -d)"
+OUT="$(mktemp)"
+cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null || true; rm -rf "$DATA" "$OUT"; }
+trap cleanup EXIT
+
+RUST_LOG=warn ./target/release/herald-server --listen 127.0.0.1:0 --data-dir "$DATA" >"$OUT" &
+PID=$!
+for _ in $(seq 100); do grep -q "listening on" "$OUT" 2>/dev/null && break; sleep 0.1; done
+URL="$(sed -n 's/^herald-server listening on //p' "$OUT" | head -1)"
+echo "server: $URL (pid $PID, data $DATA)"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+
+echo
+echo "== single events: 64 connections, 2 threads, $DURATION =="
+wrk -t2 -c64 -d"$DURATION" --latency -s bench/single.lua "$URL/api/ingest/event"
+
+echo
+echo "== batches of 100: 8 connections, 2 threads, $DURATION =="
+wrk -t2 -c8 -d"$DURATION" --latency -s bench/batch.lua "$URL/api/ingest/event" | tee /tmp/herald-batch.txt
+RPS="$(awk '/Requests\/sec/ {print $2}' /tmp/herald-batch.txt)"
+echo "batch events/s: $(awk -v r="$RPS" 'BEGIN {printf "%.0f", r * 100}')"
+
+echo
+echo "peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$PID/status)"
+echo "stored events: $(du -h "$DATA"/herald.sqlite3* | tail -n +1 | tr '\n' ' ')"

@@ -1,0 +1,300 @@
+//! The Rust front-end: `#[cloud_event]` structs → the [IR](crate::ir).
+//!
+//! `herald-macros` parses a struct and its attributes with syn into a
+//! [`StructEvent`]; this module turns it into an [`EventType`] (JSON Schema
+//! from the field types, serde's renames and defaults, Herald's constraint
+//! attributes and doc comments), emits the struct's `EventData` and
+//! `Validate` impls through the shared emitters, and combines struct events
+//! with a YAML catalog into one [`Catalog`] for [`crate::emit::emit_catalog`].
+//! No code is generated here that the YAML path does not also generate.
+
+mod merge;
+pub mod types;
+mod wire;
+
+use std::collections::BTreeMap;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use serde_json::{Map, Value, json};
+
+use crate::diagnostic::Diagnostics;
+use crate::emit::{self, EmitOptions};
+use crate::ir::{DataSource, EventType, Origin};
+
+pub use merge::{MergeError, StructEntry, merge};
+pub use wire::{event_from_json, event_to_json};
+
+/// A struct declared with `#[cloud_event("…")]`, as the macro read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StructEvent {
+    /// The struct's name.
+    pub ident: String,
+    /// The CloudEvents `type`.
+    pub type_name: String,
+    /// From the struct's doc comment.
+    pub description: String,
+    /// Schema version (default 1).
+    pub version: u32,
+    /// `subject` template.
+    pub subject: Option<String>,
+    /// The field that keys the per-run stream (default `run_id`).
+    pub stream_key: Option<String>,
+    /// `#[serde(deny_unknown_fields)]`: `additionalProperties: false`.
+    pub deny_unknown_fields: bool,
+    /// Fields in declaration order (skipped fields left out).
+    pub fields: Vec<StructField>,
+}
+
+/// One serialized field of a `#[cloud_event]` struct.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StructField {
+    /// The Rust field name (without `r#`).
+    pub rust_name: String,
+    /// Its JSON name (after `rename` / `rename_all`).
+    pub wire_name: String,
+    /// JSON Schema of the value, constraints and description included.
+    pub schema: Value,
+    /// Whether the property must be present (not `Option`, no `default`).
+    pub required: bool,
+    /// Whether the Rust type is `Option<T>` (typify's shape must match).
+    pub is_option: bool,
+}
+
+/// What went wrong turning a struct into an event, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StructProblem {
+    /// About the `#[cloud_event]` arguments (type name, subject, stream key).
+    Attribute(String),
+    /// About the generated code (a typify or walker failure).
+    Emit(String),
+}
+
+impl StructEvent {
+    /// The JSON Schema of the struct's data, keyed by JSON names.
+    pub fn schema(&self) -> Value {
+        self.object_schema(|f| f.wire_name.clone(), |f| f.required, |s| s.clone())
+    }
+
+    /// The schema typify sees for the struct's shape: keyed by Rust field
+    /// names, without the string rules typify would turn into newtypes.
+    ///
+    /// Every field is required in the shape; an `Option` field is made
+    /// nullable instead, because typify maps a non-required array or map
+    /// to a plain `Vec`/map with a default, but the user's field is an
+    /// `Option` and the walk must unwrap it.
+    fn shape(&self) -> Value {
+        let mut shape = self.object_schema(|f| f.rust_name.clone(), |_| true, strip_string_rules);
+        if let Some(Value::Object(props)) = shape.get_mut("properties") {
+            for f in self.fields.iter().filter(|f| f.is_option) {
+                if let Some(Value::Object(p)) = props.get_mut(&f.rust_name) {
+                    match p.get("type").cloned() {
+                        Some(Value::String(t)) => {
+                            p.insert("type".into(), json!([t, "null"]));
+                        }
+                        // `serde_json::Value`: nothing to check inside.
+                        _ => {
+                            p.clear();
+                        }
+                    }
+                }
+            }
+        }
+        shape
+    }
+
+    fn object_schema(
+        &self,
+        key: impl Fn(&StructField) -> String,
+        required_if: impl Fn(&StructField) -> bool,
+        map: impl Fn(&Value) -> Value,
+    ) -> Value {
+        let mut properties = Map::new();
+        let mut required = Vec::new();
+        for f in &self.fields {
+            properties.insert(key(f), map(&f.schema));
+            if required_if(f) {
+                required.push(Value::String(key(f)));
+            }
+        }
+        let mut schema = json!({"type": "object", "properties": properties});
+        if !required.is_empty() {
+            schema["required"] = Value::Array(required);
+        }
+        if self.deny_unknown_fields {
+            schema["additionalProperties"] = Value::Bool(false);
+        }
+        schema
+    }
+
+    /// Check the declaration the way the YAML lints check an event: the
+    /// naming rule, the `subject` placeholders and the stream key.
+    pub fn check(&self) -> Vec<StructProblem> {
+        let mut problems = Vec::new();
+        if let Some((message, help)) = crate::lint::type_name_problem(None, &self.type_name) {
+            problems.push(StructProblem::Attribute(format!("{message}; {help}")));
+        }
+        if self.version == 0 {
+            problems.push(StructProblem::Attribute("`version` starts at 1".to_string()));
+        }
+        let field = |name: &str| self.fields.iter().find(|f| f.wire_name == name);
+        let names: Vec<&str> = self.fields.iter().map(|f| f.wire_name.as_str()).collect();
+        if let Some(subject) = &self.subject {
+            for placeholder in placeholders(subject) {
+                match field(placeholder) {
+                    Some(f) if f.required => {}
+                    Some(_) => problems.push(StructProblem::Attribute(format!(
+                        "`subject` uses `{{{placeholder}}}`, but `{placeholder}` is optional; make it required so every event has a subject"
+                    ))),
+                    None => problems.push(StructProblem::Attribute(format!(
+                        "`subject` uses `{{{placeholder}}}`, which is not a field of `{}`; use one of {}",
+                        self.ident,
+                        crate::lint::one_of(&names)
+                    ))),
+                }
+            }
+        }
+        let key = self.stream_key.as_deref().unwrap_or("run_id");
+        match field(key) {
+            Some(f) if f.required => {}
+            Some(_) => problems.push(StructProblem::Attribute(format!(
+                "the stream key `{key}` is an optional field; make it required: every event must name the run stream it belongs to"
+            ))),
+            None => problems.push(StructProblem::Attribute(format!(
+                "the stream key `{key}` is not a field of `{}`; add a required `{key}` field, or set `stream_key = \"…\"` to one of {}",
+                self.ident,
+                crate::lint::one_of(&names)
+            ))),
+        }
+        problems
+    }
+
+    /// The event as the IR holds it. Its `data` names the struct by ident;
+    /// a registry replaces that with the path it was listed under.
+    pub fn to_ir(&self) -> EventType {
+        EventType {
+            type_name: self.type_name.clone(),
+            description: self.description.clone(),
+            version: self.version,
+            subject: self.subject.clone(),
+            stream_key: self.stream_key.clone().unwrap_or_else(|| "run_id".to_string()),
+            schema: self.schema(),
+            examples: Vec::new(),
+            data: DataSource::External(self.ident.clone()),
+            origin: Origin::Rust { ident: self.ident.clone() },
+        }
+    }
+
+    /// `EventData` and `Validate` for the struct `ty`.
+    pub fn emit_impls(&self, ty: &TokenStream, opts: &EmitOptions) -> Result<TokenStream, Diagnostics> {
+        let event = self.to_ir();
+        let herald = opts.herald_path.parse::<TokenStream>().unwrap_or_else(|_| quote!(::herald));
+        let type_name = &event.type_name;
+        let version = event.version;
+        let schema = serde_json::to_string(&event.schema).unwrap_or_else(|_| "{}".to_string());
+        let renames: BTreeMap<String, String> =
+            self.fields.iter().map(|f| (f.rust_name.clone(), f.wire_name.clone())).collect();
+        let validate = emit::emit_external_validate(ty, &event, &self.shape(), renames, opts)?;
+        Ok(quote! {
+            #[automatically_derived]
+            impl #herald::EventData for #ty {
+                const TYPE: &'static str = #type_name;
+                const VERSION: u32 = #version;
+                const SCHEMA: &'static str = #schema;
+            }
+            #validate
+        })
+    }
+}
+
+/// `{run_id}` placeholders of a subject template.
+fn placeholders(template: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else { break };
+        out.push(&after[..close]);
+        rest = &after[close + 1..];
+    }
+    out
+}
+
+/// Remove `minLength`, `maxLength` and `pattern` from string schemas (at
+/// any depth): typify would make a newtype of such a string, but the
+/// user's field is a plain `String`. The walker still sees the real schema.
+fn strip_string_rules(schema: &Value) -> Value {
+    match schema {
+        Value::Object(obj) => Value::Object(
+            obj.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "minLength" | "maxLength" | "pattern" | "description"))
+                .map(|(k, v)| {
+                    let v = match k.as_str() {
+                        "items" | "additionalProperties" => strip_string_rules(v),
+                        _ => v.clone(),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> StructEvent {
+        StructEvent {
+            ident: "MyFeatureStarted".into(),
+            type_name: "ai.myfeature.started".into(),
+            description: "Started.".into(),
+            version: 1,
+            subject: Some("run/{run_id}".into()),
+            stream_key: None,
+            deny_unknown_fields: false,
+            fields: vec![
+                StructField { rust_name: "run_id".into(), wire_name: "run_id".into(), schema: json!({"type": "string", "format": "uuid"}), required: true, is_option: false },
+                StructField { rust_name: "name".into(), wire_name: "feature_name".into(), schema: json!({"type": "string", "minLength": 1}), required: false, is_option: true },
+            ],
+        }
+    }
+
+    #[test]
+    fn schema_uses_json_names_and_shape_uses_rust_names() {
+        let e = sample();
+        assert_eq!(e.schema()["properties"]["feature_name"], json!({"type": "string", "minLength": 1}));
+        assert_eq!(e.schema()["required"], json!(["run_id"]));
+        // The shape drops string rules (no typify newtype) and makes the
+        // `Option` field nullable-required (typify then yields `Option`).
+        assert_eq!(e.shape()["properties"]["name"], json!({"type": ["string", "null"]}));
+        assert_eq!(e.shape()["required"], json!(["run_id", "name"]));
+        assert!(e.check().is_empty(), "{:?}", e.check());
+    }
+
+    #[test]
+    fn checks_mirror_the_yaml_lints() {
+        let mut e = sample();
+        e.type_name = "ai.MyFeature.started".into();
+        e.subject = Some("run/{feature_name}".into());
+        e.stream_key = Some("runid".into());
+        let problems = e.check();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        let text = format!("{problems:?}");
+        assert!(text.contains("rename it to `ai.my_feature.started`"), "{text}");
+        assert!(text.contains("`feature_name` is optional"), "{text}");
+        assert!(text.contains("stream key `runid` is not a field"), "{text}");
+    }
+
+    #[test]
+    fn impls_compile_to_tokens_with_the_shared_walker() {
+        let tokens = sample().emit_impls(&quote!(MyFeatureStarted), &EmitOptions::default()).unwrap().to_string();
+        assert!(tokens.contains("impl :: herald :: Validate for MyFeatureStarted"), "{tokens}");
+        // The minLength of the renamed field is checked on the Rust field,
+        // under its JSON name.
+        assert!(tokens.contains("__p . push (\"feature_name\")"), "{tokens}");
+        assert!(tokens.contains("self . name"), "{tokens}");
+        assert!(tokens.contains("min_length"), "{tokens}");
+    }
+}

@@ -1,0 +1,204 @@
+//! `POST /api/ingest/event`: structured, binary and batch mode.
+//!
+//! The handler only picks the mode, reads the body within the limit and
+//! maps results to HTTP; the work is `pipeline::prepare` (validate, decode,
+//! handle) and `Store::ingest` (dedup, store, apply). The response is sent
+//! only after the store has committed.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use herald::envelope::{media, parse_batch, parse_binary};
+use herald::{Envelope, EnvelopeError};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+use super::App;
+use super::problem::Problem;
+use crate::pipeline::{self, Refusal};
+use crate::store::{NewEvent, Outcome, Store};
+
+/// How the request carries its event(s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Structured,
+    Binary,
+    Batch,
+}
+
+/// Pick the mode from `Content-Type` and headers, as the CloudEvents HTTP
+/// binding says: the two CloudEvents media types name their mode; any
+/// other request carrying `ce-specversion` is binary; plain JSON without
+/// `ce-*` headers is a structured envelope (what the seed's curl sends).
+fn mode(content_type: Option<&str>, headers: &HeaderMap) -> Option<Mode> {
+    match content_type {
+        Some(ct) if media::is_cloudevents_batch(ct) => Some(Mode::Batch),
+        Some(ct) if media::is_cloudevents(ct) => Some(Mode::Structured),
+        _ if headers.contains_key("ce-specversion") => Some(Mode::Binary),
+        Some(ct) if media::essence(ct) == "application/json" => Some(Mode::Structured),
+        _ => None,
+    }
+}
+
+/// The ingest endpoint.
+pub async fn ingest<S: Store>(State(app): State<App<S>>, headers: HeaderMap, body: Body) -> Response {
+    let content_type = match headers.get(header::CONTENT_TYPE).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(ct)) => Some(ct),
+        Some(Err(_)) => return Problem::unsupported_media(Some("<not ASCII>")).into_response(),
+    };
+    let Some(mode) = mode(content_type, &headers) else {
+        return Problem::unsupported_media(content_type).into_response();
+    };
+    let bytes = match read_body(&headers, body, app.body_limit).await {
+        Ok(b) => b,
+        Err(p) => return p.into_response(),
+    };
+    let span = tracing::info_span!("ingest", ?mode, traceparent = tracing::field::Empty);
+    async move {
+        match mode {
+            Mode::Structured => single(&app, Envelope::parse(&bytes, app.envelope)).await,
+            Mode::Binary => {
+                let pairs = headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
+                single(&app, parse_binary(pairs, &bytes, app.envelope)).await
+            }
+            Mode::Batch => batch(&app, &bytes).await,
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Read the whole body, refusing it (413) as soon as it passes `limit`.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, Problem> {
+    // A declared length over the limit is refused before reading a byte.
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(Problem::too_large(limit));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes().to_vec()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(Problem::too_large(limit)),
+        Err(e) => Err(Problem::unreadable(e)),
+    }
+}
+
+async fn single<S: Store>(app: &App<S>, parsed: Result<Envelope<'_>, EnvelopeError>) -> Response {
+    let envelope = match parsed {
+        Ok(e) => e,
+        Err(e) => return Problem::envelope(&e).into_response(),
+    };
+    if let Some(tp) = envelope.extension("traceparent").and_then(|v| v.as_str()) {
+        tracing::Span::current().record("traceparent", tp);
+    }
+    let event = match pipeline::prepare(&envelope).await {
+        Ok(ev) => ev,
+        Err(Refusal::Data(e)) => return Problem::data(&e).into_response(),
+    };
+    let (id, source) = (event.id.clone(), event.source.clone());
+    match app.store.ingest(vec![event]).await {
+        Ok(mut outcomes) => match outcomes.pop() {
+            Some(outcome) => {
+                tracing::debug!(%id, %source, ?outcome, "ingested");
+                let status = status_of(&outcome);
+                (status, axum::Json(with_identity(&outcome, &id, &source))).into_response()
+            }
+            None => Problem::unavailable(&crate::store::StoreError("the store returned no outcome".into())).into_response(),
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, %id, %source, "store unavailable; event not acknowledged");
+            Problem::unavailable(&e).into_response()
+        }
+    }
+}
+
+async fn batch<S: Store>(app: &App<S>, bytes: &[u8]) -> Response {
+    let parsed = match parse_batch(bytes, app.envelope) {
+        Ok(p) => p,
+        Err(e) => return Problem::envelope(&e).into_response(),
+    };
+    let mut results: Vec<Value> = vec![Value::Null; parsed.len()];
+    let mut accepted: Vec<(usize, NewEvent)> = Vec::with_capacity(parsed.len());
+    for (index, item) in parsed.into_iter().enumerate() {
+        let problem = match item {
+            Err(e) => Problem::envelope(&e),
+            Ok(envelope) => match pipeline::prepare(&envelope).await {
+                Ok(ev) => {
+                    accepted.push((index, ev));
+                    continue;
+                }
+                Err(Refusal::Data(e)) => Problem::data(&e),
+            },
+        };
+        results[index] = json!({"index": index, "status": "invalid", "problem": problem});
+    }
+    let rejected = results.len() - accepted.len();
+    let (indices, events): (Vec<usize>, Vec<NewEvent>) = accepted.into_iter().unzip();
+    let identities: Vec<(String, String)> = events.iter().map(|e| (e.id.clone(), e.source.clone())).collect();
+    let outcomes = match app.store.ingest(events).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::warn!(error = %e, "store unavailable; batch not acknowledged");
+            return Problem::unavailable(&e).into_response();
+        }
+    };
+    for ((index, outcome), (id, source)) in indices.into_iter().zip(outcomes).zip(identities) {
+        let mut item = with_identity(&outcome, &id, &source);
+        item["index"] = json!(index);
+        results[index] = item;
+    }
+    let body = json!({"accepted": results.len() - rejected, "rejected": rejected, "results": results});
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// 202 for a parked event (stored, not yet applied); 200 for everything
+/// else that was stored — including duplicates, so senders stop retrying.
+fn status_of(outcome: &Outcome) -> StatusCode {
+    match outcome {
+        Outcome::Parked { .. } => StatusCode::ACCEPTED,
+        _ => StatusCode::OK,
+    }
+}
+
+fn with_identity(outcome: &Outcome, id: &str, source: &str) -> Value {
+    let mut v = serde_json::to_value(outcome).unwrap_or_default();
+    v["id"] = json!(id);
+    v["source"] = json!(source);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn media_types_pick_the_mode_case_insensitively_with_parameters() {
+        let none = HeaderMap::new();
+        assert_eq!(mode(Some("Application/CloudEvents+JSON; charset=utf-8"), &none), Some(Mode::Structured));
+        assert_eq!(mode(Some("application/cloudevents-batch+json"), &none), Some(Mode::Batch));
+        assert_eq!(mode(Some("APPLICATION/JSON;charset=UTF-8"), &none), Some(Mode::Structured));
+        assert_eq!(mode(Some("text/plain"), &none), None);
+        assert_eq!(mode(None, &none), None);
+    }
+
+    #[test]
+    fn ce_headers_make_binary_mode_except_under_a_cloudevents_media_type() {
+        let ce = headers(&[("ce-specversion", "1.0")]);
+        assert_eq!(mode(Some("application/json"), &ce), Some(Mode::Binary));
+        assert_eq!(mode(Some("application/octet-stream"), &ce), Some(Mode::Binary));
+        assert_eq!(mode(None, &ce), Some(Mode::Binary));
+        assert_eq!(mode(Some("application/cloudevents+json"), &ce), Some(Mode::Structured));
+    }
+}

@@ -1,0 +1,139 @@
+//! # herald-server
+//!
+//! The Herald ingest server: CloudEvents over HTTP (structured, binary and
+//! batch mode) → validation against the project catalog → dedup on
+//! `(source, id)` → durable store → ordered application to per-run state →
+//! acknowledgement. Query endpoints read runs, their events and the
+//! registry.
+//!
+//! Module map: [`config`] (flags), [`http`] (routes, problem responses),
+//! [`pipeline`] (transport-free validate/decode/handle), [`orchestrator`]
+//! (what each event does to a run), [`change`] (the change description),
+//! [`store`] (the storage trait and the SQLite backend).
+
+pub mod change;
+pub mod clock;
+pub mod config;
+pub mod events;
+pub mod http;
+pub mod orchestrator;
+pub mod pipeline;
+pub mod store;
+
+use std::sync::Arc;
+
+use herald::EventCatalog;
+use tokio::net::TcpListener;
+
+use crate::config::{Config, LogFormat};
+use crate::events::{Catalog, RunStatus};
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+
+/// Start logging to stderr in the configured format; `RUST_LOG` filters.
+pub fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}; pick another --listen address")]
+    Bind {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server failed while running.
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Run the server until SIGTERM or Ctrl-C, then finish in-flight requests,
+/// commit what is queued and close the store.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let store = Arc::new(SqliteStore::open(&config.data_dir, RunStatus::INITIAL.as_str())?);
+    let listener = TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(StartError::Serve)?;
+    announce(addr, store.path());
+
+    let app = http::App { store: store.clone(), body_limit: config.body_limit, envelope: Catalog::ENVELOPE };
+    let gaps = tokio::spawn(release_gaps(store.clone(), config.gap_timeout));
+    let served = axum::serve(listener, http::router(app)).with_graceful_shutdown(shutdown_signal()).await;
+    gaps.abort();
+    store.shutdown().await;
+    tracing::info!("store closed; bye");
+    served.map_err(StartError::Serve)
+}
+
+/// Print where we listen and a request to try (stdout, so scripts and
+/// tests can read the address when `--listen` used port 0).
+///
+/// Write errors are ignored: a closed stdout (a supervisor that read the
+/// first line and went away) must not take the server down, which
+/// `println!` would do by panicking.
+fn announce(addr: std::net::SocketAddr, db: &std::path::Path) {
+    use std::io::Write;
+    let run = "0b7e3f5c-6d2a-4c1e-9f8a-2b3c4d5e6f70";
+    let text = format!(
+        "herald-server listening on http://{addr}\n\
+         store: {db} ({n} event types in the catalog)\n\
+         try:\n  curl -sS -X POST http://{addr}/api/ingest/event -H 'Content-Type: application/json' -d \
+         '{{\"specversion\":\"1.0\",\"id\":\"test-event-001\",\"source\":\"test\",\"type\":\"ai.myfeature.started\",\
+         \"subject\":\"run/{run}\",\"time\":\"2024-01-01T00:00:00Z\",\"datacontenttype\":\"application/json\",\
+         \"data\":{{\"run_id\":\"{run}\",\"feature_name\":\"test_feature\"}}}}'\n  \
+         curl -sS http://{addr}/api/runs/{run}\n",
+        db = db.display(),
+        n = Catalog::TYPES.len(),
+    );
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Apply parked events whose gap has waited out `timeout`. Checks a few
+/// times per timeout so a gap is released within ~25% of it.
+async fn release_gaps<S: Store>(store: Arc<S>, timeout: std::time::Duration) {
+    let every = (timeout / 4).clamp(std::time::Duration::from_millis(10), std::time::Duration::from_secs(1));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match store.release_gaps(timeout).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(applied = n, "gap timeout passed; applied parked events"),
+            Err(e) => tracing::warn!(error = %e, "could not release parked events; will retry"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

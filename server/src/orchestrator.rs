@@ -1,0 +1,254 @@
+//! The orchestrator's handlers: what each event type in `events.yaml` does
+//! to its run document.
+//!
+//! This is the seed's `events.service.ts`, typed: the generated `Handler`
+//! trait has one required method per event type, so adding a type to the
+//! catalog makes this file stop compiling until it says what the new event
+//! does. Handlers are pure — they return a [`RunChange`]; the store applies
+//! it atomically with the event's bookkeeping.
+//!
+//! The run document (fields as in the seed, snake case):
+//! `status`, `current_feature {name, status, progress, current_step,
+//! started_at, completed_at}`, `metrics`, `error_message`, `last_error`,
+//! `progress`, `stages.{stage}`, `nodes.{node_id}`, `papers.{paper_id}`,
+//! `artifacts.{artifact_id}`, `validation`, plus `last_event_seq` and
+//! `updated_at`, which the store maintains.
+
+use std::convert::Infallible;
+
+use herald::EventContext;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::change::RunChange;
+use crate::events::*;
+
+/// Stateless handler set for the project catalog.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Orchestrator;
+
+type Out = Result<RunChange, Infallible>;
+
+/// When the event happened: its `time` attribute, or now when the sender
+/// left `time` out (what the seed's `new Date()` recorded).
+fn at(ctx: &EventContext<'_>) -> Value {
+    match &ctx.envelope.time {
+        Some(t) => Value::String(t.as_str().to_owned()),
+        None => Value::String(crate::clock::now_rfc3339()),
+    }
+}
+
+/// A typed value as JSON. The generated data types serialise to exactly
+/// what the schema describes, so this cannot fail in practice; `null`
+/// (which `RunChange` treats as "remove") is the safe fallback.
+fn to_json(v: &impl Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// An optional free-form object (typify gives absent as empty) as JSON,
+/// `None` when the sender did not send it.
+fn non_empty(map: serde_json::Map<String, Value>) -> Option<Value> {
+    (!map.is_empty()).then_some(Value::Object(map))
+}
+
+fn change(run_id: &herald::types::Uuid) -> RunChange {
+    RunChange::new(run_id.to_string())
+}
+
+impl Handler for Orchestrator {
+    type Output = RunChange;
+    type Error = Infallible;
+
+    // ── run lifecycle ────────────────────────────────────────────────────
+    async fn on_run_started(&self, ctx: &EventContext<'_>, d: RunStarted) -> Out {
+        let started_at = d.started_at.as_ref().map(to_json).unwrap_or_else(|| at(ctx));
+        Ok(change(&d.run_id)
+            .set(["started_at"], started_at)
+            .set_some(["pipeline"], d.pipeline)
+            .set_some(["config"], non_empty(d.config)))
+    }
+
+    async fn on_run_completed(&self, ctx: &EventContext<'_>, d: RunCompleted) -> Out {
+        let mut c = change(&d.run_id).set(["result"], to_json(&d.result)).set(["completed_at"], at(ctx));
+        if let Some(m) = &d.metrics {
+            c = c.set(["metrics", "duration_ms"], m.duration_ms).set(["metrics", "items_processed"], m.items_processed);
+        }
+        Ok(c.set_some(["error_message"], d.error_message))
+    }
+
+    async fn on_run_failed(&self, ctx: &EventContext<'_>, d: RunFailed) -> Out {
+        Ok(change(&d.run_id)
+            .set(["error_message"], d.error_message)
+            .set_some(["error_type"], d.error_type)
+            .set(["completed_at"], at(ctx)))
+    }
+
+    async fn on_run_canceled(&self, ctx: &EventContext<'_>, d: RunCanceled) -> Out {
+        Ok(change(&d.run_id)
+            .set(["canceled_at"], at(ctx))
+            .set_some(["canceled_by"], d.canceled_by)
+            .set_some(["cancel_reason"], d.reason))
+    }
+
+    // ── common patterns ──────────────────────────────────────────────────
+    async fn on_run_progress(&self, _: &EventContext<'_>, d: RunProgress) -> Out {
+        Ok(change(&d.run_id)
+            .set(["progress"], d.progress)
+            .set_some(["current_step"], d.current_step)
+            .set_some(["iteration"], d.iteration)
+            .set_some(["max_iterations"], d.max_iterations))
+    }
+
+    async fn on_run_metric(&self, _: &EventContext<'_>, d: RunMetric) -> Out {
+        Ok(change(&d.run_id).set(["metrics", d.metric_name.as_str()], d.value))
+    }
+
+    async fn on_run_error(&self, ctx: &EventContext<'_>, d: RunError) -> Out {
+        // An error report does not end the run (`ai.run.failed` does); it
+        // is kept as the latest error.
+        Ok(change(&d.run_id).set(
+            ["last_error"],
+            json!({
+                "error_type": d.error_type,
+                "error_message": d.error_message,
+                "traceback": d.traceback,
+                "context": non_empty(d.context),
+                "at": at(ctx),
+            }),
+        ))
+    }
+
+    // ── feature (the seed's worked example) ──────────────────────────────
+    async fn on_myfeature_started(&self, ctx: &EventContext<'_>, d: MyfeatureStarted) -> Out {
+        let started_at = d.timestamp.as_ref().map(to_json).unwrap_or_else(|| at(ctx));
+        // A new feature replaces the previous one wholesale, so no stale
+        // `completed_at` or `progress` survives from it.
+        Ok(change(&d.run_id).set(
+            ["current_feature"],
+            json!({"name": d.feature_name, "status": "running", "started_at": started_at}),
+        ))
+    }
+
+    async fn on_myfeature_progress(&self, _: &EventContext<'_>, d: MyfeatureProgress) -> Out {
+        Ok(change(&d.run_id)
+            .set(["current_feature", "name"], d.feature_name)
+            .set(["current_feature", "progress"], d.progress)
+            .set_some(["current_feature", "current_step"], d.current_step)
+            .set_some(["current_feature", "total_steps"], d.total_steps))
+    }
+
+    async fn on_myfeature_completed(&self, ctx: &EventContext<'_>, d: MyfeatureCompleted) -> Out {
+        let succeeded = d.result == MyfeatureCompletedResult::Success;
+        let mut c = change(&d.run_id)
+            .set(["current_feature", "name"], d.feature_name.as_str())
+            .set(["current_feature", "status"], if succeeded { "completed" } else { "failed" })
+            .set(["current_feature", "completed_at"], at(ctx));
+        if let Some(m) = &d.metrics {
+            c = c
+                .set(["metrics".to_owned(), format!("{}_duration_ms", d.feature_name)], m.duration_ms)
+                .set(["metrics".to_owned(), format!("{}_items", d.feature_name)], m.items_processed);
+        }
+        if !succeeded {
+            c = c.set_some(["error_message"], d.error_message);
+        }
+        Ok(c)
+    }
+
+    // ── stages ───────────────────────────────────────────────────────────
+    async fn on_run_stage_started(&self, ctx: &EventContext<'_>, d: RunStageStarted) -> Out {
+        Ok(change(&d.run_id)
+            .set(["current_stage"], d.stage.as_str())
+            .set(["stages", d.stage.as_str()], json!({"status": "running", "started_at": at(ctx)}))
+            .set_some(["stages", d.stage.as_str(), "index"], d.stage_index)
+            .set_some(["total_stages"], d.total_stages.map(|n| n.get())))
+    }
+
+    async fn on_run_stage_progress(&self, _: &EventContext<'_>, d: RunStageProgress) -> Out {
+        Ok(change(&d.run_id)
+            .set(["stages", d.stage.as_str(), "progress"], d.progress)
+            .set_some(["stages", d.stage.as_str(), "message"], d.message))
+    }
+
+    async fn on_run_stage_completed(&self, ctx: &EventContext<'_>, d: RunStageCompleted) -> Out {
+        Ok(change(&d.run_id)
+            .set(["stages", d.stage.as_str(), "status"], to_json(&d.result))
+            .set(["stages", d.stage.as_str(), "completed_at"], at(ctx))
+            .set_some(["stages", d.stage.as_str(), "duration_ms"], d.duration_ms))
+    }
+
+    // ── nodes ────────────────────────────────────────────────────────────
+    async fn on_node_created(&self, ctx: &EventContext<'_>, d: NodeCreated) -> Out {
+        Ok(change(&d.run_id).set(
+            ["nodes", d.node_id.as_str()],
+            json!({"status": "created", "node_type": d.node_type, "parent_id": d.parent_id, "created_at": at(ctx)}),
+        ))
+    }
+
+    async fn on_node_executing(&self, ctx: &EventContext<'_>, d: NodeExecuting) -> Out {
+        Ok(change(&d.run_id)
+            .set(["nodes", d.node_id.as_str(), "status"], "executing")
+            .set(["nodes", d.node_id.as_str(), "executing_at"], at(ctx))
+            .set_some(["nodes", d.node_id.as_str(), "attempt"], d.attempt.map(|n| n.get())))
+    }
+
+    async fn on_node_completed(&self, ctx: &EventContext<'_>, d: NodeCompleted) -> Out {
+        Ok(change(&d.run_id)
+            .set(["nodes", d.node_id.as_str(), "status"], to_json(&d.result))
+            .set(["nodes", d.node_id.as_str(), "completed_at"], at(ctx))
+            .set_some(["nodes", d.node_id.as_str(), "score"], d.score))
+    }
+
+    // ── papers ───────────────────────────────────────────────────────────
+    async fn on_paper_started(&self, ctx: &EventContext<'_>, d: PaperStarted) -> Out {
+        Ok(change(&d.run_id).set(
+            ["papers", d.paper_id.as_str()],
+            json!({"status": "generating", "title": d.title, "started_at": at(ctx)}),
+        ))
+    }
+
+    async fn on_paper_generated(&self, ctx: &EventContext<'_>, d: PaperGenerated) -> Out {
+        Ok(change(&d.run_id)
+            .set(["papers", d.paper_id.as_str(), "status"], "generated")
+            .set(["papers", d.paper_id.as_str(), "generated_at"], at(ctx))
+            .set_some(["papers", d.paper_id.as_str(), "uri"], d.uri)
+            .set_some(["papers", d.paper_id.as_str(), "page_count"], d.page_count))
+    }
+
+    // ── artifacts ────────────────────────────────────────────────────────
+    async fn on_artifact_registered(&self, ctx: &EventContext<'_>, d: ArtifactRegistered) -> Out {
+        Ok(change(&d.run_id).set(
+            ["artifacts", d.artifact_id.as_str()],
+            json!({
+                "status": "registered",
+                "kind": d.kind,
+                "uri": d.uri,
+                "sha256": d.sha256.as_ref().map(to_json),
+                "size_bytes": d.size_bytes,
+                "registered_at": at(ctx),
+            }),
+        ))
+    }
+
+    async fn on_artifact_failed(&self, ctx: &EventContext<'_>, d: ArtifactFailed) -> Out {
+        Ok(change(&d.run_id)
+            .set(["artifacts", d.artifact_id.as_str(), "status"], "failed")
+            .set(["artifacts", d.artifact_id.as_str(), "error_message"], d.error_message)
+            .set(["artifacts", d.artifact_id.as_str(), "failed_at"], at(ctx)))
+    }
+
+    // ── validation ───────────────────────────────────────────────────────
+    async fn on_validation_auto_started(&self, ctx: &EventContext<'_>, d: ValidationAutoStarted) -> Out {
+        Ok(change(&d.run_id).set(
+            ["validation"],
+            json!({"status": "running", "checks": d.checks, "started_at": at(ctx)}),
+        ))
+    }
+
+    async fn on_validation_auto_completed(&self, ctx: &EventContext<'_>, d: ValidationAutoCompleted) -> Out {
+        Ok(change(&d.run_id)
+            .set(["validation", "status"], if d.passed { "passed" } else { "failed" })
+            .set(["validation", "failures"], d.failures)
+            .set(["validation", "completed_at"], at(ctx))
+            .set_some(["validation", "score"], d.score))
+    }
+}

@@ -1,0 +1,202 @@
+//! Durable storage of events and run state, behind one trait so every
+//! backend (embedded SQLite today) passes the same conformance tests.
+//!
+//! The store owns steps 3–5 of the pipeline: deduplicate on
+//! `(source, id)`, store the event, and apply its change in `seq` order —
+//! all in one transaction, so an acknowledged event is stored once and
+//! applied once whatever happens to the process afterwards.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::change::RunChange;
+
+pub mod sqlite;
+
+/// An event that passed validation, with the change its handler computed.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// CloudEvents `source` (half of the dedup key).
+    pub source: String,
+    /// CloudEvents `id` (the other half).
+    pub id: String,
+    /// CloudEvents `type`.
+    pub type_name: String,
+    /// The run the event belongs to.
+    pub run_id: String,
+    /// The `seq` extension, when sent.
+    pub seq: Option<i64>,
+    /// The envelope as canonical structured-mode JSON.
+    pub envelope: String,
+    /// What applying the event does.
+    pub change: RunChange,
+}
+
+/// What happened to one event. Every variant except an error means the
+/// event is durably stored (or was already).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Stored and applied to the run.
+    Applied {
+        /// The run.
+        run_id: String,
+        /// The event's `seq`, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seq: Option<i64>,
+        /// Parked events this one unblocked, applied in the same commit.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        released: Vec<i64>,
+    },
+    /// `(source, id)` was stored before; nothing was done again.
+    Duplicate {
+        /// The run of the stored event.
+        run_id: String,
+    },
+    /// Stored, but ahead of a gap in `seq`: applied once the gap fills or
+    /// the gap timeout passes.
+    Parked {
+        /// The run.
+        run_id: String,
+        /// The event's `seq`.
+        seq: i64,
+        /// The `seq` the run waits for.
+        expected_seq: i64,
+    },
+    /// Stored but not applied: its `seq` is at or below the run's
+    /// `last_event_seq`, so applying it would move state backwards.
+    Stale {
+        /// The run.
+        run_id: String,
+        /// The event's `seq`.
+        seq: i64,
+        /// The run's `last_event_seq`.
+        last_event_seq: i64,
+    },
+    /// Stored but not applied: the run's status does not allow the move.
+    IllegalTransition {
+        /// The run.
+        run_id: String,
+        /// The run's status when the event came.
+        from: String,
+        /// The status the event asked for.
+        to: String,
+    },
+}
+
+impl Outcome {
+    /// The run the event belongs to.
+    pub fn run_id(&self) -> &str {
+        match self {
+            Outcome::Applied { run_id, .. }
+            | Outcome::Duplicate { run_id }
+            | Outcome::Parked { run_id, .. }
+            | Outcome::Stale { run_id, .. }
+            | Outcome::IllegalTransition { run_id, .. } => run_id,
+        }
+    }
+}
+
+/// The store cannot take or serve requests right now (disk full, file
+/// gone, writer stopped). Maps to 503 with `Retry-After`: the sender
+/// retries, and nothing was acknowledged.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the event store is unavailable: {0}")]
+pub struct StoreError(pub String);
+
+/// A run as the query API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunView {
+    /// The run id.
+    pub run_id: String,
+    /// Lifecycle status (`RunStatus` wire name).
+    pub status: String,
+    /// Highest `seq` applied, if any.
+    pub last_event_seq: Option<i64>,
+    /// Last change, RFC 3339.
+    pub updated_at: String,
+    /// Events stored for the run and waiting for a `seq` gap to fill.
+    pub parked_events: i64,
+    /// The document fields handlers wrote.
+    #[serde(flatten)]
+    pub doc: Map<String, Value>,
+}
+
+/// A notable thing that happened to a run (illegal transition, skipped
+/// gap, stale event), newest last.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    /// When, RFC 3339.
+    pub at: String,
+    /// `illegal_transition`, `gap_skipped`, `stale_event`.
+    pub kind: String,
+    /// Specifics.
+    pub detail: Value,
+}
+
+/// One page of runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunPage {
+    /// The runs, ordered by `run_id`.
+    pub runs: Vec<RunView>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEvent {
+    /// Its `seq`, if any.
+    pub seq: Option<i64>,
+    /// `applied`, `parked`, `stale`, `illegal_transition`.
+    pub state: String,
+    /// When the server stored it, RFC 3339.
+    pub received_at: String,
+    /// The envelope (structured-mode JSON).
+    pub event: Value,
+}
+
+/// Filters for listing runs.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    /// Only runs in this status.
+    pub status: Option<String>,
+    /// Page size.
+    pub limit: usize,
+    /// Runs after this id.
+    pub cursor: Option<String>,
+}
+
+/// Storage and dedup backend.
+pub trait Store: Send + Sync + 'static {
+    /// Dedup, store and apply events (one outcome each, in order), in one
+    /// durable commit. `Ok` means every event is durably stored.
+    fn ingest(&self, events: Vec<NewEvent>) -> impl Future<Output = Result<Vec<Outcome>, StoreError>> + Send;
+
+    /// Give up waiting on `seq` gaps whose first parked event is older
+    /// than `timeout`: apply what is parked, record the skipped range in
+    /// the run's history. Returns how many events were applied.
+    fn release_gaps(&self, timeout: Duration) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// One run, with its latest history entries.
+    fn run(&self, run_id: &str) -> impl Future<Output = Result<Option<(RunView, Vec<HistoryEntry>)>, StoreError>> + Send;
+
+    /// A page of runs.
+    fn runs(&self, query: RunQuery) -> impl Future<Output = Result<RunPage, StoreError>> + Send;
+
+    /// A run's stored events in `seq` order (events without `seq` last, in
+    /// arrival order), those with `seq > after_seq` when given.
+    fn run_events(
+        &self,
+        run_id: &str,
+        after_seq: Option<i64>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
+
+    /// Whether the store can take writes now.
+    fn ready(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

@@ -1,0 +1,214 @@
+//! Dedup, store and apply — the per-event work inside one transaction.
+//!
+//! Ordering rules (per run, for events carrying `seq`):
+//! - the next expected `seq` is `last_event_seq + 1`; a run that has not
+//!   applied any `seq` yet takes any `seq <= 1` as its first;
+//! - the expected `seq` is applied, then any parked events it unblocks;
+//! - a `seq` ahead of the expected one is stored and parked;
+//! - a `seq` at or below `last_event_seq` is stored as stale, never applied;
+//! - events without `seq` apply on arrival and leave `last_event_seq` alone.
+//!
+//! An event whose status move is illegal still consumes its `seq` (the run
+//! must not stall behind it) but changes nothing else.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Map, Value, json};
+
+use crate::change::{RunChange, apply_sets};
+use crate::store::{NewEvent, Outcome};
+
+/// The first `seq` a run without any applied `seq` waits for.
+const FIRST_SEQ: i64 = 1;
+
+/// A run row, loaded for the length of one event's processing.
+struct Run {
+    run_id: String,
+    status: String,
+    last_event_seq: Option<i64>,
+    doc: Map<String, Value>,
+}
+
+/// Where a `seq` falls relative to a run's progress.
+enum Position {
+    Next,
+    Ahead { expected: i64 },
+    Behind { last: i64 },
+}
+
+impl Run {
+    fn position(&self, seq: i64) -> Position {
+        match self.last_event_seq {
+            Some(last) if seq <= last => Position::Behind { last },
+            Some(last) if seq == last + 1 => Position::Next,
+            Some(last) => Position::Ahead { expected: last + 1 },
+            None if seq <= FIRST_SEQ => Position::Next,
+            None => Position::Ahead { expected: FIRST_SEQ },
+        }
+    }
+}
+
+/// What applying one change did.
+enum Applied {
+    Yes,
+    Illegal { from: String, to: String },
+}
+
+/// Process one new event in the open transaction `tx`.
+pub(super) fn ingest_one(tx: &Connection, ev: &NewEvent, now: i64, initial_status: &str) -> rusqlite::Result<Outcome> {
+    // The UNIQUE (source, id) index is the dedup guard; inserting first
+    // makes the check and the claim one statement.
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO events (source, id, type, run_id, seq, received_at, state, envelope)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'applied', ?7)
+             ON CONFLICT (source, id) DO NOTHING",
+        )?
+        .execute(params![ev.source, ev.id, ev.type_name, ev.run_id, ev.seq, now, ev.envelope])?;
+    if inserted == 0 {
+        let run_id: String = tx
+            .prepare_cached("SELECT run_id FROM events WHERE source = ?1 AND id = ?2")?
+            .query_row(params![ev.source, ev.id], |r| r.get(0))?;
+        return Ok(Outcome::Duplicate { run_id });
+    }
+    let pk = tx.last_insert_rowid();
+    let mut run = load_run(tx, &ev.run_id, initial_status)?;
+
+    let outcome = match ev.seq {
+        None => match apply(tx, &mut run, pk, &ev.change, now)? {
+            Applied::Yes => Outcome::Applied { run_id: run.run_id.clone(), seq: None, released: Vec::new() },
+            Applied::Illegal { from, to } => Outcome::IllegalTransition { run_id: run.run_id.clone(), from, to },
+        },
+        Some(seq) => match run.position(seq) {
+            Position::Behind { last } => {
+                set_state(tx, pk, "stale", None)?;
+                history(tx, &run.run_id, now, "stale_event", json!({"id": ev.id, "source": ev.source, "seq": seq, "last_event_seq": last}))?;
+                Outcome::Stale { run_id: run.run_id.clone(), seq, last_event_seq: last }
+            }
+            Position::Ahead { expected } => {
+                let change = serde_json::to_string(&ev.change).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+                set_state(tx, pk, "parked", Some(&change))?;
+                Outcome::Parked { run_id: run.run_id.clone(), seq, expected_seq: expected }
+            }
+            Position::Next => {
+                let applied = apply(tx, &mut run, pk, &ev.change, now)?;
+                run.last_event_seq = Some(seq);
+                let released = release_parked(tx, &mut run, now)?;
+                match applied {
+                    Applied::Yes => Outcome::Applied { run_id: run.run_id.clone(), seq: Some(seq), released },
+                    Applied::Illegal { from, to } => Outcome::IllegalTransition { run_id: run.run_id.clone(), from, to },
+                }
+            }
+        },
+    };
+    save_run(tx, &run, now)?;
+    Ok(outcome)
+}
+
+/// Stop waiting for the missing `seq`s of runs whose oldest parked event
+/// arrived at or before `cutoff`: record the skipped range, then apply
+/// from the lowest parked `seq` on. Returns how many events were applied.
+pub(super) fn release_gaps(tx: &Connection, cutoff: i64, now: i64, initial_status: &str) -> rusqlite::Result<usize> {
+    let runs: Vec<String> = tx
+        .prepare_cached(
+            "SELECT run_id FROM events WHERE state = 'parked'
+             GROUP BY run_id HAVING MIN(received_at) <= ?1",
+        )?
+        .query_map([cutoff], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut applied = 0;
+    for run_id in runs {
+        let mut run = load_run(tx, &run_id, initial_status)?;
+        let lowest: Option<i64> = tx
+            .prepare_cached("SELECT MIN(seq) FROM events WHERE run_id = ?1 AND state = 'parked'")?
+            .query_row([&run_id], |r| r.get(0))?;
+        let Some(lowest) = lowest else { continue };
+        let expected = run.last_event_seq.map_or(FIRST_SEQ, |l| l + 1);
+        if lowest > expected {
+            history(tx, &run_id, now, "gap_skipped", json!({"missing_from_seq": expected, "missing_to_seq": lowest - 1}))?;
+        }
+        run.last_event_seq = Some(lowest - 1);
+        applied += release_parked(tx, &mut run, now)?.len();
+        save_run(tx, &run, now)?;
+    }
+    Ok(applied)
+}
+
+/// Apply parked events that are now next in line, one `seq` at a time.
+/// Parked events at or below `last_event_seq` (a second event with a seq
+/// already applied) become stale.
+fn release_parked(tx: &Connection, run: &mut Run, now: i64) -> rusqlite::Result<Vec<i64>> {
+    let mut released = Vec::new();
+    loop {
+        let Some(last) = run.last_event_seq else { return Ok(released) };
+        tx.prepare_cached("UPDATE events SET state = 'stale', change = NULL WHERE run_id = ?1 AND state = 'parked' AND seq <= ?2")?
+            .execute(params![run.run_id, last])?;
+        let next: Option<(i64, String)> = tx
+            .prepare_cached(
+                "SELECT pk, change FROM events WHERE run_id = ?1 AND state = 'parked' AND seq = ?2 ORDER BY pk LIMIT 1",
+            )?
+            .query_row(params![run.run_id, last + 1], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((pk, change)) = next else { return Ok(released) };
+        let change: RunChange = serde_json::from_str(&change)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))?;
+        apply(tx, run, pk, &change, now)?;
+        run.last_event_seq = Some(last + 1);
+        released.push(last + 1);
+    }
+}
+
+/// Apply `change` to `run` for the stored event `pk`, or record why not.
+fn apply(tx: &Connection, run: &mut Run, pk: i64, change: &RunChange, now: i64) -> rusqlite::Result<Applied> {
+    if let Some(t) = &change.transition {
+        if !t.from.contains(&run.status) {
+            set_state(tx, pk, "illegal_transition", None)?;
+            let id: String = tx.prepare_cached("SELECT id FROM events WHERE pk = ?1")?.query_row([pk], |r| r.get(0))?;
+            history(tx, &run.run_id, now, "illegal_transition", json!({"id": id, "from": run.status, "to": t.to, "allowed_from": t.from}))?;
+            return Ok(Applied::Illegal { from: run.status.clone(), to: t.to.clone() });
+        }
+        run.status = t.to.clone();
+    }
+    apply_sets(&mut run.doc, &change.sets);
+    set_state(tx, pk, "applied", None)?;
+    Ok(Applied::Yes)
+}
+
+fn set_state(tx: &Connection, pk: i64, state: &str, change: Option<&str>) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE events SET state = ?2, change = ?3 WHERE pk = ?1")?.execute(params![pk, state, change])?;
+    Ok(())
+}
+
+fn history(tx: &Connection, run_id: &str, now: i64, kind: &str, detail: Value) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO run_history (run_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![run_id, now, kind, detail.to_string()])?;
+    Ok(())
+}
+
+fn load_run(tx: &Connection, run_id: &str, initial_status: &str) -> rusqlite::Result<Run> {
+    let row: Option<(String, Option<i64>, String)> = tx
+        .prepare_cached("SELECT status, last_event_seq, doc FROM runs WHERE run_id = ?1")?
+        .query_row([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    Ok(match row {
+        Some((status, last_event_seq, doc)) => Run {
+            run_id: run_id.to_owned(),
+            status,
+            last_event_seq,
+            doc: serde_json::from_str(&doc).unwrap_or_default(),
+        },
+        // The first event of a run creates it, whatever its type: workers
+        // may report progress before (or without) `ai.run.started`.
+        None => Run { run_id: run_id.to_owned(), status: initial_status.to_owned(), last_event_seq: None, doc: Map::new() },
+    })
+}
+
+fn save_run(tx: &Connection, run: &Run, now: i64) -> rusqlite::Result<()> {
+    let doc = Value::Object(run.doc.clone()).to_string();
+    tx.prepare_cached(
+        "INSERT INTO runs (run_id, status, last_event_seq, updated_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, last_event_seq = excluded.last_event_seq,
+             updated_at = excluded.updated_at, doc = excluded.doc",
+    )?
+    .execute(params![run.run_id, run.status, run.last_event_seq, now, doc])?;
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! The embedded default store: one SQLite file (bundled SQLite, WAL,
+//! durable commits) under the data directory.
+//!
+//! Writes go through one thread with group commit ([`writer`]); reads use
+//! their own connection, which WAL lets run beside the writer.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{HistoryEntry, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError, StoredEvent};
+use crate::clock::{millis_to_rfc3339, now_millis};
+
+mod apply;
+mod schema;
+mod writer;
+
+use writer::Job;
+
+/// How many history entries `run()` returns (the newest).
+const HISTORY_LIMIT: usize = 100;
+
+/// The SQLite store. Cheap to share: clone the `Arc` it lives in.
+pub struct SqliteStore {
+    path: PathBuf,
+    jobs: mpsc::Sender<Job>,
+    reader: Arc<Mutex<Connection>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SqliteStore {
+    /// Open (or create) `herald.sqlite3` in `data_dir`. New runs start in
+    /// `initial_status`.
+    pub fn open(data_dir: &Path, initial_status: &str) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError(format!("cannot create the data directory {}: {e}; pass a writable --data-dir", data_dir.display()))
+        })?;
+        let path = data_dir.join("herald.sqlite3");
+        let open_err = |e: rusqlite::Error| StoreError(format!("cannot open {}: {e}", path.display()));
+        let conn = Connection::open(&path).map_err(open_err)?;
+        schema::configure(&conn).map_err(open_err)?;
+        schema::migrate(&conn).map_err(open_err)?;
+        let reader = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(open_err)?;
+        reader.pragma_update(None, "busy_timeout", 5000).map_err(open_err)?;
+
+        // Bounded: when the disk is slower than the network, requests wait
+        // here instead of piling up in memory.
+        let (jobs, rx) = mpsc::channel(4096);
+        let initial = initial_status.to_owned();
+        let handle = std::thread::Builder::new()
+            .name("herald-sqlite-writer".into())
+            .spawn(move || writer::run(conn, rx, initial))
+            .map_err(|e| StoreError(format!("cannot start the writer thread: {e}")))?;
+        Ok(SqliteStore { path, jobs, reader: Arc::new(Mutex::new(reader)), writer: Mutex::new(Some(handle)) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Commit everything queued, checkpoint and close the database; later
+    /// writes fail with [`StoreError`]. Idempotent.
+    pub async fn shutdown(&self) {
+        let handle = self.writer.lock().map(|mut h| h.take()).unwrap_or(None);
+        let Some(handle) = handle else { return };
+        let _ = self.jobs.send(Job::Shutdown).await;
+        let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+    }
+
+    async fn submit<T>(&self, job: Job, rx: oneshot::Receiver<Result<T, StoreError>>) -> Result<T, StoreError> {
+        self.jobs.send(job).await.map_err(|_| StoreError("the writer has stopped (server shutting down)".into()))?;
+        rx.await.map_err(|_| StoreError("the writer stopped before committing".into()))?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = reader.lock().map_err(|_| StoreError("reader connection poisoned".into()))?;
+            f(&conn).map_err(|e| StoreError(e.to_string()))
+        })
+        .await
+        .map_err(|e| StoreError(format!("read task failed: {e}")))?
+    }
+}
+
+impl Store for SqliteStore {
+    async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<Outcome>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, rx) = oneshot::channel();
+        self.submit(Job::Ingest { events, reply }, rx).await
+    }
+
+    async fn release_gaps(&self, timeout: Duration) -> Result<usize, StoreError> {
+        let cutoff = now_millis() - i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+        let (reply, rx) = oneshot::channel();
+        self.submit(Job::ReleaseGaps { cutoff, reply }, rx).await
+    }
+
+    async fn run(&self, run_id: &str) -> Result<Option<(RunView, Vec<HistoryEntry>)>, StoreError> {
+        let run_id = run_id.to_owned();
+        self.read(move |c| {
+            let Some(view) = c
+                .prepare_cached(&format!("{RUN_SELECT} WHERE run_id = ?1"))?
+                .query_row([&run_id], run_view)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let mut history: Vec<HistoryEntry> = c
+                .prepare_cached("SELECT at, kind, detail FROM run_history WHERE run_id = ?1 ORDER BY pk DESC LIMIT ?2")?
+                .query_map(params![run_id, HISTORY_LIMIT], |r| {
+                    Ok(HistoryEntry {
+                        at: millis_to_rfc3339(r.get(0)?),
+                        kind: r.get(1)?,
+                        detail: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            history.reverse();
+            Ok(Some((view, history)))
+        })
+        .await
+    }
+
+    async fn runs(&self, q: RunQuery) -> Result<RunPage, StoreError> {
+        self.read(move |c| {
+            let limit = q.limit.max(1);
+            let cursor = q.cursor.unwrap_or_default();
+            // One row more than asked tells whether a next page exists.
+            let mut runs: Vec<RunView> = match &q.status {
+                Some(status) => c
+                    .prepare_cached(&format!("{RUN_SELECT} WHERE status = ?1 AND run_id > ?2 ORDER BY run_id LIMIT ?3"))?
+                    .query_map(params![status, cursor, limit + 1], run_view)?
+                    .collect::<rusqlite::Result<_>>()?,
+                None => c
+                    .prepare_cached(&format!("{RUN_SELECT} WHERE run_id > ?1 ORDER BY run_id LIMIT ?2"))?
+                    .query_map(params![cursor, limit + 1], run_view)?
+                    .collect::<rusqlite::Result<_>>()?,
+            };
+            let next_cursor = if runs.len() > limit {
+                runs.truncate(limit);
+                runs.last().map(|r| r.run_id.clone())
+            } else {
+                None
+            };
+            Ok(RunPage { runs, next_cursor })
+        })
+        .await
+    }
+
+    async fn run_events(&self, run_id: &str, after_seq: Option<i64>, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let run_id = run_id.to_owned();
+        self.read(move |c| {
+            let row = |r: &rusqlite::Row<'_>| {
+                Ok(StoredEvent {
+                    seq: r.get(0)?,
+                    state: r.get(1)?,
+                    received_at: millis_to_rfc3339(r.get(2)?),
+                    event: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default(),
+                })
+            };
+            let sql = "SELECT seq, state, received_at, envelope FROM events
+                       WHERE run_id = ?1 AND (?2 IS NULL OR seq > ?2)
+                       ORDER BY seq IS NULL, seq, pk LIMIT ?3";
+            c.prepare_cached(sql)?.query_map(params![run_id, after_seq, limit], row)?.collect()
+        })
+        .await
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        if self.jobs.is_closed() {
+            return Err(StoreError("the writer thread has stopped".into()));
+        }
+        self.read(|c| c.query_row("SELECT COUNT(*) FROM runs WHERE 0", [], |r| r.get::<_, i64>(0))).await.map(drop)
+    }
+}
+
+const RUN_SELECT: &str = "SELECT run_id, status, last_event_seq, updated_at, doc,
+    (SELECT COUNT(*) FROM events e WHERE e.run_id = runs.run_id AND e.state = 'parked') FROM runs";
+
+fn run_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunView> {
+    Ok(RunView {
+        run_id: r.get(0)?,
+        status: r.get(1)?,
+        last_event_seq: r.get(2)?,
+        updated_at: millis_to_rfc3339(r.get(3)?),
+        doc: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default(),
+        parked_events: r.get(5)?,
+    })
+}

@@ -1,0 +1,316 @@
+//! `POST /api/ingest/event` against a real server process: every mode,
+//! every status, hostile input.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Server, event, run_id};
+
+fn server(args: &[&str]) -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), args);
+    (dir, s)
+}
+
+#[tokio::test]
+async fn the_seed_curl_example_is_stored_and_applied() {
+    let (_d, s) = server(&[]);
+    let run = run_id();
+    // Exactly the seed's request, with a real UUID and plain application/json.
+    let body = format!(
+        r#"{{
+    "specversion": "1.0",
+    "id": "test-event-001",
+    "source": "test",
+    "type": "ai.myfeature.started",
+    "subject": "run/{run}",
+    "time": "2024-01-01T00:00:00Z",
+    "datacontenttype": "application/json",
+    "data": {{
+      "run_id": "{run}",
+      "feature_name": "test_feature"
+    }}
+  }}"#
+    );
+    let (status, resp) = s.post("application/json", body).await;
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(resp["status"], "applied");
+    assert_eq!(resp["id"], "test-event-001");
+    assert_eq!(resp["run_id"], run.as_str());
+
+    let (status, doc) = s.get(&format!("/api/runs/{run}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["current_feature"], json!({"name": "test_feature", "status": "running", "started_at": "2024-01-01T00:00:00Z"}));
+    assert_eq!(doc["status"], "queued", "a feature starting does not move the run's status");
+}
+
+#[tokio::test]
+async fn structured_media_type_is_matched_case_insensitively_with_parameters() {
+    let (_d, s) = server(&[]);
+    let run = run_id();
+    let e = event("a-1", "ai.run.started", json!({"run_id": run}), None);
+    let (status, resp) = s.post("Application/CloudEvents+JSON; charset=UTF-8", e.to_string()).await;
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(s.get(&format!("/api/runs/{run}")).await.1["status"], "running");
+}
+
+#[tokio::test]
+async fn binary_mode_reads_ce_headers_and_stores_the_same_envelope() {
+    let (_d, s) = server(&[]);
+    let run = run_id();
+    let resp = s
+        .client
+        .post(s.url("/api/ingest/event"))
+        .header("content-type", "application/json")
+        .header("ce-specversion", "1.0")
+        .header("ce-id", "bin-1")
+        .header("ce-source", "/workers/%E2%9C%93") // percent-encoded ✓
+        .header("ce-type", "ai.run.progress")
+        .header("ce-time", "2024-05-01T12:00:00+02:00")
+        .header("ce-seq", "1")
+        .body(json!({"run_id": run, "progress": 0.25}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "applied", "{body}");
+    assert_eq!(body["source"], "/workers/✓");
+
+    let (_, events) = s.get(&format!("/api/runs/{run}/events")).await;
+    let stored = &events["events"][0]["event"];
+    assert_eq!(stored["id"], "bin-1");
+    assert_eq!(stored["time"], "2024-05-01T12:00:00+02:00", "the offset is kept");
+    assert_eq!(stored["seq"], 1, "ce-seq is a declared integer extension");
+    assert_eq!(stored["data"]["progress"], 0.25);
+    assert_eq!(s.get(&format!("/api/runs/{run}")).await.1["progress"], 0.25);
+}
+
+#[tokio::test]
+async fn binary_mode_rejects_ce_datacontenttype_and_bad_headers() {
+    let (_d, s) = server(&[]);
+    let base = || {
+        s.client
+            .post(s.url("/api/ingest/event"))
+            .header("content-type", "application/json")
+            .header("ce-specversion", "1.0")
+            .header("ce-id", "b")
+            .header("ce-source", "/s")
+            .header("ce-type", "ai.run.started")
+            .body(json!({"run_id": run_id()}).to_string())
+    };
+    let resp = base().header("ce-datacontenttype", "application/json").send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["code"], "datacontenttype_header");
+
+    let resp = base().header("ce-seq", "\"unterminated").send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+}
+
+#[tokio::test]
+async fn batch_mode_reports_per_event_results() {
+    let (_d, s) = server(&[]);
+    let run = run_id();
+    let batch = json!([
+        event("b-1", "ai.run.started", json!({"run_id": run}), Some(1)),
+        {"specversion": "1.0", "source": "/s", "type": "ai.run.progress"},            // no id
+        event("b-3", "ai.run.progress", json!({"run_id": run, "progress": 7}), Some(2)), // out of range
+        event("b-4", "ai.nope.happened", json!({"run_id": run}), None),              // unknown type
+        event("b-5", "ai.run.progress", json!({"run_id": run, "progress": 0.5}), Some(2)),
+        event("b-1", "ai.run.started", json!({"run_id": run}), Some(1)),             // repeat within batch
+    ]);
+    let (status, resp) = s.post("application/cloudevents-batch+json", batch.to_string()).await;
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(resp["accepted"], 3);
+    assert_eq!(resp["rejected"], 3);
+    let r = resp["results"].as_array().unwrap();
+    assert_eq!(r.len(), 6);
+    assert_eq!(r[0]["status"], "applied");
+    assert_eq!(r[1]["status"], "invalid");
+    assert_eq!(r[1]["problem"]["code"], "missing_attribute");
+    assert_eq!(r[1]["problem"]["status"], 400);
+    assert_eq!(r[2]["problem"]["status"], 422);
+    assert_eq!(r[2]["problem"]["errors"][0]["pointer"], "/data/progress");
+    assert_eq!(r[3]["problem"]["code"], "unknown_type");
+    assert_eq!(r[4]["status"], "applied");
+    assert_eq!(r[5]["status"], "duplicate");
+    for (i, item) in r.iter().enumerate() {
+        assert_eq!(item["index"], i);
+    }
+    let doc = s.get(&format!("/api/runs/{run}")).await.1;
+    assert_eq!(doc["last_event_seq"], 2);
+    assert_eq!(doc["progress"], 0.5);
+}
+
+#[tokio::test]
+async fn batch_edge_cases() {
+    let (_d, s) = server(&[]);
+    let (status, resp) = s.post("application/cloudevents-batch+json", "[]").await;
+    assert_eq!(status, 200);
+    assert_eq!(resp, json!({"accepted": 0, "rejected": 0, "results": []}));
+
+    let (status, p) = s.post("application/cloudevents-batch+json", r#"{"specversion":"1.0"}"#).await;
+    assert_eq!(status, 400);
+    assert_eq!(p["code"], "not_a_batch");
+
+    let (status, p) = s.post("application/cloudevents-batch+json", r#"[{"specversion":"1.0","#).await;
+    assert_eq!(status, 400);
+    assert_eq!(p["code"], "invalid_json");
+}
+
+#[tokio::test]
+async fn duplicates_are_acknowledged_and_applied_once() {
+    let (_d, s) = server(&[]);
+    let run = run_id();
+    let metric = |id: &str, source: &str, v: f64| {
+        let mut e = event(id, "ai.run.metric", json!({"run_id": run, "metric_name": "loss", "value": v}), None);
+        e["source"] = json!(source);
+        e
+    };
+    assert_eq!(s.send(&metric("m-1", "/a", 1.0)).await.1["status"], "applied");
+    // Same (source, id), different payload: a retry, not a new event.
+    let (status, resp) = s.send(&metric("m-1", "/a", 99.0)).await;
+    assert_eq!((status, resp["status"].as_str()), (200, Some("duplicate")));
+    assert_eq!(s.get(&format!("/api/runs/{run}")).await.1["metrics"]["loss"], 1.0);
+    // Same id from another source is another event (identity is source + id).
+    assert_eq!(s.send(&metric("m-1", "/b", 2.0)).await.1["status"], "applied");
+    assert_eq!(s.get(&format!("/api/runs/{run}")).await.1["metrics"]["loss"], 2.0);
+    let events = s.get(&format!("/api/runs/{run}/events")).await.1;
+    assert_eq!(events["events"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn malformed_envelopes_get_400_with_a_code() {
+    let (_d, s) = server(&[]);
+    let run = run_id();
+    let good = event("g", "ai.run.started", json!({"run_id": run}), None);
+    let cases: Vec<(String, &str)> = vec![
+        ("not json".into(), "invalid_json"),
+        (good.to_string()[..40].to_owned(), "invalid_json"), // truncated
+        ("[1,2]".into(), "not_an_object"),
+        (json!({"specversion": "0.3", "id": "x", "source": "/s", "type": "ai.run.started"}).to_string(), "unsupported_specversion"),
+        (json!({"specversion": "1.0", "source": "/s", "type": "ai.run.started"}).to_string(), "missing_attribute"),
+        (json!({"specversion": "1.0", "id": "", "source": "/s", "type": "ai.run.started"}).to_string(), "empty_attribute"),
+        (r#"{"specversion":"1.0","id":"a","id":"b","source":"/s","type":"t"}"#.into(), "duplicate_attribute"),
+        (json!({"specversion": "1.0", "id": "x", "source": "/s", "type": "t", "time": "yesterday"}).to_string(), "invalid_time"),
+        (json!({"specversion": "1.0", "id": "x", "source": "/s", "type": "t", "Bad-Name": 1}).to_string(), "invalid_extension_name"),
+        (json!({"specversion": "1.0", "id": "x", "source": "/s", "type": "t", "data": {}, "data_base64": "AA=="}).to_string(), "data_and_data_base64"),
+    ];
+    for (body, code) in cases {
+        let (status, p) = s.post("application/cloudevents+json", body.clone()).await;
+        assert_eq!(status, 400, "{body} → {p}");
+        assert_eq!(p["code"], code, "{body} → {p}");
+        assert_eq!(p["status"], 400);
+        assert!(p["type"].as_str().unwrap().starts_with("urn:herald:problem:"));
+        assert!(!p["detail"].as_str().unwrap().is_empty());
+    }
+    assert_eq!(s.get("/api/runs").await.1["runs"], json!([]), "nothing was stored");
+}
+
+#[tokio::test]
+async fn problem_responses_use_the_problem_media_type() {
+    let (_d, s) = server(&[]);
+    let resp = s.client.post(s.url("/api/ingest/event")).header("content-type", "application/json").body("{").send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+}
+
+#[tokio::test]
+async fn unknown_types_and_bad_data_get_422_with_pointers() {
+    let (_d, s) = server(&[]);
+    let run = run_id();
+    let (status, p) = s.send(&event("u", "ai.unknown.thing", json!({"run_id": run}), None)).await;
+    assert_eq!(status, 422);
+    assert_eq!(p["code"], "unknown_type");
+    assert_eq!(p["type"], "urn:herald:problem:unknown-type");
+
+    let (status, p) = s.send(&event("v", "ai.myfeature.progress", json!({"run_id": run, "feature_name": "f", "progress": 1.5}), None)).await;
+    assert_eq!(status, 422, "{p}");
+    assert_eq!(p["errors"][0]["pointer"], "/data/progress");
+    assert_eq!(p["errors"][0]["rule"], "maximum");
+
+    let (status, p) = s.send(&event("w", "ai.run.started", json!({"run_id": "not-a-uuid"}), None)).await;
+    assert_eq!(status, 422);
+    assert_eq!(p["errors"][0]["pointer"], "/data/run_id");
+
+    let (status, p) = s.send(&event("x", "ai.run.started", json!({"run_id": run, "pipeline": null}), None)).await;
+    assert_eq!(status, 422, "an optional field sent as null is not a string: {p}");
+
+    let mut e = event("y", "ai.run.started", json!({"run_id": run}), None);
+    e["seq"] = json!("three");
+    let (status, p) = s.send(&e).await;
+    assert_eq!(status, 422, "{p}");
+    assert_eq!(p["attribute"], "seq");
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413_and_unknown_media_types_415() {
+    let (_d, s) = server(&["--body-limit", "65536"]);
+    let run = run_id();
+    let mut e = event("big", "ai.run.error", json!({"run_id": run, "error_type": "x", "error_message": "m"}), None);
+    e["data"]["traceback"] = json!("x".repeat(70_000));
+    let (status, p) = s.send(&e).await;
+    assert_eq!(status, 413, "{p}");
+    assert_eq!(p["code"], "body_too_large");
+    // Just under the limit is fine.
+    e["data"]["traceback"] = json!("x".repeat(60_000));
+    assert_eq!(s.send(&e).await.0, 200);
+
+    let (status, p) = s.post("text/plain", "hello").await;
+    assert_eq!(status, 415);
+    assert_eq!(p["code"], "unsupported_media_type");
+    let resp = s.client.post(s.url("/api/ingest/event")).body("{}").send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 415, "no Content-Type and no ce-* headers");
+}
+
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_is_refused_while_reading() {
+    use std::io::{Read, Write};
+    let (_d, s) = server(&["--body-limit", "65536"]);
+    // Chunked encoding has no Content-Length, so the limit must hold while
+    // reading. Raw HTTP/1.1, so nothing in a client library sets a length.
+    let addr = s.base.trim_start_matches("http://");
+    // Blocking I/O is fine here: the server is another process.
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    let head = "POST /api/ingest/event HTTP/1.1\r\nHost: x\r\nContent-Type: application/cloudevents+json\r\n\
+                Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    conn.write_all(head.as_bytes()).unwrap();
+    let chunk = format!("400\r\n{}\r\n", " ".repeat(1024));
+    for _ in 0..100 {
+        if conn.write_all(chunk.as_bytes()).is_err() {
+            break; // the server may stop reading once over the limit
+        }
+    }
+    let _ = conn.write_all(b"0\r\n\r\n");
+    let mut response = Vec::new();
+    let _ = conn.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+}
+
+#[tokio::test]
+async fn hostile_input_never_crashes_the_server() {
+    let (_d, s) = server(&[]);
+    let deep = "[".repeat(100_000);
+    let nested_data = format!(
+        r#"{{"specversion":"1.0","id":"d","source":"/s","type":"ai.run.started","data":{}{}}}"#,
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    let bodies: Vec<Vec<u8>> = vec![
+        deep.into_bytes(),
+        nested_data.into_bytes(),
+        b"\xff\xfe\x00garbage".to_vec(),
+        br#"{"specversion":"1.0","id":"\ud800","source":"/s","type":"t"}"#.to_vec(), // lone surrogate
+        b"{\"specversion\":\"1.0\",\"id\":\"a\x01b\",\"source\":\"/s\",\"type\":\"t\"}".to_vec(), // control char
+        br#"{"specversion":"1.0","id":"x","source":"/s","type":"t","seq":99999999999999999999}"#.to_vec(),
+        Vec::new(),
+        b"null".to_vec(),
+    ];
+    for body in bodies {
+        let (status, p) = s.post("application/cloudevents+json", body.clone()).await;
+        assert!((400..500).contains(&status), "{:?} → {status} {p}", String::from_utf8_lossy(&body[..body.len().min(60)]));
+    }
+    assert_eq!(s.get("/healthz").await.0, 200, "still up");
+}

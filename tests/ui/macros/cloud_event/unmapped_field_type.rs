@@ -1,0 +1,18 @@
+//! A field type Herald has no JSON Schema for is an error at that type.
+
+/// Who owns a run.
+pub struct Owner {
+    /// Their name.
+    pub name: String,
+}
+
+/// A feature began.
+#[herald::cloud_event("ai.myfeature.started")]
+pub struct MyFeatureStarted {
+    /// The run.
+    pub run_id: uuid::Uuid,
+    /// Who started it.
+    pub owner: Owner,
+}
+
+fn main() {}
