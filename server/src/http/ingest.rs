@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use herald::envelope::{media, parse_batch, parse_binary};
 use herald::{Envelope, EnvelopeError};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
@@ -71,18 +71,37 @@ pub async fn ingest<S: Store>(State(app): State<App<S>>, headers: HeaderMap, bod
     .await
 }
 
-/// Read the whole body, refusing it (413) as soon as it passes `limit`.
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, Problem> {
-    // A declared length over the limit is refused before reading a byte.
+/// A body over the limit is still read (and dropped) up to this many bytes
+/// before the 413 goes out. A client that writes its whole body before
+/// reading the response would otherwise see a reset connection instead of
+/// the problem document; beyond this, the connection is simply closed.
+const DRAIN_MAX: u64 = 8 * 1024 * 1024;
+
+/// Read the whole body, refusing it (413) when it passes `limit`.
+async fn read_body(headers: &HeaderMap, mut body: Body, limit: usize) -> Result<Vec<u8>, Problem> {
+    let limit_bytes = limit as u64;
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
+    if declared.is_some_and(|n| n > DRAIN_MAX) {
+        // Not worth reading at all.
         return Err(Problem::too_large(limit));
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes().to_vec()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(Problem::too_large(limit)),
-        Err(e) => Err(Problem::unreadable(e)),
+    let mut buf = Vec::with_capacity(declared.map_or(8 * 1024, |n| n.min(limit_bytes) as usize));
+    let mut seen: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(Problem::unreadable)?;
+        let Ok(data) = frame.into_data() else { continue };
+        seen += data.len() as u64;
+        if seen > DRAIN_MAX {
+            break;
+        }
+        if seen <= limit_bytes {
+            buf.extend_from_slice(&data);
+        }
     }
+    if seen > limit_bytes {
+        return Err(Problem::too_large(limit));
+    }
+    Ok(buf)
 }
 
 async fn single<S: Store>(app: &App<S>, parsed: Result<Envelope<'_>, EnvelopeError>) -> Response {
