@@ -16,6 +16,7 @@ use super::{HistoryEntry, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, 
 use crate::clock::{millis_to_rfc3339, now_millis};
 
 mod apply;
+mod checkpoint;
 mod schema;
 mod writer;
 
@@ -30,6 +31,7 @@ pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
     reader: Arc<Mutex<Connection>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Mutex<checkpoint::Checkpointer>,
 }
 
 impl SqliteStore {
@@ -56,7 +58,14 @@ impl SqliteStore {
             .name("herald-sqlite-writer".into())
             .spawn(move || writer::run(conn, rx, initial))
             .map_err(|e| StoreError(format!("cannot start the writer thread: {e}")))?;
-        Ok(SqliteStore { path, jobs, reader: Arc::new(Mutex::new(reader)), writer: Mutex::new(Some(handle)) })
+        let checkpointer = checkpoint::Checkpointer::start(&path).map_err(open_err)?;
+        Ok(SqliteStore {
+            path,
+            jobs,
+            reader: Arc::new(Mutex::new(reader)),
+            writer: Mutex::new(Some(handle)),
+            checkpointer: Mutex::new(checkpointer),
+        })
     }
 
     /// The database file.
@@ -69,6 +78,9 @@ impl SqliteStore {
     pub async fn shutdown(&self) {
         let handle = self.writer.lock().map(|mut h| h.take()).unwrap_or(None);
         let Some(handle) = handle else { return };
+        if let Ok(mut c) = self.checkpointer.lock() {
+            c.stop();
+        }
         let _ = self.jobs.send(Job::Shutdown).await;
         let _ = tokio::task::spawn_blocking(move || handle.join()).await;
     }
