@@ -8,13 +8,11 @@
 //! Use it from a build script:
 //!
 //! ```no_run
-//! // build.rs
-//! fn main() {
-//!     herald_codegen::Config::new()
-//!         .catalog("events.yaml")
-//!         .compile()
-//!         .unwrap_or_else(|e| panic!("{e}"));
-//! }
+//! // build.rs, inside `fn main()`
+//! herald_codegen::Builder::new()
+//!     .catalog("events.yaml")
+//!     .compile()
+//!     .unwrap_or_else(|e| panic!("{e}"));
 //! ```
 //! and include the result with `herald::include_generated!("events")`.
 
@@ -32,5 +30,8 @@ pub mod shorthand;
 mod write;
 
 pub use config::{Config, generate_file};
+/// `Builder` is the build-script entry point under the name prost-build
+/// and tonic-build users expect: `herald_codegen::Builder::new().catalog("events.yaml").compile()`.
+pub use config::Config as Builder;
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use ir::Catalog;

@@ -33,10 +33,15 @@ impl fmt::Display for Uuid {
 impl std::str::FromStr for Uuid {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        if !formats::is_uuid(s) {
-            return Err(format!("`{s}` is not a uuid in the 8-4-4-4-12 hyphenated form"));
+        // The hyphen positions pin the hyphenated form (the uuid crate also
+        // takes simple, braced and URN forms, which JSON Schema's `uuid`
+        // does not); the uuid parser then checks the 32 hex digits, once.
+        let b = s.as_bytes();
+        let hyphenated = b.len() == 36 && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-');
+        match uuid::Uuid::try_parse_ascii(b) {
+            Ok(u) if hyphenated => Ok(Uuid(u)),
+            _ => Err(format!("`{s}` is not a uuid in the 8-4-4-4-12 hyphenated form")),
         }
-        uuid::Uuid::parse_str(s).map(Uuid).map_err(|e| e.to_string())
     }
 }
 
@@ -113,7 +118,7 @@ mod tests {
     fn uuid_accepts_only_hyphenated() {
         let ok: Uuid = serde_json::from_str("\"0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f\"").unwrap();
         assert_eq!(ok.to_string(), "0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f");
-        for bad in ["\"0b7f6e0e5d2c4c1a9f3e2a1b3c4d5e6f\"", "\"{0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f}\"", "\"urn:uuid:0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f\"", "\"x\"", "5"] {
+        for bad in ["\"0b7f6e0e5d2c4c1a9f3e2a1b3c4d5e6f\"", "\"{0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f}\"", "\"urn:uuid:0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f\"", "\"x\"", "5", "\"0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6g\"", "\"0b7f6e0e5-d2c-4c1a-9f3e-2a1b3c4d5e6f\"", "\"0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f0\""] {
             assert!(serde_json::from_str::<Uuid>(bad).is_err(), "{bad}");
         }
     }

@@ -274,6 +274,11 @@ const ATTRIBUTES: [&str; 8] =
 /// (U+0000–U+001F, U+007F–U+009F) and Unicode noncharacters (U+FDD0–U+FDEF,
 /// and U+xFFFE/U+xFFFF in every plane).
 pub(crate) fn forbidden_char(s: &str) -> Option<char> {
+    // Fast path: printable ASCII is always allowed, and nearly every
+    // attribute is nothing else; only other input is decoded into chars.
+    if s.bytes().all(|b| (0x20..0x7F).contains(&b)) {
+        return None;
+    }
     s.chars().find(|&c| {
         let u = u32::from(c);
         u <= 0x1F || (0x7F..=0x9F).contains(&u) || (0xFDD0..=0xFDEF).contains(&u) || u & 0xFFFE == 0xFFFE
