@@ -11,6 +11,8 @@
 //! An event whose status move is illegal still consumes its `seq` (the run
 //! must not stall behind it) but changes nothing else.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value, json};
 
@@ -26,6 +28,37 @@ struct Run {
     status: String,
     last_event_seq: Option<i64>,
     doc: Map<String, Value>,
+}
+
+/// The runs one job (one savepoint) has touched, each read once and
+/// written back once by [`Runs::flush`], however many of the job's events
+/// it received: a batch of 100 events for one run costs one run-row read
+/// and one write, not 100 of each.
+#[derive(Default)]
+pub(super) struct Runs {
+    loaded: HashMap<String, Run>,
+}
+
+impl Runs {
+    /// The run, from this job's cache or the database (or a new one).
+    fn take(&mut self, tx: &Connection, run_id: &str, initial_status: &str) -> rusqlite::Result<Run> {
+        match self.loaded.remove(run_id) {
+            Some(run) => Ok(run),
+            None => load_run(tx, run_id, initial_status),
+        }
+    }
+
+    fn put(&mut self, run: Run) {
+        self.loaded.insert(run.run_id.clone(), run);
+    }
+
+    /// Write every touched run; call before the job's savepoint commits.
+    pub(super) fn flush(self, tx: &Connection, now: i64) -> rusqlite::Result<()> {
+        for run in self.loaded.values() {
+            save_run(tx, run, now)?;
+        }
+        Ok(())
+    }
 }
 
 /// Where a `seq` falls relative to a run's progress.
@@ -54,7 +87,13 @@ enum Applied {
 }
 
 /// Process one new event in the open transaction `tx`.
-pub(super) fn ingest_one(tx: &Connection, ev: &NewEvent, now: i64, initial_status: &str) -> rusqlite::Result<Outcome> {
+pub(super) fn ingest_one(
+    tx: &Connection,
+    runs: &mut Runs,
+    ev: &NewEvent,
+    now: i64,
+    initial_status: &str,
+) -> rusqlite::Result<Outcome> {
     // The UNIQUE (source, id) index is the dedup guard; inserting first
     // makes the check and the claim one statement.
     let inserted = tx
@@ -71,7 +110,7 @@ pub(super) fn ingest_one(tx: &Connection, ev: &NewEvent, now: i64, initial_statu
         return Ok(Outcome::Duplicate { run_id });
     }
     let pk = tx.last_insert_rowid();
-    let mut run = load_run(tx, &ev.run_id, initial_status)?;
+    let mut run = runs.take(tx, &ev.run_id, initial_status)?;
 
     let outcome = match ev.seq {
         None => match apply(tx, &mut run, pk, &ev.change, now)? {
@@ -100,15 +139,21 @@ pub(super) fn ingest_one(tx: &Connection, ev: &NewEvent, now: i64, initial_statu
             }
         },
     };
-    save_run(tx, &run, now)?;
+    runs.put(run);
     Ok(outcome)
 }
 
 /// Stop waiting for the missing `seq`s of runs whose oldest parked event
 /// arrived at or before `cutoff`: record the skipped range, then apply
 /// from the lowest parked `seq` on. Returns how many events were applied.
-pub(super) fn release_gaps(tx: &Connection, cutoff: i64, now: i64, initial_status: &str) -> rusqlite::Result<usize> {
-    let runs: Vec<String> = tx
+pub(super) fn release_gaps(
+    tx: &Connection,
+    runs: &mut Runs,
+    cutoff: i64,
+    now: i64,
+    initial_status: &str,
+) -> rusqlite::Result<usize> {
+    let waiting: Vec<String> = tx
         .prepare_cached(
             "SELECT run_id FROM events WHERE state = 'parked'
              GROUP BY run_id HAVING MIN(received_at) <= ?1",
@@ -116,19 +161,22 @@ pub(super) fn release_gaps(tx: &Connection, cutoff: i64, now: i64, initial_statu
         .query_map([cutoff], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut applied = 0;
-    for run_id in runs {
-        let mut run = load_run(tx, &run_id, initial_status)?;
+    for run_id in waiting {
+        let mut run = runs.take(tx, &run_id, initial_status)?;
         let lowest: Option<i64> = tx
             .prepare_cached("SELECT MIN(seq) FROM events WHERE run_id = ?1 AND state = 'parked'")?
             .query_row([&run_id], |r| r.get(0))?;
-        let Some(lowest) = lowest else { continue };
+        let Some(lowest) = lowest else {
+            runs.put(run);
+            continue;
+        };
         let expected = run.last_event_seq.map_or(FIRST_SEQ, |l| l + 1);
         if lowest > expected {
             history(tx, &run_id, now, "gap_skipped", json!({"missing_from_seq": expected, "missing_to_seq": lowest - 1}))?;
         }
         run.last_event_seq = Some(lowest - 1);
         applied += release_parked(tx, &mut run, now)?.len();
-        save_run(tx, &run, now)?;
+        runs.put(run);
     }
     Ok(applied)
 }

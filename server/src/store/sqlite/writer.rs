@@ -98,12 +98,23 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, initial_status: &str) {
             match job {
                 Job::Ingest { events, reply } => {
                     let result = in_savepoint(&mut tx, |sp| {
-                        events.iter().map(|ev| apply::ingest_one(sp, ev, now, initial_status)).collect()
+                        let mut runs = apply::Runs::default();
+                        let outcomes = events
+                            .iter()
+                            .map(|ev| apply::ingest_one(sp, &mut runs, ev, now, initial_status))
+                            .collect::<rusqlite::Result<Vec<_>>>()?;
+                        runs.flush(sp, now)?;
+                        Ok(outcomes)
                     });
                     done.push(Done::Ingest(reply, result));
                 }
                 Job::ReleaseGaps { cutoff, reply } => {
-                    let result = in_savepoint(&mut tx, |sp| apply::release_gaps(sp, cutoff, now, initial_status));
+                    let result = in_savepoint(&mut tx, |sp| {
+                        let mut runs = apply::Runs::default();
+                        let applied = apply::release_gaps(sp, &mut runs, cutoff, now, initial_status)?;
+                        runs.flush(sp, now)?;
+                        Ok(applied)
+                    });
                     done.push(Done::ReleaseGaps(reply, result));
                 }
                 Job::Shutdown => {}
