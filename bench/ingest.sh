@@ -5,7 +5,8 @@
 #   bench/ingest.sh [DURATION]        # default 20s per scenario
 #
 # Reports req/s and latency percentiles for single-event POSTs at 64
-# connections, events/s for batches of 100, and the server's peak RSS.
+# connections, events/s for batches of 100 (spread over 1000 runs, and all
+# of one run in seq order), and the server's peak RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-20s}"
@@ -37,6 +38,12 @@ echo "== batches of 100: 8 connections, 2 threads, $DURATION =="
 wrk -t2 -c8 -d"$DURATION" --latency -s bench/batch.lua "$URL/api/ingest/event" | tee /tmp/herald-batch.txt
 RPS="$(awk '/Requests\/sec/ {print $2}' /tmp/herald-batch.txt)"
 echo "batch events/s: $(awk -v r="$RPS" 'BEGIN {printf "%.0f", r * 100}')"
+
+echo
+echo "== batches of 100 events of one run (seq 1..100): 8 connections, 2 threads, $DURATION =="
+wrk -t2 -c8 -d"$DURATION" --latency -s bench/batch_run.lua "$URL/api/ingest/event" | tee /tmp/herald-batch-run.txt
+RPS="$(awk '/Requests\/sec/ {print $2}' /tmp/herald-batch-run.txt)"
+echo "per-run batch events/s: $(awk -v r="$RPS" 'BEGIN {printf "%.0f", r * 100}')"
 
 echo
 echo "peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$PID/status)"

@@ -95,16 +95,7 @@ pub(super) fn emit_validate(
         ));
     }
 
-    let patterns = walker.patterns.iter().enumerate().map(|(i, src)| {
-        let name = format_ident!("__PATTERN_{}", i);
-        quote! {
-            static #name: ::std::sync::LazyLock<#herald::__private::regress::Regex> =
-                ::std::sync::LazyLock::new(|| {
-                    #herald::__private::regress::Regex::new(#src)
-                        .expect("pattern was checked when the catalog was compiled")
-                });
-        }
-    });
+    let patterns = walker.pattern_statics();
 
     Ok(quote! {
         const _: () = {
@@ -150,16 +141,7 @@ pub(super) fn emit_validate_external(
         let source = ty.to_string();
         return Err(Diagnostics(errors.into_iter().map(|m| Diagnostic::new(&source, 0, 0, m)).collect()));
     }
-    let patterns = walker.patterns.iter().enumerate().map(|(i, src)| {
-        let name = format_ident!("__PATTERN_{}", i);
-        quote! {
-            static #name: ::std::sync::LazyLock<#herald::__private::regress::Regex> =
-                ::std::sync::LazyLock::new(|| {
-                    #herald::__private::regress::Regex::new(#src)
-                        .expect("pattern was checked when the event was compiled")
-                });
-        }
-    });
+    let patterns = walker.pattern_statics();
     Ok(quote! {
         const _: () = {
             #(#patterns)*
@@ -197,6 +179,26 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
+    /// The compiled regexes the checks refer to, one `static` each
+    /// (`__PATTERN_0`, …), built on first use.
+    fn pattern_statics(&self) -> Vec<TokenStream> {
+        let herald = &self.herald;
+        self.patterns
+            .iter()
+            .enumerate()
+            .map(|(i, src)| {
+                let name = format_ident!("__PATTERN_{}", i);
+                quote! {
+                    static #name: ::std::sync::LazyLock<#herald::__private::regress::Regex> =
+                        ::std::sync::LazyLock::new(|| {
+                            #herald::__private::regress::Regex::new(#src)
+                                .expect("pattern was checked when the catalog was compiled")
+                        });
+                }
+            })
+            .collect()
+    }
+
     /// Checks for the value `v` (an expression of type `&T`, or `self`)
     /// whose type is `id` and whose schema is `schema`. `in_newtype` is set
     /// once typify's constrained-string newtype has enforced length and
