@@ -25,6 +25,31 @@ pub struct Config {
     #[arg(long, env = "HERALD_DATA_DIR", default_value = "./herald-data")]
     pub data_dir: PathBuf,
 
+    /// Storage backend: `sqlite` (embedded, one file under --data-dir) or
+    /// `mongodb` (--mongodb-uri; many servers can share one database).
+    #[arg(long, env = "HERALD_STORE", value_enum, default_value_t = StoreKind::Sqlite)]
+    pub store: StoreKind,
+
+    /// MongoDB connection string (with --store mongodb), e.g.
+    /// mongodb://127.0.0.1:27017 or a replica-set URI.
+    #[arg(long, env = "HERALD_MONGODB_URI", required_if_eq("store", "mongodb"))]
+    pub mongodb_uri: Option<String>,
+
+    /// MongoDB database holding the `events` and `runs` collections.
+    #[arg(long, env = "HERALD_MONGODB_DB", default_value = "herald")]
+    pub mongodb_db: String,
+
+    /// Redis URL for the fast-path dedup marker in front of the store
+    /// (optional; the store's own dedup always applies), e.g.
+    /// redis://127.0.0.1:6379.
+    #[arg(long, env = "HERALD_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// How long a Redis dedup marker lives (e.g. 24h, 30m); a duplicate
+    /// arriving later is still caught by the store.
+    #[arg(long, env = "HERALD_DEDUP_TTL", default_value = "24h", value_parser = parse_ttl)]
+    pub dedup_ttl: Duration,
+
     /// Largest request body in bytes (at least 65536).
     #[arg(long, env = "HERALD_BODY_LIMIT", default_value_t = 1024 * 1024, value_parser = parse_body_limit)]
     pub body_limit: usize,
@@ -37,6 +62,15 @@ pub struct Config {
     /// Log output format.
     #[arg(long, env = "HERALD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// Which storage backend holds events and runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// Embedded SQLite under --data-dir (default; nothing to install).
+    Sqlite,
+    /// MongoDB at --mongodb-uri.
+    Mongodb,
 }
 
 /// How logs are written to stderr.
@@ -56,6 +90,14 @@ fn parse_body_limit(s: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+fn parse_ttl(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (use e.g. 24h, 30m)"))?;
+    if d < Duration::from_secs(1) {
+        return Err(format!("`{s}` is below one second, the smallest Redis expiry"));
+    }
+    Ok(d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +110,25 @@ mod tests {
         assert_eq!(c.body_limit, 1024 * 1024);
         assert_eq!(c.gap_timeout, Duration::from_secs(30));
         assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.store, StoreKind::Sqlite);
+        assert_eq!(c.mongodb_db, "herald");
+        assert_eq!(c.redis_url, None);
+        assert_eq!(c.dedup_ttl, Duration::from_secs(24 * 3600));
+    }
+
+    #[test]
+    fn mongodb_needs_a_uri_and_ttl_takes_units() {
+        let err = Config::try_parse_from(["herald-server", "--store", "mongodb"]).unwrap_err().to_string();
+        assert!(err.contains("--mongodb-uri"), "{err}");
+        let c = Config::try_parse_from([
+            "herald-server", "--store", "mongodb", "--mongodb-uri", "mongodb://h", "--mongodb-db", "d",
+            "--redis-url", "redis://r", "--dedup-ttl", "90s",
+        ])
+        .unwrap();
+        assert_eq!((c.store, c.mongodb_uri.as_deref(), c.mongodb_db.as_str()), (StoreKind::Mongodb, Some("mongodb://h"), "d"));
+        assert_eq!((c.redis_url.as_deref(), c.dedup_ttl), (Some("redis://r"), Duration::from_secs(90)));
+        assert!(Config::try_parse_from(["herald-server", "--dedup-ttl", "10ms"]).is_err());
+        assert!(Config::try_parse_from(["herald-server", "--store", "postgres"]).is_err());
     }
 
     #[test]

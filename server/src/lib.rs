@@ -9,7 +9,8 @@
 //! Module map: [`config`] (flags), [`http`] (routes, problem responses),
 //! [`pipeline`] (transport-free validate/decode/handle), [`orchestrator`]
 //! (what each event does to a run), [`change`] (the change description),
-//! [`store`] (the storage trait and the SQLite backend).
+//! [`store`] (the storage trait; SQLite and MongoDB backends; the Redis
+//! dedup decorator).
 
 pub mod change;
 pub mod clock;
@@ -25,9 +26,11 @@ use std::sync::Arc;
 use herald::EventCatalog;
 use tokio::net::TcpListener;
 
-use crate::config::{Config, LogFormat};
+use crate::config::{Config, LogFormat, StoreKind};
 use crate::events::{Catalog, RunStatus};
 use crate::store::Store;
+use crate::store::dedup::Deduped;
+use crate::store::mongo::MongoStore;
 use crate::store::sqlite::SqliteStore;
 
 /// Start logging to stderr in the configured format; `RUST_LOG` filters.
@@ -59,21 +62,65 @@ pub enum StartError {
     Serve(std::io::Error),
 }
 
+
 /// Run the server until SIGTERM or Ctrl-C, then finish in-flight requests,
 /// commit what is queued and close the store.
 pub async fn run(config: Config) -> Result<(), StartError> {
-    let store = Arc::new(SqliteStore::open(&config.data_dir, RunStatus::INITIAL.as_str())?);
+    let initial = RunStatus::INITIAL.as_str();
+    match config.store {
+        StoreKind::Sqlite => {
+            let store = SqliteStore::open(&config.data_dir, initial)?;
+            let desc = format!("sqlite {}", store.path().display());
+            // Markers are per database: the canonical path names this one.
+            let namespace = std::fs::canonicalize(store.path()).unwrap_or_else(|_| store.path().to_owned());
+            with_dedup(store, desc, format!("herald:sqlite:{}", namespace.display()), config).await
+        }
+        StoreKind::Mongodb => {
+            let uri = config.mongodb_uri.clone().unwrap_or_default();
+            let store = MongoStore::open(&uri, &config.mongodb_db, initial).await?;
+            let desc = format!("mongodb database `{}` at {}", config.mongodb_db, redact(&uri));
+            with_dedup(store, desc, format!("herald:mongodb:{}", config.mongodb_db), config).await
+        }
+    }
+}
+
+/// Put the Redis dedup decorator in front of `store` when configured.
+async fn with_dedup<S: Store>(store: S, desc: String, namespace: String, config: Config) -> Result<(), StartError> {
+    match config.redis_url.clone() {
+        Some(url) => {
+            let store = Deduped::new(store, &url, namespace, config.dedup_ttl).await?;
+            serve(Arc::new(store), format!("{desc}, dedup fast path redis {}", redact(&url)), config).await
+        }
+        None => serve(Arc::new(store), desc, config).await,
+    }
+}
+
+async fn serve<S: Store>(store: Arc<S>, desc: String, config: Config) -> Result<(), StartError> {
     let listener = TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
-    announce(addr, store.path());
+    announce(addr, &desc);
 
     let app = http::App { store: store.clone(), body_limit: config.body_limit, envelope: Catalog::ENVELOPE };
     let gaps = tokio::spawn(release_gaps(store.clone(), config.gap_timeout));
     let served = axum::serve(listener, http::router(app)).with_graceful_shutdown(shutdown_signal()).await;
     gaps.abort();
-    store.shutdown().await;
+    store.close().await;
     tracing::info!("store closed; bye");
     served.map_err(StartError::Serve)
+}
+
+/// A connection string without its password, for logs and stdout.
+fn redact(uri: &str) -> String {
+    match (uri.find("://"), uri.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &uri[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!("{}{}:***{}", &uri[..scheme + 3], &creds[..colon], &uri[at..]),
+                None => uri.to_owned(),
+            }
+        }
+        _ => uri.to_owned(),
+    }
 }
 
 /// Print where we listen and a request to try (stdout, so scripts and
@@ -82,18 +129,17 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 /// Write errors are ignored: a closed stdout (a supervisor that read the
 /// first line and went away) must not take the server down, which
 /// `println!` would do by panicking.
-fn announce(addr: std::net::SocketAddr, db: &std::path::Path) {
+fn announce(addr: std::net::SocketAddr, store: &str) {
     use std::io::Write;
     let run = "0b7e3f5c-6d2a-4c1e-9f8a-2b3c4d5e6f70";
     let text = format!(
         "herald-server listening on http://{addr}\n\
-         store: {db} ({n} event types in the catalog)\n\
+         store: {store} ({n} event types in the catalog)\n\
          try:\n  curl -sS -X POST http://{addr}/api/ingest/event -H 'Content-Type: application/json' -d \
          '{{\"specversion\":\"1.0\",\"id\":\"test-event-001\",\"source\":\"test\",\"type\":\"ai.myfeature.started\",\
          \"subject\":\"run/{run}\",\"time\":\"2024-01-01T00:00:00Z\",\"datacontenttype\":\"application/json\",\
          \"data\":{{\"run_id\":\"{run}\",\"feature_name\":\"test_feature\"}}}}'\n  \
          curl -sS http://{addr}/api/runs/{run}\n",
-        db = db.display(),
         n = Catalog::TYPES.len(),
     );
     let mut out = std::io::stdout().lock();
@@ -136,4 +182,14 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redact_hides_passwords_only() {
+        assert_eq!(super::redact("mongodb://u:secret@h:1/db"), "mongodb://u:***@h:1/db");
+        assert_eq!(super::redact("redis://h:6379"), "redis://h:6379");
+        assert_eq!(super::redact("mongodb://u@h"), "mongodb://u@h");
+    }
 }

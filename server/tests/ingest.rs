@@ -1,20 +1,20 @@
 //! `POST /api/ingest/event` against a real server process: every mode,
-//! every status, hostile input.
+//! every status, hostile input — on every backend (see `conformance!`).
 
+#[macro_use]
 mod support;
 
 use serde_json::{Value, json};
-use support::{Server, event, run_id};
+use support::{Backend, Env, Server, event, run_id};
 
-fn server(args: &[&str]) -> (tempfile::TempDir, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), args);
-    (dir, s)
+fn server(b: Backend, args: &[&str]) -> (Env, Server) {
+    let env = Env::new(b);
+    let s = env.start(args);
+    (env, s)
 }
 
-#[tokio::test]
-async fn the_seed_curl_example_is_stored_and_applied() {
-    let (_d, s) = server(&[]);
+async fn the_seed_curl_example_is_stored_and_applied(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let run = run_id();
     // Exactly the seed's request, with a real UUID and plain application/json.
     let body = format!(
@@ -44,9 +44,8 @@ async fn the_seed_curl_example_is_stored_and_applied() {
     assert_eq!(doc["status"], "queued", "a feature starting does not move the run's status");
 }
 
-#[tokio::test]
-async fn structured_media_type_is_matched_case_insensitively_with_parameters() {
-    let (_d, s) = server(&[]);
+async fn structured_media_type_is_matched_case_insensitively_with_parameters(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let run = run_id();
     let e = event("a-1", "ai.run.started", json!({"run_id": run}), None);
     let (status, resp) = s.post("Application/CloudEvents+JSON; charset=UTF-8", e.to_string()).await;
@@ -54,9 +53,8 @@ async fn structured_media_type_is_matched_case_insensitively_with_parameters() {
     assert_eq!(s.get(&format!("/api/runs/{run}")).await.1["status"], "running");
 }
 
-#[tokio::test]
-async fn binary_mode_reads_ce_headers_and_stores_the_same_envelope() {
-    let (_d, s) = server(&[]);
+async fn binary_mode_reads_ce_headers_and_stores_the_same_envelope(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let run = run_id();
     let resp = s
         .client
@@ -86,9 +84,8 @@ async fn binary_mode_reads_ce_headers_and_stores_the_same_envelope() {
     assert_eq!(s.get(&format!("/api/runs/{run}")).await.1["progress"], 0.25);
 }
 
-#[tokio::test]
-async fn binary_mode_rejects_ce_datacontenttype_and_bad_headers() {
-    let (_d, s) = server(&[]);
+async fn binary_mode_rejects_ce_datacontenttype_and_bad_headers(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let base = || {
         s.client
             .post(s.url("/api/ingest/event"))
@@ -108,9 +105,8 @@ async fn binary_mode_rejects_ce_datacontenttype_and_bad_headers() {
     assert_eq!(resp.status().as_u16(), 400);
 }
 
-#[tokio::test]
-async fn batch_mode_reports_per_event_results() {
-    let (_d, s) = server(&[]);
+async fn batch_mode_reports_per_event_results(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let run = run_id();
     let batch = json!([
         event("b-1", "ai.run.started", json!({"run_id": run}), Some(1)),
@@ -143,9 +139,8 @@ async fn batch_mode_reports_per_event_results() {
     assert_eq!(doc["progress"], 0.5);
 }
 
-#[tokio::test]
-async fn batch_edge_cases() {
-    let (_d, s) = server(&[]);
+async fn batch_edge_cases(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let (status, resp) = s.post("application/cloudevents-batch+json", "[]").await;
     assert_eq!(status, 200);
     assert_eq!(resp, json!({"accepted": 0, "rejected": 0, "results": []}));
@@ -159,9 +154,8 @@ async fn batch_edge_cases() {
     assert_eq!(p["code"], "invalid_json");
 }
 
-#[tokio::test]
-async fn duplicates_are_acknowledged_and_applied_once() {
-    let (_d, s) = server(&[]);
+async fn duplicates_are_acknowledged_and_applied_once(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let run = run_id();
     let metric = |id: &str, source: &str, v: f64| {
         let mut e = event(id, "ai.run.metric", json!({"run_id": run, "metric_name": "loss", "value": v}), None);
@@ -180,9 +174,8 @@ async fn duplicates_are_acknowledged_and_applied_once() {
     assert_eq!(events["events"].as_array().unwrap().len(), 2);
 }
 
-#[tokio::test]
-async fn malformed_envelopes_get_400_with_a_code() {
-    let (_d, s) = server(&[]);
+async fn malformed_envelopes_get_400_with_a_code(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let run = run_id();
     let good = event("g", "ai.run.started", json!({"run_id": run}), None);
     let cases: Vec<(String, &str)> = vec![
@@ -208,17 +201,15 @@ async fn malformed_envelopes_get_400_with_a_code() {
     assert_eq!(s.get("/api/runs").await.1["runs"], json!([]), "nothing was stored");
 }
 
-#[tokio::test]
-async fn problem_responses_use_the_problem_media_type() {
-    let (_d, s) = server(&[]);
+async fn problem_responses_use_the_problem_media_type(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let resp = s.client.post(s.url("/api/ingest/event")).header("content-type", "application/json").body("{").send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 400);
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
 }
 
-#[tokio::test]
-async fn unknown_types_and_bad_data_get_422_with_pointers() {
-    let (_d, s) = server(&[]);
+async fn unknown_types_and_bad_data_get_422_with_pointers(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let run = run_id();
     let (status, p) = s.send(&event("u", "ai.unknown.thing", json!({"run_id": run}), None)).await;
     assert_eq!(status, 422);
@@ -244,9 +235,8 @@ async fn unknown_types_and_bad_data_get_422_with_pointers() {
     assert_eq!(p["attribute"], "seq");
 }
 
-#[tokio::test]
-async fn oversized_bodies_get_413_and_unknown_media_types_415() {
-    let (_d, s) = server(&["--body-limit", "65536"]);
+async fn oversized_bodies_get_413_and_unknown_media_types_415(b: Backend) {
+    let (_d, s) = server(b, &["--body-limit", "65536"]);
     let run = run_id();
     let mut e = event("big", "ai.run.error", json!({"run_id": run, "error_type": "x", "error_message": "m"}), None);
     e["data"]["traceback"] = json!("x".repeat(70_000));
@@ -264,10 +254,9 @@ async fn oversized_bodies_get_413_and_unknown_media_types_415() {
     assert_eq!(resp.status().as_u16(), 415, "no Content-Type and no ce-* headers");
 }
 
-#[tokio::test]
-async fn a_chunked_body_over_the_limit_is_refused_while_reading() {
+async fn a_chunked_body_over_the_limit_is_refused_while_reading(b: Backend) {
     use std::io::{Read, Write};
-    let (_d, s) = server(&["--body-limit", "65536"]);
+    let (_d, s) = server(b, &["--body-limit", "65536"]);
     // Chunked encoding has no Content-Length, so the limit must hold while
     // reading. Raw HTTP/1.1, so nothing in a client library sets a length.
     let addr = s.base.trim_start_matches("http://");
@@ -289,9 +278,8 @@ async fn a_chunked_body_over_the_limit_is_refused_while_reading() {
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
 }
 
-#[tokio::test]
-async fn hostile_input_never_crashes_the_server() {
-    let (_d, s) = server(&[]);
+async fn hostile_input_never_crashes_the_server(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let deep = "[".repeat(100_000);
     let nested_data = format!(
         r#"{{"specversion":"1.0","id":"d","source":"/s","type":"ai.run.started","data":{}{}}}"#,
@@ -314,3 +302,19 @@ async fn hostile_input_never_crashes_the_server() {
     }
     assert_eq!(s.get("/healthz").await.0, 200, "still up");
 }
+
+conformance!(
+    the_seed_curl_example_is_stored_and_applied,
+    structured_media_type_is_matched_case_insensitively_with_parameters,
+    binary_mode_reads_ce_headers_and_stores_the_same_envelope,
+    binary_mode_rejects_ce_datacontenttype_and_bad_headers,
+    batch_mode_reports_per_event_results,
+    batch_edge_cases,
+    duplicates_are_acknowledged_and_applied_once,
+    malformed_envelopes_get_400_with_a_code,
+    problem_responses_use_the_problem_media_type,
+    unknown_types_and_bad_data_get_422_with_pointers,
+    oversized_bodies_get_413_and_unknown_media_types_415,
+    a_chunked_body_over_the_limit_is_refused_while_reading,
+    hostile_input_never_crashes_the_server,
+);

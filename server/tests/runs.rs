@@ -1,17 +1,19 @@
 //! Run state over real HTTP: `seq` ordering and parking, gap timeout,
-//! the status state machine, restart, and the query API.
+//! the status state machine, restart, and the query API — on every
+//! backend (see `conformance!`).
 
+#[macro_use]
 mod support;
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Server, event, progress, run_id};
+use support::{Backend, Env, Server, event, progress, run_id};
 
-fn server(args: &[&str]) -> (tempfile::TempDir, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), args);
-    (dir, s)
+fn server(b: Backend, args: &[&str]) -> (Env, Server) {
+    let env = Env::new(b);
+    let s = env.start(args);
+    (env, s)
 }
 
 async fn run_doc(s: &Server, run: &str) -> Value {
@@ -20,9 +22,8 @@ async fn run_doc(s: &Server, run: &str) -> Value {
     doc
 }
 
-#[tokio::test]
-async fn out_of_order_events_are_parked_then_applied_in_seq_order() {
-    let (_d, s) = server(&["--gap-timeout", "1h"]);
+async fn out_of_order_events_are_parked_then_applied_in_seq_order(b: Backend) {
+    let (_d, s) = server(b, &["--gap-timeout", "1h"]);
     let run = run_id();
     assert_eq!(s.send(&progress(&run, "p1", 1, 0.1)).await.1["status"], "applied");
 
@@ -53,9 +54,8 @@ async fn out_of_order_events_are_parked_then_applied_in_seq_order() {
     assert_eq!(seqs, vec![1, 2, 3, 4], "stored events come back in seq order");
 }
 
-#[tokio::test]
-async fn a_late_or_repeated_seq_never_moves_state_backwards() {
-    let (_d, s) = server(&[]);
+async fn a_late_or_repeated_seq_never_moves_state_backwards(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let run = run_id();
     for (i, p) in [(1, 0.1), (2, 0.2), (3, 0.3)] {
         s.send(&progress(&run, &format!("e{i}"), i, p)).await;
@@ -70,9 +70,8 @@ async fn a_late_or_repeated_seq_never_moves_state_backwards() {
     assert_eq!(doc["history"].as_array().unwrap().last().unwrap()["kind"], "stale_event");
 }
 
-#[tokio::test]
-async fn events_without_seq_apply_on_arrival_and_leave_the_sequence_alone() {
-    let (_d, s) = server(&[]);
+async fn events_without_seq_apply_on_arrival_and_leave_the_sequence_alone(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let run = run_id();
     s.send(&progress(&run, "a", 1, 0.1)).await;
     let metric = event("m", "ai.run.metric", json!({"run_id": run, "metric_name": "tokens", "value": 10}), None);
@@ -82,9 +81,8 @@ async fn events_without_seq_apply_on_arrival_and_leave_the_sequence_alone() {
     assert_eq!(doc["last_event_seq"], 1);
 }
 
-#[tokio::test]
-async fn a_gap_that_never_fills_is_skipped_after_the_timeout_and_recorded() {
-    let (_d, s) = server(&["--gap-timeout", "300ms"]);
+async fn a_gap_that_never_fills_is_skipped_after_the_timeout_and_recorded(b: Backend) {
+    let (_d, s) = server(b, &["--gap-timeout", "300ms"]);
     let run = run_id();
     s.send(&progress(&run, "g1", 1, 0.1)).await;
     assert_eq!(s.send(&progress(&run, "g4", 4, 0.4)).await.0, 202);
@@ -109,9 +107,8 @@ async fn a_gap_that_never_fills_is_skipped_after_the_timeout_and_recorded() {
     assert_eq!(run_doc(&s, &run).await["progress"], 0.5);
 }
 
-#[tokio::test]
-async fn run_status_follows_the_catalog_state_machine() {
-    let (_d, s) = server(&[]);
+async fn run_status_follows_the_catalog_state_machine(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let run = run_id();
     let started = |id: &str| event(id, "ai.run.started", json!({"run_id": run}), None);
     let completed = |id: &str, result: &str| event(id, "ai.run.completed", json!({"run_id": run, "result": result}), None);
@@ -140,9 +137,8 @@ async fn run_doc_after(s: &Server, e: &Value, run: &str) -> Value {
     run_doc(s, run).await
 }
 
-#[tokio::test]
-async fn a_failed_result_moves_the_run_to_failed_and_records_the_error() {
-    let (_d, s) = server(&[]);
+async fn a_failed_result_moves_the_run_to_failed_and_records_the_error(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let run = run_id();
     s.send(&event("s", "ai.run.started", json!({"run_id": run}), None)).await;
     let done = event(
@@ -157,9 +153,8 @@ async fn a_failed_result_moves_the_run_to_failed_and_records_the_error() {
     assert_eq!(doc["metrics"]["duration_ms"], 5.0);
 }
 
-#[tokio::test]
-async fn the_seed_feature_handlers_fill_current_feature_and_metrics() {
-    let (_d, s) = server(&[]);
+async fn the_seed_feature_handlers_fill_current_feature_and_metrics(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let run = run_id();
     s.send(&event("f1", "ai.myfeature.started", json!({"run_id": run, "feature_name": "summarize"}), Some(1))).await;
     s.send(&event(
@@ -192,14 +187,13 @@ async fn the_seed_feature_handlers_fill_current_feature_and_metrics() {
     assert_eq!(doc["last_event_seq"], 3);
 }
 
-#[tokio::test]
-async fn restart_on_the_same_data_dir_loses_nothing_and_reapplies_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+async fn restart_on_the_same_store_loses_nothing_and_reapplies_nothing(b: Backend) {
+    let env = Env::new(b);
     let run = run_id();
     let events: Vec<Value> = (1..=5).map(|i| progress(&run, &format!("r{i}"), i, i as f64 / 10.0)).collect();
     let parked = progress(&run, "r7", 7, 0.7);
     let before = {
-        let s = Server::start(dir.path(), &["--gap-timeout", "1h"]);
+        let s = env.start(&["--gap-timeout", "1h"]);
         for e in &events {
             assert_eq!(s.send(e).await.0, 200);
         }
@@ -208,7 +202,7 @@ async fn restart_on_the_same_data_dir_loses_nothing_and_reapplies_nothing() {
         s.terminate();
         doc
     };
-    let s = Server::start(dir.path(), &["--gap-timeout", "1h"]);
+    let s = env.start(&["--gap-timeout", "1h"]);
     let after = run_doc(&s, &run).await;
     assert_eq!(after, before, "the run reads the same after a restart");
     // Senders retrying after the restart get duplicates, not re-applies.
@@ -226,9 +220,8 @@ async fn restart_on_the_same_data_dir_loses_nothing_and_reapplies_nothing() {
     assert_eq!(stored["events"].as_array().unwrap().len(), 7, "each event stored exactly once");
 }
 
-#[tokio::test]
-async fn runs_are_listed_filtered_and_paged() {
-    let (_d, s) = server(&[]);
+async fn runs_are_listed_filtered_and_paged(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let mut running: Vec<String> = (0..3).map(|_| run_id()).collect();
     running.sort();
     for (i, r) in running.iter().enumerate() {
@@ -252,9 +245,8 @@ async fn runs_are_listed_filtered_and_paged() {
     assert_eq!(q["runs"][0]["run_id"], queued.as_str());
 }
 
-#[tokio::test]
-async fn bad_query_parameters_get_400_problems() {
-    let (_d, s) = server(&[]);
+async fn bad_query_parameters_get_400_problems(b: Backend) {
+    let (_d, s) = server(b, &[]);
     for path in ["/api/runs?limit=0", "/api/runs?limit=abc", "/api/runs?limit=5000", "/api/runs?status=sleeping", "/api/runs/x/events?after_seq=x"] {
         let resp = s.client.get(s.url(path)).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 400, "{path}");
@@ -267,9 +259,8 @@ async fn bad_query_parameters_get_400_problems() {
     assert_eq!(p["code"], "not_found");
 }
 
-#[tokio::test]
-async fn run_events_page_by_seq() {
-    let (_d, s) = server(&[]);
+async fn run_events_page_by_seq(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let run = run_id();
     for i in 1..=5 {
         s.send(&progress(&run, &format!("e{i}"), i, 0.1)).await;
@@ -281,9 +272,8 @@ async fn run_events_page_by_seq() {
     assert_eq!(page["events"][0]["state"], "applied");
 }
 
-#[tokio::test]
-async fn the_registry_and_health_endpoints() {
-    let (_d, s) = server(&[]);
+async fn the_registry_and_health_endpoints(b: Backend) {
+    let (_d, s) = server(b, &[]);
     let (status, types) = s.get("/api/event-types").await;
     assert_eq!(status, 200);
     let list = types["event_types"].as_array().unwrap();
@@ -301,3 +291,18 @@ async fn the_registry_and_health_endpoints() {
     assert_eq!((status, ready["status"].as_str()), (200, Some("ready")));
     assert_eq!(s.get("/no/such/route").await.0, 404);
 }
+
+conformance!(
+    out_of_order_events_are_parked_then_applied_in_seq_order,
+    a_late_or_repeated_seq_never_moves_state_backwards,
+    events_without_seq_apply_on_arrival_and_leave_the_sequence_alone,
+    a_gap_that_never_fills_is_skipped_after_the_timeout_and_recorded,
+    run_status_follows_the_catalog_state_machine,
+    a_failed_result_moves_the_run_to_failed_and_records_the_error,
+    the_seed_feature_handlers_fill_current_feature_and_metrics,
+    restart_on_the_same_store_loses_nothing_and_reapplies_nothing,
+    runs_are_listed_filtered_and_paged,
+    bad_query_parameters_get_400_problems,
+    run_events_page_by_seq,
+    the_registry_and_health_endpoints,
+);

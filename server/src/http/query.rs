@@ -130,10 +130,16 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the store can take writes.
+/// `GET /readyz`: the store can take writes (and, as detail only, the
+/// state of the Redis dedup fast path).
 pub async fn readyz<S: Store>(State(app): State<App<S>>) -> Response {
-    match app.store.ready().await {
-        Ok(()) => Json(json!({"status": "ready", "store": "ok"})).into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "store": e.to_string()}))).into_response(),
+    let (status, mut body) = match app.store.ready().await {
+        Ok(()) => (StatusCode::OK, json!({"status": "ready", "store": "ok"})),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, json!({"status": "unavailable", "store": e.to_string()})),
+    };
+    // A dedup fast path is detail only: the store alone decides readiness.
+    if let Some(dedup) = app.store.dedup_status().await {
+        body["dedup"] = dedup;
     }
+    (status, Json(body)).into_response()
 }

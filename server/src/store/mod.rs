@@ -1,5 +1,6 @@
 //! Durable storage of events and run state, behind one trait so every
-//! backend (embedded SQLite today) passes the same conformance tests.
+//! backend (embedded SQLite, MongoDB, either behind the Redis dedup
+//! decorator) passes the same conformance tests.
 //!
 //! The store owns steps 3–5 of the pipeline: deduplicate on
 //! `(source, id)`, store the event, and apply its change in `seq` order —
@@ -14,6 +15,8 @@ use serde_json::{Map, Value};
 
 use crate::change::RunChange;
 
+pub mod dedup;
+pub mod mongo;
 pub mod sqlite;
 
 /// An event that passed validation, with the change its handler computed.
@@ -199,4 +202,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the store can take writes now.
     fn ready(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// State of a dedup fast path in front of the store, for `/readyz`
+    /// (`None`: there is none). Never makes the server unready.
+    fn dedup_status(&self) -> impl Future<Output = Option<Value>> + Send {
+        async { None }
+    }
+
+    /// Finish queued writes and release connections (graceful shutdown).
+    fn close(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }

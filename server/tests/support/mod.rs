@@ -1,5 +1,11 @@
 //! A real `herald-server` process on an ephemeral port, and helpers to
 //! build events for it.
+//!
+//! Backends: every behavioural test runs against SQLite, MongoDB and
+//! MongoDB + Redis ([`conformance!`]). The MongoDB cases need
+//! `MONGODB_URI` (and `REDIS_URL` for Redis); `scripts/test.sh` starts
+//! both servers and sets them. Without them those cases fail, loudly: a
+//! skipped backend would look like a passing one.
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
@@ -9,6 +15,105 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+
+/// A storage backend configuration of the server under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Mongo,
+    MongoRedis,
+}
+
+/// Generate, for each named `async fn name(b: Backend)`, one `#[tokio::test]`
+/// per backend: `sqlite::name`, `mongodb::name`, `mongodb_redis::name`.
+#[macro_export]
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $name() { super::$name($crate::support::Backend::Sqlite).await } )*
+        }
+        mod mongodb {
+            $( #[tokio::test] async fn $name() { super::$name($crate::support::Backend::Mongo).await } )*
+        }
+        mod mongodb_redis {
+            $( #[tokio::test] async fn $name() { super::$name($crate::support::Backend::MongoRedis).await } )*
+        }
+    };
+}
+
+fn required_env(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!(
+            "{name} is not set: the MongoDB/Redis conformance cases need real servers. \
+             Run the suite with `bash scripts/test.sh` (it starts MongoDB and Redis and sets \
+             MONGODB_URI/REDIS_URL), or point {name} at your own server."
+        ),
+    }
+}
+
+/// `MONGODB_URI`, or a panic saying how to get one.
+pub fn mongodb_uri() -> String {
+    required_env("MONGODB_URI")
+}
+
+/// `REDIS_URL`, or a panic saying how to get one.
+pub fn redis_url() -> String {
+    required_env("REDIS_URL")
+}
+
+/// A fresh database name, unique per test (and per run of the suite).
+pub fn unique_db() -> String {
+    format!("herald_test_{}", run_id().replace('-', "")[..20].to_owned())
+}
+
+/// One store under test: a data directory, and for MongoDB a database of
+/// its own. Starting several servers from one `Env` gives them the same
+/// store (restart, several processes).
+pub struct Env {
+    pub backend: Backend,
+    pub dir: tempfile::TempDir,
+    pub db: String,
+    pub mongodb_uri: Option<String>,
+    pub redis_url: Option<String>,
+}
+
+impl Env {
+    pub fn new(backend: Backend) -> Env {
+        let (mongodb_uri, redis_url) = match backend {
+            Backend::Sqlite => (None, None),
+            Backend::Mongo => (Some(mongodb_uri()), None),
+            Backend::MongoRedis => (Some(mongodb_uri()), Some(redis_url())),
+        };
+        Env { backend, dir: tempfile::tempdir().unwrap(), db: unique_db(), mongodb_uri, redis_url }
+    }
+
+    /// The flags selecting this store.
+    pub fn args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(uri) = &self.mongodb_uri {
+            args.extend(["--store".into(), "mongodb".into(), "--mongodb-uri".into(), uri.clone()]);
+            args.extend(["--mongodb-db".into(), self.db.clone()]);
+        }
+        if let Some(url) = &self.redis_url {
+            args.extend(["--redis-url".into(), url.clone()]);
+        }
+        args
+    }
+
+    /// Start a server on this store with extra flags.
+    pub fn start(&self, extra: &[&str]) -> Server {
+        self.start_with_env(extra, &[])
+    }
+
+    /// [`Env::start`] with extra environment variables.
+    pub fn start_with_env(&self, extra: &[&str], envs: &[(&str, &str)]) -> Server {
+        let mut args = self.args();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Server::start_with_env(self.dir.path(), &args, envs)
+    }
+}
 
 /// A running server; killed on drop.
 pub struct Server {
@@ -24,11 +129,17 @@ impl Server {
     /// Start the binary on port 0 with `data_dir` and extra flags, and wait
     /// for it to print its address.
     pub fn start(data_dir: &Path, args: &[&str]) -> Server {
+        Server::start_with_env(data_dir, args, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables.
+    pub fn start_with_env(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_herald-server"))
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(args)
             .env("RUST_LOG", "warn")
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -75,6 +186,17 @@ impl Server {
         let resp = self.client.get(self.url(path)).send().await.expect("request");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// SIGKILL and wait: a crash.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Wait for the process to exit by itself (e.g. a failpoint abort).
+    pub fn wait_exit(mut self, limit: Duration) -> std::process::ExitStatus {
+        wait_timeout(&mut self.child, limit).expect("server did not exit")
     }
 
     /// SIGTERM and wait: the graceful path.

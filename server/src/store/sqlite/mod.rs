@@ -196,6 +196,10 @@ impl Store for SqliteStore {
         }
         self.read(|c| c.query_row("SELECT COUNT(*) FROM runs WHERE 0", [], |r| r.get::<_, i64>(0))).await.map(drop)
     }
+
+    async fn close(&self) {
+        self.shutdown().await;
+    }
 }
 
 const RUN_SELECT: &str = "SELECT run_id, status, last_event_seq, updated_at, doc,

@@ -1,0 +1,250 @@
+//! Redis fast-path dedup in front of any [`Store`]: [`Deduped`].
+//!
+//! A marker `"{namespace}:{len(source)}:{source}{id}" = run_id` (with a
+//! TTL) says "this event is durably stored and processed". Rules:
+//! - the marker is written only *after* the inner store returned `Ok` for
+//!   the event, i.e. after its durable commit, so a marker never hides an
+//!   event that was not stored: a request that fails leaves no marker and
+//!   the sender's retry reaches the store;
+//! - a marker hit answers `duplicate` without touching the store;
+//! - a miss (expired, evicted, never set) falls through to the store, whose
+//!   own guard (unique index) is the one that counts: Redis is never the
+//!   only guard;
+//! - Redis unreachable or slow (each call is bounded by a short timeout):
+//!   logged once per outage, reported by [`Store::dedup_status`] for
+//!   `/readyz`, and ingestion goes on through the store alone — never a
+//!   5xx because of Redis.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde_json::{Value, json};
+use tokio::sync::RwLock;
+
+use super::{HistoryEntry, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError, StoredEvent};
+
+/// Longest a Redis round trip may take before the request goes on without it.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// A store with a Redis dedup marker in front.
+pub struct Deduped<S> {
+    inner: S,
+    redis: Arc<Redis>,
+    namespace: String,
+    ttl_secs: u64,
+}
+
+struct Redis {
+    url: String,
+    client: redis::Client,
+    conn: RwLock<Option<ConnectionManager>>,
+    /// Set while Redis is failing, so an outage logs once, not per request.
+    down: AtomicBool,
+    last_error: std::sync::Mutex<Option<String>>,
+}
+
+impl Redis {
+    async fn connect(&self) -> Result<ConnectionManager, String> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(REDIS_TIMEOUT)
+            .set_response_timeout(REDIS_TIMEOUT)
+            .set_number_of_retries(1);
+        match tokio::time::timeout(REDIS_TIMEOUT * 4, ConnectionManager::new_with_config(self.client.clone(), config)).await {
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("connect timed out".into()),
+        }
+    }
+
+    /// The connection, if there is one. Connecting happens in the
+    /// background (see [`Deduped::new`]); requests never wait for it.
+    async fn conn(&self) -> Option<ConnectionManager> {
+        self.conn.read().await.clone()
+    }
+
+    fn failed(&self, what: &str, e: impl std::fmt::Display) {
+        let msg = format!("{what}: {e}");
+        if !self.down.swap(true, Ordering::Relaxed) {
+            tracing::warn!(url = %self.url, error = %msg, "Redis dedup unavailable; continuing on the store's own dedup");
+        }
+        if let Ok(mut l) = self.last_error.lock() {
+            *l = Some(msg);
+        }
+    }
+
+    fn ok(&self) {
+        if self.down.swap(false, Ordering::Relaxed) {
+            tracing::info!(url = %self.url, "Redis dedup is back");
+        }
+    }
+}
+
+impl<S: Store> Deduped<S> {
+    /// Wrap `inner`. `namespace` separates the markers of different
+    /// stores sharing one Redis (use the database's identity); markers
+    /// live `ttl`. Never fails on an unreachable Redis: it connects in the
+    /// background and the store works without it meanwhile.
+    pub async fn new(inner: S, redis_url: &str, namespace: String, ttl: Duration) -> Result<Self, StoreError> {
+        let client = redis::Client::open(redis_url)
+            .map_err(|e| StoreError(format!("--redis-url `{redis_url}` is not a valid Redis URL: {e}")))?;
+        let redis = Arc::new(Redis {
+            url: redis_url.to_owned(),
+            client,
+            conn: RwLock::new(None),
+            down: AtomicBool::new(false),
+            last_error: std::sync::Mutex::new(None),
+        });
+        match redis.connect().await {
+            Ok(c) => *redis.conn.write().await = Some(c),
+            Err(e) => {
+                redis.failed("connect", &e);
+                let weak = Arc::downgrade(&redis);
+                tokio::spawn(async move {
+                    // Retry until connected; the ConnectionManager
+                    // reconnects by itself after that.
+                    loop {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        let Some(r) = weak.upgrade() else { return };
+                        if let Ok(c) = r.connect().await {
+                            *r.conn.write().await = Some(c);
+                            r.ok();
+                            return;
+                        }
+                    }
+                });
+            }
+        }
+        Ok(Deduped { inner, redis, namespace, ttl_secs: ttl.as_secs().max(1) })
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    fn key(&self, ev: &NewEvent) -> String {
+        // Length-prefixed: ("a:b", "c") and ("a", "b:c") never collide.
+        format!("{}:{}:{}{}", self.namespace, ev.source.len(), ev.source, ev.id)
+    }
+
+    /// The run ids of existing markers, per event; all `None` when Redis
+    /// cannot answer.
+    async fn lookup(&self, keys: &[String]) -> Vec<Option<String>> {
+        let none = || vec![None; keys.len()];
+        let Some(mut conn) = self.redis.conn().await else { return none() };
+        let mut cmd = redis::cmd("MGET");
+        for k in keys {
+            cmd.arg(k);
+        }
+        match tokio::time::timeout(REDIS_TIMEOUT, cmd.query_async::<Vec<Option<String>>>(&mut conn)).await {
+            Ok(Ok(found)) if found.len() == keys.len() => {
+                self.redis.ok();
+                found
+            }
+            Ok(Ok(_)) => none(),
+            Ok(Err(e)) => {
+                self.redis.failed("MGET", e);
+                none()
+            }
+            Err(_) => {
+                self.redis.failed("MGET", "timed out");
+                none()
+            }
+        }
+    }
+
+    /// Mark events as stored. Called only after the store's commit.
+    async fn mark(&self, marks: Vec<(String, String)>) {
+        if marks.is_empty() {
+            return;
+        }
+        let Some(mut conn) = self.redis.conn().await else { return };
+        let mut pipe = redis::pipe();
+        for (key, run_id) in &marks {
+            pipe.cmd("SET").arg(key).arg(run_id).arg("EX").arg(self.ttl_secs).ignore();
+        }
+        match tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<()>(&mut conn)).await {
+            Ok(Ok(())) => self.redis.ok(),
+            Ok(Err(e)) => self.redis.failed("SET", e),
+            Err(_) => self.redis.failed("SET", "timed out"),
+        }
+    }
+}
+
+impl<S: Store> Store for Deduped<S> {
+    async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<Outcome>, StoreError> {
+        let keys: Vec<String> = events.iter().map(|e| self.key(e)).collect();
+        let found = self.lookup(&keys).await;
+        let mut outcomes: Vec<Option<Outcome>> = found.into_iter().map(|m| m.map(|run_id| Outcome::Duplicate { run_id })).collect();
+        let (mut todo, mut todo_keys) = (Vec::new(), Vec::new());
+        for ((ev, key), out) in events.into_iter().zip(keys).zip(&outcomes) {
+            if out.is_none() {
+                todo.push(ev);
+                todo_keys.push(key);
+            }
+        }
+        if !todo.is_empty() {
+            // Durable commit first; markers only for what it stored.
+            let stored = self.inner.ingest(todo).await?;
+            let marks = todo_keys.into_iter().zip(&stored).map(|(k, o)| (k, o.run_id().to_owned())).collect();
+            self.mark(marks).await;
+            let mut stored = stored.into_iter();
+            for slot in outcomes.iter_mut().filter(|o| o.is_none()) {
+                *slot = stored.next();
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.ok_or_else(|| StoreError("the store returned fewer outcomes than events".into())))
+            .collect()
+    }
+
+    async fn release_gaps(&self, timeout: Duration) -> Result<usize, StoreError> {
+        self.inner.release_gaps(timeout).await
+    }
+
+    async fn run(&self, run_id: &str) -> Result<Option<(RunView, Vec<HistoryEntry>)>, StoreError> {
+        self.inner.run(run_id).await
+    }
+
+    async fn runs(&self, query: RunQuery) -> Result<RunPage, StoreError> {
+        self.inner.runs(query).await
+    }
+
+    async fn run_events(&self, run_id: &str, after_seq: Option<i64>, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        self.inner.run_events(run_id, after_seq, limit).await
+    }
+
+    /// Ready when the store is; Redis only shows in the detail.
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.inner.ready().await
+    }
+
+    async fn dedup_status(&self) -> Option<Value> {
+        let ping = match self.redis.conn().await {
+            None => Err("not connected".to_owned()),
+            Some(mut c) => match tokio::time::timeout(REDIS_TIMEOUT, redis::cmd("PING").query_async::<String>(&mut c)).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("timed out".to_owned()),
+            },
+        };
+        Some(match ping {
+            Ok(()) => {
+                self.redis.ok();
+                json!({"backend": "redis", "status": "ok"})
+            }
+            Err(e) => {
+                self.redis.failed("PING", &e);
+                json!({"backend": "redis", "status": "unavailable", "error": e,
+                       "effect": "duplicates are still caught by the store; only the fast path is off"})
+            }
+        })
+    }
+
+    async fn close(&self) {
+        self.inner.close().await;
+    }
+}

@@ -1,0 +1,541 @@
+//! MongoDB store: collections `events` and `runs`, as in the seed.
+//!
+//! Works with any MongoDB ≥ 6 deployment (standalone, replica set,
+//! sharded on `run_id`) using only single-document atomic writes — no
+//! transactions needed, so many stateless `herald-server` processes can
+//! share one database.
+//!
+//! # Collections
+//! - `events`: one document per stored event; unique index on
+//!   `(source, id)` (the dedup guard), index on `(run_id, seq)`. `state` is
+//!   `pending` → `applied | parked | stale | illegal_transition`; a parked
+//!   event keeps its handler's change (`change`) until it is applied.
+//! - `runs`: `_id` = run id; `status`, `last_event_seq`, `updated_at`,
+//!   `doc` (the handlers' fields, keys escaped — see [`bson`]), `history`
+//!   (the latest 100 entries), `version` (the compare-and-set guard) and
+//!   `outbox`.
+//!
+//! # Crash safety without transactions
+//! 1. The event is inserted with `state: pending` and its change. The
+//!    unique index makes insert-or-detect-duplicate one atomic step.
+//! 2. The run is read (with its `version`), the event processed in memory
+//!    ([`apply::plan`]), and the whole run document replaced on condition
+//!    that `version` is unchanged (insert for a new run; the `_id` index
+//!    guards that). A lost race re-reads and re-plans.
+//!    The replaced document carries an `outbox`: the event states this
+//!    write produced (this event, and parked events it released).
+//!    Because the state change and the outbox are one document write, an
+//!    event's effect on the run and the record of that effect can never
+//!    be separated.
+//! 3. The outbox is flushed into `events` (conditional updates: only
+//!    `pending → *` and `parked → applied|stale|illegal_transition`, so a
+//!    late flush never undoes a newer state). Every writer flushes the
+//!    outbox it read *before* replacing it, so an entry leaves the outbox
+//!    only after it reached `events`.
+//!
+//! Hence: an event still `pending` in `events` that is not in its run's
+//! outbox has not been applied. A duplicate (11000) of a `pending` event
+//! therefore finishes processing it (steps 2–3) before answering
+//! `duplicate`, and the gap sweeper does the same for `pending` events
+//! older than the gap timeout that nobody retried. Whoever finds the event
+//! already in the outbox, or already settled, stops: it is applied once.
+//! A process dying after step 1 leaves a `pending` event the sender's
+//! retry (or the sweeper) finishes; dying after step 2 leaves an outbox
+//! the next writer (or the retry) flushes.
+
+use std::time::Duration;
+
+use mongodb::bson::oid::ObjectId;
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::{Client, Collection, Database, IndexModel};
+
+use super::{HistoryEntry, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError, StoredEvent};
+use crate::change::RunChange;
+use crate::clock::{millis_to_rfc3339, now_millis};
+
+mod apply;
+mod bson;
+
+use apply::{History, Incoming, Parked, Run, Settle, state};
+
+/// How often one event's run write may lose a compare-and-set race before
+/// the request fails with 503 (and the sender retries).
+const MAX_ATTEMPTS: usize = 200;
+
+/// How many stale `pending` events one sweep finishes.
+const SWEEP_PENDING: i64 = 100;
+
+/// Server selection and connect timeout when the URI sets none: a
+/// MongoDB outage must turn into a quick 503, not a 30 s hang.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The MongoDB store.
+pub struct MongoStore {
+    client: Client,
+    db: Database,
+    events: Collection<Document>,
+    runs: Collection<Document>,
+    initial_status: String,
+    failpoint: Option<String>,
+}
+
+fn unavailable(e: mongodb::error::Error) -> StoreError {
+    StoreError(format!("MongoDB: {e}"))
+}
+
+fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+    match &*e.kind {
+        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
+        ErrorKind::Command(c) => c.code == 11000,
+        _ => false,
+    }
+}
+
+/// How one attempt at writing a run ended.
+enum Cas<T> {
+    Done(T),
+    Conflict,
+}
+
+impl MongoStore {
+    /// Connect to `uri`, use database `db_name`, create the indexes.
+    /// New runs start in `initial_status`.
+    pub async fn open(uri: &str, db_name: &str, initial_status: &str) -> Result<Self, StoreError> {
+        let mut options = ClientOptions::parse(uri)
+            .await
+            .map_err(|e| StoreError(format!("--mongodb-uri `{uri}` is not usable: {e}")))?;
+        options.server_selection_timeout.get_or_insert(DEFAULT_TIMEOUT);
+        options.connect_timeout.get_or_insert(DEFAULT_TIMEOUT);
+        options.app_name.get_or_insert_with(|| "herald-server".to_owned());
+        let client = Client::with_options(options).map_err(unavailable)?;
+        let db = client.database(db_name);
+        let store = MongoStore {
+            events: db.collection("events"),
+            runs: db.collection("runs"),
+            db,
+            client,
+            initial_status: initial_status.to_owned(),
+            // Fault injection for the crash tests: abort the process at a
+            // named step (see `failpoint`).
+            failpoint: std::env::var("HERALD_FAILPOINT").ok().filter(|s| !s.is_empty()),
+        };
+        store.create_indexes().await.map_err(|e| {
+            StoreError(format!("cannot prepare MongoDB database `{db_name}` at {uri}: {}; is MongoDB running?", unavailable(e).0))
+        })?;
+        Ok(store)
+    }
+
+    async fn create_indexes(&self) -> mongodb::error::Result<()> {
+        let unique = IndexOptions::builder().unique(true).name("source_id".to_owned()).build();
+        self.events.create_index(IndexModel::builder().keys(doc! {"source": 1, "id": 1}).options(unique).build()).await?;
+        let by_run = IndexOptions::builder().name("run_seq".to_owned()).build();
+        self.events.create_index(IndexModel::builder().keys(doc! {"run_id": 1, "seq": 1}).options(by_run).build()).await?;
+        let by_state = IndexOptions::builder().name("state_run".to_owned()).build();
+        self.events
+            .create_index(IndexModel::builder().keys(doc! {"state": 1, "run_id": 1, "received_at": 1}).options(by_state).build())
+            .await?;
+        let by_status = IndexOptions::builder().name("status_id".to_owned()).build();
+        self.runs.create_index(IndexModel::builder().keys(doc! {"status": 1, "_id": 1}).options(by_status).build()).await?;
+        Ok(())
+    }
+
+    /// The database name.
+    pub fn database(&self) -> &str {
+        self.db.name()
+    }
+
+    /// Abort the process here when `HERALD_FAILPOINT` names this step.
+    fn failpoint(&self, step: &str) {
+        if self.failpoint.as_deref() == Some(step) {
+            eprintln!("herald-server: failpoint {step} reached; aborting");
+            std::process::abort();
+        }
+    }
+
+    async fn ingest_one(&self, ev: &NewEvent) -> Result<Outcome, StoreError> {
+        let oid = ObjectId::new();
+        let change = serde_json::to_string(&ev.change).map_err(|e| StoreError(format!("cannot encode the change: {e}")))?;
+        let seq = ev.seq.map_or(Bson::Null, Bson::Int64);
+        let event = doc! {
+            "_id": oid,
+            "source": &ev.source,
+            "id": &ev.id,
+            "type": &ev.type_name,
+            "run_id": &ev.run_id,
+            "seq": seq,
+            "received_at": now_millis(),
+            "state": state::PENDING,
+            "change": change,
+            "envelope": &ev.envelope,
+        };
+        match self.events.insert_one(event).await {
+            Ok(_) => {}
+            Err(e) if is_duplicate_key(&e) => return self.duplicate(&ev.source, &ev.id).await,
+            Err(e) => return Err(unavailable(e)),
+        }
+        self.failpoint("mongo:after_event_insert");
+        let incoming = Incoming { oid, source: &ev.source, id: &ev.id, seq: ev.seq, change: &ev.change };
+        Ok(self.process(&ev.run_id, &incoming).await?.unwrap_or_else(|| Outcome::Duplicate { run_id: ev.run_id.clone() }))
+    }
+
+    /// `(source, id)` is stored already. If it is still `pending` (its
+    /// first attempt died or is still running), finish processing it
+    /// before answering: a retry must never turn into a lost event.
+    async fn duplicate(&self, source: &str, id: &str) -> Result<Outcome, StoreError> {
+        let stored = self
+            .events
+            .find_one(doc! {"source": source, "id": id})
+            .projection(doc! {"envelope": 0})
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| StoreError(format!("event ({source}, {id}) reported as duplicate but not found")))?;
+        let run_id = stored.get_str("run_id").unwrap_or_default().to_owned();
+        if stored.get_str("state").ok() == Some(state::PENDING) {
+            self.finish_pending(&stored).await?;
+        }
+        Ok(Outcome::Duplicate { run_id })
+    }
+
+    /// Process a stored `pending` event from its document.
+    async fn finish_pending(&self, stored: &Document) -> Result<(), StoreError> {
+        let bad = |what: &str| StoreError(format!("stored event has no valid `{what}`"));
+        let oid = stored.get_object_id("_id").map_err(|_| bad("_id"))?;
+        let change: RunChange =
+            serde_json::from_str(stored.get_str("change").map_err(|_| bad("change"))?).map_err(|_| bad("change"))?;
+        let run_id = stored.get_str("run_id").map_err(|_| bad("run_id"))?;
+        let incoming = Incoming {
+            oid,
+            source: stored.get_str("source").unwrap_or_default(),
+            id: stored.get_str("id").unwrap_or_default(),
+            seq: stored.get_i64("seq").ok(),
+            change: &change,
+        };
+        self.process(run_id, &incoming).await.map(drop)
+    }
+
+    /// Steps 2–3 for one stored event. `None`: someone else processed it.
+    async fn process(&self, run_id: &str, ev: &Incoming<'_>) -> Result<Option<Outcome>, StoreError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let run = self.load_run(run_id).await?;
+            // Flush what the last writer produced before reading event
+            // states (and before replacing its outbox).
+            self.flush(&run.outbox).await?;
+            if run.outbox.iter().any(|s| s.event == ev.oid) || !self.is_pending(ev.oid).await? {
+                return Ok(None);
+            }
+            let parked = if apply::needs_parked(&run, ev.seq) { self.parked(run_id).await? } else { Vec::new() };
+            let plan = apply::plan(run, ev, &parked, now_millis());
+            match self.write_run(&plan.run).await? {
+                Cas::Done(()) => {
+                    self.failpoint("mongo:after_run_write");
+                    self.flush(&plan.run.outbox).await?;
+                    return Ok(Some(plan.outcome));
+                }
+                Cas::Conflict => backoff(attempt).await,
+            }
+        }
+        Err(StoreError(format!("run {run_id} is too contended: gave up after {MAX_ATTEMPTS} attempts; retry")))
+    }
+
+    async fn is_pending(&self, oid: ObjectId) -> Result<bool, StoreError> {
+        let found = self
+            .events
+            .find_one(doc! {"_id": oid})
+            .projection(doc! {"state": 1})
+            .await
+            .map_err(unavailable)?;
+        Ok(found.is_some_and(|d| d.get_str("state").ok() == Some(state::PENDING)))
+    }
+
+    /// Write the settled states to `events`. Conditional, so replaying an
+    /// old outbox never moves an event back.
+    async fn flush(&self, outbox: &[Settle]) -> Result<(), StoreError> {
+        for s in outbox {
+            let (filter, update) = if s.state == state::PARKED {
+                (doc! {"_id": s.event, "state": state::PENDING}, doc! {"$set": {"state": state::PARKED}})
+            } else {
+                (
+                    doc! {"_id": s.event, "state": {"$in": [state::PENDING, state::PARKED]}},
+                    doc! {"$set": {"state": s.state}, "$unset": {"change": ""}},
+                )
+            };
+            self.events.update_one(filter, update).await.map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    /// The run's parked events, lowest `seq` (then oldest) first.
+    async fn parked(&self, run_id: &str) -> Result<Vec<Parked>, StoreError> {
+        let mut cursor = self
+            .events
+            .find(doc! {"run_id": run_id, "state": state::PARKED})
+            .projection(doc! {"_id": 1, "id": 1, "seq": 1, "change": 1})
+            .sort(doc! {"seq": 1, "_id": 1})
+            .await
+            .map_err(unavailable)?;
+        let mut parked = Vec::new();
+        while cursor.advance().await.map_err(unavailable)? {
+            let d: Document = cursor.deserialize_current().map_err(unavailable)?;
+            let (Ok(oid), Ok(seq), Ok(change)) = (d.get_object_id("_id"), d.get_i64("seq"), d.get_str("change")) else {
+                tracing::warn!(event = ?d.get("_id"), "parked event without seq or change; skipped");
+                continue;
+            };
+            let Ok(change) = serde_json::from_str(change) else {
+                tracing::warn!(event = %oid, "parked event with an unreadable change; skipped");
+                continue;
+            };
+            parked.push(Parked { oid, id: d.get_str("id").unwrap_or_default().to_owned(), seq, change });
+        }
+        Ok(parked)
+    }
+
+    async fn load_run(&self, run_id: &str) -> Result<Run, StoreError> {
+        let found = self.runs.find_one(doc! {"_id": run_id}).await.map_err(unavailable)?;
+        Ok(match found {
+            Some(d) => run_from_doc(run_id, &d),
+            None => Run::new(run_id, &self.initial_status),
+        })
+    }
+
+    /// Insert a new run, or replace the stored one if its `version` is
+    /// still the one we read.
+    async fn write_run(&self, run: &Run) -> Result<Cas<()>, StoreError> {
+        let mut d = run_to_doc(run);
+        d.insert("version", run.version + 1);
+        if run.version == 0 {
+            match self.runs.insert_one(d).await {
+                Ok(_) => Ok(Cas::Done(())),
+                Err(e) if is_duplicate_key(&e) => Ok(Cas::Conflict),
+                Err(e) => Err(unavailable(e)),
+            }
+        } else {
+            let r = self.runs.replace_one(doc! {"_id": &run.run_id, "version": run.version}, d).await.map_err(unavailable)?;
+            Ok(if r.matched_count == 1 { Cas::Done(()) } else { Cas::Conflict })
+        }
+    }
+
+    /// Skip the gap of one run whose parked events waited too long.
+    async fn skip_gap(&self, run_id: &str) -> Result<usize, StoreError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let run = self.load_run(run_id).await?;
+            self.flush(&run.outbox).await?;
+            let parked = self.parked(run_id).await?;
+            let Some((run, applied)) = apply::skip_gap(run, &parked, now_millis()) else { return Ok(0) };
+            match self.write_run(&run).await? {
+                Cas::Done(()) => {
+                    self.flush(&run.outbox).await?;
+                    return Ok(applied);
+                }
+                Cas::Conflict => backoff(attempt).await,
+            }
+        }
+        Err(StoreError(format!("run {run_id} is too contended to release its gap; will retry")))
+    }
+
+    async fn view(&self, d: &Document) -> Result<RunView, StoreError> {
+        let run_id = d.get_str("_id").unwrap_or_default().to_owned();
+        let run = run_from_doc(&run_id, d);
+        let parked = self
+            .events
+            .count_documents(doc! {"run_id": &run_id, "state": state::PARKED})
+            .await
+            .map_err(unavailable)?;
+        Ok(RunView {
+            run_id,
+            status: run.status,
+            last_event_seq: run.last_event_seq,
+            updated_at: millis_to_rfc3339(run.updated_at),
+            parked_events: i64::try_from(parked).unwrap_or(i64::MAX),
+            doc: run.doc,
+        })
+    }
+
+    async fn collect_events(&self, filter: Document, sort: Document, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut out = Vec::new();
+        if limit <= 0 {
+            return Ok(out);
+        }
+        let mut cursor = self.events.find(filter).sort(sort).limit(limit).await.map_err(unavailable)?;
+        while cursor.advance().await.map_err(unavailable)? {
+            let d: Document = cursor.deserialize_current().map_err(unavailable)?;
+            out.push(StoredEvent {
+                seq: d.get_i64("seq").ok(),
+                state: d.get_str("state").unwrap_or_default().to_owned(),
+                received_at: millis_to_rfc3339(d.get_i64("received_at").unwrap_or_default()),
+                event: serde_json::from_str(d.get_str("envelope").unwrap_or_default()).unwrap_or_default(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+async fn backoff(attempt: usize) {
+    // Small and jittered: contention is between a few writers of one run.
+    let micros = 100 * (attempt.min(20) as u64 + 1) + u64::from(ObjectId::new().bytes()[11]);
+    tokio::time::sleep(Duration::from_micros(micros)).await;
+}
+
+fn run_to_doc(run: &Run) -> Document {
+    let history: Vec<Bson> = run
+        .history
+        .iter()
+        .map(|h| Bson::Document(doc! {"at": h.at, "kind": &h.kind, "detail": bson::to_bson(&h.detail)}))
+        .collect();
+    let outbox: Vec<Bson> = run.outbox.iter().map(|s| Bson::Document(doc! {"event": s.event, "state": s.state})).collect();
+    doc! {
+        "_id": &run.run_id,
+        "status": &run.status,
+        "last_event_seq": run.last_event_seq.map_or(Bson::Null, Bson::Int64),
+        "updated_at": run.updated_at,
+        "doc": bson::to_document(&run.doc),
+        "history": history,
+        "outbox": outbox,
+    }
+}
+
+fn run_from_doc(run_id: &str, d: &Document) -> Run {
+    let history = d
+        .get_array("history")
+        .map(|a| {
+            a.iter()
+                .filter_map(Bson::as_document)
+                .map(|h| History {
+                    at: h.get_i64("at").unwrap_or_default(),
+                    kind: h.get_str("kind").unwrap_or_default().to_owned(),
+                    detail: h.get("detail").map(bson::to_json).unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let outbox = d
+        .get_array("outbox")
+        .map(|a| {
+            a.iter()
+                .filter_map(Bson::as_document)
+                .filter_map(|s| {
+                    let state = match s.get_str("state").ok()? {
+                        state::APPLIED => state::APPLIED,
+                        state::PARKED => state::PARKED,
+                        state::STALE => state::STALE,
+                        state::ILLEGAL => state::ILLEGAL,
+                        _ => return None,
+                    };
+                    Some(Settle { event: s.get_object_id("event").ok()?, state })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Run {
+        run_id: run_id.to_owned(),
+        version: d.get_i64("version").unwrap_or_default(),
+        status: d.get_str("status").unwrap_or_default().to_owned(),
+        last_event_seq: d.get_i64("last_event_seq").ok(),
+        updated_at: d.get_i64("updated_at").unwrap_or_default(),
+        doc: d.get_document("doc").map(bson::to_map).unwrap_or_default(),
+        history,
+        outbox,
+    }
+}
+
+impl Store for MongoStore {
+    async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<Outcome>, StoreError> {
+        // In order: a batch may carry several events of one run.
+        let mut out = Vec::with_capacity(events.len());
+        for ev in &events {
+            out.push(self.ingest_one(ev).await?);
+        }
+        Ok(out)
+    }
+
+    async fn release_gaps(&self, timeout: Duration) -> Result<usize, StoreError> {
+        let cutoff = now_millis() - i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+        // Events whose processing died half-way and that no retry finished.
+        let mut cursor = self
+            .events
+            .find(doc! {"state": state::PENDING, "received_at": {"$lte": cutoff}})
+            .projection(doc! {"envelope": 0})
+            .limit(SWEEP_PENDING)
+            .await
+            .map_err(unavailable)?;
+        let mut pending = Vec::new();
+        while cursor.advance().await.map_err(unavailable)? {
+            pending.push(cursor.deserialize_current().map_err(unavailable)?);
+        }
+        for d in &pending {
+            tracing::warn!(event = ?d.get("_id"), "finishing an event left pending (a server died mid-ingest?)");
+            self.finish_pending(d).await?;
+        }
+
+        let runs = self
+            .events
+            .distinct("run_id", doc! {"state": state::PARKED, "received_at": {"$lte": cutoff}})
+            .await
+            .map_err(unavailable)?;
+        let mut applied = 0;
+        for run_id in runs.iter().filter_map(Bson::as_str) {
+            applied += self.skip_gap(run_id).await?;
+        }
+        Ok(applied)
+    }
+
+    async fn run(&self, run_id: &str) -> Result<Option<(RunView, Vec<HistoryEntry>)>, StoreError> {
+        let Some(d) = self.runs.find_one(doc! {"_id": run_id}).await.map_err(unavailable)? else { return Ok(None) };
+        let view = self.view(&d).await?;
+        let history = run_from_doc(run_id, &d)
+            .history
+            .into_iter()
+            .map(|h| HistoryEntry { at: millis_to_rfc3339(h.at), kind: h.kind, detail: h.detail })
+            .collect();
+        Ok(Some((view, history)))
+    }
+
+    async fn runs(&self, q: RunQuery) -> Result<RunPage, StoreError> {
+        let limit = q.limit.max(1);
+        let mut filter = doc! {"_id": {"$gt": q.cursor.unwrap_or_default()}};
+        if let Some(status) = q.status {
+            filter.insert("status", status);
+        }
+        let mut cursor = self
+            .runs
+            .find(filter)
+            .sort(doc! {"_id": 1})
+            .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+            .await
+            .map_err(unavailable)?;
+        let mut docs = Vec::new();
+        while cursor.advance().await.map_err(unavailable)? {
+            docs.push(cursor.deserialize_current().map_err(unavailable)?);
+        }
+        let mut runs = Vec::with_capacity(docs.len());
+        for d in docs.iter().take(limit) {
+            runs.push(self.view(d).await?);
+        }
+        let next_cursor = if docs.len() > limit { runs.last().map(|r| r.run_id.clone()) } else { None };
+        Ok(RunPage { runs, next_cursor })
+    }
+
+    async fn run_events(&self, run_id: &str, after_seq: Option<i64>, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // `seq` order, then events without `seq` in arrival order, as SQLite.
+        let with_seq = match after_seq {
+            Some(after) => doc! {"run_id": run_id, "seq": {"$gt": after}},
+            None => doc! {"run_id": run_id, "seq": {"$ne": Bson::Null}},
+        };
+        let mut out = self.collect_events(with_seq, doc! {"seq": 1, "_id": 1}, limit).await?;
+        if after_seq.is_none() {
+            let rest = limit - i64::try_from(out.len()).unwrap_or(limit);
+            out.extend(self.collect_events(doc! {"run_id": run_id, "seq": Bson::Null}, doc! {"_id": 1}, rest).await?);
+        }
+        Ok(out)
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.db.run_command(doc! {"ping": 1}).await.map(drop).map_err(unavailable)
+    }
+
+    async fn close(&self) {
+        self.client.clone().shutdown().await;
+    }
+}

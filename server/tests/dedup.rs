@@ -1,0 +1,105 @@
+//! The Redis dedup decorator's marker rules, over a scripted store:
+//! a marker is written only after the store committed, so a failed
+//! request never turns its retry into a lost event; a marker hit skips the
+//! store; an unreachable Redis changes nothing but the `/readyz` detail.
+//!
+//! Needs `REDIS_URL` (`bash scripts/test.sh` sets it).
+
+#[macro_use]
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use herald_server::change::RunChange;
+use herald_server::store::dedup::Deduped;
+use herald_server::store::{HistoryEntry, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError, StoredEvent};
+
+/// A store that fails its next ingest when told to, and counts events.
+#[derive(Default)]
+struct Scripted {
+    fail_next: AtomicBool,
+    events: AtomicUsize,
+}
+
+impl Store for Scripted {
+    async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<Outcome>, StoreError> {
+        if self.fail_next.swap(false, Ordering::SeqCst) {
+            return Err(StoreError("scripted outage".into()));
+        }
+        self.events.fetch_add(events.len(), Ordering::SeqCst);
+        Ok(events.into_iter().map(|e| Outcome::Applied { run_id: e.run_id, seq: e.seq, released: Vec::new() }).collect())
+    }
+    async fn release_gaps(&self, _: Duration) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+    async fn run(&self, _: &str) -> Result<Option<(RunView, Vec<HistoryEntry>)>, StoreError> {
+        Ok(None)
+    }
+    async fn runs(&self, _: RunQuery) -> Result<RunPage, StoreError> {
+        Ok(RunPage { runs: Vec::new(), next_cursor: None })
+    }
+    async fn run_events(&self, _: &str, _: Option<i64>, _: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        Ok(Vec::new())
+    }
+    async fn ready(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+fn ev(id: &str) -> NewEvent {
+    NewEvent {
+        source: "/dedup-test".into(),
+        id: id.into(),
+        type_name: "ai.run.progress".into(),
+        run_id: "r".into(),
+        seq: None,
+        envelope: "{}".into(),
+        change: RunChange::new("r"),
+    }
+}
+
+fn statuses(outcomes: &[Outcome]) -> Vec<&'static str> {
+    outcomes
+        .iter()
+        .map(|o| match o {
+            Outcome::Applied { .. } => "applied",
+            Outcome::Duplicate { .. } => "duplicate",
+            _ => "other",
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_marker_is_set_only_after_the_commit_and_then_skips_the_store() {
+    let ns = format!("herald:test:{}", support::unique_db());
+    let store = Deduped::new(Scripted::default(), &support::redis_url(), ns, Duration::from_secs(60)).await.unwrap();
+
+    store.inner().fail_next.store(true, Ordering::SeqCst);
+    assert!(store.ingest(vec![ev("a")]).await.is_err(), "the store failed: no ack");
+    // The retry reaches the store: the failed attempt left no marker.
+    let out = store.ingest(vec![ev("a")]).await.unwrap();
+    assert_eq!(statuses(&out), vec!["applied"]);
+    assert_eq!(store.inner().events.load(Ordering::SeqCst), 1);
+
+    // Now marked: answered from Redis, the store is not asked again; a new
+    // event in the same batch still goes through.
+    let out = store.ingest(vec![ev("a"), ev("b")]).await.unwrap();
+    assert_eq!(statuses(&out), vec!["duplicate", "applied"]);
+    assert_eq!(out[0], Outcome::Duplicate { run_id: "r".into() });
+    assert_eq!(store.inner().events.load(Ordering::SeqCst), 2, "only `b` reached the store");
+    assert_eq!(store.dedup_status().await.unwrap()["status"], "ok");
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_changes_nothing_but_the_readiness_detail() {
+    // Port 1: nothing listens there.
+    let store = Deduped::new(Scripted::default(), "redis://127.0.0.1:1", "herald:test:down".into(), Duration::from_secs(60))
+        .await
+        .expect("starting with Redis down is not an error");
+    let out = store.ingest(vec![ev("x"), ev("y")]).await.unwrap();
+    assert_eq!(statuses(&out), vec!["applied", "applied"]);
+    assert!(store.ready().await.is_ok());
+    let detail = store.dedup_status().await.unwrap();
+    assert_eq!(detail["status"], "unavailable", "{detail}");
+}
