@@ -22,13 +22,16 @@ pub(super) fn emit_data_types(generated: &GeneratedTypes, opts: &EmitOptions) ->
         Diagnostics(vec![Diagnostic::new("<typify>", 0, 0, format!("typify produced unparsable code: {e}"))])
     })?;
     let herald: syn::Path = syn::parse_str(&opts.herald_path).unwrap_or_else(|_| syn::parse_quote!(::herald));
-    let mut rewriter = Rewriter { herald };
+    let herald_text = herald.to_token_stream().to_string().replace(' ', "");
+    let mut rewriter = Rewriter { herald, herald_text };
     rewriter.visit_file_mut(&mut file);
     Ok(file.into_token_stream())
 }
 
 struct Rewriter {
     herald: syn::Path,
+    /// `herald` as source text (`::herald`), for paths inside strings.
+    herald_text: String,
 }
 
 impl Rewriter {
@@ -55,8 +58,7 @@ impl Rewriter {
     /// `null` (see `__private::some_not_null`). The catalog lint forbids
     /// nullable types, so an `Option` here always means "not required".
     fn reject_null_for_optional(&self, s: &mut syn::ItemStruct) {
-        let herald = self.herald.to_token_stream().to_string().replace(' ', "");
-        let with = format!("{herald}::__private::some_not_null");
+        let with = format!("{}::__private::some_not_null", self.herald_text);
         for field in s.fields.iter_mut() {
             if is_option(&field.ty) && field.ident.is_some() {
                 field.attrs.push(syn::parse_quote!(#[serde(default, deserialize_with = #with)]));
@@ -105,7 +107,7 @@ impl VisitMut for Rewriter {
     fn visit_attribute_mut(&mut self, attr: &mut syn::Attribute) {
         if attr.path().is_ident("serde") || attr.path().is_ident("derive") {
             if let syn::Meta::List(list) = &mut attr.meta {
-                let herald = self.herald.to_token_stream().to_string().replace(' ', "");
+                let herald = &self.herald_text;
                 let mut text = list.tokens.to_string();
                 for krate in PRIVATE_CRATES {
                     text = text
@@ -180,7 +182,7 @@ impl VisitMut for Rewriter {
                 a.path().is_ident("derive") && a.to_token_stream().to_string().contains("serde")
             });
             if derives_serde {
-                let krate = format!("{}::__private::serde", self.herald.to_token_stream()).replace(' ', "");
+                let krate = format!("{}::__private::serde", self.herald_text);
                 attrs.push(syn::parse_quote!(#[serde(crate = #krate)]));
             }
         }

@@ -28,16 +28,7 @@ pub(super) fn emit_validate(
     opts: &EmitOptions,
 ) -> Result<TokenStream, Diagnostics> {
     let herald = opts.herald();
-    let mut walker = Walker {
-        space: &generated.space,
-        defs: &generated.defs,
-        pending: BTreeMap::new(),
-        done: BTreeMap::new(),
-        patterns: Vec::new(),
-        herald: herald.clone(),
-        errors: Vec::new(),
-        renames: BTreeMap::new(),
-    };
+    let mut walker = Walker::new(generated, &herald, BTreeMap::new());
 
     let mut impls = Vec::new();
     for event in &catalog.events {
@@ -122,16 +113,7 @@ pub(super) fn emit_validate_external(
     opts: &EmitOptions,
 ) -> Result<TokenStream, Diagnostics> {
     let herald = opts.herald();
-    let mut walker = Walker {
-        space: &generated.space,
-        defs: &generated.defs,
-        pending: BTreeMap::new(),
-        done: BTreeMap::new(),
-        patterns: Vec::new(),
-        herald: herald.clone(),
-        errors: Vec::new(),
-        renames,
-    };
+    let mut walker = Walker::new(generated, &herald, renames);
     let body = walker.walk(schema, root, Place::reference(quote!(self)), false);
     if !walker.errors.is_empty() || !walker.pending.is_empty() {
         let mut errors = walker.errors;
@@ -178,7 +160,23 @@ struct Walker<'a> {
     renames: BTreeMap<String, String>,
 }
 
-impl Walker<'_> {
+impl<'a> Walker<'a> {
+    /// A walker over `generated`'s types, emitting paths rooted at
+    /// `herald`; `renames` maps Rust field names to JSON names where they
+    /// differ (struct-declared events).
+    fn new(generated: &'a GeneratedTypes, herald: &TokenStream, renames: BTreeMap<String, String>) -> Self {
+        Walker {
+            space: &generated.space,
+            defs: &generated.defs,
+            pending: BTreeMap::new(),
+            done: BTreeMap::new(),
+            patterns: Vec::new(),
+            herald: herald.clone(),
+            errors: Vec::new(),
+            renames,
+        }
+    }
+
     /// The compiled regexes the checks refer to, one `static` each
     /// (`__PATTERN_0`, …), built on first use.
     fn pattern_statics(&self) -> Vec<TokenStream> {

@@ -17,6 +17,7 @@ use crate::change::RunChange;
 
 pub mod dedup;
 pub mod mongo;
+pub mod sequence;
 pub mod sqlite;
 
 /// An event that passed validation, with the change its handler computed.

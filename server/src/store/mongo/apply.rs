@@ -1,11 +1,6 @@
 //! The ordering rules, as a pure computation on a loaded run.
 //!
-//! Same rules as the SQLite store (see `sqlite/apply.rs`): the next
-//! expected `seq` is `last_event_seq + 1` (any `seq <= 1` for a run that
-//! has applied none); the expected one applies and releases parked
-//! successors; one ahead parks; one at or below `last_event_seq` is stale;
-//! no `seq` applies on arrival. An illegal status move consumes its `seq`
-//! and records history.
+//! The rules are [`crate::store::sequence`]'s, shared with the SQLite store.
 //!
 //! Nothing here talks to MongoDB: [`Plan`] collects the new run state and
 //! the event state changes ("settles"), and the store writes them with one
@@ -16,9 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::change::{RunChange, apply_sets};
 use crate::store::Outcome;
-
-/// The first `seq` a run without any applied `seq` waits for.
-pub(super) const FIRST_SEQ: i64 = 1;
+use crate::store::sequence::{self, Position};
 
 /// Event states. `pending`: inserted, not yet processed (or processed by a
 /// run write whose outbox has not been flushed yet).
@@ -75,26 +68,8 @@ impl Run {
             outbox: Vec::new(),
         }
     }
-
-    /// Where `seq` falls relative to this run's progress.
-    pub fn position(&self, seq: i64) -> Position {
-        match self.last_event_seq {
-            Some(last) if seq <= last => Position::Behind { last },
-            Some(last) if seq == last + 1 => Position::Next,
-            Some(last) => Position::Ahead { expected: last + 1 },
-            None if seq <= FIRST_SEQ => Position::Next,
-            None => Position::Ahead { expected: FIRST_SEQ },
-        }
-    }
 }
 
-/// Where a `seq` falls relative to a run's progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Position {
-    Next,
-    Ahead { expected: i64 },
-    Behind { last: i64 },
-}
 
 /// The event being processed.
 #[derive(Debug, Clone)]
@@ -133,7 +108,7 @@ pub(super) fn plan(mut run: Run, ev: &Incoming<'_>, parked: &[Parked], now: i64)
             Ok(()) => Outcome::Applied { run_id, seq: None, released: Vec::new() },
             Err((from, to)) => Outcome::IllegalTransition { run_id, from, to },
         },
-        Some(seq) => match run.position(seq) {
+        Some(seq) => match sequence::position(run.last_event_seq, seq) {
             Position::Behind { last } => {
                 settle(&mut run, ev.oid, state::STALE);
                 history(
@@ -165,7 +140,7 @@ pub(super) fn plan(mut run: Run, ev: &Incoming<'_>, parked: &[Parked], now: i64)
 
 /// Whether processing an event with `seq` needs the run's parked events.
 pub(super) fn needs_parked(run: &Run, seq: Option<i64>) -> bool {
-    seq.is_some_and(|s| run.position(s) == Position::Next)
+    seq.is_some_and(|s| sequence::position(run.last_event_seq, s) == Position::Next)
 }
 
 /// Give up on the gap before the lowest parked event: record it, then
@@ -174,7 +149,7 @@ pub(super) fn needs_parked(run: &Run, seq: Option<i64>) -> bool {
 pub(super) fn skip_gap(mut run: Run, parked: &[Parked], now: i64) -> Option<(Run, usize)> {
     let lowest = parked.iter().map(|p| p.seq).min()?;
     run.outbox.clear();
-    let expected = run.last_event_seq.map_or(FIRST_SEQ, |l| l + 1);
+    let expected = sequence::expected(run.last_event_seq);
     if lowest > expected {
         history(&mut run, now, "gap_skipped", json!({"missing_from_seq": expected, "missing_to_seq": lowest - 1}));
     }

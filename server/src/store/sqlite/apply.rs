@@ -1,15 +1,5 @@
-//! Dedup, store and apply — the per-event work inside one transaction.
-//!
-//! Ordering rules (per run, for events carrying `seq`):
-//! - the next expected `seq` is `last_event_seq + 1`; a run that has not
-//!   applied any `seq` yet takes any `seq <= 1` as its first;
-//! - the expected `seq` is applied, then any parked events it unblocks;
-//! - a `seq` ahead of the expected one is stored and parked;
-//! - a `seq` at or below `last_event_seq` is stored as stale, never applied;
-//! - events without `seq` apply on arrival and leave `last_event_seq` alone.
-//!
-//! An event whose status move is illegal still consumes its `seq` (the run
-//! must not stall behind it) but changes nothing else.
+//! Dedup, store and apply — the per-event work inside one transaction,
+//! following the ordering rules in [`crate::store::sequence`].
 
 use std::collections::HashMap;
 
@@ -17,10 +7,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value, json};
 
 use crate::change::{RunChange, apply_sets};
+use crate::store::sequence::{self, Position};
 use crate::store::{NewEvent, Outcome};
-
-/// The first `seq` a run without any applied `seq` waits for.
-const FIRST_SEQ: i64 = 1;
 
 /// A run row, loaded for the length of one event's processing.
 struct Run {
@@ -61,25 +49,6 @@ impl Runs {
     }
 }
 
-/// Where a `seq` falls relative to a run's progress.
-enum Position {
-    Next,
-    Ahead { expected: i64 },
-    Behind { last: i64 },
-}
-
-impl Run {
-    fn position(&self, seq: i64) -> Position {
-        match self.last_event_seq {
-            Some(last) if seq <= last => Position::Behind { last },
-            Some(last) if seq == last + 1 => Position::Next,
-            Some(last) => Position::Ahead { expected: last + 1 },
-            None if seq <= FIRST_SEQ => Position::Next,
-            None => Position::Ahead { expected: FIRST_SEQ },
-        }
-    }
-}
-
 /// What applying one change did.
 enum Applied {
     Yes,
@@ -117,7 +86,7 @@ pub(super) fn ingest_one(
             Applied::Yes => Outcome::Applied { run_id: run.run_id.clone(), seq: None, released: Vec::new() },
             Applied::Illegal { from, to } => Outcome::IllegalTransition { run_id: run.run_id.clone(), from, to },
         },
-        Some(seq) => match run.position(seq) {
+        Some(seq) => match sequence::position(run.last_event_seq, seq) {
             Position::Behind { last } => {
                 set_state(tx, pk, "stale", None)?;
                 history(tx, &run.run_id, now, "stale_event", json!({"id": ev.id, "source": ev.source, "seq": seq, "last_event_seq": last}))?;
@@ -170,7 +139,7 @@ pub(super) fn release_gaps(
             runs.put(run);
             continue;
         };
-        let expected = run.last_event_seq.map_or(FIRST_SEQ, |l| l + 1);
+        let expected = sequence::expected(run.last_event_seq);
         if lowest > expected {
             history(tx, &run_id, now, "gap_skipped", json!({"missing_from_seq": expected, "missing_to_seq": lowest - 1}))?;
         }
