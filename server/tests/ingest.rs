@@ -172,6 +172,7 @@ async fn duplicates_are_acknowledged_and_applied_once(b: Backend) {
     assert_eq!(s.get(&format!("/api/runs/{run}")).await.1["metrics"]["loss"], 2.0);
     let events = s.get(&format!("/api/runs/{run}/events")).await.1;
     assert_eq!(events["events"].as_array().unwrap().len(), 2);
+    assert_eq!(s.get(&format!("/api/runs/{run}")).await.1["applied_events"], 2, "the retry was not applied");
 }
 
 async fn malformed_envelopes_get_400_with_a_code(b: Backend) {

@@ -37,6 +37,7 @@ async fn out_of_order_events_are_parked_then_applied_in_seq_order(b: Backend) {
     let doc = run_doc(&s, &run).await;
     assert_eq!(doc["progress"], 0.1, "parked events are not applied");
     assert_eq!(doc["parked_events"], 2);
+    assert_eq!(doc["applied_events"], 1);
 
     let (status, resp) = s.send(&progress(&run, "p2", 2, 0.2)).await;
     assert_eq!(status, 200);
@@ -48,6 +49,7 @@ async fn out_of_order_events_are_parked_then_applied_in_seq_order(b: Backend) {
     assert_eq!(doc["progress"], 0.4);
     assert_eq!(doc["current_step"], "step-4");
     assert_eq!(doc["parked_events"], 0);
+    assert_eq!(doc["applied_events"], 4);
 
     let (_, events) = s.get(&format!("/api/runs/{run}/events")).await;
     let seqs: Vec<i64> = events["events"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()).collect();
@@ -216,6 +218,7 @@ async fn restart_on_the_same_store_loses_nothing_and_reapplies_nothing(b: Backen
     assert_eq!(resp["released"], json!([7]));
     let doc = run_doc(&s, &run).await;
     assert_eq!(doc["last_event_seq"], 7);
+    assert_eq!(doc["applied_events"], 7, "retries after the restart applied nothing again");
     let (_, stored) = s.get(&format!("/api/runs/{run}/events?limit=1000")).await;
     assert_eq!(stored["events"].as_array().unwrap().len(), 7, "each event stored exactly once");
 }

@@ -124,6 +124,10 @@ pub struct RunView {
     pub updated_at: String,
     /// Events stored for the run and waiting for a `seq` gap to fill.
     pub parked_events: i64,
+    /// Events applied to the run so far. Each stored event is applied at
+    /// most once, so this equals the number of distinct events in state
+    /// `applied`; it makes "never applied twice" observable.
+    pub applied_events: i64,
     /// The document fields handlers wrote.
     #[serde(flatten)]
     pub doc: Map<String, Value>,

@@ -46,6 +46,8 @@ pub(super) struct Run {
     pub version: i64,
     pub status: String,
     pub last_event_seq: Option<i64>,
+    /// Events applied to the run so far.
+    pub applied_events: i64,
     pub updated_at: i64,
     pub doc: Map<String, Value>,
     pub history: Vec<History>,
@@ -62,6 +64,7 @@ impl Run {
             version: 0,
             status: initial_status.to_owned(),
             last_event_seq: None,
+            applied_events: 0,
             updated_at: 0,
             doc: Map::new(),
             history: Vec::new(),
@@ -194,6 +197,7 @@ fn apply(run: &mut Run, oid: ObjectId, id: &str, change: &RunChange, now: i64) -
         run.status = t.to.clone();
     }
     apply_sets(&mut run.doc, &change.sets);
+    run.applied_events += 1;
     settle(run, oid, state::APPLIED);
     Ok(())
 }
@@ -241,6 +245,7 @@ mod tests {
         let p = plan(run, &incoming(a, "a", Some(2), &change), &parked, 7);
         assert_eq!(p.outcome, Outcome::Applied { run_id: "r".into(), seq: Some(2), released: vec![3, 4] });
         assert_eq!(p.run.last_event_seq, Some(4));
+        assert_eq!(p.run.applied_events, 3, "a, b and d; the second seq 3 is stale");
         assert_eq!(p.run.doc["progress"], 0.4);
         let states: Vec<(ObjectId, &str)> = p.run.outbox.iter().map(|s| (s.event, s.state)).collect();
         assert_eq!(states, vec![(a, "applied"), (b, "applied"), (c, "stale"), (d, "applied")]);
@@ -270,6 +275,7 @@ mod tests {
         assert_eq!(p.outcome, Outcome::IllegalTransition { run_id: "r".into(), from: "completed".into(), to: "running".into() });
         assert_eq!(p.run.last_event_seq, Some(1));
         assert_eq!(p.run.status, "completed");
+        assert_eq!(p.run.applied_events, 0);
         assert!(p.run.doc.is_empty());
         assert_eq!(p.run.history[0].detail["id"], "s");
     }

@@ -10,7 +10,7 @@
 //!   `(source, id)` (the dedup guard), index on `(run_id, seq)`. `state` is
 //!   `pending` → `applied | parked | stale | illegal_transition`; a parked
 //!   event keeps its handler's change (`change`) until it is applied.
-//! - `runs`: `_id` = run id; `status`, `last_event_seq`, `updated_at`,
+//! - `runs`: `_id` = run id; `status`, `last_event_seq`, `applied_events`, `updated_at`,
 //!   `doc` (the handlers' fields, keys escaped — see [`bson`]), `history`
 //!   (the latest 100 entries), `version` (the compare-and-set guard) and
 //!   `outbox`.
@@ -48,7 +48,7 @@ use std::time::Duration;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::error::{ErrorKind, WriteFailure};
-use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
 
 use super::{HistoryEntry, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError, StoredEvent};
@@ -70,6 +70,19 @@ const SWEEP_PENDING: i64 = 100;
 /// Server selection and connect timeout when the URI sets none: a
 /// MongoDB outage must turn into a quick 503, not a 30 s hang.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The write concern herald acknowledges under: what the URI asks for,
+/// with `w: majority` and `journal: true` wherever it is silent. An event
+/// is acknowledged to its sender only after MongoDB acknowledged it, so a
+/// weaker default (`w: 1`, no journal) could lose acknowledged events on a
+/// primary crash or failover. A URI that says `w=1` or `journal=false`
+/// explicitly is obeyed: that is the operator's informed choice.
+fn durable(from_uri: Option<WriteConcern>) -> WriteConcern {
+    let mut wc = from_uri.unwrap_or_default();
+    wc.w.get_or_insert(Acknowledgment::Majority);
+    wc.journal.get_or_insert(true);
+    wc
+}
 
 /// The MongoDB store.
 pub struct MongoStore {
@@ -107,6 +120,7 @@ impl MongoStore {
             .await
             .map_err(|e| StoreError(format!("--mongodb-uri `{uri}` is not usable: {e}")))?;
         options.server_selection_timeout.get_or_insert(DEFAULT_TIMEOUT);
+        options.write_concern = Some(durable(options.write_concern.take()));
         options.connect_timeout.get_or_insert(DEFAULT_TIMEOUT);
         options.app_name.get_or_insert_with(|| "herald-server".to_owned());
         let client = Client::with_options(options).map_err(unavailable)?;
@@ -348,6 +362,7 @@ impl MongoStore {
             last_event_seq: run.last_event_seq,
             updated_at: millis_to_rfc3339(run.updated_at),
             parked_events: i64::try_from(parked).unwrap_or(i64::MAX),
+            applied_events: run.applied_events,
             doc: run.doc,
         })
     }
@@ -388,6 +403,7 @@ fn run_to_doc(run: &Run) -> Document {
         "_id": &run.run_id,
         "status": &run.status,
         "last_event_seq": run.last_event_seq.map_or(Bson::Null, Bson::Int64),
+        "applied_events": run.applied_events,
         "updated_at": run.updated_at,
         "doc": bson::to_document(&run.doc),
         "history": history,
@@ -432,6 +448,7 @@ fn run_from_doc(run_id: &str, d: &Document) -> Run {
         version: d.get_i64("version").unwrap_or_default(),
         status: d.get_str("status").unwrap_or_default().to_owned(),
         last_event_seq: d.get_i64("last_event_seq").ok(),
+        applied_events: d.get_i64("applied_events").unwrap_or_default(),
         updated_at: d.get_i64("updated_at").unwrap_or_default(),
         doc: d.get_document("doc").map(bson::to_map).unwrap_or_default(),
         history,
@@ -537,5 +554,25 @@ impl Store for MongoStore {
 
     async fn close(&self) {
         self.client.clone().shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn write_concern_of(uri: &str) -> WriteConcern {
+        durable(ClientOptions::parse(uri).await.unwrap().write_concern)
+    }
+
+    #[tokio::test]
+    async fn write_concern_defaults_to_majority_and_journal_but_the_uri_wins() {
+        let wc = write_concern_of("mongodb://127.0.0.1:1").await;
+        assert_eq!((wc.w, wc.journal), (Some(Acknowledgment::Majority), Some(true)));
+        let wc = write_concern_of("mongodb://127.0.0.1:1/?w=1").await;
+        assert_eq!((wc.w, wc.journal), (Some(Acknowledgment::Nodes(1)), Some(true)));
+        let wc = write_concern_of("mongodb://127.0.0.1:1/?journal=false&wtimeoutMS=500").await;
+        assert_eq!((wc.w, wc.journal), (Some(Acknowledgment::Majority), Some(false)));
+        assert_eq!(wc.w_timeout, Some(Duration::from_millis(500)));
     }
 }

@@ -15,6 +15,7 @@ struct Run {
     run_id: String,
     status: String,
     last_event_seq: Option<i64>,
+    applied_events: i64,
     doc: Map<String, Value>,
 }
 
@@ -186,6 +187,7 @@ fn apply(tx: &Connection, run: &mut Run, pk: i64, change: &RunChange, now: i64) 
         run.status = t.to.clone();
     }
     apply_sets(&mut run.doc, &change.sets);
+    run.applied_events += 1;
     set_state(tx, pk, "applied", None)?;
     Ok(Applied::Yes)
 }
@@ -202,30 +204,37 @@ fn history(tx: &Connection, run_id: &str, now: i64, kind: &str, detail: Value) -
 }
 
 fn load_run(tx: &Connection, run_id: &str, initial_status: &str) -> rusqlite::Result<Run> {
-    let row: Option<(String, Option<i64>, String)> = tx
-        .prepare_cached("SELECT status, last_event_seq, doc FROM runs WHERE run_id = ?1")?
-        .query_row([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    let row: Option<(String, Option<i64>, i64, String)> = tx
+        .prepare_cached("SELECT status, last_event_seq, applied_events, doc FROM runs WHERE run_id = ?1")?
+        .query_row([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()?;
     Ok(match row {
-        Some((status, last_event_seq, doc)) => Run {
+        Some((status, last_event_seq, applied_events, doc)) => Run {
             run_id: run_id.to_owned(),
             status,
             last_event_seq,
+            applied_events,
             doc: serde_json::from_str(&doc).unwrap_or_default(),
         },
         // The first event of a run creates it, whatever its type: workers
         // may report progress before (or without) `ai.run.started`.
-        None => Run { run_id: run_id.to_owned(), status: initial_status.to_owned(), last_event_seq: None, doc: Map::new() },
+        None => Run {
+            run_id: run_id.to_owned(),
+            status: initial_status.to_owned(),
+            last_event_seq: None,
+            applied_events: 0,
+            doc: Map::new(),
+        },
     })
 }
 
 fn save_run(tx: &Connection, run: &Run, now: i64) -> rusqlite::Result<()> {
     let doc = Value::Object(run.doc.clone()).to_string();
     tx.prepare_cached(
-        "INSERT INTO runs (run_id, status, last_event_seq, updated_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO runs (run_id, status, last_event_seq, updated_at, doc, applied_events) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, last_event_seq = excluded.last_event_seq,
-             updated_at = excluded.updated_at, doc = excluded.doc",
+             updated_at = excluded.updated_at, doc = excluded.doc, applied_events = excluded.applied_events",
     )?
-    .execute(params![run.run_id, run.status, run.last_event_seq, now, doc])?;
+    .execute(params![run.run_id, run.status, run.last_event_seq, now, doc, run.applied_events])?;
     Ok(())
 }

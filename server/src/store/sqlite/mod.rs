@@ -203,7 +203,7 @@ impl Store for SqliteStore {
 }
 
 const RUN_SELECT: &str = "SELECT run_id, status, last_event_seq, updated_at, doc,
-    (SELECT COUNT(*) FROM events e WHERE e.run_id = runs.run_id AND e.state = 'parked') FROM runs";
+    (SELECT COUNT(*) FROM events e WHERE e.run_id = runs.run_id AND e.state = 'parked'), applied_events FROM runs";
 
 fn run_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunView> {
     Ok(RunView {
@@ -213,5 +213,6 @@ fn run_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunView> {
         updated_at: millis_to_rfc3339(r.get(3)?),
         doc: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default(),
         parked_events: r.get(5)?,
+        applied_events: r.get(6)?,
     })
 }
