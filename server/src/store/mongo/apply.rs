@@ -103,8 +103,10 @@ pub(super) struct Plan {
 
 /// Process `ev` against `run`. `parked` is the run's parked events,
 /// needed only when `ev` is next in line (see [`needs_parked`]).
+///
+/// The settles add to `run.outbox`: clear it (after flushing what it held)
+/// before planning a new write.
 pub(super) fn plan(mut run: Run, ev: &Incoming<'_>, parked: &[Parked], now: i64) -> Plan {
-    run.outbox.clear();
     let run_id = run.run_id.clone();
     let outcome = match ev.seq {
         None => match apply(&mut run, ev.oid, ev.id, ev.change, now) {
@@ -139,6 +141,25 @@ pub(super) fn plan(mut run: Run, ev: &Incoming<'_>, parked: &[Parked], now: i64)
     };
     run.updated_at = now;
     Plan { run, outcome }
+}
+
+/// Process several events of one run, in arrival order, for one run
+/// write: each is planned on the run as the previous ones left it, and
+/// against the parked events the database will hold by then (those this
+/// write parks join, those it settles leave). One outcome per event.
+pub(super) fn plan_all(mut run: Run, events: &[Incoming<'_>], mut parked: Vec<Parked>, now: i64) -> (Run, Vec<Outcome>) {
+    let mut outcomes = Vec::with_capacity(events.len());
+    for ev in events {
+        let p = plan(run, ev, &parked, now);
+        run = p.run;
+        parked.retain(|q| !run.outbox.iter().any(|s| s.event == q.oid && s.state != state::PARKED));
+        if let Outcome::Parked { seq, .. } = p.outcome {
+            let at = parked.partition_point(|q| (q.seq, q.oid) < (seq, ev.oid));
+            parked.insert(at, Parked { oid: ev.oid, id: ev.id.to_owned(), seq, change: ev.change.clone() });
+        }
+        outcomes.push(p.outcome);
+    }
+    (run, outcomes)
 }
 
 /// Whether processing an event with `seq` needs the run's parked events.
@@ -202,8 +223,13 @@ fn apply(run: &mut Run, oid: ObjectId, id: &str, change: &RunChange, now: i64) -
     Ok(())
 }
 
+/// Record `event`'s new state; a later state of the same event in the same
+/// write replaces the earlier one (parked, then released).
 fn settle(run: &mut Run, event: ObjectId, state: &'static str) {
-    run.outbox.push(Settle { event, state });
+    match run.outbox.iter_mut().find(|s| s.event == event) {
+        Some(s) => s.state = state,
+        None => run.outbox.push(Settle { event, state }),
+    }
 }
 
 /// Most history entries a run document keeps (the query API shows as
@@ -278,6 +304,47 @@ mod tests {
         assert_eq!(p.run.applied_events, 0);
         assert!(p.run.doc.is_empty());
         assert_eq!(p.run.history[0].detail["id"], "s");
+    }
+
+    #[test]
+    fn plan_all_releases_events_parked_earlier_in_the_same_write() {
+        let stored = ObjectId::new();
+        let parked = vec![Parked { oid: stored, id: "5".into(), seq: 5, change: progress("r", 0.5) }];
+        let oids: Vec<ObjectId> = (0..5).map(|_| ObjectId::new()).collect();
+        let changes: Vec<RunChange> = [0.1, 0.3, 0.2, 0.33, 0.4].iter().map(|p| progress("r", *p)).collect();
+        let seqs = [1, 3, 2, 3, 4];
+        let ids = ["1", "3", "2", "3b", "4"];
+        let events: Vec<Incoming<'_>> =
+            (0..5).map(|i| incoming(oids[i], ids[i], Some(seqs[i]), &changes[i])).collect();
+        let (run, outcomes) = plan_all(Run::new("r", "queued"), &events, parked, 3);
+        let statuses: Vec<&str> = outcomes
+            .iter()
+            .map(|o| match o {
+                Outcome::Applied { .. } => "applied",
+                Outcome::Parked { .. } => "parked",
+                Outcome::Stale { .. } => "stale",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(statuses, vec!["applied", "parked", "applied", "stale", "applied"]);
+        assert_eq!(outcomes[2], Outcome::Applied { run_id: "r".into(), seq: Some(2), released: vec![3] });
+        assert_eq!(outcomes[4], Outcome::Applied { run_id: "r".into(), seq: Some(4), released: vec![5] });
+        assert_eq!(run.last_event_seq, Some(5));
+        assert_eq!(run.applied_events, 5, "1, 2, 3 (released), 4, and the stored 5");
+        assert_eq!(run.doc["progress"], 0.5);
+        // One outbox entry per event, in its final state.
+        let mut states: Vec<(ObjectId, &str)> = run.outbox.iter().map(|s| (s.event, s.state)).collect();
+        states.sort();
+        let mut expected = vec![
+            (oids[0], "applied"),
+            (oids[1], "applied"),
+            (oids[2], "applied"),
+            (oids[3], "stale"),
+            (oids[4], "applied"),
+            (stored, "applied"),
+        ];
+        expected.sort();
+        assert_eq!(states, expected);
     }
 
     #[test]

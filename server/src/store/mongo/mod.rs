@@ -43,6 +43,8 @@
 //! retry (or the sweeper) finishes; dying after step 2 leaves an outbox
 //! the next writer (or the retry) flushes.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mongodb::bson::oid::ObjectId;
@@ -57,8 +59,11 @@ use crate::clock::{millis_to_rfc3339, now_millis};
 
 mod apply;
 mod bson;
+mod coalesce;
+mod group;
 
 use apply::{History, Incoming, Parked, Run, Settle, state};
+use coalesce::Coalescer;
 
 /// How often one event's run write may lose a compare-and-set race before
 /// the request fails with 503 (and the sender retries).
@@ -84,14 +89,44 @@ fn durable(from_uri: Option<WriteConcern>) -> WriteConcern {
     wc
 }
 
-/// The MongoDB store.
+/// `write_concern` as the `writeConcern` field of a command.
+fn write_concern_doc(wc: &WriteConcern) -> Document {
+    let mut d = Document::new();
+    match &wc.w {
+        Some(Acknowledgment::Nodes(n)) => d.insert("w", i64::from(*n)),
+        Some(Acknowledgment::Majority) => d.insert("w", "majority"),
+        Some(Acknowledgment::Custom(tag)) => d.insert("w", tag.as_str()),
+        _ => None,
+    };
+    if let Some(j) = wc.journal {
+        d.insert("j", j);
+    }
+    if let Some(t) = wc.w_timeout {
+        d.insert("wtimeout", i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
+    }
+    d
+}
+
+/// The MongoDB store. Concurrent `ingest` calls are coalesced into
+/// groups written with a handful of round trips each ([`coalesce`],
+/// [`group`]).
 pub struct MongoStore {
+    core: Arc<Core>,
+    coalescer: Coalescer,
+}
+
+/// The connection and collections, shared by the request handlers and the
+/// coalescer's workers.
+struct Core {
     client: Client,
     db: Database,
     events: Collection<Document>,
     runs: Collection<Document>,
     initial_status: String,
     failpoint: Option<String>,
+    /// [`durable`]'s write concern as a command field, for the commands
+    /// sent with `run_command` (which does not add the client's).
+    write_concern: Document,
 }
 
 fn unavailable(e: mongodb::error::Error) -> StoreError {
@@ -104,6 +139,23 @@ fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
         ErrorKind::Command(c) => c.code == 11000,
         _ => false,
     }
+}
+
+/// The `events` document of a new event, `pending` until its run write.
+fn event_doc(oid: ObjectId, ev: &NewEvent) -> Result<Document, StoreError> {
+    let change = serde_json::to_string(&ev.change).map_err(|e| StoreError(format!("cannot encode the change: {e}")))?;
+    Ok(doc! {
+        "_id": oid,
+        "source": &ev.source,
+        "id": &ev.id,
+        "type": &ev.type_name,
+        "run_id": &ev.run_id,
+        "seq": ev.seq.map_or(Bson::Null, Bson::Int64),
+        "received_at": now_millis(),
+        "state": state::PENDING,
+        "change": change,
+        "envelope": &ev.envelope,
+    })
 }
 
 /// How one attempt at writing a run ended.
@@ -120,12 +172,14 @@ impl MongoStore {
             .await
             .map_err(|e| StoreError(format!("--mongodb-uri `{uri}` is not usable: {e}")))?;
         options.server_selection_timeout.get_or_insert(DEFAULT_TIMEOUT);
-        options.write_concern = Some(durable(options.write_concern.take()));
+        let write_concern = durable(options.write_concern.take());
+        options.write_concern = Some(write_concern.clone());
         options.connect_timeout.get_or_insert(DEFAULT_TIMEOUT);
         options.app_name.get_or_insert_with(|| "herald-server".to_owned());
         let client = Client::with_options(options).map_err(unavailable)?;
         let db = client.database(db_name);
-        let store = MongoStore {
+        let core = Core {
+            write_concern: write_concern_doc(&write_concern),
             events: db.collection("events"),
             runs: db.collection("runs"),
             db,
@@ -135,11 +189,21 @@ impl MongoStore {
             // named step (see `failpoint`).
             failpoint: std::env::var("HERALD_FAILPOINT").ok().filter(|s| !s.is_empty()),
         };
-        store.create_indexes().await.map_err(|e| {
+        core.create_indexes().await.map_err(|e| {
             StoreError(format!("cannot prepare MongoDB database `{db_name}` at {uri}: {}; is MongoDB running?", unavailable(e).0))
         })?;
-        Ok(store)
+        let core = Arc::new(core);
+        let coalescer = Coalescer::start(core.clone());
+        Ok(MongoStore { core, coalescer })
     }
+
+    /// The database name.
+    pub fn database(&self) -> &str {
+        self.core.db.name()
+    }
+}
+
+impl Core {
 
     async fn create_indexes(&self) -> mongodb::error::Result<()> {
         let unique = IndexOptions::builder().unique(true).name("source_id".to_owned()).build();
@@ -155,43 +219,12 @@ impl MongoStore {
         Ok(())
     }
 
-    /// The database name.
-    pub fn database(&self) -> &str {
-        self.db.name()
-    }
-
     /// Abort the process here when `HERALD_FAILPOINT` names this step.
     fn failpoint(&self, step: &str) {
         if self.failpoint.as_deref() == Some(step) {
             eprintln!("herald-server: failpoint {step} reached; aborting");
             std::process::abort();
         }
-    }
-
-    async fn ingest_one(&self, ev: &NewEvent) -> Result<Outcome, StoreError> {
-        let oid = ObjectId::new();
-        let change = serde_json::to_string(&ev.change).map_err(|e| StoreError(format!("cannot encode the change: {e}")))?;
-        let seq = ev.seq.map_or(Bson::Null, Bson::Int64);
-        let event = doc! {
-            "_id": oid,
-            "source": &ev.source,
-            "id": &ev.id,
-            "type": &ev.type_name,
-            "run_id": &ev.run_id,
-            "seq": seq,
-            "received_at": now_millis(),
-            "state": state::PENDING,
-            "change": change,
-            "envelope": &ev.envelope,
-        };
-        match self.events.insert_one(event).await {
-            Ok(_) => {}
-            Err(e) if is_duplicate_key(&e) => return self.duplicate(&ev.source, &ev.id).await,
-            Err(e) => return Err(unavailable(e)),
-        }
-        self.failpoint("mongo:after_event_insert");
-        let incoming = Incoming { oid, source: &ev.source, id: &ev.id, seq: ev.seq, change: &ev.change };
-        Ok(self.process(&ev.run_id, &incoming).await?.unwrap_or_else(|| Outcome::Duplicate { run_id: ev.run_id.clone() }))
     }
 
     /// `(source, id)` is stored already. If it is still `pending` (its
@@ -232,13 +265,14 @@ impl MongoStore {
     /// Steps 2–3 for one stored event. `None`: someone else processed it.
     async fn process(&self, run_id: &str, ev: &Incoming<'_>) -> Result<Option<Outcome>, StoreError> {
         for attempt in 0..MAX_ATTEMPTS {
-            let run = self.load_run(run_id).await?;
+            let mut run = self.load_run(run_id).await?;
             // Flush what the last writer produced before reading event
             // states (and before replacing its outbox).
             self.flush(&run.outbox).await?;
             if run.outbox.iter().any(|s| s.event == ev.oid) || !self.is_pending(ev.oid).await? {
                 return Ok(None);
             }
+            run.outbox.clear();
             let parked = if apply::needs_parked(&run, ev.seq) { self.parked(run_id).await? } else { Vec::new() };
             let plan = apply::plan(run, ev, &parked, now_millis());
             match self.write_run(&plan.run).await? {
@@ -263,33 +297,43 @@ impl MongoStore {
         Ok(found.is_some_and(|d| d.get_str("state").ok() == Some(state::PENDING)))
     }
 
-    /// Write the settled states to `events`. Conditional, so replaying an
-    /// old outbox never moves an event back.
+    /// Write the settled states to `events`: one conditional update per
+    /// distinct state, so replaying an old outbox never moves an event back.
     async fn flush(&self, outbox: &[Settle]) -> Result<(), StoreError> {
-        for s in outbox {
-            let (filter, update) = if s.state == state::PARKED {
-                (doc! {"_id": s.event, "state": state::PENDING}, doc! {"$set": {"state": state::PARKED}})
+        for target in [state::PARKED, state::APPLIED, state::STALE, state::ILLEGAL] {
+            let ids: Vec<ObjectId> = outbox.iter().filter(|s| s.state == target).map(|s| s.event).collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let (filter, update) = if target == state::PARKED {
+                (doc! {"_id": {"$in": ids}, "state": state::PENDING}, doc! {"$set": {"state": state::PARKED}})
             } else {
                 (
-                    doc! {"_id": s.event, "state": {"$in": [state::PENDING, state::PARKED]}},
-                    doc! {"$set": {"state": s.state}, "$unset": {"change": ""}},
+                    doc! {"_id": {"$in": ids}, "state": {"$in": [state::PENDING, state::PARKED]}},
+                    doc! {"$set": {"state": target}, "$unset": {"change": ""}},
                 )
             };
-            self.events.update_one(filter, update).await.map_err(unavailable)?;
+            self.events.update_many(filter, update).await.map_err(unavailable)?;
         }
         Ok(())
     }
 
     /// The run's parked events, lowest `seq` (then oldest) first.
     async fn parked(&self, run_id: &str) -> Result<Vec<Parked>, StoreError> {
+        Ok(self.parked_of(&[run_id]).await?.remove(run_id).unwrap_or_default())
+    }
+
+    /// The parked events of each of `run_ids`, lowest `seq` (then oldest)
+    /// first.
+    async fn parked_of(&self, run_ids: &[&str]) -> Result<HashMap<String, Vec<Parked>>, StoreError> {
         let mut cursor = self
             .events
-            .find(doc! {"run_id": run_id, "state": state::PARKED})
-            .projection(doc! {"_id": 1, "id": 1, "seq": 1, "change": 1})
+            .find(doc! {"run_id": {"$in": run_ids}, "state": state::PARKED})
+            .projection(doc! {"_id": 1, "id": 1, "run_id": 1, "seq": 1, "change": 1})
             .sort(doc! {"seq": 1, "_id": 1})
             .await
             .map_err(unavailable)?;
-        let mut parked = Vec::new();
+        let mut parked: HashMap<String, Vec<Parked>> = HashMap::new();
         while cursor.advance().await.map_err(unavailable)? {
             let d: Document = cursor.deserialize_current().map_err(unavailable)?;
             let (Ok(oid), Ok(seq), Ok(change)) = (d.get_object_id("_id"), d.get_i64("seq"), d.get_str("change")) else {
@@ -300,7 +344,8 @@ impl MongoStore {
                 tracing::warn!(event = %oid, "parked event with an unreadable change; skipped");
                 continue;
             };
-            parked.push(Parked { oid, id: d.get_str("id").unwrap_or_default().to_owned(), seq, change });
+            let run_id = d.get_str("run_id").unwrap_or_default().to_owned();
+            parked.entry(run_id).or_default().push(Parked { oid, id: d.get_str("id").unwrap_or_default().to_owned(), seq, change });
         }
         Ok(parked)
     }
@@ -458,14 +503,37 @@ fn run_from_doc(run_id: &str, d: &Document) -> Run {
 
 impl Store for MongoStore {
     async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<Outcome>, StoreError> {
-        // In order: a batch may carry several events of one run.
-        let mut out = Vec::with_capacity(events.len());
-        for ev in &events {
-            out.push(self.ingest_one(ev).await?);
-        }
-        Ok(out)
+        self.coalescer.submit(events).await
     }
 
+    async fn release_gaps(&self, timeout: Duration) -> Result<usize, StoreError> {
+        self.core.release_gaps(timeout).await
+    }
+
+    async fn run(&self, run_id: &str) -> Result<Option<(RunView, Vec<HistoryEntry>)>, StoreError> {
+        self.core.run(run_id).await
+    }
+
+    async fn runs(&self, q: RunQuery) -> Result<RunPage, StoreError> {
+        self.core.runs(q).await
+    }
+
+    async fn run_events(&self, run_id: &str, after_seq: Option<i64>, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        self.core.run_events(run_id, after_seq, limit).await
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.core.db.run_command(doc! {"ping": 1}).await.map(drop).map_err(unavailable)
+    }
+
+    async fn close(&self) {
+        self.coalescer.close().await;
+        self.core.client.clone().shutdown().await;
+    }
+}
+
+/// The query side and the gap sweeper.
+impl Core {
     async fn release_gaps(&self, timeout: Duration) -> Result<usize, StoreError> {
         let cutoff = now_millis() - i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
         // Events whose processing died half-way and that no retry finished.
@@ -547,14 +615,6 @@ impl Store for MongoStore {
         }
         Ok(out)
     }
-
-    async fn ready(&self) -> Result<(), StoreError> {
-        self.db.run_command(doc! {"ping": 1}).await.map(drop).map_err(unavailable)
-    }
-
-    async fn close(&self) {
-        self.client.clone().shutdown().await;
-    }
 }
 
 #[cfg(test)]
@@ -572,7 +632,9 @@ mod tests {
         let wc = write_concern_of("mongodb://127.0.0.1:1/?w=1").await;
         assert_eq!((wc.w, wc.journal), (Some(Acknowledgment::Nodes(1)), Some(true)));
         let wc = write_concern_of("mongodb://127.0.0.1:1/?journal=false&wtimeoutMS=500").await;
-        assert_eq!((wc.w, wc.journal), (Some(Acknowledgment::Majority), Some(false)));
+        assert_eq!((wc.w.clone(), wc.journal), (Some(Acknowledgment::Majority), Some(false)));
         assert_eq!(wc.w_timeout, Some(Duration::from_millis(500)));
+        assert_eq!(write_concern_doc(&wc), doc! {"w": "majority", "j": false, "wtimeout": 500_i64});
+        assert_eq!(write_concern_doc(&write_concern_of("mongodb://127.0.0.1:1/?w=2").await), doc! {"w": 2_i64, "j": true});
     }
 }

@@ -1,0 +1,102 @@
+//! Concurrent requests share MongoDB round trips.
+//!
+//! Storing one event takes several round trips (insert, read the run,
+//! compare-and-set it, settle the event). Paying them per event caps a
+//! server at a fraction of what MongoDB can take, so requests queue here
+//! and a few workers each take everything queued (up to [`MAX_GROUP`]
+//! events) and store it as one group ([`Core::ingest_group`]): the round
+//! trips are paid per group, and the busier the server, the bigger the
+//! groups. An idle server's request goes out alone, at once.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::Core;
+use crate::store::{NewEvent, Outcome, StoreError};
+
+/// Most events one group carries: bounds the size of the commands sent
+/// and the work one failure turns into retries.
+const MAX_GROUP: usize = 512;
+
+/// Groups in flight at once. More than one, so the next group is read
+/// and planned while the last one's writes are on the wire; few, because
+/// groups touching the same run race for it (and the loser retries).
+const WORKERS: usize = 4;
+
+/// Requests waiting for a worker; beyond this, `submit` waits (back
+/// pressure instead of unbounded memory).
+const QUEUE: usize = 4096;
+
+struct Job {
+    events: Vec<NewEvent>,
+    reply: oneshot::Sender<Result<Vec<Outcome>, StoreError>>,
+}
+
+/// The request queue and its workers.
+pub(super) struct Coalescer {
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Coalescer {
+    /// Start the workers on the current Tokio runtime.
+    pub(super) fn start(core: Arc<Core>) -> Coalescer {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let workers = (0..WORKERS).map(|_| tokio::spawn(work(core.clone(), rx.clone()))).collect();
+        Coalescer { jobs: Mutex::new(Some(tx)), workers: Mutex::new(workers) }
+    }
+
+    /// Store `events` (one request's, in order) with whatever else is
+    /// queued; one outcome per event, or the first error among them.
+    pub(super) async fn submit(&self, events: Vec<NewEvent>) -> Result<Vec<Outcome>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let closed = || StoreError("the MongoDB store is shutting down".into());
+        let tx = self.jobs.lock().map_err(|_| closed())?.clone().ok_or_else(closed)?;
+        let (reply, answer) = oneshot::channel();
+        tx.send(Job { events, reply }).await.map_err(|_| closed())?;
+        // A dropped reply means the worker died mid-group: nothing was
+        // acknowledged, and the sender's retry finds whatever was stored.
+        answer.await.map_err(|_| StoreError("a MongoDB ingest worker stopped; retry".into()))?
+    }
+
+    /// Stop taking requests, let the workers finish what is queued.
+    pub(super) async fn close(&self) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+        let workers = self.workers.lock().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default();
+        for w in workers {
+            let _ = w.await;
+        }
+    }
+}
+
+async fn work(core: Arc<Core>, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let jobs = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else { return };
+            let mut size = first.events.len();
+            let mut jobs = vec![first];
+            while size < MAX_GROUP {
+                let Ok(job) = rx.try_recv() else { break };
+                size += job.events.len();
+                jobs.push(job);
+            }
+            jobs
+        };
+        let events: Vec<&NewEvent> = jobs.iter().flat_map(|j| &j.events).collect();
+        let mut results = core.ingest_group(&events).await.into_iter();
+        for job in jobs {
+            let result = results.by_ref().take(job.events.len()).collect();
+            // The requester may have gone (client disconnected): the
+            // events are stored all the same; its retry is a duplicate.
+            let _ = job.reply.send(result);
+        }
+    }
+}

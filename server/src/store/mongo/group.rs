@@ -1,0 +1,306 @@
+//! One group of events (see [`super::coalesce`]) stored and applied with a
+//! fixed number of round trips, whatever its size:
+//!
+//! 1. one `insert` of every event as `pending` (unordered: a duplicate
+//!    `(source, id)` fails alone, with 11000);
+//! 2. one read of every run concerned, one flush of the outboxes found
+//!    there, one check that no event of the group was processed by someone
+//!    else meanwhile, and (only when events carry `seq`) one read of the
+//!    runs' parked events;
+//! 3. every run planned in memory ([`apply::plan_all`]), then one `update`
+//!    command replacing each run on its `version` (the compare-and-set of
+//!    the one-event path, for all runs at once: with `upsert`, a run whose
+//!    version moved fails alone, with 11000);
+//! 4. one flush of the new outboxes.
+//!
+//! Correctness rests on the same protocol as the one-event path (see the
+//! module docs of [`super`]); a run that lost its compare-and-set race has
+//! its events processed one by one on that path, and duplicates answer
+//! through it too.
+
+use std::collections::{HashMap, HashSet};
+
+use mongodb::bson::oid::ObjectId;
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::error::{ErrorKind, InsertManyError};
+
+use super::apply::{self, Incoming, Run, state};
+use super::{Core, event_doc, run_from_doc, run_to_doc, unavailable};
+use crate::clock::now_millis;
+use crate::store::{NewEvent, Outcome, StoreError};
+
+/// Code of a duplicate key error.
+const DUPLICATE_KEY: i32 = 11000;
+
+/// How one run's group write ended.
+enum RunWrite {
+    /// Written: one outcome per event of the run in the group.
+    Done(Vec<Outcome>),
+    /// Someone else wrote the run since we read it.
+    Conflict,
+    /// MongoDB refused the write for another reason.
+    Failed(StoreError),
+}
+
+impl Core {
+    /// Dedup, store and apply `events` (several requests' worth, each
+    /// request's events in order). One result per event.
+    pub(super) async fn ingest_group(&self, events: &[&NewEvent]) -> Vec<Result<Outcome, StoreError>> {
+        let mut results: Vec<Option<Result<Outcome, StoreError>>> = vec![None; events.len()];
+        let oids: Vec<ObjectId> = events.iter().map(|_| ObjectId::new()).collect();
+
+        let duplicates = match self.insert_pending(events, &oids, &mut results).await {
+            Ok(d) => d,
+            Err(e) => return fail_rest(results, &e),
+        };
+        self.failpoint("mongo:after_event_insert");
+
+        // The inserted events, by run, each run's in arrival order.
+        let mut runs: Vec<(&str, Vec<usize>)> = Vec::new();
+        let mut run_at: HashMap<&str, usize> = HashMap::new();
+        for (i, ev) in events.iter().enumerate() {
+            if results[i].is_some() || duplicates.contains(&i) {
+                continue;
+            }
+            let at = *run_at.entry(ev.run_id.as_str()).or_insert_with(|| {
+                runs.push((ev.run_id.as_str(), Vec::new()));
+                runs.len() - 1
+            });
+            runs[at].1.push(i);
+        }
+
+        if !runs.is_empty() {
+            let incoming = |i: usize| Incoming {
+                oid: oids[i],
+                source: &events[i].source,
+                id: &events[i].id,
+                seq: events[i].seq,
+                change: &events[i].change,
+            };
+            match self.write_runs(&runs, &incoming).await {
+                Err(e) => return fail_rest(results, &e),
+                Ok(written) => {
+                    for ((run_id, members), write) in runs.iter().zip(written) {
+                        match write {
+                            RunWrite::Done(outcomes) => {
+                                for (&i, o) in members.iter().zip(outcomes) {
+                                    results[i] = Some(Ok(o));
+                                }
+                            }
+                            RunWrite::Failed(e) => {
+                                for &i in members {
+                                    results[i] = Some(Err(e.clone()));
+                                }
+                            }
+                            // Lost the race: the one-event path, in order.
+                            RunWrite::Conflict => {
+                                for &i in members {
+                                    let r = self.process(run_id, &incoming(i)).await;
+                                    let r = r.map(|o| o.unwrap_or_else(|| Outcome::Duplicate { run_id: run_id.to_string() }));
+                                    results[i] = Some(r);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        // Last, so a duplicate of an event earlier in this same group
+        // finds it settled.
+        for i in duplicates {
+            results[i] = Some(self.duplicate(&events[i].source, &events[i].id).await);
+        }
+        results.into_iter().map(|r| r.unwrap_or_else(|| Err(StoreError("event left unprocessed".into())))).collect()
+    }
+
+    /// Step 1: insert the events as `pending`. Returns the indexes that
+    /// were duplicates; events MongoDB refused otherwise get their error
+    /// in `results`.
+    async fn insert_pending(
+        &self,
+        events: &[&NewEvent],
+        oids: &[ObjectId],
+        results: &mut [Option<Result<Outcome, StoreError>>],
+    ) -> Result<HashSet<usize>, StoreError> {
+        let mut docs = Vec::with_capacity(events.len());
+        let mut doc_event = Vec::with_capacity(events.len());
+        for (i, ev) in events.iter().enumerate() {
+            match event_doc(oids[i], ev) {
+                Ok(d) => {
+                    docs.push(d);
+                    doc_event.push(i);
+                }
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        let mut duplicates = HashSet::new();
+        if docs.is_empty() {
+            return Ok(duplicates);
+        }
+        let Err(e) = self.events.insert_many(docs).ordered(false).await else { return Ok(duplicates) };
+        match &*e.kind {
+            ErrorKind::InsertMany(InsertManyError { write_errors: Some(errors), write_concern_error: None, .. }) => {
+                for w in errors {
+                    let Some(&i) = doc_event.get(w.index) else { continue };
+                    if w.code == DUPLICATE_KEY {
+                        duplicates.insert(i);
+                    } else {
+                        results[i] = Some(Err(StoreError(format!("MongoDB refused the event: {}", w.message))));
+                    }
+                }
+                Ok(duplicates)
+            }
+            _ => Err(unavailable(e)),
+        }
+    }
+
+    /// Steps 2–4 for the runs of the inserted events. One entry per run.
+    async fn write_runs<'a>(
+        &self,
+        runs: &[(&str, Vec<usize>)],
+        incoming: &impl Fn(usize) -> Incoming<'a>,
+    ) -> Result<Vec<RunWrite>, StoreError> {
+        let run_ids: Vec<&str> = runs.iter().map(|(r, _)| *r).collect();
+        let mut loaded = self.load_runs(&run_ids).await?;
+        // Flush what the last writers produced before reading event states
+        // (and before replacing their outboxes).
+        let old: Vec<_> = loaded.values().flat_map(|r| r.outbox.iter().cloned()).collect();
+        self.flush(&old).await?;
+
+        // Events someone else processed since we inserted them (a retry
+        // racing its original, the sweeper): in an outbox, or settled.
+        let oids: Vec<ObjectId> = runs.iter().flat_map(|(_, m)| m.iter().map(|&i| incoming(i).oid)).collect();
+        let mut taken: HashSet<ObjectId> = old.iter().map(|s| s.event).collect();
+        taken.extend(self.settled_among(&oids).await?);
+
+        let with_seq: Vec<&str> =
+            runs.iter().filter(|(_, m)| m.iter().any(|&i| incoming(i).seq.is_some())).map(|(r, _)| *r).collect();
+        let mut parked = if with_seq.is_empty() { HashMap::new() } else { self.parked_of(&with_seq).await? };
+
+        let now = now_millis();
+        let mut plans: Vec<(Run, Vec<Option<Outcome>>)> = Vec::with_capacity(runs.len());
+        for (run_id, members) in runs {
+            let mut run = loaded.remove(*run_id).unwrap_or_else(|| Run::new(run_id, &self.initial_status));
+            run.outbox.clear();
+            let todo: Vec<Incoming<'_>> = members.iter().map(|&i| incoming(i)).filter(|e| !taken.contains(&e.oid)).collect();
+            let (run, outcomes) = apply::plan_all(run, &todo, parked.remove(*run_id).unwrap_or_default(), now);
+            let mut outcomes = outcomes.into_iter();
+            let per_member = members
+                .iter()
+                .map(|&i| if taken.contains(&incoming(i).oid) { None } else { outcomes.next() })
+                .collect();
+            plans.push((run, per_member));
+        }
+
+        let verdicts = self.replace_runs(plans.iter().map(|(run, _)| run)).await?;
+        self.failpoint("mongo:after_run_write");
+        let written: Vec<_> = plans
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, v)| v.is_none())
+            .flat_map(|((run, _), _)| run.outbox.iter().cloned())
+            .collect();
+        self.flush(&written).await?;
+
+        Ok(plans
+            .into_iter()
+            .zip(verdicts)
+            .map(|((run, outcomes), verdict)| match verdict {
+                None => RunWrite::Done(
+                    outcomes.into_iter().map(|o| o.unwrap_or_else(|| Outcome::Duplicate { run_id: run.run_id.clone() })).collect(),
+                ),
+                Some(Verdict::Conflict) => RunWrite::Conflict,
+                Some(Verdict::Failed(e)) => RunWrite::Failed(e),
+            })
+            .collect())
+    }
+
+    /// The stored runs among `run_ids`.
+    async fn load_runs(&self, run_ids: &[&str]) -> Result<HashMap<String, Run>, StoreError> {
+        let mut cursor = self.runs.find(doc! {"_id": {"$in": run_ids}}).await.map_err(unavailable)?;
+        let mut out = HashMap::with_capacity(run_ids.len());
+        while cursor.advance().await.map_err(unavailable)? {
+            let d: Document = cursor.deserialize_current().map_err(unavailable)?;
+            let id = d.get_str("_id").unwrap_or_default().to_owned();
+            out.insert(id.clone(), run_from_doc(&id, &d));
+        }
+        Ok(out)
+    }
+
+    /// Those of `oids` no longer `pending`.
+    async fn settled_among(&self, oids: &[ObjectId]) -> Result<Vec<ObjectId>, StoreError> {
+        let mut cursor = self
+            .events
+            .find(doc! {"_id": {"$in": oids}, "state": {"$ne": state::PENDING}})
+            .projection(doc! {"_id": 1})
+            .await
+            .map_err(unavailable)?;
+        let mut out = Vec::new();
+        while cursor.advance().await.map_err(unavailable)? {
+            let d: Document = cursor.deserialize_current().map_err(unavailable)?;
+            out.extend(d.get_object_id("_id").ok());
+        }
+        Ok(out)
+    }
+
+    /// Replace each run if its `version` is still the one read (insert it
+    /// if new), in one command. Per run: `None` written, or why not.
+    async fn replace_runs<'r>(&self, runs: impl Iterator<Item = &'r Run>) -> Result<Vec<Option<Verdict>>, StoreError> {
+        let updates: Vec<Bson> = runs
+            .map(|run| {
+                let mut d = run_to_doc(run);
+                d.insert("version", run.version + 1);
+                Bson::Document(doc! {"q": {"_id": &run.run_id, "version": run.version}, "u": d, "upsert": true})
+            })
+            .collect();
+        let n = updates.len();
+        let reply = self
+            .db
+            .run_command(doc! {
+                "update": self.runs.name(),
+                "updates": updates,
+                "ordered": false,
+                "writeConcern": self.write_concern.clone(),
+            })
+            .await
+            .map_err(unavailable)?;
+        if let Ok(wce) = reply.get_document("writeConcernError") {
+            return Err(StoreError(format!("MongoDB did not confirm the run writes: {wce}")));
+        }
+        let mut verdicts: Vec<Option<Verdict>> = (0..n).map(|_| None).collect();
+        for e in reply.get_array("writeErrors").map(Vec::as_slice).unwrap_or_default() {
+            let Some(e) = e.as_document() else { continue };
+            let index = e.get("index").and_then(as_index);
+            let Some(slot) = index.and_then(|i| verdicts.get_mut(i)) else {
+                return Err(StoreError(format!("MongoDB reported a run write error without a usable index: {e}")));
+            };
+            let code = e.get("code").and_then(as_index).unwrap_or_default();
+            *slot = Some(if code == DUPLICATE_KEY as usize {
+                Verdict::Conflict
+            } else {
+                Verdict::Failed(StoreError(format!("MongoDB refused the run write: {}", e.get_str("errmsg").unwrap_or_default())))
+            });
+        }
+        Ok(verdicts)
+    }
+}
+
+/// Why one run of a group write was not written.
+enum Verdict {
+    Conflict,
+    Failed(StoreError),
+}
+
+fn as_index(b: &Bson) -> Option<usize> {
+    match b {
+        Bson::Int32(i) => usize::try_from(*i).ok(),
+        Bson::Int64(i) => usize::try_from(*i).ok(),
+        _ => None,
+    }
+}
+
+/// Every event without a result gets `e`.
+fn fail_rest(results: Vec<Option<Result<Outcome, StoreError>>>, e: &StoreError) -> Vec<Result<Outcome, StoreError>> {
+    results.into_iter().map(|r| r.unwrap_or_else(|| Err(e.clone()))).collect()
+}
