@@ -39,6 +39,13 @@ pub struct Config {
     #[arg(long, env = "HERALD_MONGODB_DB", default_value = "herald")]
     pub mongodb_db: String,
 
+    /// Multi-document transactions: `auto` uses them when the deployment
+    /// offers them (replica set, sharded cluster); `off` never does. Both
+    /// are crash-safe: without transactions, writes follow a
+    /// compare-and-set protocol that needs none.
+    #[arg(long, env = "HERALD_MONGODB_TRANSACTIONS", value_enum, default_value_t = MongoTransactions::Auto)]
+    pub mongodb_transactions: MongoTransactions,
+
     /// Redis URL for the fast-path dedup marker in front of the store
     /// (optional; the store's own dedup always applies), e.g.
     /// redis://127.0.0.1:6379.
@@ -71,6 +78,15 @@ pub enum StoreKind {
     Sqlite,
     /// MongoDB at --mongodb-uri.
     Mongodb,
+}
+
+/// Whether the MongoDB store uses transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MongoTransactions {
+    /// When the deployment offers them.
+    Auto,
+    /// Never.
+    Off,
 }
 
 /// How logs are written to stderr.

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use herald::EventCatalog;
 use tokio::net::TcpListener;
 
-use crate::config::{Config, LogFormat, StoreKind};
+use crate::config::{Config, LogFormat, MongoTransactions, StoreKind};
 use crate::events::{Catalog, RunStatus};
 use crate::store::Store;
 use crate::store::dedup::Deduped;
@@ -77,8 +77,10 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         }
         StoreKind::Mongodb => {
             let uri = config.mongodb_uri.clone().unwrap_or_default();
-            let store = MongoStore::open(&uri, &config.mongodb_db, initial).await?;
-            let desc = format!("mongodb database `{}` at {}", config.mongodb_db, redact(&uri));
+            let transactions = config.mongodb_transactions == MongoTransactions::Auto;
+            let store = MongoStore::open(&uri, &config.mongodb_db, initial, transactions).await?;
+            let txn = if store.uses_transactions() { "with transactions" } else { "without transactions" };
+            let desc = format!("mongodb database `{}` at {} ({txn})", config.mongodb_db, redact(&uri));
             with_dedup(store, desc, format!("herald:mongodb:{}", config.mongodb_db), config).await
         }
     }

@@ -219,7 +219,17 @@ async fn send_until_acked(
 
 async fn kill_9_under_load_loses_no_acknowledged_event(b: Backend) {
     let started = Instant::now();
-    let env = Arc::new(Env::new(b));
+    // With transactions (the MongoDB backend alone uses them), what a
+    // killed server was writing stays locked until MongoDB expires its
+    // transaction: a private MongoDB with a short transaction lifetime, so
+    // the test measures herald, not the 60 s default (see section 3).
+    let mongo_dir = tempfile::tempdir().unwrap();
+    let mongod = if b == Backend::Mongo { Some(short_transactions_mongod(mongo_dir.path()).await) } else { None };
+    let env = match &mongod {
+        Some(m) => Env { backend: b, dir: tempfile::tempdir().unwrap(), db: unique_db(), mongodb_uri: Some(m.uri()), redis_url: None },
+        None => Env::new(b),
+    };
+    let env = Arc::new(env);
     let server = env.start(SERVER_ARGS);
     let (base_tx, base_rx) = tokio::sync::watch::channel(Some(server.base.clone()));
     let client = reqwest::Client::builder().pool_max_idle_per_host(SENDERS).timeout(Duration::from_secs(20)).build().unwrap();
@@ -580,4 +590,64 @@ async fn mongodb_stopped_gives_503_then_recovers_without_loss() {
     assert_eq!(doc["status"], "running", "{doc}");
     assert_eq!(doc["last_event_seq"], 8, "{doc}");
     assert_eq!(doc["progress"], 0.8, "{doc}");
+}
+
+/// A private MongoDB under `dir` whose transactions expire after 2 s
+/// instead of 60 s.
+async fn short_transactions_mongod(dir: &Path) -> Mongod {
+    let storage = dir.join("mongo");
+    std::fs::create_dir_all(&storage).unwrap();
+    let mongod = Mongod::start(free_port(), &storage, &dir.join("secantusd.log"));
+    let admin = ::mongodb::Client::with_uri_str(mongod.uri()).await.unwrap().database("admin");
+    admin
+        .run_command(::mongodb::bson::doc! {"setParameter": 1, "transactionLifetimeLimitSeconds": 2})
+        .await
+        .expect("setParameter transactionLifetimeLimitSeconds");
+    mongod
+}
+
+// ---------------------------------------------------------------------------
+// 3. A crash inside a MongoDB transaction
+// ---------------------------------------------------------------------------
+
+/// With transactions, a server dying before its commit leaves nothing:
+/// not the event, not the run. The sender's retry stores and applies it
+/// once — after MongoDB has expired the dead server's transaction, which
+/// held the event's `(source, id)` key and the run document until then
+/// (`transactionLifetimeLimitSeconds`, 60 s by default; lowered here so
+/// the test does not wait a minute per case).
+#[tokio::test]
+async fn a_crash_inside_a_transaction_leaves_nothing_and_the_retry_applies_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mongod = short_transactions_mongod(dir.path()).await;
+
+    for failpoint in ["mongo:after_event_insert", "mongo:after_run_write"] {
+        let env = Env {
+            backend: Backend::Mongo,
+            dir: tempfile::tempdir().unwrap(),
+            db: unique_db(),
+            mongodb_uri: Some(mongod.uri()),
+            redis_url: None,
+        };
+        let run = run_id();
+        let e1 = progress(&run, "t1", 1, 0.1);
+        let s = env.start_with_env(&["--gap-timeout", "1h"], &[("HERALD_FAILPOINT", failpoint)]);
+        let resp = post_event(&s, &e1).await;
+        assert!(resp.is_err(), "{failpoint}: the process died before answering: {resp:?}");
+        let status = s.wait_exit(Duration::from_secs(10));
+        assert!(!status.success(), "{failpoint}: aborted at the failpoint: {status}");
+
+        let s = env.start(&["--gap-timeout", "1h"]);
+        assert!(all_events(&s.client, &s.base, &run).await.is_empty(), "{failpoint}: the transaction never committed");
+        assert_eq!(s.get(&format!("/api/runs/{run}")).await.0, 404, "{failpoint}: no run either");
+        let (resp, took) = timed(post_event(&s, &e1)).await;
+        let (status, _, body) = resp.expect("the retry is answered");
+        assert_eq!((status, body["status"].as_str()), (200, Some("applied")), "{failpoint}: {body}");
+        assert!(took < Duration::from_secs(20), "{failpoint}: the retry waited {took:?}");
+        let stored = all_events(&s.client, &s.base, &run).await;
+        assert_eq!(stored.len(), 1, "{failpoint}: stored once: {stored:?}");
+        assert_eq!(stored[0]["state"], "applied");
+        let doc = run_doc(&s.client, &s.base, &run).await;
+        assert_eq!((doc["last_event_seq"].as_i64(), doc["applied_events"].as_i64()), (Some(1), Some(1)), "{doc}");
+    }
 }

@@ -193,11 +193,12 @@ async fn two_servers_on_one_mongodb_and_redis_reach_the_same_state_as_one() {
     assert_eq!(got_b, got_a, "both processes read the same state");
 }
 
-/// A server aborted at `failpoint` while storing `e`; returns the env for
-/// the restart. The request itself gets no response.
-async fn crash_at(failpoint: &str, e: &Value) -> Env {
+/// A server aborted at `failpoint` while storing `e`, with
+/// `--mongodb-transactions txn`; returns the env for the restart. The
+/// request itself gets no response.
+async fn crash_at(failpoint: &str, txn: &str, e: &Value) -> Env {
     let env = Env::new(Backend::Mongo);
-    let s = env.start_with_env(&["--gap-timeout", "1h"], &[("HERALD_FAILPOINT", failpoint)]);
+    let s = env.start_with_env(&["--gap-timeout", "1h", "--mongodb-transactions", txn], &[("HERALD_FAILPOINT", failpoint)]);
     let resp = s
         .client
         .post(s.url("/api/ingest/event"))
@@ -215,9 +216,9 @@ async fn crash_at(failpoint: &str, e: &Value) -> Env {
 async fn crash_after_storing_before_applying_then_the_retry_applies_once() {
     let run = run_id();
     let e1 = progress(&run, "c1", 1, 0.1);
-    let env = crash_at("mongo:after_event_insert", &e1).await;
+    let env = crash_at("mongo:after_event_insert", "off", &e1).await;
 
-    let s = env.start(&["--gap-timeout", "1h"]);
+    let s = env.start(&["--gap-timeout", "1h", "--mongodb-transactions", "off"]);
     let stored = events_of(&s, &run).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0]["state"], "pending", "stored, not yet applied");
@@ -243,8 +244,8 @@ async fn crash_after_storing_before_applying_then_the_retry_applies_once() {
 #[tokio::test]
 async fn an_event_left_pending_by_a_crash_is_finished_by_the_sweeper_without_a_retry() {
     let run = run_id();
-    let env = crash_at("mongo:after_event_insert", &progress(&run, "w1", 1, 0.1)).await;
-    let s = env.start(&["--gap-timeout", "200ms"]);
+    let env = crash_at("mongo:after_event_insert", "off", &progress(&run, "w1", 1, 0.1)).await;
+    let s = env.start(&["--gap-timeout", "200ms", "--mongodb-transactions", "off"]);
     let mut doc = Value::Null;
     for _ in 0..100 {
         let (status, d) = s.get(&format!("/api/runs/{run}")).await;
@@ -262,9 +263,9 @@ async fn an_event_left_pending_by_a_crash_is_finished_by_the_sweeper_without_a_r
 async fn crash_after_applying_before_marking_then_the_retry_is_a_duplicate_applied_once() {
     let run = run_id();
     let e1 = progress(&run, "a1", 1, 0.1);
-    let env = crash_at("mongo:after_run_write", &e1).await;
+    let env = crash_at("mongo:after_run_write", "off", &e1).await;
 
-    let s = env.start(&["--gap-timeout", "1h"]);
+    let s = env.start(&["--gap-timeout", "1h", "--mongodb-transactions", "off"]);
     // The run write landed (with its outbox); the event's own mark did not.
     let doc = run_doc(&s, &run).await;
     assert_eq!(doc["last_event_seq"], 1);

@@ -98,6 +98,12 @@ impl Env {
         if let Some(url) = &self.redis_url {
             args.extend(["--redis-url".into(), url.clone()]);
         }
+        // MongoDB alone uses transactions where offered (the test server
+        // offers them); MongoDB + Redis runs the same suite on the
+        // compare-and-set protocol without them, so both paths are tested.
+        if self.backend == Backend::MongoRedis {
+            args.extend(["--mongodb-transactions".into(), "off".into()]);
+        }
         args
     }
 

@@ -1,12 +1,12 @@
 //! Concurrent requests share MongoDB round trips.
 //!
-//! Storing one event takes several round trips (insert, read the run,
-//! compare-and-set it, settle the event). Paying them per event caps a
-//! server at a fraction of what MongoDB can take, so requests queue here
-//! and a few workers each take everything queued (up to [`MAX_GROUP`]
-//! events) and store it as one group ([`Core::ingest_group`]): the round
-//! trips are paid per group, and the busier the server, the bigger the
-//! groups. An idle server's request goes out alone, at once.
+//! Storing one event takes several round trips (insert it, read its run,
+//! write the run, commit or settle). Paying them per event caps a server
+//! at a fraction of what MongoDB can take, so requests queue here and a
+//! few workers each take everything queued (up to [`MAX_GROUP`] events)
+//! and store it as one group ([`Core::store_group`]): the round trips are
+//! paid per group, and the busier the server, the bigger the groups. An
+//! idle server's request goes out alone, at once.
 
 use std::sync::{Arc, Mutex};
 
@@ -22,8 +22,11 @@ const MAX_GROUP: usize = 512;
 
 /// Groups in flight at once. More than one, so the next group is read
 /// and planned while the last one's writes are on the wire; few, because
-/// groups touching the same run race for it (and the loser retries).
-const WORKERS: usize = 4;
+/// every extra worker makes the groups smaller, and groups touching the
+/// same run race for it (the loser retries). Measured with
+/// `bench/mongo.sh` on 2 cores: 1 and 2 within noise of each other, 4 and
+/// 8 slower (smaller groups).
+const WORKERS: usize = 2;
 
 /// Requests waiting for a worker; beyond this, `submit` waits (back
 /// pressure instead of unbounded memory).
@@ -91,7 +94,7 @@ async fn work(core: Arc<Core>, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>)
             jobs
         };
         let events: Vec<&NewEvent> = jobs.iter().flat_map(|j| &j.events).collect();
-        let mut results = core.ingest_group(&events).await.into_iter();
+        let mut results = core.store_group(&events).await.into_iter();
         for job in jobs {
             let result = results.by_ref().take(job.events.len()).collect();
             // The requester may have gone (client disconnected): the

@@ -49,25 +49,21 @@ impl Core {
         let mut results: Vec<Option<Result<Outcome, StoreError>>> = vec![None; events.len()];
         let oids: Vec<ObjectId> = events.iter().map(|_| ObjectId::new()).collect();
 
-        let duplicates = match self.insert_pending(events, &oids, &mut results).await {
-            Ok(d) => d,
-            Err(e) => return fail_rest(results, &e),
+        // The runs are read while the events are inserted: the run writes
+        // are compare-and-set on what was read, so reading early is safe
+        // (a run that moved meanwhile is a conflict, retried), and it
+        // saves a round trip of latency per group.
+        let mut all_runs: Vec<&str> = events.iter().map(|e| e.run_id.as_str()).collect();
+        all_runs.sort_unstable();
+        all_runs.dedup();
+        let (inserted, loaded) = tokio::join!(self.insert_pending(events, &oids, &mut results), self.load_runs(&all_runs));
+        let (duplicates, loaded) = match (inserted, loaded) {
+            (Ok(d), Ok(l)) => (d, l),
+            (Err(e), _) | (_, Err(e)) => return fail_rest(results, &e),
         };
         self.failpoint("mongo:after_event_insert");
 
-        // The inserted events, by run, each run's in arrival order.
-        let mut runs: Vec<(&str, Vec<usize>)> = Vec::new();
-        let mut run_at: HashMap<&str, usize> = HashMap::new();
-        for (i, ev) in events.iter().enumerate() {
-            if results[i].is_some() || duplicates.contains(&i) {
-                continue;
-            }
-            let at = *run_at.entry(ev.run_id.as_str()).or_insert_with(|| {
-                runs.push((ev.run_id.as_str(), Vec::new()));
-                runs.len() - 1
-            });
-            runs[at].1.push(i);
-        }
+        let runs = by_run(events, |i| results[i].is_none() && !duplicates.contains(&i));
 
         if !runs.is_empty() {
             let incoming = |i: usize| Incoming {
@@ -77,7 +73,7 @@ impl Core {
                 seq: events[i].seq,
                 change: &events[i].change,
             };
-            match self.write_runs(&runs, &incoming).await {
+            match self.write_runs(&runs, loaded, &incoming).await {
                 Err(e) => return fail_rest(results, &e),
                 Ok(written) => {
                     for ((run_id, members), write) in runs.iter().zip(written) {
@@ -159,20 +155,31 @@ impl Core {
     async fn write_runs<'a>(
         &self,
         runs: &[(&str, Vec<usize>)],
+        mut loaded: HashMap<String, Run>,
         incoming: &impl Fn(usize) -> Incoming<'a>,
     ) -> Result<Vec<RunWrite>, StoreError> {
-        let run_ids: Vec<&str> = runs.iter().map(|(r, _)| *r).collect();
-        let mut loaded = self.load_runs(&run_ids).await?;
         // Flush what the last writers produced before reading event states
-        // (and before replacing their outboxes).
+        // (and before replacing their outboxes) — unless this process
+        // wrote that very version and flushed it already.
         let old: Vec<_> = loaded.values().flat_map(|r| r.outbox.iter().cloned()).collect();
-        self.flush(&old).await?;
+        let unflushed: Vec<_> = {
+            let flushed = self.flushed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            loaded
+                .values()
+                .filter(|r| flushed.get(&r.run_id) != Some(&r.version))
+                .flat_map(|r| r.outbox.iter().cloned())
+                .collect()
+        };
 
         // Events someone else processed since we inserted them (a retry
         // racing its original, the sweeper): in an outbox, or settled.
+        // Reading states needs the runs read first (done), not the flush:
+        // the flush only settles events of those outboxes, all `taken`.
         let oids: Vec<ObjectId> = runs.iter().flat_map(|(_, m)| m.iter().map(|&i| incoming(i).oid)).collect();
+        let (flushed, settled) = tokio::join!(self.flush(&unflushed), self.settled_among(&oids));
+        flushed?;
         let mut taken: HashSet<ObjectId> = old.iter().map(|s| s.event).collect();
-        taken.extend(self.settled_among(&oids).await?);
+        taken.extend(settled?);
 
         let with_seq: Vec<&str> =
             runs.iter().filter(|(_, m)| m.iter().any(|&i| incoming(i).seq.is_some())).map(|(r, _)| *r).collect();
@@ -202,6 +209,7 @@ impl Core {
             .flat_map(|((run, _), _)| run.outbox.iter().cloned())
             .collect();
         self.flush(&written).await?;
+        self.remember_flushed(plans.iter().zip(&verdicts).filter(|(_, v)| v.is_none()).map(|((run, _), _)| run));
 
         Ok(plans
             .into_iter()
@@ -247,47 +255,71 @@ impl Core {
     /// Replace each run if its `version` is still the one read (insert it
     /// if new), in one command. Per run: `None` written, or why not.
     async fn replace_runs<'r>(&self, runs: impl Iterator<Item = &'r Run>) -> Result<Vec<Option<Verdict>>, StoreError> {
-        let updates: Vec<Bson> = runs
-            .map(|run| {
-                let mut d = run_to_doc(run);
-                d.insert("version", run.version + 1);
-                Bson::Document(doc! {"q": {"_id": &run.run_id, "version": run.version}, "u": d, "upsert": true})
-            })
-            .collect();
-        let n = updates.len();
-        let reply = self
-            .db
-            .run_command(doc! {
-                "update": self.runs.name(),
-                "updates": updates,
-                "ordered": false,
-                "writeConcern": self.write_concern.clone(),
-            })
-            .await
-            .map_err(unavailable)?;
-        if let Ok(wce) = reply.get_document("writeConcernError") {
-            return Err(StoreError(format!("MongoDB did not confirm the run writes: {wce}")));
-        }
-        let mut verdicts: Vec<Option<Verdict>> = (0..n).map(|_| None).collect();
-        for e in reply.get_array("writeErrors").map(Vec::as_slice).unwrap_or_default() {
-            let Some(e) = e.as_document() else { continue };
-            let index = e.get("index").and_then(as_index);
-            let Some(slot) = index.and_then(|i| verdicts.get_mut(i)) else {
-                return Err(StoreError(format!("MongoDB reported a run write error without a usable index: {e}")));
-            };
-            let code = e.get("code").and_then(as_index).unwrap_or_default();
-            *slot = Some(if code == DUPLICATE_KEY as usize {
-                Verdict::Conflict
-            } else {
-                Verdict::Failed(StoreError(format!("MongoDB refused the run write: {}", e.get_str("errmsg").unwrap_or_default())))
-            });
-        }
-        Ok(verdicts)
+        let mut command = run_updates(self.runs.name(), runs);
+        let n = command.get_array("updates").map(Vec::len).unwrap_or_default();
+        command.insert("writeConcern", self.write_concern.clone());
+        let reply = self.db.run_command(command).await.map_err(unavailable)?;
+        verdicts(&reply, n)
     }
 }
 
+/// The `update` command replacing each of `runs` on condition that its
+/// `version` is still the one read, or inserting it when new (the upsert
+/// of a run whose version moved fails on `_id`, with 11000).
+pub(super) fn run_updates<'r>(collection: &str, runs: impl Iterator<Item = &'r Run>) -> Document {
+    let updates: Vec<Bson> = runs
+        .map(|run| {
+            let mut d = run_to_doc(run);
+            d.insert("version", run.version + 1);
+            Bson::Document(doc! {"q": {"_id": &run.run_id, "version": run.version}, "u": d, "upsert": true})
+        })
+        .collect();
+    doc! {"update": collection, "updates": updates, "ordered": false}
+}
+
+/// Per statement (`n` of them) of a [`run_updates`] reply: `None`
+/// written, or why not.
+pub(super) fn verdicts(reply: &Document, n: usize) -> Result<Vec<Option<Verdict>>, StoreError> {
+    if let Ok(wce) = reply.get_document("writeConcernError") {
+        return Err(StoreError(format!("MongoDB did not confirm the run writes: {wce}")));
+    }
+    let mut verdicts: Vec<Option<Verdict>> = (0..n).map(|_| None).collect();
+    for e in reply.get_array("writeErrors").map(Vec::as_slice).unwrap_or_default() {
+        let Some(e) = e.as_document() else { continue };
+        let index = e.get("index").and_then(as_index);
+        let Some(slot) = index.and_then(|i| verdicts.get_mut(i)) else {
+            return Err(StoreError(format!("MongoDB reported a run write error without a usable index: {e}")));
+        };
+        let code = e.get("code").and_then(as_index).unwrap_or_default();
+        *slot = Some(if code == DUPLICATE_KEY as usize {
+            Verdict::Conflict
+        } else {
+            Verdict::Failed(StoreError(format!("MongoDB refused the run write: {}", e.get_str("errmsg").unwrap_or_default())))
+        });
+    }
+    Ok(verdicts)
+}
+
+/// `events`' indexes for which `keep(index)`, by run, in order of first
+/// appearance, each run's in arrival order.
+pub(super) fn by_run<'e>(events: &[&'e NewEvent], keep: impl Fn(usize) -> bool) -> Vec<(&'e str, Vec<usize>)> {
+    let mut runs: Vec<(&str, Vec<usize>)> = Vec::new();
+    let mut run_at: HashMap<&str, usize> = HashMap::new();
+    for (i, ev) in events.iter().enumerate() {
+        if !keep(i) {
+            continue;
+        }
+        let at = *run_at.entry(ev.run_id.as_str()).or_insert_with(|| {
+            runs.push((ev.run_id.as_str(), Vec::new()));
+            runs.len() - 1
+        });
+        runs[at].1.push(i);
+    }
+    runs
+}
+
 /// Why one run of a group write was not written.
-enum Verdict {
+pub(super) enum Verdict {
     Conflict,
     Failed(StoreError),
 }

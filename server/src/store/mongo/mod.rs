@@ -1,9 +1,27 @@
 //! MongoDB store: collections `events` and `runs`, as in the seed.
 //!
-//! Works with any MongoDB ≥ 6 deployment (standalone, replica set,
-//! sharded on `run_id`) using only single-document atomic writes — no
-//! transactions needed, so many stateless `herald-server` processes can
-//! share one database.
+//! Uses only standard features of MongoDB ≥ 6, so many stateless
+//! `herald-server` processes can share one database on a standalone
+//! server, a replica set or a sharded cluster.
+//!
+//! # Deployments
+//! - **Write concern.** Unless the URI says otherwise, writes use
+//!   `w: majority, journal: true` (`durable`): an event is acknowledged
+//!   to its sender only once MongoDB would keep it through a failover.
+//! - **Transactions.** Where the deployment offers them (a replica set or
+//!   `mongos`; `--mongodb-transactions auto`, the default), each group of
+//!   events is one multi-document transaction (`txn.rs`). A standalone
+//!   server (or `--mongodb-transactions off`) gets the protocol below,
+//!   which needs none. A server that dies inside a transaction leaves its
+//!   events and runs locked until MongoDB expires the transaction
+//!   (`transactionLifetimeLimitSeconds`, 60 s by default): senders'
+//!   retries of those events wait (or time out and retry), then succeed.
+//! - **Sharding.** Shard `events` on `{source: 1, id: 1}` (a unique index
+//!   must start with the shard key, and `(source, id)` is the dedup guard)
+//!   and `runs` on `{_id: "hashed"}` (every run write targets one `_id`).
+//!   Reads by run (`GET /api/runs/{id}/events`) then visit every shard.
+//! - **Throughput.** Concurrent requests are coalesced into groups written
+//!   with a fixed number of round trips (`coalesce.rs`, `group.rs`).
 //!
 //! # Collections
 //! - `events`: one document per stored event; unique index on
@@ -11,15 +29,16 @@
 //!   `pending` → `applied | parked | stale | illegal_transition`; a parked
 //!   event keeps its handler's change (`change`) until it is applied.
 //! - `runs`: `_id` = run id; `status`, `last_event_seq`, `applied_events`, `updated_at`,
-//!   `doc` (the handlers' fields, keys escaped — see [`bson`]), `history`
+//!   `doc` (the handlers' fields, keys escaped — see `bson.rs`), `history`
 //!   (the latest 100 entries), `version` (the compare-and-set guard) and
 //!   `outbox`.
 //!
 //! # Crash safety without transactions
+//! Described for one event; `group.rs` does the same for many at once.
 //! 1. The event is inserted with `state: pending` and its change. The
 //!    unique index makes insert-or-detect-duplicate one atomic step.
 //! 2. The run is read (with its `version`), the event processed in memory
-//!    ([`apply::plan`]), and the whole run document replaced on condition
+//!    (`apply::plan`), and the whole run document replaced on condition
 //!    that `version` is unchanged (insert for a new run; the `_id` index
 //!    guards that). A lost race re-reads and re-plans.
 //!    The replaced document carries an `outbox`: the event states this
@@ -61,6 +80,7 @@ mod apply;
 mod bson;
 mod coalesce;
 mod group;
+mod txn;
 
 use apply::{History, Incoming, Parked, Run, Settle, state};
 use coalesce::Coalescer;
@@ -108,8 +128,8 @@ fn write_concern_doc(wc: &WriteConcern) -> Document {
 }
 
 /// The MongoDB store. Concurrent `ingest` calls are coalesced into
-/// groups written with a handful of round trips each ([`coalesce`],
-/// [`group`]).
+/// groups written with a handful of round trips each (see the module
+/// docs).
 pub struct MongoStore {
     core: Arc<Core>,
     coalescer: Coalescer,
@@ -127,6 +147,14 @@ struct Core {
     /// [`durable`]'s write concern as a command field, for the commands
     /// sent with `run_command` (which does not add the client's).
     write_concern: Document,
+    /// The same, for transactions.
+    write_concern_opts: WriteConcern,
+    /// Whether groups are written in transactions ([`txn`]).
+    transactions: bool,
+    /// Run versions this process wrote and whose outbox it flushed: the
+    /// next writer of such a version need not flush it again. Only an
+    /// optimisation (a miss flushes, harmlessly, again); cleared when big.
+    flushed: std::sync::Mutex<HashMap<String, i64>>,
 }
 
 fn unavailable(e: mongodb::error::Error) -> StoreError {
@@ -137,6 +165,7 @@ fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
     match &*e.kind {
         ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
         ErrorKind::Command(c) => c.code == 11000,
+        ErrorKind::InsertMany(m) => m.write_errors.iter().flatten().any(|w| w.code == 11000),
         _ => false,
     }
 }
@@ -158,6 +187,39 @@ fn event_doc(oid: ObjectId, ev: &NewEvent) -> Result<Document, StoreError> {
     })
 }
 
+/// The update settling events `ids` in state `target`: only forwards
+/// (`pending → *`, `parked → applied | stale | illegal_transition`), so
+/// replaying an old outbox never moves an event back.
+fn settle_update(target: &str, ids: Vec<ObjectId>) -> (Document, Document) {
+    if target == state::PARKED {
+        (doc! {"_id": {"$in": ids}, "state": state::PENDING}, doc! {"$set": {"state": state::PARKED}})
+    } else {
+        (
+            doc! {"_id": {"$in": ids}, "state": {"$in": [state::PENDING, state::PARKED]}},
+            doc! {"$set": {"state": target}, "$unset": {"change": ""}},
+        )
+    }
+}
+
+/// The fields [`parked_from_doc`] reads.
+static PARKED_FIELDS: std::sync::LazyLock<Document> =
+    std::sync::LazyLock::new(|| doc! {"_id": 1, "id": 1, "run_id": 1, "seq": 1, "change": 1});
+
+/// A parked `events` document as its run id and [`Parked`]; `None` (with a
+/// warning) for one that cannot be applied.
+fn parked_from_doc(d: &Document) -> Option<(String, Parked)> {
+    let (Ok(oid), Ok(seq), Ok(change)) = (d.get_object_id("_id"), d.get_i64("seq"), d.get_str("change")) else {
+        tracing::warn!(event = ?d.get("_id"), "parked event without seq or change; skipped");
+        return None;
+    };
+    let Ok(change) = serde_json::from_str(change) else {
+        tracing::warn!(event = %oid, "parked event with an unreadable change; skipped");
+        return None;
+    };
+    let run_id = d.get_str("run_id").unwrap_or_default().to_owned();
+    Some((run_id, Parked { oid, id: d.get_str("id").unwrap_or_default().to_owned(), seq, change }))
+}
+
 /// How one attempt at writing a run ended.
 enum Cas<T> {
     Done(T),
@@ -166,8 +228,10 @@ enum Cas<T> {
 
 impl MongoStore {
     /// Connect to `uri`, use database `db_name`, create the indexes.
-    /// New runs start in `initial_status`.
-    pub async fn open(uri: &str, db_name: &str, initial_status: &str) -> Result<Self, StoreError> {
+    /// New runs start in `initial_status`. With `transactions`, groups of
+    /// events are written in multi-document transactions when the
+    /// deployment offers them (a replica set or a sharded cluster).
+    pub async fn open(uri: &str, db_name: &str, initial_status: &str, transactions: bool) -> Result<Self, StoreError> {
         let mut options = ClientOptions::parse(uri)
             .await
             .map_err(|e| StoreError(format!("--mongodb-uri `{uri}` is not usable: {e}")))?;
@@ -178,8 +242,11 @@ impl MongoStore {
         options.app_name.get_or_insert_with(|| "herald-server".to_owned());
         let client = Client::with_options(options).map_err(unavailable)?;
         let db = client.database(db_name);
-        let core = Core {
+        let mut core = Core {
             write_concern: write_concern_doc(&write_concern),
+            write_concern_opts: write_concern.clone(),
+            transactions: false,
+            flushed: std::sync::Mutex::new(HashMap::new()),
             events: db.collection("events"),
             runs: db.collection("runs"),
             db,
@@ -192,6 +259,7 @@ impl MongoStore {
         core.create_indexes().await.map_err(|e| {
             StoreError(format!("cannot prepare MongoDB database `{db_name}` at {uri}: {}; is MongoDB running?", unavailable(e).0))
         })?;
+        core.transactions = transactions && core.offers_transactions().await;
         let core = Arc::new(core);
         let coalescer = Coalescer::start(core.clone());
         Ok(MongoStore { core, coalescer })
@@ -200,6 +268,11 @@ impl MongoStore {
     /// The database name.
     pub fn database(&self) -> &str {
         self.core.db.name()
+    }
+
+    /// Whether groups of events are written in transactions.
+    pub fn uses_transactions(&self) -> bool {
+        self.core.transactions
     }
 }
 
@@ -217,6 +290,29 @@ impl Core {
         let by_status = IndexOptions::builder().name("status_id".to_owned()).build();
         self.runs.create_index(IndexModel::builder().keys(doc! {"status": 1, "_id": 1}).options(by_status).build()).await?;
         Ok(())
+    }
+
+    /// Whether the deployment runs transactions: a replica set member or a
+    /// `mongos` (a standalone `mongod` refuses them).
+    async fn offers_transactions(&self) -> bool {
+        match self.client.database("admin").run_command(doc! {"hello": 1}).await {
+            Ok(hello) => hello.contains_key("setName") || hello.get_str("msg").ok() == Some("isdbgrid"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot ask MongoDB whether it offers transactions; writing without");
+                false
+            }
+        }
+    }
+
+    /// Store one group of events: in a transaction when on, else (or when
+    /// the transaction cannot settle the group) without.
+    async fn store_group(&self, events: &[&NewEvent]) -> Vec<Result<Outcome, StoreError>> {
+        if self.transactions {
+            if let Some(results) = self.ingest_group_txn(events).await {
+                return results;
+            }
+        }
+        self.ingest_group(events).await
     }
 
     /// Abort the process here when `HERALD_FAILPOINT` names this step.
@@ -243,6 +339,21 @@ impl Core {
             self.finish_pending(&stored).await?;
         }
         Ok(Outcome::Duplicate { run_id })
+    }
+
+    /// Note that `runs` (as written, version `run.version + 1`) had their
+    /// outboxes flushed.
+    fn remember_flushed<'r>(&self, runs: impl Iterator<Item = &'r Run>) {
+        /// Bound on the runs remembered: a busy server forgets, and pays
+        /// one extra (no-op) flush per run it forgot.
+        const REMEMBER: usize = 100_000;
+        let mut flushed = self.flushed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for run in runs {
+            if flushed.len() >= REMEMBER {
+                flushed.clear();
+            }
+            flushed.insert(run.run_id.clone(), run.version + 1);
+        }
     }
 
     /// Process a stored `pending` event from its document.
@@ -305,14 +416,7 @@ impl Core {
             if ids.is_empty() {
                 continue;
             }
-            let (filter, update) = if target == state::PARKED {
-                (doc! {"_id": {"$in": ids}, "state": state::PENDING}, doc! {"$set": {"state": state::PARKED}})
-            } else {
-                (
-                    doc! {"_id": {"$in": ids}, "state": {"$in": [state::PENDING, state::PARKED]}},
-                    doc! {"$set": {"state": target}, "$unset": {"change": ""}},
-                )
-            };
+            let (filter, update) = settle_update(target, ids);
             self.events.update_many(filter, update).await.map_err(unavailable)?;
         }
         Ok(())
@@ -329,23 +433,16 @@ impl Core {
         let mut cursor = self
             .events
             .find(doc! {"run_id": {"$in": run_ids}, "state": state::PARKED})
-            .projection(doc! {"_id": 1, "id": 1, "run_id": 1, "seq": 1, "change": 1})
+            .projection(PARKED_FIELDS.clone())
             .sort(doc! {"seq": 1, "_id": 1})
             .await
             .map_err(unavailable)?;
         let mut parked: HashMap<String, Vec<Parked>> = HashMap::new();
         while cursor.advance().await.map_err(unavailable)? {
             let d: Document = cursor.deserialize_current().map_err(unavailable)?;
-            let (Ok(oid), Ok(seq), Ok(change)) = (d.get_object_id("_id"), d.get_i64("seq"), d.get_str("change")) else {
-                tracing::warn!(event = ?d.get("_id"), "parked event without seq or change; skipped");
-                continue;
-            };
-            let Ok(change) = serde_json::from_str(change) else {
-                tracing::warn!(event = %oid, "parked event with an unreadable change; skipped");
-                continue;
-            };
-            let run_id = d.get_str("run_id").unwrap_or_default().to_owned();
-            parked.entry(run_id).or_default().push(Parked { oid, id: d.get_str("id").unwrap_or_default().to_owned(), seq, change });
+            if let Some((run_id, p)) = parked_from_doc(&d) {
+                parked.entry(run_id).or_default().push(p);
+            }
         }
         Ok(parked)
     }

@@ -1,7 +1,7 @@
 //! The embedded default store: one SQLite file (bundled SQLite, WAL,
 //! durable commits) under the data directory.
 //!
-//! Writes go through one thread with group commit ([`writer`]); reads use
+//! Writes go through one thread with group commit (`writer.rs`); reads use
 //! their own connection, which WAL lets run beside the writer.
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,197 @@
+//! The group path inside one multi-document transaction, used where the
+//! deployment offers transactions (replica sets, sharded clusters).
+//!
+//! Inside a transaction nothing is half-done for anyone to see, so the
+//! protocol of the path without ([`super::group`]) collapses: events are
+//! inserted directly in their final state, runs are written with an empty
+//! outbox, and no `pending` state, outbox flush or "processed by someone
+//! else?" read is needed. Per group: read the runs (and, for events with
+//! `seq`, their parked events), insert the events, replace the runs,
+//! commit.
+//!
+//! Anything the transaction cannot settle alone — a duplicate `(source,
+//! id)` (the insert fails and aborts it), a run another writer changed
+//! (its compare-and-set fails), a transient error — aborts it, and the
+//! group goes through the path without transactions, which handles those
+//! cases one by one. The run writes stay compare-and-set on `version`, so
+//! transactional and non-transactional writers (other processes, the gap
+//! sweeper) can share a database.
+
+use std::collections::HashMap;
+
+use mongodb::ClientSession;
+use mongodb::bson::oid::ObjectId;
+use mongodb::bson::{Document, doc};
+use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
+
+use super::apply::{self, Incoming, Parked, Run, Settle, state};
+use super::group::{by_run, run_updates, verdicts};
+use super::{Core, PARKED_FIELDS, event_doc, is_duplicate_key, parked_from_doc, run_from_doc, unavailable};
+use crate::clock::now_millis;
+use crate::store::{NewEvent, Outcome, StoreError};
+
+/// How often a commit whose result is unknown (e.g. a network error on
+/// the reply) is retried; the commit is idempotent.
+const COMMIT_TRIES: usize = 3;
+
+/// Why a transaction did not store the group.
+enum Abort {
+    /// The path without transactions can still store it.
+    FallBack,
+    /// MongoDB cannot take it now.
+    Unavailable(StoreError),
+}
+
+fn abort(e: mongodb::error::Error) -> Abort {
+    if is_duplicate_key(&e) || e.contains_label(TRANSIENT_TRANSACTION_ERROR) {
+        Abort::FallBack
+    } else {
+        Abort::Unavailable(unavailable(e))
+    }
+}
+
+impl Core {
+    /// Store and apply `events` in one transaction. `None`: the group must
+    /// take the path without transactions instead.
+    pub(super) async fn ingest_group_txn(&self, events: &[&NewEvent]) -> Option<Vec<Result<Outcome, StoreError>>> {
+        match self.in_transaction(events).await {
+            Ok(outcomes) => Some(outcomes.into_iter().map(Ok).collect()),
+            Err(Abort::FallBack) => None,
+            Err(Abort::Unavailable(e)) => Some(events.iter().map(|_| Err(e.clone())).collect()),
+        }
+    }
+
+    async fn in_transaction(&self, events: &[&NewEvent]) -> Result<Vec<Outcome>, Abort> {
+        let mut session = self.client.start_session().await.map_err(abort)?;
+        session.start_transaction().write_concern(self.write_concern_opts.clone()).await.map_err(abort)?;
+        match self.transaction_body(&mut session, events).await {
+            Ok(outcomes) => {
+                self.failpoint("mongo:after_run_write");
+                let mut tries = 0;
+                loop {
+                    tries += 1;
+                    match session.commit_transaction().await {
+                        Ok(()) => return Ok(outcomes),
+                        Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && tries < COMMIT_TRIES => continue,
+                        // Committed or not, unknown: the sender's retry
+                        // finds out (a duplicate, or a fresh insert).
+                        Err(e) => return Err(abort(e)),
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = session.abort_transaction().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn transaction_body(&self, session: &mut ClientSession, events: &[&NewEvent]) -> Result<Vec<Outcome>, Abort> {
+        let oids: Vec<ObjectId> = events.iter().map(|_| ObjectId::new()).collect();
+        let runs = by_run(events, |_| true);
+        let run_ids: Vec<&str> = runs.iter().map(|(r, _)| *r).collect();
+
+        let mut loaded: HashMap<String, Run> = HashMap::new();
+        for d in find_all(session, &self.runs, doc! {"_id": {"$in": &run_ids}}, None).await? {
+            let id = d.get_str("_id").unwrap_or_default().to_owned();
+            loaded.insert(id.clone(), run_from_doc(&id, &d));
+        }
+        let with_seq: Vec<&str> =
+            runs.iter().filter(|(_, m)| m.iter().any(|&i| events[i].seq.is_some())).map(|(r, _)| *r).collect();
+        let mut parked: HashMap<String, Vec<Parked>> = HashMap::new();
+        if !with_seq.is_empty() {
+            let filter = doc! {"run_id": {"$in": &with_seq}, "state": state::PARKED};
+            for d in find_all(session, &self.events, filter, Some(PARKED_FIELDS.clone())).await? {
+                if let Some((run_id, p)) = parked_from_doc(&d) {
+                    parked.entry(run_id).or_default().push(p);
+                }
+            }
+        }
+
+        // Plan every run; collect the events' final states and the state
+        // changes of events stored before (old outboxes, released parked).
+        let now = now_millis();
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; events.len()];
+        let mut final_state: HashMap<ObjectId, &'static str> = HashMap::new();
+        let mut settles: Vec<Settle> = Vec::new();
+        let mut planned: Vec<Run> = Vec::with_capacity(runs.len());
+        for (run_id, members) in &runs {
+            let mut run = loaded.remove(*run_id).unwrap_or_else(|| Run::new(run_id, &self.initial_status));
+            settles.append(&mut run.outbox);
+            let todo: Vec<Incoming<'_>> = members
+                .iter()
+                .map(|&i| Incoming { oid: oids[i], source: &events[i].source, id: &events[i].id, seq: events[i].seq, change: &events[i].change })
+                .collect();
+            let (mut run, run_outcomes) = apply::plan_all(run, &todo, parked.remove(*run_id).unwrap_or_default(), now);
+            for (&i, o) in members.iter().zip(run_outcomes) {
+                outcomes[i] = Some(o);
+            }
+            for s in run.outbox.drain(..) {
+                if oids.contains(&s.event) {
+                    final_state.insert(s.event, s.state);
+                } else {
+                    settles.push(s);
+                }
+            }
+            planned.push(run);
+        }
+
+        let docs: Vec<Document> = events
+            .iter()
+            .zip(&oids)
+            .map(|(ev, oid)| {
+                let mut d = event_doc(*oid, ev)?;
+                let st = final_state.get(oid).copied().unwrap_or(state::PENDING);
+                d.insert("state", st);
+                if st != state::PARKED {
+                    d.remove("change");
+                }
+                Ok(d)
+            })
+            .collect::<Result<_, StoreError>>()
+            .map_err(Abort::Unavailable)?;
+        self.events.insert_many(docs).session(&mut *session).await.map_err(abort)?;
+        self.failpoint("mongo:after_event_insert");
+
+        let command = run_updates(self.runs.name(), planned.iter());
+        let reply = self.db.run_command(command).session(&mut *session).await.map_err(abort)?;
+        if verdicts(&reply, planned.len()).map_err(Abort::Unavailable)?.iter().any(Option::is_some) {
+            return Err(Abort::FallBack);
+        }
+        self.flush_in(session, &settles).await?;
+
+        Ok(outcomes.into_iter().map(|o| o.expect("every event belongs to a planned run")).collect())
+    }
+
+    /// [`Core::flush`] inside the transaction.
+    async fn flush_in(&self, session: &mut ClientSession, outbox: &[Settle]) -> Result<(), Abort> {
+        for target in [state::PARKED, state::APPLIED, state::STALE, state::ILLEGAL] {
+            let ids: Vec<ObjectId> = outbox.iter().filter(|s| s.state == target).map(|s| s.event).collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let (filter, update) = super::settle_update(target, ids);
+            self.events.update_many(filter, update).session(&mut *session).await.map_err(abort)?;
+        }
+        Ok(())
+    }
+}
+
+/// Every document `filter` finds in `coll`, read in `session`.
+async fn find_all(
+    session: &mut ClientSession,
+    coll: &mongodb::Collection<Document>,
+    filter: Document,
+    projection: Option<Document>,
+) -> Result<Vec<Document>, Abort> {
+    let mut find = coll.find(filter);
+    if let Some(p) = projection {
+        find = find.projection(p);
+    }
+    let mut cursor = find.session(&mut *session).await.map_err(abort)?;
+    let mut out = Vec::new();
+    while let Some(d) = cursor.next(&mut *session).await {
+        out.push(d.map_err(abort)?);
+    }
+    Ok(out)
+}
