@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # MongoDB ingest benchmark: the driver's own raw insert rate against a
 # MongoDB-compatible server, then the release herald-server on the same
-# server (with and without Redis), in one run at equal concurrency.
+# server (with and without Redis, with and without transactions), in one
+# run at equal concurrency.
 #
 #   bench/mongo.sh [SECONDS]       # default 15 per scenario
 #
-# Starts a private secantusd-rs and redis-server (scripts/services.sh), or
-# uses MONGODB_URI / REDIS_URL when set. Scenarios:
+# Starts private servers (scripts/services.sh): secantusd-rs twice — with
+# `--sync-on-commit`, where `journal: true` writes are on disk when
+# acknowledged (what herald asks for), and without, where they are not —
+# and a redis-server. Scenarios, per MongoDB configuration:
 # - raw insert_one, 64 concurrent tasks      vs  herald single events, 64 connections
 # - raw insert_many of 100, 8 concurrent     vs  herald batches of 100, 8 connections
-# - herald single events with --redis-url
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER="${1:-15}"
@@ -22,52 +24,55 @@ fi
 services_install
 cargo build --release -p herald-server --locked
 cargo bench -p herald-server --bench mongo_raw --locked --no-run
+unset MONGODB_URI
 services_start
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 
 raw() {
   cargo bench -q -p herald-server --bench mongo_raw --locked -- \
-    --uri "$MONGODB_URI" --seconds "$SECONDS_PER" "$@"
+    --uri "$URI" --seconds "$SECONDS_PER" "$@"
 }
 
-# Start herald on a fresh database; sets URL and PID.
+# Start herald on a fresh database of $URI; sets URL and PID.
 herald() {
   local out
   out="$(mktemp)"
   RUST_LOG=warn ./target/release/herald-server --listen 127.0.0.1:0 --data-dir "$(mktemp -d)" \
-    --store mongodb --mongodb-uri "$MONGODB_URI" --mongodb-db "herald_bench_$RANDOM$RANDOM" "$@" >"$out" &
+    --store mongodb --mongodb-uri "$URI" --mongodb-db "herald_bench_$RANDOM$RANDOM" "$@" >"$out" &
   PID=$!
   for _ in $(seq 100); do grep -q "listening on" "$out" 2>/dev/null && break; sleep 0.1; done
   URL="$(sed -n 's/^herald-server listening on //p' "$out" | head -1)"
+  sed -n 's/^store: /  store: /p' "$out"
 }
 
 stop_herald() { kill "$PID"; wait "$PID" 2>/dev/null || true; }
 
-rate() { awk '/Requests\/sec/ {print $2}' "$1"; }
+single() {
+  wrk -t2 -c64 -d"${SECONDS_PER}s" --latency -s bench/single.lua "$URL/api/ingest/event"
+}
 
-echo
-echo "== raw insert_one: 64 concurrent, ${SECONDS_PER}s =="
-raw --mode one --concurrency 64
+batch() {
+  wrk -t2 -c8 -d"${SECONDS_PER}s" --latency -s bench/batch.lua "$URL/api/ingest/event" | tee /tmp/herald-mongo-batch.txt
+  echo "herald batch events/s: $(awk '/Requests\/sec/ {printf "%.0f", $2 * 100}' /tmp/herald-mongo-batch.txt)"
+}
 
-echo
-echo "== herald single events (MongoDB): 64 connections, ${SECONDS_PER}s =="
-herald
-wrk -t2 -c64 -d"${SECONDS_PER}s" --latency -s bench/single.lua "$URL/api/ingest/event" | tee /tmp/herald-mongo-single.txt
-stop_herald
+for flags in "--sync-on-commit" ""; do
+  secantus_start $flags
+  URI="$SECANTUS_URI"
+  echo
+  echo "######## secantusd-rs ${flags:-(default flags)} at $URI"
 
-echo
-echo "== herald single events (MongoDB + Redis): 64 connections, ${SECONDS_PER}s =="
-herald --redis-url "$REDIS_URL"
-wrk -t2 -c64 -d"${SECONDS_PER}s" --latency -s bench/single.lua "$URL/api/ingest/event" | tee /tmp/herald-mongo-redis-single.txt
-stop_herald
+  echo; echo "== raw insert_one: 64 concurrent, ${SECONDS_PER}s =="
+  raw --mode one --concurrency 64
+  echo; echo "== herald single events: 64 connections, ${SECONDS_PER}s =="
+  herald; single; stop_herald
+  echo; echo "== herald single events, --mongodb-transactions off: 64 connections, ${SECONDS_PER}s =="
+  herald --mongodb-transactions off; single; stop_herald
+  echo; echo "== herald single events + Redis: 64 connections, ${SECONDS_PER}s =="
+  herald --redis-url "$REDIS_URL"; single; stop_herald
 
-echo
-echo "== raw insert_many of 100: 8 concurrent, ${SECONDS_PER}s =="
-raw --mode many --batch 100 --concurrency 8
-
-echo
-echo "== herald batches of 100 (MongoDB): 8 connections, ${SECONDS_PER}s =="
-herald
-wrk -t2 -c8 -d"${SECONDS_PER}s" --latency -s bench/batch.lua "$URL/api/ingest/event" | tee /tmp/herald-mongo-batch.txt
-echo "herald batch events/s: $(awk -v r="$(rate /tmp/herald-mongo-batch.txt)" 'BEGIN {printf "%.0f", r * 100}')"
-stop_herald
+  echo; echo "== raw insert_many of 100: 8 concurrent, ${SECONDS_PER}s =="
+  raw --mode many --batch 100 --concurrency 8
+  echo; echo "== herald batches of 100: 8 connections, ${SECONDS_PER}s =="
+  herald; batch; stop_herald
+done

@@ -88,10 +88,29 @@ wait_port() {
   return 1
 }
 
-services_start() {
+# Start a private secantusd-rs on a free port, storage under a fresh
+# directory, extra flags after; sets SECANTUS_URI. Stopped on exit.
+secantus_start() {
+  _services_init
+  local port dir
+  port=$(free_port)
+  dir="$(mktemp -d -p "$_services_dir" mongo.XXXXXX)"
+  secantusd-rs --host 127.0.0.1 --port "$port" --storage-path "$dir" --cache-size 256M "$@" \
+    >"$dir.log" 2>&1 &
+  _services_pids+=($!)
+  wait_port "$port" secantusd-rs "$dir.log" "$!"
+  SECANTUS_URI="mongodb://127.0.0.1:$port"
+}
+
+_services_init() {
+  [ -n "$_services_dir" ] && return 0
   _services_dir="$(mktemp -d -t herald-services.XXXXXX)"
   trap _services_stop EXIT
   trap '_services_stop; exit 130' INT TERM
+}
+
+services_start() {
+  _services_init
   local port
   if [ -z "${REDIS_URL:-}" ]; then
     port=$(free_port)
@@ -102,13 +121,8 @@ services_start() {
     export REDIS_URL="redis://127.0.0.1:$port"
   fi
   if [ -z "${MONGODB_URI:-}" ]; then
-    port=$(free_port)
-    mkdir -p "$_services_dir/mongo"
-    secantusd-rs --host 127.0.0.1 --port "$port" --storage-path "$_services_dir/mongo" --cache-size 256M \
-      >"$_services_dir/mongo.log" 2>&1 &
-    _services_pids+=($!)
-    wait_port "$port" secantusd-rs "$_services_dir/mongo.log" "$!"
-    export MONGODB_URI="mongodb://127.0.0.1:$port"
+    secantus_start
+    export MONGODB_URI="$SECANTUS_URI"
   fi
   echo "services: MONGODB_URI=$MONGODB_URI REDIS_URL=$REDIS_URL" >&2
 }

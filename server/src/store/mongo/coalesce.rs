@@ -6,7 +6,9 @@
 //! few workers each take everything queued (up to [`MAX_GROUP`] events)
 //! and store it as one group ([`Core::store_group`]): the round trips are
 //! paid per group, and the busier the server, the bigger the groups. An
-//! idle server's request goes out alone, at once.
+//! idle server's request goes out alone, at once. Several server
+//! processes each coalesce their own requests; their groups race only
+//! when they touch the same run.
 
 use std::sync::{Arc, Mutex};
 
@@ -20,13 +22,13 @@ use crate::store::{NewEvent, Outcome, StoreError};
 /// and the work one failure turns into retries.
 const MAX_GROUP: usize = 512;
 
-/// Groups in flight at once. More than one, so the next group is read
-/// and planned while the last one's writes are on the wire; few, because
-/// every extra worker makes the groups smaller, and groups touching the
-/// same run race for it (the loser retries). Measured with
-/// `bench/mongo.sh` on 2 cores: 1 and 2 within noise of each other, 4 and
-/// 8 slower (smaller groups).
-const WORKERS: usize = 2;
+/// Groups in flight at once. One: a second worker would pipeline round
+/// trips, but it halves the groups and, worse, two groups in flight share
+/// runs (each run write is a compare-and-set, so one of them loses and
+/// retries — with transactions, the whole group falls back to the slower
+/// path). Measured with `bench/mongo.sh` on 2 cores: 1 worker vs 2, single
+/// events 5.4k/s vs 4.9k/s, batches of 100 7.5k events/s vs 4.6k/s.
+const WORKERS: usize = 1;
 
 /// Requests waiting for a worker; beyond this, `submit` waits (back
 /// pressure instead of unbounded memory).
