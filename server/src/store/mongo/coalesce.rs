@@ -95,13 +95,56 @@ async fn work(core: Arc<Core>, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>)
             }
             jobs
         };
-        let events: Vec<&NewEvent> = jobs.iter().flat_map(|j| &j.events).collect();
-        let mut results = core.store_group(&events).await.into_iter();
-        for job in jobs {
-            let result = results.by_ref().take(job.events.len()).collect();
-            // The requester may have gone (client disconnected): the
-            // events are stored all the same; its retry is a duplicate.
-            let _ = job.reply.send(result);
+        // In a task of its own, so that a panic (a bug) costs this group's
+        // requests a 503 — their senders retry — and not the worker.
+        if let Err(e) = tokio::spawn(store_and_reply(core.clone(), jobs)).await {
+            tracing::error!(error = %e, "a MongoDB ingest group failed; its requests got 503");
         }
+    }
+}
+
+async fn store_and_reply(core: Arc<Core>, jobs: Vec<Job>) {
+    let events: Vec<&NewEvent> = jobs.iter().flat_map(|j| &j.events).collect();
+    let results = core.store_group(&events).await;
+    let sizes: Vec<usize> = jobs.iter().map(|j| j.events.len()).collect();
+    for (job, result) in jobs.into_iter().zip(per_job(results, &sizes)) {
+        // The requester may have gone (client disconnected): the events
+        // are stored all the same; its retry is a duplicate.
+        let _ = job.reply.send(result);
+    }
+}
+
+/// Split a group's results (one per event) back into its jobs (`sizes`
+/// events each, in order): a job gets its outcomes, or the first error
+/// among its events.
+fn per_job(results: Vec<Result<Outcome, StoreError>>, sizes: &[usize]) -> Vec<Result<Vec<Outcome>, StoreError>> {
+    let mut results = results.into_iter();
+    sizes
+        .iter()
+        .map(|&n| {
+            // Take the whole share first: collecting into a `Result` stops
+            // at the first error and would leave the rest to the next job.
+            let mine: Vec<_> = results.by_ref().take(n).collect();
+            mine.into_iter().collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(run: &str) -> Result<Outcome, StoreError> {
+        Ok(Outcome::Applied { run_id: run.into(), seq: None, released: Vec::new() })
+    }
+
+    #[test]
+    fn an_error_stays_with_its_job() {
+        let results = vec![applied("a1"), Err(StoreError("boom".into())), applied("a3"), applied("b1"), applied("b2")];
+        let jobs = per_job(results, &[3, 2]);
+        assert_eq!(jobs.len(), 2);
+        assert_eq!(jobs[0].as_ref().unwrap_err().0, "boom");
+        let b: Vec<&str> = jobs[1].as_ref().unwrap().iter().map(Outcome::run_id).collect();
+        assert_eq!(b, vec!["b1", "b2"], "the second job gets its own outcomes, not the first job's leftovers");
     }
 }

@@ -160,7 +160,11 @@ impl Core {
         }
         self.flush_in(session, &settles).await?;
 
-        Ok(outcomes.into_iter().map(|o| o.expect("every event belongs to a planned run")).collect())
+        // Every event belongs to a planned run, so each has its outcome.
+        outcomes
+            .into_iter()
+            .map(|o| o.ok_or_else(|| Abort::Unavailable(StoreError("an event of the group was not planned".into()))))
+            .collect()
     }
 
     /// [`Core::flush`] inside the transaction.
