@@ -59,6 +59,7 @@ impl Done {
 
 /// The writer loop; returns when the channel closes or on `Shutdown`.
 pub(super) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, initial_status: String) {
+    let mut wal = super::checkpoint::WalRestart::new();
     while let Some(first) = rx.blocking_recv() {
         let mut group = Vec::new();
         let mut weight = first.weight();
@@ -78,6 +79,7 @@ pub(super) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, initial_sta
         if shutdown {
             break;
         }
+        wal.after_commit(&conn);
     }
     // Fold the WAL back into the database file so a closed store is one
     // self-contained file. Failure is harmless: the WAL is replayed on open.
