@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Backend, Env, Server, event, progress, run_id, unique_db};
+use support::{Backend, Env, Server, event, progress, run_id};
 
 conformance!(kill_9_under_load_loses_no_acknowledged_event);
 
@@ -226,7 +226,7 @@ async fn kill_9_under_load_loses_no_acknowledged_event(b: Backend) {
     let mongo_dir = tempfile::tempdir().unwrap();
     let mongod = if b == Backend::Mongo { Some(short_transactions_mongod(mongo_dir.path()).await) } else { None };
     let env = match &mongod {
-        Some(m) => Env { backend: b, dir: tempfile::tempdir().unwrap(), db: unique_db(), mongodb_uri: Some(m.uri()), redis_url: None },
+        Some(m) => Env::mongodb_at(m.uri()),
         None => Env::new(b),
     };
     let env = Arc::new(env);
@@ -348,8 +348,11 @@ struct Mongod {
 }
 
 impl Mongod {
-    fn start(port: u16, storage: &Path, log: &Path) -> Mongod {
-        let mut m = Mongod { child: None, port, storage: storage.to_owned(), log: log.to_owned() };
+    /// Start on a free port, storage and log under `dir`.
+    fn start_in(dir: &Path) -> Mongod {
+        let storage = dir.join("mongo");
+        std::fs::create_dir_all(&storage).unwrap();
+        let mut m = Mongod { child: None, port: free_port(), storage, log: dir.join("secantusd.log") };
         m.restart();
         m
     }
@@ -462,18 +465,10 @@ fn ack(acked: &mut HashMap<String, Option<i64>>, id: &str, seq: Option<i64>, res
 #[tokio::test]
 async fn mongodb_stopped_gives_503_then_recovers_without_loss() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = dir.path().join("mongo");
-    std::fs::create_dir_all(&storage).unwrap();
-    let mut mongod = Mongod::start(free_port(), &storage, &dir.path().join("secantusd.log"));
+    let mut mongod = Mongod::start_in(dir.path());
 
     // A herald server on the private MongoDB (no Redis: the store alone).
-    let env = Env {
-        backend: Backend::Mongo,
-        dir: tempfile::tempdir().unwrap(),
-        db: unique_db(),
-        mongodb_uri: Some(mongod.uri()),
-        redis_url: None,
-    };
+    let env = Env::mongodb_at(mongod.uri());
     let s = env.start(&["--gap-timeout", "1h"]);
     let run = run_id();
     // id → seq of every acknowledged event.
@@ -595,9 +590,7 @@ async fn mongodb_stopped_gives_503_then_recovers_without_loss() {
 /// A private MongoDB under `dir` whose transactions expire after 2 s
 /// instead of 60 s.
 async fn short_transactions_mongod(dir: &Path) -> Mongod {
-    let storage = dir.join("mongo");
-    std::fs::create_dir_all(&storage).unwrap();
-    let mongod = Mongod::start(free_port(), &storage, &dir.join("secantusd.log"));
+    let mongod = Mongod::start_in(dir);
     let admin = ::mongodb::Client::with_uri_str(mongod.uri()).await.unwrap().database("admin");
     admin
         .run_command(::mongodb::bson::doc! {"setParameter": 1, "transactionLifetimeLimitSeconds": 2})
@@ -622,13 +615,7 @@ async fn a_crash_inside_a_transaction_leaves_nothing_and_the_retry_applies_once(
     let mongod = short_transactions_mongod(dir.path()).await;
 
     for failpoint in ["mongo:after_event_insert", "mongo:after_run_write"] {
-        let env = Env {
-            backend: Backend::Mongo,
-            dir: tempfile::tempdir().unwrap(),
-            db: unique_db(),
-            mongodb_uri: Some(mongod.uri()),
-            redis_url: None,
-        };
+        let env = Env::mongodb_at(mongod.uri());
         let run = run_id();
         let e1 = progress(&run, "t1", 1, 0.1);
         let s = env.start_with_env(&["--gap-timeout", "1h"], &[("HERALD_FAILPOINT", failpoint)]);

@@ -88,6 +88,12 @@ impl Env {
         Env { backend, dir: tempfile::tempdir().unwrap(), db: unique_db(), mongodb_uri, redis_url }
     }
 
+    /// A store in the MongoDB at `uri` (a private server the test
+    /// controls), without Redis.
+    pub fn mongodb_at(uri: String) -> Env {
+        Env { backend: Backend::Mongo, dir: tempfile::tempdir().unwrap(), db: unique_db(), mongodb_uri: Some(uri), redis_url: None }
+    }
+
     /// The flags selecting this store.
     pub fn args(&self) -> Vec<String> {
         let mut args = Vec::new();

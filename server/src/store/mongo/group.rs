@@ -25,12 +25,10 @@ use mongodb::bson::{Bson, Document, doc};
 use mongodb::error::{ErrorKind, InsertManyError};
 
 use super::apply::{self, Incoming, Run, state};
-use super::{Core, event_doc, run_from_doc, run_to_doc, unavailable};
+use super::{Core, DUPLICATE_KEY, event_doc, run_from_doc, run_to_doc, unavailable};
 use crate::clock::now_millis;
 use crate::store::{NewEvent, Outcome, StoreError};
 
-/// Code of a duplicate key error.
-const DUPLICATE_KEY: i32 = 11000;
 
 /// How one run's group write ended.
 enum RunWrite {
@@ -161,7 +159,7 @@ impl Core {
         // Flush what the last writers produced before reading event states
         // (and before replacing their outboxes) — unless this process
         // wrote that very version and flushed it already.
-        let old: Vec<_> = loaded.values().flat_map(|r| r.outbox.iter().cloned()).collect();
+        let mut taken: HashSet<ObjectId> = loaded.values().flat_map(|r| r.outbox.iter().map(|s| s.event)).collect();
         let unflushed: Vec<_> = {
             let flushed = self.flushed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             loaded
@@ -178,7 +176,6 @@ impl Core {
         let oids: Vec<ObjectId> = runs.iter().flat_map(|(_, m)| m.iter().map(|&i| incoming(i).oid)).collect();
         let (flushed, settled) = tokio::join!(self.flush(&unflushed), self.settled_among(&oids));
         flushed?;
-        let mut taken: HashSet<ObjectId> = old.iter().map(|s| s.event).collect();
         taken.extend(settled?);
 
         let with_seq: Vec<&str> =
@@ -202,14 +199,10 @@ impl Core {
 
         let verdicts = self.replace_runs(plans.iter().map(|(run, _)| run)).await?;
         self.failpoint("mongo:after_run_write");
-        let written: Vec<_> = plans
-            .iter()
-            .zip(&verdicts)
-            .filter(|(_, v)| v.is_none())
-            .flat_map(|((run, _), _)| run.outbox.iter().cloned())
-            .collect();
-        self.flush(&written).await?;
-        self.remember_flushed(plans.iter().zip(&verdicts).filter(|(_, v)| v.is_none()).map(|((run, _), _)| run));
+        let written: Vec<&Run> = plans.iter().zip(&verdicts).filter(|(_, v)| v.is_none()).map(|((run, _), _)| run).collect();
+        let settles: Vec<_> = written.iter().flat_map(|run| run.outbox.iter().cloned()).collect();
+        self.flush(&settles).await?;
+        self.remember_flushed(written.into_iter());
 
         Ok(plans
             .into_iter()

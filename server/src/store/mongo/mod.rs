@@ -161,11 +161,14 @@ fn unavailable(e: mongodb::error::Error) -> StoreError {
     StoreError(format!("MongoDB: {e}"))
 }
 
+/// MongoDB's duplicate key error code.
+const DUPLICATE_KEY: i32 = 11000;
+
 fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
     match &*e.kind {
-        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
-        ErrorKind::Command(c) => c.code == 11000,
-        ErrorKind::InsertMany(m) => m.write_errors.iter().flatten().any(|w| w.code == 11000),
+        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == DUPLICATE_KEY,
+        ErrorKind::Command(c) => c.code == DUPLICATE_KEY,
+        ErrorKind::InsertMany(m) => m.write_errors.iter().flatten().any(|w| w.code == DUPLICATE_KEY),
         _ => false,
     }
 }
@@ -187,18 +190,24 @@ fn event_doc(oid: ObjectId, ev: &NewEvent) -> Result<Document, StoreError> {
     })
 }
 
-/// The update settling events `ids` in state `target`: only forwards
-/// (`pending → *`, `parked → applied | stale | illegal_transition`), so
-/// replaying an old outbox never moves an event back.
-fn settle_update(target: &str, ids: Vec<ObjectId>) -> (Document, Document) {
-    if target == state::PARKED {
-        (doc! {"_id": {"$in": ids}, "state": state::PENDING}, doc! {"$set": {"state": state::PARKED}})
-    } else {
-        (
-            doc! {"_id": {"$in": ids}, "state": {"$in": [state::PENDING, state::PARKED]}},
-            doc! {"$set": {"state": target}, "$unset": {"change": ""}},
-        )
-    }
+/// The `(filter, update)` pairs settling `outbox` in `events`, one per
+/// distinct state. Only forwards (`pending → *`, `parked → applied |
+/// stale | illegal_transition`), so replaying an old outbox never moves an
+/// event back.
+fn settle_updates(outbox: &[Settle]) -> impl Iterator<Item = (Document, Document)> + '_ {
+    [state::PARKED, state::APPLIED, state::STALE, state::ILLEGAL].into_iter().filter_map(move |target| {
+        let ids: Vec<ObjectId> = outbox.iter().filter(|s| s.state == target).map(|s| s.event).collect();
+        if ids.is_empty() {
+            None
+        } else if target == state::PARKED {
+            Some((doc! {"_id": {"$in": ids}, "state": state::PENDING}, doc! {"$set": {"state": state::PARKED}}))
+        } else {
+            Some((
+                doc! {"_id": {"$in": ids}, "state": {"$in": [state::PENDING, state::PARKED]}},
+                doc! {"$set": {"state": target}, "$unset": {"change": ""}},
+            ))
+        }
+    })
 }
 
 /// The fields [`parked_from_doc`] reads.
@@ -411,12 +420,7 @@ impl Core {
     /// Write the settled states to `events`: one conditional update per
     /// distinct state, so replaying an old outbox never moves an event back.
     async fn flush(&self, outbox: &[Settle]) -> Result<(), StoreError> {
-        for target in [state::PARKED, state::APPLIED, state::STALE, state::ILLEGAL] {
-            let ids: Vec<ObjectId> = outbox.iter().filter(|s| s.state == target).map(|s| s.event).collect();
-            if ids.is_empty() {
-                continue;
-            }
-            let (filter, update) = settle_update(target, ids);
+        for (filter, update) in settle_updates(outbox) {
             self.events.update_many(filter, update).await.map_err(unavailable)?;
         }
         Ok(())

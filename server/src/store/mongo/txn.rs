@@ -169,12 +169,7 @@ impl Core {
 
     /// [`Core::flush`] inside the transaction.
     async fn flush_in(&self, session: &mut ClientSession, outbox: &[Settle]) -> Result<(), Abort> {
-        for target in [state::PARKED, state::APPLIED, state::STALE, state::ILLEGAL] {
-            let ids: Vec<ObjectId> = outbox.iter().filter(|s| s.state == target).map(|s| s.event).collect();
-            if ids.is_empty() {
-                continue;
-            }
-            let (filter, update) = super::settle_update(target, ids);
+        for (filter, update) in super::settle_updates(outbox) {
             self.events.update_many(filter, update).session(&mut *session).await.map_err(abort)?;
         }
         Ok(())
