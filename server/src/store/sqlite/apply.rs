@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value, json};
 
+use super::run_index::Key;
 use crate::change::{RunChange, apply_sets};
 use crate::store::sequence::{self, Position};
 use crate::store::{NewEvent, Outcome};
@@ -19,7 +20,7 @@ struct Run {
     doc: Map<String, Value>,
 }
 
-/// The runs one job (one savepoint) has touched, each read once and
+/// The runs one job has touched, each read once and
 /// written back once by [`Runs::flush`], however many of the job's events
 /// it received: a batch of 100 events for one run costs one run-row read
 /// and one write, not 100 of each.
@@ -41,7 +42,7 @@ impl Runs {
         self.loaded.insert(run.run_id.clone(), run);
     }
 
-    /// Write every touched run; call before the job's savepoint commits.
+    /// Write every touched run; call before the job's transaction commits.
     pub(super) fn flush(self, tx: &Connection, now: i64) -> rusqlite::Result<()> {
         for run in self.loaded.values() {
             save_run(tx, run, now)?;
@@ -56,10 +57,12 @@ enum Applied {
     Illegal { from: String, to: String },
 }
 
-/// Process one new event in the open transaction `tx`.
+/// Process one new event in the open transaction `tx`; a stored event's
+/// run-index entry goes to `keys`.
 pub(super) fn ingest_one(
     tx: &Connection,
     runs: &mut Runs,
+    keys: &mut Vec<Key>,
     ev: &NewEvent,
     now: i64,
     initial_status: &str,
@@ -80,6 +83,7 @@ pub(super) fn ingest_one(
         return Ok(Outcome::Duplicate { run_id });
     }
     let pk = tx.last_insert_rowid();
+    keys.push(Key::new(&ev.run_id, ev.seq, pk));
     let mut run = runs.take(tx, &ev.run_id, initial_status)?;
 
     let outcome = match ev.seq {

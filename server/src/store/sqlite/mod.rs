@@ -17,6 +17,7 @@ use crate::clock::{millis_to_rfc3339, now_millis};
 
 mod apply;
 mod checkpoint;
+mod run_index;
 mod schema;
 mod writer;
 
@@ -43,9 +44,10 @@ impl SqliteStore {
         })?;
         let path = data_dir.join("herald.sqlite3");
         let open_err = |e: rusqlite::Error| StoreError(format!("cannot open {}: {e}", path.display()));
-        let conn = Connection::open(&path).map_err(open_err)?;
+        let mut conn = Connection::open(&path).map_err(open_err)?;
         schema::configure(&conn).map_err(open_err)?;
         schema::migrate(&conn).map_err(open_err)?;
+        let index = run_index::RunIndex::open(&mut conn).map_err(open_err)?;
         let reader = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(open_err)?;
         reader.pragma_update(None, "busy_timeout", 5000).map_err(open_err)?;
@@ -56,7 +58,7 @@ impl SqliteStore {
         let initial = initial_status.to_owned();
         let handle = std::thread::Builder::new()
             .name("herald-sqlite-writer".into())
-            .spawn(move || writer::run(conn, rx, initial))
+            .spawn(move || writer::run(conn, index, rx, initial))
             .map_err(|e| StoreError(format!("cannot start the writer thread: {e}")))?;
         let checkpointer = checkpoint::Checkpointer::start(&path).map_err(open_err)?;
         Ok(SqliteStore {
@@ -110,7 +112,11 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let (reply, rx) = oneshot::channel();
-        self.submit(Job::Ingest { events, reply }, rx).await
+        let events = Arc::new(events);
+        let result = self.submit(Job::Ingest { events: events.clone(), reply }, rx).await;
+        // Usually the last reference: the events are freed here, not on the writer.
+        drop(events);
+        result
     }
 
     async fn release_gaps(&self, timeout: Duration) -> Result<usize, StoreError> {
@@ -173,21 +179,7 @@ impl Store for SqliteStore {
 
     async fn run_events(&self, run_id: &str, after_seq: Option<i64>, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         let run_id = run_id.to_owned();
-        self.read(move |c| {
-            let row = |r: &rusqlite::Row<'_>| {
-                Ok(StoredEvent {
-                    seq: r.get(0)?,
-                    state: r.get(1)?,
-                    received_at: millis_to_rfc3339(r.get(2)?),
-                    event: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default(),
-                })
-            };
-            let sql = "SELECT seq, state, received_at, envelope FROM events
-                       WHERE run_id = ?1 AND (?2 IS NULL OR seq > ?2)
-                       ORDER BY seq IS NULL, seq, pk LIMIT ?3";
-            c.prepare_cached(sql)?.query_map(params![run_id, after_seq, limit], row)?.collect()
-        })
-        .await
+        self.read(move |c| run_index::run_events(c, &run_id, after_seq, limit)).await
     }
 
     async fn ready(&self) -> Result<(), StoreError> {

@@ -18,8 +18,22 @@ CREATE TABLE IF NOT EXISTS events (
     envelope    TEXT    NOT NULL,
     UNIQUE (source, id)                 -- the dedup guard: CloudEvents identity
 );
-CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, seq);
 CREATE INDEX IF NOT EXISTS events_parked ON events (run_id, seq) WHERE state = 'parked';
+
+-- The events of each run in `seq` order, filled in deferred passes
+-- (see run_index.rs): `ord` is the event's seq, or the largest integer
+-- for an event without one.
+CREATE TABLE IF NOT EXISTS run_event_keys (
+    run_id TEXT    NOT NULL,
+    ord    INTEGER NOT NULL,
+    pk     INTEGER NOT NULL,
+    PRIMARY KEY (run_id, ord, pk)
+) WITHOUT ROWID;
+-- Per shard of runs: every event with pk <= through_pk is in run_event_keys.
+CREATE TABLE IF NOT EXISTS run_index_watermarks (
+    shard      INTEGER PRIMARY KEY,
+    through_pk INTEGER NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS runs (
     run_id         TEXT PRIMARY KEY,
@@ -79,6 +93,10 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
                  (SELECT COUNT(*) FROM events e WHERE e.run_id = runs.run_id AND e.state = 'applied');",
         )?;
     }
+    // Stores written before `run_event_keys` kept an ordinary index, which
+    // cost a page write per event; `RunIndex::open` fills the table from
+    // `events` (its watermarks start at 0), after which the index goes.
+    conn.execute_batch("DROP INDEX IF EXISTS events_by_run;")?;
     Ok(())
 }
 

@@ -1,0 +1,382 @@
+//! The per-run event index, written in deferred passes.
+//!
+//! `GET /api/runs/{id}/events` lists a run's events in `seq` order, so the
+//! store needs them findable by run. An ordinary SQLite index on
+//! `events (run_id, seq)` puts each new entry at its run's place in the
+//! index, so every commit dirtied (and wrote to the WAL) one leaf page per
+//! run it touched: with 1000 busy runs, about one 4 KiB page per event. It
+//! was the largest cost of ingest. Measured with `bench/ingest.sh`'s loads,
+//! dropping it took single events from 22k to 35k req/s (p99 10–15 ms to
+//! 4 ms) and batches from 45k to 100k events/s.
+//!
+//! So the index is a table, `run_event_keys`, that the writer fills in
+//! passes, several entries of a run at a time, one leaf page for all of
+//! them:
+//!
+//! - Runs are split into [`SHARDS`] by a hash of their id. Each shard has a
+//!   watermark in `run_index_watermarks`: every event of the shard with
+//!   `pk <= through_pk` has its entry in `run_event_keys`.
+//! - New entries wait in memory. For every [`PASS_EVERY`] events
+//!   committed, the writer indexes the shard whose watermark is lowest, in
+//!   the transaction of its next group, and moves that watermark to the
+//!   newest committed event. So no shard lags more than about
+//!   `SHARDS * PASS_EVERY` events, and each pass costs about
+//!   `PASS_EVERY` entries: no single commit stalls for long.
+//! - Readers take what is indexed from `run_event_keys` and the rest — the
+//!   events above the watermark — from `events` by `pk` range.
+//! - The waiting entries live only in memory. After a crash, [`RunIndex::open`]
+//!   indexes everything above the lowest watermark again (`INSERT OR
+//!   IGNORE`: entries already there stay as they are).
+
+use rusqlite::{Connection, params};
+
+use crate::clock::millis_to_rfc3339;
+use crate::store::StoredEvent;
+
+/// How many groups the runs are split into.
+///
+/// `SHARDS * PASS_EVERY` bounds how far the index lags (32k events): more
+/// entries per run per pass, so fewer page writes, but a longer unindexed
+/// stretch for readers to scan (a run's page of 100 events: 1.7 ms after a
+/// batch load). Measured with `bench/ingest.sh`'s loads, one run each,
+/// alternating: 32×256 gave 590–700 batch req/s and 28–30k single req/s;
+/// 64×512 680–770 and 29–34k; 16×2048 770–835 and 28–35k.
+pub(super) const SHARDS: usize = 64;
+
+/// Committed events per indexing pass (see [`SHARDS`]).
+pub(super) const PASS_EVERY: usize = 512;
+
+/// The `ord` of an event without `seq`: after every `seq` (which is a
+/// CloudEvents Integer, 32 bits), then in arrival (`pk`) order.
+const NO_SEQ: i64 = i64::MAX;
+
+/// The shard of a run. FNV-1a rather than std's hasher, which may change
+/// between Rust versions: readers and the writer must agree.
+pub(super) fn shard_of(run_id: &str) -> usize {
+    let hash = run_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    (hash % SHARDS as u64) as usize
+}
+
+/// One entry of `run_event_keys`: a stored event of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Key {
+    run_id: String,
+    ord: i64,
+    pk: i64,
+}
+
+impl Key {
+    /// The entry of the event stored at `pk`.
+    pub(super) fn new(run_id: &str, seq: Option<i64>, pk: i64) -> Self {
+        Key { run_id: run_id.to_owned(), ord: seq.unwrap_or(NO_SEQ), pk }
+    }
+}
+
+/// A pass written in an open transaction; [`RunIndex::committed`] makes it
+/// count once that transaction has committed.
+#[derive(Debug)]
+pub(super) struct Pass {
+    shard: usize,
+    /// How many of the shard's waiting entries it wrote (the oldest).
+    written: usize,
+    /// The shard's new watermark.
+    through: i64,
+}
+
+/// The writer's side of the index: what waits to be written, per shard.
+#[derive(Debug)]
+pub(super) struct RunIndex {
+    waiting: Vec<Vec<Key>>,
+    through: Vec<i64>,
+    /// The highest `pk` committed.
+    committed_through: i64,
+    /// Events committed since the last pass (minus `PASS_EVERY` per pass).
+    owed: usize,
+}
+
+impl RunIndex {
+    /// Index whatever the watermarks do not cover (a crash loses the
+    /// waiting entries; an older store has none at all), then start with
+    /// every shard fully indexed.
+    pub(super) fn open(conn: &mut Connection) -> rusqlite::Result<Self> {
+        let tx = conn.transaction()?;
+        let lowest: i64 =
+            tx.query_row("SELECT COALESCE(MIN(through_pk), 0) FROM run_index_watermarks", [], |r| r.get(0))?;
+        let newest: i64 = tx.query_row("SELECT COALESCE(MAX(pk), 0) FROM events", [], |r| r.get(0))?;
+        if newest > lowest {
+            tx.execute(
+                "INSERT OR IGNORE INTO run_event_keys (run_id, ord, pk)
+                 SELECT run_id, COALESCE(seq, ?2), pk FROM events WHERE pk > ?1 ORDER BY run_id, pk",
+                params![lowest, NO_SEQ],
+            )?;
+        }
+        // Rewritten whole, so a change of SHARDS between versions is harmless.
+        tx.execute("DELETE FROM run_index_watermarks", [])?;
+        for shard in 0..SHARDS {
+            tx.execute("INSERT INTO run_index_watermarks (shard, through_pk) VALUES (?1, ?2)", params![shard, newest])?;
+        }
+        tx.commit()?;
+        Ok(RunIndex { waiting: vec![Vec::new(); SHARDS], through: vec![newest; SHARDS], committed_through: newest, owed: 0 })
+    }
+
+    /// Write the passes now due into the open transaction `tx`: one per
+    /// `PASS_EVERY` events committed, each for the shard that has waited
+    /// longest. `all` writes every shard that has entries waiting.
+    pub(super) fn write_passes(&self, tx: &Connection, all: bool) -> rusqlite::Result<Vec<Pass>> {
+        let mut shards: Vec<usize> = (0..SHARDS).filter(|&s| !self.waiting[s].is_empty()).collect();
+        shards.sort_by_key(|&s| self.through[s]);
+        if !all {
+            shards.truncate(self.owed / PASS_EVERY);
+        }
+        let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO run_event_keys (run_id, ord, pk) VALUES (?1, ?2, ?3)")?;
+        let mut mark = tx.prepare_cached("UPDATE run_index_watermarks SET through_pk = ?2 WHERE shard = ?1")?;
+        let mut passes = Vec::with_capacity(shards.len());
+        for shard in shards {
+            let waiting = &self.waiting[shard];
+            // In key order, so consecutive inserts land on the same page.
+            let mut keys: Vec<&Key> = waiting.iter().collect();
+            keys.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+            for k in keys {
+                insert.execute(params![k.run_id, k.ord, k.pk])?;
+            }
+            mark.execute(params![shard, self.committed_through])?;
+            passes.push(Pass { shard, written: waiting.len(), through: self.committed_through });
+        }
+        Ok(passes)
+    }
+
+    /// The transaction holding `passes` and the events `new` committed.
+    pub(super) fn committed(&mut self, passes: Vec<Pass>, new: Vec<Key>) {
+        for p in passes {
+            self.waiting[p.shard].drain(..p.written);
+            self.through[p.shard] = p.through;
+            self.owed = self.owed.saturating_sub(PASS_EVERY);
+        }
+        self.owed += new.len();
+        for k in new {
+            self.committed_through = self.committed_through.max(k.pk);
+            self.waiting[shard_of(&k.run_id)].push(k);
+        }
+        // Never owe passes for entries that are not there.
+        self.owed = self.owed.min(self.waiting());
+    }
+
+    /// Entries waiting to be written, all shards.
+    fn waiting(&self) -> usize {
+        self.waiting.iter().map(Vec::len).sum()
+    }
+}
+
+/// A run's stored events in `seq` order (events without `seq` last, in
+/// arrival order); with `after_seq`, only those with a `seq` above it.
+pub(super) fn run_events(
+    c: &Connection,
+    run_id: &str,
+    after_seq: Option<i64>,
+    limit: usize,
+) -> rusqlite::Result<Vec<StoredEvent>> {
+    let (from, to) = match after_seq {
+        Some(s) => (s.saturating_add(1), NO_SEQ - 1),
+        None => (i64::MIN, NO_SEQ),
+    };
+    let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, i64, StoredEvent)> {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            StoredEvent {
+                seq: r.get(2)?,
+                state: r.get(3)?,
+                received_at: millis_to_rfc3339(r.get(4)?),
+                event: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
+            },
+        ))
+    };
+    let through: i64 = c
+        .prepare_cached("SELECT COALESCE(MAX(through_pk), 0) FROM run_index_watermarks WHERE shard = ?1")?
+        .query_row([shard_of(run_id)], |r| r.get(0))?;
+    let mut found: Vec<(i64, i64, StoredEvent)> = c
+        .prepare_cached(
+            "SELECT k.ord, k.pk, e.seq, e.state, e.received_at, e.envelope
+             FROM run_event_keys k JOIN events e ON e.pk = k.pk
+             WHERE k.run_id = ?1 AND k.ord BETWEEN ?2 AND ?3 ORDER BY k.ord, k.pk LIMIT ?4",
+        )?
+        .query_map(params![run_id, from, to, limit], row)?
+        .collect::<rusqlite::Result<_>>()?;
+    // The unindexed rest: at most about SHARDS * PASS_EVERY events by `pk`.
+    let rest = c
+        .prepare_cached(
+            "SELECT COALESCE(seq, ?3), pk, seq, state, received_at, envelope FROM events
+             WHERE pk > ?1 AND run_id = ?2 AND COALESCE(seq, ?3) BETWEEN ?4 AND ?5",
+        )?
+        .query_map(params![through, run_id, NO_SEQ, from, to], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    found.extend(rest);
+    found.sort_by_key(|(ord, pk, _)| (*ord, *pk));
+    // The writer may have indexed part of the rest between the two reads.
+    found.dedup_by_key(|(_, pk, _)| *pk);
+    found.truncate(limit);
+    Ok(found.into_iter().map(|(_, _, e)| e).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("t.sqlite3")).unwrap();
+        super::super::schema::migrate(&conn).unwrap();
+        (dir, conn)
+    }
+
+    /// Store an event as the writer does, returning its index entry.
+    fn insert(conn: &Connection, run_id: &str, seq: Option<i64>) -> Key {
+        conn.execute(
+            "INSERT INTO events (source, id, type, run_id, seq, received_at, state, envelope)
+             VALUES ('/t', hex(randomblob(8)), 't', ?1, ?2, 0, 'applied', ?3)",
+            params![run_id, seq, format!(r#"{{"run":"{run_id}","seq":{}}}"#, seq.map_or("null".into(), |s| s.to_string()))],
+        )
+        .unwrap();
+        Key::new(run_id, seq, conn.last_insert_rowid())
+    }
+
+    fn seqs(conn: &Connection, run_id: &str, after: Option<i64>, limit: usize) -> Vec<Option<i64>> {
+        run_events(conn, run_id, after, limit).unwrap().into_iter().map(|e| e.seq).collect()
+    }
+
+    fn indexed(conn: &Connection) -> i64 {
+        conn.query_row("SELECT COUNT(*) FROM run_event_keys", [], |r| r.get(0)).unwrap()
+    }
+
+    /// Commit `n` events spread over `runs` runs through `index`, one
+    /// transaction per 64, as the writer would. Returns the most index
+    /// entries one transaction wrote.
+    fn ingest(conn: &mut Connection, index: &mut RunIndex, runs: usize, n: usize) -> usize {
+        let mut most = 0;
+        for chunk in (0..n).collect::<Vec<_>>().chunks(64) {
+            let tx = conn.transaction().unwrap();
+            let passes = index.write_passes(&tx, false).unwrap();
+            most = most.max(passes.iter().map(|p| p.written).sum());
+            let new: Vec<Key> = chunk.iter().map(|i| insert(&tx, &format!("run-{}", i % runs), Some(*i as i64))).collect();
+            tx.commit().unwrap();
+            index.committed(passes, new);
+        }
+        most
+    }
+
+    #[test]
+    fn events_read_the_same_whether_indexed_or_not() {
+        let (_dir, mut conn) = store();
+        let mut index = RunIndex::open(&mut conn).unwrap();
+        for seq in [3, 1, 2] {
+            let k = insert(&conn, "r", Some(seq));
+            index.committed(Vec::new(), vec![k]);
+        }
+        let k = insert(&conn, "r", None);
+        index.committed(Vec::new(), vec![k]);
+        insert(&conn, "other", Some(1));
+        assert_eq!(indexed(&conn), 0, "nothing is written before a pass is due");
+        let before = seqs(&conn, "r", None, 10);
+        assert_eq!(before, vec![Some(1), Some(2), Some(3), None]);
+
+        let passes = index.write_passes(&conn, true).unwrap();
+        index.committed(passes, Vec::new());
+        assert_eq!(indexed(&conn), 4);
+        assert_eq!(seqs(&conn, "r", None, 10), before);
+        assert_eq!(seqs(&conn, "r", Some(1), 10), vec![Some(2), Some(3)], "after_seq leaves out events without seq");
+        assert_eq!(seqs(&conn, "r", None, 2), vec![Some(1), Some(2)]);
+        assert_eq!(seqs(&conn, "missing", None, 10), Vec::<Option<i64>>::new());
+    }
+
+    #[test]
+    fn a_half_indexed_run_merges_both_halves_without_repeats() {
+        let (_dir, mut conn) = store();
+        let mut index = RunIndex::open(&mut conn).unwrap();
+        let first: Vec<Key> = (1..=3).map(|s| insert(&conn, "r", Some(s))).collect();
+        index.committed(Vec::new(), first);
+        let passes = index.write_passes(&conn, true).unwrap();
+        index.committed(passes, Vec::new());
+        let later: Vec<Key> = (4..=6).map(|s| insert(&conn, "r", Some(s))).collect();
+        index.committed(Vec::new(), later);
+        assert_eq!(indexed(&conn), 3);
+        assert_eq!(seqs(&conn, "r", None, 10), (1..=6).map(Some).collect::<Vec<_>>());
+        assert_eq!(seqs(&conn, "r", Some(2), 3), vec![Some(3), Some(4), Some(5)]);
+        // An entry indexed twice (a reader between a pass and its
+        // watermark) is still listed once.
+        conn.execute("UPDATE run_index_watermarks SET through_pk = 0", []).unwrap();
+        assert_eq!(seqs(&conn, "r", None, 10), (1..=6).map(Some).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn passes_keep_every_shard_close_behind_and_stay_small() {
+        let (_dir, mut conn) = store();
+        let mut index = RunIndex::open(&mut conn).unwrap();
+        let n = 40 * PASS_EVERY;
+        let most = ingest(&mut conn, &mut index, 1000, n);
+        assert!(most > 0 && most <= 4 * PASS_EVERY, "one transaction wrote {most} index entries");
+        let behind = index.waiting();
+        assert!(indexed(&conn) as usize + behind == n);
+        assert!(behind <= SHARDS * PASS_EVERY + 64, "{behind} entries still waiting");
+        let oldest = *index.through.iter().min().unwrap();
+        assert!(index.committed_through - oldest <= (SHARDS * PASS_EVERY + 64) as i64, "a shard fell behind");
+        for r in [0, 999, 500] {
+            let listed = seqs(&conn, &format!("run-{r}"), None, 1000);
+            assert_eq!(listed.len(), (0..n).filter(|i| i % 1000 == r).count(), "run-{r}");
+            assert!(listed.windows(2).all(|w| w[0] < w[1]), "run-{r} in seq order");
+        }
+    }
+
+    #[test]
+    fn open_indexes_what_a_crash_left_waiting() {
+        let (dir, mut conn) = store();
+        let mut index = RunIndex::open(&mut conn).unwrap();
+        ingest(&mut conn, &mut index, 10, 20 * PASS_EVERY);
+        let before: Vec<_> = (0..10).map(|r| seqs(&conn, &format!("run-{r}"), None, 10_000)).collect();
+        assert!(index.waiting() > 0, "some entries were waiting when the process died");
+        drop(index);
+        drop(conn);
+
+        let mut conn = Connection::open(dir.path().join("t.sqlite3")).unwrap();
+        let index = RunIndex::open(&mut conn).unwrap();
+        assert_eq!(index.waiting(), 0);
+        assert_eq!(indexed(&conn) as usize, 20 * PASS_EVERY, "every event indexed once");
+        let after: Vec<_> = (0..10).map(|r| seqs(&conn, &format!("run-{r}"), None, 10_000)).collect();
+        assert_eq!(before, after);
+    }
+
+    #[test]
+    fn an_older_store_gets_its_runs_indexed_and_loses_the_old_index() {
+        let (dir, conn) = store();
+        // A store from before `run_event_keys`: an ordinary index instead.
+        conn.execute_batch(
+            "DROP TABLE run_event_keys; DROP TABLE run_index_watermarks;
+             CREATE INDEX events_by_run ON events (run_id, seq);",
+        )
+        .unwrap();
+        for seq in [2, 1] {
+            insert(&conn, "r", Some(seq));
+        }
+        insert(&conn, "r", None);
+        drop(conn);
+
+        let mut conn = Connection::open(dir.path().join("t.sqlite3")).unwrap();
+        super::super::schema::migrate(&conn).unwrap();
+        RunIndex::open(&mut conn).unwrap();
+        assert_eq!(indexed(&conn), 3);
+        assert_eq!(seqs(&conn, "r", None, 10), vec![Some(1), Some(2), None]);
+        let old: i64 =
+            conn.query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'events_by_run'", [], |r| r.get(0)).unwrap();
+        assert_eq!(old, 0);
+    }
+
+    #[test]
+    fn similar_run_ids_spread_over_the_shards() {
+        // Run ids that differ only in their last digits still spread out,
+        // so one pass covers about 1/SHARDS of the runs.
+        let mut counts = [0; SHARDS];
+        for i in 0..10_000 {
+            counts[shard_of(&format!("00000000-0000-4000-8000-{i:012}"))] += 1;
+        }
+        assert!(counts.iter().all(|&c| c > 10_000 / SHARDS / 2), "{counts:?}");
+    }
+}
