@@ -23,7 +23,7 @@ use std::sync::Arc;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
-use super::apply;
+use super::apply::{self, Run, RunCache, Runs};
 use super::run_index::{Key, Pass, RunIndex};
 use crate::clock::now_millis;
 use crate::store::{NewEvent, Outcome, StoreError};
@@ -86,6 +86,7 @@ impl Reply {
 /// The writer loop; returns when the channel closes or on `Shutdown`.
 pub(super) fn run(mut conn: Connection, mut index: RunIndex, mut rx: mpsc::Receiver<Job>, initial_status: String) {
     let mut wal = super::checkpoint::WalRestart::new();
+    let mut cache = RunCache::default();
     while let Some(first) = rx.blocking_recv() {
         let mut group = Vec::new();
         let mut weight = first.weight();
@@ -101,7 +102,7 @@ pub(super) fn run(mut conn: Connection, mut index: RunIndex, mut rx: mpsc::Recei
                 Err(_) => break,
             }
         }
-        commit_group(&mut conn, &mut index, group, &initial_status);
+        commit_group(&mut conn, &mut index, &mut cache, group, &initial_status);
         if shutdown {
             break;
         }
@@ -122,7 +123,7 @@ pub(super) fn run(mut conn: Connection, mut index: RunIndex, mut rx: mpsc::Recei
     }
 }
 
-fn commit_group(conn: &mut Connection, index: &mut RunIndex, group: Vec<Job>, initial_status: &str) {
+fn commit_group(conn: &mut Connection, index: &mut RunIndex, cache: &mut RunCache, group: Vec<Job>, initial_status: &str) {
     let now = now_millis();
     let (work, replies): (Vec<Work>, Vec<Reply>) = group
         .into_iter()
@@ -135,9 +136,10 @@ fn commit_group(conn: &mut Connection, index: &mut RunIndex, group: Vec<Job>, in
     if work.is_empty() {
         return;
     }
-    match transact(conn, Some(index), &work, now, initial_status) {
-        Ok(Committed { done: results, passes, keys }) => {
+    match transact(conn, Some(index), cache, &work, now, initial_status) {
+        Ok(Committed { done: results, passes, keys, runs }) => {
             index.committed(passes, keys);
+            cache.keep(runs);
             // Before the replies, so the requests hold the last references.
             drop(work);
             for (reply, done) in replies.into_iter().zip(results) {
@@ -151,8 +153,9 @@ fn commit_group(conn: &mut Connection, index: &mut RunIndex, group: Vec<Job>, in
         Err(e) => {
             tracing::warn!(error = %e, jobs = work.len(), "group commit failed; retrying its jobs one by one");
             for (w, reply) in work.iter().zip(replies) {
-                let result = transact(conn, None, std::slice::from_ref(w), now, initial_status).map(|c| {
+                let result = transact(conn, None, cache, std::slice::from_ref(w), now, initial_status).map(|c| {
                     index.committed(Vec::new(), c.keys);
+                    cache.keep(c.runs);
                     c.done.into_iter().next().expect("one result per job")
                 });
                 if let Err(e) = &result {
@@ -172,6 +175,8 @@ struct Committed {
     passes: Vec<Pass>,
     /// Run index entries of the events it stored.
     keys: Vec<Key>,
+    /// The runs it wrote.
+    runs: Vec<Run>,
 }
 
 /// Run `work` in one transaction, with the run index passes due when
@@ -179,6 +184,7 @@ struct Committed {
 fn transact(
     conn: &mut Connection,
     index: Option<&RunIndex>,
+    cache: &mut RunCache,
     work: &[Work],
     now: i64,
     initial_status: &str,
@@ -191,8 +197,8 @@ fn transact(
     };
     let mut keys = Vec::new();
     let mut results = Vec::with_capacity(work.len());
+    let mut runs = Runs::new(cache);
     for w in work {
-        let mut runs = apply::Runs::default();
         let done = match w {
             Work::Ingest(events) => Done::Ingest(
                 events
@@ -205,11 +211,11 @@ fn transact(
                 Done::ReleaseGaps(apply::release_gaps(&tx, &mut runs, *cutoff, now, initial_status).map_err(unavailable)?)
             }
         };
-        runs.flush(&tx, now).map_err(unavailable)?;
         results.push(done);
     }
+    let runs = runs.flush(&tx, now).map_err(unavailable)?;
     tx.commit().map_err(unavailable)?;
-    Ok(Committed { done: results, passes, keys })
+    Ok(Committed { done: results, passes, keys, runs })
 }
 
 /// Write every waiting run index entry in a transaction of its own.
@@ -264,7 +270,8 @@ mod tests {
             Job::Ingest { events: Arc::new(vec![event("/ok", "2"), event("/poison", "3")]), reply: b },
             Job::Ingest { events: Arc::new(vec![event("/ok", "4")]), reply: c },
         ];
-        commit_group(&mut conn, &mut index, group, "queued");
+        let mut cache = RunCache::default();
+        commit_group(&mut conn, &mut index, &mut cache, group, "queued");
 
         let applied = |o: Vec<Outcome>| o.iter().all(|o| matches!(o, Outcome::Applied { .. }));
         assert!(applied(ra.try_recv().unwrap().unwrap()));
@@ -278,5 +285,13 @@ mod tests {
             conn.query_row("SELECT applied_events, doc FROM runs WHERE run_id = 'r'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
         assert_eq!(applied_events, 2);
         assert_eq!(doc, r#"{"last":"4"}"#);
+
+        // The run as the rolled-back group had changed it must not come
+        // back from the writer's cache.
+        let (d, mut rd) = oneshot::channel();
+        commit_group(&mut conn, &mut index, &mut cache, vec![Job::Ingest { events: Arc::new(vec![event("/ok", "5")]), reply: d }], "queued");
+        assert!(applied(rd.try_recv().unwrap().unwrap()));
+        let applied_events: i64 = conn.query_row("SELECT applied_events FROM runs WHERE run_id = 'r'", [], |r| r.get(0)).unwrap();
+        assert_eq!(applied_events, 3, "1, 4 and 5");
     }
 }
