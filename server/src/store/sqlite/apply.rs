@@ -18,6 +18,8 @@ pub(super) struct Run {
     last_event_seq: Option<i64>,
     applied_events: i64,
     doc: Map<String, Value>,
+    /// The status in the `runs` row; `None` while there is no row.
+    stored_status: Option<String>,
 }
 
 /// How many runs [`RunCache`] keeps.
@@ -80,8 +82,8 @@ impl<'c> Runs<'c> {
 
     /// Write every touched run; call before the transaction commits, and
     /// give the runs to [`RunCache::keep`] once it has.
-    pub(super) fn flush(self, tx: &Connection, now: i64) -> rusqlite::Result<Vec<Run>> {
-        for run in self.loaded.values() {
+    pub(super) fn flush(mut self, tx: &Connection, now: i64) -> rusqlite::Result<Vec<Run>> {
+        for run in self.loaded.values_mut() {
             save_run(tx, run, now)?;
         }
         Ok(self.loaded.into_values().collect())
@@ -256,6 +258,7 @@ fn load_run(tx: &Connection, run_id: &str, initial_status: &str) -> rusqlite::Re
     Ok(match row {
         Some((status, last_event_seq, applied_events, doc)) => Run {
             run_id: run_id.to_owned(),
+            stored_status: Some(status.clone()),
             status,
             last_event_seq,
             applied_events,
@@ -269,17 +272,40 @@ fn load_run(tx: &Connection, run_id: &str, initial_status: &str) -> rusqlite::Re
             last_event_seq: None,
             applied_events: 0,
             doc: Map::new(),
+            stored_status: None,
         },
     })
 }
 
-fn save_run(tx: &Connection, run: &Run, now: i64) -> rusqlite::Result<()> {
+/// Write `run`'s row. A plain `UPDATE` when the row exists, leaving
+/// `status` (and so the `runs_by_status` index) alone unless it changed:
+/// an upsert looked the row up twice, and this is once per run per group.
+fn save_run(tx: &Connection, run: &mut Run, now: i64) -> rusqlite::Result<()> {
     let doc = serde_json::to_string(&run.doc).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-    tx.prepare_cached(
-        "INSERT INTO runs (run_id, status, last_event_seq, updated_at, doc, applied_events) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, last_event_seq = excluded.last_event_seq,
-             updated_at = excluded.updated_at, doc = excluded.doc, applied_events = excluded.applied_events",
-    )?
-    .execute(params![run.run_id, run.status, run.last_event_seq, now, doc, run.applied_events])?;
+    let written = match &run.stored_status {
+        None => tx
+            .prepare_cached(
+                "INSERT INTO runs (run_id, status, last_event_seq, updated_at, doc, applied_events)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![run.run_id, run.status, run.last_event_seq, now, doc, run.applied_events])?,
+        Some(stored) if *stored == run.status => tx
+            .prepare_cached(
+                "UPDATE runs SET last_event_seq = ?2, updated_at = ?3, doc = ?4, applied_events = ?5 WHERE run_id = ?1",
+            )?
+            .execute(params![run.run_id, run.last_event_seq, now, doc, run.applied_events])?,
+        Some(_) => tx
+            .prepare_cached(
+                "UPDATE runs SET status = ?2, last_event_seq = ?3, updated_at = ?4, doc = ?5, applied_events = ?6
+                 WHERE run_id = ?1",
+            )?
+            .execute(params![run.run_id, run.status, run.last_event_seq, now, doc, run.applied_events])?,
+    };
+    // Rows are never deleted, so this cannot happen; if it did, failing
+    // the group beats acknowledging events whose run change was lost.
+    if written != 1 {
+        return Err(rusqlite::Error::StatementChangedRows(written));
+    }
+    run.stored_status = Some(run.status.clone());
     Ok(())
 }
