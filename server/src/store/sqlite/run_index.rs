@@ -13,7 +13,11 @@
 //! passes, several entries of a run at a time, one leaf page for all of
 //! them:
 //!
-//! - Runs are split into [`SHARDS`] by a hash of their id. Each shard has a
+//! - Entries are keyed by a 64-bit hash of the run id, not the id itself:
+//!   a third of the size, so a third of the pages to split and write.
+//!   Readers check the event's `run_id`, so a collision costs a skipped
+//!   row, never a wrong one.
+//! - Runs are split into [`SHARDS`] by the same hash. Each shard has a
 //!   watermark in `run_index_watermarks`: every event of the shard with
 //!   `pk <= through_pk` has its entry in `run_event_keys`.
 //! - New entries wait in memory. For every [`PASS_EVERY`] events
@@ -47,28 +51,34 @@ pub(super) const SHARDS: usize = 64;
 pub(super) const PASS_EVERY: usize = 512;
 
 /// The `ord` of an event without `seq`: after every `seq` (which is a
-/// CloudEvents Integer, 32 bits), then in arrival (`pk`) order.
-const NO_SEQ: i64 = i64::MAX;
+/// CloudEvents Integer, 32 bits), then in arrival (`pk`) order. The
+/// smallest such number, as SQLite stores it in 6 bytes rather than 8.
+const NO_SEQ: i64 = i32::MAX as i64 + 1;
 
-/// The shard of a run. FNV-1a rather than std's hasher, which may change
-/// between Rust versions: readers and the writer must agree.
-pub(super) fn shard_of(run_id: &str) -> usize {
+/// The `run_key` of a run: its id's FNV-1a hash. Not std's hasher, which
+/// may change between Rust versions: what is stored must stay findable.
+fn run_key(run_id: &str) -> i64 {
     let hash = run_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    (hash % SHARDS as u64) as usize
+    hash as i64
+}
+
+/// The shard of a run key.
+fn shard(run_key: i64) -> usize {
+    (run_key as u64 % SHARDS as u64) as usize
 }
 
 /// One entry of `run_event_keys`: a stored event of a run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Key {
-    run_id: String,
+    run_key: i64,
     ord: i64,
     pk: i64,
 }
 
 impl Key {
-    /// The entry of the event stored at `pk`.
+    /// The entry of the event of `run_id` stored at `pk`.
     pub(super) fn new(run_id: &str, seq: Option<i64>, pk: i64) -> Self {
-        Key { run_id: run_id.to_owned(), ord: seq.unwrap_or(NO_SEQ), pk }
+        Key { run_key: run_key(run_id), ord: seq.unwrap_or(NO_SEQ), pk }
     }
 }
 
@@ -104,11 +114,15 @@ impl RunIndex {
             tx.query_row("SELECT COALESCE(MIN(through_pk), 0) FROM run_index_watermarks", [], |r| r.get(0))?;
         let newest: i64 = tx.query_row("SELECT COALESCE(MAX(pk), 0) FROM events", [], |r| r.get(0))?;
         if newest > lowest {
-            tx.execute(
-                "INSERT OR IGNORE INTO run_event_keys (run_id, ord, pk)
-                 SELECT run_id, COALESCE(seq, ?2), pk FROM events WHERE pk > ?1 ORDER BY run_id, pk",
-                params![lowest, NO_SEQ],
-            )?;
+            let mut keys = tx
+                .prepare("SELECT run_id, seq, pk FROM events WHERE pk > ?1")?
+                .query_map([lowest], |r| Ok(Key::new(&r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            keys.sort_unstable_by_key(|k| (k.run_key, k.ord, k.pk));
+            let mut insert = tx.prepare("INSERT OR IGNORE INTO run_event_keys (run_key, ord, pk) VALUES (?1, ?2, ?3)")?;
+            for k in keys {
+                insert.execute(params![k.run_key, k.ord, k.pk])?;
+            }
         }
         // Rewritten whole, so a change of SHARDS between versions is harmless.
         tx.execute("DELETE FROM run_index_watermarks", [])?;
@@ -128,16 +142,16 @@ impl RunIndex {
         if !all {
             shards.truncate(self.owed / PASS_EVERY);
         }
-        let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO run_event_keys (run_id, ord, pk) VALUES (?1, ?2, ?3)")?;
+        let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO run_event_keys (run_key, ord, pk) VALUES (?1, ?2, ?3)")?;
         let mut mark = tx.prepare_cached("UPDATE run_index_watermarks SET through_pk = ?2 WHERE shard = ?1")?;
         let mut passes = Vec::with_capacity(shards.len());
         for shard in shards {
             let waiting = &self.waiting[shard];
             // In key order, so consecutive inserts land on the same page.
-            let mut keys: Vec<&Key> = waiting.iter().collect();
-            keys.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+            let mut keys = waiting.clone();
+            keys.sort_unstable_by_key(|k| (k.run_key, k.ord, k.pk));
             for k in keys {
-                insert.execute(params![k.run_id, k.ord, k.pk])?;
+                insert.execute(params![k.run_key, k.ord, k.pk])?;
             }
             mark.execute(params![shard, self.committed_through])?;
             passes.push(Pass { shard, written: waiting.len(), through: self.committed_through });
@@ -155,7 +169,7 @@ impl RunIndex {
         self.owed += new.len();
         for k in new {
             self.committed_through = self.committed_through.max(k.pk);
-            self.waiting[shard_of(&k.run_id)].push(k);
+            self.waiting[shard(k.run_key)].push(k);
         }
         // Never owe passes for entries that are not there.
         self.owed = self.owed.min(self.waiting());
@@ -191,16 +205,17 @@ pub(super) fn run_events(
             },
         ))
     };
+    let key = run_key(run_id);
     let through: i64 = c
         .prepare_cached("SELECT COALESCE(MAX(through_pk), 0) FROM run_index_watermarks WHERE shard = ?1")?
-        .query_row([shard_of(run_id)], |r| r.get(0))?;
+        .query_row([shard(key)], |r| r.get(0))?;
     let mut found: Vec<(i64, i64, StoredEvent)> = c
         .prepare_cached(
             "SELECT k.ord, k.pk, e.seq, e.state, e.received_at, e.envelope
              FROM run_event_keys k JOIN events e ON e.pk = k.pk
-             WHERE k.run_id = ?1 AND k.ord BETWEEN ?2 AND ?3 ORDER BY k.ord, k.pk LIMIT ?4",
+             WHERE k.run_key = ?1 AND e.run_id = ?5 AND k.ord BETWEEN ?2 AND ?3 ORDER BY k.ord, k.pk LIMIT ?4",
         )?
-        .query_map(params![run_id, from, to, limit], row)?
+        .query_map(params![key, from, to, limit, run_id], row)?
         .collect::<rusqlite::Result<_>>()?;
     // The unindexed rest: at most about SHARDS * PASS_EVERY events by `pk`.
     let rest = c
@@ -370,12 +385,28 @@ mod tests {
     }
 
     #[test]
+    fn a_run_key_shared_with_another_run_lists_only_the_runs_own_events() {
+        let (_dir, mut conn) = store();
+        let mut index = RunIndex::open(&mut conn).unwrap();
+        let mine = insert(&conn, "mine", Some(1));
+        let other = insert(&conn, "other", Some(2));
+        index.committed(Vec::new(), vec![mine, other]);
+        let passes = index.write_passes(&conn, true).unwrap();
+        index.committed(passes, Vec::new());
+        // What a hash collision would store: the other run's event under
+        // this run's key.
+        conn.execute("INSERT INTO run_event_keys (run_key, ord, pk) VALUES (?1, 2, ?2)", params![mine.run_key, other.pk])
+            .unwrap();
+        assert_eq!(seqs(&conn, "mine", None, 10), vec![Some(1)]);
+    }
+
+    #[test]
     fn similar_run_ids_spread_over_the_shards() {
         // Run ids that differ only in their last digits still spread out,
         // so one pass covers about 1/SHARDS of the runs.
         let mut counts = [0; SHARDS];
         for i in 0..10_000 {
-            counts[shard_of(&format!("00000000-0000-4000-8000-{i:012}"))] += 1;
+            counts[shard(run_key(&format!("00000000-0000-4000-8000-{i:012}")))] += 1;
         }
         assert!(counts.iter().all(|&c| c > 10_000 / SHARDS / 2), "{counts:?}");
     }

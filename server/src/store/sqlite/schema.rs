@@ -21,13 +21,13 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_parked ON events (run_id, seq) WHERE state = 'parked';
 
 -- The events of each run in `seq` order, filled in deferred passes
--- (see run_index.rs): `ord` is the event's seq, or the largest integer
--- for an event without one.
+-- (see run_index.rs): `run_key` is a hash of the run id, `ord` the
+-- event's seq, or 2^31 for an event without one.
 CREATE TABLE IF NOT EXISTS run_event_keys (
-    run_id TEXT    NOT NULL,
-    ord    INTEGER NOT NULL,
-    pk     INTEGER NOT NULL,
-    PRIMARY KEY (run_id, ord, pk)
+    run_key INTEGER NOT NULL,
+    ord     INTEGER NOT NULL,
+    pk      INTEGER NOT NULL,
+    PRIMARY KEY (run_key, ord, pk)
 ) WITHOUT ROWID;
 -- Per shard of runs: every event with pk <= through_pk is in run_event_keys.
 CREATE TABLE IF NOT EXISTS run_index_watermarks (
@@ -79,6 +79,16 @@ pub(super) fn configure(conn: &Connection) -> rusqlite::Result<()> {
 /// Create the tables if this is a new store, and add the columns later
 /// versions introduced to an older one.
 pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    // `run_event_keys` was briefly keyed by the run id itself: rebuild it
+    // (the watermarks going with it), `RunIndex::open` refills it.
+    let keyed_by_id: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('run_event_keys') WHERE name = 'run_id'",
+        [],
+        |r| r.get(0),
+    )?;
+    if keyed_by_id {
+        conn.execute_batch("DROP TABLE run_event_keys; DELETE FROM run_index_watermarks;")?;
+    }
     conn.execute_batch(SCHEMA)?;
     let has_applied_events: bool = conn.query_row(
         "SELECT COUNT(*) > 0 FROM pragma_table_info('runs') WHERE name = 'applied_events'",
