@@ -140,4 +140,28 @@ mod tests {
         let n: i64 = conn.query_row("SELECT applied_events FROM runs WHERE run_id = 'r'", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 2, "migrating again changes nothing");
     }
+
+    #[test]
+    fn a_run_index_keyed_by_run_id_is_rebuilt() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        conn.execute_batch(
+            "DROP TABLE run_event_keys;
+             CREATE TABLE run_event_keys (run_id TEXT NOT NULL, ord INTEGER NOT NULL, pk INTEGER NOT NULL,
+                 PRIMARY KEY (run_id, ord, pk)) WITHOUT ROWID;
+             INSERT INTO run_event_keys VALUES ('r', 1, 1);
+             INSERT INTO run_index_watermarks VALUES (0, 1);",
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        let (keys, marks): (i64, i64) = conn
+            .query_row("SELECT (SELECT COUNT(*) FROM run_event_keys), (SELECT COUNT(*) FROM run_index_watermarks)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((keys, marks), (0, 0), "emptied, so the next open indexes every event again");
+        let by_key: bool =
+            conn.query_row("SELECT COUNT(*) > 0 FROM pragma_table_info('run_event_keys') WHERE name = 'run_key'", [], |r| r.get(0)).unwrap();
+        assert!(by_key);
+    }
 }
