@@ -8,9 +8,10 @@
 #
 # Reports req/s and latency percentiles for single-event POSTs at 64
 # connections, events/s for batches of 100 (spread over 1000 runs at 8 and
-# 32 connections, and all of one run in seq order), the server's peak RSS,
-# and SQLite's own insert rate for the same rows (`sqlite_raw`: no HTTP,
-# no parsing, no run state), the ceiling for any of these.
+# 32 connections, with random UUID ids, and all of one run in seq order),
+# the server's peak RSS, and SQLite's own insert rate for the same rows
+# (`sqlite_raw`: no HTTP, no parsing, no run state), the ceiling for any
+# of these.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-20s}"
@@ -50,6 +51,12 @@ echo "== batches of 100: 32 connections, 2 threads, $DURATION =="
 wrk -t2 -c32 -d"$DURATION" --latency -s bench/batch.lua "$URL/api/ingest/event" | tee /tmp/herald-batch32.txt
 RPS="$(awk '/Requests\/sec/ {print $2}' /tmp/herald-batch32.txt)"
 echo "batch events/s (32 connections): $(awk -v r="$RPS" 'BEGIN {printf "%.0f", r * 100}')"
+
+echo
+echo "== batches of 100 with random UUID ids: 8 connections, 2 threads, $DURATION =="
+wrk -t2 -c8 -d"$DURATION" --latency -s bench/batch_uuid.lua "$URL/api/ingest/event" | tee /tmp/herald-batch-uuid.txt
+RPS="$(awk '/Requests\/sec/ {print $2}' /tmp/herald-batch-uuid.txt)"
+echo "batch events/s (random UUID ids): $(awk -v r="$RPS" 'BEGIN {printf "%.0f", r * 100}')"
 
 echo
 echo "== batches of 100 events of one run (seq 1..100): 8 connections, 2 threads, $DURATION =="
