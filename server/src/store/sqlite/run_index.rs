@@ -50,6 +50,9 @@ pub(super) const SHARDS: usize = 64;
 /// Committed events per indexing pass (see [`SHARDS`]).
 pub(super) const PASS_EVERY: usize = 512;
 
+/// Events indexed per transaction when [`RunIndex::open`] catches up.
+const CATCH_UP_CHUNK: i64 = 100_000;
+
 /// The `ord` of an event without `seq`: after every `seq` (which is a
 /// CloudEvents Integer, 32 bits), then in arrival (`pk`) order. The
 /// smallest such number, as SQLite stores it in 6 bytes rather than 8.
@@ -109,22 +112,41 @@ impl RunIndex {
     /// waiting entries; an older store has none at all), then start with
     /// every shard fully indexed.
     pub(super) fn open(conn: &mut Connection) -> rusqlite::Result<Self> {
-        let tx = conn.transaction()?;
+        Self::open_in_chunks(conn, CATCH_UP_CHUNK)
+    }
+
+    /// [`RunIndex::open`], catching up `chunk` events per transaction.
+    fn open_in_chunks(conn: &mut Connection, chunk: i64) -> rusqlite::Result<Self> {
         let lowest: i64 =
-            tx.query_row("SELECT COALESCE(MIN(through_pk), 0) FROM run_index_watermarks", [], |r| r.get(0))?;
-        let newest: i64 = tx.query_row("SELECT COALESCE(MAX(pk), 0) FROM events", [], |r| r.get(0))?;
-        if newest > lowest {
+            conn.query_row("SELECT COALESCE(MIN(through_pk), 0) FROM run_index_watermarks", [], |r| r.get(0))?;
+        let newest: i64 = conn.query_row("SELECT COALESCE(MAX(pk), 0) FROM events", [], |r| r.get(0))?;
+        if newest - lowest > chunk {
+            tracing::info!(events = newest - lowest, "indexing the stored events by run (once, for a store from an earlier version)");
+        }
+        // In chunks, each committed and checkpointed, so memory and the WAL
+        // stay small however large an older store is. A crash in between
+        // is harmless: the watermarks move only at the end, and entries
+        // already written are ignored the next time.
+        let mut from = lowest;
+        while from < newest {
+            let to = from.saturating_add(chunk).min(newest);
+            let tx = conn.transaction()?;
             let mut keys = tx
-                .prepare("SELECT run_id, seq, pk FROM events WHERE pk > ?1")?
-                .query_map([lowest], |r| Ok(Key::new(&r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?
+                .prepare("SELECT run_id, seq, pk FROM events WHERE pk > ?1 AND pk <= ?2")?
+                .query_map([from, to], |r| Ok(Key::new(&r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             keys.sort_unstable_by_key(|k| (k.run_key, k.ord, k.pk));
             let mut insert = tx.prepare("INSERT OR IGNORE INTO run_event_keys (run_key, ord, pk) VALUES (?1, ?2, ?3)")?;
             for k in keys {
                 insert.execute(params![k.run_key, k.ord, k.pk])?;
             }
+            drop(insert);
+            tx.commit()?;
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+            from = to;
         }
         // Rewritten whole, so a change of SHARDS between versions is harmless.
+        let tx = conn.transaction()?;
         tx.execute("DELETE FROM run_index_watermarks", [])?;
         for shard in 0..SHARDS {
             tx.execute("INSERT INTO run_index_watermarks (shard, through_pk) VALUES (?1, ?2)", params![shard, newest])?;
@@ -156,15 +178,27 @@ impl RunIndex {
             mark.execute(params![shard, self.committed_through])?;
             passes.push(Pass { shard, written: waiting.len(), through: self.committed_through });
         }
+        // A shard with nothing waiting is fully indexed: move its watermark
+        // too, or readers of its runs would scan everything committed since
+        // its last pass (for an idle shard, without bound). Once per pass
+        // slot, so about every PASS_EVERY events.
+        if !passes.is_empty() {
+            for shard in (0..SHARDS).filter(|&s| self.waiting[s].is_empty() && self.through[s] < self.committed_through) {
+                mark.execute(params![shard, self.committed_through])?;
+                passes.push(Pass { shard, written: 0, through: self.committed_through });
+            }
+        }
         Ok(passes)
     }
 
     /// The transaction holding `passes` and the events `new` committed.
     pub(super) fn committed(&mut self, passes: Vec<Pass>, new: Vec<Key>) {
         for p in passes {
-            self.waiting[p.shard].drain(..p.written);
+            if p.written > 0 {
+                self.waiting[p.shard].drain(..p.written);
+                self.owed = self.owed.saturating_sub(PASS_EVERY);
+            }
             self.through[p.shard] = p.through;
-            self.owed = self.owed.saturating_sub(PASS_EVERY);
         }
         self.owed += new.len();
         for k in new {
@@ -342,6 +376,21 @@ mod tests {
     }
 
     #[test]
+    fn shards_without_events_keep_up_too() {
+        let (_dir, mut conn) = store();
+        let mut index = RunIndex::open(&mut conn).unwrap();
+        // One busy run: one shard has entries, the others none.
+        let most = ingest(&mut conn, &mut index, 1, 40 * PASS_EVERY);
+        assert!(most <= 4 * PASS_EVERY, "one transaction wrote {most} index entries");
+        let oldest = *index.through.iter().min().unwrap();
+        assert!(index.committed_through - oldest <= (2 * PASS_EVERY) as i64, "an idle shard's watermark stayed behind at {oldest}");
+        let stored: Vec<i64> = conn.prepare("SELECT through_pk FROM run_index_watermarks ORDER BY shard").unwrap()
+            .query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(stored, index.through, "the table says what memory says");
+        assert_eq!(seqs(&conn, "run-0", None, 100_000).len(), 40 * PASS_EVERY);
+    }
+
+    #[test]
     fn open_indexes_what_a_crash_left_waiting() {
         let (dir, mut conn) = store();
         let mut index = RunIndex::open(&mut conn).unwrap();
@@ -352,7 +401,8 @@ mod tests {
         drop(conn);
 
         let mut conn = Connection::open(dir.path().join("t.sqlite3")).unwrap();
-        let index = RunIndex::open(&mut conn).unwrap();
+        // Chunks that do not divide the events evenly.
+        let index = RunIndex::open_in_chunks(&mut conn, 777).unwrap();
         assert_eq!(index.waiting(), 0);
         assert_eq!(indexed(&conn) as usize, 20 * PASS_EVERY, "every event indexed once");
         let after: Vec<_> = (0..10).map(|r| seqs(&conn, &format!("run-{r}"), None, 10_000)).collect();
