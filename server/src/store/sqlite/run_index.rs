@@ -21,11 +21,12 @@
 //!   watermark in `run_index_watermarks`: every event of the shard with
 //!   `pk <= through_pk` has its entry in `run_event_keys`.
 //! - New entries wait in memory. For every [`PASS_EVERY`] events
-//!   committed, the writer indexes the shard whose watermark is lowest, in
-//!   the transaction of its next group, and moves that watermark to the
-//!   newest committed event. So no shard lags more than about
-//!   `SHARDS * PASS_EVERY` events, and each pass costs about
-//!   `PASS_EVERY` entries: no single commit stalls for long.
+//!   committed, the writer indexes the shard with entries waiting whose
+//!   watermark is lowest, in the transaction of its next group, and moves
+//!   that watermark to the newest committed event; shards with nothing
+//!   waiting have their watermarks moved along with it. So no shard lags
+//!   more than about `SHARDS * PASS_EVERY` events, and each pass costs
+//!   about `PASS_EVERY` entries: no single commit stalls for long.
 //! - Readers take what is indexed from `run_event_keys` and the rest — the
 //!   events above the watermark — from `events` by `pk` range.
 //! - The waiting entries live only in memory. After a crash, [`RunIndex::open`]
