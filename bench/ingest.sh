@@ -54,7 +54,7 @@ echo "batch events/s (32 connections): $(awk -v r="$RPS" 'BEGIN {printf "%.0f", 
 
 echo
 echo "== batches of 100 with random UUID ids: 8 connections, 2 threads, $DURATION =="
-wrk -t2 -c8 -d"$DURATION" --latency -s bench/batch_uuid.lua "$URL/api/ingest/event" | tee /tmp/herald-batch-uuid.txt
+HERALD_IDS=uuid wrk -t2 -c8 -d"$DURATION" --latency -s bench/batch.lua "$URL/api/ingest/event" | tee /tmp/herald-batch-uuid.txt
 RPS="$(awk '/Requests\/sec/ {print $2}' /tmp/herald-batch-uuid.txt)"
 echo "batch events/s (random UUID ids): $(awk -v r="$RPS" 'BEGIN {printf "%.0f", r * 100}')"
 

@@ -71,8 +71,9 @@ fn shard(run_key: i64) -> usize {
     (run_key as u64 % SHARDS as u64) as usize
 }
 
-/// One entry of `run_event_keys`: a stored event of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One entry of `run_event_keys`: a stored event of a run. Ordered as the
+/// table's primary key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Key {
     run_key: i64,
     ord: i64,
@@ -132,16 +133,11 @@ impl RunIndex {
         while from < newest {
             let to = from.saturating_add(chunk).min(newest);
             let tx = conn.transaction()?;
-            let mut keys = tx
+            let keys = tx
                 .prepare("SELECT run_id, seq, pk FROM events WHERE pk > ?1 AND pk <= ?2")?
                 .query_map([from, to], |r| Ok(Key::new(&r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            keys.sort_unstable_by_key(|k| (k.run_key, k.ord, k.pk));
-            let mut insert = tx.prepare("INSERT OR IGNORE INTO run_event_keys (run_key, ord, pk) VALUES (?1, ?2, ?3)")?;
-            for k in keys {
-                insert.execute(params![k.run_key, k.ord, k.pk])?;
-            }
-            drop(insert);
+            write_keys(&tx, keys)?;
             tx.commit()?;
             conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
             from = to;
@@ -165,17 +161,11 @@ impl RunIndex {
         if !all {
             shards.truncate(self.owed / PASS_EVERY);
         }
-        let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO run_event_keys (run_key, ord, pk) VALUES (?1, ?2, ?3)")?;
         let mut mark = tx.prepare_cached("UPDATE run_index_watermarks SET through_pk = ?2 WHERE shard = ?1")?;
         let mut passes = Vec::with_capacity(shards.len());
         for shard in shards {
             let waiting = &self.waiting[shard];
-            // In key order, so consecutive inserts land on the same page.
-            let mut keys = waiting.clone();
-            keys.sort_unstable_by_key(|k| (k.run_key, k.ord, k.pk));
-            for k in keys {
-                insert.execute(params![k.run_key, k.ord, k.pk])?;
-            }
+            write_keys(tx, waiting.clone())?;
             mark.execute(params![shard, self.committed_through])?;
             passes.push(Pass { shard, written: waiting.len(), through: self.committed_through });
         }
@@ -214,6 +204,17 @@ impl RunIndex {
     fn waiting(&self) -> usize {
         self.waiting.iter().map(Vec::len).sum()
     }
+}
+
+/// Insert `keys` into `run_event_keys` (those already there stay), in key
+/// order, so consecutive inserts land on the same page.
+fn write_keys(tx: &Connection, mut keys: Vec<Key>) -> rusqlite::Result<()> {
+    keys.sort_unstable();
+    let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO run_event_keys (run_key, ord, pk) VALUES (?1, ?2, ?3)")?;
+    for k in keys {
+        insert.execute(params![k.run_key, k.ord, k.pk])?;
+    }
+    Ok(())
 }
 
 /// A run's stored events in `seq` order (events without `seq` last, in

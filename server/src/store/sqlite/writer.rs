@@ -136,34 +136,32 @@ fn commit_group(conn: &mut Connection, index: &mut RunIndex, cache: &mut RunCach
     if work.is_empty() {
         return;
     }
-    match transact(conn, Some(index), cache, &work, now, initial_status) {
-        Ok(Committed { done: results, passes, keys, runs }) => {
+    let results: Vec<Result<Done, StoreError>> = match transact(conn, Some(index), cache, &work, now, initial_status) {
+        Ok(Committed { done, passes, keys, runs }) => {
             index.committed(passes, keys);
             cache.keep(runs);
-            // Before the replies, so the requests hold the last references.
-            drop(work);
-            for (reply, done) in replies.into_iter().zip(results) {
-                reply.send(Ok(done));
-            }
+            done.into_iter().map(Ok).collect()
         }
-        Err(e) if work.len() == 1 => {
-            tracing::error!(error = %e, "commit failed; the job's events were not acknowledged");
-            replies.into_iter().for_each(|r| r.send(Err(e.clone())));
-        }
+        Err(e) if work.len() == 1 => vec![Err(e)],
         Err(e) => {
             tracing::warn!(error = %e, jobs = work.len(), "group commit failed; retrying its jobs one by one");
-            for (w, reply) in work.iter().zip(replies) {
-                let result = transact(conn, None, cache, std::slice::from_ref(w), now, initial_status).map(|c| {
+            work.iter()
+                .map(|w| {
+                    let c = transact(conn, None, cache, std::slice::from_ref(w), now, initial_status)?;
                     index.committed(Vec::new(), c.keys);
                     cache.keep(c.runs);
-                    c.done.into_iter().next().expect("one result per job")
-                });
-                if let Err(e) = &result {
-                    tracing::error!(error = %e, "commit failed; the job's events were not acknowledged");
-                }
-                reply.send(result);
-            }
+                    Ok(c.done.into_iter().next().expect("one result per job"))
+                })
+                .collect()
         }
+    };
+    // Before the replies, so the requests hold the last references.
+    drop(work);
+    for (reply, result) in replies.into_iter().zip(results) {
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "commit failed; the job's events were not acknowledged");
+        }
+        reply.send(result);
     }
 }
 
