@@ -33,7 +33,7 @@ fn main() {
         }
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(dir.path(), "queued").expect("create the store");
+    let store = SqliteStore::open(dir.path(), herald_server::orchestrator::rules()).expect("create the store");
     let path = store.path().to_owned();
     tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(store.close());
 

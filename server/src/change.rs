@@ -84,20 +84,30 @@ impl RunChange {
 /// Apply the field writes of `change` to `doc` (an object).
 pub fn apply_sets(doc: &mut Map<String, Value>, sets: &[Set]) {
     for set in sets {
-        let Some((last, parents)) = set.path.split_last() else { continue };
-        let mut target = &mut *doc;
-        for key in parents {
-            let slot = target.entry(key.clone()).or_insert_with(|| Value::Object(Map::new()));
-            if !slot.is_object() {
-                *slot = Value::Object(Map::new());
-            }
-            target = slot.as_object_mut().expect("made an object above");
+        apply_set(doc, &set.path, &set.value);
+    }
+}
+
+/// Write `value` at `path` in `doc`, creating objects on the way (a
+/// scalar in the way is replaced by an object); `null` removes the field.
+/// The one rule for what a write does, whether to a run's own fields or
+/// inside one of its items.
+pub fn apply_set(doc: &mut Map<String, Value>, path: &[String], value: &Value) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut target = doc;
+    for key in parents {
+        let slot = target.entry(key.clone()).or_insert_with(|| Value::Object(Map::new()));
+        if !slot.is_object() {
+            *slot = Value::Object(Map::new());
         }
-        if set.value.is_null() {
-            target.remove(last);
-        } else {
-            target.insert(last.clone(), set.value.clone());
-        }
+        // Always an object by now; the `else` cannot happen.
+        let Some(next) = slot.as_object_mut() else { return };
+        target = next;
+    }
+    if value.is_null() {
+        target.remove(last);
+    } else {
+        target.insert(last.clone(), value.clone());
     }
 }
 

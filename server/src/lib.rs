@@ -19,6 +19,7 @@ pub mod events;
 pub mod http;
 pub mod orchestrator;
 pub mod pipeline;
+pub mod runstate;
 pub mod store;
 
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use herald::EventCatalog;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, LogFormat, MongoTransactions, StoreKind};
-use crate::events::{Catalog, RunStatus};
+use crate::events::Catalog;
 use crate::store::Store;
 use crate::store::dedup::Deduped;
 use crate::store::mongo::MongoStore;
@@ -66,10 +67,10 @@ pub enum StartError {
 /// Run the server until SIGTERM or Ctrl-C, then finish in-flight requests,
 /// commit what is queued and close the store.
 pub async fn run(config: Config) -> Result<(), StartError> {
-    let initial = RunStatus::INITIAL.as_str();
+    let rules = orchestrator::rules();
     match config.store {
         StoreKind::Sqlite => {
-            let store = SqliteStore::open(&config.data_dir, initial)?;
+            let store = SqliteStore::open(&config.data_dir, rules)?;
             let desc = format!("sqlite {}", store.path().display());
             // Markers are per database: the canonical path names this one.
             let namespace = std::fs::canonicalize(store.path()).unwrap_or_else(|_| store.path().to_owned());
@@ -78,7 +79,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         StoreKind::Mongodb => {
             let uri = config.mongodb_uri.clone().unwrap_or_default();
             let transactions = config.mongodb_transactions == MongoTransactions::Auto;
-            let store = MongoStore::open(&uri, &config.mongodb_db, initial, transactions).await?;
+            let store = MongoStore::open(&uri, &config.mongodb_db, rules, transactions).await?;
             let txn = if store.uses_transactions() { "with transactions" } else { "without transactions" };
             let desc = format!("mongodb database `{}` at {} ({txn})", config.mongodb_db, redact(&uri));
             with_dedup(store, desc, format!("herald:mongodb:{}", config.mongodb_db), config).await
@@ -102,7 +103,12 @@ async fn serve<S: Store>(store: Arc<S>, desc: String, config: Config) -> Result<
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     announce(addr, &desc);
 
-    let app = http::App { store: store.clone(), body_limit: config.body_limit, envelope: Catalog::ENVELOPE };
+    let app = http::App {
+        store: store.clone(),
+        body_limit: config.body_limit,
+        envelope: Catalog::ENVELOPE,
+        layout: Arc::new(orchestrator::layout()),
+    };
     let gaps = tokio::spawn(release_gaps(store.clone(), config.gap_timeout));
     let served = axum::serve(listener, http::router(app)).with_graceful_shutdown(shutdown_signal()).await;
     gaps.abort();

@@ -12,7 +12,9 @@
 //! started_at, completed_at}`, `metrics`, `error_message`, `last_error`,
 //! `progress`, `stages.{stage}`, `nodes.{node_id}`, `papers.{paper_id}`,
 //! `artifacts.{artifact_id}`, `validation`, plus `last_event_seq` and
-//! `updated_at`, which the store maintains.
+//! `updated_at`, which the store maintains. `stages`, `nodes`, `papers`,
+//! `artifacts` and `metrics` grow with the run, so they are keyed
+//! collections ([`layout`]): each item is stored and updated on its own.
 
 use std::convert::Infallible;
 
@@ -21,7 +23,21 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::change::RunChange;
+use crate::runstate::{Layout, Rules};
 use crate::events::*;
+
+/// The run fields that are keyed collections: a run of the orchestrator
+/// gains an entry in one of these per node, paper, artifact, stage or
+/// metric, so they are stored item by item.
+pub fn layout() -> Layout {
+    Layout::new(["artifacts", "metrics", "nodes", "papers", "stages"])
+}
+
+/// What the stores need to know about the orchestrator's runs: the
+/// [`layout`], and that a new run starts in the lifecycle's initial status.
+pub fn rules() -> Rules {
+    Rules { layout: layout(), initial_status: RunStatus::INITIAL.as_str().to_owned() }
+}
 
 /// Stateless handler set for the project catalog.
 #[derive(Debug, Clone, Copy, Default)]

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use herald_server::change::RunChange;
 use herald_server::store::dedup::Deduped;
-use herald_server::store::{HistoryEntry, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError, StoredEvent};
+use herald_server::store::{HistoryEntry, ItemPage, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError, StoredEvent};
 
 /// A store that fails its next ingest when told to, and counts events.
 #[derive(Default)]
@@ -41,6 +41,9 @@ impl Store for Scripted {
     }
     async fn run_events(&self, _: &str, _: Option<i64>, _: usize) -> Result<Vec<StoredEvent>, StoreError> {
         Ok(Vec::new())
+    }
+    async fn run_items(&self, _: &str, _: &str, _: Option<String>, _: usize) -> Result<ItemPage, StoreError> {
+        Ok(ItemPage::from_overfetch(Vec::new(), 1))
     }
     async fn ready(&self) -> Result<(), StoreError> {
         Ok(())

@@ -5,14 +5,15 @@
 use std::sync::Arc;
 
 use herald::EventCatalog;
-use herald_server::events::{Catalog, RunStatus};
+use herald_server::events::Catalog;
+use herald_server::orchestrator;
 use herald_server::http::{App, router};
 use herald_server::store::Store;
 use herald_server::store::sqlite::SqliteStore;
 use serde_json::{Value, json};
 
 async fn serve(store: Arc<SqliteStore>) -> String {
-    let app = App { store, body_limit: 1 << 20, envelope: Catalog::ENVELOPE };
+    let app = App { store, body_limit: 1 << 20, envelope: Catalog::ENVELOPE, layout: Arc::new(orchestrator::layout()) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router(app)).await });
@@ -26,7 +27,7 @@ fn started(id: &str, run: &str) -> String {
 #[tokio::test]
 async fn a_closed_store_gives_503_with_retry_after_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path(), RunStatus::INITIAL.as_str()).unwrap());
+    let store = Arc::new(SqliteStore::open(dir.path(), orchestrator::rules()).unwrap());
     let base = serve(store.clone()).await;
     let client = reqwest::Client::new();
     let run = "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b";
@@ -46,7 +47,7 @@ async fn a_closed_store_gives_503_with_retry_after_and_stores_nothing() {
     assert_eq!(ready.status().as_u16(), 503);
 
     // Reopen: the event acknowledged before is there, the refused one is not.
-    let reopened = SqliteStore::open(dir.path(), RunStatus::INITIAL.as_str()).unwrap();
+    let reopened = SqliteStore::open(dir.path(), orchestrator::rules()).unwrap();
     let events = reopened.run_events(run, None, 10).await.unwrap();
     let ids: Vec<&str> = events.iter().map(|e| e.event["id"].as_str().unwrap()).collect();
     assert_eq!(ids, vec!["before"]);
@@ -57,6 +58,6 @@ async fn a_closed_store_gives_503_with_retry_after_and_stores_nothing() {
 async fn a_data_dir_that_cannot_be_created_is_a_clear_startup_error() {
     let file = tempfile::NamedTempFile::new().unwrap();
     // A regular file where the directory should be.
-    let err = SqliteStore::open(&file.path().join("sub"), "queued").err().expect("open must fail");
+    let err = SqliteStore::open(&file.path().join("sub"), orchestrator::rules()).err().expect("open must fail");
     assert!(err.to_string().contains("--data-dir"), "{err}");
 }

@@ -6,6 +6,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use herald::EnvelopeOptions;
 
+use crate::runstate::Layout;
 use crate::store::Store;
 
 pub mod ingest;
@@ -20,12 +21,15 @@ pub struct App<S> {
     pub body_limit: usize,
     /// Envelope parsing options from the catalog.
     pub envelope: EnvelopeOptions,
+    /// Which run fields are keyed collections (paged by
+    /// `GET /api/runs/{run_id}/items/{collection}`).
+    pub layout: Arc<Layout>,
 }
 
 // Manual: `derive(Clone)` would demand `S: Clone`, but only the `Arc` is cloned.
 impl<S> Clone for App<S> {
     fn clone(&self) -> Self {
-        App { store: self.store.clone(), body_limit: self.body_limit, envelope: self.envelope }
+        App { store: self.store.clone(), body_limit: self.body_limit, envelope: self.envelope, layout: self.layout.clone() }
     }
 }
 
@@ -36,6 +40,7 @@ pub fn router<S: Store>(app: App<S>) -> Router {
         .route("/api/runs", get(query::runs::<S>))
         .route("/api/runs/{run_id}", get(query::run::<S>))
         .route("/api/runs/{run_id}/events", get(query::run_events::<S>))
+        .route("/api/runs/{run_id}/items/{collection}", get(query::run_items::<S>))
         .route("/api/event-types", get(query::event_types))
         .route("/api/event-types/{type}", get(query::event_type))
         .route("/healthz", get(query::healthz))

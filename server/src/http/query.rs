@@ -100,6 +100,42 @@ pub async fn run_events<S: Store>(
     }
 }
 
+/// `?cursor=&limit=`
+#[derive(Debug, Deserialize)]
+pub struct ItemsParams {
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/runs/{run_id}/items/{collection}?cursor=&limit=`: one page of
+/// a run's collection (`nodes`, `papers`, …) in key order, for runs too
+/// large to show whole in `GET /api/runs/{run_id}`.
+pub async fn run_items<S: Store>(
+    State(app): State<App<S>>,
+    Path((run_id, collection)): Path<(String, String)>,
+    params: Result<Query<ItemsParams>, QueryRejection>,
+) -> Response {
+    let result = async {
+        if !app.layout.is_collection(&collection) {
+            let all = app.layout.collections().join(", ");
+            return Err(Problem::not_found(format!("runs have no collection `{collection}`; use one of {all}")));
+        }
+        let p = query(params)?;
+        let limit = limit(p.limit)?;
+        app.store.run_items(&run_id, &collection, p.cursor, limit).await.map_err(|e| Problem::unavailable(&e))
+    };
+    match result.await {
+        Ok(page) => {
+            let mut body = json!({"run_id": run_id, "collection": collection});
+            if let (Value::Object(body), Ok(Value::Object(page))) = (&mut body, serde_json::to_value(page)) {
+                body.extend(page);
+            }
+            Json(body).into_response()
+        }
+        Err(p) => p.into_response(),
+    }
+}
+
 fn type_json(info: &herald::EventTypeInfo<Event>) -> Value {
     json!({
         "type": info.type_name,

@@ -17,8 +17,9 @@ use crate::change::RunChange;
 
 pub mod dedup;
 pub mod mongo;
-pub mod sequence;
 pub mod sqlite;
+
+pub use crate::runstate::Outcome;
 
 /// An event that passed validation, with the change its handler computed.
 #[derive(Debug, Clone)]
@@ -37,71 +38,6 @@ pub struct NewEvent {
     pub envelope: String,
     /// What applying the event does.
     pub change: RunChange,
-}
-
-/// What happened to one event. Every variant except an error means the
-/// event is durably stored (or was already).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum Outcome {
-    /// Stored and applied to the run.
-    Applied {
-        /// The run.
-        run_id: String,
-        /// The event's `seq`, if any.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        seq: Option<i64>,
-        /// Parked events this one unblocked, applied in the same commit.
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        released: Vec<i64>,
-    },
-    /// `(source, id)` was stored before; nothing was done again.
-    Duplicate {
-        /// The run of the stored event.
-        run_id: String,
-    },
-    /// Stored, but ahead of a gap in `seq`: applied once the gap fills or
-    /// the gap timeout passes.
-    Parked {
-        /// The run.
-        run_id: String,
-        /// The event's `seq`.
-        seq: i64,
-        /// The `seq` the run waits for.
-        expected_seq: i64,
-    },
-    /// Stored but not applied: its `seq` is at or below the run's
-    /// `last_event_seq`, so applying it would move state backwards.
-    Stale {
-        /// The run.
-        run_id: String,
-        /// The event's `seq`.
-        seq: i64,
-        /// The run's `last_event_seq`.
-        last_event_seq: i64,
-    },
-    /// Stored but not applied: the run's status does not allow the move.
-    IllegalTransition {
-        /// The run.
-        run_id: String,
-        /// The run's status when the event came.
-        from: String,
-        /// The status the event asked for.
-        to: String,
-    },
-}
-
-impl Outcome {
-    /// The run the event belongs to.
-    pub fn run_id(&self) -> &str {
-        match self {
-            Outcome::Applied { run_id, .. }
-            | Outcome::Duplicate { run_id }
-            | Outcome::Parked { run_id, .. }
-            | Outcome::Stale { run_id, .. }
-            | Outcome::IllegalTransition { run_id, .. } => run_id,
-        }
-    }
 }
 
 /// The store cannot take or serve requests right now (disk full, file
@@ -128,9 +64,52 @@ pub struct RunView {
     /// most once, so this equals the number of distinct events in state
     /// `applied`; it makes "never applied twice" observable.
     pub applied_events: i64,
-    /// The document fields handlers wrote.
+    /// Items per non-empty collection (`nodes`, `papers`, …). A
+    /// collection of at most [`INLINE_ITEMS`] items is also shown whole
+    /// in `doc`, as an object keyed by item key; a larger one is paged
+    /// with `GET /api/runs/{run_id}/items/{collection}`.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub item_counts: std::collections::BTreeMap<String, i64>,
+    /// The document fields handlers wrote (and small collections).
     #[serde(flatten)]
     pub doc: Map<String, Value>,
+}
+
+/// Most items of one collection shown inside a run's document; beyond
+/// this a read would grow with the run, so the collection is paged.
+pub const INLINE_ITEMS: usize = 100;
+
+/// One page of a run's collection, in key order.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemPage {
+    /// The items.
+    pub items: Vec<Item>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// One item of a run's collection.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    /// Its key (a node id).
+    pub key: String,
+    /// Its value.
+    pub value: Value,
+}
+
+impl ItemPage {
+    /// A page from up to `limit + 1` items read in key order: the extra
+    /// one only says a next page exists.
+    pub fn from_overfetch(mut items: Vec<Item>, limit: usize) -> Self {
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|i| i.key.clone())
+        } else {
+            None
+        };
+        ItemPage { items, next_cursor }
+    }
 }
 
 /// A notable thing that happened to a run (illegal transition, skipped
@@ -204,6 +183,16 @@ pub trait Store: Send + Sync + 'static {
         after_seq: Option<i64>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
+
+    /// A page of a run's collection: items with keys after `cursor`, in
+    /// key order.
+    fn run_items(
+        &self,
+        run_id: &str,
+        collection: &str,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> impl Future<Output = Result<ItemPage, StoreError>> + Send;
 
     /// Whether the store can take writes now.
     fn ready(&self) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -1,26 +1,27 @@
-//! The ordering rules, as a pure computation on a loaded run.
+//! The MongoDB store's side of planning: the run as its document holds
+//! it, handed to the shared planner ([`crate::runstate::RunState`]), and
+//! the plan folded back into the document and its outbox.
 //!
-//! The rules are [`crate::store::sequence`]'s, shared with the SQLite store.
-//!
-//! Nothing here talks to MongoDB: [`Plan`] collects the new run state and
-//! the event state changes ("settles"), and the store writes them with one
-//! compare-and-set on the run document.
+//! Nothing here talks to MongoDB, and nothing here decides what an event
+//! does to its run: that is the planner's. This store still keeps a run's
+//! items inside its document (`doc.nodes.<id>`); the planner asks for the
+//! items it merges into and they are read from there.
 
 use mongodb::bson::oid::ObjectId;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use crate::change::{RunChange, apply_sets};
-use crate::store::Outcome;
-use crate::store::sequence::{self, Position};
+use crate::runstate::{self, ItemKey, Layout, Need, Outcome, RunHead, RunState, Writes};
 
 /// Event states. `pending`: inserted, not yet processed (or processed by a
 /// run write whose outbox has not been flushed yet).
 pub(super) mod state {
+    use crate::runstate::EventState;
+
     pub const PENDING: &str = "pending";
-    pub const APPLIED: &str = "applied";
-    pub const PARKED: &str = "parked";
-    pub const STALE: &str = "stale";
-    pub const ILLEGAL: &str = "illegal_transition";
+    pub const APPLIED: &str = EventState::Applied.as_str();
+    pub const PARKED: &str = EventState::Parked.as_str();
+    pub const STALE: &str = EventState::Stale.as_str();
+    pub const ILLEGAL: &str = EventState::IllegalTransition.as_str();
 }
 
 /// A new state for a stored event, produced by a run write.
@@ -73,25 +74,11 @@ impl Run {
     }
 }
 
-
 /// The event being processed.
-#[derive(Debug, Clone)]
-pub(super) struct Incoming<'a> {
-    pub oid: ObjectId,
-    pub source: &'a str,
-    pub id: &'a str,
-    pub seq: Option<i64>,
-    pub change: &'a RunChange,
-}
+pub(super) type Incoming<'a> = runstate::Incoming<'a, ObjectId>;
 
-/// A parked event of the run, lowest `seq` first.
-#[derive(Debug, Clone)]
-pub(super) struct Parked {
-    pub oid: ObjectId,
-    pub id: String,
-    pub seq: i64,
-    pub change: RunChange,
-}
+/// A parked event of the run.
+pub(super) type Parked = runstate::Parked<ObjectId>;
 
 /// A run write to make: the new run (outbox included) and the outcome to
 /// report once it is stored.
@@ -106,129 +93,123 @@ pub(super) struct Plan {
 ///
 /// The settles add to `run.outbox`: clear it (after flushing what it held)
 /// before planning a new write.
-pub(super) fn plan(mut run: Run, ev: &Incoming<'_>, parked: &[Parked], now: i64) -> Plan {
-    let run_id = run.run_id.clone();
-    let outcome = match ev.seq {
-        None => match apply(&mut run, ev.oid, ev.id, ev.change, now) {
-            Ok(()) => Outcome::Applied { run_id, seq: None, released: Vec::new() },
-            Err((from, to)) => Outcome::IllegalTransition { run_id, from, to },
-        },
-        Some(seq) => match sequence::position(run.last_event_seq, seq) {
-            Position::Behind { last } => {
-                settle(&mut run, ev.oid, state::STALE);
-                history(
-                    &mut run,
-                    now,
-                    "stale_event",
-                    json!({"id": ev.id, "source": ev.source, "seq": seq, "last_event_seq": last}),
-                );
-                Outcome::Stale { run_id, seq, last_event_seq: last }
-            }
-            Position::Ahead { expected } => {
-                settle(&mut run, ev.oid, state::PARKED);
-                Outcome::Parked { run_id, seq, expected_seq: expected }
-            }
-            Position::Next => {
-                let applied = apply(&mut run, ev.oid, ev.id, ev.change, now);
-                run.last_event_seq = Some(seq);
-                let released = release(&mut run, parked, now);
-                match applied {
-                    Ok(()) => Outcome::Applied { run_id, seq: Some(seq), released },
-                    Err((from, to)) => Outcome::IllegalTransition { run_id, from, to },
-                }
-            }
-        },
-    };
-    run.updated_at = now;
+pub(super) fn plan(layout: &Layout, run: Run, ev: &Incoming<'_>, parked: &[Parked], now: i64) -> Plan {
+    let (run, mut outcomes) = plan_all(layout, run, std::slice::from_ref(ev), parked.to_vec(), now);
+    let outcome = outcomes.pop().unwrap_or_else(|| Outcome::Duplicate { run_id: run.run_id.clone() });
     Plan { run, outcome }
 }
 
 /// Process several events of one run, in arrival order, for one run
-/// write: each is planned on the run as the previous ones left it, and
-/// against the parked events the database will hold by then (those this
-/// write parks join, those it settles leave). One outcome per event.
-pub(super) fn plan_all(mut run: Run, events: &[Incoming<'_>], mut parked: Vec<Parked>, now: i64) -> (Run, Vec<Outcome>) {
+/// write. `parked` is every parked event of the run when any event has a
+/// `seq` ([`needs_parked`]), else may be empty. One outcome per event.
+pub(super) fn plan_all(layout: &Layout, run: Run, events: &[Incoming<'_>], parked: Vec<Parked>, now: i64) -> (Run, Vec<Outcome>) {
+    let (mut st, mut run) = start(layout, run, parked);
     let mut outcomes = Vec::with_capacity(events.len());
     for ev in events {
-        let p = plan(run, ev, &parked, now);
-        run = p.run;
-        parked.retain(|q| !run.outbox.iter().any(|s| s.event == q.oid && s.state != state::PARKED));
-        if let Outcome::Parked { seq, .. } = p.outcome {
-            let at = parked.partition_point(|q| (q.seq, q.oid) < (seq, ev.oid));
-            parked.insert(at, Parked { oid: ev.oid, id: ev.id.to_owned(), seq, change: ev.change.clone() });
-        }
-        outcomes.push(p.outcome);
+        outcomes.push(until_planned(&mut st, &run, |st| st.apply(layout, ev, now)));
     }
+    finish(layout, st, &mut run);
     (run, outcomes)
 }
 
 /// Whether processing an event with `seq` needs the run's parked events.
 pub(super) fn needs_parked(run: &Run, seq: Option<i64>) -> bool {
-    seq.is_some_and(|s| sequence::position(run.last_event_seq, s) == Position::Next)
+    seq.is_some_and(|s| runstate::sequence::position(run.last_event_seq, s) == runstate::sequence::Position::Next)
 }
 
 /// Give up on the gap before the lowest parked event: record it, then
 /// apply from there on. Returns the new run and how many events applied,
 /// or `None` when nothing is parked.
-pub(super) fn skip_gap(mut run: Run, parked: &[Parked], now: i64) -> Option<(Run, usize)> {
-    let lowest = parked.iter().map(|p| p.seq).min()?;
+pub(super) fn skip_gap(layout: &Layout, run: Run, parked: &[Parked], now: i64) -> Option<(Run, usize)> {
+    let (mut st, mut run) = start(layout, run, parked.to_vec());
     run.outbox.clear();
-    let expected = sequence::expected(run.last_event_seq);
-    if lowest > expected {
-        history(&mut run, now, "gap_skipped", json!({"missing_from_seq": expected, "missing_to_seq": lowest - 1}));
-    }
-    run.last_event_seq = Some(lowest - 1);
-    let applied = release(&mut run, parked, now).len();
-    run.updated_at = now;
+    let applied = until_planned(&mut st, &run, |st| st.skip_gap(layout, now))?;
+    finish(layout, st, &mut run);
     Some((run, applied))
 }
 
-/// Apply parked events that are next in line, one `seq` at a time; parked
-/// events at or below `last_event_seq` become stale.
-fn release(run: &mut Run, parked: &[Parked], now: i64) -> Vec<i64> {
-    let mut released = Vec::new();
-    let mut done = vec![false; parked.len()];
+/// The planner for `run`, all of whose parked events are `parked`.
+fn start(layout: &Layout, run: Run, parked: Vec<Parked>) -> (RunState<ObjectId>, Run) {
+    let mut fields = run.doc.clone();
+    fields.retain(|k, _| !layout.is_collection(k));
+    let head = RunHead {
+        run_id: run.run_id.clone(),
+        status: run.status.clone(),
+        last_event_seq: run.last_event_seq,
+        applied_events: run.applied_events,
+        parked_events: i64::try_from(parked.len()).unwrap_or(i64::MAX),
+        updated_at: run.updated_at,
+        fields,
+    };
+    let mut st = RunState::new(head);
+    st.provide_parked(parked);
+    (st, run)
+}
+
+/// Answer the planner's questions from the run document until it plans.
+/// It asks at most twice (parked events, then items), and never again for
+/// what it was given, so this ends.
+fn until_planned<T>(st: &mut RunState<ObjectId>, run: &Run, mut step: impl FnMut(&mut RunState<ObjectId>) -> Result<T, Need>) -> T {
     loop {
-        let Some(last) = run.last_event_seq else { return released };
-        for (i, p) in parked.iter().enumerate() {
-            if !done[i] && p.seq <= last {
-                done[i] = true;
-                settle(run, p.oid, state::STALE);
+        match step(st) {
+            Ok(t) => return t,
+            // Every parked event was given to `start`.
+            Err(Need::Parked) => st.provide_parked(Vec::new()),
+            Err(Need::Items(items)) => {
+                for item in items {
+                    let value = run.doc.get(&item.collection).and_then(|c| c.get(&item.key)).cloned();
+                    st.provide_item(item, value);
+                }
             }
         }
-        // Lowest `_id` first among equal `seq`s: `parked` comes sorted.
-        let Some(i) = (0..parked.len()).find(|&i| !done[i] && parked[i].seq == last + 1) else { return released };
-        done[i] = true;
-        let p = &parked[i];
-        let _ = apply(run, p.oid, &p.id, &p.change, now);
-        run.last_event_seq = Some(last + 1);
-        released.push(last + 1);
     }
 }
 
-/// Apply `change` for event `oid`, or record why not (`Err((from, to))`).
-fn apply(run: &mut Run, oid: ObjectId, id: &str, change: &RunChange, now: i64) -> Result<(), (String, String)> {
-    if let Some(t) = &change.transition {
-        if !t.from.contains(&run.status) {
-            settle(run, oid, state::ILLEGAL);
-            let detail = json!({"id": id, "from": run.status, "to": t.to, "allowed_from": t.from});
-            history(run, now, "illegal_transition", detail);
-            return Err((run.status.clone(), t.to.clone()));
+/// Fold the plan back into the run document and its outbox.
+fn finish(layout: &Layout, mut st: RunState<ObjectId>, run: &mut Run) {
+    let Writes { cleared, items, settles, history } = st.take_writes();
+    let head = st.head();
+    // The head's fields are the document minus its collections.
+    let mut doc = head.fields.clone();
+    for c in layout.collections() {
+        if let Some(v) = run.doc.remove(c) {
+            doc.insert(c.clone(), v);
         }
-        run.status = t.to.clone();
     }
-    apply_sets(&mut run.doc, &change.sets);
-    run.applied_events += 1;
-    settle(run, oid, state::APPLIED);
-    Ok(())
-}
-
-/// Record `event`'s new state; a later state of the same event in the same
-/// write replaces the earlier one (parked, then released).
-fn settle(run: &mut Run, event: ObjectId, state: &'static str) {
-    match run.outbox.iter_mut().find(|s| s.event == event) {
-        Some(s) => s.state = state,
-        None => run.outbox.push(Settle { event, state }),
+    for c in cleared {
+        doc.remove(&c);
+    }
+    for (ItemKey { collection, key }, value) in items {
+        let slot = doc.entry(collection).or_insert_with(|| Value::Object(Map::new()));
+        if !slot.is_object() {
+            *slot = Value::Object(Map::new());
+        }
+        if let Value::Object(m) = slot {
+            match value {
+                Some(v) => m.insert(key, v),
+                None => m.remove(&key),
+            };
+        }
+    }
+    run.doc = doc;
+    run.status = head.status.clone();
+    run.last_event_seq = head.last_event_seq;
+    run.applied_events = head.applied_events;
+    run.updated_at = head.updated_at;
+    for s in settles {
+        let event = s.key;
+        let state = s.state.as_str();
+        match run.outbox.iter_mut().find(|o| o.event == event) {
+            Some(o) => o.state = state,
+            None => run.outbox.push(Settle { event, state }),
+        }
+    }
+    for h in history {
+        run.history.push(History { at: h.at, kind: h.kind.as_str().to_owned(), detail: h.detail });
+    }
+    if run.history.len() > HISTORY_KEEP {
+        let extra = run.history.len() - HISTORY_KEEP;
+        run.history.drain(..extra);
     }
 }
 
@@ -236,25 +217,23 @@ fn settle(run: &mut Run, event: ObjectId, state: &'static str) {
 /// many): the document must stay far below MongoDB's 16 MiB limit.
 pub(super) const HISTORY_KEEP: usize = 100;
 
-fn history(run: &mut Run, at: i64, kind: &str, detail: Value) {
-    run.history.push(History { at, kind: kind.to_owned(), detail });
-    if run.history.len() > HISTORY_KEEP {
-        let extra = run.history.len() - HISTORY_KEEP;
-        run.history.drain(..extra);
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
-    use crate::change::Transition;
+    use crate::change::{RunChange, Transition};
+
+    fn layout() -> Layout {
+        crate::orchestrator::layout()
+    }
 
     fn progress(run: &str, p: f64) -> RunChange {
         RunChange::new(run).set(["progress"], p)
     }
 
     fn incoming<'a>(oid: ObjectId, id: &'a str, seq: Option<i64>, change: &'a RunChange) -> Incoming<'a> {
-        Incoming { oid, source: "/s", id, seq, change }
+        Incoming { key: oid, source: "/s", id, seq, change }
     }
 
     #[test]
@@ -262,13 +241,13 @@ mod tests {
         let run = Run { last_event_seq: Some(1), ..Run::new("r", "queued") };
         let (a, b, c, d) = (ObjectId::new(), ObjectId::new(), ObjectId::new(), ObjectId::new());
         let parked = vec![
-            Parked { oid: b, id: "b".into(), seq: 3, change: progress("r", 0.3) },
-            Parked { oid: c, id: "c".into(), seq: 3, change: progress("r", 0.33) },
-            Parked { oid: d, id: "d".into(), seq: 4, change: progress("r", 0.4) },
+            Parked { key: b, id: "b".into(), seq: 3, change: progress("r", 0.3) },
+            Parked { key: c, id: "c".into(), seq: 3, change: progress("r", 0.33) },
+            Parked { key: d, id: "d".into(), seq: 4, change: progress("r", 0.4) },
         ];
         let change = progress("r", 0.2);
         assert!(needs_parked(&run, Some(2)));
-        let p = plan(run, &incoming(a, "a", Some(2), &change), &parked, 7);
+        let p = plan(&layout(), run, &incoming(a, "a", Some(2), &change), &parked, 7);
         assert_eq!(p.outcome, Outcome::Applied { run_id: "r".into(), seq: Some(2), released: vec![3, 4] });
         assert_eq!(p.run.last_event_seq, Some(4));
         assert_eq!(p.run.applied_events, 3, "a, b and d; the second seq 3 is stale");
@@ -281,11 +260,11 @@ mod tests {
     fn ahead_parks_behind_is_stale_with_history() {
         let run = Run { last_event_seq: Some(3), ..Run::new("r", "queued") };
         let change = progress("r", 0.9);
-        let p = plan(run.clone(), &incoming(ObjectId::new(), "x", Some(6), &change), &[], 1);
+        let p = plan(&layout(), run.clone(), &incoming(ObjectId::new(), "x", Some(6), &change), &[], 1);
         assert_eq!(p.outcome, Outcome::Parked { run_id: "r".into(), seq: 6, expected_seq: 4 });
         assert_eq!(p.run.outbox[0].state, "parked");
         assert!(p.run.doc.is_empty());
-        let p = plan(run, &incoming(ObjectId::new(), "y", Some(2), &change), &[], 1);
+        let p = plan(&layout(), run, &incoming(ObjectId::new(), "y", Some(2), &change), &[], 1);
         assert_eq!(p.outcome, Outcome::Stale { run_id: "r".into(), seq: 2, last_event_seq: 3 });
         assert_eq!(p.run.history.last().unwrap().kind, "stale_event");
         assert_eq!(p.run.last_event_seq, Some(3));
@@ -297,7 +276,7 @@ mod tests {
         let change = RunChange::new("r")
             .transition(Some(Transition { from: vec!["queued".into()], to: "running".into() }))
             .set(["x"], 1);
-        let p = plan(run, &incoming(ObjectId::new(), "s", Some(1), &change), &[], 1);
+        let p = plan(&layout(), run, &incoming(ObjectId::new(), "s", Some(1), &change), &[], 1);
         assert_eq!(p.outcome, Outcome::IllegalTransition { run_id: "r".into(), from: "completed".into(), to: "running".into() });
         assert_eq!(p.run.last_event_seq, Some(1));
         assert_eq!(p.run.status, "completed");
@@ -309,14 +288,14 @@ mod tests {
     #[test]
     fn plan_all_releases_events_parked_earlier_in_the_same_write() {
         let stored = ObjectId::new();
-        let parked = vec![Parked { oid: stored, id: "5".into(), seq: 5, change: progress("r", 0.5) }];
+        let parked = vec![Parked { key: stored, id: "5".into(), seq: 5, change: progress("r", 0.5) }];
         let oids: Vec<ObjectId> = (0..5).map(|_| ObjectId::new()).collect();
         let changes: Vec<RunChange> = [0.1, 0.3, 0.2, 0.33, 0.4].iter().map(|p| progress("r", *p)).collect();
         let seqs = [1, 3, 2, 3, 4];
         let ids = ["1", "3", "2", "3b", "4"];
         let events: Vec<Incoming<'_>> =
             (0..5).map(|i| incoming(oids[i], ids[i], Some(seqs[i]), &changes[i])).collect();
-        let (run, outcomes) = plan_all(Run::new("r", "queued"), &events, parked, 3);
+        let (run, outcomes) = plan_all(&layout(), Run::new("r", "queued"), &events, parked, 3);
         let statuses: Vec<&str> = outcomes
             .iter()
             .map(|o| match o {
@@ -351,23 +330,24 @@ mod tests {
     fn skip_gap_records_the_range_and_applies_from_the_lowest_parked() {
         let run = Run { last_event_seq: Some(1), ..Run::new("r", "queued") };
         let parked = vec![
-            Parked { oid: ObjectId::new(), id: "4".into(), seq: 4, change: progress("r", 0.4) },
-            Parked { oid: ObjectId::new(), id: "5".into(), seq: 5, change: progress("r", 0.5) },
+            Parked { key: ObjectId::new(), id: "4".into(), seq: 4, change: progress("r", 0.4) },
+            Parked { key: ObjectId::new(), id: "5".into(), seq: 5, change: progress("r", 0.5) },
         ];
-        let (run, n) = skip_gap(run, &parked, 9).unwrap();
+        let (run, n) = skip_gap(&layout(), run, &parked, 9).unwrap();
         assert_eq!(n, 2);
         assert_eq!(run.last_event_seq, Some(5));
         assert_eq!(run.history[0].detail, json!({"missing_from_seq": 2, "missing_to_seq": 3}));
-        assert!(skip_gap(run, &[], 9).is_none());
+        assert!(skip_gap(&layout(), run, &[], 9).is_none());
     }
 
     #[test]
     fn history_is_capped() {
-        let mut run = Run::new("r", "queued");
-        for i in 0..(HISTORY_KEEP as i64 + 5) {
-            history(&mut run, i, "k", Value::Null);
-        }
+        let run = Run { last_event_seq: Some(1000), ..Run::new("r", "queued") };
+        let change = progress("r", 0.1);
+        let ids: Vec<String> = (0..HISTORY_KEEP + 5).map(|i| i.to_string()).collect();
+        let stale: Vec<Incoming<'_>> = ids.iter().map(|id| incoming(ObjectId::new(), id, Some(1), &change)).collect();
+        let (run, _) = plan_all(&layout(), run, &stale, Vec::new(), 1);
         assert_eq!(run.history.len(), HISTORY_KEEP);
-        assert_eq!(run.history[0].at, 5);
+        assert_eq!(run.history[0].detail["id"], "5", "the oldest entries go first");
     }
 }

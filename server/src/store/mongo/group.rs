@@ -65,7 +65,7 @@ impl Core {
 
         if !runs.is_empty() {
             let incoming = |i: usize| Incoming {
-                oid: oids[i],
+                key: oids[i],
                 source: &events[i].source,
                 id: &events[i].id,
                 seq: events[i].seq,
@@ -173,7 +173,7 @@ impl Core {
         // racing its original, the sweeper): in an outbox, or settled.
         // Reading states needs the runs read first (done), not the flush:
         // the flush only settles events of those outboxes, all `taken`.
-        let oids: Vec<ObjectId> = runs.iter().flat_map(|(_, m)| m.iter().map(|&i| incoming(i).oid)).collect();
+        let oids: Vec<ObjectId> = runs.iter().flat_map(|(_, m)| m.iter().map(|&i| incoming(i).key)).collect();
         let (flushed, settled) = tokio::join!(self.flush(&unflushed), self.settled_among(&oids));
         flushed?;
         taken.extend(settled?);
@@ -187,12 +187,12 @@ impl Core {
         for (run_id, members) in runs {
             let mut run = loaded.remove(*run_id).unwrap_or_else(|| Run::new(run_id, &self.initial_status));
             run.outbox.clear();
-            let todo: Vec<Incoming<'_>> = members.iter().map(|&i| incoming(i)).filter(|e| !taken.contains(&e.oid)).collect();
-            let (run, outcomes) = apply::plan_all(run, &todo, parked.remove(*run_id).unwrap_or_default(), now);
+            let todo: Vec<Incoming<'_>> = members.iter().map(|&i| incoming(i)).filter(|e| !taken.contains(&e.key)).collect();
+            let (run, outcomes) = apply::plan_all(&self.layout, run, &todo, parked.remove(*run_id).unwrap_or_default(), now);
             let mut outcomes = outcomes.into_iter();
             let per_member = members
                 .iter()
-                .map(|&i| if taken.contains(&incoming(i).oid) { None } else { outcomes.next() })
+                .map(|&i| if taken.contains(&incoming(i).key) { None } else { outcomes.next() })
                 .collect();
             plans.push((run, per_member));
         }

@@ -72,8 +72,9 @@ use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
 
-use super::{HistoryEntry, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError, StoredEvent};
+use super::{HistoryEntry, Item, ItemPage, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError, StoredEvent};
 use crate::change::RunChange;
+use crate::runstate::Rules;
 use crate::clock::{millis_to_rfc3339, now_millis};
 
 mod apply;
@@ -143,6 +144,8 @@ struct Core {
     events: Collection<Document>,
     runs: Collection<Document>,
     initial_status: String,
+    /// Which run fields are keyed collections.
+    layout: crate::runstate::Layout,
     failpoint: Option<String>,
     /// [`durable`]'s write concern as a command field, for the commands
     /// sent with `run_command` (which does not add the client's).
@@ -226,7 +229,7 @@ fn parked_from_doc(d: &Document) -> Option<(String, Parked)> {
         return None;
     };
     let run_id = d.get_str("run_id").unwrap_or_default().to_owned();
-    Some((run_id, Parked { oid, id: d.get_str("id").unwrap_or_default().to_owned(), seq, change }))
+    Some((run_id, Parked { key: oid, id: d.get_str("id").unwrap_or_default().to_owned(), seq, change }))
 }
 
 /// How one attempt at writing a run ended.
@@ -240,7 +243,8 @@ impl MongoStore {
     /// New runs start in `initial_status`. With `transactions`, groups of
     /// events are written in multi-document transactions when the
     /// deployment offers them (a replica set or a sharded cluster).
-    pub async fn open(uri: &str, db_name: &str, initial_status: &str, transactions: bool) -> Result<Self, StoreError> {
+    pub async fn open(uri: &str, db_name: &str, rules: Rules, transactions: bool) -> Result<Self, StoreError> {
+        let initial_status = rules.initial_status.as_str();
         let mut options = ClientOptions::parse(uri)
             .await
             .map_err(|e| StoreError(format!("--mongodb-uri `{uri}` is not usable: {e}")))?;
@@ -261,6 +265,7 @@ impl MongoStore {
             db,
             client,
             initial_status: initial_status.to_owned(),
+            layout: rules.layout.clone(),
             // Fault injection for the crash tests: abort the process at a
             // named step (see `failpoint`).
             failpoint: std::env::var("HERALD_FAILPOINT").ok().filter(|s| !s.is_empty()),
@@ -373,7 +378,7 @@ impl Core {
             serde_json::from_str(stored.get_str("change").map_err(|_| bad("change"))?).map_err(|_| bad("change"))?;
         let run_id = stored.get_str("run_id").map_err(|_| bad("run_id"))?;
         let incoming = Incoming {
-            oid,
+            key: oid,
             source: stored.get_str("source").unwrap_or_default(),
             id: stored.get_str("id").unwrap_or_default(),
             seq: stored.get_i64("seq").ok(),
@@ -389,12 +394,12 @@ impl Core {
             // Flush what the last writer produced before reading event
             // states (and before replacing its outbox).
             self.flush(&run.outbox).await?;
-            if run.outbox.iter().any(|s| s.event == ev.oid) || !self.is_pending(ev.oid).await? {
+            if run.outbox.iter().any(|s| s.event == ev.key) || !self.is_pending(ev.key).await? {
                 return Ok(None);
             }
             run.outbox.clear();
             let parked = if apply::needs_parked(&run, ev.seq) { self.parked(run_id).await? } else { Vec::new() };
-            let plan = apply::plan(run, ev, &parked, now_millis());
+            let plan = apply::plan(&self.layout, run, ev, &parked, now_millis());
             match self.write_run(&plan.run).await? {
                 Cas::Done(()) => {
                     self.failpoint("mongo:after_run_write");
@@ -482,7 +487,7 @@ impl Core {
             let run = self.load_run(run_id).await?;
             self.flush(&run.outbox).await?;
             let parked = self.parked(run_id).await?;
-            let Some((run, applied)) = apply::skip_gap(run, &parked, now_millis()) else { return Ok(0) };
+            let Some((run, applied)) = apply::skip_gap(&self.layout, run, &parked, now_millis()) else { return Ok(0) };
             match self.write_run(&run).await? {
                 Cas::Done(()) => {
                     self.flush(&run.outbox).await?;
@@ -509,6 +514,7 @@ impl Core {
             updated_at: millis_to_rfc3339(run.updated_at),
             parked_events: i64::try_from(parked).unwrap_or(i64::MAX),
             applied_events: run.applied_events,
+            item_counts: Default::default(),
             doc: run.doc,
         })
     }
@@ -621,6 +627,25 @@ impl Store for MongoStore {
 
     async fn run_events(&self, run_id: &str, after_seq: Option<i64>, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         self.core.run_events(run_id, after_seq, limit).await
+    }
+
+    async fn run_items(&self, run_id: &str, collection: &str, cursor: Option<String>, limit: usize) -> Result<ItemPage, StoreError> {
+        let found = self.core.runs.find_one(doc! {"_id": run_id}).await.map_err(unavailable)?;
+        let mut items: Vec<Item> = found
+            .map(|d| run_from_doc(run_id, &d).doc)
+            .and_then(|mut doc| doc.remove(collection))
+            .and_then(|v| match v {
+                serde_json::Value::Object(m) => Some(m),
+                _ => None,
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, _)| cursor.as_ref().is_none_or(|c| k > c))
+            .map(|(key, value)| Item { key, value })
+            .collect();
+        items.sort_by(|a, b| a.key.cmp(&b.key));
+        items.truncate(limit + 1);
+        Ok(ItemPage::from_overfetch(items, limit))
     }
 
     async fn ready(&self) -> Result<(), StoreError> {

@@ -120,9 +120,9 @@ impl Core {
             settles.append(&mut run.outbox);
             let todo: Vec<Incoming<'_>> = members
                 .iter()
-                .map(|&i| Incoming { oid: oids[i], source: &events[i].source, id: &events[i].id, seq: events[i].seq, change: &events[i].change })
+                .map(|&i| Incoming { key: oids[i], source: &events[i].source, id: &events[i].id, seq: events[i].seq, change: &events[i].change })
                 .collect();
-            let (mut run, run_outcomes) = apply::plan_all(run, &todo, parked.remove(*run_id).unwrap_or_default(), now);
+            let (mut run, run_outcomes) = apply::plan_all(&self.layout, run, &todo, parked.remove(*run_id).unwrap_or_default(), now);
             for (&i, o) in members.iter().zip(run_outcomes) {
                 outcomes[i] = Some(o);
             }

@@ -1,35 +1,36 @@
-//! Dedup, store and apply — the per-event work inside one transaction,
-//! following the ordering rules in [`crate::store::sequence`].
+//! Dedup, store and apply — the per-event work inside one transaction.
+//!
+//! What an event does to its run is decided by the shared planner
+//! ([`crate::runstate::RunState`]); this module only inserts the event
+//! (the dedup guard), feeds the planner what it asks for, and writes its
+//! plan: the run row, the changed items, event states, history.
 
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::run_index::Key;
-use crate::change::{RunChange, apply_sets};
-use crate::store::sequence::{self, Position};
+use crate::change::RunChange;
+use crate::runstate::{EventState, Incoming, ItemKey, Layout, Need, Parked, RunHead, RunState};
 use crate::store::{NewEvent, Outcome};
 
-/// A run row, as the writer holds it while applying events.
+/// A run's head as the writer holds it between transactions.
+#[derive(Clone)]
 pub(super) struct Run {
-    run_id: String,
-    status: String,
-    last_event_seq: Option<i64>,
-    applied_events: i64,
-    doc: Map<String, Value>,
+    head: RunHead,
     /// The status in the `runs` row; `None` while there is no row.
     stored_status: Option<String>,
 }
 
-/// How many runs [`RunCache`] keeps.
+/// How many run heads [`RunCache`] keeps.
 const CACHED_RUNS: usize = 4096;
 
-/// Runs the writer has committed, kept so later groups need not read and
-/// parse them again (11% of the writer's time under batch load). Only the
-/// writer writes runs, so a cached run is the stored one. A run a
-/// transaction uses is taken out and comes back only once that
-/// transaction commits, so a rollback cannot leave a changed run here.
+/// Run heads the writer has committed, kept so later groups need not read
+/// and parse them again. Only the writer writes runs, so a cached head is
+/// the stored one. A run a transaction uses is taken out and comes back
+/// only once that transaction commits, so a rollback cannot leave a
+/// changed head here. Heads only: items are read by key when needed.
 #[derive(Default)]
 pub(super) struct RunCache {
     runs: HashMap<String, Run>,
@@ -48,64 +49,95 @@ impl RunCache {
                     n % 2 == 0
                 });
             }
-            self.runs.insert(run.run_id.clone(), run);
+            self.runs.insert(run.head.run_id.clone(), run);
         }
     }
+}
+
+/// A run being planned in this transaction.
+struct Planned {
+    state: RunState<i64>,
+    stored_status: Option<String>,
 }
 
 /// The runs one transaction has touched, each read once and written back
 /// once by [`Runs::flush`], however many of its events it received: a
 /// batch of 100 events for one run costs one run-row write, not 100.
 pub(super) struct Runs<'c> {
-    loaded: HashMap<String, Run>,
+    planned: HashMap<String, Planned>,
     cache: &'c mut RunCache,
+    layout: &'c Layout,
+    initial_status: &'c str,
 }
 
 impl<'c> Runs<'c> {
     /// Runs for a new transaction, starting from those in `cache`.
-    pub(super) fn new(cache: &'c mut RunCache) -> Self {
-        Runs { loaded: HashMap::new(), cache }
+    pub(super) fn new(cache: &'c mut RunCache, layout: &'c Layout, initial_status: &'c str) -> Self {
+        Runs { planned: HashMap::new(), cache, layout, initial_status }
     }
 
     /// The run, from this transaction, the cache or the database (or a
     /// new one).
-    fn take(&mut self, tx: &Connection, run_id: &str, initial_status: &str) -> rusqlite::Result<Run> {
-        match self.loaded.remove(run_id).or_else(|| self.cache.runs.remove(run_id)) {
-            Some(run) => Ok(run),
-            None => load_run(tx, run_id, initial_status),
+    fn get(&mut self, tx: &Connection, run_id: &str) -> rusqlite::Result<&mut Planned> {
+        if !self.planned.contains_key(run_id) {
+            let run = match self.cache.runs.remove(run_id) {
+                Some(run) => run,
+                None => load_run(tx, run_id, self.initial_status)?,
+            };
+            let planned = Planned { state: RunState::new(run.head), stored_status: run.stored_status };
+            self.planned.insert(run_id.to_owned(), planned);
         }
+        self.planned.get_mut(run_id).ok_or(rusqlite::Error::QueryReturnedNoRows)
     }
 
-    fn put(&mut self, run: Run) {
-        self.loaded.insert(run.run_id.clone(), run);
-    }
-
-    /// Write every touched run; call before the transaction commits, and
-    /// give the runs to [`RunCache::keep`] once it has.
-    pub(super) fn flush(mut self, tx: &Connection, now: i64) -> rusqlite::Result<Vec<Run>> {
-        for run in self.loaded.values_mut() {
-            save_run(tx, run, now)?;
+    /// Write every touched run's plan; call before the transaction
+    /// commits, and give the runs to [`RunCache::keep`] once it has.
+    pub(super) fn flush(self, tx: &Connection, now: i64) -> rusqlite::Result<Vec<Run>> {
+        let mut out = Vec::with_capacity(self.planned.len());
+        for (_, mut p) in self.planned {
+            let writes = p.state.take_writes();
+            let run_id = &p.state.head().run_id;
+            for collection in &writes.cleared {
+                tx.prepare_cached("DELETE FROM run_items WHERE run_id = ?1 AND coll = ?2")?.execute(params![run_id, collection])?;
+            }
+            for (item, value) in &writes.items {
+                match value {
+                    Some(v) => tx
+                        .prepare_cached(
+                            "INSERT INTO run_items (run_id, coll, key, value) VALUES (?1, ?2, ?3, ?4)
+                             ON CONFLICT (run_id, coll, key) DO UPDATE SET value = excluded.value",
+                        )?
+                        .execute(params![run_id, item.collection, item.key, json_text(v)?])?,
+                    None => tx
+                        .prepare_cached("DELETE FROM run_items WHERE run_id = ?1 AND coll = ?2 AND key = ?3")?
+                        .execute(params![run_id, item.collection, item.key])?,
+                };
+            }
+            for s in &writes.settles {
+                // A new event is inserted as `applied` already, which
+                // saves an UPDATE per event on the hot path.
+                if s.arrived && s.state == EventState::Applied {
+                    continue;
+                }
+                let change = s.change.as_ref().map(json_text).transpose()?;
+                tx.prepare_cached("UPDATE events SET state = ?2, change = ?3 WHERE pk = ?1")?
+                    .execute(params![s.key, s.state.as_str(), change])?;
+            }
+            for h in &writes.history {
+                tx.prepare_cached("INSERT INTO run_history (run_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)")?
+                    .execute(params![run_id, h.at, h.kind.as_str(), h.detail.to_string()])?;
+            }
+            let mut run = Run { head: p.state.head().clone(), stored_status: p.stored_status };
+            save_run(tx, &mut run, now)?;
+            out.push(run);
         }
-        Ok(self.loaded.into_values().collect())
+        Ok(out)
     }
-}
-
-/// What applying one change did.
-enum Applied {
-    Yes,
-    Illegal { from: String, to: String },
 }
 
 /// Process one new event in the open transaction `tx`; a stored event's
 /// run-index entry goes to `keys`.
-pub(super) fn ingest_one(
-    tx: &Connection,
-    runs: &mut Runs<'_>,
-    keys: &mut Vec<Key>,
-    ev: &NewEvent,
-    now: i64,
-    initial_status: &str,
-) -> rusqlite::Result<Outcome> {
+pub(super) fn ingest_one(tx: &Connection, runs: &mut Runs<'_>, keys: &mut Vec<Key>, ev: &NewEvent, now: i64) -> rusqlite::Result<Outcome> {
     // The UNIQUE (source, id) index is the dedup guard; inserting first
     // makes the check and the claim one statement.
     let inserted = tx
@@ -123,49 +155,16 @@ pub(super) fn ingest_one(
     }
     let pk = tx.last_insert_rowid();
     keys.push(Key::new(&ev.run_id, ev.seq, pk));
-    let mut run = runs.take(tx, &ev.run_id, initial_status)?;
-
-    let outcome = match ev.seq {
-        None => match apply(tx, &mut run, pk, &ev.change, now)? {
-            Applied::Yes => Outcome::Applied { run_id: run.run_id.clone(), seq: None, released: Vec::new() },
-            Applied::Illegal { from, to } => Outcome::IllegalTransition { run_id: run.run_id.clone(), from, to },
-        },
-        Some(seq) => match sequence::position(run.last_event_seq, seq) {
-            Position::Behind { last } => {
-                set_state(tx, pk, "stale", None)?;
-                history(tx, &run.run_id, now, "stale_event", json!({"id": ev.id, "source": ev.source, "seq": seq, "last_event_seq": last}))?;
-                Outcome::Stale { run_id: run.run_id.clone(), seq, last_event_seq: last }
-            }
-            Position::Ahead { expected } => {
-                let change = serde_json::to_string(&ev.change).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-                set_state(tx, pk, "parked", Some(&change))?;
-                Outcome::Parked { run_id: run.run_id.clone(), seq, expected_seq: expected }
-            }
-            Position::Next => {
-                let applied = apply(tx, &mut run, pk, &ev.change, now)?;
-                run.last_event_seq = Some(seq);
-                let released = release_parked(tx, &mut run, now)?;
-                match applied {
-                    Applied::Yes => Outcome::Applied { run_id: run.run_id.clone(), seq: Some(seq), released },
-                    Applied::Illegal { from, to } => Outcome::IllegalTransition { run_id: run.run_id.clone(), from, to },
-                }
-            }
-        },
-    };
-    runs.put(run);
-    Ok(outcome)
+    let layout = runs.layout;
+    let run = runs.get(tx, &ev.run_id)?;
+    let incoming = Incoming { key: pk, source: &ev.source, id: &ev.id, seq: ev.seq, change: &ev.change };
+    plan_with(tx, &mut run.state, |state| state.apply(layout, &incoming, now))
 }
 
 /// Stop waiting for the missing `seq`s of runs whose oldest parked event
 /// arrived at or before `cutoff`: record the skipped range, then apply
 /// from the lowest parked `seq` on. Returns how many events were applied.
-pub(super) fn release_gaps(
-    tx: &Connection,
-    runs: &mut Runs<'_>,
-    cutoff: i64,
-    now: i64,
-    initial_status: &str,
-) -> rusqlite::Result<usize> {
+pub(super) fn release_gaps(tx: &Connection, runs: &mut Runs<'_>, cutoff: i64, now: i64) -> rusqlite::Result<usize> {
     let waiting: Vec<String> = tx
         .prepare_cached(
             "SELECT run_id FROM events WHERE state = 'parked'
@@ -173,107 +172,92 @@ pub(super) fn release_gaps(
         )?
         .query_map([cutoff], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
+    let layout = runs.layout;
     let mut applied = 0;
     for run_id in waiting {
-        let mut run = runs.take(tx, &run_id, initial_status)?;
-        let lowest: Option<i64> = tx
-            .prepare_cached("SELECT MIN(seq) FROM events WHERE run_id = ?1 AND state = 'parked'")?
-            .query_row([&run_id], |r| r.get(0))?;
-        let Some(lowest) = lowest else {
-            runs.put(run);
-            continue;
-        };
-        let expected = sequence::expected(run.last_event_seq);
-        if lowest > expected {
-            history(tx, &run_id, now, "gap_skipped", json!({"missing_from_seq": expected, "missing_to_seq": lowest - 1}))?;
-        }
-        run.last_event_seq = Some(lowest - 1);
-        applied += release_parked(tx, &mut run, now)?.len();
-        runs.put(run);
+        let run = runs.get(tx, &run_id)?;
+        applied += plan_with(tx, &mut run.state, |state| state.skip_gap(layout, now))?.unwrap_or(0);
     }
     Ok(applied)
 }
 
-/// Apply parked events that are now next in line, one `seq` at a time.
-/// Parked events at or below `last_event_seq` (a second event with a seq
-/// already applied) become stale.
-fn release_parked(tx: &Connection, run: &mut Run, now: i64) -> rusqlite::Result<Vec<i64>> {
-    let mut released = Vec::new();
-    loop {
-        let Some(last) = run.last_event_seq else { return Ok(released) };
-        tx.prepare_cached("UPDATE events SET state = 'stale', change = NULL WHERE run_id = ?1 AND state = 'parked' AND seq <= ?2")?
-            .execute(params![run.run_id, last])?;
-        let next: Option<(i64, String)> = tx
-            .prepare_cached(
-                "SELECT pk, change FROM events WHERE run_id = ?1 AND state = 'parked' AND seq = ?2 ORDER BY pk LIMIT 1",
-            )?
-            .query_row(params![run.run_id, last + 1], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        let Some((pk, change)) = next else { return Ok(released) };
-        let change: RunChange = serde_json::from_str(&change)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))?;
-        if let Applied::Yes = apply(tx, run, pk, &change, now)? {
-            set_state(tx, pk, "applied", None)?;
+/// Run one planner step, loading what it asks for until it can answer.
+fn plan_with<T>(
+    tx: &Connection,
+    state: &mut RunState<i64>,
+    mut step: impl FnMut(&mut RunState<i64>) -> Result<T, Need>,
+) -> rusqlite::Result<T> {
+    // Parked events, then the items they and the event merge into: two
+    // loads at most; more means the planner keeps asking for what it got.
+    for _ in 0..3 {
+        match step(state) {
+            Ok(t) => return Ok(t),
+            Err(Need::Parked) => {
+                let parked = load_parked(tx, &state.head().run_id)?;
+                state.provide_parked(parked);
+            }
+            Err(Need::Items(items)) => {
+                for item in items {
+                    let value = load_item(tx, &state.head().run_id, &item)?;
+                    state.provide_item(item, value);
+                }
+            }
         }
-        run.last_event_seq = Some(last + 1);
-        released.push(last + 1);
     }
+    Err(rusqlite::Error::ToSqlConversionFailure("the run-state planner kept asking for data it was given".into()))
 }
 
-/// Apply `change` to `run` for the stored event `pk`, or record why not
-/// (marking the event `illegal_transition`). Marking it `applied` is the
-/// caller's: a new event is inserted as `applied` already, which saves an
-/// `UPDATE` per event on the hot path; a released parked one is not.
-fn apply(tx: &Connection, run: &mut Run, pk: i64, change: &RunChange, now: i64) -> rusqlite::Result<Applied> {
-    if let Some(t) = &change.transition {
-        if !t.from.contains(&run.status) {
-            set_state(tx, pk, "illegal_transition", None)?;
-            let id: String = tx.prepare_cached("SELECT id FROM events WHERE pk = ?1")?.query_row([pk], |r| r.get(0))?;
-            history(tx, &run.run_id, now, "illegal_transition", json!({"id": id, "from": run.status, "to": t.to, "allowed_from": t.from}))?;
-            return Ok(Applied::Illegal { from: run.status.clone(), to: t.to.clone() });
-        }
-        run.status = t.to.clone();
-    }
-    apply_sets(&mut run.doc, &change.sets);
-    run.applied_events += 1;
-    Ok(Applied::Yes)
+fn load_parked(tx: &Connection, run_id: &str) -> rusqlite::Result<Vec<Parked<i64>>> {
+    tx.prepare_cached("SELECT pk, id, seq, change FROM events WHERE run_id = ?1 AND state = 'parked' ORDER BY seq, pk")?
+        .query_map([run_id], |r| {
+            let change: Option<String> = r.get(3)?;
+            let change: RunChange = serde_json::from_str(change.as_deref().unwrap_or_default())
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, e.into()))?;
+            Ok(Parked { key: r.get(0)?, id: r.get(1)?, seq: r.get(2)?, change })
+        })?
+        .collect()
 }
 
-fn set_state(tx: &Connection, pk: i64, state: &str, change: Option<&str>) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE events SET state = ?2, change = ?3 WHERE pk = ?1")?.execute(params![pk, state, change])?;
-    Ok(())
+fn load_item(tx: &Connection, run_id: &str, item: &ItemKey) -> rusqlite::Result<Option<Value>> {
+    let text: Option<String> = tx
+        .prepare_cached("SELECT value FROM run_items WHERE run_id = ?1 AND coll = ?2 AND key = ?3")?
+        .query_row(params![run_id, item.collection, item.key], |r| r.get(0))
+        .optional()?;
+    text.map(|t| serde_json::from_str(&t).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())))
+        .transpose()
 }
 
-fn history(tx: &Connection, run_id: &str, now: i64, kind: &str, detail: Value) -> rusqlite::Result<()> {
-    tx.prepare_cached("INSERT INTO run_history (run_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![run_id, now, kind, detail.to_string()])?;
-    Ok(())
+fn json_text(v: &impl serde::Serialize) -> rusqlite::Result<String> {
+    serde_json::to_string(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
 }
 
 fn load_run(tx: &Connection, run_id: &str, initial_status: &str) -> rusqlite::Result<Run> {
-    let row: Option<(String, Option<i64>, i64, String)> = tx
-        .prepare_cached("SELECT status, last_event_seq, applied_events, doc FROM runs WHERE run_id = ?1")?
-        .query_row([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+    let row: Option<(String, Option<i64>, i64, i64, i64, String)> = tx
+        .prepare_cached("SELECT status, last_event_seq, applied_events, parked_events, updated_at, doc FROM runs WHERE run_id = ?1")?
+        .query_row([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
         .optional()?;
     Ok(match row {
-        Some((status, last_event_seq, applied_events, doc)) => Run {
-            run_id: run_id.to_owned(),
-            stored_status: Some(status.clone()),
-            status,
-            last_event_seq,
-            applied_events,
-            doc: serde_json::from_str(&doc).unwrap_or_default(),
-        },
+        Some((status, last_event_seq, applied_events, parked_events, updated_at, doc)) => {
+            // An unreadable document fails the group loudly: replacing it
+            // with `{}` would silently drop the run's fields.
+            let fields: Map<String, Value> = serde_json::from_str(&doc)
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, e.into()))?;
+            Run {
+                stored_status: Some(status.clone()),
+                head: RunHead {
+                    run_id: run_id.to_owned(),
+                    status,
+                    last_event_seq,
+                    applied_events,
+                    parked_events,
+                    updated_at,
+                    fields,
+                },
+            }
+        }
         // The first event of a run creates it, whatever its type: workers
         // may report progress before (or without) `ai.run.started`.
-        None => Run {
-            run_id: run_id.to_owned(),
-            status: initial_status.to_owned(),
-            last_event_seq: None,
-            applied_events: 0,
-            doc: Map::new(),
-            stored_status: None,
-        },
+        None => Run { head: RunHead::new(run_id, initial_status), stored_status: None },
     })
 }
 
@@ -281,31 +265,33 @@ fn load_run(tx: &Connection, run_id: &str, initial_status: &str) -> rusqlite::Re
 /// `status` (and so the `runs_by_status` index) alone unless it changed:
 /// an upsert looked the row up twice, and this is once per run per group.
 fn save_run(tx: &Connection, run: &mut Run, now: i64) -> rusqlite::Result<()> {
-    let doc = serde_json::to_string(&run.doc).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+    let h = &run.head;
+    let doc = json_text(&h.fields)?;
     let written = match &run.stored_status {
         None => tx
             .prepare_cached(
-                "INSERT INTO runs (run_id, status, last_event_seq, updated_at, doc, applied_events)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO runs (run_id, status, last_event_seq, updated_at, doc, applied_events, parked_events)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![run.run_id, run.status, run.last_event_seq, now, doc, run.applied_events])?,
-        Some(stored) if *stored == run.status => tx
+            .execute(params![h.run_id, h.status, h.last_event_seq, now, doc, h.applied_events, h.parked_events])?,
+        Some(stored) if *stored == h.status => tx
             .prepare_cached(
-                "UPDATE runs SET last_event_seq = ?2, updated_at = ?3, doc = ?4, applied_events = ?5 WHERE run_id = ?1",
-            )?
-            .execute(params![run.run_id, run.last_event_seq, now, doc, run.applied_events])?,
-        Some(_) => tx
-            .prepare_cached(
-                "UPDATE runs SET status = ?2, last_event_seq = ?3, updated_at = ?4, doc = ?5, applied_events = ?6
+                "UPDATE runs SET last_event_seq = ?2, updated_at = ?3, doc = ?4, applied_events = ?5, parked_events = ?6
                  WHERE run_id = ?1",
             )?
-            .execute(params![run.run_id, run.status, run.last_event_seq, now, doc, run.applied_events])?,
+            .execute(params![h.run_id, h.last_event_seq, now, doc, h.applied_events, h.parked_events])?,
+        Some(_) => tx
+            .prepare_cached(
+                "UPDATE runs SET status = ?2, last_event_seq = ?3, updated_at = ?4, doc = ?5, applied_events = ?6,
+                 parked_events = ?7 WHERE run_id = ?1",
+            )?
+            .execute(params![h.run_id, h.status, h.last_event_seq, now, doc, h.applied_events, h.parked_events])?,
     };
     // Rows are never deleted, so this cannot happen; if it did, failing
     // the group beats acknowledging events whose run change was lost.
     if written != 1 {
         return Err(rusqlite::Error::StatementChangedRows(written));
     }
-    run.stored_status = Some(run.status.clone());
+    run.stored_status = Some(run.head.status.clone());
     Ok(())
 }

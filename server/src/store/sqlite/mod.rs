@@ -12,7 +12,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{HistoryEntry, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError, StoredEvent};
+use super::{HistoryEntry, INLINE_ITEMS, Item, ItemPage, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError, StoredEvent};
+use crate::runstate::{Layout, Rules};
 use crate::clock::{millis_to_rfc3339, now_millis};
 
 mod apply;
@@ -31,14 +32,15 @@ pub struct SqliteStore {
     path: PathBuf,
     jobs: mpsc::Sender<Job>,
     reader: Arc<Mutex<Connection>>,
+    layout: Layout,
     writer: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<checkpoint::Checkpointer>,
 }
 
 impl SqliteStore {
-    /// Open (or create) `herald.sqlite3` in `data_dir`. New runs start in
-    /// `initial_status`.
-    pub fn open(data_dir: &Path, initial_status: &str) -> Result<Self, StoreError> {
+    /// Open (or create) `herald.sqlite3` in `data_dir`, for runs kept by
+    /// `rules`. A store written by an older version is upgraded first.
+    pub fn open(data_dir: &Path, rules: Rules) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             StoreError(format!("cannot create the data directory {}: {e}; pass a writable --data-dir", data_dir.display()))
         })?;
@@ -46,7 +48,7 @@ impl SqliteStore {
         let open_err = |e: rusqlite::Error| StoreError(format!("cannot open {}: {e}", path.display()));
         let mut conn = Connection::open(&path).map_err(open_err)?;
         schema::configure(&conn).map_err(open_err)?;
-        schema::migrate(&conn).map_err(open_err)?;
+        schema::migrate(&mut conn, &rules.layout).map_err(open_err)?;
         let index = run_index::RunIndex::open(&mut conn).map_err(open_err)?;
         let reader = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(open_err)?;
@@ -55,16 +57,17 @@ impl SqliteStore {
         // Bounded: when the disk is slower than the network, requests wait
         // here instead of piling up in memory.
         let (jobs, rx) = mpsc::channel(4096);
-        let initial = initial_status.to_owned();
+        let layout = rules.layout.clone();
         let handle = std::thread::Builder::new()
             .name("herald-sqlite-writer".into())
-            .spawn(move || writer::run(conn, index, rx, initial))
+            .spawn(move || writer::run(conn, index, rx, rules))
             .map_err(|e| StoreError(format!("cannot start the writer thread: {e}")))?;
         let checkpointer = checkpoint::Checkpointer::start(&path).map_err(open_err)?;
         Ok(SqliteStore {
             path,
             jobs,
             reader: Arc::new(Mutex::new(reader)),
+            layout,
             writer: Mutex::new(Some(handle)),
             checkpointer: Mutex::new(checkpointer),
         })
@@ -127,8 +130,9 @@ impl Store for SqliteStore {
 
     async fn run(&self, run_id: &str) -> Result<Option<(RunView, Vec<HistoryEntry>)>, StoreError> {
         let run_id = run_id.to_owned();
+        let layout = self.layout.clone();
         self.read(move |c| {
-            let Some(view) = c
+            let Some(mut view) = c
                 .prepare_cached(&format!("{RUN_SELECT} WHERE run_id = ?1"))?
                 .query_row([&run_id], run_view)
                 .optional()?
@@ -146,6 +150,7 @@ impl Store for SqliteStore {
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             history.reverse();
+            add_items(c, &layout, &mut view)?;
             Ok(Some((view, history)))
         })
         .await
@@ -182,6 +187,20 @@ impl Store for SqliteStore {
         self.read(move |c| run_index::run_events(c, &run_id, after_seq, limit)).await
     }
 
+    async fn run_items(&self, run_id: &str, collection: &str, cursor: Option<String>, limit: usize) -> Result<ItemPage, StoreError> {
+        let (run_id, collection) = (run_id.to_owned(), collection.to_owned());
+        self.read(move |c| {
+            let items = c
+                .prepare_cached(
+                    "SELECT key, value FROM run_items WHERE run_id = ?1 AND coll = ?2 AND key > ?3 ORDER BY key LIMIT ?4",
+                )?
+                .query_map(params![run_id, collection, cursor.unwrap_or_default(), limit + 1], item)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(ItemPage::from_overfetch(items, limit))
+        })
+        .await
+    }
+
     async fn ready(&self) -> Result<(), StoreError> {
         if self.jobs.is_closed() {
             return Err(StoreError("the writer thread has stopped".into()));
@@ -194,8 +213,36 @@ impl Store for SqliteStore {
     }
 }
 
-const RUN_SELECT: &str = "SELECT run_id, status, last_event_seq, updated_at, doc,
-    (SELECT COUNT(*) FROM events e WHERE e.run_id = runs.run_id AND e.state = 'parked'), applied_events FROM runs";
+const RUN_SELECT: &str = "SELECT run_id, status, last_event_seq, updated_at, doc, parked_events, applied_events FROM runs";
+
+/// Count each collection of the run, and show the small ones whole.
+fn add_items(c: &Connection, layout: &Layout, view: &mut RunView) -> rusqlite::Result<()> {
+    for collection in layout.collections() {
+        let n: i64 = c
+            .prepare_cached("SELECT COUNT(*) FROM run_items WHERE run_id = ?1 AND coll = ?2")?
+            .query_row(params![view.run_id, collection], |r| r.get(0))?;
+        if n == 0 {
+            continue;
+        }
+        view.item_counts.insert(collection.clone(), n);
+        if usize::try_from(n).is_ok_and(|n| n <= INLINE_ITEMS) {
+            let items: serde_json::Map<String, serde_json::Value> = c
+                .prepare_cached("SELECT key, value FROM run_items WHERE run_id = ?1 AND coll = ?2 ORDER BY key")?
+                .query_map(params![view.run_id, collection], item)?
+                .map(|i| i.map(|i| (i.key, i.value)))
+                .collect::<rusqlite::Result<_>>()?;
+            view.doc.insert(collection.clone(), serde_json::Value::Object(items));
+        }
+    }
+    Ok(())
+}
+
+fn item(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
+    let value: String = r.get(1)?;
+    let value = serde_json::from_str(&value)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into()))?;
+    Ok(Item { key: r.get(0)?, value })
+}
 
 fn run_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunView> {
     Ok(RunView {
@@ -203,8 +250,10 @@ fn run_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunView> {
         status: r.get(1)?,
         last_event_seq: r.get(2)?,
         updated_at: millis_to_rfc3339(r.get(3)?),
-        doc: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default(),
+        doc: serde_json::from_str(&r.get::<_, String>(4)?)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, e.into()))?,
         parked_events: r.get(5)?,
         applied_events: r.get(6)?,
+        item_counts: Default::default(),
     })
 }

@@ -275,8 +275,8 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
-        let conn = Connection::open(dir.path().join("t.sqlite3")).unwrap();
-        super::super::schema::migrate(&conn).unwrap();
+        let mut conn = Connection::open(dir.path().join("t.sqlite3")).unwrap();
+        super::super::schema::migrate(&mut conn, &crate::runstate::Layout::default()).unwrap();
         (dir, conn)
     }
 
@@ -417,7 +417,8 @@ mod tests {
         // A store from before `run_event_keys`: an ordinary index instead.
         conn.execute_batch(
             "DROP TABLE run_event_keys; DROP TABLE run_index_watermarks;
-             CREATE INDEX events_by_run ON events (run_id, seq);",
+             CREATE INDEX events_by_run ON events (run_id, seq);
+             PRAGMA user_version = 0;",
         )
         .unwrap();
         for seq in [2, 1] {
@@ -427,7 +428,7 @@ mod tests {
         drop(conn);
 
         let mut conn = Connection::open(dir.path().join("t.sqlite3")).unwrap();
-        super::super::schema::migrate(&conn).unwrap();
+        super::super::schema::migrate(&mut conn, &crate::runstate::Layout::default()).unwrap();
         RunIndex::open(&mut conn).unwrap();
         assert_eq!(indexed(&conn), 3);
         assert_eq!(seqs(&conn, "r", None, 10), vec![Some(1), Some(2), None]);

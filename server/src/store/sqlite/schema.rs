@@ -2,6 +2,8 @@
 
 use rusqlite::Connection;
 
+use crate::runstate::Layout;
+
 /// Created on open when missing (`IF NOT EXISTS`), so opening an existing
 /// data directory is the same call as creating one.
 const SCHEMA: &str = "
@@ -35,15 +37,26 @@ CREATE TABLE IF NOT EXISTS run_index_watermarks (
     through_pk INTEGER NOT NULL
 );
 
+-- A run's own fields; its items (nodes, papers, ...) are in run_items.
 CREATE TABLE IF NOT EXISTS runs (
     run_id         TEXT PRIMARY KEY,
     status         TEXT    NOT NULL,
     last_event_seq INTEGER,
     updated_at     INTEGER NOT NULL,
-    doc            TEXT    NOT NULL,    -- JSON object written by handlers
-    applied_events INTEGER NOT NULL DEFAULT 0
+    doc            TEXT    NOT NULL,    -- JSON object: the fields handlers wrote outside collections
+    applied_events INTEGER NOT NULL DEFAULT 0,
+    parked_events  INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, run_id);
+
+-- The items of runs' keyed collections, one row each, written by key.
+CREATE TABLE IF NOT EXISTS run_items (
+    run_id TEXT NOT NULL,
+    coll   TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    value  TEXT NOT NULL,               -- JSON
+    PRIMARY KEY (run_id, coll, key)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS run_history (
     pk     INTEGER PRIMARY KEY,
@@ -76,26 +89,56 @@ pub(super) fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Create the tables if this is a new store, and add the columns later
-/// versions introduced to an older one.
-pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+/// The schema version this code writes (`PRAGMA user_version`).
+pub(super) const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// A step from one schema version to the next. Each runs in its own
+/// transaction with the version bump, so a crash leaves either version.
+type Migration = fn(&Connection, &Layout) -> rusqlite::Result<()>;
+
+/// Steps from version `i` to `i + 1`, in order. A new store is created at
+/// [`VERSION`] directly; an older one runs the steps it has not run.
+const MIGRATIONS: [Migration; 2] = [legacy, split_runs];
+
+/// Create the tables if this is a new store, or bring an older one to
+/// [`VERSION`].
+pub(super) fn migrate(conn: &mut Connection, layout: &Layout) -> rusqlite::Result<()> {
+    let fresh: bool = conn.query_row("SELECT COUNT(*) = 0 FROM sqlite_master WHERE name = 'runs'", [], |r| r.get(0))?;
+    let mut version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > VERSION {
+        return Err(rusqlite::Error::ToSqlConversionFailure(format!(
+            "this data dir was written by a newer herald-server (schema {version}, this one knows up to {VERSION}); \
+             run the newer server, or point --data-dir elsewhere"
+        ).into()));
+    }
+    if fresh {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA)?;
+        tx.pragma_update(None, "user_version", VERSION)?;
+        return tx.commit();
+    }
+    while version < VERSION {
+        let tx = conn.transaction()?;
+        MIGRATIONS[usize::try_from(version).unwrap_or_default()](&tx, layout)?;
+        version += 1;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// 0 → 1: stores from before versions were numbered, in whichever of
+/// their shapes.
+fn legacy(conn: &Connection, _: &Layout) -> rusqlite::Result<()> {
     // `run_event_keys` was briefly keyed by the run id itself: rebuild it
     // (the watermarks going with it), `RunIndex::open` refills it.
-    let keyed_by_id: bool = conn.query_row(
-        "SELECT COUNT(*) > 0 FROM pragma_table_info('run_event_keys') WHERE name = 'run_id'",
-        [],
-        |r| r.get(0),
-    )?;
+    let keyed_by_id = has_column(conn, "run_event_keys", "run_id")?;
     if keyed_by_id {
         conn.execute_batch("DROP TABLE run_event_keys; DELETE FROM run_index_watermarks;")?;
     }
+    // Tables an old store lacks; its existing ones are left as they are.
     conn.execute_batch(SCHEMA)?;
-    let has_applied_events: bool = conn.query_row(
-        "SELECT COUNT(*) > 0 FROM pragma_table_info('runs') WHERE name = 'applied_events'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_applied_events {
+    if !has_column(conn, "runs", "applied_events")? {
         // Stores written before the counter existed: count what they applied.
         conn.execute_batch(
             "ALTER TABLE runs ADD COLUMN applied_events INTEGER NOT NULL DEFAULT 0;
@@ -106,17 +149,83 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     // Stores written before `run_event_keys` kept an ordinary index, which
     // cost a page write per event; `RunIndex::open` fills the table from
     // `events` (its watermarks start at 0), after which the index goes.
-    conn.execute_batch("DROP INDEX IF EXISTS events_by_run;")?;
+    conn.execute_batch("DROP INDEX IF EXISTS events_by_run;")
+}
+
+/// 1 → 2: runs stored whole become their fields plus keyed items, and
+/// count their parked events.
+fn split_runs(conn: &Connection, layout: &Layout) -> rusqlite::Result<()> {
+    if !has_column(conn, "runs", "parked_events")? {
+        conn.execute_batch("ALTER TABLE runs ADD COLUMN parked_events INTEGER NOT NULL DEFAULT 0;")?;
+    }
+    conn.execute_batch(
+        "UPDATE runs SET parked_events =
+             (SELECT COUNT(*) FROM events e WHERE e.run_id = runs.run_id AND e.state = 'parked');",
+    )?;
+    conn.execute_batch(SCHEMA)?;
+    // Ids first: rows are rewritten while we go, which an open SELECT on
+    // the same table must not see.
+    let ids: Vec<String> = conn.prepare("SELECT run_id FROM runs")?.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    for run_id in ids {
+        let doc: String = conn.query_row("SELECT doc FROM runs WHERE run_id = ?1", [&run_id], |r| r.get(0))?;
+        let doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&doc)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(format!("run {run_id}: its stored document is not a JSON object ({e})").into()))?;
+        let (fields, items) = layout.split(doc);
+        if items.is_empty() && !layout.collections().iter().any(|c| fields.contains_key(c)) {
+            continue;
+        }
+        for (item, value) in items {
+            conn.execute(
+                "INSERT OR REPLACE INTO run_items (run_id, coll, key, value) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![run_id, item.collection, item.key, value.to_string()],
+            )?;
+        }
+        conn.execute("UPDATE runs SET doc = ?2 WHERE run_id = ?1", rusqlite::params![run_id, serde_json::Value::Object(fields).to_string()])?;
+    }
     Ok(())
+}
+
+fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT COUNT(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2", [table, column], |r| r.get(0))
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    fn layout() -> Layout {
+        Layout::new(["nodes", "metrics"])
+    }
+
+    fn reopen(conn: &mut Connection, version: i64) {
+        conn.pragma_update(None, "user_version", version).unwrap();
+        migrate(conn, &layout()).unwrap();
+    }
+
+    #[test]
+    fn a_new_store_starts_at_the_current_version() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, &layout()).unwrap();
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, VERSION);
+        assert!(has_column(&conn, "runs", "parked_events").unwrap());
+        migrate(&mut conn, &layout()).unwrap();
+    }
+
+    #[test]
+    fn a_newer_store_is_refused_with_a_clear_message() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, &layout()).unwrap();
+        conn.pragma_update(None, "user_version", VERSION + 1).unwrap();
+        let err = migrate(&mut conn, &layout()).unwrap_err().to_string();
+        assert!(err.contains("newer herald-server"), "{err}");
+    }
 
     #[test]
     fn an_older_store_gets_applied_events_counted_from_its_events() {
-        let conn = Connection::open_in_memory().unwrap();
+        let mut conn = Connection::open_in_memory().unwrap();
         // The `runs` table as stores before the counter created it.
         conn.execute_batch(
             "CREATE TABLE runs (run_id TEXT PRIMARY KEY, status TEXT NOT NULL, last_event_seq INTEGER,
@@ -124,44 +233,70 @@ mod tests {
              INSERT INTO runs VALUES ('r', 'running', 2, 0, '{}');",
         )
         .unwrap();
-        migrate(&conn).unwrap();
+        migrate(&mut conn, &layout()).unwrap();
         conn.execute_batch(
             "INSERT INTO events (source, id, type, run_id, seq, received_at, state, envelope) VALUES
                  ('/s', '1', 't', 'r', 1, 0, 'applied', '{}'),
                  ('/s', '2', 't', 'r', 2, 0, 'applied', '{}'),
                  ('/s', '4', 't', 'r', 4, 0, 'parked', '{}');
-             ALTER TABLE runs DROP COLUMN applied_events;",
+             ALTER TABLE runs DROP COLUMN applied_events;
+             ALTER TABLE runs DROP COLUMN parked_events;",
         )
         .unwrap();
-        migrate(&conn).unwrap();
-        let n: i64 = conn.query_row("SELECT applied_events FROM runs WHERE run_id = 'r'", [], |r| r.get(0)).unwrap();
-        assert_eq!(n, 2, "applied events counted, the parked one not");
-        migrate(&conn).unwrap();
+        reopen(&mut conn, 0);
+        let n: (i64, i64) =
+            conn.query_row("SELECT applied_events, parked_events FROM runs WHERE run_id = 'r'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        assert_eq!(n, (2, 1), "applied and parked events counted");
+        migrate(&mut conn, &layout()).unwrap();
         let n: i64 = conn.query_row("SELECT applied_events FROM runs WHERE run_id = 'r'", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 2, "migrating again changes nothing");
     }
 
     #[test]
+    fn whole_run_documents_are_split_into_fields_and_items() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, &layout()).unwrap();
+        let doc = json!({"progress": 0.5, "nodes": {"n.1": {"status": "done"}, "n2": {"status": "x"}}, "metrics": {"loss": 0.1}});
+        conn.execute_batch(&format!(
+            "ALTER TABLE runs DROP COLUMN parked_events; DROP TABLE run_items;
+             INSERT INTO runs (run_id, status, updated_at, doc) VALUES ('r', 'running', 0, '{doc}');"
+        ))
+        .unwrap();
+        reopen(&mut conn, 1);
+        let fields: String = conn.query_row("SELECT doc FROM runs WHERE run_id = 'r'", [], |r| r.get(0)).unwrap();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&fields).unwrap(), json!({"progress": 0.5}));
+        let items: Vec<(String, String, String)> = conn
+            .prepare("SELECT coll, key, value FROM run_items WHERE run_id = 'r' ORDER BY coll, key")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let expected = [("metrics", "loss", "0.1"), ("nodes", "n.1", r#"{"status":"done"}"#), ("nodes", "n2", r#"{"status":"x"}"#)];
+        let items: Vec<(&str, &str, &str)> = items.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
+        assert_eq!(items, expected);
+    }
+
+    #[test]
     fn a_run_index_keyed_by_run_id_is_rebuilt() {
-        let conn = Connection::open_in_memory().unwrap();
-        migrate(&conn).unwrap();
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, &layout()).unwrap();
         conn.execute_batch(
             "DROP TABLE run_event_keys;
              CREATE TABLE run_event_keys (run_id TEXT NOT NULL, ord INTEGER NOT NULL, pk INTEGER NOT NULL,
                  PRIMARY KEY (run_id, ord, pk)) WITHOUT ROWID;
              INSERT INTO run_event_keys VALUES ('r', 1, 1);
-             INSERT INTO run_index_watermarks VALUES (0, 1);",
+             INSERT INTO run_index_watermarks VALUES (0, 1);
+             ALTER TABLE runs DROP COLUMN parked_events;",
         )
         .unwrap();
-        migrate(&conn).unwrap();
+        reopen(&mut conn, 0);
         let (keys, marks): (i64, i64) = conn
             .query_row("SELECT (SELECT COUNT(*) FROM run_event_keys), (SELECT COUNT(*) FROM run_index_watermarks)", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .unwrap();
         assert_eq!((keys, marks), (0, 0), "emptied, so the next open indexes every event again");
-        let by_key: bool =
-            conn.query_row("SELECT COUNT(*) > 0 FROM pragma_table_info('run_event_keys') WHERE name = 'run_key'", [], |r| r.get(0)).unwrap();
-        assert!(by_key);
+        assert!(has_column(&conn, "run_event_keys", "run_key").unwrap());
     }
 }

@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::apply::{self, Run, RunCache, Runs};
 use super::run_index::{Key, Pass, RunIndex};
 use crate::clock::now_millis;
+use crate::runstate::Rules;
 use crate::store::{NewEvent, Outcome, StoreError};
 
 /// Upper bound on events per commit, so one commit's latency stays small.
@@ -84,7 +85,7 @@ impl Reply {
 }
 
 /// The writer loop; returns when the channel closes or on `Shutdown`.
-pub(super) fn run(mut conn: Connection, mut index: RunIndex, mut rx: mpsc::Receiver<Job>, initial_status: String) {
+pub(super) fn run(mut conn: Connection, mut index: RunIndex, mut rx: mpsc::Receiver<Job>, rules: Rules) {
     let mut wal = super::checkpoint::WalRestart::new();
     let mut cache = RunCache::default();
     while let Some(first) = rx.blocking_recv() {
@@ -102,7 +103,7 @@ pub(super) fn run(mut conn: Connection, mut index: RunIndex, mut rx: mpsc::Recei
                 Err(_) => break,
             }
         }
-        commit_group(&mut conn, &mut index, &mut cache, group, &initial_status);
+        commit_group(&mut conn, &mut index, &mut cache, group, &rules);
         if shutdown {
             break;
         }
@@ -123,7 +124,7 @@ pub(super) fn run(mut conn: Connection, mut index: RunIndex, mut rx: mpsc::Recei
     }
 }
 
-fn commit_group(conn: &mut Connection, index: &mut RunIndex, cache: &mut RunCache, group: Vec<Job>, initial_status: &str) {
+fn commit_group(conn: &mut Connection, index: &mut RunIndex, cache: &mut RunCache, group: Vec<Job>, rules: &Rules) {
     let now = now_millis();
     let (work, replies): (Vec<Work>, Vec<Reply>) = group
         .into_iter()
@@ -136,7 +137,7 @@ fn commit_group(conn: &mut Connection, index: &mut RunIndex, cache: &mut RunCach
     if work.is_empty() {
         return;
     }
-    let results: Vec<Result<Done, StoreError>> = match transact(conn, Some(index), cache, &work, now, initial_status) {
+    let results: Vec<Result<Done, StoreError>> = match transact(conn, Some(index), cache, &work, now, rules) {
         Ok(Committed { done, passes, keys, runs }) => {
             index.committed(passes, keys);
             cache.keep(runs);
@@ -147,7 +148,7 @@ fn commit_group(conn: &mut Connection, index: &mut RunIndex, cache: &mut RunCach
             tracing::warn!(error = %e, jobs = work.len(), "group commit failed; retrying its jobs one by one");
             work.iter()
                 .map(|w| {
-                    let c = transact(conn, None, cache, std::slice::from_ref(w), now, initial_status)?;
+                    let c = transact(conn, None, cache, std::slice::from_ref(w), now, rules)?;
                     index.committed(Vec::new(), c.keys);
                     cache.keep(c.runs);
                     Ok(c.done.into_iter().next().expect("one result per job"))
@@ -185,7 +186,7 @@ fn transact(
     cache: &mut RunCache,
     work: &[Work],
     now: i64,
-    initial_status: &str,
+    rules: &Rules,
 ) -> Result<Committed, StoreError> {
     // Dropping `tx` on an error rolls everything back.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
@@ -195,18 +196,18 @@ fn transact(
     };
     let mut keys = Vec::new();
     let mut results = Vec::with_capacity(work.len());
-    let mut runs = Runs::new(cache);
+    let mut runs = Runs::new(cache, &rules.layout, &rules.initial_status);
     for w in work {
         let done = match w {
             Work::Ingest(events) => Done::Ingest(
                 events
                     .iter()
-                    .map(|ev| apply::ingest_one(&tx, &mut runs, &mut keys, ev, now, initial_status))
+                    .map(|ev| apply::ingest_one(&tx, &mut runs, &mut keys, ev, now))
                     .collect::<rusqlite::Result<Vec<_>>>()
                     .map_err(unavailable)?,
             ),
             Work::ReleaseGaps(cutoff) => {
-                Done::ReleaseGaps(apply::release_gaps(&tx, &mut runs, *cutoff, now, initial_status).map_err(unavailable)?)
+                Done::ReleaseGaps(apply::release_gaps(&tx, &mut runs, *cutoff, now).map_err(unavailable)?)
             }
         };
         results.push(done);
@@ -235,6 +236,12 @@ mod tests {
     use crate::change::RunChange;
     use crate::store::sqlite::schema;
 
+    use crate::runstate::Layout;
+
+    fn rules() -> Rules {
+        Rules { layout: Layout::new(["nodes"]), initial_status: "queued".into() }
+    }
+
     fn event(source: &str, id: &str) -> NewEvent {
         NewEvent {
             source: source.into(),
@@ -252,7 +259,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = Connection::open(dir.path().join("t.sqlite3")).unwrap();
         schema::configure(&conn).unwrap();
-        schema::migrate(&conn).unwrap();
+        schema::migrate(&mut conn, &Layout::default()).unwrap();
         let mut index = RunIndex::open(&mut conn).unwrap();
         // Stands in for a job that hits an error of its own.
         conn.execute_batch(
@@ -269,7 +276,7 @@ mod tests {
             Job::Ingest { events: Arc::new(vec![event("/ok", "4")]), reply: c },
         ];
         let mut cache = RunCache::default();
-        commit_group(&mut conn, &mut index, &mut cache, group, "queued");
+        commit_group(&mut conn, &mut index, &mut cache, group, &rules());
 
         let applied = |o: Vec<Outcome>| o.iter().all(|o| matches!(o, Outcome::Applied { .. }));
         assert!(applied(ra.try_recv().unwrap().unwrap()));
@@ -287,7 +294,7 @@ mod tests {
         // The run as the rolled-back group had changed it must not come
         // back from the writer's cache.
         let (d, mut rd) = oneshot::channel();
-        commit_group(&mut conn, &mut index, &mut cache, vec![Job::Ingest { events: Arc::new(vec![event("/ok", "5")]), reply: d }], "queued");
+        commit_group(&mut conn, &mut index, &mut cache, vec![Job::Ingest { events: Arc::new(vec![event("/ok", "5")]), reply: d }], &rules());
         assert!(applied(rd.try_recv().unwrap().unwrap()));
         let applied_events: i64 = conn.query_row("SELECT applied_events FROM runs WHERE run_id = 'r'", [], |r| r.get(0)).unwrap();
         assert_eq!(applied_events, 3, "1, 4 and 5");

@@ -11,8 +11,7 @@
 //! An event whose status move is illegal still consumes its `seq` (the run
 //! must not stall behind it) but changes nothing else.
 //!
-//! Backends keep their own storage steps; the decision is made here once so
-//! SQLite and MongoDB cannot drift apart.
+//! [`super::RunState`] applies these rules for every backend.
 
 /// The first `seq` a run without any applied `seq` waits for.
 pub const FIRST_SEQ: i64 = 1;
