@@ -133,7 +133,7 @@ fn locate_shape_error<T: serde::de::DeserializeOwned>(bytes: &[u8], first: serde
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Err(e) => {
-            let pointer = json_pointer(&e.path().to_string());
+            let pointer = json_pointer(e.path());
             DataError::Shape { pointer, message: e.into_inner().to_string() }
         }
         // Only trailing input can fail the first decode but not this one.
@@ -141,28 +141,30 @@ fn locate_shape_error<T: serde::de::DeserializeOwned>(bytes: &[u8], first: serde
     }
 }
 
-/// serde_path_to_error's `a.b[0]` path → `/data/a/b/0`.
-fn json_pointer(path: &str) -> String {
+/// The RFC 6901 JSON pointer of a serde path, rooted at `/data`.
+///
+/// Built from the path's segments, never from its display text: a map key
+/// may contain `.`, `[` or `]` (`{"tags": {"x[": 1}}`), which the display
+/// form cannot tell apart from its own separators. Each segment is escaped
+/// as RFC 6901 requires (`~` → `~0`, `/` → `~1`).
+fn json_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
     let mut out = String::from("/data");
-    if path == "." {
-        return out;
-    }
-    for seg in path.split('.') {
-        let mut rest = seg;
-        while !rest.is_empty() {
-            let (name, tail) = match rest.find('[') {
-                Some(0) => {
-                    let end = rest.find(']').unwrap_or(rest.len() - 1);
-                    (&rest[1..end], &rest[(end + 1).min(rest.len())..])
-                }
-                Some(i) => (&rest[..i], &rest[i..]),
-                None => (rest, ""),
-            };
-            if !name.is_empty() {
+    for segment in path {
+        match segment {
+            Segment::Seq { index } => {
                 out.push('/');
-                out.push_str(&name.replace('~', "~0").replace('/', "~1"));
+                out.push_str(&index.to_string());
             }
-            rest = tail;
+            // An externally tagged enum's variant is a key in the JSON.
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                out.push('/');
+                out.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            }
+            // Where serde lost track (e.g. inside buffered content), stop:
+            // pointing at the nearest known ancestor is right, while
+            // guessing past it could name a location that does not exist.
+            Segment::Unknown => break,
         }
     }
     out
@@ -211,13 +213,51 @@ pub trait EventCatalog: 'static {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use serde::Deserialize;
+
     use super::json_pointer;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Sample {
+        run_id: Option<u32>,
+        tags: Option<BTreeMap<String, String>>,
+        grid: Option<Vec<Vec<u32>>>,
+        nested: Option<BTreeMap<String, Vec<BTreeMap<String, u32>>>>,
+    }
+
+    /// The pointer serde_path_to_error's path gives for `json` as a `Sample`.
+    fn pointer_of(json: &str) -> String {
+        let mut de = serde_json::Deserializer::from_str(json);
+        match serde_path_to_error::deserialize::<_, Sample>(&mut de) {
+            Err(e) => json_pointer(e.path()),
+            Ok(v) => panic!("{json} decoded: {v:?}"),
+        }
+    }
 
     #[test]
     fn paths_become_pointers() {
-        assert_eq!(json_pointer("."), "/data");
-        assert_eq!(json_pointer("run_id"), "/data/run_id");
-        assert_eq!(json_pointer("metrics.duration_ms"), "/data/metrics/duration_ms");
-        assert_eq!(json_pointer("failures[3]"), "/data/failures/3");
+        assert_eq!(pointer_of("1"), "/data");
+        assert_eq!(pointer_of(r#"{"run_id": "x"}"#), "/data/run_id");
+        assert_eq!(pointer_of(r#"{"tags": {"model": 1}}"#), "/data/tags/model");
+        assert_eq!(pointer_of(r#"{"grid": [[1], [2, "x"]]}"#), "/data/grid/1/1");
+        assert_eq!(pointer_of(r#"{"nested": {"k": [{"a": 1}, {"b": -1}]}}"#), "/data/nested/k/1/b");
+    }
+
+    /// Keys holding the display form's separators used to give wrong
+    /// pointers (`a.b`) or panic (`x[`); `~` and `/` need RFC 6901 escapes.
+    #[test]
+    fn keys_with_separators_or_escapes_are_exact() {
+        assert_eq!(pointer_of(r#"{"tags": {"x[": 1}}"#), "/data/tags/x[");
+        assert_eq!(pointer_of(r#"{"tags": {"]": 1}}"#), "/data/tags/]");
+        assert_eq!(pointer_of(r#"{"tags": {"[0]": 1}}"#), "/data/tags/[0]");
+        assert_eq!(pointer_of(r#"{"tags": {"a.b": 1}}"#), "/data/tags/a.b");
+        assert_eq!(pointer_of(r#"{"tags": {"a/b": 1}}"#), "/data/tags/a~1b");
+        assert_eq!(pointer_of(r#"{"tags": {"~": 1}}"#), "/data/tags/~0");
+        assert_eq!(pointer_of(r#"{"tags": {"~1/": 1}}"#), "/data/tags/~01~1");
+        assert_eq!(pointer_of(r#"{"tags": {"": 1}}"#), "/data/tags/");
+        assert_eq!(pointer_of(r#"{"nested": {"x[.]/~": [{"y[": -1}]}}"#), "/data/nested/x[.]~1~0/0/y[");
     }
 }

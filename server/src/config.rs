@@ -66,6 +66,34 @@ pub struct Config {
     #[arg(long, env = "HERALD_GAP_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub gap_timeout: Duration,
 
+    /// How long a client may take to send a request's headers, counted
+    /// from the moment its connection opens, or from the first byte of a
+    /// later request on a kept-alive connection. A client that stalls
+    /// mid-headers is disconnected (e.g. 10s, 500ms).
+    #[arg(long, env = "HERALD_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
+    pub header_timeout: Duration,
+
+    /// How long a request's body may take to arrive in full, counted from
+    /// the end of its headers. A slower body is answered 408 (a problem
+    /// document) and the connection is closed; nothing is stored.
+    #[arg(long, env = "HERALD_BODY_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
+    pub body_timeout: Duration,
+
+    /// How long a kept-alive connection may wait for its next request
+    /// before the server closes it. The default, 60s, outlasts the pauses
+    /// of a worker that reports every few seconds (its connection is
+    /// reused), and hands an abandoned connection's --max-connections slot
+    /// back within a minute.
+    #[arg(long, env = "HERALD_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_timeout)]
+    pub idle_timeout: Duration,
+
+    /// Most client connections open at once. A connection beyond it is
+    /// answered at once with 503 (a problem document, `Retry-After: 1`)
+    /// and closed, never left waiting; the server also raises its open-file
+    /// limit at start and warns when that limit is below this.
+    #[arg(long, env = "HERALD_MAX_CONNECTIONS", default_value_t = 4096, value_parser = parse_max_connections)]
+    pub max_connections: usize,
+
     /// Log output format.
     #[arg(long, env = "HERALD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -106,6 +134,22 @@ fn parse_body_limit(s: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (use e.g. 10s, 500ms, 2m)"))?;
+    if d.is_zero() {
+        return Err(format!("`{s}` is zero; a timeout must be positive (e.g. 10s)"));
+    }
+    Ok(d)
+}
+
+fn parse_max_connections(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("0 connections would refuse every client; use at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a number of connections")),
+    }
+}
+
 fn parse_ttl(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (use e.g. 24h, 30m)"))?;
     if d < Duration::from_secs(1) {
@@ -130,6 +174,28 @@ mod tests {
         assert_eq!(c.mongodb_db, "herald");
         assert_eq!(c.redis_url, None);
         assert_eq!(c.dedup_ttl, Duration::from_secs(24 * 3600));
+        assert_eq!(c.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.body_timeout, Duration::from_secs(30));
+        assert_eq!(c.idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.max_connections, 4096);
+    }
+
+    #[test]
+    fn timeouts_take_units_and_must_be_positive() {
+        let c = Config::try_parse_from([
+            "herald-server", "--header-timeout", "300ms", "--body-timeout", "2s", "--idle-timeout", "1m",
+            "--max-connections", "3",
+        ])
+        .unwrap();
+        assert_eq!((c.header_timeout, c.body_timeout), (Duration::from_millis(300), Duration::from_secs(2)));
+        assert_eq!((c.idle_timeout, c.max_connections), (Duration::from_secs(60), 3));
+        for flag in ["--header-timeout", "--body-timeout", "--idle-timeout"] {
+            let err = Config::try_parse_from(["herald-server", flag, "0s"]).unwrap_err().to_string();
+            assert!(err.contains("must be positive"), "{err}");
+            assert!(Config::try_parse_from(["herald-server", flag, "later"]).is_err());
+        }
+        let err = Config::try_parse_from(["herald-server", "--max-connections", "0"]).unwrap_err().to_string();
+        assert!(err.contains("at least 1"), "{err}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod clock;
 pub mod config;
 pub mod events;
 pub mod http;
+pub mod listen;
 pub mod orchestrator;
 pub mod pipeline;
 pub mod runstate;
@@ -99,6 +100,7 @@ async fn with_dedup<S: Store>(store: S, desc: String, namespace: String, config:
 }
 
 async fn serve<S: Store>(store: Arc<S>, desc: String, config: Config) -> Result<(), StartError> {
+    listen::raise_nofile_limit(config.max_connections);
     let listener = TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     announce(addr, &desc);
@@ -110,11 +112,11 @@ async fn serve<S: Store>(store: Arc<S>, desc: String, config: Config) -> Result<
         layout: Arc::new(orchestrator::layout()),
     };
     let gaps = tokio::spawn(release_gaps(store.clone(), config.gap_timeout));
-    let served = axum::serve(listener, http::router(app)).with_graceful_shutdown(shutdown_signal()).await;
+    listen::serve(listener, http::router(app), listen::Limits::from(&config), shutdown_signal()).await;
     gaps.abort();
     store.close().await;
     tracing::info!("store closed; bye");
-    served.map_err(StartError::Serve)
+    Ok(())
 }
 
 /// A connection string without its password, for logs and stdout.

@@ -3,8 +3,11 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use herald::EnvelopeOptions;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::runstate::Layout;
 use crate::store::Store;
@@ -33,9 +36,9 @@ impl<S> Clone for App<S> {
     }
 }
 
-/// All routes.
+/// All routes, with [`layers`] around them.
 pub fn router<S: Store>(app: App<S>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/api/ingest/event", post(ingest::ingest::<S>))
         .route("/api/runs", get(query::runs::<S>))
         .route("/api/runs/{run_id}", get(query::run::<S>))
@@ -48,5 +51,88 @@ pub fn router<S: Store>(app: App<S>) -> Router {
         .fallback(|uri: axum::http::Uri| async move {
             problem::Problem::not_found(format!("no route for {uri}; see README for the API"))
         })
-        .with_state(app)
+        .with_state(app);
+    layers(routes)
+}
+
+/// The layers every route (and the fallback) runs inside.
+///
+/// A panicking handler is a bug, but it must cost one request, not the
+/// connection and whatever else was pipelined on it: the panic becomes a
+/// 500 problem document and the connection stays usable.
+pub fn layers(routes: Router) -> Router {
+    routes.layer(CatchPanicLayer::custom(panic_response))
+}
+
+/// The 500 answer to a handler panic. The panic message goes to the log,
+/// never to the client: it may quote internal state.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "<non-string panic payload>".to_owned());
+    tracing::error!(panic = %message, "a request handler panicked; answered 500");
+    make_problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal-error",
+        "Internal server error",
+        "internal_error",
+        "the server failed while handling this request, so nothing it carried was acknowledged; \
+         retrying is safe (duplicates are stored once), and please report this as a bug"
+            .to_owned(),
+    )
+    .into_response()
+}
+
+/// A problem document of the same shape as the ones [`problem::Problem`]'s
+/// constructors build, for answers given outside the handlers (panics,
+/// timeouts, overload).
+pub(crate) fn make_problem(status: StatusCode, slug: &str, title: &'static str, code: &str, detail: String) -> problem::Problem {
+    problem::Problem {
+        kind: format!("urn:herald:problem:{slug}"),
+        title,
+        status: status.as_u16(),
+        detail,
+        code: code.to_owned(),
+        attribute: None,
+        errors: Vec::new(),
+        retry_after: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use axum::routing::get;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    async fn boom() -> &'static str {
+        panic!("handler bug with secret state")
+    }
+
+    /// A panicking handler behind the production layers answers a 500
+    /// problem document instead of dropping the connection.
+    #[tokio::test]
+    async fn a_handler_panic_is_a_500_problem() {
+        let app = super::layers(
+            axum::Router::new()
+                .route("/boom", get(boom))
+                .route("/fine", get(|| async { "ok" })),
+        );
+        let resp = app.clone().oneshot(Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], super::problem::PROBLEM_JSON);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["status"], 500);
+        assert_eq!(body["code"], "internal_error");
+        assert_eq!(body["type"], "urn:herald:problem:internal-error");
+        assert!(!body.to_string().contains("secret state"), "the panic message must not leak: {body}");
+        // The service is still usable afterwards.
+        let resp = app.oneshot(Request::get("/fine").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
 }

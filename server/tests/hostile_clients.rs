@@ -1,0 +1,292 @@
+//! Clients that are slow, silent, too many, or send input that once
+//! panicked a handler, against a real `herald-server` process (SQLite: the
+//! transport is the same for every backend). Raw TCP on 127.0.0.1 where a
+//! well-behaved HTTP client could not misbehave enough. Every wait is
+//! bounded, so a missing timeout fails the test instead of hanging it.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{Server, event, run_id};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout};
+
+/// Slack over a configured timeout for the server to act and the close to
+/// reach us (timers are coarse on a loaded two-core machine).
+const SLACK: Duration = Duration::from_millis(1500);
+const SHORT: Duration = Duration::from_millis(300);
+
+/// A server with `args`; its data dir lives as long as the returned guard.
+fn start(args: &[&str]) -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), args);
+    (dir, s)
+}
+
+async fn connect(s: &Server) -> TcpStream {
+    let addr = s.base.strip_prefix("http://").expect("http base");
+    TcpStream::connect(addr).await.expect("connect")
+}
+
+/// Read until the server closes the connection (EOF or reset), at most
+/// `limit`; returns what was received and how long it took. Panics when
+/// the connection is still open after `limit`.
+async fn until_closed(stream: &mut TcpStream, limit: Duration) -> (String, Duration) {
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let read_all = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    if timeout(limit, read_all).await.is_err() {
+        panic!("the server kept the connection open for {limit:?}; received so far: {:?}", String::from_utf8_lossy(&got));
+    }
+    (String::from_utf8_lossy(&got).into_owned(), start.elapsed())
+}
+
+/// Read one response with a `content-length` body from a kept-alive
+/// connection (at most 5 s).
+async fn one_response(stream: &mut TcpStream) -> String {
+    let read = async {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).await.expect("read response");
+            assert!(n > 0, "connection closed mid-response: {:?}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let len = text[..end]
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()))
+                    .unwrap_or(0);
+                if got.len() >= end + 4 + len {
+                    return text;
+                }
+            }
+        }
+    };
+    timeout(Duration::from_secs(5), read).await.expect("no response within 5s")
+}
+
+const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nhost: t\r\n\r\n";
+
+fn started(run: &str) -> Value {
+    event(&format!("started-{run}"), "ai.run.started", json!({"run_id": run}), None)
+}
+
+#[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
+    let (_d, s) = start(&["--header-timeout", "300ms"]);
+    let mut c = connect(&s).await;
+    let (got, took) = until_closed(&mut c, SHORT + SLACK).await;
+    assert!(took >= SHORT - Duration::from_millis(50), "closed after {took:?}, before the timeout: {got:?}");
+}
+
+#[tokio::test]
+async fn headers_that_stall_midway_are_cut_off() {
+    let (_d, s) = start(&["--header-timeout", "300ms"]);
+    let mut c = connect(&s).await;
+    c.write_all(b"POST /api/ingest/event HTTP/1.1\r\nhost: t\r\ncontent-type: applic").await.unwrap();
+    let (got, took) = until_closed(&mut c, SHORT + SLACK).await;
+    assert!(took >= SHORT - Duration::from_millis(50), "closed after {took:?}: {got:?}");
+    assert!(!got.contains(" 200 ") && !got.contains(" 201 "), "{got}");
+}
+
+/// Dribbling header bytes faster than any per-read timeout does not help:
+/// the whole head must arrive within the header timeout.
+#[tokio::test]
+async fn headers_dribbled_a_byte_at_a_time_are_cut_off() {
+    let (_d, s) = start(&["--header-timeout", "300ms"]);
+    let mut c = connect(&s).await;
+    let start = Instant::now();
+    let head = b"GET /healthz HTTP/1.1\r\nhost: t\r\nx-padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let mut cut = false;
+    for b in head {
+        if c.write_all(&[*b]).await.is_err() {
+            cut = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if start.elapsed() > SHORT + SLACK {
+            break;
+        }
+    }
+    let (got, _) = until_closed(&mut c, SLACK).await;
+    assert!(cut || !got.starts_with("HTTP/1.1 200"), "a head dribbled over {:?} was served: {got}", start.elapsed());
+    assert!(start.elapsed() < SHORT + 2 * SLACK);
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_gets_408_and_the_connection_is_closed() {
+    let (_d, s) = start(&["--body-timeout", "300ms"]);
+    let mut c = connect(&s).await;
+    c.write_all(b"POST /api/ingest/event HTTP/1.1\r\nhost: t\r\ncontent-type: application/cloudevents+json\r\ncontent-length: 1000\r\n\r\n{\"specversion\":").await.unwrap();
+    let (got, took) = until_closed(&mut c, SHORT + SLACK).await;
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    assert!(got.to_ascii_lowercase().contains("content-type: application/problem+json"), "{got}");
+    assert!(got.contains("\"code\":\"body_timeout\""), "{got}");
+    assert!(took >= SHORT - Duration::from_millis(50), "answered after {took:?}");
+}
+
+/// A body that keeps trickling (a byte every 50 ms) is still bounded by
+/// the total body timeout, not reset by each byte.
+#[tokio::test]
+async fn a_trickling_body_is_cut_off_at_the_body_timeout() {
+    let (_d, s) = start(&["--body-timeout", "300ms"]);
+    let mut c = connect(&s).await;
+    c.write_all(b"POST /api/ingest/event HTTP/1.1\r\nhost: t\r\ncontent-type: application/cloudevents+json\r\ncontent-length: 1000\r\n\r\n").await.unwrap();
+    let (mut rd, mut wr) = c.split();
+    let trickle = async {
+        for _ in 0..100 {
+            if wr.write_all(b" ").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let read = async {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = rd.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    let got = tokio::select! {
+        got = timeout(SHORT + SLACK, read) => got.expect("a trickling body held the connection past the body timeout"),
+        () = trickle => panic!("the whole trickle was accepted"),
+    };
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed() {
+    let (_d, s) = start(&["--idle-timeout", "300ms", "--header-timeout", "10s"]);
+    let mut c = connect(&s).await;
+    c.write_all(HEALTHZ).await.unwrap();
+    let resp = one_response(&mut c).await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let (got, took) = until_closed(&mut c, SHORT + SLACK).await;
+    assert!(got.is_empty(), "{got}");
+    assert!(took >= SHORT - Duration::from_millis(50), "closed after {took:?}");
+}
+
+/// The idle timeout is its own: a connection may idle longer than the
+/// header timeout (hyper's own header timer alone would cut it at 300 ms)
+/// and then be reused.
+#[tokio::test]
+async fn idle_time_is_not_counted_against_the_header_timeout() {
+    let (_d, s) = start(&["--idle-timeout", "5s", "--header-timeout", "300ms"]);
+    let mut c = connect(&s).await;
+    c.write_all(HEALTHZ).await.unwrap();
+    assert!(one_response(&mut c).await.starts_with("HTTP/1.1 200"));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    c.write_all(HEALTHZ).await.unwrap();
+    let again = one_response(&mut c).await;
+    assert!(again.starts_with("HTTP/1.1 200"), "the kept-alive connection was not reusable: {again}");
+}
+
+#[tokio::test]
+async fn normal_clients_are_served_while_slow_clients_hold_connections() {
+    let (_d, s) = start(&["--header-timeout", "20s", "--body-timeout", "20s"]);
+    let mut slow = Vec::new();
+    for i in 0..40 {
+        let mut c = connect(&s).await;
+        if i % 2 == 0 {
+            c.write_all(b"POST /api/ingest/event HTTP/1.1\r\nhost: t\r\n").await.unwrap();
+        } else {
+            c.write_all(b"POST /api/ingest/event HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{").await.unwrap();
+        }
+        slow.push(c);
+    }
+    let run = run_id();
+    let (status, body) = timeout(Duration::from_secs(5), s.send(&started(&run))).await.expect("a normal client waited behind slow ones");
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = timeout(Duration::from_secs(5), s.get(&format!("/api/runs/{run}"))).await.expect("query");
+    assert_eq!(status, 200);
+    // The slow clients are still connected: they were not simply dropped.
+    let mut buf = [0u8; 1];
+    for c in &mut slow {
+        assert!(timeout(Duration::from_millis(10), c.read(&mut buf)).await.is_err(), "a slow client was cut early");
+    }
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_get_503_at_once_and_the_cap_frees_up() {
+    let (_d, s) = start(&["--max-connections", "3", "--header-timeout", "20s"]);
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut c = connect(&s).await;
+        c.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+        held.push(c);
+    }
+    // Let the server accept all three before the fourth arrives.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut over = connect(&s).await;
+    let _ = over.write_all(HEALTHZ).await;
+    let (got, took) = until_closed(&mut over, Duration::from_secs(3)).await;
+    assert!(got.starts_with("HTTP/1.1 503"), "{got}");
+    assert!(got.to_ascii_lowercase().contains("retry-after: 1"), "{got}");
+    assert!(got.contains("\"code\":\"too_many_connections\""), "{got}");
+    assert!(took < Duration::from_secs(2), "the over-cap connection waited {took:?}");
+
+    // One held connection goes away: its slot serves a new client.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut c = connect(&s).await;
+        let _ = c.write_all(HEALTHZ).await;
+        let (got, _) = until_closed_or_response(&mut c).await;
+        if got.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a freed slot was never reused: {got}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The first response on a connection (or what came before it closed).
+async fn until_closed_or_response(c: &mut TcpStream) -> (String, ()) {
+    let mut buf = [0u8; 4096];
+    match timeout(Duration::from_secs(3), c.read(&mut buf)).await {
+        Ok(Ok(n)) => (String::from_utf8_lossy(&buf[..n]).into_owned(), ()),
+        Ok(Err(e)) => (e.to_string(), ()),
+        Err(_) => ("no answer within 3s".to_owned(), ()),
+    }
+}
+
+fn metric(run: &str, id: &str, tags: Value) -> Value {
+    event(id, "ai.run.metric", json!({"run_id": run, "metric_name": "m", "value": 1.0, "tags": tags}), None)
+}
+
+/// `tags` is a map of strings; a number under a key holding the display
+/// path's separators used to panic the handler (`x[`) or give a wrong
+/// pointer (`a.b`). Now: 422 with the exact RFC 6901 pointer, and the
+/// server keeps serving.
+#[tokio::test]
+async fn a_bad_value_under_an_odd_map_key_gets_its_exact_pointer() {
+    let (_d, s) = start(&[]);
+    let run = run_id();
+    for (i, (key, pointer)) in
+        [("x[", "/data/tags/x["), ("a.b", "/data/tags/a.b"), ("a/b", "/data/tags/a~1b"), ("~]", "/data/tags/~0]")].into_iter().enumerate()
+    {
+        let (status, body) = s.send(&metric(&run, &format!("m-{i}"), json!({ key: 5 }))).await;
+        assert_eq!(status, 422, "{key}: {body}");
+        assert_eq!(body["code"], "shape", "{key}: {body}");
+        assert_eq!(body["errors"][0]["pointer"], pointer, "{key}: {body}");
+    }
+    let (status, body) = s.send(&metric(&run, "m-ok", json!({"x[": "fine"}))).await;
+    assert_eq!(status, 200, "{body}");
+}
