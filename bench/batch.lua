@@ -1,8 +1,11 @@
--- wrk script: batches of 100 structured events, every id unique.
+-- wrk script: batches of 100 structured events, every id unique, also
+-- across invocations against the same server (ids carry a per-invocation
+-- nonce, and the generator is seeded from /dev/urandom).
 -- HERALD_IDS=uuid sends random v4-shaped UUID ids (as real senders do)
--- instead of sequential `b<thread>-<counter>` ones.
+-- instead of sequential `b<nonce>-<thread>-<counter>` ones.
 local counter = 0
 local thread_id = 0
+local nonce
 local BATCH = 100
 local UUID_IDS = os.getenv("HERALD_IDS") == "uuid"
 
@@ -13,8 +16,18 @@ end
 
 function init(args)
   tid = tonumber(tid) or 0
-  -- Each thread has its own Lua state: unseeded, all would send the same ids.
-  math.randomseed(os.time() * 100 + tid)
+  -- Each thread has its own Lua state: unseeded, all would send the same
+  -- ids; seeded from the clock alone, two invocations in the same second
+  -- would too.
+  local seed = os.time() % 1000000 * 1e6 + tid
+  local f = io.open("/dev/urandom", "rb")
+  if f then
+    for c in f:read(6):gmatch(".") do seed = seed * 256 % 2 ^ 52 + c:byte() end
+    f:close()
+  end
+  math.randomseed(seed)
+  -- Time first, so a later invocation's sequential ids sort after earlier ones.
+  nonce = string.format("%08x%06x", os.time(), math.random(0, 0xffffff))
 end
 
 local function next_id()
@@ -22,7 +35,7 @@ local function next_id()
     return string.format("%08x-%04x-4%03x-8%03x-%012x", math.random(0, 0xffffffff), math.random(0, 0xffff),
       math.random(0, 0xfff), math.random(0, 0xfff), math.random(0, 0xffffffffffff))
   end
-  return string.format("b%d-%d", tid, counter)
+  return string.format("b%s-%d-%d", nonce, tid, counter)
 end
 
 function request()

@@ -28,7 +28,7 @@ OUT="$(mktemp)"
 cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null || true; rm -rf "$DATA" "$OUT"; }
 trap cleanup EXIT
 
-BIN="${HERALD_BIN:-./target/release/herald-server}"
+BIN="${HERALD_BIN:-${CARGO_TARGET_DIR:-./target}/release/herald-server}"
 RUST_LOG=warn "$BIN" --listen 127.0.0.1:0 --data-dir "$DATA" >"$OUT" &
 PID=$!
 for _ in $(seq 100); do grep -q "listening on" "$OUT" 2>/dev/null && break; sleep 0.1; done
