@@ -287,7 +287,7 @@ end
 
 BUILD["ai.run.completed"] = function(run, r)
   local head = fmt('{"run_id":"%s","result":"%s","metrics":{"duration_ms":%.1f,"items_processed":%d}',
-    r, random() < 0.9 and "success" or "failure", random() * 3.6e6, random(1, 500))
+    r, random() < 0.9 and "success" or "failure", 60000 + random() * 3.54e6, random(1, 500))
   if head:find('"failure"', 1, true) then
     return head .. ',"error_message":"', text, 16, '"}'
   end
