@@ -17,6 +17,7 @@
 #   HERALD_SCENARIOS="..."       subset/order of: healthz single single-uuid
 #                                batch8 batch8-uuid batch32 long sqlite_raw
 #   HERALD_THREADS=2             wrk threads
+#   SQLITE_RAW_BIN=path          a prebuilt sqlite_raw bench binary (no cargo while measuring)
 #
 # The older synthetic scenarios (one event type, 1000 runs) are still
 # bench/ingest.sh.
@@ -41,9 +42,13 @@ fi
 if [ -z "${HERALD_BIN:-}" ]; then
   cargo build --release -p herald-server --locked
 fi
-case " $SCENARIOS " in
-  *" sqlite_raw "*) cargo bench -p herald-server --bench sqlite_raw --locked --no-run ;;
-esac
+# SQLITE_RAW_BIN: a prebuilt `sqlite_raw` bench binary, so a before/after
+# run alternating builds compiles nothing while it measures.
+if [ -z "${SQLITE_RAW_BIN:-}" ]; then
+  case " $SCENARIOS " in
+    *" sqlite_raw "*) cargo bench -p herald-server --bench sqlite_raw --locked --no-run ;;
+  esac
+fi
 
 WORK="$(mktemp -d)"
 PID=
@@ -136,8 +141,12 @@ for s in $SCENARIOS; do
     sqlite_raw)
       echo
       echo "== ceiling: SQLite alone (sqlite_raw), commits of 800 rows, one thread, ${DURATION}s =="
-      cargo bench -q -p herald-server --bench sqlite_raw --locked -- --group 800 --seconds "$DURATION" \
-        | tee "$WORK/sqlite_raw.out"
+      if [ -n "${SQLITE_RAW_BIN:-}" ]; then
+        "$SQLITE_RAW_BIN" --group 800 --seconds "$DURATION" | tee "$WORK/sqlite_raw.out"
+      else
+        cargo bench -q -p herald-server --bench sqlite_raw --locked -- --group 800 --seconds "$DURATION" \
+          | tee "$WORK/sqlite_raw.out"
+      fi
       SQLITE_RAW="$(sed -n 's/.*: \([0-9]*\) rows\/s$/\1/p' "$WORK/sqlite_raw.out")"
       ;;
     *) echo "unknown scenario '$s'"; exit 2 ;;
