@@ -351,70 +351,65 @@ conformance!(
     run_events_page_by_seq,
     the_registry_and_health_endpoints,
     concurrent_reversed_events_of_a_few_runs_all_apply_once,
+    small_collections_show_whole_and_large_ones_are_paged,
 );
+
+fn node(run: &str, id: &str, node: &str) -> Value {
+    event(id, "ai.node.created", json!({"run_id": run, "node_id": node, "node_type": "step"}), None)
+}
+
+fn batch(events: Vec<Value>) -> String {
+    Value::Array(events).to_string()
+}
 
 /// A run's growing collections are stored item by item: a small one shows
 /// inside the run document as before, a large one is counted there and
-/// paged through its own endpoint. SQLite only until the MongoDB store
-/// keeps items by key too.
-mod items {
-    use super::*;
-
-    fn node(run: &str, id: &str, node: &str) -> Value {
-        event(id, "ai.node.created", json!({"run_id": run, "node_id": node, "node_type": "step"}), None)
+/// paged through its own endpoint.
+async fn small_collections_show_whole_and_large_ones_are_paged(b: Backend) {
+    let (_d, s) = server(b, &[]);
+    let (small, large) = (run_id(), run_id());
+    for i in 0..3 {
+        s.send(&node(&small, &format!("s{i}"), &format!("n{i}"))).await;
     }
+    let done = event("done", "ai.node.completed", json!({"run_id": small, "node_id": "n1", "result": "success", "score": 0.5}), None);
+    assert_eq!(s.send(&done).await.0, 200);
+    let doc = run_doc(&s, &small).await;
+    assert_eq!(doc["item_counts"], json!({"nodes": 3}));
+    assert_eq!(doc["nodes"]["n1"]["status"], "success", "{doc}");
+    assert_eq!(doc["nodes"]["n1"]["node_type"], "step", "a later event merges into the item");
+    assert_eq!(doc["nodes"]["n1"]["score"], 0.5);
 
-    fn batch(events: Vec<Value>) -> String {
-        Value::Array(events).to_string()
+    let n = 250;
+    let events: Vec<Value> = (0..n).map(|i| node(&large, &format!("l{i}"), &format!("node-{i:04}"))).collect();
+    for chunk in events.chunks(100) {
+        let (status, _) = s.post("application/cloudevents-batch+json", batch(chunk.to_vec())).await;
+        assert_eq!(status, 200);
     }
+    let doc = run_doc(&s, &large).await;
+    assert_eq!(doc["item_counts"]["nodes"], n);
+    assert!(doc.get("nodes").is_none(), "too many to show whole: {}", doc["nodes"]);
 
-    #[tokio::test]
-    async fn small_collections_show_whole_and_large_ones_are_paged() {
-        let (_d, s) = server(Backend::Sqlite, &[]);
-        let (small, large) = (run_id(), run_id());
-        for i in 0..3 {
-            s.send(&node(&small, &format!("s{i}"), &format!("n{i}"))).await;
+    let mut keys = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = s.get(&format!("/api/runs/{large}/items/nodes?limit=100&cursor={cursor}")).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["collection"], "nodes");
+        for item in page["items"].as_array().unwrap() {
+            assert_eq!(item["value"]["status"], "created");
+            keys.push(item["key"].as_str().unwrap().to_owned());
         }
-        let done = event("done", "ai.node.completed", json!({"run_id": small, "node_id": "n1", "result": "success", "score": 0.5}), None);
-        assert_eq!(s.send(&done).await.0, 200);
-        let doc = run_doc(&s, &small).await;
-        assert_eq!(doc["item_counts"], json!({"nodes": 3}));
-        assert_eq!(doc["nodes"]["n1"]["status"], "success", "{doc}");
-        assert_eq!(doc["nodes"]["n1"]["node_type"], "step", "a later event merges into the item");
-        assert_eq!(doc["nodes"]["n1"]["score"], 0.5);
-
-        let n = 250;
-        let events: Vec<Value> = (0..n).map(|i| node(&large, &format!("l{i}"), &format!("node-{i:04}"))).collect();
-        for chunk in events.chunks(100) {
-            let (status, _) = s.post("application/cloudevents-batch+json", batch(chunk.to_vec())).await;
-            assert_eq!(status, 200);
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_owned(),
+            None => break,
         }
-        let doc = run_doc(&s, &large).await;
-        assert_eq!(doc["item_counts"]["nodes"], n);
-        assert!(doc.get("nodes").is_none(), "too many to show whole: {}", doc["nodes"]);
-
-        let mut keys = Vec::new();
-        let mut cursor = String::new();
-        loop {
-            let (status, page) = s.get(&format!("/api/runs/{large}/items/nodes?limit=100&cursor={cursor}")).await;
-            assert_eq!(status, 200, "{page}");
-            assert_eq!(page["collection"], "nodes");
-            for item in page["items"].as_array().unwrap() {
-                assert_eq!(item["value"]["status"], "created");
-                keys.push(item["key"].as_str().unwrap().to_owned());
-            }
-            match page["next_cursor"].as_str() {
-                Some(c) => cursor = c.to_owned(),
-                None => break,
-            }
-        }
-        let expected: Vec<String> = (0..n).map(|i| format!("node-{i:04}")).collect();
-        assert_eq!(keys, expected, "every item once, in key order");
-
-        let (status, body) = s.get(&format!("/api/runs/{large}/items/widgets")).await;
-        assert_eq!(status, 404);
-        assert!(body["detail"].as_str().unwrap().contains("nodes"), "{body}");
-        let (status, _) = s.get(&format!("/api/runs/{large}/items/nodes?limit=0")).await;
-        assert_eq!(status, 400);
     }
+    let expected: Vec<String> = (0..n).map(|i| format!("node-{i:04}")).collect();
+    assert_eq!(keys, expected, "every item once, in key order");
+
+    let (status, body) = s.get(&format!("/api/runs/{large}/items/widgets")).await;
+    assert_eq!(status, 404);
+    assert!(body["detail"].as_str().unwrap().contains("nodes"), "{body}");
+    let (status, _) = s.get(&format!("/api/runs/{large}/items/nodes?limit=0")).await;
+    assert_eq!(status, 400);
 }

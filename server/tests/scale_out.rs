@@ -267,8 +267,8 @@ async fn crash_after_applying_before_marking_then_the_retry_is_a_duplicate_appli
 
     let s = env.start(&["--gap-timeout", "1h", "--mongodb-transactions", "off"]);
     // The run write landed (with its outbox); the event's own mark did not.
-    let doc = run_doc(&s, &run).await;
-    assert_eq!(doc["last_event_seq"], 1);
+    // (Checked before reading the run: a read completes a dead writer's
+    // outbox too.)
     assert_eq!(events_of(&s, &run).await[0]["state"], "pending");
 
     let (status, resp) = s.send(&e1).await;

@@ -7,11 +7,12 @@
 //!    there, one check that no event of the group was processed by someone
 //!    else meanwhile, and (only when events carry `seq`) one read of the
 //!    runs' parked events;
-//! 3. every run planned in memory ([`apply::plan_all`]), then one `update`
+//! 3. every run planned in memory (the shared planner, after one read of
+//!    the items its events merge into), then one `update`
 //!    command replacing each run on its `version` (the compare-and-set of
 //!    the one-event path, for all runs at once: with `upsert`, a run whose
 //!    version moved fails alone, with 11000);
-//! 4. one flush of the new outboxes.
+//! 4. one flush of the new outboxes (event states, items, history).
 //!
 //! Correctness rests on the same protocol as the one-event path (see the
 //! module docs of [`super`]); a run that lost its compare-and-set race has
@@ -24,8 +25,11 @@ use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::error::{ErrorKind, InsertManyError};
 
-use super::apply::{self, Incoming, Run, state};
-use super::{Core, DUPLICATE_KEY, event_doc, run_from_doc, run_to_doc, unavailable};
+use super::apply::{Incoming, Planning, Run, state};
+use super::doc::{event_doc, run_from_doc, run_to_doc};
+use super::outbox::{Flush, settled_events};
+use super::{Core, DUPLICATE_KEY, unavailable};
+use crate::runstate::ItemKey;
 use crate::clock::now_millis;
 use crate::store::{NewEvent, Outcome, StoreError};
 
@@ -158,16 +162,10 @@ impl Core {
     ) -> Result<Vec<RunWrite>, StoreError> {
         // Flush what the last writers produced before reading event states
         // (and before replacing their outboxes) — unless this process
-        // wrote that very version and flushed it already.
-        let mut taken: HashSet<ObjectId> = loaded.values().flat_map(|r| r.outbox.iter().map(|s| s.event)).collect();
-        let unflushed: Vec<_> = {
-            let flushed = self.flushed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            loaded
-                .values()
-                .filter(|r| flushed.get(&r.run_id) != Some(&r.version))
-                .flat_map(|r| r.outbox.iter().cloned())
-                .collect()
-        };
+        // flushed that very version already.
+        let mut taken: HashSet<ObjectId> = settled_events(loaded.values().map(|r| &r.outbox));
+        let unflushed: Vec<Flush<'_>> =
+            loaded.values().filter(|r| !r.outbox.is_empty() && !self.was_flushed(r.id(), r.version)).map(Flush::stored).collect();
 
         // Events someone else processed since we inserted them (a retry
         // racing its original, the sweeper): in an outbox, or settled.
@@ -176,40 +174,70 @@ impl Core {
         let oids: Vec<ObjectId> = runs.iter().flat_map(|(_, m)| m.iter().map(|&i| incoming(i).key)).collect();
         let (flushed, settled) = tokio::join!(self.flush(&unflushed), self.settled_among(&oids));
         flushed?;
+        self.remember_flushed(unflushed.iter().map(|f| (f.run_id, f.version)));
         taken.extend(settled?);
 
-        let with_seq: Vec<&str> =
-            runs.iter().filter(|(_, m)| m.iter().any(|&i| incoming(i).seq.is_some())).map(|(r, _)| *r).collect();
-        let mut parked = if with_seq.is_empty() { HashMap::new() } else { self.parked_of(&with_seq).await? };
+        let mut plans: Vec<(Planning, Vec<Incoming<'a>>)> = runs
+            .iter()
+            .map(|(run_id, members)| {
+                let run = loaded.remove(*run_id).unwrap_or_else(|| Run::new(run_id, &self.initial_status));
+                let todo = members.iter().map(|&i| incoming(i)).filter(|e| !taken.contains(&e.key)).collect();
+                (Planning::new(run), todo)
+            })
+            .collect();
+
+        // What the planner will ask for, read for all runs at once: the
+        // parked events of runs an event may release them in, the items
+        // the events merge into.
+        let want_parked: Vec<String> = plans
+            .iter()
+            .filter(|(p, todo)| todo.iter().any(|e| p.wants_parked(e.seq)))
+            .map(|(p, _)| p.run_id().to_owned())
+            .collect();
+        let mut parked = if want_parked.is_empty() {
+            HashMap::new()
+        } else {
+            self.parked_of(&want_parked.iter().map(String::as_str).collect::<Vec<_>>()).await?
+        };
+        let wanted: Vec<(String, Vec<ItemKey>)> = plans
+            .iter_mut()
+            .map(|(p, todo)| {
+                if let Some(found) = parked.remove(p.run_id()) {
+                    p.provide_parked(found);
+                } else if want_parked.iter().any(|r| r == p.run_id()) {
+                    p.provide_parked(Vec::new());
+                }
+                (p.run_id().to_owned(), p.items_needed(&self.layout, todo.iter().map(|e| e.change)))
+            })
+            .collect();
+        let asked: Vec<(&str, &[ItemKey])> = wanted.iter().map(|(r, k)| (r.as_str(), k.as_slice())).collect();
+        let mut found = self.load_items(&asked).await?;
 
         let now = now_millis();
-        let mut plans: Vec<(Run, Vec<Option<Outcome>>)> = Vec::with_capacity(runs.len());
-        for (run_id, members) in runs {
-            let mut run = loaded.remove(*run_id).unwrap_or_else(|| Run::new(run_id, &self.initial_status));
-            run.outbox.clear();
-            let todo: Vec<Incoming<'_>> = members.iter().map(|&i| incoming(i)).filter(|e| !taken.contains(&e.key)).collect();
-            let (run, outcomes) = apply::plan_all(&self.layout, run, &todo, parked.remove(*run_id).unwrap_or_default(), now);
-            let mut outcomes = outcomes.into_iter();
-            let per_member = members
-                .iter()
-                .map(|&i| if taken.contains(&incoming(i).key) { None } else { outcomes.next() })
-                .collect();
-            plans.push((run, per_member));
+        let mut planned: Vec<(Run, Vec<Option<Outcome>>)> = Vec::with_capacity(plans.len());
+        for (((mut p, todo), (_, asked)), (_, members)) in plans.into_iter().zip(wanted).zip(runs) {
+            p.provide_items(asked, &found.remove(p.run_id()).unwrap_or_default());
+            let mut done = Vec::with_capacity(todo.len());
+            for ev in &todo {
+                done.push(self.plan_step(&mut p, |p| p.apply(&self.layout, ev, now)).await?);
+            }
+            // One entry per member: `None` for events someone else took.
+            let mut done = done.into_iter();
+            let per_member = members.iter().map(|&i| if taken.contains(&incoming(i).key) { None } else { done.next() }).collect();
+            planned.push((p.finish(), per_member));
         }
 
-        let verdicts = self.replace_runs(plans.iter().map(|(run, _)| run)).await?;
+        let verdicts = self.replace_runs(planned.iter().map(|(run, _)| run)).await?;
         self.failpoint("mongo:after_run_write");
-        let written: Vec<&Run> = plans.iter().zip(&verdicts).filter(|(_, v)| v.is_none()).map(|((run, _), _)| run).collect();
-        let settles: Vec<_> = written.iter().flat_map(|run| run.outbox.iter().cloned()).collect();
-        self.flush(&settles).await?;
-        self.remember_flushed(written.into_iter());
+        let written: Vec<&Run> = planned.iter().zip(&verdicts).filter(|(_, v)| v.is_none()).map(|((run, _), _)| run).collect();
+        self.flush_written(&written).await?;
 
-        Ok(plans
+        Ok(planned
             .into_iter()
             .zip(verdicts)
             .map(|((run, outcomes), verdict)| match verdict {
                 None => RunWrite::Done(
-                    outcomes.into_iter().map(|o| o.unwrap_or_else(|| Outcome::Duplicate { run_id: run.run_id.clone() })).collect(),
+                    outcomes.into_iter().map(|o| o.unwrap_or_else(|| Outcome::Duplicate { run_id: run.id().to_owned() })).collect(),
                 ),
                 Some(Verdict::Conflict) => RunWrite::Conflict,
                 Some(Verdict::Failed(e)) => RunWrite::Failed(e),
@@ -264,7 +292,7 @@ pub(super) fn run_updates<'r>(collection: &str, runs: impl Iterator<Item = &'r R
         .map(|run| {
             let mut d = run_to_doc(run);
             d.insert("version", run.version + 1);
-            Bson::Document(doc! {"q": {"_id": &run.run_id, "version": run.version}, "u": d, "upsert": true})
+            Bson::Document(doc! {"q": {"_id": run.id(), "version": run.version}, "u": d, "upsert": true})
         })
         .collect();
     doc! {"update": collection, "updates": updates, "ordered": false}

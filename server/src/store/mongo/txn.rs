@@ -4,10 +4,11 @@
 //! Inside a transaction nothing is half-done for anyone to see, so the
 //! protocol of the path without ([`super::group`]) collapses: events are
 //! inserted directly in their final state, runs are written with an empty
-//! outbox, and no `pending` state, outbox flush or "processed by someone
-//! else?" read is needed. Per group: read the runs (and, for events with
-//! `seq`, their parked events), insert the events, replace the runs,
-//! commit.
+//! outbox to wait in, and no `pending` state or "processed by someone
+//! else?" read is needed. Per group: read the runs (and, for events that
+//! may release them, their parked events), plan, insert the events,
+//! replace the runs, write what the plans produced (the outbox, flushed in
+//! the same transaction), commit.
 //!
 //! Anything the transaction cannot settle alone — a duplicate `(source,
 //! id)` (the insert fails and aborts it), a run another writer changed
@@ -24,9 +25,11 @@ use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 
-use super::apply::{self, Incoming, Parked, Run, Settle, state};
+use super::apply::{Incoming, Parked, Planning, Run, state};
+use super::doc::{PARKED_FIELDS, event_doc, parked_from_doc, run_from_doc};
 use super::group::{by_run, run_updates, verdicts};
-use super::{Core, PARKED_FIELDS, event_doc, is_duplicate_key, parked_from_doc, run_from_doc, unavailable};
+use super::outbox::Flush;
+use super::{Core, is_duplicate_key, unavailable};
 use crate::clock::now_millis;
 use crate::store::{NewEvent, Outcome, StoreError};
 
@@ -65,13 +68,16 @@ impl Core {
         let mut session = self.client.start_session().await.map_err(abort)?;
         session.start_transaction().write_concern(self.write_concern_opts.clone()).await.map_err(abort)?;
         match self.transaction_body(&mut session, events).await {
-            Ok(outcomes) => {
+            Ok((outcomes, written)) => {
                 self.failpoint("mongo:after_run_write");
                 let mut tries = 0;
                 loop {
                     tries += 1;
                     match session.commit_transaction().await {
-                        Ok(()) => return Ok(outcomes),
+                        Ok(()) => {
+                            self.remember_flushed(written.iter().map(|(r, v)| (r.as_str(), *v)));
+                            return Ok(outcomes);
+                        }
                         Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && tries < COMMIT_TRIES => continue,
                         // Committed or not, unknown: the sender's retry
                         // finds out (a duplicate, or a fresh insert).
@@ -86,7 +92,9 @@ impl Core {
         }
     }
 
-    async fn transaction_body(&self, session: &mut ClientSession, events: &[&NewEvent]) -> Result<Vec<Outcome>, Abort> {
+    /// The group's outcomes, and the run versions it wrote (their outboxes
+    /// flushed), to remember once the transaction commits.
+    async fn transaction_body(&self, session: &mut ClientSession, events: &[&NewEvent]) -> Result<(Vec<Outcome>, Vec<(String, i64)>), Abort> {
         let oids: Vec<ObjectId> = events.iter().map(|_| ObjectId::new()).collect();
         let runs = by_run(events, |_| true);
         let run_ids: Vec<&str> = runs.iter().map(|(r, _)| *r).collect();
@@ -96,46 +104,55 @@ impl Core {
             let id = d.get_str("_id").unwrap_or_default().to_owned();
             loaded.insert(id.clone(), run_from_doc(&id, &d));
         }
-        let with_seq: Vec<&str> =
-            runs.iter().filter(|(_, m)| m.iter().any(|&i| events[i].seq.is_some())).map(|(r, _)| *r).collect();
+        // Outboxes of writes made without a transaction, flushed in this
+        // one before their runs are replaced.
+        let old: Vec<Run> = loaded.values().filter(|r| !r.outbox.is_empty() && !self.was_flushed(r.id(), r.version)).cloned().collect();
+        let mut plans: Vec<Planning> = run_ids
+            .iter()
+            .map(|run_id| Planning::new(loaded.remove(*run_id).unwrap_or_else(|| Run::new(run_id, &self.initial_status))))
+            .collect();
+        let incoming = |i: usize| Incoming { key: oids[i], source: &events[i].source, id: &events[i].id, seq: events[i].seq, change: &events[i].change };
+
+        let want_parked: Vec<String> = plans
+            .iter()
+            .zip(&runs)
+            .filter(|(p, (_, members))| members.iter().any(|&i| p.wants_parked(events[i].seq)))
+            .map(|(p, _)| p.run_id().to_owned())
+            .collect();
         let mut parked: HashMap<String, Vec<Parked>> = HashMap::new();
-        if !with_seq.is_empty() {
-            let filter = doc! {"run_id": {"$in": &with_seq}, "state": state::PARKED};
+        if !want_parked.is_empty() {
+            let filter = doc! {"run_id": {"$in": &want_parked}, "state": state::PARKED};
             for d in find_all(session, &self.events, filter, Some(PARKED_FIELDS.clone())).await? {
                 if let Some((run_id, p)) = parked_from_doc(&d) {
                     parked.entry(run_id).or_default().push(p);
                 }
             }
         }
-
-        // Plan every run; collect the events' final states and the state
-        // changes of events stored before (old outboxes, released parked).
-        let now = now_millis();
-        let mut outcomes: Vec<Option<Outcome>> = vec![None; events.len()];
-        let mut final_state: HashMap<ObjectId, &'static str> = HashMap::new();
-        let mut settles: Vec<Settle> = Vec::new();
-        let mut planned: Vec<Run> = Vec::with_capacity(runs.len());
-        for (run_id, members) in &runs {
-            let mut run = loaded.remove(*run_id).unwrap_or_else(|| Run::new(run_id, &self.initial_status));
-            settles.append(&mut run.outbox);
-            let todo: Vec<Incoming<'_>> = members
-                .iter()
-                .map(|&i| Incoming { key: oids[i], source: &events[i].source, id: &events[i].id, seq: events[i].seq, change: &events[i].change })
-                .collect();
-            let (mut run, run_outcomes) = apply::plan_all(&self.layout, run, &todo, parked.remove(*run_id).unwrap_or_default(), now);
-            for (&i, o) in members.iter().zip(run_outcomes) {
-                outcomes[i] = Some(o);
+        for p in &mut plans {
+            if want_parked.iter().any(|r| r == p.run_id()) {
+                let found = parked.remove(p.run_id()).unwrap_or_default();
+                p.provide_parked(found);
             }
-            for s in run.outbox.drain(..) {
-                if oids.contains(&s.event) {
-                    final_state.insert(s.event, s.state);
-                } else {
-                    settles.push(s);
-                }
-            }
-            planned.push(run);
         }
 
+        // Items are read outside the transaction: the run writes below are
+        // compare-and-set on the versions read in it, and an item newer
+        // than its run's version read here cannot exist (items are written
+        // after their run), so what is read is what the transaction sees.
+        let now = now_millis();
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; events.len()];
+        let mut planned: Vec<Run> = Vec::with_capacity(runs.len());
+        for (mut p, (_, members)) in plans.into_iter().zip(&runs) {
+            for &i in members {
+                let ev = incoming(i);
+                outcomes[i] = Some(self.plan_step(&mut p, |p| p.apply(&self.layout, &ev, now)).await.map_err(Abort::Unavailable)?);
+            }
+            planned.push(p.finish());
+        }
+
+        // New events go in with their final state.
+        let final_state: HashMap<ObjectId, &'static str> =
+            planned.iter().flat_map(|r| r.outbox.settles.iter().map(|s| (s.event, s.state))).collect();
         let docs: Vec<Document> = events
             .iter()
             .zip(&oids)
@@ -150,6 +167,8 @@ impl Core {
             })
             .collect::<Result<_, StoreError>>()
             .map_err(Abort::Unavailable)?;
+        let flushes: Vec<Flush<'_>> = old.iter().map(Flush::stored).collect();
+        self.flush_in(session, &flushes).await.map_err(abort)?;
         self.events.insert_many(docs).session(&mut *session).await.map_err(abort)?;
         self.failpoint("mongo:after_event_insert");
 
@@ -158,22 +177,18 @@ impl Core {
         if verdicts(&reply, planned.len()).map_err(Abort::Unavailable)?.iter().any(Option::is_some) {
             return Err(Abort::FallBack);
         }
-        self.flush_in(session, &settles).await?;
+        let flushes: Vec<Flush<'_>> = planned.iter().map(Flush::written).collect();
+        self.flush_in(session, &flushes).await.map_err(abort)?;
 
         // Every event belongs to a planned run, so each has its outcome.
-        outcomes
+        let outcomes = outcomes
             .into_iter()
             .map(|o| o.ok_or_else(|| Abort::Unavailable(StoreError("an event of the group was not planned".into()))))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        let written = planned.iter().map(|r| (r.id().to_owned(), r.version + 1)).collect();
+        Ok((outcomes, written))
     }
 
-    /// [`Core::flush`] inside the transaction.
-    async fn flush_in(&self, session: &mut ClientSession, outbox: &[Settle]) -> Result<(), Abort> {
-        for (filter, update) in super::settle_updates(outbox) {
-            self.events.update_many(filter, update).session(&mut *session).await.map_err(abort)?;
-        }
-        Ok(())
-    }
 }
 
 /// Every document `filter` finds in `coll`, read in `session`.
