@@ -321,18 +321,30 @@ impl Core {
 
     /// The stored items among `wanted` (per run), by run.
     async fn load_items(&self, wanted: &[(&str, &[ItemKey])]) -> Result<HashMap<String, Vec<StoredItem>>, StoreError> {
-        let clauses: Vec<Document> = wanted
-            .iter()
-            .flat_map(|(run_id, keys)| keys.iter().map(move |k| doc! {"run_id": *run_id, "coll": &k.collection, "key": &k.key}))
-            .collect();
         let mut out: HashMap<String, Vec<StoredItem>> = HashMap::new();
-        if clauses.is_empty() {
+        let wanted: Vec<&(&str, &[ItemKey])> = wanted.iter().filter(|(_, keys)| !keys.is_empty()).collect();
+        if wanted.is_empty() {
             return Ok(out);
         }
-        let mut cursor = self.items.find(doc! {"$or": clauses}).projection(doc! {"_id": 0}).await.map_err(unavailable)?;
+        // `$in` on each field of the unique index rather than an `$or` of
+        // exact matches: every server answers it from the index; the few
+        // extra combinations it matches are dropped below.
+        let mut runs: Vec<&str> = wanted.iter().map(|(r, _)| *r).collect();
+        let mut colls: Vec<&str> = wanted.iter().flat_map(|(_, k)| k.iter().map(|k| k.collection.as_str())).collect();
+        let mut keys: Vec<&str> = wanted.iter().flat_map(|(_, k)| k.iter().map(|k| k.key.as_str())).collect();
+        for v in [&mut runs, &mut colls, &mut keys] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        let filter = doc! {"run_id": {"$in": runs}, "coll": {"$in": colls}, "key": {"$in": keys}};
+        let mut cursor = self.items.find(filter).projection(doc! {"_id": 0}).await.map_err(unavailable)?;
         while cursor.advance().await.map_err(unavailable)? {
             let d: Document = cursor.deserialize_current().map_err(unavailable)?;
             let (Ok(run_id), Ok(coll), Ok(key)) = (d.get_str("run_id"), d.get_str("coll"), d.get_str("key")) else { continue };
+            let asked = wanted.iter().any(|(r, ks)| *r == run_id && ks.iter().any(|k| k.collection == coll && k.key == key));
+            if !asked {
+                continue;
+            }
             let value = d.get("v").map(bson::to_json).unwrap_or_default();
             let stamp = d.get_i64("ver").unwrap_or_default();
             out.entry(run_id.to_owned()).or_default().push((ItemKey::new(coll, key), value, stamp));

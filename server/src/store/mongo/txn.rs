@@ -25,7 +25,7 @@ use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 
-use super::apply::{Incoming, Parked, Planning, Run, state};
+use super::apply::{Incoming, Outbox, Parked, Planning, Run, state};
 use super::doc::{PARKED_FIELDS, event_doc, parked_from_doc, run_from_doc};
 use super::group::{by_run, run_updates, verdicts};
 use super::outbox::Flush;
@@ -150,9 +150,16 @@ impl Core {
             planned.push(p.finish());
         }
 
-        // New events go in with their final state.
+        // New events go in with their final state; the rest of each plan
+        // is written in this transaction too, so the run documents keep
+        // no outbox.
         let final_state: HashMap<ObjectId, &'static str> =
             planned.iter().flat_map(|r| r.outbox.settles.iter().map(|s| (s.event, s.state))).collect();
+        let mut produced: Vec<Outbox> = planned.iter_mut().map(|r| std::mem::take(&mut r.outbox)).collect();
+        let new: std::collections::HashSet<ObjectId> = oids.iter().copied().collect();
+        for o in &mut produced {
+            o.settles.retain(|s| !new.contains(&s.event));
+        }
         let docs: Vec<Document> = events
             .iter()
             .zip(&oids)
@@ -177,7 +184,11 @@ impl Core {
         if verdicts(&reply, planned.len()).map_err(Abort::Unavailable)?.iter().any(Option::is_some) {
             return Err(Abort::FallBack);
         }
-        let flushes: Vec<Flush<'_>> = planned.iter().map(Flush::written).collect();
+        let flushes: Vec<Flush<'_>> = planned
+            .iter()
+            .zip(&produced)
+            .map(|(r, outbox)| Flush { run_id: r.id(), version: r.version + 1, outbox, cleared: &r.cleared })
+            .collect();
         self.flush_in(session, &flushes).await.map_err(abort)?;
 
         // Every event belongs to a planned run, so each has its outcome.
