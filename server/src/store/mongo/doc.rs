@@ -77,22 +77,24 @@ pub(super) fn run_to_doc(run: &Run) -> Document {
     }
 }
 
+/// An outbox entry `{event, state}` (also the shape of the outbox lists
+/// older versions kept).
+pub(super) fn settle_from_doc(s: &Document) -> Option<Settle> {
+    let state = match s.get_str("state").ok()? {
+        state::APPLIED => state::APPLIED,
+        state::PARKED => state::PARKED,
+        state::STALE => state::STALE,
+        state::ILLEGAL => state::ILLEGAL,
+        _ => return None,
+    };
+    Some(Settle { event: s.get_object_id("event").ok()?, state })
+}
+
 /// A `runs` document written by [`run_to_doc`] back as a [`Run`].
 pub(super) fn run_from_doc(run_id: &str, d: &Document) -> Run {
     let outbox = d.get_document("outbox").ok();
     let array = |name: &str| outbox.and_then(|o| o.get_array(name).ok()).map(|a| a.iter().filter_map(Bson::as_document)).into_iter().flatten();
-    let settles = array("settles")
-        .filter_map(|s| {
-            let state = match s.get_str("state").ok()? {
-                state::APPLIED => state::APPLIED,
-                state::PARKED => state::PARKED,
-                state::STALE => state::STALE,
-                state::ILLEGAL => state::ILLEGAL,
-                _ => return None,
-            };
-            Some(Settle { event: s.get_object_id("event").ok()?, state })
-        })
-        .collect();
+    let settles = array("settles").filter_map(settle_from_doc).collect();
     let items = array("items")
         .filter_map(|i| {
             let key = ItemKey::new(i.get_str("c").ok()?, i.get_str("k").ok()?);

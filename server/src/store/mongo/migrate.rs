@@ -12,8 +12,8 @@
 
 use mongodb::bson::{Bson, Document, doc};
 
-use super::apply::{History, Outbox, Settle, state};
-use super::doc::run_from_doc;
+use super::apply::{History, Outbox, Settle};
+use super::doc::{run_from_doc, settle_from_doc};
 use super::outbox::settle_updates;
 use super::{Core, bson, unavailable};
 use crate::store::StoreError;
@@ -61,7 +61,7 @@ impl Core {
         // The old outbox first: its entries may leave it only once flushed.
         let settles: Vec<Settle> = d
             .get_array("outbox")
-            .map(|a| a.iter().filter_map(Bson::as_document).filter_map(old_settle).collect())
+            .map(|a| a.iter().filter_map(Bson::as_document).filter_map(settle_from_doc).collect())
             .unwrap_or_default();
         for (filter, update) in settle_updates(settles.iter()) {
             self.events.update_many(filter, update).await.map_err(unavailable)?;
@@ -97,16 +97,4 @@ impl Core {
         self.flush_written(&[&run]).await?;
         Ok(true)
     }
-}
-
-/// An entry of an old outbox list.
-fn old_settle(s: &Document) -> Option<Settle> {
-    let state = match s.get_str("state").ok()? {
-        state::APPLIED => state::APPLIED,
-        state::PARKED => state::PARKED,
-        state::STALE => state::STALE,
-        state::ILLEGAL => state::ILLEGAL,
-        _ => return None,
-    };
-    Some(Settle { event: s.get_object_id("event").ok()?, state })
 }
