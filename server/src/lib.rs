@@ -23,6 +23,7 @@ pub mod pipeline;
 pub mod runstate;
 pub mod store;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use herald::EventCatalog;
@@ -104,7 +105,16 @@ async fn serve<S: Store>(store: Arc<S>, desc: String, config: Config) -> Result<
     let listener = TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     announce(addr, &desc);
+    serve_on(listener, store, &config, shutdown_signal()).await;
+    Ok(())
+}
 
+/// Serve the orchestrator's API over `store` on `listener` until
+/// `shutdown` completes, then finish in-flight requests and close the
+/// store. What [`run`] does once its store is open and its address bound;
+/// public so a store can be served in-process (the conformance suite runs
+/// the in-memory store this way).
+pub async fn serve_on<S: Store>(listener: TcpListener, store: Arc<S>, config: &Config, shutdown: impl Future<Output = ()>) {
     let app = http::App {
         store: store.clone(),
         body_limit: config.body_limit,
@@ -112,11 +122,10 @@ async fn serve<S: Store>(store: Arc<S>, desc: String, config: Config) -> Result<
         layout: Arc::new(orchestrator::layout()),
     };
     let gaps = tokio::spawn(release_gaps(store.clone(), config.gap_timeout));
-    listen::serve(listener, http::router(app), listen::Limits::from(&config), shutdown_signal()).await;
+    listen::serve(listener, http::router(app), listen::Limits::from(config), shutdown).await;
     gaps.abort();
     store.close().await;
     tracing::info!("store closed; bye");
-    Ok(())
 }
 
 /// A connection string without its password, for logs and stdout.

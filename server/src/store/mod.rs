@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use crate::change::RunChange;
 
 pub mod dedup;
+pub mod memory;
 pub mod mongo;
 pub mod sqlite;
 

@@ -12,23 +12,33 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
+
+use clap::Parser;
+use herald_server::store::memory::MemoryStore;
 
 use serde_json::{Value, json};
 
 /// A storage backend configuration of the server under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// The in-memory reference store, served in-process.
+    Memory,
     Sqlite,
     Mongo,
     MongoRedis,
 }
 
 /// Generate, for each named `async fn name(b: Backend)`, one `#[tokio::test]`
-/// per backend: `sqlite::name`, `mongodb::name`, `mongodb_redis::name`.
+/// per backend: `memory::name`, `sqlite::name`, `mongodb::name`,
+/// `mongodb_redis::name`.
 #[macro_export]
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
+        mod memory {
+            $( #[tokio::test] async fn $name() { super::$name($crate::support::Backend::Memory).await } )*
+        }
         mod sqlite {
             $( #[tokio::test] async fn $name() { super::$name($crate::support::Backend::Sqlite).await } )*
         }
@@ -76,22 +86,32 @@ pub struct Env {
     pub db: String,
     pub mongodb_uri: Option<String>,
     pub redis_url: Option<String>,
+    /// The in-memory store, shared by every server this `Env` starts.
+    pub memory: Option<Arc<MemoryStore>>,
 }
 
 impl Env {
     pub fn new(backend: Backend) -> Env {
         let (mongodb_uri, redis_url) = match backend {
-            Backend::Sqlite => (None, None),
+            Backend::Memory | Backend::Sqlite => (None, None),
             Backend::Mongo => (Some(mongodb_uri()), None),
             Backend::MongoRedis => (Some(mongodb_uri()), Some(redis_url())),
         };
-        Env { backend, dir: tempfile::tempdir().unwrap(), db: unique_db(), mongodb_uri, redis_url }
+        let memory = (backend == Backend::Memory).then(|| Arc::new(MemoryStore::new(herald_server::orchestrator::rules())));
+        Env { backend, dir: tempfile::tempdir().unwrap(), db: unique_db(), mongodb_uri, redis_url, memory }
     }
 
     /// A store in the MongoDB at `uri` (a private server the test
     /// controls), without Redis.
     pub fn mongodb_at(uri: String) -> Env {
-        Env { backend: Backend::Mongo, dir: tempfile::tempdir().unwrap(), db: unique_db(), mongodb_uri: Some(uri), redis_url: None }
+        Env {
+            backend: Backend::Mongo,
+            dir: tempfile::tempdir().unwrap(),
+            db: unique_db(),
+            mongodb_uri: Some(uri),
+            redis_url: None,
+            memory: None,
+        }
     }
 
     /// The flags selecting this store.
@@ -123,13 +143,51 @@ impl Env {
         let mut args = self.args();
         args.extend(extra.iter().map(|s| s.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        Server::start_with_env(self.dir.path(), &args, envs)
+        match &self.memory {
+            Some(store) => Server::in_process(store.clone(), self.dir.path(), &args),
+            None => Server::start_with_env(self.dir.path(), &args, envs),
+        }
     }
 }
 
-/// A running server; killed on drop.
+/// How a server under test runs.
+enum Proc {
+    /// The `herald-server` binary.
+    Child(Child),
+    /// `herald_server::serve_on` on a thread of this process.
+    InProcess { stop: Option<tokio::sync::oneshot::Sender<()>>, thread: Option<std::thread::JoinHandle<()>> },
+}
+
+impl Proc {
+    /// Stop it (gracefully when in-process) and wait.
+    fn stop(&mut self) {
+        match self {
+            Proc::Child(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Proc::InProcess { stop, thread } => {
+                if let Some(stop) = stop.take() {
+                    let _ = stop.send(());
+                }
+                if let Some(thread) = thread.take() {
+                    let _ = thread.join();
+                }
+            }
+        }
+    }
+
+    fn child(&mut self) -> &mut Child {
+        match self {
+            Proc::Child(child) => child,
+            Proc::InProcess { .. } => panic!("an in-process server has no process"),
+        }
+    }
+}
+
+/// A running server; stopped on drop.
 pub struct Server {
-    child: Child,
+    proc: Proc,
     /// `http://127.0.0.1:PORT`
     pub base: String,
     /// Its data directory.
@@ -167,7 +225,31 @@ impl Server {
             .strip_prefix("herald-server listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_owned();
-        Server { child, base, data_dir: data_dir.to_owned(), client: reqwest::Client::new() }
+        Server { proc: Proc::Child(child), base, data_dir: data_dir.to_owned(), client: reqwest::Client::new() }
+    }
+
+    /// Serve `store` in-process, with the same flags as the binary.
+    pub fn in_process(store: Arc<MemoryStore>, data_dir: &Path, args: &[&str]) -> Server {
+        let mut argv = vec!["herald-server", "--listen", "127.0.0.1:0"];
+        argv.extend_from_slice(args);
+        let config = herald_server::config::Config::try_parse_from(argv).expect("valid flags");
+        store.reopen();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                addr_tx.send(listener.local_addr().expect("address")).expect("report the address");
+                herald_server::serve_on(listener, store, &config, async {
+                    let _ = stopped.await;
+                })
+                .await;
+            });
+        });
+        let addr = addr_rx.recv().expect("the in-process server's address");
+        let proc = Proc::InProcess { stop: Some(stop), thread: Some(thread) };
+        Server { proc, base: format!("http://{addr}"), data_dir: data_dir.to_owned(), client: reqwest::Client::new() }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -202,21 +284,24 @@ impl Server {
 
     /// SIGKILL and wait: a crash.
     pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.proc.stop();
     }
 
     /// Wait for the process to exit by itself (e.g. a failpoint abort).
     pub fn wait_exit(mut self, limit: Duration) -> std::process::ExitStatus {
-        wait_timeout(&mut self.child, limit).expect("server did not exit")
+        wait_timeout(self.proc.child(), limit).expect("server did not exit")
     }
 
     /// SIGTERM and wait: the graceful path.
     pub fn terminate(mut self) {
-        let pid = self.child.id().to_string();
+        let Proc::Child(child) = &mut self.proc else {
+            self.proc.stop();
+            return;
+        };
+        let pid = child.id().to_string();
         let ok = Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM").success();
         assert!(ok, "kill -TERM failed");
-        let status = wait_timeout(&mut self.child, Duration::from_secs(20)).expect("server did not exit after SIGTERM");
+        let status = wait_timeout(child, Duration::from_secs(20)).expect("server did not exit after SIGTERM");
         assert!(status.success(), "graceful shutdown exit status: {status}");
     }
 }
@@ -234,8 +319,7 @@ fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::Exit
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.proc.stop();
     }
 }
 
