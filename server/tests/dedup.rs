@@ -25,7 +25,7 @@ struct Scripted {
 impl Store for Scripted {
     async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<Outcome>, StoreError> {
         if self.fail_next.swap(false, Ordering::SeqCst) {
-            return Err(StoreError("scripted outage".into()));
+            return Err(StoreError::unavailable("scripted outage"));
         }
         self.events.fetch_add(events.len(), Ordering::SeqCst);
         Ok(events.into_iter().map(|e| Outcome::Applied { run_id: e.run_id, seq: e.seq, released: Vec::new() }).collect())

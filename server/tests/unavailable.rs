@@ -61,3 +61,38 @@ async fn a_data_dir_that_cannot_be_created_is_a_clear_startup_error() {
     let err = SqliteStore::open(&file.path().join("sub"), orchestrator::rules()).err().expect("open must fail");
     assert!(err.to_string().contains("--data-dir"), "{err}");
 }
+
+/// Stored data the store cannot read is not an outage: a 500 that says so,
+/// not a 503 the sender would retry forever; other runs go on.
+#[tokio::test]
+async fn an_unreadable_run_is_a_500_not_a_503_and_other_runs_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (broken, fine) = ("6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b", "7a2d3b0f-4c5e-4f60-9b8c-0d1e2f3a4b5c");
+    {
+        let store = SqliteStore::open(dir.path(), orchestrator::rules()).unwrap();
+        let base = serve(Arc::new(store)).await;
+        let client = reqwest::Client::new();
+        let resp = client.post(format!("{base}/api/ingest/event")).header("content-type", "application/json").body(started("s1", broken));
+        assert_eq!(resp.send().await.unwrap().status().as_u16(), 200);
+    }
+    // Corrupt the run's document on disk, as a bad disk or a hand edit would.
+    let conn = rusqlite::Connection::open(dir.path().join("herald.sqlite3")).unwrap();
+    conn.execute("UPDATE runs SET doc = 'not json' WHERE run_id = ?1", [broken]).unwrap();
+    drop(conn);
+
+    let store = Arc::new(SqliteStore::open(dir.path(), orchestrator::rules()).unwrap());
+    let base = serve(store.clone()).await;
+    let client = reqwest::Client::new();
+    let resp = client.get(format!("{base}/api/runs/{broken}")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 500);
+    assert!(resp.headers().get("retry-after").is_none());
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["code"], "store_internal", "{p}");
+
+    let post = |id: &str, run: &str| {
+        client.post(format!("{base}/api/ingest/event")).header("content-type", "application/json").body(started(id, run)).send()
+    };
+    assert_eq!(post("s2", broken).await.unwrap().status().as_u16(), 500, "the run cannot be applied to");
+    assert_eq!(post("f1", fine).await.unwrap().status().as_u16(), 200, "other runs are not held up");
+    store.shutdown().await;
+}

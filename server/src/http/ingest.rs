@@ -124,11 +124,11 @@ async fn single<S: Store>(app: &App<S>, parsed: Result<Envelope<'_>, EnvelopeErr
                 let status = status_of(&outcome);
                 (status, axum::Json(with_identity(&outcome, &id, &source))).into_response()
             }
-            None => Problem::unavailable(&crate::store::StoreError("the store returned no outcome".into())).into_response(),
+            None => Problem::store(&crate::store::StoreError::internal("the store returned no outcome")).into_response(),
         },
         Err(e) => {
             tracing::warn!(error = %e, %id, %source, "store unavailable; event not acknowledged");
-            Problem::unavailable(&e).into_response()
+            Problem::store(&e).into_response()
         }
     }
 }
@@ -160,7 +160,7 @@ async fn batch<S: Store>(app: &App<S>, bytes: &[u8]) -> Response {
         Ok(o) => o,
         Err(e) => {
             tracing::warn!(error = %e, "store unavailable; batch not acknowledged");
-            return Problem::unavailable(&e).into_response();
+            return Problem::store(&e).into_response();
         }
     };
     for ((index, outcome), (id, source)) in indices.into_iter().zip(outcomes).zip(identities) {

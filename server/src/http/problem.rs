@@ -11,7 +11,7 @@ use herald::{DataError, EnvelopeError};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::store::StoreError;
+use crate::store::{StoreError, StoreErrorKind};
 
 /// The media type of problem responses.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -122,18 +122,30 @@ impl Problem {
         Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "not_found", what)
     }
 
-    /// 503 with `Retry-After`: the store cannot take the event now; nothing
-    /// was acknowledged, so the sender must retry.
-    pub fn unavailable(e: &StoreError) -> Self {
-        let mut p = Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store-unavailable",
-            "Event store unavailable",
-            "store_unavailable",
-            format!("{e}; the event was not stored, retry later"),
-        );
-        p.retry_after = Some(1);
-        p
+    /// A store failure: 503 with `Retry-After` when the store cannot take
+    /// the request now (nothing was acknowledged, so the sender must
+    /// retry); 500 when stored data cannot be read or a bug was hit.
+    pub fn store(e: &StoreError) -> Self {
+        match e.kind {
+            StoreErrorKind::Unavailable => {
+                let mut p = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store-unavailable",
+                    "Event store unavailable",
+                    "store_unavailable",
+                    format!("{e}; the event was not stored, retry later"),
+                );
+                p.retry_after = Some(1);
+                p
+            }
+            StoreErrorKind::Internal => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "store-internal",
+                "Internal store error",
+                "store_internal",
+                format!("{e}; retrying will not help, the operator must look at the server's log"),
+            ),
+        }
     }
 }
 

@@ -59,7 +59,7 @@ pub async fn run<S: Store>(State(app): State<App<S>>, Path(run_id): Path<String>
             Json(body).into_response()
         }
         Ok(None) => Problem::not_found(format!("no run `{run_id}` has received events")).into_response(),
-        Err(e) => Problem::unavailable(&e).into_response(),
+        Err(e) => Problem::store(&e).into_response(),
     }
 }
 
@@ -74,7 +74,7 @@ pub async fn runs<S: Store>(State(app): State<App<S>>, params: Result<Query<Runs
             }
         }
         let q = RunQuery { status: p.status, limit: limit(p.limit)?, cursor: p.cursor };
-        app.store.runs(q).await.map_err(|e| Problem::unavailable(&e))
+        app.store.runs(q).await.map_err(|e| Problem::store(&e))
     };
     match result.await {
         Ok(page) => Json(page).into_response(),
@@ -92,7 +92,7 @@ pub async fn run_events<S: Store>(
     let result = async {
         let p = query(params)?;
         let limit = limit(p.limit)?;
-        app.store.run_events(&run_id, p.after_seq, limit).await.map_err(|e| Problem::unavailable(&e))
+        app.store.run_events(&run_id, p.after_seq, limit).await.map_err(|e| Problem::store(&e))
     };
     match result.await {
         Ok(events) => Json(json!({"run_id": run_id, "events": events})).into_response(),
@@ -122,7 +122,7 @@ pub async fn run_items<S: Store>(
         }
         let p = query(params)?;
         let limit = limit(p.limit)?;
-        app.store.run_items(&run_id, &collection, p.cursor, limit).await.map_err(|e| Problem::unavailable(&e))
+        app.store.run_items(&run_id, &collection, p.cursor, limit).await.map_err(|e| Problem::store(&e))
     };
     match result.await {
         Ok(page) => {

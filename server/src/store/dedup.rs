@@ -88,7 +88,7 @@ impl<S: Store> Deduped<S> {
     /// background and the store works without it meanwhile.
     pub async fn new(inner: S, redis_url: &str, namespace: String, ttl: Duration) -> Result<Self, StoreError> {
         let client = redis::Client::open(redis_url)
-            .map_err(|e| StoreError(format!("--redis-url `{redis_url}` is not a valid Redis URL: {e}")))?;
+            .map_err(|e| StoreError::unavailable(format!("--redis-url `{redis_url}` is not a valid Redis URL: {e}")))?;
         let redis = Arc::new(Redis {
             url: redis_url.to_owned(),
             client,
@@ -197,7 +197,7 @@ impl<S: Store> Store for Deduped<S> {
         }
         outcomes
             .into_iter()
-            .map(|o| o.ok_or_else(|| StoreError("the store returned fewer outcomes than events".into())))
+            .map(|o| o.ok_or_else(|| StoreError::internal("the store returned fewer outcomes than events")))
             .collect()
     }
 

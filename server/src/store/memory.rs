@@ -70,9 +70,9 @@ impl MemoryStore {
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Inner>, StoreError> {
-        let inner = self.inner.lock().map_err(|_| StoreError("the in-memory store is poisoned".into()))?;
+        let inner = self.inner.lock().map_err(|_| StoreError::internal("the in-memory store is poisoned"))?;
         if inner.closed {
-            return Err(StoreError("the store is closed (server shutting down)".into()));
+            return Err(StoreError::unavailable("the store is closed (server shutting down)"));
         }
         Ok(inner)
     }
@@ -156,7 +156,7 @@ fn step<T>(inner: &Inner, state: &mut RunState<usize>, mut f: impl FnMut(&mut Ru
             Err(need) => inner.provide(state, need),
         }
     }
-    Err(StoreError("internal: the planner kept asking for data it was given".into()))
+    Err(StoreError::internal("internal: the planner kept asking for data it was given"))
 }
 
 impl Store for MemoryStore {

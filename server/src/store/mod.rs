@@ -41,12 +41,49 @@ pub struct NewEvent {
     pub change: RunChange,
 }
 
-/// The store cannot take or serve requests right now (disk full, file
-/// gone, writer stopped). Maps to 503 with `Retry-After`: the sender
-/// retries, and nothing was acknowledged.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("the event store is unavailable: {0}")]
-pub struct StoreError(pub String);
+/// Why the store could not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError {
+    /// Which kind of failure: it decides what the client is told.
+    pub kind: StoreErrorKind,
+    /// What happened, for the problem response and the log.
+    pub message: String,
+}
+
+/// The two kinds of [`StoreError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// The store cannot take or serve requests right now (disk full, file
+    /// gone, writer stopped, database unreachable). 503 with
+    /// `Retry-After`: the sender retries, and nothing was acknowledged.
+    Unavailable,
+    /// Stored data the store cannot read, or a bug. 500: retrying the same
+    /// request will not help until someone looks.
+    Internal,
+}
+
+impl StoreError {
+    /// The store cannot work right now; retrying later may succeed.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        StoreError { kind: StoreErrorKind::Unavailable, message: message.into() }
+    }
+
+    /// Corrupt stored data or a bug; retrying will not help.
+    pub fn internal(message: impl Into<String>) -> Self {
+        StoreError { kind: StoreErrorKind::Internal, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            StoreErrorKind::Unavailable => write!(f, "the event store is unavailable: {}", self.message),
+            StoreErrorKind::Internal => write!(f, "internal store error: {}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
 
 /// A run as the query API shows it.
 #[derive(Debug, Clone, Serialize)]

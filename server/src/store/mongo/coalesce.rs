@@ -60,13 +60,13 @@ impl Coalescer {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let closed = || StoreError("the MongoDB store is shutting down".into());
+        let closed = || StoreError::unavailable("the MongoDB store is shutting down");
         let tx = self.jobs.lock().map_err(|_| closed())?.clone().ok_or_else(closed)?;
         let (reply, answer) = oneshot::channel();
         tx.send(Job { events, reply }).await.map_err(|_| closed())?;
         // A dropped reply means the worker died mid-group: nothing was
         // acknowledged, and the sender's retry finds whatever was stored.
-        answer.await.map_err(|_| StoreError("a MongoDB ingest worker stopped; retry".into()))?
+        answer.await.map_err(|_| StoreError::unavailable("a MongoDB ingest worker stopped; retry"))?
     }
 
     /// Stop taking requests, let the workers finish what is queued.
@@ -140,10 +140,10 @@ mod tests {
 
     #[test]
     fn an_error_stays_with_its_job() {
-        let results = vec![applied("a1"), Err(StoreError("boom".into())), applied("a3"), applied("b1"), applied("b2")];
+        let results = vec![applied("a1"), Err(StoreError::internal("boom")), applied("a3"), applied("b1"), applied("b2")];
         let jobs = per_job(results, &[3, 2]);
         assert_eq!(jobs.len(), 2);
-        assert_eq!(jobs[0].as_ref().unwrap_err().0, "boom");
+        assert_eq!(jobs[0].as_ref().unwrap_err().message, "boom");
         let b: Vec<&str> = jobs[1].as_ref().unwrap().iter().map(Outcome::run_id).collect();
         assert_eq!(b, vec!["b1", "b2"], "the second job gets its own outcomes, not the first job's leftovers");
     }

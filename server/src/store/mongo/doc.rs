@@ -14,7 +14,7 @@ use crate::store::{NewEvent, StoreError};
 
 /// The `events` document of a new event, `pending` until its run write.
 pub(super) fn event_doc(oid: ObjectId, ev: &NewEvent) -> Result<Document, StoreError> {
-    let change = serde_json::to_string(&ev.change).map_err(|e| StoreError(format!("cannot encode the change: {e}")))?;
+    let change = serde_json::to_string(&ev.change).map_err(|e| StoreError::internal(format!("cannot encode the change: {e}")))?;
     Ok(doc! {
         "_id": oid,
         "source": &ev.source,

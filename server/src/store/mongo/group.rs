@@ -109,7 +109,7 @@ impl Core {
         for i in duplicates {
             results[i] = Some(self.duplicate(&events[i].source, &events[i].id).await);
         }
-        results.into_iter().map(|r| r.unwrap_or_else(|| Err(StoreError("event left unprocessed".into())))).collect()
+        results.into_iter().map(|r| r.unwrap_or_else(|| Err(StoreError::internal("event left unprocessed")))).collect()
     }
 
     /// Step 1: insert the events as `pending`. Returns the indexes that
@@ -144,7 +144,7 @@ impl Core {
                     if w.code == DUPLICATE_KEY {
                         duplicates.insert(i);
                     } else {
-                        results[i] = Some(Err(StoreError(format!("MongoDB refused the event: {}", w.message))));
+                        results[i] = Some(Err(StoreError::unavailable(format!("MongoDB refused the event: {}", w.message))));
                     }
                 }
                 Ok(duplicates)
@@ -302,20 +302,20 @@ pub(super) fn run_updates<'r>(collection: &str, runs: impl Iterator<Item = &'r R
 /// written, or why not.
 pub(super) fn verdicts(reply: &Document, n: usize) -> Result<Vec<Option<Verdict>>, StoreError> {
     if let Ok(wce) = reply.get_document("writeConcernError") {
-        return Err(StoreError(format!("MongoDB did not confirm the run writes: {wce}")));
+        return Err(StoreError::unavailable(format!("MongoDB did not confirm the run writes: {wce}")));
     }
     let mut verdicts: Vec<Option<Verdict>> = (0..n).map(|_| None).collect();
     for e in reply.get_array("writeErrors").map(Vec::as_slice).unwrap_or_default() {
         let Some(e) = e.as_document() else { continue };
         let index = e.get("index").and_then(as_index);
         let Some(slot) = index.and_then(|i| verdicts.get_mut(i)) else {
-            return Err(StoreError(format!("MongoDB reported a run write error without a usable index: {e}")));
+            return Err(StoreError::internal(format!("MongoDB reported a run write error without a usable index: {e}")));
         };
         let code = e.get("code").and_then(as_index).unwrap_or_default();
         *slot = Some(if code == DUPLICATE_KEY as usize {
             Verdict::Conflict
         } else {
-            Verdict::Failed(StoreError(format!("MongoDB refused the run write: {}", e.get_str("errmsg").unwrap_or_default())))
+            Verdict::Failed(StoreError::unavailable(format!("MongoDB refused the run write: {}", e.get_str("errmsg").unwrap_or_default())))
         });
     }
     Ok(verdicts)

@@ -48,9 +48,8 @@ impl Core {
                 }
             }
         }
-        Err(StoreError(
-            "runs keep being written in the layout of an older herald-server; stop older servers on this database, then start again"
-                .into(),
+        Err(StoreError::unavailable(
+            "runs keep being written in the layout of an older herald-server; stop older servers on this database, then start again",
         ))
     }
 

@@ -181,7 +181,7 @@ struct Core {
 }
 
 fn unavailable(e: mongodb::error::Error) -> StoreError {
-    StoreError(format!("MongoDB: {e}"))
+    StoreError::unavailable(format!("MongoDB: {e}"))
 }
 
 /// MongoDB's duplicate key error code.
@@ -205,7 +205,7 @@ impl MongoStore {
     pub async fn open(uri: &str, db_name: &str, rules: Rules, transactions: bool) -> Result<Self, StoreError> {
         let mut options = ClientOptions::parse(uri)
             .await
-            .map_err(|e| StoreError(format!("--mongodb-uri `{uri}` is not usable: {e}")))?;
+            .map_err(|e| StoreError::unavailable(format!("--mongodb-uri `{uri}` is not usable: {e}")))?;
         options.server_selection_timeout.get_or_insert(DEFAULT_TIMEOUT);
         let write_concern = durable(options.write_concern.take());
         options.write_concern = Some(write_concern.clone());
@@ -231,7 +231,7 @@ impl MongoStore {
             failpoint: std::env::var("HERALD_FAILPOINT").ok().filter(|s| !s.is_empty()),
         };
         core.create_indexes().await.map_err(|e| {
-            StoreError(format!("cannot prepare MongoDB database `{db_name}` at {uri}: {}; is MongoDB running?", unavailable(e).0))
+            StoreError::unavailable(format!("cannot prepare MongoDB database `{db_name}` at {uri}: {}; is MongoDB running?", unavailable(e).message))
         })?;
         let converted = core.migrate().await?;
         if converted > 0 {
@@ -316,7 +316,7 @@ impl Core {
                 }
             }
         }
-        Err(StoreError(format!("internal: planning run {} kept asking for data it was given", p.run_id())))
+        Err(StoreError::internal(format!("internal: planning run {} kept asking for data it was given", p.run_id())))
     }
 
     /// The stored items among `wanted` (per run), by run.

@@ -131,7 +131,7 @@ struct WriteError {
 
 fn write_errors(reply: &Document) -> Result<Vec<WriteError>, StoreError> {
     if let Ok(wce) = reply.get_document("writeConcernError") {
-        return Err(StoreError(format!("MongoDB did not confirm the writes: {wce}")));
+        return Err(StoreError::unavailable(format!("MongoDB did not confirm the writes: {wce}")));
     }
     let mut out = Vec::new();
     for e in reply.get_array("writeErrors").map(Vec::as_slice).unwrap_or_default() {
@@ -142,7 +142,7 @@ fn write_errors(reply: &Document) -> Result<Vec<WriteError>, StoreError> {
             _ => None,
         };
         let Some(index) = number("index").and_then(|i| usize::try_from(i).ok()) else {
-            return Err(StoreError(format!("MongoDB reported a write error without a usable index: {e}")));
+            return Err(StoreError::internal(format!("MongoDB reported a write error without a usable index: {e}")));
         };
         out.push(WriteError { index, code: number("code").unwrap_or_default(), message: e.get_str("errmsg").unwrap_or_default().to_owned() });
     }
@@ -170,7 +170,7 @@ impl Core {
             let mut retry = Vec::new();
             for e in write_errors(&reply)? {
                 if e.code != i64::from(DUPLICATE_KEY) {
-                    return Err(StoreError(format!("MongoDB refused an item write: {}", e.message)));
+                    return Err(StoreError::unavailable(format!("MongoDB refused an item write: {}", e.message)));
                 }
                 // Either a newer item exists (nothing to do), or another
                 // flush inserted this one first: write over it if it is
@@ -183,7 +183,7 @@ impl Core {
             if !retry.is_empty() {
                 let reply = self.db.run_command(self.update_command(self.items.name(), retry, false)).await.map_err(unavailable)?;
                 if let Some(e) = write_errors(&reply)?.into_iter().next() {
-                    return Err(StoreError(format!("MongoDB refused an item write: {}", e.message)));
+                    return Err(StoreError::unavailable(format!("MongoDB refused an item write: {}", e.message)));
                 }
             }
         }
@@ -191,7 +191,7 @@ impl Core {
         if !history.is_empty() {
             let reply = self.db.run_command(self.update_command(self.history.name(), history, false)).await.map_err(unavailable)?;
             if let Some(e) = write_errors(&reply)?.into_iter().find(|e| e.code != i64::from(DUPLICATE_KEY)) {
-                return Err(StoreError(format!("MongoDB refused a history write: {}", e.message)));
+                return Err(StoreError::unavailable(format!("MongoDB refused a history write: {}", e.message)));
             }
         }
         for filter in leftovers(flushes) {

@@ -32,7 +32,7 @@ impl Core {
             .projection(doc! {"envelope": 0})
             .await
             .map_err(unavailable)?
-            .ok_or_else(|| StoreError(format!("event ({source}, {id}) reported as duplicate but not found")))?;
+            .ok_or_else(|| StoreError::internal(format!("event ({source}, {id}) reported as duplicate but not found")))?;
         let run_id = stored.get_str("run_id").unwrap_or_default().to_owned();
         if stored.get_str("state").ok() == Some(state::PENDING) {
             self.finish_pending(&stored).await?;
@@ -42,7 +42,7 @@ impl Core {
 
     /// Process a stored `pending` event from its document.
     async fn finish_pending(&self, stored: &Document) -> Result<(), StoreError> {
-        let bad = |what: &str| StoreError(format!("stored event has no valid `{what}`"));
+        let bad = |what: &str| StoreError::internal(format!("stored event has no valid `{what}`"));
         let oid = stored.get_object_id("_id").map_err(|_| bad("_id"))?;
         let change: RunChange =
             serde_json::from_str(stored.get_str("change").map_err(|_| bad("change"))?).map_err(|_| bad("change"))?;
@@ -80,7 +80,7 @@ impl Core {
                 Cas::Conflict => backoff(attempt).await,
             }
         }
-        Err(StoreError(format!("run {run_id} is too contended: gave up after {MAX_ATTEMPTS} attempts; retry")))
+        Err(StoreError::unavailable(format!("run {run_id} is too contended: gave up after {MAX_ATTEMPTS} attempts; retry")))
     }
 
     async fn is_pending(&self, oid: ObjectId) -> Result<bool, StoreError> {
@@ -154,7 +154,7 @@ impl Core {
                 Cas::Conflict => backoff(attempt).await,
             }
         }
-        Err(StoreError(format!("run {run_id} is too contended to release its gap; will retry")))
+        Err(StoreError::unavailable(format!("run {run_id} is too contended to release its gap; will retry")))
     }
 
     /// The gap sweeper: finish events whose processing died half-way and

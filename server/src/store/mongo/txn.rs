@@ -194,7 +194,7 @@ impl Core {
         // Every event belongs to a planned run, so each has its outcome.
         let outcomes = outcomes
             .into_iter()
-            .map(|o| o.ok_or_else(|| Abort::Unavailable(StoreError("an event of the group was not planned".into()))))
+            .map(|o| o.ok_or_else(|| Abort::Unavailable(StoreError::internal("an event of the group was not planned"))))
             .collect::<Result<Vec<_>, _>>()?;
         let written = planned.iter().map(|r| (r.id().to_owned(), r.version + 1)).collect();
         Ok((outcomes, written))

@@ -42,10 +42,10 @@ impl SqliteStore {
     /// `rules`. A store written by an older version is upgraded first.
     pub fn open(data_dir: &Path, rules: Rules) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
-            StoreError(format!("cannot create the data directory {}: {e}; pass a writable --data-dir", data_dir.display()))
+            StoreError::unavailable(format!("cannot create the data directory {}: {e}; pass a writable --data-dir", data_dir.display()))
         })?;
         let path = data_dir.join("herald.sqlite3");
-        let open_err = |e: rusqlite::Error| StoreError(format!("cannot open {}: {e}", path.display()));
+        let open_err = |e: rusqlite::Error| StoreError::unavailable(format!("cannot open {}: {e}", path.display()));
         let mut conn = Connection::open(&path).map_err(open_err)?;
         schema::configure(&conn).map_err(open_err)?;
         schema::migrate(&mut conn, &rules.layout).map_err(open_err)?;
@@ -61,7 +61,7 @@ impl SqliteStore {
         let handle = std::thread::Builder::new()
             .name("herald-sqlite-writer".into())
             .spawn(move || writer::run(conn, index, rx, rules))
-            .map_err(|e| StoreError(format!("cannot start the writer thread: {e}")))?;
+            .map_err(|e| StoreError::unavailable(format!("cannot start the writer thread: {e}")))?;
         let checkpointer = checkpoint::Checkpointer::start(&path).map_err(open_err)?;
         Ok(SqliteStore {
             path,
@@ -91,8 +91,8 @@ impl SqliteStore {
     }
 
     async fn submit<T>(&self, job: Job, rx: oneshot::Receiver<Result<T, StoreError>>) -> Result<T, StoreError> {
-        self.jobs.send(job).await.map_err(|_| StoreError("the writer has stopped (server shutting down)".into()))?;
-        rx.await.map_err(|_| StoreError("the writer stopped before committing".into()))?
+        self.jobs.send(job).await.map_err(|_| StoreError::unavailable("the writer has stopped (server shutting down)"))?;
+        rx.await.map_err(|_| StoreError::unavailable("the writer stopped before committing"))?
     }
 
     async fn read<T: Send + 'static>(
@@ -101,11 +101,11 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let reader = self.reader.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = reader.lock().map_err(|_| StoreError("reader connection poisoned".into()))?;
-            f(&conn).map_err(|e| StoreError(e.to_string()))
+            let conn = reader.lock().map_err(|_| StoreError::internal("reader connection poisoned"))?;
+            f(&conn).map_err(store_error)
         })
         .await
-        .map_err(|e| StoreError(format!("read task failed: {e}")))?
+        .map_err(|e| StoreError::unavailable(format!("read task failed: {e}")))?
     }
 }
 
@@ -203,13 +203,31 @@ impl Store for SqliteStore {
 
     async fn ready(&self) -> Result<(), StoreError> {
         if self.jobs.is_closed() {
-            return Err(StoreError("the writer thread has stopped".into()));
+            return Err(StoreError::unavailable("the writer thread has stopped"));
         }
         self.read(|c| c.query_row("SELECT COUNT(*) FROM runs WHERE 0", [], |r| r.get::<_, i64>(0))).await.map(drop)
     }
 
     async fn close(&self) {
         self.shutdown().await;
+    }
+}
+
+/// A SQLite failure as the client sees it: data the store cannot read (or
+/// write) as what it should be is corruption or a bug, anything else (I/O,
+/// a full disk, a locked or missing file) an outage.
+pub(super) fn store_error(e: rusqlite::Error) -> StoreError {
+    use rusqlite::Error as E;
+    match e {
+        E::FromSqlConversionFailure(..)
+        | E::ToSqlConversionFailure(_)
+        | E::InvalidColumnType(..)
+        | E::InvalidColumnIndex(_)
+        | E::InvalidColumnName(_)
+        | E::StatementChangedRows(_)
+        | E::Utf8Error(..)
+        | E::IntegralValueOutOfRange(..) => StoreError::internal(e.to_string()),
+        _ => StoreError::unavailable(e.to_string()),
     }
 }
 

@@ -78,8 +78,8 @@ impl Reply {
             (Reply::ReleaseGaps(tx), Ok(Done::ReleaseGaps(n))) => drop(tx.send(Ok(n))),
             (Reply::Ingest(tx), Err(e)) => drop(tx.send(Err(e))),
             (Reply::ReleaseGaps(tx), Err(e)) => drop(tx.send(Err(e))),
-            (Reply::Ingest(tx), Ok(_)) => drop(tx.send(Err(StoreError("internal: mismatched job result".into())))),
-            (Reply::ReleaseGaps(tx), Ok(_)) => drop(tx.send(Err(StoreError("internal: mismatched job result".into())))),
+            (Reply::Ingest(tx), Ok(_)) => drop(tx.send(Err(StoreError::internal("internal: mismatched job result")))),
+            (Reply::ReleaseGaps(tx), Ok(_)) => drop(tx.send(Err(StoreError::internal("internal: mismatched job result")))),
         }
     }
 }
@@ -227,7 +227,7 @@ fn index_everything(conn: &mut Connection, index: &mut RunIndex) -> rusqlite::Re
 }
 
 fn unavailable(e: rusqlite::Error) -> StoreError {
-    StoreError(e.to_string())
+    super::store_error(e)
 }
 
 #[cfg(test)]
@@ -281,7 +281,7 @@ mod tests {
         let applied = |o: Vec<Outcome>| o.iter().all(|o| matches!(o, Outcome::Applied { .. }));
         assert!(applied(ra.try_recv().unwrap().unwrap()));
         let err = rb.try_recv().unwrap().unwrap_err();
-        assert!(err.0.contains("poisoned"), "{err}");
+        assert!(err.message.contains("poisoned"), "{err}");
         assert!(applied(rc.try_recv().unwrap().unwrap()));
         let ids: Vec<String> =
             conn.prepare("SELECT id FROM events ORDER BY pk").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
