@@ -129,6 +129,22 @@ pub enum EnvelopeError {
         /// The JSON type found instead.
         found: &'static str,
     },
+    /// A batch carries more events than one request may.
+    #[error("the batch has more than {max} events; send at most {max} per request (split it into several batches)")]
+    BatchTooLarge {
+        /// The most events one batch may carry.
+        max: usize,
+    },
+    /// A batch element is not an event at all (not an object), or speaks
+    /// another CloudEvents version: the whole batch is refused, since a
+    /// sender that built it is not sending the events it thinks it is.
+    #[error("batch element {index} {reason}; every element of a batch must be a CloudEvents v1.0 event object")]
+    MalformedBatch {
+        /// The element's index.
+        index: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A binary-mode header value cannot be decoded.
     #[error("header `{header}` cannot be decoded: {reason}")]
     InvalidHeader {
@@ -171,6 +187,8 @@ impl EnvelopeError {
             EnvelopeError::InvalidBase64 { .. } => "invalid_base64",
             EnvelopeError::InvalidString { .. } => "invalid_string",
             EnvelopeError::NotABatch { .. } => "not_a_batch",
+            EnvelopeError::BatchTooLarge { .. } => "batch_too_large",
+            EnvelopeError::MalformedBatch { .. } => "malformed_batch",
             EnvelopeError::InvalidHeader { .. } => "invalid_header",
             EnvelopeError::DatacontenttypeHeader => "datacontenttype_header",
             EnvelopeError::InvalidBody { .. } => "invalid_body",
@@ -197,7 +215,9 @@ impl EnvelopeError {
             EnvelopeError::InvalidJson { .. }
             | EnvelopeError::NotAnObject { .. }
             | EnvelopeError::DataAndDataBase64
-            | EnvelopeError::NotABatch { .. } => None,
+            | EnvelopeError::NotABatch { .. }
+            | EnvelopeError::BatchTooLarge { .. }
+            | EnvelopeError::MalformedBatch { .. } => None,
         }
     }
 

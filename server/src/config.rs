@@ -61,6 +61,12 @@ pub struct Config {
     #[arg(long, env = "HERALD_BODY_LIMIT", default_value_t = 1024 * 1024, value_parser = parse_body_limit)]
     pub body_limit: usize,
 
+    /// Most events one batch request may carry (1 to 100000); a larger
+    /// batch is refused whole with 413 before its events are read.
+    #[arg(long, env = "HERALD_MAX_BATCH_EVENTS", default_value_t = herald::envelope::DEFAULT_MAX_BATCH_EVENTS,
+          value_parser = parse_max_batch_events)]
+    pub max_batch_events: usize,
+
     /// How long a run waits for a missing `seq` before applying what came
     /// after it and recording the gap (e.g. 30s, 500ms, 2m).
     #[arg(long, env = "HERALD_GAP_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
@@ -126,6 +132,14 @@ pub enum LogFormat {
     Json,
 }
 
+fn parse_max_batch_events(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|_| format!("`{s}` is not a number of events"))?;
+    if !(1..=100_000).contains(&n) {
+        return Err(format!("{n} is outside 1 to 100000 events per batch"));
+    }
+    Ok(n)
+}
+
 fn parse_body_limit(s: &str) -> Result<usize, String> {
     let n: usize = s.parse().map_err(|_| format!("`{s}` is not a number of bytes"))?;
     if n < MIN_BODY_LIMIT {
@@ -168,6 +182,9 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.data_dir, PathBuf::from("./herald-data"));
         assert_eq!(c.body_limit, 1024 * 1024);
+        assert_eq!(c.max_batch_events, 1000);
+        assert_eq!(Config::try_parse_from(["herald-server", "--max-batch-events", "5"]).unwrap().max_batch_events, 5);
+        assert!(Config::try_parse_from(["herald-server", "--max-batch-events", "0"]).is_err());
         assert_eq!(c.gap_timeout, Duration::from_secs(30));
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.store, StoreKind::Sqlite);

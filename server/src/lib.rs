@@ -118,6 +118,7 @@ pub async fn serve_on<S: Store>(listener: TcpListener, store: Arc<S>, config: &C
     let app = http::App {
         store: store.clone(),
         body_limit: config.body_limit,
+        max_batch_events: config.max_batch_events,
         envelope: Catalog::ENVELOPE,
         layout: Arc::new(orchestrator::layout()),
     };

@@ -152,6 +152,25 @@ async fn batch_edge_cases(b: Backend) {
     let (status, p) = s.post("application/cloudevents-batch+json", r#"[{"specversion":"1.0","#).await;
     assert_eq!(status, 400);
     assert_eq!(p["code"], "invalid_json");
+
+    // Not an event object, a nested array, another CloudEvents version: the
+    // whole batch is refused (a client that checks only the status must not
+    // see success), and nothing of it is stored.
+    let run = run_id();
+    let good = event("b-good", "ai.run.started", json!({"run_id": run}), None);
+    let old = json!({"specversion": "0.3", "id": "b-old", "source": "/t", "type": "ai.run.started", "data": {"run_id": run}});
+    for bad in [json!(42), json!([good.clone()]), old] {
+        let body = Value::Array(vec![good.clone(), bad.clone()]).to_string();
+        let (status, p) = s.post("application/cloudevents-batch+json", body).await;
+        assert_eq!((status, p["code"].as_str()), (400, Some("malformed_batch")), "{bad}: {p}");
+        assert!(p["detail"].as_str().unwrap().contains("element 1"), "{p}");
+    }
+    assert_eq!(s.get(&format!("/api/runs/{run}")).await.0, 404, "nothing of a refused batch is stored");
+
+    // More events than a batch may carry: 413 before any is read.
+    let tiny = format!("[{}0]", "0,".repeat(200_000));
+    let (status, p) = s.post("application/cloudevents-batch+json", tiny).await;
+    assert_eq!((status, p["code"].as_str()), (413, Some("batch_too_large")), "{p}");
 }
 
 async fn duplicates_are_acknowledged_and_applied_once(b: Backend) {

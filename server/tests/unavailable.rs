@@ -13,7 +13,13 @@ use herald_server::store::sqlite::SqliteStore;
 use serde_json::{Value, json};
 
 async fn serve(store: Arc<SqliteStore>) -> String {
-    let app = App { store, body_limit: 1 << 20, envelope: Catalog::ENVELOPE, layout: Arc::new(orchestrator::layout()) };
+    let app = App {
+        store,
+        body_limit: 1 << 20,
+        max_batch_events: 1000,
+        envelope: Catalog::ENVELOPE,
+        layout: Arc::new(orchestrator::layout()),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router(app)).await });

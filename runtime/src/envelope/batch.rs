@@ -10,21 +10,83 @@ use super::structured::{first_non_ws, not_expected};
 use super::{Envelope, EnvelopeOptions};
 use crate::error::EnvelopeError;
 
-/// Parse a batch: one result per array element, in order.
-///
-/// The outer `Err` means the body as a whole is unusable: not JSON
-/// (`invalid_json`) or not an array (`not_a_batch`). `[]` is an empty batch.
+/// Most events one batch may carry when the caller sets no limit: enough
+/// for any sender's flush, small enough that one request cannot make the
+/// server build a huge answer (500,000 tiny elements fit in 1 MiB).
+pub const DEFAULT_MAX_BATCH_EVENTS: usize = 1000;
+
+/// Parse a batch of at most [`DEFAULT_MAX_BATCH_EVENTS`] events: one result
+/// per array element, in order. See [`parse_batch_limited`].
 #[allow(clippy::type_complexity)] // The nesting is the contract: outer body, inner per event.
 pub fn parse_batch<'a>(
     bytes: &'a [u8],
     opts: EnvelopeOptions,
 ) -> Result<Vec<Result<Envelope<'a>, EnvelopeError>>, EnvelopeError> {
+    parse_batch_limited(bytes, opts, DEFAULT_MAX_BATCH_EVENTS)
+}
+
+/// Parse a batch of at most `max_events` events: one result per array
+/// element, in order.
+///
+/// The outer `Err` means the body as a whole is refused: not JSON
+/// (`invalid_json`), not an array (`not_a_batch`), more than `max_events`
+/// elements (`batch_too_large`, found while reading, before anything is
+/// built for the rest), or an element that is not an event object or not
+/// CloudEvents v1.0 (`malformed_batch`). Any other fault of an element is
+/// that element's own result. `[]` is an empty batch.
+#[allow(clippy::type_complexity)]
+pub fn parse_batch_limited<'a>(
+    bytes: &'a [u8],
+    opts: EnvelopeOptions,
+    max_events: usize,
+) -> Result<Vec<Result<Envelope<'a>, EnvelopeError>>, EnvelopeError> {
     match first_non_ws(bytes) {
         Some(b'[') => {}
         first => return Err(not_expected(bytes, first, |found| EnvelopeError::NotABatch { found })),
     }
-    let elements: Vec<&'a RawValue> = serde_json::from_slice(bytes).map_err(|e| EnvelopeError::from_json(&e))?;
-    Ok(elements.into_iter().map(|raw| Envelope::parse(raw.get().as_bytes(), opts)).collect())
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let elements = match serde::Deserializer::deserialize_seq(&mut de, AtMost(max_events)).and_then(|e| de.end().map(|()| e)) {
+        Ok(elements) => elements,
+        Err(e) if e.to_string().starts_with(TOO_MANY) => return Err(EnvelopeError::BatchTooLarge { max: max_events }),
+        Err(e) => return Err(EnvelopeError::from_json(&e)),
+    };
+    let parsed: Vec<Result<Envelope<'a>, EnvelopeError>> =
+        elements.into_iter().map(|raw| Envelope::parse(raw.get().as_bytes(), opts)).collect();
+    for (index, result) in parsed.iter().enumerate() {
+        let reason = match result {
+            Err(EnvelopeError::NotAnObject { found }) => format!("is {found}, not an object"),
+            Err(EnvelopeError::UnsupportedSpecversion { found }) => format!("has specversion {found}"),
+            _ => continue,
+        };
+        return Err(EnvelopeError::MalformedBatch { index, reason });
+    }
+    Ok(parsed)
+}
+
+/// The start of the error [`AtMost`] stops with.
+const TOO_MANY: &str = "herald: batch over its limit";
+
+/// Reads a JSON array's elements as borrowed raw values, failing as soon as
+/// there are more than `.0` of them.
+struct AtMost(usize);
+
+impl<'de> serde::de::Visitor<'de> for AtMost {
+    type Value = Vec<&'de RawValue>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "an array of at most {} events", self.0)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.0));
+        while let Some(element) = seq.next_element::<&'de RawValue>()? {
+            if out.len() == self.0 {
+                return Err(serde::de::Error::custom(TOO_MANY));
+            }
+            out.push(element);
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -44,18 +106,48 @@ mod tests {
         let body = br#"[
             {"specversion":"1.0","id":"1","source":"s","type":"t"},
             {"specversion":"1.0","source":"s","type":"t"},
-            42,
             {"specversion":"1.0","id":"4","source":"s","type":"t","data":{"a":[1,2]}},
             {"specversion":"1.0","id":"5","id":"5","source":"s","type":"t"}
         ]"#;
         let results = parse_batch(body, OPTS).unwrap();
-        assert_eq!(results.len(), 5);
+        assert_eq!(results.len(), 4);
         assert_eq!(results[0].as_ref().unwrap().id, "1");
         assert_eq!(results[1].as_ref().unwrap_err().code(), "missing_attribute");
-        assert_eq!(results[2].as_ref().unwrap_err().code(), "not_an_object");
-        let fourth = results[3].as_ref().unwrap();
-        assert_eq!(fourth.data.as_ref().unwrap().as_bytes(), br#"{"a":[1,2]}"#);
-        assert_eq!(results[4].as_ref().unwrap_err().code(), "duplicate_attribute");
+        let third = results[2].as_ref().unwrap();
+        assert_eq!(third.data.as_ref().unwrap().as_bytes(), br#"{"a":[1,2]}"#);
+        assert_eq!(results[3].as_ref().unwrap_err().code(), "duplicate_attribute");
+    }
+
+    #[test]
+    fn an_element_that_is_not_a_v1_event_object_refuses_the_whole_batch() {
+        let ok = r#"{"specversion":"1.0","id":"1","source":"s","type":"t"}"#;
+        for (bad, index, says) in [
+            ("42", 1, "is a number"),
+            (r#"[{"specversion":"1.0"}]"#, 1, "is an array"),
+            (r#"{"specversion":"0.3","id":"2","source":"s","type":"t"}"#, 1, "specversion"),
+        ] {
+            let body = format!("[{ok},{bad},{ok}]");
+            let err = parse_batch(body.as_bytes(), OPTS).unwrap_err();
+            assert_eq!(err.code(), "malformed_batch", "{bad}");
+            assert!(matches!(err, EnvelopeError::MalformedBatch { index: i, .. } if i == index), "{err:?}");
+            assert!(err.to_string().contains(says) && err.to_string().contains("element 1"), "{err}");
+        }
+    }
+
+    #[test]
+    fn more_events_than_the_limit_refuse_the_batch_while_reading() {
+        let one = r#"{"specversion":"1.0","id":"1","source":"s","type":"t"}"#;
+        let three = format!("[{one},{one},{one}]");
+        assert_eq!(parse_batch_limited(three.as_bytes(), OPTS, 3).unwrap().len(), 3);
+        assert_eq!(parse_batch_limited(three.as_bytes(), OPTS, 2).unwrap_err(), EnvelopeError::BatchTooLarge { max: 2 });
+        // Half a million tiny elements: refused at element 1001, not after
+        // building them all (and the error says how many are allowed).
+        let huge = format!("[{}0]", "0,".repeat(500_000));
+        let err = parse_batch(huge.as_bytes(), OPTS).unwrap_err();
+        assert_eq!(err.code(), "batch_too_large");
+        assert!(err.to_string().contains("at most 1000"), "{err}");
+        // Broken JSON is still reported as such, not as too large.
+        assert_eq!(parse_batch_limited(b"[1,2,", OPTS, 10).unwrap_err().code(), "invalid_json");
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub mod media;
 mod structured;
 mod time;
 
-pub use batch::parse_batch;
+pub use batch::{DEFAULT_MAX_BATCH_EVENTS, parse_batch, parse_batch_limited};
 pub use binary::parse_binary;
 pub use extensions::{ExtensionValue, Extensions};
 pub use time::Timestamp;

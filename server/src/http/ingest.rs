@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use herald::envelope::{media, parse_batch, parse_binary};
+use herald::envelope::{media, parse_batch_limited, parse_binary};
 use herald::{Envelope, EnvelopeError};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -134,7 +134,7 @@ async fn single<S: Store>(app: &App<S>, parsed: Result<Envelope<'_>, EnvelopeErr
 }
 
 async fn batch<S: Store>(app: &App<S>, bytes: &[u8]) -> Response {
-    let parsed = match parse_batch(bytes, app.envelope) {
+    let parsed = match parse_batch_limited(bytes, app.envelope, app.max_batch_events) {
         Ok(p) => p,
         Err(e) => return Problem::envelope(&e).into_response(),
     };

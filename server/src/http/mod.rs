@@ -22,6 +22,8 @@ pub struct App<S> {
     pub store: Arc<S>,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Most events one batch request may carry.
+    pub max_batch_events: usize,
     /// Envelope parsing options from the catalog.
     pub envelope: EnvelopeOptions,
     /// Which run fields are keyed collections (paged by
@@ -32,7 +34,13 @@ pub struct App<S> {
 // Manual: `derive(Clone)` would demand `S: Clone`, but only the `Arc` is cloned.
 impl<S> Clone for App<S> {
     fn clone(&self) -> Self {
-        App { store: self.store.clone(), body_limit: self.body_limit, envelope: self.envelope, layout: self.layout.clone() }
+        App {
+            store: self.store.clone(),
+            body_limit: self.body_limit,
+            max_batch_events: self.max_batch_events,
+            envelope: self.envelope,
+            layout: self.layout.clone(),
+        }
     }
 }
 

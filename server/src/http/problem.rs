@@ -57,7 +57,12 @@ impl Problem {
 
     /// 400: the envelope breaks a CloudEvents rule.
     pub fn envelope(e: &EnvelopeError) -> Self {
-        let mut p = Problem::new(StatusCode::BAD_REQUEST, "invalid-envelope", "Invalid CloudEvents envelope", e.code(), e.to_string());
+        // Too many events is about size, like a body over the limit.
+        let status = match e {
+            EnvelopeError::BatchTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let mut p = Problem::new(status, "invalid-envelope", "Invalid CloudEvents envelope", e.code(), e.to_string());
         p.attribute = e.attribute().map(str::to_owned);
         p
     }
