@@ -75,11 +75,12 @@ async fn an_unreadable_run_is_a_500_not_a_503_and_other_runs_go_on() {
     let dir = tempfile::tempdir().unwrap();
     let (broken, fine) = ("6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b", "7a2d3b0f-4c5e-4f60-9b8c-0d1e2f3a4b5c");
     {
-        let store = SqliteStore::open(dir.path(), orchestrator::rules()).unwrap();
-        let base = serve(Arc::new(store)).await;
+        let store = Arc::new(SqliteStore::open(dir.path(), orchestrator::rules()).unwrap());
+        let base = serve(store.clone()).await;
         let client = reqwest::Client::new();
         let resp = client.post(format!("{base}/api/ingest/event")).header("content-type", "application/json").body(started("s1", broken));
         assert_eq!(resp.send().await.unwrap().status().as_u16(), 200);
+        store.shutdown().await;
     }
     // Corrupt the run's document on disk, as a bad disk or a hand edit would.
     let conn = rusqlite::Connection::open(dir.path().join("herald.sqlite3")).unwrap();
@@ -101,4 +102,18 @@ async fn an_unreadable_run_is_a_500_not_a_503_and_other_runs_go_on() {
     assert_eq!(post("s2", broken).await.unwrap().status().as_u16(), 500, "the run cannot be applied to");
     assert_eq!(post("f1", fine).await.unwrap().status().as_u16(), 200, "other runs are not held up");
     store.shutdown().await;
+}
+
+/// Two servers on one data dir would each believe they are its only
+/// writer; the second is refused at start, with what to do about it.
+#[tokio::test]
+async fn a_data_dir_in_use_is_refused_until_its_store_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = SqliteStore::open(dir.path(), orchestrator::rules()).unwrap();
+    let err = SqliteStore::open(dir.path(), orchestrator::rules()).err().expect("a second store on the same dir must fail");
+    let text = err.to_string();
+    assert!(text.contains("another herald-server") && text.contains("--data-dir"), "{text}");
+    first.shutdown().await;
+    let second = SqliteStore::open(dir.path(), orchestrator::rules()).expect("free again once the first is closed");
+    second.shutdown().await;
 }

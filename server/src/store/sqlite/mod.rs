@@ -33,6 +33,9 @@ pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
     reader: Arc<Mutex<Connection>>,
     layout: Layout,
+    /// Held open until the store is shut down: the exclusive lock on the
+    /// data dir.
+    lock: Mutex<Option<std::fs::File>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<checkpoint::Checkpointer>,
 }
@@ -44,6 +47,7 @@ impl SqliteStore {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             StoreError::unavailable(format!("cannot create the data directory {}: {e}; pass a writable --data-dir", data_dir.display()))
         })?;
+        let lock = lock_data_dir(data_dir)?;
         let path = data_dir.join("herald.sqlite3");
         let open_err = |e: rusqlite::Error| StoreError::unavailable(format!("cannot open {}: {e}", path.display()));
         let mut conn = Connection::open(&path).map_err(open_err)?;
@@ -68,6 +72,7 @@ impl SqliteStore {
             jobs,
             reader: Arc::new(Mutex::new(reader)),
             layout,
+            lock: Mutex::new(Some(lock)),
             writer: Mutex::new(Some(handle)),
             checkpointer: Mutex::new(checkpointer),
         })
@@ -88,6 +93,10 @@ impl SqliteStore {
         }
         let _ = self.jobs.send(Job::Shutdown).await;
         let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        // Closed: another process (or a reopen in this one) may take it.
+        if let Ok(mut lock) = self.lock.lock() {
+            lock.take();
+        }
     }
 
     async fn submit<T>(&self, job: Job, rx: oneshot::Receiver<Result<T, StoreError>>) -> Result<T, StoreError> {
@@ -211,6 +220,34 @@ impl Store for SqliteStore {
     async fn close(&self) {
         self.shutdown().await;
     }
+}
+
+/// Take the data dir for this process alone. Two servers on one SQLite
+/// file would each think they are its only writer: each keeps its own run
+/// heads and parked events, so runs end up with parked events nobody
+/// releases and gaps recorded as skipped for events acknowledged as
+/// applied. The lock goes with the process, however it ends.
+fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, StoreError> {
+    let path = data_dir.join("herald.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::unavailable(format!("cannot open {}: {e}; pass a writable --data-dir", path.display())))?;
+    #[cfg(unix)]
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|e| {
+        if e == rustix::io::Errno::WOULDBLOCK {
+            StoreError::unavailable(format!(
+                "another herald-server is using the data dir {} (it holds {}); stop it, or pass another --data-dir",
+                data_dir.display(),
+                path.display()
+            ))
+        } else {
+            StoreError::unavailable(format!("cannot lock {}: {e}", path.display()))
+        }
+    })?;
+    Ok(file)
 }
 
 /// A SQLite failure as the client sees it: data the store cannot read (or
