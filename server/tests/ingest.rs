@@ -103,6 +103,28 @@ async fn binary_mode_rejects_ce_datacontenttype_and_bad_headers(b: Backend) {
 
     let resp = base().header("ce-seq", "\"unterminated").send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 400);
+
+    // `ce-*` headers on plain JSON mean binary mode even without
+    // `ce-specversion`: the sender is told what is missing, not answered
+    // as if its headers were not there (the body here is a whole envelope
+    // that structured mode would have accepted).
+    let run = run_id();
+    let envelope = event("looks-structured", "ai.run.started", json!({"run_id": run}), None);
+    let resp = s
+        .client
+        .post(s.url("/api/ingest/event"))
+        .header("content-type", "application/json")
+        .header("ce-id", "h1")
+        .header("ce-source", "/s")
+        .header("ce-type", "ai.run.started")
+        .body(envelope.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!((p["code"].as_str(), p["attribute"].as_str()), (Some("missing_attribute"), Some("specversion")), "{p}");
+    assert_eq!(s.get(&format!("/api/runs/{run}")).await.0, 404, "nothing stored");
 }
 
 async fn batch_mode_reports_per_event_results(b: Backend) {

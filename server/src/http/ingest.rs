@@ -30,13 +30,17 @@ enum Mode {
 
 /// Pick the mode from `Content-Type` and headers, as the CloudEvents HTTP
 /// binding says: the two CloudEvents media types name their mode; any
-/// other request carrying `ce-specversion` is binary; plain JSON without
+/// other request carrying a `ce-*` header is binary — even when its body
+/// is JSON that looks like an envelope, since the sender said where the
+/// attributes are (and a binary request missing `ce-specversion` is told
+/// so, instead of having its headers silently ignored); plain JSON without
 /// `ce-*` headers is a structured envelope (what the seed's curl sends).
 fn mode(content_type: Option<&str>, headers: &HeaderMap) -> Option<Mode> {
+    let binary = || headers.keys().any(|name| name.as_str().starts_with("ce-"));
     match content_type {
         Some(ct) if media::is_cloudevents_batch(ct) => Some(Mode::Batch),
         Some(ct) if media::is_cloudevents(ct) => Some(Mode::Structured),
-        _ if headers.contains_key("ce-specversion") => Some(Mode::Binary),
+        _ if binary() => Some(Mode::Binary),
         Some(ct) if media::essence(ct) == "application/json" => Some(Mode::Structured),
         _ => None,
     }
