@@ -20,6 +20,7 @@ pub mod http;
 pub mod listen;
 pub mod orchestrator;
 pub mod pipeline;
+pub mod redact;
 pub mod runstate;
 pub mod store;
 
@@ -83,7 +84,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             let transactions = config.mongodb_transactions == MongoTransactions::Auto;
             let store = MongoStore::open(&uri, &config.mongodb_db, rules, transactions).await?;
             let txn = if store.uses_transactions() { "with transactions" } else { "without transactions" };
-            let desc = format!("mongodb database `{}` at {} ({txn})", config.mongodb_db, redact(&uri));
+            let desc = format!("mongodb database `{}` at {} ({txn})", config.mongodb_db, redact::uri(&uri));
             with_dedup(store, desc, format!("herald:mongodb:{}", config.mongodb_db), config).await
         }
     }
@@ -94,7 +95,7 @@ async fn with_dedup<S: Store>(store: S, desc: String, namespace: String, config:
     match config.redis_url.clone() {
         Some(url) => {
             let store = Deduped::new(store, &url, namespace, config.dedup_ttl).await?;
-            serve(Arc::new(store), format!("{desc}, dedup fast path redis {}", redact(&url)), config).await
+            serve(Arc::new(store), format!("{desc}, dedup fast path redis {}", redact::uri(&url)), config).await
         }
         None => serve(Arc::new(store), desc, config).await,
     }
@@ -127,20 +128,6 @@ pub async fn serve_on<S: Store>(listener: TcpListener, store: Arc<S>, config: &C
     gaps.abort();
     store.close().await;
     tracing::info!("store closed; bye");
-}
-
-/// A connection string without its password, for logs and stdout.
-fn redact(uri: &str) -> String {
-    match (uri.find("://"), uri.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &uri[scheme + 3..at];
-            match creds.find(':') {
-                Some(colon) => format!("{}{}:***{}", &uri[..scheme + 3], &creds[..colon], &uri[at..]),
-                None => uri.to_owned(),
-            }
-        }
-        _ => uri.to_owned(),
-    }
 }
 
 /// Print where we listen and a request to try (stdout, so scripts and
@@ -202,14 +189,4 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn redact_hides_passwords_only() {
-        assert_eq!(super::redact("mongodb://u:secret@h:1/db"), "mongodb://u:***@h:1/db");
-        assert_eq!(super::redact("redis://h:6379"), "redis://h:6379");
-        assert_eq!(super::redact("mongodb://u@h"), "mongodb://u@h");
-    }
 }

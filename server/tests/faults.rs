@@ -508,6 +508,10 @@ async fn mongodb_stopped_gives_503_then_recovers_without_loss() {
         assert_eq!(body["code"], "store_unavailable", "{body}");
         assert_eq!(ready_status, 503, "readyz while MongoDB is {how:?}: {ready}");
         assert!(ready_took < Duration::from_secs(15), "readyz took {ready_took:?}");
+        // A short reason, not the driver's topology dump.
+        let reason = ready["store"].as_str().unwrap_or_default();
+        assert!(reason.contains("MongoDB") && reason.len() < 300 && !reason.contains("Topology"), "readyz reason: {reason}");
+        assert!(!body.to_string().contains("Topology"), "problem detail: {body}");
         // Reads are refused the same way, not a 500.
         assert_eq!(run_status, 503, "GET run while MongoDB is {how:?}: {run_body}");
         assert!(run_took < Duration::from_secs(15), "GET run took {run_took:?}");

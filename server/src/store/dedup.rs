@@ -88,7 +88,10 @@ impl<S: Store> Deduped<S> {
     /// background and the store works without it meanwhile.
     pub async fn new(inner: S, redis_url: &str, namespace: String, ttl: Duration) -> Result<Self, StoreError> {
         let client = redis::Client::open(redis_url)
-            .map_err(|e| StoreError::unavailable(format!("--redis-url `{redis_url}` is not a valid Redis URL: {e}")))?;
+            .map_err(|e| {
+                let e = crate::redact::scrub(&e.to_string(), redis_url);
+                StoreError::unavailable(format!("--redis-url `{}` is not a valid Redis URL: {e}", crate::redact::uri(redis_url)))
+            })?;
         let redis = Arc::new(Redis {
             url: redis_url.to_owned(),
             client,

@@ -180,8 +180,24 @@ struct Core {
     flushed: std::sync::Mutex<HashMap<String, i64>>,
 }
 
+/// A driver error as a short outage message: what failed, without the
+/// driver's topology dump (server addresses, election ids) that clients
+/// and `/readyz` have no use for. The whole error goes to the debug log.
 fn unavailable(e: mongodb::error::Error) -> StoreError {
-    StoreError::unavailable(format!("MongoDB: {e}"))
+    tracing::debug!(error = %e, "MongoDB error");
+    let short = match &*e.kind {
+        ErrorKind::ServerSelection { .. } => "MongoDB is unreachable: no server could be selected in time".to_owned(),
+        ErrorKind::Io(io) => format!("MongoDB connection failed: {}", io.kind()),
+        ErrorKind::Authentication { .. } => "MongoDB refused the credentials".to_owned(),
+        ErrorKind::Command(c) => format!("MongoDB refused a command: {} (code {})", c.code_name, c.code),
+        _ => {
+            let text = e.to_string();
+            let text = text.split(", labels:").next().unwrap_or_default();
+            let cut = text.char_indices().nth(200).map_or(text.len(), |(i, _)| i);
+            format!("MongoDB: {}", &text[..cut])
+        }
+    };
+    StoreError::unavailable(short)
 }
 
 /// MongoDB's duplicate key error code.
@@ -205,7 +221,10 @@ impl MongoStore {
     pub async fn open(uri: &str, db_name: &str, rules: Rules, transactions: bool) -> Result<Self, StoreError> {
         let mut options = ClientOptions::parse(uri)
             .await
-            .map_err(|e| StoreError::unavailable(format!("--mongodb-uri `{uri}` is not usable: {e}")))?;
+            .map_err(|e| {
+                let e = crate::redact::scrub(&e.to_string(), uri);
+                StoreError::unavailable(format!("--mongodb-uri `{}` is not usable: {e}", crate::redact::uri(uri)))
+            })?;
         options.server_selection_timeout.get_or_insert(DEFAULT_TIMEOUT);
         let write_concern = durable(options.write_concern.take());
         options.write_concern = Some(write_concern.clone());
@@ -231,6 +250,7 @@ impl MongoStore {
             failpoint: std::env::var("HERALD_FAILPOINT").ok().filter(|s| !s.is_empty()),
         };
         core.create_indexes().await.map_err(|e| {
+            let uri = crate::redact::uri(uri);
             StoreError::unavailable(format!("cannot prepare MongoDB database `{db_name}` at {uri}: {}; is MongoDB running?", unavailable(e).message))
         })?;
         let converted = core.migrate().await?;
