@@ -345,7 +345,26 @@ async fn hostile_input_never_crashes_the_server(b: Backend) {
     assert_eq!(s.get("/healthz").await.0, 200, "still up");
 }
 
+/// Keys no store can take as they are (NUL, `.`, `$`) are stored and read
+/// back exactly: never a 503 the sender would retry forever, never a
+/// failure of the group the event was coalesced with.
+async fn odd_keys_in_data_are_stored_and_read_back(b: Backend) {
+    let (_d, s) = server(b, &[]);
+    let run = run_id();
+    let config = json!({"nul\u{0}key": 1, "a.b": 2, "$set": 3, "%00": 4});
+    let odd = event("odd-keys", "ai.run.started", json!({"run_id": run, "config": config}), None);
+    let neighbour_run = run_id();
+    let neighbour = event("odd-neighbour", "ai.run.started", json!({"run_id": neighbour_run}), None);
+    let (status, resp) = s.post("application/cloudevents-batch+json", json!([odd, neighbour]).to_string()).await;
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(resp["results"][0]["status"], "applied", "{resp}");
+    assert_eq!(resp["results"][1]["status"], "applied", "{resp}");
+    let (_, doc) = s.get(&format!("/api/runs/{run}")).await;
+    assert_eq!(doc["config"], config, "{doc}");
+}
+
 conformance!(
+    odd_keys_in_data_are_stored_and_read_back,
     the_seed_curl_example_is_stored_and_applied,
     structured_media_type_is_matched_case_insensitively_with_parameters,
     binary_mode_reads_ce_headers_and_stores_the_same_envelope,

@@ -2,17 +2,19 @@
 //!
 //! Handler paths are literal keys (`stages["a.b"]` is one key), and user
 //! data such as metric names may contain `.` or start with `$`, which
-//! MongoDB treats specially in field names. Every key is therefore stored
-//! percent-escaped: `%` → `%25`, `.` → `%2E`, `$` → `%24`. Keys without
-//! those characters (all the seed's) are stored unchanged, so documents
-//! stay readable in the shell.
+//! MongoDB treats specially in field names, or NUL, which no BSON field
+//! name can hold (an event carrying one was refused by MongoDB on every
+//! retry). Every key is therefore stored percent-escaped: `%` → `%25`,
+//! `.` → `%2E`, `$` → `%24`, NUL → `%00`. Keys without those characters
+//! (all the seed's) are stored unchanged, so documents stay readable in
+//! the shell.
 
 use mongodb::bson::{Bson, Document};
 use serde_json::{Map, Number, Value};
 
 /// Escape one field name.
 pub(super) fn escape_key(key: &str) -> String {
-    if !key.contains(['%', '.', '$']) {
+    if !key.contains(['%', '.', '$', '\0']) {
         return key.to_owned();
     }
     let mut out = String::with_capacity(key.len() + 6);
@@ -21,6 +23,7 @@ pub(super) fn escape_key(key: &str) -> String {
             '%' => out.push_str("%25"),
             '.' => out.push_str("%2E"),
             '$' => out.push_str("%24"),
+            '\0' => out.push_str("%00"),
             c => out.push(c),
         }
     }
@@ -41,6 +44,7 @@ pub(super) fn unescape_key(key: &str) -> String {
             Some("%25") => ('%', 3),
             Some("%2E") => ('.', 3),
             Some("%24") => ('$', 3),
+            Some("%00") => ('\0', 3),
             _ => ('%', 1),
         };
         out.push(decoded);
@@ -100,9 +104,9 @@ mod tests {
 
     #[test]
     fn keys_round_trip_and_plain_keys_stay_plain() {
-        for k in ["plain", "a.b", "$set", "100%", "%2E", "a.%.$", "", "é.ü"] {
+        for k in ["plain", "a.b", "$set", "100%", "%2E", "a.%.$", "", "é.ü", "nul\0key", "%00"] {
             let e = escape_key(k);
-            assert!(!e.contains(['.', '$']), "{k} → {e}");
+            assert!(!e.contains(['.', '$', '\0']), "{k} → {e}");
             assert_eq!(unescape_key(&e), k);
         }
         assert_eq!(escape_key("current_feature"), "current_feature");
