@@ -75,9 +75,12 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         StoreKind::Sqlite => {
             let store = SqliteStore::open(&config.data_dir, rules)?;
             let desc = format!("sqlite {}", store.path().display());
-            // Markers are per database: the canonical path names this one.
-            let namespace = std::fs::canonicalize(store.path()).unwrap_or_else(|_| store.path().to_owned());
-            with_dedup(store, desc, format!("herald:sqlite:{}", namespace.display()), config).await
+            // Markers vouch for this opening of the store only: a data dir
+            // restored from a backup (or replaced) must not inherit markers
+            // of events it does not hold, and one SQLite store has one
+            // server, so nothing is shared across restarts anyway.
+            let namespace = format!("herald:sqlite:{}", mongodb::bson::oid::ObjectId::new().to_hex());
+            with_dedup(store, desc, namespace, config).await
         }
         StoreKind::Mongodb => {
             let uri = config.mongodb_uri.clone().unwrap_or_default();
@@ -85,7 +88,11 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             let store = MongoStore::open(&uri, &config.mongodb_db, rules, transactions).await?;
             let txn = if store.uses_transactions() { "with transactions" } else { "without transactions" };
             let desc = format!("mongodb database `{}` at {} ({txn})", config.mongodb_db, redact::uri(&uri));
-            with_dedup(store, desc, format!("herald:mongodb:{}", config.mongodb_db), config).await
+            // Markers vouch for this database only: its id is created with
+            // it, so a fresh database of the same name (or elsewhere) never
+            // inherits them, while every server sharing it shares them.
+            let namespace = format!("herald:mongodb:{}", store.identity());
+            with_dedup(store, desc, namespace, config).await
         }
     }
 }

@@ -93,7 +93,8 @@ impl<S: Store> Deduped<S> {
                 StoreError::unavailable(format!("--redis-url `{}` is not a valid Redis URL: {e}", crate::redact::uri(redis_url)))
             })?;
         let redis = Arc::new(Redis {
-            url: redis_url.to_owned(),
+            // Only ever shown: without its password.
+            url: crate::redact::uri(redis_url),
             client,
             conn: RwLock::new(None),
             down: AtomicBool::new(false),

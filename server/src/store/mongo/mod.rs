@@ -80,6 +80,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, WriteConcern};
@@ -151,6 +152,7 @@ fn write_concern_doc(wc: &WriteConcern) -> Document {
 pub struct MongoStore {
     core: Arc<Core>,
     coalescer: Coalescer,
+    identity: String,
 }
 
 /// The connection and collections, shared by the request handlers and the
@@ -257,15 +259,23 @@ impl MongoStore {
         if converted > 0 {
             tracing::info!(runs = converted, "converted runs stored whole by an older version to fields and items");
         }
+        let identity = core.identity().await?;
         core.transactions = transactions && core.offers_transactions().await;
         let core = Arc::new(core);
         let coalescer = Coalescer::start(core.clone());
-        Ok(MongoStore { core, coalescer })
+        Ok(MongoStore { core, coalescer, identity })
     }
 
     /// Whether groups of events are written in transactions.
     pub fn uses_transactions(&self) -> bool {
         self.core.transactions
+    }
+
+    /// The database's identity: created with it (kept in its `meta`
+    /// collection), so it names this database and no other, whatever its
+    /// name or address.
+    pub fn identity(&self) -> &str {
+        &self.identity
     }
 }
 
@@ -286,6 +296,19 @@ impl Core {
         let recent = IndexOptions::builder().name("run_recent".to_owned()).build();
         self.history.create_index(IndexModel::builder().keys(doc! {"run_id": 1, "_id": -1}).options(recent).build()).await?;
         Ok(())
+    }
+
+    /// The database's identity, created by the first server to open it.
+    async fn identity(&self) -> Result<String, StoreError> {
+        let meta: Collection<Document> = self.db.collection("meta");
+        let fresh = ObjectId::new().to_hex();
+        let d = meta
+            .find_one_and_update(doc! {"_id": "store"}, doc! {"$setOnInsert": {"identity": &fresh}})
+            .upsert(true)
+            .return_document(mongodb::options::ReturnDocument::After)
+            .await
+            .map_err(unavailable)?;
+        Ok(d.and_then(|d| d.get_str("identity").ok().map(str::to_owned)).unwrap_or(fresh))
     }
 
     /// Whether the deployment runs transactions: a replica set member or a
