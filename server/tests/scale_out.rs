@@ -49,6 +49,12 @@ impl RedisProcess {
         RedisProcess { child, url: format!("redis://127.0.0.1:{port}") }
     }
 
+    /// `SIGSTOP` / `SIGCONT`: a Redis that hangs instead of refusing.
+    fn signal(&self, signal: &str) {
+        let ok = Command::new("kill").args([signal, &self.child.id().to_string()]).status().expect("kill").success();
+        assert!(ok, "kill {signal}");
+    }
+
     fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -100,6 +106,43 @@ async fn redis_killed_mid_run_ingestion_continues_on_the_durable_guard() {
     assert_eq!(doc["progress"], 1.0);
     assert!(doc["history"].as_array().unwrap().is_empty(), "nothing stale, nothing re-applied: {doc}");
     assert_eq!(events_of(&s, &run).await.len(), 10);
+}
+
+/// A Redis that hangs (stopped, a partition) costs one request its
+/// timeouts, not every request: the circuit opens, requests skip Redis,
+/// and it closes again once Redis answers.
+#[tokio::test]
+async fn a_hanging_redis_is_skipped_until_it_answers_again() {
+    let redis = RedisProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &["--redis-url", &redis.url]);
+    let run = run_id();
+    assert_eq!(s.send(&progress(&run, "h1", 1, 0.1)).await.1["status"], "applied");
+
+    redis.signal("-STOP");
+    let start = std::time::Instant::now();
+    for i in 2..=21 {
+        let (status, resp) = s.send(&progress(&run, &format!("h{i}"), i, 0.2)).await;
+        assert_eq!((status, resp["status"].as_str()), (200, Some("applied")), "{resp}");
+    }
+    let took = start.elapsed();
+    // Without the breaker: 20 requests x (250 ms MGET + 250 ms SET) = 10 s.
+    assert!(took < Duration::from_secs(3), "20 events took {took:?} with Redis hanging");
+    assert_eq!(s.send(&progress(&run, "h5", 5, 0.2)).await.1["status"], "duplicate", "the store's own guard");
+
+    redis.signal("-CONT");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, ready) = s.get("/readyz").await;
+        if ready["dedup"]["status"] == "ok" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the circuit never closed: {ready}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Markers are written again once it is back.
+    assert_eq!(s.send(&progress(&run, "h22", 22, 0.3)).await.1["status"], "applied");
+    assert_eq!(s.send(&progress(&run, "h22", 22, 0.3)).await.1["status"], "duplicate");
 }
 
 /// The events of one run used by the two-process test: seq'd progress,

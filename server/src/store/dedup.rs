@@ -13,7 +13,9 @@
 //! - Redis unreachable or slow (each call is bounded by a short timeout):
 //!   logged once per outage, reported by [`Store::dedup_status`] for
 //!   `/readyz`, and ingestion goes on through the store alone — never a
-//!   5xx because of Redis.
+//!   5xx because of Redis. While it is known down, requests do not wait on
+//!   it at all (a circuit breaker): a background probe pings it every
+//!   [`PROBE_EVERY`] and closes the circuit when it answers again.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +29,9 @@ use super::{HistoryEntry, ItemPage, NewEvent, Outcome, RunPage, RunQuery, RunVie
 
 /// Longest a Redis round trip may take before the request goes on without it.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// How often a Redis known to be down is probed.
+const PROBE_EVERY: Duration = Duration::from_millis(500);
 
 /// A store with a Redis dedup marker in front.
 pub struct Deduped<S> {
@@ -58,10 +63,40 @@ impl Redis {
         }
     }
 
-    /// The connection, if there is one. Connecting happens in the
-    /// background (see [`Deduped::new`]); requests never wait for it.
+    /// The connection requests may use: none while Redis is known down
+    /// (requests then skip it instead of each waiting out a timeout), or
+    /// before the first connect. Connecting and probing happen in the
+    /// background (see [`Deduped::new`]).
     async fn conn(&self) -> Option<ConnectionManager> {
+        if self.down.load(Ordering::Relaxed) {
+            return None;
+        }
         self.conn.read().await.clone()
+    }
+
+    /// One `PING` on the connection, whatever the circuit says.
+    async fn ping(&self) -> Result<(), String> {
+        let Some(mut c) = self.conn.read().await.clone() else { return Err("not connected".into()) };
+        match tokio::time::timeout(REDIS_TIMEOUT, redis::cmd("PING").query_async::<String>(&mut c)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("timed out".into()),
+        }
+    }
+
+    /// While the circuit is open, probe Redis and close it once it answers.
+    /// Ends when the store is dropped.
+    fn probe(redis: &Arc<Redis>) {
+        let weak = Arc::downgrade(redis);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PROBE_EVERY).await;
+                let Some(r) = weak.upgrade() else { return };
+                if r.down.load(Ordering::Relaxed) && r.conn.read().await.is_some() && r.ping().await.is_ok() {
+                    r.ok();
+                }
+            }
+        });
     }
 
     fn failed(&self, what: &str, e: impl std::fmt::Display) {
@@ -100,6 +135,7 @@ impl<S: Store> Deduped<S> {
             down: AtomicBool::new(false),
             last_error: std::sync::Mutex::new(None),
         });
+        Redis::probe(&redis);
         match redis.connect().await {
             Ok(c) => *redis.conn.write().await = Some(c),
             Err(e) => {
@@ -231,15 +267,7 @@ impl<S: Store> Store for Deduped<S> {
     }
 
     async fn dedup_status(&self) -> Option<Value> {
-        let ping = match self.redis.conn().await {
-            None => Err("not connected".to_owned()),
-            Some(mut c) => match tokio::time::timeout(REDIS_TIMEOUT, redis::cmd("PING").query_async::<String>(&mut c)).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err("timed out".to_owned()),
-            },
-        };
-        Some(match ping {
+        Some(match self.redis.ping().await {
             Ok(()) => {
                 self.redis.ok();
                 json!({"backend": "redis", "status": "ok"})
