@@ -129,6 +129,16 @@ pub enum EnvelopeError {
         /// The JSON type found instead.
         found: &'static str,
     },
+    /// An attribute or extension string is longer than Herald stores.
+    #[error("attribute `{attribute}` is {len} bytes long; at most {max} are accepted — send an identifier or a reference, and put content in `data`")]
+    AttributeTooLong {
+        /// The attribute or extension.
+        attribute: String,
+        /// Its length in bytes.
+        len: usize,
+        /// The most accepted.
+        max: usize,
+    },
     /// A batch carries more events than one request may.
     #[error("the batch has more than {max} events; send at most {max} per request (split it into several batches)")]
     BatchTooLarge {
@@ -188,6 +198,7 @@ impl EnvelopeError {
             EnvelopeError::InvalidString { .. } => "invalid_string",
             EnvelopeError::NotABatch { .. } => "not_a_batch",
             EnvelopeError::BatchTooLarge { .. } => "batch_too_large",
+            EnvelopeError::AttributeTooLong { .. } => "attribute_too_long",
             EnvelopeError::MalformedBatch { .. } => "malformed_batch",
             EnvelopeError::InvalidHeader { .. } => "invalid_header",
             EnvelopeError::DatacontenttypeHeader => "datacontenttype_header",
@@ -202,7 +213,8 @@ impl EnvelopeError {
             | EnvelopeError::EmptyAttribute { attribute }
             | EnvelopeError::InvalidAttributeType { attribute, .. }
             | EnvelopeError::InvalidString { attribute, .. }
-            | EnvelopeError::InvalidHeader { attribute, .. } => Some(attribute),
+            | EnvelopeError::InvalidHeader { attribute, .. }
+            | EnvelopeError::AttributeTooLong { attribute, .. } => Some(attribute),
             EnvelopeError::MissingAttribute { attribute } => Some(attribute),
             EnvelopeError::InvalidExtensionName { name, .. }
             | EnvelopeError::InvalidExtensionValue { name, .. } => Some(name),

@@ -285,7 +285,19 @@ pub(crate) fn forbidden_char(s: &str) -> Option<char> {
     })
 }
 
+/// Longest string an attribute or extension may hold, in bytes. The spec
+/// sets no limit, but asks intermediaries to forward events of up to
+/// 64 KiB whole; identifiers and routing strings far below that are what
+/// producers send, and a cap keeps a 900 KB `id` from being stored,
+/// indexed and echoed back in every answer.
+pub const MAX_ATTRIBUTE_LEN: usize = 4096;
+
+/// The rules every attribute and extension string obeys: at most
+/// [`MAX_ATTRIBUTE_LEN`] bytes, no character CloudEvents forbids.
 pub(crate) fn check_chars(attribute: &str, s: &str) -> Result<(), EnvelopeError> {
+    if s.len() > MAX_ATTRIBUTE_LEN {
+        return Err(EnvelopeError::AttributeTooLong { attribute: attribute.to_owned(), len: s.len(), max: MAX_ATTRIBUTE_LEN });
+    }
     match forbidden_char(s) {
         None => Ok(()),
         Some(c) => Err(EnvelopeError::InvalidString { attribute: attribute.to_owned(), code_point: u32::from(c) }),
@@ -459,6 +471,21 @@ mod tests {
 
     fn ok(json: &str) -> Envelope<'_> {
         Envelope::parse(json.as_bytes(), OFF).unwrap_or_else(|e| panic!("{json}: {e}"))
+    }
+
+    #[test]
+    fn attribute_and_extension_strings_are_capped_in_length() {
+        let at_cap = "x".repeat(MAX_ATTRIBUTE_LEN);
+        let over = "x".repeat(MAX_ATTRIBUTE_LEN + 1);
+        assert_eq!(ok(doc(&format!(r#""subject":"{at_cap}""#))).subject.as_deref().map(str::len), Some(MAX_ATTRIBUTE_LEN));
+        for extra in [format!(r#""subject":"{over}""#), format!(r#""traceid":"{over}""#)] {
+            let err = Envelope::parse(doc(&extra).as_bytes(), OFF).unwrap_err();
+            assert_eq!(err.code(), "attribute_too_long", "{err}");
+            assert!(!err.to_string().contains(&over[..64]), "the value is not echoed back");
+        }
+        let huge_id = format!(r#"{{"specversion":"1.0","id":"{}","source":"/s","type":"t"}}"#, "i".repeat(900_000));
+        let err = Envelope::parse(huge_id.as_bytes(), OFF).unwrap_err();
+        assert_eq!((err.code(), err.attribute()), ("attribute_too_long", Some("id")));
     }
 
     fn err_with(json: &str, opts: EnvelopeOptions) -> EnvelopeError {
