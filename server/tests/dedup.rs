@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use herald_server::change::RunChange;
 use herald_server::store::dedup::Deduped;
-use herald_server::store::{HistoryEntry, ItemPage, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError, StoredEvent};
+use herald_server::store::{EventPage, EventQuery, HistoryEntry, ItemPage, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError};
 
 /// A store that fails its next ingest when told to, and counts events.
 #[derive(Default)]
@@ -39,8 +39,8 @@ impl Store for Scripted {
     async fn runs(&self, _: RunQuery) -> Result<RunPage, StoreError> {
         Ok(RunPage { runs: Vec::new(), next_cursor: None })
     }
-    async fn run_events(&self, _: &str, _: Option<i64>, _: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        Ok(Vec::new())
+    async fn run_events(&self, _: &str, _: EventQuery) -> Result<EventPage, StoreError> {
+        Ok(EventPage::from_overfetch(Vec::new(), 1))
     }
     async fn run_items(&self, _: &str, _: &str, _: Option<String>, _: usize) -> Result<ItemPage, StoreError> {
         Ok(ItemPage::from_overfetch(Vec::new(), 1))

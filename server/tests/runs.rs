@@ -275,6 +275,56 @@ async fn run_events_page_by_seq(b: Backend) {
     assert_eq!(page["events"][0]["state"], "applied");
 }
 
+/// Every stored event can be listed: events without `seq` come after the
+/// others, after a `seq` too, and any number of them is reached by
+/// following `next_cursor`; a page of large events stops at its byte cap.
+async fn every_stored_event_can_be_listed_page_by_page(b: Backend) {
+    let (_d, s) = server(b, &[]);
+    let run = run_id();
+    for i in 1..=3 {
+        s.send(&progress(&run, &format!("p{i}"), i, 0.1)).await;
+    }
+    for i in 1..=5 {
+        let metric = event(&format!("m{i}"), "ai.run.metric", json!({"run_id": run, "metric_name": format!("m{i}"), "value": 1.0}), None);
+        assert_eq!(s.send(&metric).await.0, 200);
+    }
+    let list = |query: String| {
+        let s = &s;
+        let run = run.clone();
+        async move {
+            let mut ids = Vec::new();
+            let mut cursor = String::new();
+            loop {
+                let (status, page) = s.get(&format!("/api/runs/{run}/events?limit=2{query}{cursor}")).await;
+                assert_eq!(status, 200, "{page}");
+                ids.extend(page["events"].as_array().unwrap().iter().map(|e| e["event"]["id"].as_str().unwrap().to_owned()));
+                match page["next_cursor"].as_str() {
+                    Some(c) => cursor = format!("&cursor={c}"),
+                    None => return ids,
+                }
+            }
+        }
+    };
+    assert_eq!(list(String::new()).await, ["p1", "p2", "p3", "m1", "m2", "m3", "m4", "m5"]);
+    assert_eq!(list("&after_seq=2".into()).await, ["p3", "m1", "m2", "m3", "m4", "m5"]);
+    let (status, p) = s.get(&format!("/api/runs/{run}/events?cursor=nonsense")).await;
+    assert_eq!((status, p["code"].as_str()), (400, Some("invalid_query")), "{p}");
+
+    // Large events: a page stops at 4 MiB of envelopes, whatever `limit`.
+    let big = run_id();
+    let traceback = "t".repeat(900_000);
+    for i in 1..=6 {
+        let e = event(&format!("big{i}"), "ai.run.error", json!({"run_id": big, "error_type": "E", "error_message": "m", "traceback": traceback}), None);
+        assert_eq!(s.send(&e).await.0, 200);
+    }
+    let (_, first) = s.get(&format!("/api/runs/{big}/events?limit=50")).await;
+    let n = first["events"].as_array().unwrap().len();
+    assert!((1..6).contains(&n), "a 4 MiB page holds 4 of these, got {n}");
+    let cursor = first["next_cursor"].as_str().expect("more to come").to_owned();
+    let (_, rest) = s.get(&format!("/api/runs/{big}/events?limit=50&cursor={cursor}")).await;
+    assert_eq!(n + rest["events"].as_array().unwrap().len(), 6, "{}", rest["next_cursor"]);
+}
+
 async fn the_registry_and_health_endpoints(b: Backend) {
     let (_d, s) = server(b, &[]);
     let (status, types) = s.get("/api/event-types").await;
@@ -352,6 +402,7 @@ conformance!(
     the_registry_and_health_endpoints,
     concurrent_reversed_events_of_a_few_runs_all_apply_once,
     small_collections_show_whole_and_large_ones_are_paged,
+    every_stored_event_can_be_listed_page_by_page,
 );
 
 fn node(run: &str, id: &str, node: &str) -> Value {

@@ -8,7 +8,7 @@ use herald::EventCatalog;
 use herald_server::events::Catalog;
 use herald_server::orchestrator;
 use herald_server::http::{App, router};
-use herald_server::store::Store;
+use herald_server::store::{EventQuery, Store};
 use herald_server::store::sqlite::SqliteStore;
 use serde_json::{Value, json};
 
@@ -54,8 +54,8 @@ async fn a_closed_store_gives_503_with_retry_after_and_stores_nothing() {
 
     // Reopen: the event acknowledged before is there, the refused one is not.
     let reopened = SqliteStore::open(dir.path(), orchestrator::rules()).unwrap();
-    let events = reopened.run_events(run, None, 10).await.unwrap();
-    let ids: Vec<&str> = events.iter().map(|e| e.event["id"].as_str().unwrap()).collect();
+    let page = reopened.run_events(run, EventQuery { limit: 10, ..EventQuery::default() }).await.unwrap();
+    let ids: Vec<&str> = page.events.iter().map(|e| e.event["id"].as_str().unwrap()).collect();
     assert_eq!(ids, vec!["before"]);
     reopened.shutdown().await;
 }

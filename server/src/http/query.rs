@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::App;
 use super::problem::Problem;
 use crate::events::{Catalog, Event};
-use crate::store::{RunQuery, Store};
+use crate::store::{EventCursor, EventQuery, RunQuery, Store};
 
 /// Page size when `limit` is not given.
 const DEFAULT_LIMIT: usize = 50;
@@ -27,10 +27,11 @@ pub struct RunsParams {
     cursor: Option<String>,
 }
 
-/// `?after_seq=&limit=`
+/// `?after_seq=&cursor=&limit=`
 #[derive(Debug, Deserialize)]
 pub struct EventsParams {
     after_seq: Option<i64>,
+    cursor: Option<String>,
     limit: Option<usize>,
 }
 
@@ -82,8 +83,9 @@ pub async fn runs<S: Store>(State(app): State<App<S>>, params: Result<Query<Runs
     }
 }
 
-/// `GET /api/runs/{run_id}/events?after_seq=&limit=`: stored envelopes in
-/// `seq` order.
+/// `GET /api/runs/{run_id}/events?after_seq=&cursor=&limit=`: stored
+/// envelopes in `seq` order, those without `seq` last; pages end after
+/// `limit` events or 4 MiB of envelopes, with `next_cursor` to go on.
 pub async fn run_events<S: Store>(
     State(app): State<App<S>>,
     Path(run_id): Path<String>,
@@ -92,10 +94,23 @@ pub async fn run_events<S: Store>(
     let result = async {
         let p = query(params)?;
         let limit = limit(p.limit)?;
-        app.store.run_events(&run_id, p.after_seq, limit).await.map_err(|e| Problem::store(&e))
+        let cursor = match p.cursor.as_deref() {
+            None => None,
+            Some(text) => Some(EventCursor::parse(text).ok_or_else(|| {
+                Problem::bad_query(format!("`cursor` `{text}` is not one this server gave out; pass `next_cursor` from the previous page"))
+            })?),
+        };
+        let q = EventQuery { after_seq: p.after_seq, cursor, limit };
+        app.store.run_events(&run_id, q).await.map_err(|e| Problem::store(&e))
     };
     match result.await {
-        Ok(events) => Json(json!({"run_id": run_id, "events": events})).into_response(),
+        Ok(page) => {
+            let mut body = json!({"run_id": run_id, "events": page.events});
+            if let Some(next) = page.next_cursor {
+                body["next_cursor"] = json!(next);
+            }
+            Json(body).into_response()
+        }
         Err(p) => p.into_response(),
     }
 }

@@ -25,7 +25,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde_json::{Value, json};
 use tokio::sync::RwLock;
 
-use super::{HistoryEntry, ItemPage, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError, StoredEvent};
+use super::{EventPage, EventQuery, HistoryEntry, ItemPage, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError};
 
 /// Longest a Redis round trip may take before the request goes on without it.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
@@ -253,8 +253,8 @@ impl<S: Store> Store for Deduped<S> {
         self.inner.runs(query).await
     }
 
-    async fn run_events(&self, run_id: &str, after_seq: Option<i64>, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        self.inner.run_events(run_id, after_seq, limit).await
+    async fn run_events(&self, run_id: &str, query: EventQuery) -> Result<EventPage, StoreError> {
+        self.inner.run_events(run_id, query).await
     }
 
     async fn run_items(&self, run_id: &str, collection: &str, cursor: Option<String>, limit: usize) -> Result<ItemPage, StoreError> {

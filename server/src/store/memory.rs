@@ -15,7 +15,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{
-    HistoryEntry, INLINE_ITEMS, Item, ItemPage, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError, StoredEvent,
+    EventCursor, EventPage, EventQuery, HistoryEntry, INLINE_ITEMS, Item, ItemPage, NO_SEQ, NewEvent, Outcome, RunPage, RunQuery, RunView,
+    Store, StoreError, StoredEvent,
 };
 use crate::change::RunChange;
 use crate::clock::{millis_to_rfc3339, now_millis};
@@ -260,27 +261,32 @@ impl Store for MemoryStore {
         Ok(RunPage { runs, next_cursor })
     }
 
-    async fn run_events(&self, run_id: &str, after_seq: Option<i64>, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+    async fn run_events(&self, run_id: &str, query: EventQuery) -> Result<EventPage, StoreError> {
         let inner = self.lock()?;
-        let mut rows: Vec<(usize, &Row)> = inner
+        let after = query.after().map(|(ord, key)| (ord, key.map_or(usize::MAX, |k| k.parse().unwrap_or(usize::MAX))));
+        let mut rows: Vec<((i64, usize), &Row)> = inner
             .events
             .iter()
             .enumerate()
             .filter(|(_, r)| r.run_id == run_id)
-            .filter(|(_, r)| after_seq.is_none_or(|a| r.seq.is_some_and(|s| s > a)))
+            .map(|(key, r)| ((r.seq.unwrap_or(NO_SEQ), key), r))
+            .filter(|(position, _)| after.is_none_or(|a| *position > a))
             .collect();
-        // `seq` order, then events without `seq` in arrival order.
-        rows.sort_by_key(|(key, r)| (r.seq.is_none(), r.seq, *key));
-        Ok(rows
+        rows.sort_by_key(|(position, _)| *position);
+        let found = rows
             .into_iter()
-            .take(limit)
-            .map(|(_, r)| StoredEvent {
-                seq: r.seq,
-                state: r.state.as_str().to_owned(),
-                received_at: millis_to_rfc3339(r.received_at),
-                event: serde_json::from_str(&r.envelope).unwrap_or_default(),
+            .take(query.limit + 1)
+            .map(|((ord, key), r)| {
+                let event = StoredEvent {
+                    seq: r.seq,
+                    state: r.state.as_str().to_owned(),
+                    received_at: millis_to_rfc3339(r.received_at),
+                    event: serde_json::from_str(&r.envelope).unwrap_or_default(),
+                };
+                (EventCursor { ord, key: key.to_string() }, event, r.envelope.len())
             })
-            .collect())
+            .collect();
+        Ok(EventPage::from_overfetch(found, query.limit))
     }
 
     async fn run_items(&self, run_id: &str, collection: &str, cursor: Option<String>, limit: usize) -> Result<ItemPage, StoreError> {

@@ -185,6 +185,93 @@ pub struct StoredEvent {
     pub event: Value,
 }
 
+/// Where an event without `seq` sorts in its run's list: after every
+/// `seq` (a 32-bit integer extension), in arrival order.
+pub const NO_SEQ: i64 = i32::MAX as i64 + 1;
+
+/// Most envelope bytes one page of events carries (at least one event is
+/// always returned): a page's memory does not depend on how large the
+/// run's events are.
+pub const EVENT_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// A position in a run's list of events: its `seq` (or [`NO_SEQ`]) and
+/// the store's key for the event (a row id, an ObjectId), as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventCursor {
+    /// The event's `seq`, or [`NO_SEQ`].
+    pub ord: i64,
+    /// The store's key of the event.
+    pub key: String,
+}
+
+impl EventCursor {
+    /// Parse the text of [`EventCursor::to_text`].
+    pub fn parse(text: &str) -> Option<Self> {
+        let (ord, key) = text.split_once('.')?;
+        Some(EventCursor { ord: ord.parse().ok()?, key: key.to_owned() })
+    }
+
+    /// `ord.key`, what clients pass back as `cursor`.
+    pub fn to_text(&self) -> String {
+        format!("{}.{}", self.ord, self.key)
+    }
+}
+
+/// Which of a run's events to list.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Only events after this `seq` (events without `seq` included).
+    pub after_seq: Option<i64>,
+    /// Only events after this position (from a previous page).
+    pub cursor: Option<EventCursor>,
+    /// Page size.
+    pub limit: usize,
+}
+
+impl EventQuery {
+    /// The exclusive lower bound on `(ord, key)` positions, `None` for the
+    /// start; the key bound is the backend's (parsed from the cursor).
+    pub fn after(&self) -> Option<(i64, Option<&str>)> {
+        match (&self.cursor, self.after_seq) {
+            (Some(c), _) => Some((c.ord, Some(c.key.as_str()))),
+            (None, Some(s)) => Some((s, None)),
+            (None, None) => None,
+        }
+    }
+}
+
+/// One page of a run's events.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventPage {
+    /// The events, in `seq` order, those without `seq` last.
+    pub events: Vec<StoredEvent>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+impl EventPage {
+    /// A page from events read in list order (each with its position), up
+    /// to `limit + 1` of them: it ends after `limit` events or once
+    /// [`EVENT_PAGE_BYTES`] of envelopes are in it.
+    pub fn from_overfetch(found: Vec<(EventCursor, StoredEvent, usize)>, limit: usize) -> Self {
+        let mut events = Vec::new();
+        let mut bytes = 0;
+        let mut last = None;
+        let total = found.len();
+        for (position, event, size) in found {
+            if events.len() == limit || (!events.is_empty() && bytes + size > EVENT_PAGE_BYTES) {
+                break;
+            }
+            bytes += size;
+            events.push(event);
+            last = Some(position);
+        }
+        let next_cursor = if events.len() < total { last.map(|p| p.to_text()) } else { None };
+        EventPage { events, next_cursor }
+    }
+}
+
 /// Filters for listing runs.
 #[derive(Debug, Clone, Default)]
 pub struct RunQuery {
@@ -213,14 +300,9 @@ pub trait Store: Send + Sync + 'static {
     /// A page of runs.
     fn runs(&self, query: RunQuery) -> impl Future<Output = Result<RunPage, StoreError>> + Send;
 
-    /// A run's stored events in `seq` order (events without `seq` last, in
-    /// arrival order), those with `seq > after_seq` when given.
-    fn run_events(
-        &self,
-        run_id: &str,
-        after_seq: Option<i64>,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
+    /// A page of a run's stored events in `seq` order (events without
+    /// `seq` last, in arrival order), after `query`'s position.
+    fn run_events(&self, run_id: &str, query: EventQuery) -> impl Future<Output = Result<EventPage, StoreError>> + Send;
 
     /// A page of a run's collection: items with keys after `cursor`, in
     /// key order.

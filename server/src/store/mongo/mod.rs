@@ -86,7 +86,7 @@ use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
 
-use super::{HistoryEntry, ItemPage, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError, StoredEvent};
+use super::{EventPage, EventQuery, HistoryEntry, ItemPage, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError};
 use crate::runstate::{ItemKey, Layout, Need, Rules};
 
 mod apply;
@@ -438,8 +438,8 @@ impl Store for MongoStore {
         self.core.runs(q).await
     }
 
-    async fn run_events(&self, run_id: &str, after_seq: Option<i64>, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        self.core.run_events(run_id, after_seq, limit).await
+    async fn run_events(&self, run_id: &str, query: EventQuery) -> Result<EventPage, StoreError> {
+        self.core.run_events(run_id, query).await
     }
 
     async fn run_items(&self, run_id: &str, collection: &str, cursor: Option<String>, limit: usize) -> Result<ItemPage, StoreError> {

@@ -1,12 +1,15 @@
 //! The read side: runs, their items, history and events.
 
+use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Bson, Document, doc};
 
 use super::apply::Run;
 use super::doc::run_from_doc;
 use super::{Core, bson, unavailable};
 use crate::clock::millis_to_rfc3339;
-use crate::store::{HistoryEntry, INLINE_ITEMS, Item, ItemPage, RunPage, RunQuery, RunView, StoreError, StoredEvent};
+use crate::store::{
+    EventCursor, EventPage, EventQuery, HistoryEntry, INLINE_ITEMS, Item, ItemPage, NO_SEQ, RunPage, RunQuery, RunView, StoreError, StoredEvent,
+};
 
 /// How many history entries `run()` returns (the newest).
 const HISTORY_LIMIT: i64 = 100;
@@ -140,22 +143,38 @@ impl Core {
         Ok(RunPage { runs, next_cursor })
     }
 
-    pub(super) async fn run_events(&self, run_id: &str, after_seq: Option<i64>, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    pub(super) async fn run_events(&self, run_id: &str, query: EventQuery) -> Result<EventPage, StoreError> {
+        let want = i64::try_from(query.limit + 1).unwrap_or(i64::MAX);
+        // An unreadable key (not one this store gave out) skips its `ord`.
+        let after = query.after().map(|(ord, key)| (ord, key.map(|k| ObjectId::parse_str(k).ok())));
         // `seq` order, then events without `seq` in arrival order, as SQLite.
-        let with_seq = match after_seq {
-            Some(after) => doc! {"run_id": run_id, "seq": {"$gt": after}},
-            None => doc! {"run_id": run_id, "seq": {"$ne": Bson::Null}},
+        let mut found = Vec::new();
+        let seq_part = match after {
+            None => Some(doc! {"run_id": run_id, "seq": {"$ne": Bson::Null}}),
+            Some((ord, _)) if ord >= NO_SEQ => None,
+            Some((ord, Some(Some(oid)))) => {
+                Some(doc! {"run_id": run_id, "$or": [{"seq": {"$gt": ord}}, {"seq": ord, "_id": {"$gt": oid}}]})
+            }
+            Some((ord, _)) => Some(doc! {"run_id": run_id, "seq": {"$gt": ord}}),
         };
-        let mut out = self.collect_events(with_seq, doc! {"seq": 1, "_id": 1}, limit).await?;
-        if after_seq.is_none() {
-            let rest = limit - i64::try_from(out.len()).unwrap_or(limit);
-            out.extend(self.collect_events(doc! {"run_id": run_id, "seq": Bson::Null}, doc! {"_id": 1}, rest).await?);
+        if let Some(filter) = seq_part {
+            found = self.collect_events(filter, doc! {"seq": 1, "_id": 1}, want).await?;
         }
-        Ok(out)
+        let rest = want - i64::try_from(found.len()).unwrap_or(want);
+        if rest > 0 {
+            let filter = match after {
+                Some((ord, Some(key))) if ord >= NO_SEQ => match key {
+                    Some(oid) => doc! {"run_id": run_id, "seq": Bson::Null, "_id": {"$gt": oid}},
+                    None => doc! {"run_id": run_id, "seq": Bson::Null, "_id": {"$exists": false}},
+                },
+                _ => doc! {"run_id": run_id, "seq": Bson::Null},
+            };
+            found.extend(self.collect_events(filter, doc! {"_id": 1}, rest).await?);
+        }
+        Ok(EventPage::from_overfetch(found, query.limit))
     }
 
-    async fn collect_events(&self, filter: Document, sort: Document, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+    async fn collect_events(&self, filter: Document, sort: Document, limit: i64) -> Result<Vec<(EventCursor, StoredEvent, usize)>, StoreError> {
         let mut out = Vec::new();
         if limit <= 0 {
             return Ok(out);
@@ -163,12 +182,16 @@ impl Core {
         let mut cursor = self.events.find(filter).sort(sort).limit(limit).await.map_err(unavailable)?;
         while cursor.advance().await.map_err(unavailable)? {
             let d: Document = cursor.deserialize_current().map_err(unavailable)?;
-            out.push(StoredEvent {
-                seq: d.get_i64("seq").ok(),
+            let envelope = d.get_str("envelope").unwrap_or_default();
+            let seq = d.get_i64("seq").ok();
+            let key = d.get_object_id("_id").map(|o| o.to_hex()).unwrap_or_default();
+            let event = StoredEvent {
+                seq,
                 state: d.get_str("state").unwrap_or_default().to_owned(),
                 received_at: millis_to_rfc3339(d.get_i64("received_at").unwrap_or_default()),
-                event: serde_json::from_str(d.get_str("envelope").unwrap_or_default()).unwrap_or_default(),
-            });
+                event: serde_json::from_str(envelope).unwrap_or_default(),
+            };
+            out.push((EventCursor { ord: seq.unwrap_or(NO_SEQ), key }, event, envelope.len()));
         }
         Ok(out)
     }

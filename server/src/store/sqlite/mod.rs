@@ -12,7 +12,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{HistoryEntry, INLINE_ITEMS, Item, ItemPage, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError, StoredEvent};
+use super::{
+    EventPage, EventQuery, HistoryEntry, INLINE_ITEMS, Item, ItemPage, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError,
+};
 use crate::runstate::{Layout, Rules};
 use crate::clock::{millis_to_rfc3339, now_millis};
 
@@ -191,9 +193,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn run_events(&self, run_id: &str, after_seq: Option<i64>, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+    async fn run_events(&self, run_id: &str, query: EventQuery) -> Result<EventPage, StoreError> {
         let run_id = run_id.to_owned();
-        self.read(move |c| run_index::run_events(c, &run_id, after_seq, limit)).await
+        // An unreadable key (not one this store gave out) skips its `ord`.
+        let after = query.after().map_or((i64::MIN, i64::MIN), |(ord, key)| (ord, key.map_or(i64::MAX, |k| k.parse().unwrap_or(i64::MAX))));
+        let limit = query.limit;
+        let found = self.read(move |c| run_index::run_events(c, &run_id, after, limit + 1)).await?;
+        Ok(EventPage::from_overfetch(found, limit))
     }
 
     async fn run_items(&self, run_id: &str, collection: &str, cursor: Option<String>, limit: usize) -> Result<ItemPage, StoreError> {

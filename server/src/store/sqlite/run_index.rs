@@ -36,7 +36,7 @@
 use rusqlite::{Connection, params};
 
 use crate::clock::millis_to_rfc3339;
-use crate::store::StoredEvent;
+use crate::store::{EventCursor, NO_SEQ, StoredEvent};
 
 /// How many groups the runs are split into.
 ///
@@ -54,10 +54,9 @@ pub(super) const PASS_EVERY: usize = 512;
 /// Events indexed per transaction when [`RunIndex::open`] catches up.
 const CATCH_UP_CHUNK: i64 = 100_000;
 
-/// The `ord` of an event without `seq`: after every `seq` (which is a
-/// CloudEvents Integer, 32 bits), then in arrival (`pk`) order. The
-/// smallest such number, as SQLite stores it in 6 bytes rather than 8.
-const NO_SEQ: i64 = i32::MAX as i64 + 1;
+// The `ord` of an event without `seq` is `NO_SEQ`: after every `seq`
+// (which is a CloudEvents Integer, 32 bits), then in arrival (`pk`) order.
+// The smallest such number, as SQLite stores it in 6 bytes rather than 8.
 
 /// The `run_key` of a run: its id's FNV-1a hash. Not std's hasher, which
 /// may change between Rust versions: what is stored must stay findable.
@@ -218,18 +217,17 @@ fn write_keys(tx: &Connection, mut keys: Vec<Key>) -> rusqlite::Result<()> {
 }
 
 /// A run's stored events in `seq` order (events without `seq` last, in
-/// arrival order); with `after_seq`, only those with a `seq` above it.
+/// arrival order) after the position `after` (`(ord, pk)`, exclusive),
+/// at most `limit`, each with its position and envelope size.
 pub(super) fn run_events(
     c: &Connection,
     run_id: &str,
-    after_seq: Option<i64>,
+    after: (i64, i64),
     limit: usize,
-) -> rusqlite::Result<Vec<StoredEvent>> {
-    let (from, to) = match after_seq {
-        Some(s) => (s.saturating_add(1), NO_SEQ - 1),
-        None => (i64::MIN, NO_SEQ),
-    };
-    let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, i64, StoredEvent)> {
+) -> rusqlite::Result<Vec<(EventCursor, StoredEvent, usize)>> {
+    let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, i64, StoredEvent, usize)> {
+        let envelope: String = r.get(5)?;
+        let size = envelope.len();
         Ok((
             r.get(0)?,
             r.get(1)?,
@@ -237,36 +235,37 @@ pub(super) fn run_events(
                 seq: r.get(2)?,
                 state: r.get(3)?,
                 received_at: millis_to_rfc3339(r.get(4)?),
-                event: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
+                event: serde_json::from_str(&envelope).unwrap_or_default(),
             },
+            size,
         ))
     };
     let key = run_key(run_id);
     let through: i64 = c
         .prepare_cached("SELECT COALESCE(MAX(through_pk), 0) FROM run_index_watermarks WHERE shard = ?1")?
         .query_row([shard(key)], |r| r.get(0))?;
-    let mut found: Vec<(i64, i64, StoredEvent)> = c
+    let mut found: Vec<(i64, i64, StoredEvent, usize)> = c
         .prepare_cached(
             "SELECT k.ord, k.pk, e.seq, e.state, e.received_at, e.envelope
              FROM run_event_keys k JOIN events e ON e.pk = k.pk
-             WHERE k.run_key = ?1 AND e.run_id = ?5 AND k.ord BETWEEN ?2 AND ?3 ORDER BY k.ord, k.pk LIMIT ?4",
+             WHERE k.run_key = ?1 AND e.run_id = ?5 AND (k.ord, k.pk) > (?2, ?3) ORDER BY k.ord, k.pk LIMIT ?4",
         )?
-        .query_map(params![key, from, to, limit, run_id], row)?
+        .query_map(params![key, after.0, after.1, limit, run_id], row)?
         .collect::<rusqlite::Result<_>>()?;
     // The unindexed rest: at most about SHARDS * PASS_EVERY events by `pk`.
     let rest = c
         .prepare_cached(
             "SELECT COALESCE(seq, ?3), pk, seq, state, received_at, envelope FROM events
-             WHERE pk > ?1 AND run_id = ?2 AND COALESCE(seq, ?3) BETWEEN ?4 AND ?5",
+             WHERE pk > ?1 AND run_id = ?2 AND (COALESCE(seq, ?3), pk) > (?4, ?5)",
         )?
-        .query_map(params![through, run_id, NO_SEQ, from, to], row)?
+        .query_map(params![through, run_id, NO_SEQ, after.0, after.1], row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     found.extend(rest);
-    found.sort_by_key(|(ord, pk, _)| (*ord, *pk));
+    found.sort_by_key(|(ord, pk, _, _)| (*ord, *pk));
     // The writer may have indexed part of the rest between the two reads.
-    found.dedup_by_key(|(_, pk, _)| *pk);
+    found.dedup_by_key(|(_, pk, _, _)| *pk);
     found.truncate(limit);
-    Ok(found.into_iter().map(|(_, _, e)| e).collect())
+    Ok(found.into_iter().map(|(ord, pk, e, size)| (EventCursor { ord, key: pk.to_string() }, e, size)).collect())
 }
 
 #[cfg(test)]
@@ -291,8 +290,11 @@ mod tests {
         Key::new(run_id, seq, conn.last_insert_rowid())
     }
 
+    /// The `seq`s listed after `after` (a seq: the events above it and
+    /// those without one).
     fn seqs(conn: &Connection, run_id: &str, after: Option<i64>, limit: usize) -> Vec<Option<i64>> {
-        run_events(conn, run_id, after, limit).unwrap().into_iter().map(|e| e.seq).collect()
+        let after = after.map_or((i64::MIN, i64::MIN), |s| (s, i64::MAX));
+        run_events(conn, run_id, after, limit).unwrap().into_iter().map(|(_, e, _)| e.seq).collect()
     }
 
     fn indexed(conn: &Connection) -> i64 {
@@ -334,7 +336,7 @@ mod tests {
         index.committed(passes, Vec::new());
         assert_eq!(indexed(&conn), 4);
         assert_eq!(seqs(&conn, "r", None, 10), before);
-        assert_eq!(seqs(&conn, "r", Some(1), 10), vec![Some(2), Some(3)], "after_seq leaves out events without seq");
+        assert_eq!(seqs(&conn, "r", Some(1), 10), vec![Some(2), Some(3), None], "after a seq: the higher seqs, then events without");
         assert_eq!(seqs(&conn, "r", None, 2), vec![Some(1), Some(2)]);
         assert_eq!(seqs(&conn, "missing", None, 10), Vec::<Option<i64>>::new());
     }
