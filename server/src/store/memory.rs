@@ -245,20 +245,14 @@ impl Store for MemoryStore {
         let inner = self.lock()?;
         let limit = q.limit.max(1);
         let after = q.cursor.unwrap_or_default();
-        let mut runs: Vec<RunView> = inner
+        let runs: Vec<RunView> = inner
             .runs
             .range::<String, _>((std::ops::Bound::Excluded(&after), std::ops::Bound::Unbounded))
             .filter(|(_, h)| q.status.as_ref().is_none_or(|s| *s == h.status))
             .take(limit + 1)
             .map(|(_, h)| inner.view(h))
             .collect();
-        let next_cursor = if runs.len() > limit {
-            runs.truncate(limit);
-            runs.last().map(|r| r.run_id.clone())
-        } else {
-            None
-        };
-        Ok(RunPage { runs, next_cursor })
+        Ok(RunPage::from_overfetch(runs, limit))
     }
 
     async fn run_events(&self, run_id: &str, query: EventQuery) -> Result<EventPage, StoreError> {

@@ -172,6 +172,20 @@ pub struct RunPage {
     pub next_cursor: Option<String>,
 }
 
+impl RunPage {
+    /// A page from up to `limit + 1` runs read in id order: the extra one
+    /// only says a next page exists.
+    pub fn from_overfetch(mut runs: Vec<RunView>, limit: usize) -> Self {
+        let next_cursor = if runs.len() > limit {
+            runs.truncate(limit);
+            runs.last().map(|r| r.run_id.clone())
+        } else {
+            None
+        };
+        RunPage { runs, next_cursor }
+    }
+}
+
 /// A stored event.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredEvent {

@@ -172,7 +172,7 @@ impl Store for SqliteStore {
             let limit = q.limit.max(1);
             let cursor = q.cursor.unwrap_or_default();
             // One row more than asked tells whether a next page exists.
-            let mut runs: Vec<RunView> = match &q.status {
+            let runs: Vec<RunView> = match &q.status {
                 Some(status) => c
                     .prepare_cached(&format!("{RUN_SELECT} WHERE status = ?1 AND run_id > ?2 ORDER BY run_id LIMIT ?3"))?
                     .query_map(params![status, cursor, limit + 1], run_view)?
@@ -182,13 +182,7 @@ impl Store for SqliteStore {
                     .query_map(params![cursor, limit + 1], run_view)?
                     .collect::<rusqlite::Result<_>>()?,
             };
-            let next_cursor = if runs.len() > limit {
-                runs.truncate(limit);
-                runs.last().map(|r| r.run_id.clone())
-            } else {
-                None
-            };
-            Ok(RunPage { runs, next_cursor })
+            Ok(RunPage::from_overfetch(runs, limit))
         })
         .await
     }
