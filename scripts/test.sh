@@ -15,5 +15,6 @@ services_start
 
 # Two cores: keep the build to one profile and one target dir.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-# Not `exec`: the trap must stop the services afterwards.
-cargo test --workspace --locked "$@"
+# Not `exec`: the trap must stop the services afterwards. The crash tests
+# need the server's fault injection, which release builds leave out.
+cargo test --workspace --locked --features herald-server/failpoints "$@"

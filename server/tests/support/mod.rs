@@ -140,6 +140,13 @@ impl Env {
 
     /// [`Env::start`] with extra environment variables.
     pub fn start_with_env(&self, extra: &[&str], envs: &[(&str, &str)]) -> Server {
+        if envs.iter().any(|(k, _)| *k == "HERALD_FAILPOINT") {
+            assert!(
+                cfg!(feature = "failpoints"),
+                "this test injects a crash (HERALD_FAILPOINT), which only a build with the `failpoints` feature obeys: \
+                 run `bash scripts/test.sh`, or `cargo test -p herald-server --features failpoints`"
+            );
+        }
         let mut args = self.args();
         args.extend(extra.iter().map(|s| s.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

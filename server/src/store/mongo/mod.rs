@@ -167,6 +167,8 @@ struct Core {
     initial_status: String,
     /// Which run fields are keyed collections.
     layout: Layout,
+    /// The step `HERALD_FAILPOINT` names (feature `failpoints` only).
+    #[cfg(feature = "failpoints")]
     failpoint: Option<String>,
     /// [`durable`]'s write concern as a command field, for the commands
     /// sent with `run_command` (which does not add the client's).
@@ -249,6 +251,7 @@ impl MongoStore {
             layout: rules.layout,
             // Fault injection for the crash tests: abort the process at a
             // named step (see `failpoint`).
+            #[cfg(feature = "failpoints")]
             failpoint: std::env::var("HERALD_FAILPOINT").ok().filter(|s| !s.is_empty()),
         };
         core.create_indexes().await.map_err(|e| {
@@ -334,13 +337,19 @@ impl Core {
         self.ingest_group(events).await
     }
 
-    /// Abort the process here when `HERALD_FAILPOINT` names this step.
+    /// Abort the process here when `HERALD_FAILPOINT` names this step
+    /// (feature `failpoints`; otherwise nothing).
+    #[cfg(feature = "failpoints")]
     fn failpoint(&self, step: &str) {
         if self.failpoint.as_deref() == Some(step) {
             eprintln!("herald-server: failpoint {step} reached; aborting");
             std::process::abort();
         }
     }
+
+    /// Fault injection is compiled out: nothing happens at any step.
+    #[cfg(not(feature = "failpoints"))]
+    fn failpoint(&self, _step: &str) {}
 
     /// Run one planner step on `p`, loading what it asks for until it can
     /// answer (it asks at most twice: parked events, then items).
