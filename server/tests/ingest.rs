@@ -248,6 +248,19 @@ async fn problem_responses_use_the_problem_media_type(b: Backend) {
     let resp = s.client.post(s.url("/api/ingest/event")).header("content-type", "application/json").body("{").send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 400);
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
+
+    // Errors the framework answers itself are problem documents too.
+    let resp = s.client.delete(s.url("/api/runs")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    assert!(resp.headers()["allow"].to_str().unwrap().contains("GET"));
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["code"], "method_not_allowed", "{p}");
+    let resp = s.client.get(s.url("/api/runs/%FF%FE")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["code"], "bad_request", "{p}");
 }
 
 async fn unknown_types_and_bad_data_get_422_with_pointers(b: Backend) {

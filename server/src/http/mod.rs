@@ -69,7 +69,41 @@ pub fn router<S: Store>(app: App<S>) -> Router {
 /// connection and whatever else was pipelined on it: the panic becomes a
 /// 500 problem document and the connection stays usable.
 pub fn layers(routes: Router) -> Router {
-    routes.layer(CatchPanicLayer::custom(panic_response))
+    routes.layer(axum::middleware::map_response(as_problem)).layer(CatchPanicLayer::custom(panic_response))
+}
+
+/// Client errors the framework answers by itself — 405 with an empty body,
+/// a path or query it cannot decode as plain text — become problem
+/// documents like every other error, so clients parse one format.
+async fn as_problem(resp: Response) -> Response {
+    let status = resp.status();
+    let is_problem = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/problem+json") || ct.starts_with("application/json"));
+    if !status.is_client_error() || is_problem {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    // Framework rejections are a line of text; anything longer is not one.
+    let text = match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, 4096)).await {
+        Ok(b) => String::from_utf8_lossy(&b.to_bytes()).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let (slug, title, code, detail) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allow = parts.headers.get(axum::http::header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            ("method-not-allowed", "Method not allowed", "method_not_allowed", format!("this route answers {allow}; see README for the API"))
+        }
+        _ if text.is_empty() => ("bad-request", "Bad request", "bad_request", format!("{status}")),
+        _ => ("bad-request", "Bad request", "bad_request", text),
+    };
+    let mut out = make_problem(status, slug, title, code, detail).into_response();
+    if let Some(allow) = parts.headers.get(axum::http::header::ALLOW) {
+        out.headers_mut().insert(axum::http::header::ALLOW, allow.clone());
+    }
+    out
 }
 
 /// The 500 answer to a handler panic. The panic message goes to the log,
