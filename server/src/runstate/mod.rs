@@ -15,7 +15,7 @@ pub mod plan;
 pub mod sequence;
 
 pub use layout::{ItemKey, Layout, Target};
-pub use plan::{EventState, History, HistoryKind, Incoming, Need, Outcome, Parked, RunHead, RunState, Settle, Writes};
+pub use plan::{EventState, History, HistoryKind, Incoming, Need, Outcome, Parked, ROUNDS, RunHead, RunState, Settle, Writes};
 
 /// What a store needs to know about a handler set's runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -265,6 +265,12 @@ impl<K> Writes<K> {
     }
 }
 
+/// How many times a store runs one planner step before giving up: the
+/// planner asks at most twice (the parked events, then the items they and
+/// the event merge into) and never again for what it was given, so a
+/// third question is a bug.
+pub const ROUNDS: usize = 3;
+
 /// An item as the planner holds it.
 #[derive(Debug)]
 struct Slot {
@@ -315,6 +321,36 @@ impl<K: Copy + Eq + Hash + Ord> RunState<K> {
     /// The run as planned so far.
     pub fn head(&self) -> &RunHead {
         &self.head
+    }
+
+    /// The run as planned, once its writes are taken.
+    pub fn into_head(self) -> RunHead {
+        self.head
+    }
+
+    /// Whether applying an event with `seq` would ask for the run's parked
+    /// events ([`Need::Parked`]): worth reading them up front, beside other
+    /// runs'.
+    pub fn needs_parked(&self, seq: Option<i64>) -> bool {
+        !self.parked_known && seq.is_some_and(|s| sequence::position(self.head.last_event_seq, s) == Position::Next)
+    }
+
+    /// Run `step` until the planner can decide, answering its questions
+    /// with `answer` (which loads from the store). `stuck` is the error
+    /// for a planner that asks more than [`ROUNDS`] times.
+    pub fn decide<T, E>(
+        &mut self,
+        mut step: impl FnMut(&mut Self) -> Result<T, Need>,
+        mut answer: impl FnMut(&mut Self, Need) -> Result<(), E>,
+        stuck: impl FnOnce() -> E,
+    ) -> Result<T, E> {
+        for _ in 0..ROUNDS {
+            match step(self) {
+                Ok(t) => return Ok(t),
+                Err(need) => answer(self, need)?,
+            }
+        }
+        Err(stuck())
     }
 
     /// Give the run's stored parked events (any order), as [`Need::Parked`]

@@ -150,14 +150,15 @@ impl Inner {
 }
 
 /// Run one planner step, answering its questions from `inner`.
-fn step<T>(inner: &Inner, state: &mut RunState<usize>, mut f: impl FnMut(&mut RunState<usize>) -> Result<T, Need>) -> Result<T, StoreError> {
-    for _ in 0..3 {
-        match f(state) {
-            Ok(t) => return Ok(t),
-            Err(need) => inner.provide(state, need),
-        }
-    }
-    Err(StoreError::internal("internal: the planner kept asking for data it was given"))
+fn step<T>(inner: &Inner, state: &mut RunState<usize>, f: impl FnMut(&mut RunState<usize>) -> Result<T, Need>) -> Result<T, StoreError> {
+    state.decide(
+        f,
+        |state, need| {
+            inner.provide(state, need);
+            Ok(())
+        },
+        || StoreError::internal("the planner kept asking for data it was given"),
+    )
 }
 
 impl Store for MemoryStore {

@@ -140,12 +140,7 @@ impl ItemPage {
     /// A page from up to `limit + 1` items read in key order: the extra
     /// one only says a next page exists.
     pub fn from_overfetch(mut items: Vec<Item>, limit: usize) -> Self {
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|i| i.key.clone())
-        } else {
-            None
-        };
+        let next_cursor = page_end(&mut items, limit, |i| &i.key);
         ItemPage { items, next_cursor }
     }
 }
@@ -176,14 +171,20 @@ impl RunPage {
     /// A page from up to `limit + 1` runs read in id order: the extra one
     /// only says a next page exists.
     pub fn from_overfetch(mut runs: Vec<RunView>, limit: usize) -> Self {
-        let next_cursor = if runs.len() > limit {
-            runs.truncate(limit);
-            runs.last().map(|r| r.run_id.clone())
-        } else {
-            None
-        };
+        let next_cursor = page_end(&mut runs, limit, |r| &r.run_id);
         RunPage { runs, next_cursor }
     }
+}
+
+/// Cut `read` (up to `limit + 1` rows in key order) to a page of `limit`;
+/// the cursor of the next page (the last key kept) when the extra row says
+/// there is one.
+fn page_end<T>(read: &mut Vec<T>, limit: usize, key: impl Fn(&T) -> &String) -> Option<String> {
+    if read.len() <= limit {
+        return None;
+    }
+    read.truncate(limit);
+    read.last().map(|t| key(t).clone())
 }
 
 /// A stored event.

@@ -128,10 +128,7 @@ impl Planning {
     /// Whether processing an event with `seq` would ask for the run's
     /// parked events: worth reading them up front, with other runs'.
     pub fn wants_parked(&self, seq: Option<i64>) -> bool {
-        let next = seq.is_some_and(|s| {
-            runstate::sequence::position(self.state.head().last_event_seq, s) == runstate::sequence::Position::Next
-        });
-        next && self.state.head().parked_events != 0
+        self.state.needs_parked(seq)
     }
 
     /// Give the run's stored parked events.
@@ -187,7 +184,7 @@ impl Planning {
             items,
             history: history.into_iter().map(|h| History { at: h.at, kind: h.kind.as_str().to_owned(), detail: h.detail }).collect(),
         };
-        self.run.head = self.state.head().clone();
+        self.run.head = self.state.into_head();
         self.run
     }
 }

@@ -165,7 +165,7 @@ impl Core {
         // flushed that very version already.
         let mut taken: HashSet<ObjectId> = settled_events(loaded.values().map(|r| &r.outbox));
         let unflushed: Vec<Flush<'_>> =
-            loaded.values().filter(|r| !r.outbox.is_empty() && !self.was_flushed(r.id(), r.version)).map(Flush::stored).collect();
+            loaded.values().filter(|r| self.unflushed(r)).map(Flush::stored).collect();
 
         // Events someone else processed since we inserted them (a retry
         // racing its original, the sweeper): in an outbox, or settled.

@@ -87,7 +87,7 @@ use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, WriteConcern
 use mongodb::{Client, Collection, Database, IndexModel};
 
 use super::{EventPage, EventQuery, HistoryEntry, ItemPage, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError};
-use crate::runstate::{ItemKey, Layout, Need, Rules};
+use crate::runstate::{ItemKey, Layout, Need, ROUNDS, Rules};
 
 mod apply;
 mod bson;
@@ -352,9 +352,10 @@ impl Core {
     fn failpoint(&self, _step: &str) {}
 
     /// Run one planner step on `p`, loading what it asks for until it can
-    /// answer (it asks at most twice: parked events, then items).
+    /// answer ([`RunState::decide`](crate::runstate::RunState::decide),
+    /// with awaited loads).
     async fn plan_step<T>(&self, p: &mut Planning, mut step: impl FnMut(&mut Planning) -> Result<T, Need>) -> Result<T, StoreError> {
-        for _ in 0..3 {
+        for _ in 0..ROUNDS {
             match step(p) {
                 Ok(t) => return Ok(t),
                 Err(Need::Parked) => {
@@ -368,7 +369,13 @@ impl Core {
                 }
             }
         }
-        Err(StoreError::internal(format!("internal: planning run {} kept asking for data it was given", p.run_id())))
+        Err(StoreError::internal(format!("planning run {} kept asking for data it was given", p.run_id())))
+    }
+
+    /// Whether `run`'s outbox (as read) may still have to be flushed: it
+    /// holds something, and this process did not flush that version.
+    fn unflushed(&self, run: &apply::Run) -> bool {
+        !run.outbox.is_empty() && !self.was_flushed(run.id(), run.version)
     }
 
     /// The stored items among `wanted` (per run), by run.

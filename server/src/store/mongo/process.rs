@@ -95,7 +95,7 @@ impl Core {
 
     /// Flush the outbox `run` was read with, unless this process did.
     pub(super) async fn flush_run(&self, run: &Run) -> Result<(), StoreError> {
-        if run.outbox.is_empty() || self.was_flushed(run.id(), run.version) {
+        if !self.unflushed(run) {
             return Ok(());
         }
         self.flush(&[Flush::stored(run)]).await?;

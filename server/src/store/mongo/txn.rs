@@ -106,7 +106,7 @@ impl Core {
         }
         // Outboxes of writes made without a transaction, flushed in this
         // one before their runs are replaced.
-        let old: Vec<Run> = loaded.values().filter(|r| !r.outbox.is_empty() && !self.was_flushed(r.id(), r.version)).cloned().collect();
+        let old: Vec<Run> = loaded.values().filter(|r| self.unflushed(r)).cloned().collect();
         let mut plans: Vec<Planning> = run_ids
             .iter()
             .map(|run_id| Planning::new(loaded.remove(*run_id).unwrap_or_else(|| Run::new(run_id, &self.initial_status))))

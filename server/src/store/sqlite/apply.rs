@@ -16,7 +16,6 @@ use crate::runstate::{EventState, Incoming, ItemKey, Layout, Need, Parked, RunHe
 use crate::store::{NewEvent, Outcome};
 
 /// A run's head as the writer holds it between transactions.
-#[derive(Clone)]
 pub(super) struct Run {
     head: RunHead,
     /// The status in the `runs` row; `None` while there is no row.
@@ -127,7 +126,7 @@ impl<'c> Runs<'c> {
                 tx.prepare_cached("INSERT INTO run_history (run_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)")?
                     .execute(params![run_id, h.at, h.kind.as_str(), h.detail.to_string()])?;
             }
-            let mut run = Run { head: p.state.head().clone(), stored_status: p.stored_status };
+            let mut run = Run { head: p.state.into_head(), stored_status: p.stored_status };
             save_run(tx, &mut run, now)?;
             out.push(run);
         }
@@ -185,26 +184,25 @@ pub(super) fn release_gaps(tx: &Connection, runs: &mut Runs<'_>, cutoff: i64, no
 fn plan_with<T>(
     tx: &Connection,
     state: &mut RunState<i64>,
-    mut step: impl FnMut(&mut RunState<i64>) -> Result<T, Need>,
+    step: impl FnMut(&mut RunState<i64>) -> Result<T, Need>,
 ) -> rusqlite::Result<T> {
-    // Parked events, then the items they and the event merge into: two
-    // loads at most; more means the planner keeps asking for what it got.
-    for _ in 0..3 {
-        match step(state) {
-            Ok(t) => return Ok(t),
-            Err(Need::Parked) => {
-                let parked = load_parked(tx, &state.head().run_id)?;
-                state.provide_parked(parked);
-            }
-            Err(Need::Items(items)) => {
-                for item in items {
-                    let value = load_item(tx, &state.head().run_id, &item)?;
-                    state.provide_item(item, value);
+    state.decide(
+        step,
+        |state, need| {
+            let run_id = state.head().run_id.clone();
+            match need {
+                Need::Parked => state.provide_parked(load_parked(tx, &run_id)?),
+                Need::Items(items) => {
+                    for item in items {
+                        let value = load_item(tx, &run_id, &item)?;
+                        state.provide_item(item, value);
+                    }
                 }
             }
-        }
-    }
-    Err(rusqlite::Error::ToSqlConversionFailure("the run-state planner kept asking for data it was given".into()))
+            Ok(())
+        },
+        || rusqlite::Error::ToSqlConversionFailure("the run-state planner kept asking for data it was given".into()),
+    )
 }
 
 fn load_parked(tx: &Connection, run_id: &str) -> rusqlite::Result<Vec<Parked<i64>>> {
