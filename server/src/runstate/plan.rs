@@ -13,7 +13,7 @@
 //! it must merge into) it says so with [`Need`], having changed nothing,
 //! and the backend loads it and asks again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 
 use serde::Serialize;
@@ -285,7 +285,7 @@ pub struct RunState<K> {
     head: RunHead,
     /// Parked events, lowest `seq` first (then lowest key): those loaded
     /// from the store plus those parked in this plan.
-    parked: Vec<Parked<K>>,
+    parked: VecDeque<Parked<K>>,
     /// Whether `parked` holds every parked event of the run.
     parked_known: bool,
     /// Items by collection, then key; `None`: known not to exist.
@@ -307,7 +307,7 @@ impl<K: Copy + Eq + Hash + Ord> RunState<K> {
         RunState {
             parked_known: head.parked_events == 0,
             head,
-            parked: Vec::new(),
+            parked: VecDeque::new(),
             items: HashMap::new(),
             cleared: Vec::new(),
             dirty: Vec::new(),
@@ -356,12 +356,13 @@ impl<K: Copy + Eq + Hash + Ord> RunState<K> {
     /// Give the run's stored parked events (any order), as [`Need::Parked`]
     /// asked.
     pub fn provide_parked(&mut self, stored: Vec<Parked<K>>) {
+        let held: HashSet<K> = self.parked.iter().map(|q| q.key).collect();
         for p in stored {
-            if !self.parked.iter().any(|q| q.key == p.key) && !self.settle_at.contains_key(&p.key) {
-                self.parked.push(p);
+            if !held.contains(&p.key) && !self.settle_at.contains_key(&p.key) {
+                self.parked.push_back(p);
             }
         }
-        self.parked.sort_by(|a, b| (a.seq, a.key).cmp(&(b.seq, b.key)));
+        self.parked.make_contiguous().sort_by(|a, b| (a.seq, a.key).cmp(&(b.seq, b.key)));
         self.parked_known = true;
         self.head.parked_events = i64::try_from(self.parked.len()).unwrap_or(i64::MAX);
     }
@@ -469,7 +470,7 @@ impl<K: Copy + Eq + Hash + Ord> RunState<K> {
         if !self.parked_known {
             return Err(Need::Parked);
         }
-        let Some(lowest) = self.parked.first().map(|p| p.seq) else { return Ok(None) };
+        let Some(lowest) = self.parked.front().map(|p| p.seq) else { return Ok(None) };
         let missing = self.items_needed(layout, self.parked.iter().map(|p| &p.change));
         if !missing.is_empty() {
             return Err(Need::Items(missing));
@@ -490,16 +491,16 @@ impl<K: Copy + Eq + Hash + Ord> RunState<K> {
     fn release(&mut self, layout: &Layout, now: i64) -> Vec<i64> {
         let mut released = Vec::new();
         while let Some(last) = self.head.last_event_seq {
-            while self.parked.first().is_some_and(|p| p.seq <= last) {
-                let p = self.parked.remove(0);
+            while self.parked.front().is_some_and(|p| p.seq <= last) {
+                let Some(p) = self.parked.pop_front() else { break };
                 self.head.parked_events -= 1;
                 self.settle(p.key, EventState::Stale, None);
             }
             // Sorted: the first one is the lowest key among equal `seq`s.
-            if self.parked.first().is_none_or(|p| p.seq != last + 1) {
+            if self.parked.front().is_none_or(|p| p.seq != last + 1) {
                 break;
             }
-            let p = self.parked.remove(0);
+            let Some(p) = self.parked.pop_front() else { break };
             self.head.parked_events -= 1;
             // An illegal move still consumes its `seq`.
             let _ = self.apply_change(layout, p.key, &p.id, &p.change, now);
