@@ -2,66 +2,39 @@
 //!
 //! What an event does to its run is decided by the shared planner
 //! ([`crate::runstate::RunState`]); this module only inserts the event
-//! (the dedup guard), feeds the planner what it asks for, and writes its
-//! plan: the run row, the changed items, event states, history.
+//! (the dedup guard) with the change its handler made, feeds the planner
+//! what it asks for, and writes what the log must hold at once (event
+//! states, history). Run rows and items are written behind (`runs.rs`);
+//! [`recover`] replays what they miss.
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::{Map, Value};
 
 use super::run_index::Key;
+use super::runs::{Pending, Run, RunCache, json_text};
 use crate::change::RunChange;
 use crate::runstate::{EventState, Incoming, ItemKey, Layout, Need, Parked, RunHead, RunState};
 use crate::store::{NewEvent, Outcome};
-
-/// A run's head as the writer holds it between transactions.
-pub(super) struct Run {
-    head: RunHead,
-    /// The status in the `runs` row; `None` while there is no row.
-    stored_status: Option<String>,
-}
-
-/// How many run heads [`RunCache`] keeps.
-const CACHED_RUNS: usize = 4096;
-
-/// Run heads the writer has committed, kept so later groups need not read
-/// and parse them again. Only the writer writes runs, so a cached head is
-/// the stored one. A run a transaction uses is taken out and comes back
-/// only once that transaction commits, so a rollback cannot leave a
-/// changed head here. Heads only: items are read by key when needed.
-#[derive(Default)]
-pub(super) struct RunCache {
-    runs: HashMap<String, Run>,
-}
-
-impl RunCache {
-    /// Keep the runs a transaction wrote, now that it has committed.
-    pub(super) fn keep(&mut self, runs: Vec<Run>) {
-        for run in runs {
-            if self.runs.len() >= CACHED_RUNS {
-                // Drop about half, whichever: cheaper than tracking use,
-                // and the dropped runs are one read away.
-                let mut n = 0_u32;
-                self.runs.retain(|_, _| {
-                    n += 1;
-                    n % 2 == 0
-                });
-            }
-            self.runs.insert(run.head.run_id.clone(), run);
-        }
-    }
-}
 
 /// A run being planned in this transaction.
 struct Planned {
     state: RunState<i64>,
     stored_status: Option<String>,
+    pending: Pending,
 }
 
-/// The runs one transaction has touched, each read once and written back
-/// once by [`Runs::flush`], however many of its events it received: a
-/// batch of 100 events for one run costs one run-row write, not 100.
+/// Whether a flush writes the plans' event states and history, or only
+/// folds their run changes in (replay: the log has the rest already).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Record {
+    Yes,
+    No,
+}
+
+/// The runs one transaction has touched, each read once however many of
+/// its events it received, and handed back by [`Runs::flush`].
 pub(super) struct Runs<'c> {
     planned: HashMap<String, Planned>,
     cache: &'c mut RunCache,
@@ -79,73 +52,79 @@ impl<'c> Runs<'c> {
     /// new one).
     fn get(&mut self, tx: &Connection, run_id: &str) -> rusqlite::Result<&mut Planned> {
         if !self.planned.contains_key(run_id) {
-            let run = match self.cache.runs.remove(run_id) {
+            let run = match self.cache.take(run_id) {
                 Some(run) => run,
                 None => load_run(tx, run_id, self.initial_status)?,
             };
-            let planned = Planned { state: RunState::new(run.head), stored_status: run.stored_status };
+            let planned = Planned { state: RunState::new(run.head), stored_status: run.stored_status, pending: run.pending };
             self.planned.insert(run_id.to_owned(), planned);
         }
         self.planned.get_mut(run_id).ok_or(rusqlite::Error::QueryReturnedNoRows)
     }
 
-    /// Write every touched run's plan; call before the transaction
-    /// commits, and give the runs to [`RunCache::keep`] once it has.
-    pub(super) fn flush(self, tx: &Connection, now: i64) -> rusqlite::Result<Vec<Run>> {
+    /// End the plans: write the event states and history they decided
+    /// (with [`Record::Yes`]) and fold their run changes into the runs,
+    /// which go back to the cache once the transaction commits. The flag
+    /// says whether a plan parked or released an event: such a commit must
+    /// materialize (see `runs.rs`).
+    pub(super) fn flush(self, tx: &Connection, record: Record) -> rusqlite::Result<(Vec<Run>, bool)> {
         let mut out = Vec::with_capacity(self.planned.len());
+        let mut moved_parked = false;
         for (_, mut p) in self.planned {
             let writes = p.state.take_writes();
             let run_id = &p.state.head().run_id;
-            for collection in &writes.cleared {
-                tx.prepare_cached("DELETE FROM run_items WHERE run_id = ?1 AND coll = ?2")?.execute(params![run_id, collection])?;
-            }
-            for (item, value) in &writes.items {
-                match value {
-                    Some(v) => tx
-                        .prepare_cached(
-                            "INSERT INTO run_items (run_id, coll, key, value) VALUES (?1, ?2, ?3, ?4)
-                             ON CONFLICT (run_id, coll, key) DO UPDATE SET value = excluded.value",
-                        )?
-                        .execute(params![run_id, item.collection, item.key, json_text(v)?])?,
-                    None => tx
-                        .prepare_cached("DELETE FROM run_items WHERE run_id = ?1 AND coll = ?2 AND key = ?3")?
-                        .execute(params![run_id, item.collection, item.key])?,
-                };
-            }
             for s in &writes.settles {
+                moved_parked |= s.state == EventState::Parked || !s.arrived;
                 // A new event is inserted as `applied` already, which
                 // saves an UPDATE per event on the hot path.
-                if s.arrived && s.state == EventState::Applied {
+                if record == Record::No || (s.arrived && s.state == EventState::Applied) {
                     continue;
                 }
+                // The recorded change stays: replay needs it.
                 let change = s.change.as_ref().map(json_text).transpose()?;
-                tx.prepare_cached("UPDATE events SET state = ?2, change = ?3 WHERE pk = ?1")?
+                tx.prepare_cached("UPDATE events SET state = ?2, change = COALESCE(?3, change) WHERE pk = ?1")?
                     .execute(params![s.key, s.state.as_str(), change])?;
             }
-            for h in &writes.history {
-                tx.prepare_cached("INSERT INTO run_history (run_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)")?
-                    .execute(params![run_id, h.at, h.kind.as_str(), h.detail.to_string()])?;
+            if record == Record::Yes {
+                for h in &writes.history {
+                    tx.prepare_cached("INSERT INTO run_history (run_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)")?
+                        .execute(params![run_id, h.at, h.kind.as_str(), h.detail.to_string()])?;
+                }
             }
-            let mut run = Run { head: p.state.into_head(), stored_status: p.stored_status };
-            save_run(tx, &mut run, now)?;
-            out.push(run);
+            p.pending.record(writes.cleared, writes.items);
+            out.push(Run { head: p.state.into_head(), stored_status: p.stored_status, pending: p.pending, dirty: true });
         }
-        Ok(out)
+        Ok((out, moved_parked))
+    }
+}
+
+/// An event as the writer receives it: with its handler's change already
+/// in the text the log records, serialized on the request's thread rather
+/// than on the one writer thread every commit waits for.
+pub(super) struct Arrival {
+    pub(super) event: NewEvent,
+    pub(super) change: String,
+}
+
+impl Arrival {
+    pub(super) fn new(event: NewEvent) -> rusqlite::Result<Self> {
+        Ok(Arrival { change: json_text(&event.change)?, event })
     }
 }
 
 /// Process one new event in the open transaction `tx`; a stored event's
 /// run-index entry goes to `keys`.
-pub(super) fn ingest_one(tx: &Connection, runs: &mut Runs<'_>, keys: &mut Vec<Key>, ev: &NewEvent, now: i64) -> rusqlite::Result<Outcome> {
+pub(super) fn ingest_one(tx: &Connection, runs: &mut Runs<'_>, keys: &mut Vec<Key>, arrival: &Arrival, now: i64) -> rusqlite::Result<Outcome> {
+    let ev = &arrival.event;
     // The UNIQUE (source, id) index is the dedup guard; inserting first
     // makes the check and the claim one statement.
     let inserted = tx
         .prepare_cached(
-            "INSERT INTO events (source, id, type, run_id, seq, received_at, state, envelope)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'applied', ?7)
+            "INSERT INTO events (source, id, type, run_id, seq, received_at, state, change, envelope)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'applied', ?7, ?8)
              ON CONFLICT (source, id) DO NOTHING",
         )?
-        .execute(params![ev.source, ev.id, ev.type_name, ev.run_id, ev.seq, now, ev.envelope])?;
+        .execute(params![ev.source, ev.id, ev.type_name, ev.run_id, ev.seq, now, arrival.change, ev.envelope])?;
     if inserted == 0 {
         let run_id: String = tx
             .prepare_cached("SELECT run_id FROM events WHERE source = ?1 AND id = ?2")?
@@ -157,7 +136,7 @@ pub(super) fn ingest_one(tx: &Connection, runs: &mut Runs<'_>, keys: &mut Vec<Ke
     let layout = runs.layout;
     let run = runs.get(tx, &ev.run_id)?;
     let incoming = Incoming { key: pk, source: &ev.source, id: &ev.id, seq: ev.seq, change: &ev.change };
-    plan_with(tx, &mut run.state, |state| state.apply(layout, &incoming, now))
+    plan_with(tx, run, |state| state.apply(layout, &incoming, now))
 }
 
 /// Stop waiting for the missing `seq`s of runs whose oldest parked event
@@ -175,17 +154,50 @@ pub(super) fn release_gaps(tx: &Connection, runs: &mut Runs<'_>, cutoff: i64, no
     let mut applied = 0;
     for run_id in waiting {
         let run = runs.get(tx, &run_id)?;
-        applied += plan_with(tx, &mut run.state, |state| state.skip_gap(layout, now))?.unwrap_or(0);
+        applied += plan_with(tx, run, |state| state.skip_gap(layout, now))?.unwrap_or(0);
     }
     Ok(applied)
 }
 
+/// Bring run state in line with the event log, on open or after a commit
+/// failed: replay every event past the materialized watermark through the
+/// planner, in the order it was stored, write the result, and return the
+/// writer's cache with every run in it clean. The events' states and the
+/// runs' history are in the log already, so replay writes only runs and
+/// items.
+pub(super) fn recover(conn: &mut Connection, layout: &Layout, initial_status: &str) -> rusqlite::Result<RunCache> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let through: i64 = tx.query_row("SELECT through_pk FROM run_materialized WHERE id = 0", [], |r| r.get(0))?;
+    // Bounded: a watermark is written at least every MATERIALIZE_EVERY
+    // and whenever the runs held reach their bounds.
+    let events: Vec<(i64, String, String, String, Option<i64>, i64, Option<String>)> = tx
+        .prepare("SELECT pk, source, id, run_id, seq, received_at, change FROM events WHERE pk > ?1 ORDER BY pk")?
+        .query_map([through], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut cache = RunCache::default();
+    let mut runs = Runs::new(&mut cache, layout, initial_status);
+    for (pk, source, id, run_id, seq, received_at, change) in &events {
+        let change: RunChange = serde_json::from_str(change.as_deref().unwrap_or_default()).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, format!("event {pk} has no readable recorded change to replay: {e}").into())
+        })?;
+        let incoming = Incoming { key: *pk, source, id, seq: *seq, change: &change };
+        let run = runs.get(&tx, run_id)?;
+        plan_with(&tx, run, |state| state.apply(layout, &incoming, *received_at))?;
+    }
+    let (replayed, _) = runs.flush(&tx, Record::No)?;
+    if !events.is_empty() {
+        tracing::info!(events = events.len(), runs = replayed.len(), "run state caught up with the event log");
+    }
+    cache.materialize(&tx, &replayed)?;
+    tx.commit()?;
+    cache.keep(replayed);
+    cache.materialized();
+    Ok(cache)
+}
+
 /// Run one planner step, loading what it asks for until it can answer.
-fn plan_with<T>(
-    tx: &Connection,
-    state: &mut RunState<i64>,
-    step: impl FnMut(&mut RunState<i64>) -> Result<T, Need>,
-) -> rusqlite::Result<T> {
+fn plan_with<T>(tx: &Connection, run: &mut Planned, step: impl FnMut(&mut RunState<i64>) -> Result<T, Need>) -> rusqlite::Result<T> {
+    let Planned { state, pending, .. } = run;
     state.decide(
         step,
         |state, need| {
@@ -194,7 +206,10 @@ fn plan_with<T>(
                 Need::Parked => state.provide_parked(load_parked(tx, &run_id)?),
                 Need::Items(items) => {
                     for item in items {
-                        let value = load_item(tx, &run_id, &item)?;
+                        let value = match pending.lookup(&item) {
+                            Some(value) => value,
+                            None => load_item(tx, &run_id, &item)?,
+                        };
                         state.provide_item(item, value);
                     }
                 }
@@ -225,10 +240,6 @@ fn load_item(tx: &Connection, run_id: &str, item: &ItemKey) -> rusqlite::Result<
         .transpose()
 }
 
-fn json_text(v: &impl serde::Serialize) -> rusqlite::Result<String> {
-    serde_json::to_string(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
-}
-
 fn load_run(tx: &Connection, run_id: &str, initial_status: &str) -> rusqlite::Result<Run> {
     let row: Option<(String, Option<i64>, i64, i64, i64, String)> = tx
         .prepare_cached("SELECT status, last_event_seq, applied_events, parked_events, updated_at, doc FROM runs WHERE run_id = ?1")?
@@ -242,6 +253,8 @@ fn load_run(tx: &Connection, run_id: &str, initial_status: &str) -> rusqlite::Re
                 .map_err(|e| rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, e.into()))?;
             Run {
                 stored_status: Some(status.clone()),
+                pending: Pending::default(),
+                dirty: false,
                 head: RunHead {
                     run_id: run_id.to_owned(),
                     status,
@@ -255,41 +268,6 @@ fn load_run(tx: &Connection, run_id: &str, initial_status: &str) -> rusqlite::Re
         }
         // The first event of a run creates it, whatever its type: workers
         // may report progress before (or without) `ai.run.started`.
-        None => Run { head: RunHead::new(run_id, initial_status), stored_status: None },
+        None => Run { head: RunHead::new(run_id, initial_status), stored_status: None, pending: Pending::default(), dirty: false },
     })
-}
-
-/// Write `run`'s row. A plain `UPDATE` when the row exists, leaving
-/// `status` (and so the `runs_by_status` index) alone unless it changed:
-/// an upsert looked the row up twice, and this is once per run per group.
-fn save_run(tx: &Connection, run: &mut Run, now: i64) -> rusqlite::Result<()> {
-    let h = &run.head;
-    let doc = json_text(&h.fields)?;
-    let written = match &run.stored_status {
-        None => tx
-            .prepare_cached(
-                "INSERT INTO runs (run_id, status, last_event_seq, updated_at, doc, applied_events, parked_events)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![h.run_id, h.status, h.last_event_seq, now, doc, h.applied_events, h.parked_events])?,
-        Some(stored) if *stored == h.status => tx
-            .prepare_cached(
-                "UPDATE runs SET last_event_seq = ?2, updated_at = ?3, doc = ?4, applied_events = ?5, parked_events = ?6
-                 WHERE run_id = ?1",
-            )?
-            .execute(params![h.run_id, h.last_event_seq, now, doc, h.applied_events, h.parked_events])?,
-        Some(_) => tx
-            .prepare_cached(
-                "UPDATE runs SET status = ?2, last_event_seq = ?3, updated_at = ?4, doc = ?5, applied_events = ?6,
-                 parked_events = ?7 WHERE run_id = ?1",
-            )?
-            .execute(params![h.run_id, h.status, h.last_event_seq, now, doc, h.applied_events, h.parked_events])?,
-    };
-    // Rows are never deleted, so this cannot happen; if it did, failing
-    // the group beats acknowledging events whose run change was lost.
-    if written != 1 {
-        return Err(rusqlite::Error::StatementChangedRows(written));
-    }
-    run.stored_status = Some(run.head.status.clone());
-    Ok(())
 }

@@ -21,6 +21,7 @@ use crate::clock::{millis_to_rfc3339, now_millis};
 mod apply;
 mod checkpoint;
 mod run_index;
+mod runs;
 mod schema;
 mod writer;
 
@@ -56,6 +57,7 @@ impl SqliteStore {
         schema::configure(&conn).map_err(open_err)?;
         schema::migrate(&mut conn, &rules.layout).map_err(open_err)?;
         let index = run_index::RunIndex::open(&mut conn).map_err(open_err)?;
+        let runs = apply::recover(&mut conn, &rules.layout, &rules.initial_status).map_err(open_err)?;
         let reader = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(open_err)?;
         reader.pragma_update(None, "busy_timeout", 5000).map_err(open_err)?;
@@ -66,7 +68,7 @@ impl SqliteStore {
         let layout = rules.layout.clone();
         let handle = std::thread::Builder::new()
             .name("herald-sqlite-writer".into())
-            .spawn(move || writer::run(conn, index, rx, rules))
+            .spawn(move || writer::run(conn, index, runs, rx, rules))
             .map_err(|e| StoreError::unavailable(format!("cannot start the writer thread: {e}")))?;
         let checkpointer = checkpoint::Checkpointer::start(&path).map_err(open_err)?;
         Ok(SqliteStore {
@@ -106,6 +108,13 @@ impl SqliteStore {
         rx.await.map_err(|_| StoreError::unavailable("the writer stopped before committing"))?
     }
 
+    /// Have the writer write the runs it holds ahead of the tables, so a
+    /// read that follows sees every acknowledged event's effect.
+    async fn materialize(&self) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(Job::Materialize { reply }, rx).await
+    }
+
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -125,6 +134,7 @@ impl Store for SqliteStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        let events = events.into_iter().map(apply::Arrival::new).collect::<rusqlite::Result<Vec<_>>>().map_err(store_error)?;
         let (reply, rx) = oneshot::channel();
         let events = Arc::new(events);
         let result = self.submit(Job::Ingest { events: events.clone(), reply }, rx).await;
@@ -142,6 +152,7 @@ impl Store for SqliteStore {
     async fn run(&self, run_id: &str) -> Result<Option<(RunView, Vec<HistoryEntry>)>, StoreError> {
         let run_id = run_id.to_owned();
         let layout = self.layout.clone();
+        self.materialize().await?;
         self.read(move |c| {
             let Some(mut view) = c
                 .prepare_cached(&format!("{RUN_SELECT} WHERE run_id = ?1"))?
@@ -168,6 +179,7 @@ impl Store for SqliteStore {
     }
 
     async fn runs(&self, q: RunQuery) -> Result<RunPage, StoreError> {
+        self.materialize().await?;
         self.read(move |c| {
             let limit = q.limit.max(1);
             let cursor = q.cursor.unwrap_or_default();
@@ -198,6 +210,7 @@ impl Store for SqliteStore {
 
     async fn run_items(&self, run_id: &str, collection: &str, cursor: Option<String>, limit: usize) -> Result<ItemPage, StoreError> {
         let (run_id, collection) = (run_id.to_owned(), collection.to_owned());
+        self.materialize().await?;
         self.read(move |c| {
             let items = c
                 .prepare_cached(

@@ -66,6 +66,15 @@ CREATE TABLE IF NOT EXISTS run_history (
     detail TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS run_history_by_run ON run_history (run_id, pk);
+
+-- Run state is written behind the event log (see runs.rs): `runs` and
+-- `run_items` hold the effect of every event with pk <= through_pk; the
+-- events after it are replayed from their recorded change on open.
+CREATE TABLE IF NOT EXISTS run_materialized (
+    id         INTEGER PRIMARY KEY CHECK (id = 0),
+    through_pk INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO run_materialized VALUES (0, 0);
 ";
 
 /// Settings every connection gets.
@@ -98,7 +107,7 @@ type Migration = fn(&Connection, &Layout) -> rusqlite::Result<()>;
 
 /// Steps from version `i` to `i + 1`, in order. A new store is created at
 /// [`VERSION`] directly; an older one runs the steps it has not run.
-const MIGRATIONS: [Migration; 2] = [legacy, split_runs];
+const MIGRATIONS: [Migration; 3] = [legacy, split_runs, write_behind];
 
 /// Create the tables if this is a new store, or bring an older one to
 /// [`VERSION`].
@@ -183,6 +192,13 @@ fn split_runs(conn: &Connection, layout: &Layout) -> rusqlite::Result<()> {
         conn.execute("UPDATE runs SET doc = ?2 WHERE run_id = ?1", rusqlite::params![run_id, serde_json::Value::Object(fields).to_string()])?;
     }
     Ok(())
+}
+
+/// 2 → 3: run state written behind the event log. Everything an older
+/// store holds is already in `runs` and `run_items`.
+fn write_behind(conn: &Connection, _: &Layout) -> rusqlite::Result<()> {
+    conn.execute_batch(SCHEMA)?;
+    conn.execute_batch("INSERT OR REPLACE INTO run_materialized SELECT 0, COALESCE(MAX(pk), 0) FROM events;")
 }
 
 fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {

@@ -16,18 +16,21 @@
 //! failing the others. Nothing is acknowledged before its commit.
 //!
 //! The writer also owns the run index's waiting entries (`run_index.rs`):
-//! a group's transaction carries the index passes that are due.
+//! a group's transaction carries the index passes that are due; and the
+//! runs it holds ahead of the tables (`runs.rs`): a group's transaction
+//! writes them when they are due.
 
 use std::sync::Arc;
 
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
-use super::apply::{self, Run, RunCache, Runs};
+use super::apply::{self, Arrival, Record, Runs};
 use super::run_index::{Key, Pass, RunIndex};
+use super::runs::{Run, RunCache};
 use crate::clock::now_millis;
 use crate::runstate::Rules;
-use crate::store::{NewEvent, Outcome, StoreError};
+use crate::store::{Outcome, StoreError};
 
 /// Upper bound on events per commit, so one commit's latency stays small.
 pub(super) const MAX_GROUP_EVENTS: usize = 2048;
@@ -36,8 +39,11 @@ pub(super) const MAX_GROUP_EVENTS: usize = 2048;
 pub(super) enum Job {
     /// Shared with the request, which frees the events after the reply:
     /// freeing them here took 8% of the writer's time under batch load.
-    Ingest { events: Arc<Vec<NewEvent>>, reply: oneshot::Sender<Result<Vec<Outcome>, StoreError>> },
+    Ingest { events: Arc<Vec<Arrival>>, reply: oneshot::Sender<Result<Vec<Outcome>, StoreError>> },
     ReleaseGaps { cutoff: i64, reply: oneshot::Sender<Result<usize, StoreError>> },
+    /// Write the runs held ahead of the tables, so a read sees every
+    /// acknowledged event.
+    Materialize { reply: oneshot::Sender<Result<(), StoreError>> },
     /// Finish what is queued before this, then close the database.
     Shutdown,
 }
@@ -53,20 +59,23 @@ impl Job {
 
 /// What a job asks for, apart from where its answer goes.
 enum Work {
-    Ingest(Arc<Vec<NewEvent>>),
+    Ingest(Arc<Vec<Arrival>>),
     ReleaseGaps(i64),
+    Materialize,
 }
 
 /// Where a job's answer goes.
 enum Reply {
     Ingest(oneshot::Sender<Result<Vec<Outcome>, StoreError>>),
     ReleaseGaps(oneshot::Sender<Result<usize, StoreError>>),
+    Materialize(oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// A job's result, sent only after its transaction committed.
 enum Done {
     Ingest(Vec<Outcome>),
     ReleaseGaps(usize),
+    Materialize,
 }
 
 impl Reply {
@@ -76,18 +85,27 @@ impl Reply {
         match (self, result) {
             (Reply::Ingest(tx), Ok(Done::Ingest(outcomes))) => drop(tx.send(Ok(outcomes))),
             (Reply::ReleaseGaps(tx), Ok(Done::ReleaseGaps(n))) => drop(tx.send(Ok(n))),
+            (Reply::Materialize(tx), Ok(Done::Materialize)) => drop(tx.send(Ok(()))),
             (Reply::Ingest(tx), Err(e)) => drop(tx.send(Err(e))),
             (Reply::ReleaseGaps(tx), Err(e)) => drop(tx.send(Err(e))),
-            (Reply::Ingest(tx), Ok(_)) => drop(tx.send(Err(StoreError::internal("internal: mismatched job result")))),
-            (Reply::ReleaseGaps(tx), Ok(_)) => drop(tx.send(Err(StoreError::internal("internal: mismatched job result")))),
+            (Reply::Materialize(tx), Err(e)) => drop(tx.send(Err(e))),
+            (Reply::Ingest(tx), Ok(_)) => drop(tx.send(Err(mismatched()))),
+            (Reply::ReleaseGaps(tx), Ok(_)) => drop(tx.send(Err(mismatched()))),
+            (Reply::Materialize(tx), Ok(_)) => drop(tx.send(Err(mismatched()))),
         }
     }
 }
 
-/// The writer loop; returns when the channel closes or on `Shutdown`.
-pub(super) fn run(mut conn: Connection, mut index: RunIndex, mut rx: mpsc::Receiver<Job>, rules: Rules) {
+fn mismatched() -> StoreError {
+    StoreError::internal("internal: mismatched job result")
+}
+
+/// The writer loop, starting from the runs `cache` holds (as
+/// [`apply::recover`] left them); returns when the channel closes or on
+/// `Shutdown`.
+pub(super) fn run(mut conn: Connection, mut index: RunIndex, cache: RunCache, mut rx: mpsc::Receiver<Job>, rules: Rules) {
     let mut wal = super::checkpoint::WalRestart::new();
-    let mut cache = RunCache::default();
+    let mut cache = Some(cache);
     while let Some(first) = rx.blocking_recv() {
         let mut group = Vec::new();
         let mut weight = first.weight();
@@ -109,6 +127,11 @@ pub(super) fn run(mut conn: Connection, mut index: RunIndex, mut rx: mpsc::Recei
         }
         wal.after_commit(&conn);
     }
+    // Write the runs held, so the next open has nothing to replay. Failure
+    // is harmless: the next open replays the events past the watermark.
+    if let Err(e) = attempt(&mut conn, &mut index, false, &mut cache, &[Work::Materialize], now_millis(), &rules) {
+        tracing::warn!(error = %e, "writing run state on close failed; the next open will replay it");
+    }
     // Write the index's waiting entries, so the next open has nothing to
     // catch up on. Failure is harmless: the next open indexes them.
     if let Err(e) = index_everything(&mut conn, &mut index) {
@@ -124,34 +147,29 @@ pub(super) fn run(mut conn: Connection, mut index: RunIndex, mut rx: mpsc::Recei
     }
 }
 
-fn commit_group(conn: &mut Connection, index: &mut RunIndex, cache: &mut RunCache, group: Vec<Job>, rules: &Rules) {
+fn commit_group(conn: &mut Connection, index: &mut RunIndex, cache: &mut Option<RunCache>, group: Vec<Job>, rules: &Rules) {
     let now = now_millis();
     let (work, replies): (Vec<Work>, Vec<Reply>) = group
         .into_iter()
         .filter_map(|job| match job {
             Job::Ingest { events, reply } => Some((Work::Ingest(events), Reply::Ingest(reply))),
             Job::ReleaseGaps { cutoff, reply } => Some((Work::ReleaseGaps(cutoff), Reply::ReleaseGaps(reply))),
+            Job::Materialize { reply } => Some((Work::Materialize, Reply::Materialize(reply))),
             Job::Shutdown => None,
         })
         .unzip();
     if work.is_empty() {
         return;
     }
-    let results: Vec<Result<Done, StoreError>> = match transact(conn, Some(index), cache, &work, now, rules) {
-        Ok(Committed { done, passes, keys, runs }) => {
-            index.committed(passes, keys);
-            cache.keep(runs);
-            done.into_iter().map(Ok).collect()
-        }
+    let results: Vec<Result<Done, StoreError>> = match attempt(conn, index, true, cache, &work, now, rules) {
+        Ok(done) => done.into_iter().map(Ok).collect(),
         Err(e) if work.len() == 1 => vec![Err(e)],
         Err(e) => {
             tracing::warn!(error = %e, jobs = work.len(), "group commit failed; retrying its jobs one by one");
             work.iter()
                 .map(|w| {
-                    let c = transact(conn, None, cache, std::slice::from_ref(w), now, rules)?;
-                    index.committed(Vec::new(), c.keys);
-                    cache.keep(c.runs);
-                    Ok(c.done.into_iter().next().expect("one result per job"))
+                    let done = attempt(conn, index, false, cache, std::slice::from_ref(w), now, rules)?;
+                    done.into_iter().next().ok_or_else(|| StoreError::internal("internal: a job without a result"))
                 })
                 .collect()
         }
@@ -166,6 +184,43 @@ fn commit_group(conn: &mut Connection, index: &mut RunIndex, cache: &mut RunCach
     }
 }
 
+/// Run `work` in one transaction (with the run index passes that are due
+/// when `passes`), and keep what it did. A failed transaction loses the
+/// runs it had taken from the cache, so the cache is dropped and rebuilt
+/// from the log before the next one ([`apply::recover`]); until that
+/// succeeds, nothing is committed.
+fn attempt(
+    conn: &mut Connection,
+    index: &mut RunIndex,
+    passes: bool,
+    cache: &mut Option<RunCache>,
+    work: &[Work],
+    now: i64,
+    rules: &Rules,
+) -> Result<Vec<Done>, StoreError> {
+    let held = match cache {
+        Some(held) => held,
+        None => cache.insert(apply::recover(conn, &rules.layout, &rules.initial_status).map_err(|e| {
+            let e = unavailable(e);
+            StoreError { message: format!("cannot bring run state in line with the event log: {}", e.message), ..e }
+        })?),
+    };
+    match transact(conn, passes.then_some(&*index), held, work, now, rules) {
+        Ok(Committed { done, passes, keys, runs, materialized }) => {
+            index.committed(passes, keys);
+            held.keep(runs);
+            if materialized {
+                held.materialized();
+            }
+            Ok(done)
+        }
+        Err(e) => {
+            *cache = None;
+            Err(e)
+        }
+    }
+}
+
 /// What a committed transaction did.
 struct Committed {
     /// One result per job.
@@ -174,12 +229,15 @@ struct Committed {
     passes: Vec<Pass>,
     /// Run index entries of the events it stored.
     keys: Vec<Key>,
-    /// The runs it wrote.
+    /// The runs it changed.
     runs: Vec<Run>,
+    /// Whether it wrote every run held (and `runs`) to the tables.
+    materialized: bool,
 }
 
 /// Run `work` in one transaction, with the run index passes due when
-/// `index` is given, and commit it; all or nothing.
+/// `index` is given, writing the runs held when they are due (or asked
+/// for, or a plan moved parked events), and commit it; all or nothing.
 fn transact(
     conn: &mut Connection,
     index: Option<&RunIndex>,
@@ -196,6 +254,7 @@ fn transact(
     };
     let mut keys = Vec::new();
     let mut results = Vec::with_capacity(work.len());
+    let mut asked = false;
     let mut runs = Runs::new(cache, &rules.layout, &rules.initial_status);
     for w in work {
         let done = match w {
@@ -207,14 +266,23 @@ fn transact(
                     .map_err(unavailable)?,
             ),
             Work::ReleaseGaps(cutoff) => {
+                asked = true;
                 Done::ReleaseGaps(apply::release_gaps(&tx, &mut runs, *cutoff, now).map_err(unavailable)?)
+            }
+            Work::Materialize => {
+                asked = true;
+                Done::Materialize
             }
         };
         results.push(done);
     }
-    let runs = runs.flush(&tx, now).map_err(unavailable)?;
+    let (runs, moved_parked) = runs.flush(&tx, Record::Yes).map_err(unavailable)?;
+    let materialized = (asked || moved_parked || cache.due(&runs)) && cache.is_dirty(&runs);
+    if materialized {
+        cache.materialize(&tx, &runs).map_err(unavailable)?;
+    }
     tx.commit().map_err(unavailable)?;
-    Ok(Committed { done: results, passes, keys, runs })
+    Ok(Committed { done: results, passes, keys, runs, materialized })
 }
 
 /// Write every waiting run index entry in a transaction of its own.
@@ -234,6 +302,7 @@ fn unavailable(e: rusqlite::Error) -> StoreError {
 mod tests {
     use super::*;
     use crate::change::RunChange;
+    use crate::store::NewEvent;
     use crate::store::sqlite::schema;
 
     use crate::runstate::Layout;
@@ -254,13 +323,34 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_failing_job_fails_alone_and_the_rest_of_its_group_commits() {
+    fn arrivals(events: Vec<NewEvent>) -> Arc<Vec<Arrival>> {
+        Arc::new(events.into_iter().map(|e| Arrival::new(e).unwrap()).collect())
+    }
+
+    fn open() -> (tempfile::TempDir, Connection, RunIndex) {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = Connection::open(dir.path().join("t.sqlite3")).unwrap();
         schema::configure(&conn).unwrap();
         schema::migrate(&mut conn, &Layout::default()).unwrap();
-        let mut index = RunIndex::open(&mut conn).unwrap();
+        let index = RunIndex::open(&mut conn).unwrap();
+        (dir, conn, index)
+    }
+
+    fn ingest(conn: &mut Connection, index: &mut RunIndex, cache: &mut Option<RunCache>, events: Vec<NewEvent>) -> Vec<Outcome> {
+        let (reply, mut rx) = oneshot::channel();
+        commit_group(conn, index, cache, vec![Job::Ingest { events: arrivals(events), reply }], &rules());
+        rx.try_recv().unwrap().unwrap()
+    }
+
+    fn materialize(conn: &mut Connection, index: &mut RunIndex, cache: &mut Option<RunCache>) {
+        let (reply, mut rx) = oneshot::channel();
+        commit_group(conn, index, cache, vec![Job::Materialize { reply }], &rules());
+        rx.try_recv().unwrap().unwrap();
+    }
+
+    #[test]
+    fn a_failing_job_fails_alone_and_the_rest_of_its_group_commits() {
+        let (_dir, mut conn, mut index) = open();
         // Stands in for a job that hits an error of its own.
         conn.execute_batch(
             "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.source = '/poison'
@@ -271,11 +361,11 @@ mod tests {
         let (b, mut rb) = oneshot::channel();
         let (c, mut rc) = oneshot::channel();
         let group = vec![
-            Job::Ingest { events: Arc::new(vec![event("/ok", "1")]), reply: a },
-            Job::Ingest { events: Arc::new(vec![event("/ok", "2"), event("/poison", "3")]), reply: b },
-            Job::Ingest { events: Arc::new(vec![event("/ok", "4")]), reply: c },
+            Job::Ingest { events: arrivals(vec![event("/ok", "1")]), reply: a },
+            Job::Ingest { events: arrivals(vec![event("/ok", "2"), event("/poison", "3")]), reply: b },
+            Job::Ingest { events: arrivals(vec![event("/ok", "4")]), reply: c },
         ];
-        let mut cache = RunCache::default();
+        let mut cache = Some(RunCache::default());
         commit_group(&mut conn, &mut index, &mut cache, group, &rules());
 
         let applied = |o: Vec<Outcome>| o.iter().all(|o| matches!(o, Outcome::Applied { .. }));
@@ -286,6 +376,7 @@ mod tests {
         let ids: Vec<String> =
             conn.prepare("SELECT id FROM events ORDER BY pk").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
         assert_eq!(ids, ["1", "4"], "the failed job's events are all rolled back, the others kept");
+        materialize(&mut conn, &mut index, &mut cache);
         let (applied_events, doc): (i64, String) =
             conn.query_row("SELECT applied_events, doc FROM runs WHERE run_id = 'r'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
         assert_eq!(applied_events, 2);
@@ -293,10 +384,72 @@ mod tests {
 
         // The run as the rolled-back group had changed it must not come
         // back from the writer's cache.
-        let (d, mut rd) = oneshot::channel();
-        commit_group(&mut conn, &mut index, &mut cache, vec![Job::Ingest { events: Arc::new(vec![event("/ok", "5")]), reply: d }], &rules());
-        assert!(applied(rd.try_recv().unwrap().unwrap()));
+        assert!(applied(ingest(&mut conn, &mut index, &mut cache, vec![event("/ok", "5")])));
+        materialize(&mut conn, &mut index, &mut cache);
         let applied_events: i64 = conn.query_row("SELECT applied_events FROM runs WHERE run_id = 'r'", [], |r| r.get(0)).unwrap();
         assert_eq!(applied_events, 3, "1, 4 and 5");
+    }
+
+    /// Events of one run in `seq` order but for 5 before 4 (parked, then
+    /// released), each adding a node and setting a field; and a stale one.
+    fn script() -> Vec<NewEvent> {
+        let mut order: Vec<i64> = (1..=10).collect();
+        order.swap(3, 4);
+        order.push(2);
+        order
+            .into_iter()
+            .enumerate()
+            .map(|(n, seq)| NewEvent {
+                seq: Some(seq),
+                change: RunChange::new("r").set(["last"], seq).set(["nodes", &format!("n{seq}"), "at"], seq),
+                ..event("/s", &format!("e{n}"))
+            })
+            .collect()
+    }
+
+    /// What the tables say of run `r` and its events.
+    fn snapshot(conn: &Connection) -> String {
+        let run: String = conn
+            .query_row("SELECT status || last_event_seq || '/' || applied_events || '/' || parked_events || doc FROM runs", [], |r| r.get(0))
+            .unwrap();
+        let rows = |sql: &str| -> Vec<String> { conn.prepare(sql).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect() };
+        let items = rows("SELECT key || '=' || value FROM run_items ORDER BY key");
+        let states = rows("SELECT id || ':' || state FROM events ORDER BY pk");
+        let history = rows("SELECT kind || detail FROM run_history ORDER BY pk");
+        format!("{run}\n{items:?}\n{states:?}\n{history:?}")
+    }
+
+    #[test]
+    fn run_state_lost_in_a_crash_is_replayed_from_the_event_log() {
+        let (_dir, mut conn, mut index) = open();
+        let mut cache = Some(RunCache::default());
+        for ev in script() {
+            ingest(&mut conn, &mut index, &mut cache, vec![ev]);
+        }
+        materialize(&mut conn, &mut index, &mut cache);
+        let expected = snapshot(&conn);
+        assert!(expected.starts_with("queued10/10/0{\"last\":10}\n[\"n1={\\\"at\\\":1}\", \"n10="), "{expected}");
+        assert!(expected.ends_with("\"e10:stale\"]\n[\"stale_event{\\\"id\\\":\\\"e10\\\",\\\"last_event_seq\\\":10,\\\"seq\\\":2,\\\"source\\\":\\\"/s\\\"}\"]"), "{expected}");
+
+        // The writer dies after each prefix of the script, holding runs the
+        // tables do not have yet; a new writer opens the same database.
+        for crash_after in 0..script().len() {
+            let (_dir, mut conn, mut index) = open();
+            let mut cache = Some(RunCache::default());
+            let mut events = script().into_iter();
+            for ev in events.by_ref().take(crash_after) {
+                ingest(&mut conn, &mut index, &mut cache, vec![ev]);
+            }
+            drop((conn, index, cache));
+            let mut conn = Connection::open(_dir.path().join("t.sqlite3")).unwrap();
+            schema::configure(&conn).unwrap();
+            let mut index = RunIndex::open(&mut conn).unwrap();
+            let mut cache = Some(apply::recover(&mut conn, &rules().layout, &rules().initial_status).unwrap());
+            for ev in events {
+                ingest(&mut conn, &mut index, &mut cache, vec![ev]);
+            }
+            materialize(&mut conn, &mut index, &mut cache);
+            assert_eq!(snapshot(&conn), expected, "crash after {crash_after} events");
+        }
     }
 }
