@@ -1,4 +1,4 @@
-//! The `herald` command line: `check` and `generate`.
+//! The `herald` command line: `check`, `diff` and `generate`.
 //!
 //! The logic lives here in the library (as cargo-typify does) so tests can
 //! drive it without spawning a process; `main.rs` only calls [`run`].
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::{Config, catalog};
+use crate::{Config, catalog, compat};
 
 /// Herald: declare CloudEvents types once, generate the rest.
 #[derive(Debug, Parser)]
@@ -32,6 +32,29 @@ pub enum Command {
         /// for projects that check generated code in.
         #[arg(long, value_name = "FILE")]
         against: Option<PathBuf>,
+        /// Also check that the catalog is compatible with an earlier
+        /// version: a git revision (`origin/main`, `HEAD~1`, a tag) or a
+        /// catalog file. Each change is held to its type's `compatibility:`
+        /// mode; `_TRANSITIVE` modes also compare with every earlier
+        /// version in the file's git history. Exit 0 compatible, 1
+        /// breaking, 2 could not run.
+        #[arg(long, value_name = "REF")]
+        baseline: Option<String>,
+        /// Output of the compatibility check.
+        #[arg(long, value_enum, default_value_t = compat::report::Format::Text)]
+        format: compat::report::Format,
+    },
+    /// Compare two catalogs and report every change, judged by the new
+    /// catalog's `compatibility:` modes. Exit 0 compatible, 1 breaking, 2
+    /// could not run.
+    Diff {
+        /// The old catalog: a file, or `REV:path` for one in git (`HEAD~1:events.yaml`).
+        old: String,
+        /// The new catalog: a file, or `REV:path`.
+        new: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = compat::report::Format::Text)]
+        format: compat::report::Format,
     },
     /// Generate Rust code for a catalog.
     Generate {
@@ -49,7 +72,8 @@ pub enum Command {
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     match cli.command {
-        Command::Check { catalog: path, against } => {
+        Command::Diff { old, new, format } => compat::command::diff(&old, &new, format, out, err),
+        Command::Check { catalog: path, against, baseline, format } => {
             let result = match &against {
                 None => catalog::load(&path).map(|c| (c, None)),
                 Some(_) => Config::new()
@@ -82,7 +106,10 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                         }
                     }
                     let _ = writeln!(out, "{}: ok, {} event types", path.display(), cat.events.len());
-                    0
+                    match baseline {
+                        Some(spec) => compat::command::baseline(&path, &spec, format, out, err),
+                        None => 0,
+                    }
                 }
             }
         }

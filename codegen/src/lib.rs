@@ -18,6 +18,7 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod compat;
 mod config;
 pub mod diagnostic;
 pub mod emit;
