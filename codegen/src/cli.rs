@@ -74,6 +74,10 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     match cli.command {
         Command::Diff { old, new, format } => compat::command::diff(&old, &new, format, out, err),
         Command::Check { catalog: path, against, baseline, format } => {
+            if baseline.is_some() && !path.is_file() {
+                let _ = writeln!(err, "error: cannot read {}: no such file", path.display());
+                return compat::command::CANNOT_RUN;
+            }
             let result = match &against {
                 None => catalog::load(&path).map(|c| (c, None)),
                 Some(_) => Config::new()
@@ -105,7 +109,9 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                             return 1;
                         }
                     }
-                    let _ = writeln!(out, "{}: ok, {} event types", path.display(), cat.events.len());
+                    // JSON output stays one document on stdout.
+                    let ok: &mut dyn Write = if format == compat::report::Format::Json { &mut *err } else { &mut *out };
+                    let _ = writeln!(ok, "{}: ok, {} event types", path.display(), cat.events.len());
                     match baseline {
                         Some(spec) => compat::command::baseline(&path, &spec, format, out, err),
                         None => 0,
