@@ -56,6 +56,22 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = compat::report::Format::Text)]
         format: compat::report::Format,
     },
+    /// Add an event type to the catalog: a linted entry (placeholder
+    /// description, version 1, the usual subject, one example), appended
+    /// to the text so comments and layout stay; then print the handler
+    /// method the compiler will ask for.
+    New {
+        /// The CloudEvents type, `{prefix}.{domain}.{action}` (`ai.run.paused`).
+        type_name: String,
+        /// Its data fields in the `fields:` shorthand, comma-separated:
+        /// `'run_id: uuid, name: string, note?: string'` (`?` = optional).
+        /// `run_id: uuid` is added when missing.
+        #[arg(long, value_name = "FIELDS")]
+        fields: Option<String>,
+        /// The catalog file to edit.
+        #[arg(long, value_name = "FILE", default_value = "events.yaml")]
+        catalog: PathBuf,
+    },
     /// Generate Rust code for a catalog.
     Generate {
         /// The catalog file (e.g. events.yaml).
@@ -72,6 +88,9 @@ pub enum Command {
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     match cli.command {
+        Command::New { type_name, fields, catalog } => {
+            crate::scaffold::run(&type_name, fields.as_deref(), &catalog, out, err)
+        }
         Command::Diff { old, new, format } => compat::command::diff(&old, &new, format, out, err),
         Command::Check { catalog: path, against, baseline, format } => {
             if baseline.is_some() && !path.is_file() {

@@ -26,6 +26,7 @@ pub mod ident;
 pub mod ir;
 pub mod lint;
 pub mod rust_front;
+pub mod scaffold;
 pub mod schema;
 pub mod shorthand;
 mod write;
