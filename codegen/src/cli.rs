@@ -72,6 +72,12 @@ pub enum Command {
         #[arg(long, value_name = "FILE", default_value = "events.yaml")]
         catalog: PathBuf,
     },
+    /// Send one event built from the catalog (fresh id, time now, subject
+    /// from the template, data from an example with overrides, validated
+    /// first) to a herald server and print its answer; or replay a file of
+    /// envelopes with `--file`. Exit 0 on 2xx, 1 on 4xx/5xx or invalid
+    /// data, 2 when the server cannot be reached.
+    Send(crate::send::SendArgs),
     /// Generate Rust code for a catalog.
     Generate {
         /// The catalog file (e.g. events.yaml).
@@ -91,6 +97,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         Command::New { type_name, fields, catalog } => {
             crate::scaffold::run(&type_name, fields.as_deref(), &catalog, out, err)
         }
+        Command::Send(args) => crate::send::run(&args, out, err),
         Command::Diff { old, new, format } => compat::command::diff(&old, &new, format, out, err),
         Command::Check { catalog: path, against, baseline, format } => {
             if baseline.is_some() && !path.is_file() {

@@ -28,6 +28,7 @@ pub mod lint;
 pub mod rust_front;
 pub mod scaffold;
 pub mod schema;
+pub mod send;
 pub mod shorthand;
 mod write;
 
