@@ -67,9 +67,19 @@ impl Locator {
             let Some(entry) = found else { return Some(mark) };
             mark = entry.key_mark;
             node = &entry.value;
-        } else if let Some(data) = event.value.get("fields").or_else(|| event.value.get("data")) {
-            mark = data.key_mark;
-            node = &data.value;
+        } else {
+            match change.keyword.as_deref() {
+                // The type itself (added, version lowered): its key or `version:`.
+                None => return Some(mark),
+                Some("version") => return Some(event.value.get("version").map_or(mark, |v| v.key_mark)),
+                // A keyword on the data schema's top level.
+                Some(_) => {
+                    if let Some(data) = event.value.get("fields").or_else(|| event.value.get("data")) {
+                        mark = data.key_mark;
+                        node = &data.value;
+                    }
+                }
+            }
         }
         let defs = event.value.get("data").and_then(|d| d.value.get("$defs"));
         for seg in path {

@@ -149,10 +149,13 @@ pub fn judge(old: &Catalog, new: &Catalog, changes: Vec<Change>, locator: &Locat
     changes
         .into_iter()
         .map(|change| {
-            let mode = match old.event(&change.type_name).or(new.event(&change.type_name)) {
-                Some(_) => new.compatibility_of(&change.type_name),
-                None => new.compatibility,
-            };
+            // A removed type keeps the override it had.
+            let mode = new
+                .type_compatibility
+                .get(&change.type_name)
+                .or(old.type_compatibility.get(&change.type_name))
+                .copied()
+                .unwrap_or(new.compatibility);
             let (verdict, reason) = verdict(old, new, &change, mode);
             let (line, column) = locator.locate(new, &change);
             Finding {

@@ -33,13 +33,14 @@ pub(crate) fn event_types(old: &Catalog, new: &Catalog, out: &mut Vec<Change>) {
             continue;
         };
         if n.version < o.version {
-            out.push(change(
+            out.push(Change { keyword: Some("version".into()), ..change(
                 &o.type_name,
                 format!("`version` lowered from {} to {}", o.version, n.version),
                 Impact::breaks("events of the higher version are read under an older schema"),
                 Impact::breaks("consumers already on the higher version receive events that claim an older one"),
                 &format!("versions only go up: set `version: {}` or higher", o.version),
-            ));
+            )
+            });
         }
         schema::compare(&o.type_name, &o.schema, &n.schema, out);
     }

@@ -108,3 +108,15 @@ fn fields_split_at_top_level_commas_only() {
     assert_eq!(f[0].ty, "map<list<string>>");
     assert!(!f[1].required);
 }
+
+#[test]
+fn the_trybuild_fixture_is_what_herald_new_writes() {
+    // tests/ui/handler/new_event.rs compiles a handler against this file and
+    // expects the compiler to ask for `on_run_paused`.
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/ui/macros/fixtures/");
+    let base = std::fs::read_to_string(format!("{fixtures}small.yaml")).unwrap();
+    let after = std::fs::read_to_string(format!("{fixtures}small_after_new.yaml")).unwrap();
+    let added = add_event("small.yaml", &base, "ai.run.paused", "reason?: string").unwrap();
+    assert_eq!(added.text, after);
+    assert!(added.handler.starts_with("async fn on_run_paused("));
+}
