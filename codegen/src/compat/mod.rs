@@ -47,6 +47,11 @@ impl Impact {
         Impact::Breaks(why.into())
     }
 
+    /// [`Impact::Breaks`] when `cond` holds, else [`Impact::None`].
+    pub fn breaks_if(cond: bool, why: impl FnOnce() -> String) -> Impact {
+        if cond { Impact::Breaks(why()) } else { Impact::None }
+    }
+
     /// Some events may be rejected, because `why`.
     pub fn possibly(why: impl Into<String>) -> Impact {
         Impact::Possibly(why.into())

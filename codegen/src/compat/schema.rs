@@ -228,8 +228,8 @@ impl Walk<'_> {
             (Some(a), Some(b)) => Some((!divides(a, b), !divides(b, a))),
         };
         if let Some((tight, loose)) = change {
-            let back = if tight { Impact::breaks("old values that are not multiples of the new `multipleOf` are rejected") } else { Impact::None };
-            let fwd = if loose { Impact::breaks("new values that are not multiples of the old `multipleOf` are rejected by the old catalog") } else { Impact::None };
+            let back = Impact::breaks_if(tight, || "old values that are not multiples of the new `multipleOf` are rejected".into());
+            let fwd = Impact::breaks_if(loose, || "new values that are not multiples of the old `multipleOf` are rejected by the old catalog".into());
             self.push(path, Some("multipleOf"), format!("{subject}: `multipleOf` changed from {} to {}", opt(old.get("multipleOf")), opt(new.get("multipleOf"))), back, fwd, "keep the old `multipleOf`, or raise `version`");
         }
         let unique = |v: &Value| v.get("uniqueItems").and_then(Value::as_bool).unwrap_or(false);
@@ -309,11 +309,7 @@ impl Walk<'_> {
             match (op.get(name), np.get(name)) {
                 (None, None) => {}
                 (None, Some(_)) => {
-                    let back = if is_req {
-                        Impact::breaks(format!("old events lack `{name}` and are rejected"))
-                    } else {
-                        Impact::None
-                    };
+                    let back = Impact::breaks_if(is_req, || format!("old events lack `{name}` and are rejected"));
                     let fwd = if old_closed {
                         Impact::breaks(format!("the old catalog forbids unknown properties and rejects new events carrying `{name}`"))
                     } else if ap_schema(old).is_some() {
@@ -329,16 +325,10 @@ impl Walk<'_> {
                     self.push(path, None, what, back, fwd, &fix);
                 }
                 (Some(_), None) => {
-                    let back = if new_closed {
-                        Impact::breaks(format!("the new catalog forbids unknown properties and rejects old events carrying `{name}`"))
-                    } else {
-                        Impact::None
-                    };
-                    let fwd = if was_req {
-                        Impact::breaks(format!("new events lack `{name}`, which the old catalog requires"))
-                    } else {
-                        Impact::None
-                    };
+                    let back = Impact::breaks_if(new_closed, || {
+                        format!("the new catalog forbids unknown properties and rejects old events carrying `{name}`")
+                    });
+                    let fwd = Impact::breaks_if(was_req, || format!("new events lack `{name}`, which the old catalog requires"));
                     let fix = if was_req { "keep it (optional at least, once every consumer accepts that), or raise `version`" } else { "keep declaring it, or raise `version`" };
                     self.push(path, None, format!("{field} removed"), back, fwd, fix);
                 }

@@ -32,6 +32,12 @@ fn obj(props: Value, required: &[&str]) -> Value {
     json!({"type": "object", "properties": props, "required": required})
 }
 
+/// `schema` with `additionalProperties: false`.
+fn closed(mut schema: Value) -> Value {
+    schema["additionalProperties"] = json!(false);
+    schema
+}
+
 /// Which of BACKWARD, FORWARD, FULL, NONE the change from `old` to `new`
 /// breaks, as four letters (`B`, `F`, `U` for FULL, `-` for none), with
 /// every change's text for the message check.
@@ -97,11 +103,8 @@ fn a_required_field_added_breaks_backward() {
 fn an_optional_field_added_is_compatible_unless_the_old_schema_was_closed() {
     let got = schemas(obj(json!({}), &[]), obj(json!({"b": {"type": "string"}}), &[]));
     assert_verdict(got, "----", "field `b` added as optional");
-    let mut closed = obj(json!({}), &[]);
-    closed["additionalProperties"] = json!(false);
-    let mut new = obj(json!({"b": {"type": "string"}}), &[]);
-    new["additionalProperties"] = json!(false);
-    assert_verdict(schemas(closed, new), "-FU-", "field `b` added as optional");
+    let got = schemas(closed(obj(json!({}), &[])), closed(obj(json!({"b": {"type": "string"}}), &[])));
+    assert_verdict(got, "-FU-", "field `b` added as optional");
 }
 
 #[test]
@@ -110,11 +113,8 @@ fn a_removed_field_breaks_forward_when_required_and_backward_when_closed() {
     assert_verdict(got, "-FU-", "field `a` removed");
     let got = schemas(obj(json!({"a": {"type": "string"}}), &[]), obj(json!({}), &[]));
     assert_verdict(got, "----", "field `a` removed");
-    let mut closed = obj(json!({}), &[]);
-    closed["additionalProperties"] = json!(false);
-    let mut old = obj(json!({"a": {"type": "string"}}), &[]);
-    old["additionalProperties"] = json!(false);
-    assert_verdict(schemas(old, closed), "B-U-", "field `a` removed");
+    let got = schemas(closed(obj(json!({"a": {"type": "string"}}), &[])), closed(obj(json!({}), &[])));
+    assert_verdict(got, "B-U-", "field `a` removed");
 }
 
 #[test]

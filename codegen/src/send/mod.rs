@@ -168,7 +168,7 @@ fn check_data(event: &EventType, data: &Value) -> Result<(), Vec<String>> {
         Ok(found) => Err(found
             .into_iter()
             .map(|(_, pointer, message)| {
-                format!("data{pointer}: {message} (the schema of `{}`; `--no-validate` sends it anyway)", event.type_name)
+                format!("/data{pointer}: {message} (the schema of `{}`; `--no-validate` sends it anyway)", event.type_name)
             })
             .collect()),
         Err(e) => Err(vec![format!("cannot check the data of `{}`: {e}", event.type_name)]),
@@ -320,7 +320,7 @@ fn show_answer(resp: &http::Response, out: &mut dyn Write, err: &mut dyn Write) 
 fn unreachable_help(url: &http::Url, failure: &http::Failure) -> String {
     match failure {
         http::Failure::Unreachable(why) => format!(
-            "{why} — is herald-server running there? Start it with `cargo run -p herald-server`, or pass `--url http://HOST:PORT` (or set HERALD_URL); {} was not sent",
+            "{why} — is herald-server running there? Start it with `cargo run -p herald-server`, or pass `--url http://HOST:PORT` (or set HERALD_URL); nothing was sent to {}",
             url.path
         ),
         http::Failure::Exchange(why) => format!("{why}; the event may or may not have been stored (resending the same id is safe)"),
@@ -378,10 +378,13 @@ pub fn run(args: &SendArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let (headers, body) = request(&envelope, args.mode);
     let _ = writeln!(
         out,
-        "POST http://{}{} ({:?}) {type_name} id={}",
+        "POST http://{}{} ({}) {type_name} id={}",
         url.authority(),
         url.path,
-        args.mode,
+        match args.mode {
+            Mode::Structured => "structured",
+            Mode::Binary => "binary",
+        },
         envelope["id"].as_str().unwrap_or_default()
     );
     match http::post(&url, &headers, &body, timeout) {

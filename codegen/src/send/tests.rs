@@ -71,7 +71,7 @@ fn bad_input_is_refused_before_anything_is_sent() {
     assert!(err("ai.run.progress", &["=1"], 1).contains("the field name is empty"));
     assert!(err("ai.run.progress", &["progress.x=1"], 1).contains("`progress` is not an object"));
     let invalid = err("ai.run.progress", &["progress=2"], 1);
-    assert!(invalid.starts_with("data/progress: 2 is greater than the maximum of 1"), "{invalid}");
+    assert!(invalid.starts_with("/data/progress: 2 is greater than the maximum of 1"), "{invalid}");
     assert!(invalid.contains("`--no-validate` sends it anyway"));
     let mut data = json!({});
     apply_set(&mut data, "a.b.c=[1,2]").unwrap();
