@@ -5,19 +5,34 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn herald(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_herald")).current_dir(dir).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_herald"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .current_dir(dir)
-        .args(["-c", "user.name=Herald Test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=Herald Test",
+            "-c",
+            "user.email=test@example.invalid",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_TERMINAL_PROMPT", "0")
         .output()
         .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -51,7 +66,11 @@ fn repo(name: &str) -> PathBuf {
 }
 
 fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 #[test]
@@ -60,7 +79,11 @@ fn baseline_modes_and_history() {
     // 5 → 3 loosens: compatible with BACKWARD.
     let out = herald(&dir, &["check", "events.yaml", "--baseline", "HEAD~1"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("`minimum` changed from 5 to 3 (loosened) — compatible with BACKWARD"), "{}", text(&out));
+    assert!(
+        text(&out).contains("`minimum` changed from 5 to 3 (loosened) — compatible with BACKWARD"),
+        "{}",
+        text(&out)
+    );
 
     // 0 → 5 tightened: the commit that did it fails against its parent.
     std::fs::write(dir.join("events.yaml"), catalog("BACKWARD", 5)).unwrap();
@@ -75,12 +98,26 @@ fn baseline_modes_and_history() {
     // BACKWARD_TRANSITIVE: 3 is still tighter than the first version's 0.
     std::fs::write(dir.join("events.yaml"), catalog("BACKWARD_TRANSITIVE", 3)).unwrap();
     let first = git(&dir, &["rev-list", "--max-count=1", "HEAD~2"]);
-    let out = herald(&dir, &["check", "events.yaml", "--baseline", "HEAD", "--format", "json"]);
+    let out = herald(
+        &dir,
+        &[
+            "check",
+            "events.yaml",
+            "--baseline",
+            "HEAD",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["compatible"], false);
-    let broken: Vec<&serde_json::Value> =
-        report["changes"].as_array().unwrap().iter().filter(|c| c["verdict"] == "breaking").collect();
+    let broken: Vec<&serde_json::Value> = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["verdict"] == "breaking")
+        .collect();
     assert_eq!(broken.len(), 1, "{report:#}");
     assert_eq!(broken[0]["against"], first[..10]);
     assert_eq!(broken[0]["mode"], "BACKWARD_TRANSITIVE");
@@ -91,26 +128,49 @@ fn baseline_modes_and_history() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let out = herald(&dir, &["diff", "HEAD~2:events.yaml", "HEAD~1:events.yaml"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("changed from 0 to 5 (tightened)"), "{}", text(&out));
+    assert!(
+        text(&out).contains("changed from 0 to 5 (tightened)"),
+        "{}",
+        text(&out)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn could_not_run_exits_2_with_the_reason() {
     let dir = repo("errors");
-    let out = herald(&dir, &["check", "events.yaml", "--baseline", "no-such-branch"]);
+    let out = herald(
+        &dir,
+        &["check", "events.yaml", "--baseline", "no-such-branch"],
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).contains("unknown git revision `no-such-branch`"), "{}", text(&out));
+    assert!(
+        text(&out).contains("unknown git revision `no-such-branch`"),
+        "{}",
+        text(&out)
+    );
     let out = herald(&dir, &["check", "missing.yaml", "--baseline", "HEAD"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).contains("cannot read missing.yaml"), "{}", text(&out));
+    assert!(
+        text(&out).contains("cannot read missing.yaml"),
+        "{}",
+        text(&out)
+    );
     let out = herald(&dir, &["diff", "nope.yaml", "events.yaml"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).contains("cannot read nope.yaml"), "{}", text(&out));
+    assert!(
+        text(&out).contains("cannot read nope.yaml"),
+        "{}",
+        text(&out)
+    );
     // Before the catalog existed: nothing to compare.
     let out = herald(&dir, &["check", "events.yaml", "--baseline", "HEAD~3"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("does not exist at `HEAD~3`"), "{}", text(&out));
+    assert!(
+        text(&out).contains("does not exist at `HEAD~3`"),
+        "{}",
+        text(&out)
+    );
     // Outside any repository.
     let plain = temp_dir("plain");
     std::fs::write(plain.join("events.yaml"), catalog("BACKWARD", 0)).unwrap();
@@ -121,7 +181,11 @@ fn could_not_run_exits_2_with_the_reason() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("is not inside a git repository"), "{}", text(&out));
+    assert!(
+        text(&out).contains("is not inside a git repository"),
+        "{}",
+        text(&out)
+    );
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&plain);
 }

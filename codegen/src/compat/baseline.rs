@@ -29,7 +29,9 @@ fn split(path: &Path) -> (PathBuf, String) {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     (dir, name)
 }
 
@@ -43,11 +45,17 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, BaselineError> {
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_OPTIONAL_LOCKS", "0")
         .output()
-        .map_err(|e| BaselineError(format!("cannot run git: {e}; install git, or compare two files with `herald diff OLD NEW`")))?;
+        .map_err(|e| {
+            BaselineError(format!(
+                "cannot run git: {e}; install git, or compare two files with `herald diff OLD NEW`"
+            ))
+        })?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
-        Err(BaselineError(String::from_utf8_lossy(&output.stderr).trim().to_string()))
+        Err(BaselineError(
+            String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        ))
     }
 }
 
@@ -58,7 +66,10 @@ fn commit(path: &Path, rev: &str) -> Result<String, BaselineError> {
         return Err(BaselineError(format!("`{rev}` is not a git revision")));
     }
     git(&dir, &["rev-parse", "--is-inside-work-tree"]).map_err(|e| {
-        BaselineError(format!("{} is not inside a git repository ({e}); give the baseline as a file instead", dir.display()))
+        BaselineError(format!(
+            "{} is not inside a git repository ({e}); give the baseline as a file instead",
+            dir.display()
+        ))
     })?;
     git(&dir, &["rev-parse", "--verify", "--quiet", "--end-of-options", &format!("{rev}^{{commit}}")])
         .map(|s| s.trim().to_string())
@@ -87,7 +98,17 @@ fn show(path: &Path, sha: &str) -> Result<Option<String>, BaselineError> {
 pub fn history(path: &Path, rev: &str) -> Result<Vec<(String, String)>, BaselineError> {
     let sha = commit(path, rev)?;
     let (dir, name) = split(path);
-    let log = git(&dir, &["log", "--format=%H", &format!("--max-count={MAX_HISTORY}"), &sha, "--", &name])?;
+    let log = git(
+        &dir,
+        &[
+            "log",
+            "--format=%H",
+            &format!("--max-count={MAX_HISTORY}"),
+            &sha,
+            "--",
+            &name,
+        ],
+    )?;
     let mut out = Vec::new();
     for commit in log.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if let Some(text) = show(path, commit)? {
@@ -110,7 +131,11 @@ pub enum Source {
 impl Source {
     /// Decide what `spec` names.
     pub fn parse(spec: &str) -> Source {
-        if Path::new(spec).is_file() { Source::File(PathBuf::from(spec)) } else { Source::Revision(spec.to_string()) }
+        if Path::new(spec).is_file() {
+            Source::File(PathBuf::from(spec))
+        } else {
+            Source::Revision(spec.to_string())
+        }
     }
 }
 
@@ -121,11 +146,16 @@ pub fn read_spec(spec: &str) -> Result<(String, String), BaselineError> {
             .map(|t| (spec.to_string(), t))
             .map_err(|e| BaselineError(format!("cannot read {spec}: {e}")));
     }
-    if let Some((rev, file)) = spec.split_once(':').filter(|(r, f)| !r.is_empty() && !f.is_empty()) {
+    if let Some((rev, file)) = spec
+        .split_once(':')
+        .filter(|(r, f)| !r.is_empty() && !f.is_empty())
+    {
         return match read_at(Path::new(file), rev)? {
             Some(text) => Ok((file.to_string(), text)),
             None => Err(BaselineError(format!("{file} does not exist at `{rev}`"))),
         };
     }
-    Err(BaselineError(format!("cannot read {spec}: no such file; name a catalog file, or `REV:path` for one in git (`HEAD~1:events.yaml`)")))
+    Err(BaselineError(format!(
+        "cannot read {spec}: no such file; name a catalog file, or `REV:path` for one in git (`HEAD~1:events.yaml`)"
+    )))
 }

@@ -38,7 +38,13 @@ fn cannot_run(err: &mut dyn Write, e: &BaselineError) -> i32 {
 }
 
 /// `herald diff OLD NEW`: each a catalog file or `REV:path`.
-pub fn diff(old_spec: &str, new_spec: &str, format: Format, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+pub fn diff(
+    old_spec: &str,
+    new_spec: &str,
+    format: Format,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
     let (old_name, old_text) = match baseline::read_spec(old_spec) {
         Ok(v) => v,
         Err(e) => return cannot_run(err, &e),
@@ -60,7 +66,15 @@ pub fn diff(old_spec: &str, new_spec: &str, format: Format, out: &mut dyn Write,
     };
     let locator = Locator::new(&new_name, Some(&new_text));
     let mut report = Report {
-        findings: check(&new, &locator, &Version { label: old_name.clone(), catalog: old }, &[]),
+        findings: check(
+            &new,
+            &locator,
+            &Version {
+                label: old_name.clone(),
+                catalog: old,
+            },
+            &[],
+        ),
         notes: Vec::new(),
     };
     if needs_history(&new) {
@@ -73,7 +87,13 @@ pub fn diff(old_spec: &str, new_spec: &str, format: Format, out: &mut dyn Write,
 }
 
 /// `herald check CATALOG --baseline REF`.
-pub fn baseline(path: &Path, spec: &str, format: Format, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+pub fn baseline(
+    path: &Path,
+    spec: &str,
+    format: Format,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
     let name = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -92,12 +112,19 @@ pub fn baseline(path: &Path, spec: &str, format: Format, out: &mut dyn Write, er
     let (label, old_text) = match Source::parse(spec) {
         Source::File(file) => match std::fs::read_to_string(&file) {
             Ok(t) => (file.display().to_string(), t),
-            Err(e) => return cannot_run(err, &BaselineError(format!("cannot read {}: {e}", file.display()))),
+            Err(e) => {
+                return cannot_run(
+                    err,
+                    &BaselineError(format!("cannot read {}: {e}", file.display())),
+                );
+            }
         },
         Source::Revision(rev) => match baseline::read_at(path, &rev) {
             Err(e) => return cannot_run(err, &e),
             Ok(None) => {
-                report.notes.push(format!("{name} does not exist at `{rev}`: nothing to compare, every type is new"));
+                report.notes.push(format!(
+                    "{name} does not exist at `{rev}`: nothing to compare, every type is new"
+                ));
                 let _ = out.write_all(report.render(format).as_bytes());
                 return 0;
             }
@@ -111,7 +138,9 @@ pub fn baseline(path: &Path, spec: &str, format: Format, out: &mut dyn Write, er
     let mut history = Vec::new();
     if needs_history(&new) {
         match Source::parse(spec) {
-            Source::File(_) => report.notes.push(format!("`_TRANSITIVE` modes compare only against {label}: a file has no history")),
+            Source::File(_) => report.notes.push(format!(
+                "`_TRANSITIVE` modes compare only against {label}: a file has no history"
+            )),
             Source::Revision(rev) => match baseline::history(path, &rev) {
                 Err(e) => return cannot_run(err, &e),
                 Ok(versions) => {
@@ -120,7 +149,10 @@ pub fn baseline(path: &Path, spec: &str, format: Format, out: &mut dyn Write, er
                             continue;
                         }
                         match catalog::parse(&name, &version_text) {
-                            Ok(catalog) => history.push(Version { label: commit, catalog }),
+                            Ok(catalog) => history.push(Version {
+                                label: commit,
+                                catalog,
+                            }),
                             Err(diags) => report.notes.push(format!(
                                 "skipped {name} at {commit}: it does not lint ({} problem(s))",
                                 diags.0.len()
@@ -131,7 +163,15 @@ pub fn baseline(path: &Path, spec: &str, format: Format, out: &mut dyn Write, er
             },
         }
     }
-    report.findings = check(&new, &locator, &Version { label, catalog: old }, &history);
+    report.findings = check(
+        &new,
+        &locator,
+        &Version {
+            label,
+            catalog: old,
+        },
+        &history,
+    );
     let _ = out.write_all(report.render(format).as_bytes());
     report.exit_code()
 }

@@ -22,7 +22,10 @@ impl Locator {
     /// given text; without text, only event positions from the IR are used.
     pub fn new(file: impl Into<String>, text: Option<&str>) -> Locator {
         let root = text.and_then(|t| parse_yaml(t).root);
-        Locator { file: file.into(), root }
+        Locator {
+            file: file.into(),
+            root,
+        }
     }
 
     /// The file name messages show.
@@ -32,9 +35,14 @@ impl Locator {
 
     /// 1-based line and column of `change` in `new`; `(0, 0)` when unknown.
     pub fn locate(&self, new: &Catalog, change: &Change) -> (usize, usize) {
-        let mark = self.in_tree(change).or_else(|| match new.event(&change.type_name).map(|e| &e.origin) {
-            Some(Origin::Yaml { line, column, .. }) => Some(Mark { line: *line, column: *column }),
-            _ => None,
+        let mark = self.in_tree(change).or_else(|| {
+            match new.event(&change.type_name).map(|e| &e.origin) {
+                Some(Origin::Yaml { line, column, .. }) => Some(Mark {
+                    line: *line,
+                    column: *column,
+                }),
+                _ => None,
+            }
         });
         mark.map_or((0, 0), |m| (m.line, m.column))
     }
@@ -43,12 +51,26 @@ impl Locator {
         let root = self.root.as_ref()?;
         if change.type_name == LIFECYCLE || change.what.starts_with("lifecycle") {
             let lifecycle = root.get("lifecycle")?;
-            let key = if change.what.contains("transition") { "transitions" } else { "states" };
-            return Some(lifecycle.value.get(key).map_or(lifecycle.key_mark, |e| e.key_mark));
+            let key = if change.what.contains("transition") {
+                "transitions"
+            } else {
+                "states"
+            };
+            return Some(
+                lifecycle
+                    .value
+                    .get(key)
+                    .map_or(lifecycle.key_mark, |e| e.key_mark),
+            );
         }
         if let Some(name) = change.type_name.strip_prefix("extension ") {
             let extensions = root.get("extensions")?;
-            return Some(extensions.value.get(name).map_or(extensions.key_mark, |e| e.key_mark));
+            return Some(
+                extensions
+                    .value
+                    .get(name)
+                    .map_or(extensions.key_mark, |e| e.key_mark),
+            );
         }
         let events = root.get("events")?;
         let Some(event) = events.value.get(&change.type_name) else {
@@ -61,20 +83,31 @@ impl Locator {
         // `name?`) or under `data: {properties: …}`.
         if let Some(first) = path.next() {
             let found = match event.value.get("fields") {
-                Some(fields) => fields.value.get(first).or_else(|| fields.value.get(&format!("{first}?"))),
+                Some(fields) => fields
+                    .value
+                    .get(first)
+                    .or_else(|| fields.value.get(&format!("{first}?"))),
                 None => event.value.get("data").and_then(|d| step(&d.value, first)),
             };
-            let Some(entry) = found else { return Some(mark) };
+            let Some(entry) = found else {
+                return Some(mark);
+            };
             mark = entry.key_mark;
             node = &entry.value;
         } else {
             match change.keyword.as_deref() {
                 // The type itself (added, version lowered): its key or `version:`.
                 None => return Some(mark),
-                Some("version") => return Some(event.value.get("version").map_or(mark, |v| v.key_mark)),
+                Some("version") => {
+                    return Some(event.value.get("version").map_or(mark, |v| v.key_mark));
+                }
                 // A keyword on the data schema's top level.
                 Some(_) => {
-                    if let Some(data) = event.value.get("fields").or_else(|| event.value.get("data")) {
+                    if let Some(data) = event
+                        .value
+                        .get("fields")
+                        .or_else(|| event.value.get("data"))
+                    {
                         mark = data.key_mark;
                         node = &data.value;
                     }
@@ -84,18 +117,23 @@ impl Locator {
         let defs = event.value.get("data").and_then(|d| d.value.get("$defs"));
         for seg in path {
             // Follow `$ref: "#/$defs/Name"` into the definition.
-            let target = node.get("$ref").and_then(|r| r.value.as_str()).and_then(|r| r.strip_prefix("#/$defs/"));
+            let target = node
+                .get("$ref")
+                .and_then(|r| r.value.as_str())
+                .and_then(|r| r.strip_prefix("#/$defs/"));
             if let Some(def) = target.and_then(|name| defs?.value.get(name)) {
                 node = &def.value;
             }
-            let Some(entry) = step(node, seg) else { return Some(mark) };
+            let Some(entry) = step(node, seg) else {
+                return Some(mark);
+            };
             mark = entry.key_mark;
             node = &entry.value;
         }
-        if let Some(keyword) = &change.keyword {
-            if let Some(entry) = node.get(keyword) {
-                mark = entry.key_mark;
-            }
+        if let Some(keyword) = &change.keyword
+            && let Some(entry) = node.get(keyword)
+        {
+            mark = entry.key_mark;
         }
         Some(mark)
     }

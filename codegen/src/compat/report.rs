@@ -42,7 +42,10 @@ impl Report {
     }
 
     fn count(&self, verdict: Verdict) -> usize {
-        self.findings.iter().filter(|f| f.verdict == verdict).count()
+        self.findings
+            .iter()
+            .filter(|f| f.verdict == verdict)
+            .count()
     }
 
     /// The text form: breaking changes first, then allowed ones, then
@@ -57,9 +60,20 @@ impl Report {
         for n in &self.notes {
             let _ = writeln!(s, "note: {n}");
         }
-        let (b, a, c) = (self.count(Verdict::Breaking), self.count(Verdict::Allowed), self.count(Verdict::Compatible));
-        let head = if b > 0 { "error: not compatible" } else { "ok: compatible" };
-        let _ = writeln!(s, "{head}: {b} breaking, {a} allowed by a raised `version`, {c} compatible change(s)");
+        let (b, a, c) = (
+            self.count(Verdict::Breaking),
+            self.count(Verdict::Allowed),
+            self.count(Verdict::Compatible),
+        );
+        let head = if b > 0 {
+            "error: not compatible"
+        } else {
+            "ok: compatible"
+        };
+        let _ = writeln!(
+            s,
+            "{head}: {b} breaking, {a} allowed by a raised `version`, {c} compatible change(s)"
+        );
         s
     }
 
@@ -109,7 +123,11 @@ pub fn line(f: &Finding) -> String {
     if f.line > 0 {
         let _ = write!(s, ":{}:{}", f.line, f.column);
     }
-    let _ = write!(s, ": {}: {} — {}", f.change.type_name, f.change.what, f.reason);
+    let _ = write!(
+        s,
+        ": {}: {} — {}",
+        f.change.type_name, f.change.what, f.reason
+    );
     if let Some(against) = &f.against {
         let _ = write!(s, " (against {against})");
     }

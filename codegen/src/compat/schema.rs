@@ -33,7 +33,13 @@ const BOUNDS: &[(&str, bool, &str)] = &[
 /// Compare the data schemas of one event type; push a [`Change`] per
 /// difference that changes which events are accepted.
 pub(crate) fn compare(type_name: &str, old: &Value, new: &Value, out: &mut Vec<Change>) {
-    let mut walk = Walk { type_name, old_root: old, new_root: new, seen: BTreeSet::new(), out };
+    let mut walk = Walk {
+        type_name,
+        old_root: old,
+        new_root: new,
+        seen: BTreeSet::new(),
+        out,
+    };
     walk.node(old, new, &mut Vec::new(), 0);
 }
 
@@ -49,8 +55,15 @@ struct Walk<'a> {
 fn resolve<'v>(root: &'v Value, mut node: &'v Value) -> (&'v Value, Option<&'v str>) {
     let mut name = None;
     for _ in 0..MAX_DEPTH {
-        let Some(r) = node.get("$ref").and_then(Value::as_str) else { break };
-        let Some(def) = r.strip_prefix("#/$defs/").and_then(|n| root.get("$defs")?.get(n)) else { break };
+        let Some(r) = node.get("$ref").and_then(Value::as_str) else {
+            break;
+        };
+        let Some(def) = r
+            .strip_prefix("#/$defs/")
+            .and_then(|n| root.get("$defs")?.get(n))
+        else {
+            break;
+        };
         name = Some(r);
         node = def;
     }
@@ -69,13 +82,19 @@ fn types(node: &Value) -> Option<BTreeSet<&str>> {
 /// Whether every value of a type in `inner` is also of a type in `outer`
 /// (an integer is a number).
 fn covers(outer: &BTreeSet<&str>, inner: &BTreeSet<&str>) -> bool {
-    inner.iter().all(|t| outer.contains(t) || (*t == "integer" && outer.contains("number")))
+    inner
+        .iter()
+        .all(|t| outer.contains(t) || (*t == "integer" && outer.contains("number")))
 }
 
 fn show_types(t: &Option<BTreeSet<&str>>) -> String {
     match t {
         None => "any type".to_string(),
-        Some(set) => set.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" or "),
+        Some(set) => set
+            .iter()
+            .map(|t| format!("`{t}`"))
+            .collect::<Vec<_>>()
+            .join(" or "),
     }
 }
 
@@ -101,7 +120,15 @@ pub(crate) fn display_path(path: &[String]) -> String {
 }
 
 impl Walk<'_> {
-    fn push(&mut self, path: &[String], keyword: Option<&str>, what: String, backward: Impact, forward: Impact, fix: &str) {
+    fn push(
+        &mut self,
+        path: &[String],
+        keyword: Option<&str>,
+        what: String,
+        backward: Impact,
+        forward: Impact,
+        fix: &str,
+    ) {
         self.out.push(Change {
             type_name: self.type_name.to_string(),
             path: path.to_vec(),
@@ -115,7 +142,11 @@ impl Walk<'_> {
 
     /// `field `a.b`` or `the data` for the top level.
     fn subject(path: &[String]) -> String {
-        if path.is_empty() { "the data".to_string() } else { format!("field `{}`", display_path(path)) }
+        if path.is_empty() {
+            "the data".to_string()
+        } else {
+            format!("field `{}`", display_path(path))
+        }
     }
 
     fn node(&mut self, old: &Value, new: &Value, path: &mut Vec<String>, depth: usize) {
@@ -124,12 +155,16 @@ impl Walk<'_> {
         }
         let (old, old_ref) = resolve(self.old_root, old);
         let (new, new_ref) = resolve(self.new_root, new);
-        let pair = (old_ref.is_some() || new_ref.is_some())
-            .then(|| (old_ref.unwrap_or_default().to_string(), new_ref.unwrap_or_default().to_string()));
-        if let Some(pair) = &pair {
-            if !self.seen.insert(pair.clone()) {
-                return; // a recursive definition, already being compared further up
-            }
+        let pair = (old_ref.is_some() || new_ref.is_some()).then(|| {
+            (
+                old_ref.unwrap_or_default().to_string(),
+                new_ref.unwrap_or_default().to_string(),
+            )
+        });
+        if let Some(pair) = &pair
+            && !self.seen.insert(pair.clone())
+        {
+            return; // a recursive definition, already being compared further up
         }
         self.resolved(old, new, path, depth);
         if let Some(pair) = &pair {
@@ -150,16 +185,45 @@ impl Walk<'_> {
             self.node(o, n, path, depth + 1);
             path.pop();
         } else {
-            self.loosened_or_tightened(old.get("items"), new.get("items"), path, "items", "an item schema");
+            self.loosened_or_tightened(
+                old.get("items"),
+                new.get("items"),
+                path,
+                "items",
+                "an item schema",
+            );
         }
     }
 
     /// A keyword holding a schema that appeared or disappeared.
-    fn loosened_or_tightened(&mut self, old: Option<&Value>, new: Option<&Value>, path: &[String], keyword: &str, what: &str) {
+    fn loosened_or_tightened(
+        &mut self,
+        old: Option<&Value>,
+        new: Option<&Value>,
+        path: &[String],
+        keyword: &str,
+        what: &str,
+    ) {
         let subject = Self::subject(path);
         match (old, new) {
-            (None, Some(_)) => self.push(path, Some(keyword), format!("{subject}: {what} (`{keyword}`) added"), Impact::breaks(format!("events the old catalog accepted may not match the new `{keyword}`")), Impact::None, "drop the new constraint, or raise `version`"),
-            (Some(_), None) => self.push(path, Some(keyword), format!("{subject}: {what} (`{keyword}`) removed"), Impact::None, Impact::breaks(format!("new events may not match the old `{keyword}`")), "keep the constraint, or raise `version`"),
+            (None, Some(_)) => self.push(
+                path,
+                Some(keyword),
+                format!("{subject}: {what} (`{keyword}`) added"),
+                Impact::breaks(format!(
+                    "events the old catalog accepted may not match the new `{keyword}`"
+                )),
+                Impact::None,
+                "drop the new constraint, or raise `version`",
+            ),
+            (Some(_), None) => self.push(
+                path,
+                Some(keyword),
+                format!("{subject}: {what} (`{keyword}`) removed"),
+                Impact::None,
+                Impact::breaks(format!("new events may not match the old `{keyword}`")),
+                "keep the constraint, or raise `version`",
+            ),
             _ => {}
         }
     }
@@ -171,7 +235,11 @@ impl Walk<'_> {
             return true;
         }
         let subject = Self::subject(path);
-        let what = format!("{subject}: type changed from {} to {}", show_types(&o), show_types(&n));
+        let what = format!(
+            "{subject}: type changed from {} to {}",
+            show_types(&o),
+            show_types(&n)
+        );
         let widened = match (&o, &n) {
             (_, None) => true,
             (None, Some(_)) => false,
@@ -182,13 +250,40 @@ impl Walk<'_> {
             (Some(_), None) => false,
             (Some(o), Some(n)) => covers(o, n),
         };
-        let back = Impact::breaks(format!("old events with {} values are rejected", show_types(&o)));
-        let fwd = Impact::breaks(format!("new events with {} values are rejected by the old catalog", show_types(&n)));
+        let back = Impact::breaks(format!(
+            "old events with {} values are rejected",
+            show_types(&o)
+        ));
+        let fwd = Impact::breaks(format!(
+            "new events with {} values are rejected by the old catalog",
+            show_types(&n)
+        ));
         match (widened, narrowed) {
-            (true, _) => self.push(path, Some("type"), format!("{what} (a widening)"), Impact::None, fwd, "keep the old type, or raise `version`"),
-            (false, true) => self.push(path, Some("type"), format!("{what} (a narrowing)"), back, Impact::None, "keep the old type, or raise `version`"),
+            (true, _) => self.push(
+                path,
+                Some("type"),
+                format!("{what} (a widening)"),
+                Impact::None,
+                fwd,
+                "keep the old type, or raise `version`",
+            ),
+            (false, true) => self.push(
+                path,
+                Some("type"),
+                format!("{what} (a narrowing)"),
+                back,
+                Impact::None,
+                "keep the old type, or raise `version`",
+            ),
             (false, false) => {
-                self.push(path, Some("type"), what, back, fwd, "add a new field with the new type instead, or raise `version`");
+                self.push(
+                    path,
+                    Some("type"),
+                    what,
+                    back,
+                    fwd,
+                    "add a new field with the new type instead, or raise `version`",
+                );
                 return false;
             }
         }
@@ -198,7 +293,10 @@ impl Walk<'_> {
     fn bounds(&mut self, old: &Value, new: &Value, path: &[String]) {
         let subject = Self::subject(path);
         for &(keyword, lower, kind) in BOUNDS {
-            let (o, n) = (old.get(keyword).and_then(Value::as_f64), new.get(keyword).and_then(Value::as_f64));
+            let (o, n) = (
+                old.get(keyword).and_then(Value::as_f64),
+                new.get(keyword).and_then(Value::as_f64),
+            );
             let tightened = match (o, n) {
                 (None, None) => continue,
                 (Some(a), Some(b)) if a == b => continue,
@@ -213,12 +311,24 @@ impl Walk<'_> {
                 (None, None) => continue,
             };
             if tightened {
-                self.push(path, Some(keyword), format!("{subject}: {from_to} (tightened)"), Impact::breaks(format!("old events with {kind} outside the new bound are rejected")), Impact::None, "keep the old bound, or raise `version`");
+                self.push(
+                    path,
+                    Some(keyword),
+                    format!("{subject}: {from_to} (tightened)"),
+                    Impact::breaks(format!(
+                        "old events with {kind} outside the new bound are rejected"
+                    )),
+                    Impact::None,
+                    "keep the old bound, or raise `version`",
+                );
             } else {
                 self.push(path, Some(keyword), format!("{subject}: {from_to} (loosened)"), Impact::None, Impact::breaks(format!("new events with {kind} outside the old bound are rejected by the old catalog")), "keep the old bound, or raise `version`");
             }
         }
-        let (o, n) = (old.get("multipleOf").and_then(Value::as_f64), new.get("multipleOf").and_then(Value::as_f64));
+        let (o, n) = (
+            old.get("multipleOf").and_then(Value::as_f64),
+            new.get("multipleOf").and_then(Value::as_f64),
+        );
         let divides = |a: f64, b: f64| b != 0.0 && (a / b).fract() == 0.0;
         let change = match (o, n) {
             (Some(a), Some(b)) if a == b => None,
@@ -228,14 +338,47 @@ impl Walk<'_> {
             (Some(a), Some(b)) => Some((!divides(a, b), !divides(b, a))),
         };
         if let Some((tight, loose)) = change {
-            let back = Impact::breaks_if(tight, || "old values that are not multiples of the new `multipleOf` are rejected".into());
-            let fwd = Impact::breaks_if(loose, || "new values that are not multiples of the old `multipleOf` are rejected by the old catalog".into());
-            self.push(path, Some("multipleOf"), format!("{subject}: `multipleOf` changed from {} to {}", opt(old.get("multipleOf")), opt(new.get("multipleOf"))), back, fwd, "keep the old `multipleOf`, or raise `version`");
+            let back = Impact::breaks_if(tight, || {
+                "old values that are not multiples of the new `multipleOf` are rejected".into()
+            });
+            let fwd = Impact::breaks_if(loose, || {
+                "new values that are not multiples of the old `multipleOf` are rejected by the old catalog".into()
+            });
+            self.push(
+                path,
+                Some("multipleOf"),
+                format!(
+                    "{subject}: `multipleOf` changed from {} to {}",
+                    opt(old.get("multipleOf")),
+                    opt(new.get("multipleOf"))
+                ),
+                back,
+                fwd,
+                "keep the old `multipleOf`, or raise `version`",
+            );
         }
-        let unique = |v: &Value| v.get("uniqueItems").and_then(Value::as_bool).unwrap_or(false);
+        let unique = |v: &Value| {
+            v.get("uniqueItems")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
         match (unique(old), unique(new)) {
-            (false, true) => self.push(path, Some("uniqueItems"), format!("{subject}: `uniqueItems` turned on"), Impact::breaks("old events with repeated items are rejected"), Impact::None, "leave `uniqueItems` off, or raise `version`"),
-            (true, false) => self.push(path, Some("uniqueItems"), format!("{subject}: `uniqueItems` turned off"), Impact::None, Impact::breaks("new events with repeated items are rejected by the old catalog"), "keep `uniqueItems: true`, or raise `version`"),
+            (false, true) => self.push(
+                path,
+                Some("uniqueItems"),
+                format!("{subject}: `uniqueItems` turned on"),
+                Impact::breaks("old events with repeated items are rejected"),
+                Impact::None,
+                "leave `uniqueItems` off, or raise `version`",
+            ),
+            (true, false) => self.push(
+                path,
+                Some("uniqueItems"),
+                format!("{subject}: `uniqueItems` turned off"),
+                Impact::None,
+                Impact::breaks("new events with repeated items are rejected by the old catalog"),
+                "keep `uniqueItems: true`, or raise `version`",
+            ),
             _ => {}
         }
     }
@@ -249,19 +392,54 @@ impl Walk<'_> {
             }
             v.get("enum").and_then(Value::as_array).cloned()
         };
-        let keyword = if new.get("const").is_some() || old.get("const").is_some() { "const" } else { "enum" };
+        let keyword = if new.get("const").is_some() || old.get("const").is_some() {
+            "const"
+        } else {
+            "enum"
+        };
         match (set(old), set(new)) {
             (None, None) => {}
-            (None, Some(n)) => self.push(path, Some(keyword), format!("{subject}: restricted to {}", list(&n)), Impact::breaks("old events with other values are rejected"), Impact::None, "drop the restriction, or raise `version`"),
-            (Some(o), None) => self.push(path, Some(keyword), format!("{subject}: no longer restricted to {}", list(&o)), Impact::None, Impact::breaks("new events with other values are rejected by the old catalog"), "keep the restriction, or raise `version`"),
+            (None, Some(n)) => self.push(
+                path,
+                Some(keyword),
+                format!("{subject}: restricted to {}", list(&n)),
+                Impact::breaks("old events with other values are rejected"),
+                Impact::None,
+                "drop the restriction, or raise `version`",
+            ),
+            (Some(o), None) => self.push(
+                path,
+                Some(keyword),
+                format!("{subject}: no longer restricted to {}", list(&o)),
+                Impact::None,
+                Impact::breaks("new events with other values are rejected by the old catalog"),
+                "keep the restriction, or raise `version`",
+            ),
             (Some(o), Some(n)) => {
                 let added: Vec<Value> = n.iter().filter(|v| !o.contains(v)).cloned().collect();
                 let removed: Vec<Value> = o.iter().filter(|v| !n.contains(v)).cloned().collect();
                 if !added.is_empty() {
-                    self.push(path, Some(keyword), format!("{subject}: value {} added to `enum`", list(&added)), Impact::None, Impact::breaks(format!("new events with {} are rejected by the old catalog", list(&added))), "upgrade the consumers before producers send it, or raise `version`");
+                    self.push(
+                        path,
+                        Some(keyword),
+                        format!("{subject}: value {} added to `enum`", list(&added)),
+                        Impact::None,
+                        Impact::breaks(format!(
+                            "new events with {} are rejected by the old catalog",
+                            list(&added)
+                        )),
+                        "upgrade the consumers before producers send it, or raise `version`",
+                    );
                 }
                 if !removed.is_empty() {
-                    self.push(path, Some(keyword), format!("{subject}: value {} removed from `enum`", list(&removed)), Impact::breaks(format!("old events with {} are rejected", list(&removed))), Impact::None, "keep the value (document it as deprecated), or raise `version`");
+                    self.push(
+                        path,
+                        Some(keyword),
+                        format!("{subject}: value {} removed from `enum`", list(&removed)),
+                        Impact::breaks(format!("old events with {} are rejected", list(&removed))),
+                        Impact::None,
+                        "keep the value (document it as deprecated), or raise `version`",
+                    );
                 }
             }
         }
@@ -274,16 +452,51 @@ impl Walk<'_> {
             match (old.get(keyword), new.get(keyword)) {
                 (None, None) => {}
                 (Some(a), Some(b)) if a == b => {}
-                (None, Some(b)) => self.push(path, Some(keyword), format!("{subject}: `{keyword}` {b} added"), Impact::breaks(format!("old events whose value does not match {b} are rejected")), Impact::None, &format!("drop the `{keyword}`, or raise `version`")),
-                (Some(a), None) => self.push(path, Some(keyword), format!("{subject}: `{keyword}` {a} removed"), Impact::None, Impact::breaks(format!("new events whose value does not match {a} are rejected by the old catalog")), &format!("keep the `{keyword}`, or raise `version`")),
+                (None, Some(b)) => self.push(
+                    path,
+                    Some(keyword),
+                    format!("{subject}: `{keyword}` {b} added"),
+                    Impact::breaks(format!(
+                        "old events whose value does not match {b} are rejected"
+                    )),
+                    Impact::None,
+                    &format!("drop the `{keyword}`, or raise `version`"),
+                ),
+                (Some(a), None) => self.push(
+                    path,
+                    Some(keyword),
+                    format!("{subject}: `{keyword}` {a} removed"),
+                    Impact::None,
+                    Impact::breaks(format!(
+                        "new events whose value does not match {a} are rejected by the old catalog"
+                    )),
+                    &format!("keep the `{keyword}`, or raise `version`"),
+                ),
                 (Some(a), Some(b)) => {
                     let possibly = keyword == "pattern";
                     let (back, fwd) = if possibly {
-                        (Impact::possibly(format!("old values matching {a} may not match {b} (patterns are compared as text)")), Impact::possibly(format!("new values matching {b} may not match {a}")))
+                        (
+                            Impact::possibly(format!(
+                                "old values matching {a} may not match {b} (patterns are compared as text)"
+                            )),
+                            Impact::possibly(format!("new values matching {b} may not match {a}")),
+                        )
                     } else {
-                        (Impact::breaks(format!("old values in format {a} are rejected")), Impact::breaks(format!("new values in format {b} are rejected by the old catalog")))
+                        (
+                            Impact::breaks(format!("old values in format {a} are rejected")),
+                            Impact::breaks(format!(
+                                "new values in format {b} are rejected by the old catalog"
+                            )),
+                        )
                     };
-                    self.push(path, Some(keyword), format!("{subject}: `{keyword}` changed from {a} to {b}"), back, fwd, &format!("keep the old `{keyword}`, or raise `version`"));
+                    self.push(
+                        path,
+                        Some(keyword),
+                        format!("{subject}: `{keyword}` changed from {a} to {b}"),
+                        back,
+                        fwd,
+                        &format!("keep the old `{keyword}`, or raise `version`"),
+                    );
                 }
             }
         }
@@ -291,17 +504,39 @@ impl Walk<'_> {
 
     fn object(&mut self, old: &Value, new: &Value, path: &mut Vec<String>, depth: usize) {
         let empty = serde_json::Map::new();
-        let props = |v: &Value| v.get("properties").and_then(Value::as_object).unwrap_or(&empty).clone();
+        let props = |v: &Value| {
+            v.get("properties")
+                .and_then(Value::as_object)
+                .unwrap_or(&empty)
+                .clone()
+        };
         let required = |v: &Value| -> BTreeSet<String> {
-            v.get("required").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
+            v.get("required")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
         };
         let (op, np) = (props(old), props(new));
         let (or, nr) = (required(old), required(new));
         // `additionalProperties`: absent or `true` is open.
         let closed = |v: &Value| v.get("additionalProperties") == Some(&Value::Bool(false));
-        let ap_schema = |v: &Value| v.get("additionalProperties").filter(|a| a.is_object()).cloned();
+        let ap_schema = |v: &Value| {
+            v.get("additionalProperties")
+                .filter(|a| a.is_object())
+                .cloned()
+        };
         let (old_closed, new_closed) = (closed(old), closed(new));
-        let names: BTreeSet<&String> = op.keys().chain(np.keys()).chain(or.iter()).chain(nr.iter()).collect();
+        let names: BTreeSet<&String> = op
+            .keys()
+            .chain(np.keys())
+            .chain(or.iter())
+            .chain(nr.iter())
+            .collect();
         for name in names {
             path.push(name.clone());
             let field = format!("field `{}`", display_path(path));
@@ -309,33 +544,69 @@ impl Walk<'_> {
             match (op.get(name), np.get(name)) {
                 (None, None) => {}
                 (None, Some(_)) => {
-                    let back = Impact::breaks_if(is_req, || format!("old events lack `{name}` and are rejected"));
+                    let back = Impact::breaks_if(is_req, || {
+                        format!("old events lack `{name}` and are rejected")
+                    });
                     let fwd = if old_closed {
-                        Impact::breaks(format!("the old catalog forbids unknown properties and rejects new events carrying `{name}`"))
+                        Impact::breaks(format!(
+                            "the old catalog forbids unknown properties and rejects new events carrying `{name}`"
+                        ))
                     } else if ap_schema(old).is_some() {
-                        Impact::possibly(format!("the old catalog checks unknown properties against its `additionalProperties` schema, which `{name}` may not match"))
+                        Impact::possibly(format!(
+                            "the old catalog checks unknown properties against its `additionalProperties` schema, which `{name}` may not match"
+                        ))
                     } else {
                         Impact::None
                     };
                     let (what, fix) = if is_req {
-                        (format!("{field} added as required"), format!("make it optional (`{name}?`), or raise `version`"))
+                        (
+                            format!("{field} added as required"),
+                            format!("make it optional (`{name}?`), or raise `version`"),
+                        )
                     } else {
-                        (format!("{field} added as optional"), "upgrade the consumers first, or raise `version`".to_string())
+                        (
+                            format!("{field} added as optional"),
+                            "upgrade the consumers first, or raise `version`".to_string(),
+                        )
                     };
                     self.push(path, None, what, back, fwd, &fix);
                 }
                 (Some(_), None) => {
                     let back = Impact::breaks_if(new_closed, || {
-                        format!("the new catalog forbids unknown properties and rejects old events carrying `{name}`")
+                        format!(
+                            "the new catalog forbids unknown properties and rejects old events carrying `{name}`"
+                        )
                     });
-                    let fwd = Impact::breaks_if(was_req, || format!("new events lack `{name}`, which the old catalog requires"));
-                    let fix = if was_req { "keep it (optional at least, once every consumer accepts that), or raise `version`" } else { "keep declaring it, or raise `version`" };
+                    let fwd = Impact::breaks_if(was_req, || {
+                        format!("new events lack `{name}`, which the old catalog requires")
+                    });
+                    let fix = if was_req {
+                        "keep it (optional at least, once every consumer accepts that), or raise `version`"
+                    } else {
+                        "keep declaring it, or raise `version`"
+                    };
                     self.push(path, None, format!("{field} removed"), back, fwd, fix);
                 }
                 (Some(o), Some(n)) => {
                     match (was_req, is_req) {
-                        (false, true) => self.push(path, Some("required"), format!("{field} became required"), Impact::breaks(format!("old events without `{name}` are rejected")), Impact::None, &format!("keep it optional (`{name}?`), or raise `version`")),
-                        (true, false) => self.push(path, Some("required"), format!("{field} became optional"), Impact::None, Impact::breaks(format!("new events without `{name}` are rejected by the old catalog"))," keep it required, or raise `version`".trim_start()),
+                        (false, true) => self.push(
+                            path,
+                            Some("required"),
+                            format!("{field} became required"),
+                            Impact::breaks(format!("old events without `{name}` are rejected")),
+                            Impact::None,
+                            &format!("keep it optional (`{name}?`), or raise `version`"),
+                        ),
+                        (true, false) => self.push(
+                            path,
+                            Some("required"),
+                            format!("{field} became optional"),
+                            Impact::None,
+                            Impact::breaks(format!(
+                                "new events without `{name}` are rejected by the old catalog"
+                            )),
+                            " keep it required, or raise `version`".trim_start(),
+                        ),
                         _ => {}
                     }
                     self.node(o, n, path, depth + 1);
@@ -344,7 +615,10 @@ impl Walk<'_> {
             path.pop();
         }
         let subject = Self::subject(path);
-        match (old.get("additionalProperties"), new.get("additionalProperties")) {
+        match (
+            old.get("additionalProperties"),
+            new.get("additionalProperties"),
+        ) {
             (a, b) if a == b => {}
             (Some(o), Some(n)) if o.is_object() && n.is_object() => {
                 path.push("*".to_string());
@@ -358,11 +632,24 @@ impl Walk<'_> {
                     Some(_) => 1,                        // values matching a schema
                 };
                 let show_ap = |v: Option<&Value>| v.map_or("absent (any)".to_string(), show);
-                let what = format!("{subject}: `additionalProperties` changed from {} to {}", show_ap(a), show_ap(b));
+                let what = format!(
+                    "{subject}: `additionalProperties` changed from {} to {}",
+                    show_ap(a),
+                    show_ap(b)
+                );
                 if rank(b) < rank(a) {
                     self.push(path, Some("additionalProperties"), what, Impact::breaks("old events with properties the new catalog does not declare are rejected"), Impact::None, "keep the old `additionalProperties`, or raise `version`");
                 } else {
-                    self.push(path, Some("additionalProperties"), what, Impact::None, Impact::breaks("new events with undeclared properties are rejected by the old catalog"), "keep the old `additionalProperties`, or raise `version`");
+                    self.push(
+                        path,
+                        Some("additionalProperties"),
+                        what,
+                        Impact::None,
+                        Impact::breaks(
+                            "new events with undeclared properties are rejected by the old catalog",
+                        ),
+                        "keep the old `additionalProperties`, or raise `version`",
+                    );
                 }
             }
         }

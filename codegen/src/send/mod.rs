@@ -110,14 +110,26 @@ pub struct Build<'a> {
 /// returned, one message each.
 pub fn build(catalog: &Catalog, type_name: &str, opts: &Build<'_>) -> Result<Value, Vec<String>> {
     let event = catalog.event(type_name).ok_or_else(|| {
-        let names: Vec<&str> = catalog.events.iter().map(|e| e.type_name.as_str()).collect();
+        let names: Vec<&str> = catalog
+            .events
+            .iter()
+            .map(|e| e.type_name.as_str())
+            .collect();
         let help = match crate::lint::did_you_mean(type_name, &names) {
             Some(s) => format!("did you mean `{s}`?"),
-            None => "`herald check events.yaml` lists nothing; see the `events:` of the catalog".to_string(),
+            None => "`herald check events.yaml` lists nothing; see the `events:` of the catalog"
+                .to_string(),
         };
-        vec![format!("`{type_name}` is not an event type of {}; {help}", catalog.source_name)]
+        vec![format!(
+            "`{type_name}` is not an event type of {}; {help}",
+            catalog.source_name
+        )]
     })?;
-    let mut data = match opts.example.checked_sub(1).and_then(|i| event.examples.get(i)) {
+    let mut data = match opts
+        .example
+        .checked_sub(1)
+        .and_then(|i| event.examples.get(i))
+    {
         Some(d) => d.clone(),
         None if event.examples.is_empty() => json!({}),
         None => {
@@ -178,24 +190,34 @@ fn check_data(event: &EventType, data: &Value) -> Result<(), Vec<String>> {
 /// `a.b=value`: set a (nested) field. The value is JSON when it parses as
 /// JSON, else a string.
 pub fn apply_set(data: &mut Value, spec: &str) -> Result<(), String> {
-    let (path, raw) = spec.split_once('=').ok_or_else(|| format!("`--set {spec}` has no `=`; write `--set field=value`"))?;
+    let (path, raw) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("`--set {spec}` has no `=`; write `--set field=value`"))?;
     let path: Vec<&str> = path.trim().split('.').collect();
     if path.iter().any(|p| p.is_empty()) {
-        return Err(format!("`--set {spec}`: the field name is empty; write `--set field=value` (`a.b=value` for a nested field)"));
+        return Err(format!(
+            "`--set {spec}`: the field name is empty; write `--set field=value` (`a.b=value` for a nested field)"
+        ));
     }
     let value = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
     let mut node = data;
     for (i, key) in path.iter().enumerate() {
         if !node.is_object() {
             let at = path[..i].join(".");
-            return Err(format!("`--set {spec}`: `{at}` is not an object, so it has no field `{key}`"));
+            return Err(format!(
+                "`--set {spec}`: `{at}` is not an object, so it has no field `{key}`"
+            ));
         }
-        let map = node.as_object_mut().ok_or_else(|| format!("`--set {spec}`: not an object"))?;
+        let map = node
+            .as_object_mut()
+            .ok_or_else(|| format!("`--set {spec}`: not an object"))?;
         if i + 1 == path.len() {
             map.insert(key.to_string(), value);
             return Ok(());
         }
-        node = map.entry(key.to_string()).or_insert_with(|| Value::Object(Map::new()));
+        node = map
+            .entry(key.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
     }
     Ok(())
 }
@@ -205,7 +227,9 @@ fn fill(template: &str, data: &Value) -> String {
     let mut out = String::new();
     let mut rest = template;
     while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}') else { break };
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
         out.push_str(&rest[..open]);
         let key = &rest[open + 1..open + close];
         match data.get(key) {
@@ -247,7 +271,10 @@ fn rfc3339(t: SystemTime) -> String {
 pub fn request(envelope: &Value, mode: Mode) -> (Vec<(String, String)>, Vec<u8>) {
     match mode {
         Mode::Structured => (
-            vec![("Content-Type".into(), "application/cloudevents+json; charset=utf-8".into())],
+            vec![(
+                "Content-Type".into(),
+                "application/cloudevents+json; charset=utf-8".into(),
+            )],
             envelope.to_string().into_bytes(),
         ),
         Mode::Binary => {
@@ -264,7 +291,9 @@ pub fn request(envelope: &Value, mode: Mode) -> (Vec<(String, String)>, Vec<u8>)
                 // as the CloudEvents HTTP binding says.
                 headers.push((format!("ce-{name}"), percent_encode(&text)));
             }
-            let body = envelope.get("data").map_or_else(Vec::new, |d| d.to_string().into_bytes());
+            let body = envelope
+                .get("data")
+                .map_or_else(Vec::new, |d| d.to_string().into_bytes());
             (headers, body)
         }
     }
@@ -305,7 +334,12 @@ fn show_answer(resp: &http::Response, out: &mut dyn Write, err: &mut dyn Write) 
                     v.get("title").and_then(Value::as_str).unwrap_or("error"),
                     v.get("detail").and_then(Value::as_str).unwrap_or_default()
                 );
-                for e in v.get("errors").and_then(Value::as_array).into_iter().flatten() {
+                for e in v
+                    .get("errors")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     let pointer = e.get("pointer").and_then(Value::as_str).unwrap_or_default();
                     let message = e.get("message").and_then(Value::as_str).unwrap_or_default();
                     s.push_str(&format!("\n  {pointer}: {message}"));
@@ -313,7 +347,11 @@ fn show_answer(resp: &http::Response, out: &mut dyn Write, err: &mut dyn Write) 
                 s
             },
         );
-        let _ = writeln!(err, "error: the server answered {} {}: {detail}", resp.status, resp.reason);
+        let _ = writeln!(
+            err,
+            "error: the server answered {} {}: {detail}",
+            resp.status, resp.reason
+        );
     }
 }
 
@@ -323,7 +361,9 @@ fn unreachable_help(url: &http::Url, failure: &http::Failure) -> String {
             "{why} — is herald-server running there? Start it with `cargo run -p herald-server`, or pass `--url http://HOST:PORT` (or set HERALD_URL); nothing was sent to {}",
             url.path
         ),
-        http::Failure::Exchange(why) => format!("{why}; the event may or may not have been stored (resending the same id is safe)"),
+        http::Failure::Exchange(why) => format!(
+            "{why}; the event may or may not have been stored (resending the same id is safe)"
+        ),
     }
 }
 
@@ -341,14 +381,21 @@ pub fn run(args: &SendArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         return replay(file, &url, timeout, out, err);
     }
     let Some(type_name) = &args.type_name else {
-        let _ = writeln!(err, "error: name the event type to send (`herald send ai.run.started`), or replay a file with `--file`");
+        let _ = writeln!(
+            err,
+            "error: name the event type to send (`herald send ai.run.started`), or replay a file with `--file`"
+        );
         return CANNOT_RUN;
     };
     let catalog = match catalog::load(&args.catalog) {
         Ok(c) => c,
         Err(diags) => {
             let _ = writeln!(err, "{diags}");
-            let _ = writeln!(err, "error: cannot build an event from {}; pass `--catalog PATH`", args.catalog.display());
+            let _ = writeln!(
+                err,
+                "error: cannot build an event from {}; pass `--catalog PATH`",
+                args.catalog.display()
+            );
             return CANNOT_RUN;
         }
     };
@@ -401,7 +448,13 @@ pub fn run(args: &SendArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
 
 /// Post each line of `file` (a JSON envelope, or a batch array), with one
 /// progress line on stderr and a summary of statuses at the end.
-fn replay(file: &std::path::Path, url: &http::Url, timeout: Duration, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+fn replay(
+    file: &std::path::Path,
+    url: &http::Url,
+    timeout: Duration,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => {
@@ -409,22 +462,40 @@ fn replay(file: &std::path::Path, url: &http::Url, timeout: Duration, out: &mut 
             return CANNOT_RUN;
         }
     };
-    let lines: Vec<(usize, &str)> = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty()).collect();
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty())
+        .collect();
     let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
     let mut failures = Vec::new();
     for (n, (line_no, line)) in lines.iter().enumerate() {
         let outcome = match serde_json::from_str::<Value>(line) {
             Err(e) => Err(format!("not JSON: {e}")),
-            Ok(v) if !(v.is_object() || v.is_array()) => Err("not an envelope object or a batch array".to_string()),
+            Ok(v) if !(v.is_object() || v.is_array()) => {
+                Err("not an envelope object or a batch array".to_string())
+            }
             Ok(v) => {
-                let media = if v.is_array() { "application/cloudevents-batch+json" } else { "application/cloudevents+json" };
-                let headers = vec![("Content-Type".to_string(), format!("{media}; charset=utf-8"))];
+                let media = if v.is_array() {
+                    "application/cloudevents-batch+json"
+                } else {
+                    "application/cloudevents+json"
+                };
+                let headers = vec![(
+                    "Content-Type".to_string(),
+                    format!("{media}; charset=utf-8"),
+                )];
                 match http::post(url, &headers, line.as_bytes(), timeout) {
                     Ok(resp) => Ok(resp),
                     Err(failure) => {
                         let _ = writeln!(err);
                         let _ = writeln!(err, "error: {}", unreachable_help(url, &failure));
-                        let _ = writeln!(err, "stopped at line {line_no} of {}; {n} line(s) were sent before", file.display());
+                        let _ = writeln!(
+                            err,
+                            "stopped at line {line_no} of {}; {n} line(s) were sent before",
+                            file.display()
+                        );
                         return CANNOT_RUN;
                     }
                 }
@@ -442,15 +513,31 @@ fn replay(file: &std::path::Path, url: &http::Url, timeout: Duration, out: &mut 
                     .ok()
                     .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_string))
                     .unwrap_or(resp.body);
-                failures.push(format!("line {line_no}: {} {}: {detail}", resp.status, resp.reason));
+                failures.push(format!(
+                    "line {line_no}: {} {}: {detail}",
+                    resp.status, resp.reason
+                ));
             }
             Err(why) => failures.push(format!("line {line_no}: {why}")),
         }
-        let _ = write!(err, "\r{}: {}/{} sent — {}", file.display(), n + 1, lines.len(), summary(&statuses));
+        let _ = write!(
+            err,
+            "\r{}: {}/{} sent — {}",
+            file.display(),
+            n + 1,
+            lines.len(),
+            summary(&statuses)
+        );
         let _ = err.flush();
     }
     let _ = writeln!(err);
-    let _ = writeln!(out, "{}: {} line(s): {}", file.display(), lines.len(), summary(&statuses));
+    let _ = writeln!(
+        out,
+        "{}: {} line(s): {}",
+        file.display(),
+        lines.len(),
+        summary(&statuses)
+    );
     const SHOWN: usize = 20;
     for f in failures.iter().take(SHOWN) {
         let _ = writeln!(out, "  {f}");
@@ -462,7 +549,11 @@ fn replay(file: &std::path::Path, url: &http::Url, timeout: Duration, out: &mut 
 }
 
 fn summary(statuses: &BTreeMap<String, usize>) -> String {
-    statuses.iter().map(|(s, n)| format!("{s} ×{n}")).collect::<Vec<_>>().join(", ")
+    statuses
+        .iter()
+        .map(|(s, n)| format!("{s} ×{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
