@@ -1,4 +1,5 @@
-//! The `herald` command line: `check`, `diff` and `generate`.
+//! The `herald` command line: `check` (with `--baseline`, the compatibility
+//! check), `diff`, `new`, `send` and `generate`.
 //!
 //! The logic lives here in the library (as cargo-typify does) so tests can
 //! drive it without spawning a process; `main.rs` only calls [`run`].

@@ -580,22 +580,16 @@ fn the_loader_reads_compatibility_and_reports_bad_values() {
     .unwrap();
     assert_eq!(c.compatibility, Compatibility::FullTransitive);
     assert_eq!(c.compatibility_of("ai.x.y"), Compatibility::None);
-    let e = crate::catalog::parse("events.yaml", &text("compatibility: full\n", ""))
-        .unwrap_err()
-        .to_string();
+    let error = |top: &str, per: &str| {
+        crate::catalog::parse("events.yaml", &text(top, per)).unwrap_err().to_string()
+    };
+    let e = error("compatibility: full\n", "");
     assert!(
         e.contains("events.yaml:2:16: unknown compatibility mode `full` — did you mean `FULL`?"),
         "{e}"
     );
-    let e = crate::catalog::parse("events.yaml", &text("", "    compatibility: BACKWARDS\n"))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("unknown compatibility mode `BACKWARDS` — did you mean `BACKWARD`?"),
-        "{e}"
-    );
-    let e = crate::catalog::parse("events.yaml", &text("compatibility: [FULL]\n", ""))
-        .unwrap_err()
-        .to_string();
+    let e = error("", "    compatibility: BACKWARDS\n");
+    assert!(e.contains("unknown compatibility mode `BACKWARDS` — did you mean `BACKWARD`?"), "{e}");
+    let e = error("compatibility: [FULL]\n", "");
     assert!(e.contains("`compatibility` must be a string"), "{e}");
 }
