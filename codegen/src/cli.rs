@@ -42,7 +42,7 @@ pub enum Command {
         #[arg(long, value_name = "REF")]
         baseline: Option<String>,
         /// Output of the compatibility check.
-        #[arg(long, value_enum, default_value_t = compat::report::Format::Text)]
+        #[arg(long, value_enum, default_value_t = compat::report::Format::Text, requires = "baseline")]
         format: compat::report::Format,
     },
     /// Compare two catalogs and report every change, judged by the new

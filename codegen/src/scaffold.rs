@@ -211,6 +211,9 @@ pub fn add_event(
     }
     block.push('\n');
     block.push_str(&entry);
+    if text.contains("\r\n") {
+        block = block.replace('\n', "\r\n"); // keep the file's line endings
+    }
     lines.insert(at, &block);
     let new_text: String = lines.concat();
     let line = at + 2; // after the blank separator line

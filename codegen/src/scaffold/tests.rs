@@ -173,3 +173,28 @@ fn the_trybuild_fixture_is_what_herald_new_writes() {
     assert_eq!(added.text, after);
     assert!(added.handler.starts_with("async fn on_run_paused("));
 }
+
+#[test]
+fn crlf_files_keep_their_line_endings() {
+    let crlf = SMALL.replace('\n', "\r\n");
+    let added = add_event("events.yaml", &crlf, "ai.run.paused", "").unwrap();
+    assert!(!added.text.replace("\r\n", "").contains('\n'), "a bare LF was written");
+    assert!(crate::catalog::parse("events.yaml", &added.text).is_ok());
+}
+
+proptest::proptest! {
+    /// Whatever `--fields` holds, the parser answers without panicking.
+    #[test]
+    fn any_fields_text_is_parsed_or_refused(spec in ".{0,80}") {
+        let _ = parse_fields(&spec);
+    }
+
+    /// Any type name and fields on a real catalog: an entry that lints, or
+    /// messages — never a panic, never a half-written file.
+    #[test]
+    fn any_name_is_added_or_refused(name in "[a-z.A-Z_]{0,20}", spec in "[a-z?:<>, ]{0,30}") {
+        if let Ok(added) = add_event("events.yaml", SMALL, &name, &spec) {
+            proptest::prop_assert!(crate::catalog::parse("events.yaml", &added.text).is_ok());
+        }
+    }
+}

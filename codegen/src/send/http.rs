@@ -182,7 +182,7 @@ pub fn post(
 }
 
 /// Parse a whole HTTP/1.1 response (read to the end of the connection).
-fn parse_response(raw: &[u8]) -> Result<Response, String> {
+pub(super) fn parse_response(raw: &[u8]) -> Result<Response, String> {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

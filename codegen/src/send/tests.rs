@@ -328,3 +328,16 @@ fn a_file_is_replayed_with_a_summary() {
     let batch = seen.recv_timeout(Duration::from_secs(5)).unwrap();
     assert!(batch.head.contains("application/cloudevents-batch+json"));
 }
+
+proptest::proptest! {
+    /// The hand-written parsers answer any input without panicking.
+    #[test]
+    fn parsers_never_panic(text in ".{0,60}", bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+        let _ = http::Url::parse(&text);
+        let _ = http::parse_response(&bytes);
+        let mut framed = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+        framed.extend_from_slice(&bytes);
+        let _ = http::parse_response(&framed);
+        let _ = apply_set(&mut json!({"a": 1}), &text);
+    }
+}
