@@ -51,6 +51,19 @@ impl Locator {
         let root = self.root.as_ref()?;
         if change.type_name == LIFECYCLE || change.what.starts_with("lifecycle") {
             let lifecycle = root.get("lifecycle")?;
+            // A transition of the type still there: point at its item.
+            let item = lifecycle
+                .value
+                .get("transitions")
+                .and_then(|t| t.value.items())
+                .and_then(|items| {
+                    items.iter().find(|i| {
+                        i.get("on").and_then(|on| on.value.as_str()) == Some(&change.type_name)
+                    })
+                });
+            if let Some(item) = item.filter(|_| change.what.contains("transition")) {
+                return Some(item.mark);
+            }
             let key = if change.what.contains("transition") {
                 "transitions"
             } else {

@@ -140,19 +140,16 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// The fix to show: the change's own, or the migration path for an
-    /// allowed break.
+    /// The fix to show: the change's own for a break, the migration path
+    /// for an allowed break, "nothing to do" for a compatible change.
     pub fn fix(&self) -> &str {
         match self.verdict {
             Verdict::Allowed => {
                 "migrate: serve both versions side by side, or upgrade the producers first, then the consumers"
             }
-            Verdict::Compatible
-                if !self.change.backward.is_some() && !self.change.forward.is_some() =>
-            {
-                "nothing to do"
-            }
-            _ => &self.change.fix,
+            // What the other direction would need is in the reason.
+            Verdict::Compatible => "nothing to do",
+            Verdict::Breaking => &self.change.fix,
         }
     }
 }

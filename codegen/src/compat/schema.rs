@@ -503,7 +503,6 @@ impl Walk<'_> {
             }
         }
     }
-
 }
 
 fn opt(v: Option<&Value>) -> String {

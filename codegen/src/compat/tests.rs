@@ -581,7 +581,9 @@ fn the_loader_reads_compatibility_and_reports_bad_values() {
     assert_eq!(c.compatibility, Compatibility::FullTransitive);
     assert_eq!(c.compatibility_of("ai.x.y"), Compatibility::None);
     let error = |top: &str, per: &str| {
-        crate::catalog::parse("events.yaml", &text(top, per)).unwrap_err().to_string()
+        crate::catalog::parse("events.yaml", &text(top, per))
+            .unwrap_err()
+            .to_string()
     };
     let e = error("compatibility: full\n", "");
     assert!(
@@ -589,7 +591,32 @@ fn the_loader_reads_compatibility_and_reports_bad_values() {
         "{e}"
     );
     let e = error("", "    compatibility: BACKWARDS\n");
-    assert!(e.contains("unknown compatibility mode `BACKWARDS` — did you mean `BACKWARD`?"), "{e}");
+    assert!(
+        e.contains("unknown compatibility mode `BACKWARDS` — did you mean `BACKWARD`?"),
+        "{e}"
+    );
     let e = error("compatibility: [FULL]\n", "");
     assert!(e.contains("`compatibility` must be a string"), "{e}");
+}
+
+#[test]
+fn lifecycle_changes_point_at_the_transition() {
+    let text = |from: &str| {
+        format!(
+            "prefix: ai\nevents:\n  ai.run.started:\n    description: d\n    version: 1\n    fields: {{run_id: uuid}}\n    examples: [{{run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10}}]\n  ai.run.ended:\n    description: d\n    version: 1\n    fields: {{run_id: uuid}}\n    examples: [{{run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10}}]\nlifecycle:\n  states: [queued, running, done]\n  initial: queued\n  terminal: [done]\n  transitions:\n    - {{on: ai.run.ended, from: [running], to: done}}\n    - {{on: ai.run.started, from: [{from}], to: running}}\n"
+        )
+    };
+    let old = crate::catalog::parse("events.yaml", &text("queued")).unwrap();
+    let new_text = text("queued, running");
+    let new = crate::catalog::parse("events.yaml", &new_text).unwrap();
+    let found = judge(
+        &old,
+        &new,
+        diff(&old, &new),
+        &Locator::new("events.yaml", Some(&new_text)),
+        None,
+    );
+    assert_eq!(found.len(), 1);
+    assert_eq!((found[0].line, found[0].column), (19, 7));
+    assert_eq!(found[0].fix(), "nothing to do");
 }

@@ -178,7 +178,10 @@ fn the_trybuild_fixture_is_what_herald_new_writes() {
 fn crlf_files_keep_their_line_endings() {
     let crlf = SMALL.replace('\n', "\r\n");
     let added = add_event("events.yaml", &crlf, "ai.run.paused", "").unwrap();
-    assert!(!added.text.replace("\r\n", "").contains('\n'), "a bare LF was written");
+    assert!(
+        !added.text.replace("\r\n", "").contains('\n'),
+        "a bare LF was written"
+    );
     assert!(crate::catalog::parse("events.yaml", &added.text).is_ok());
 }
 

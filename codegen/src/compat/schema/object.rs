@@ -8,7 +8,13 @@ use serde_json::Value;
 use super::{Impact, Walk, display_path, show};
 
 impl Walk<'_> {
-    pub(super) fn object(&mut self, old: &Value, new: &Value, path: &mut Vec<String>, depth: usize) {
+    pub(super) fn object(
+        &mut self,
+        old: &Value,
+        new: &Value,
+        path: &mut Vec<String>,
+        depth: usize,
+    ) {
         let empty = serde_json::Map::new();
         let props = |v: &Value| {
             v.get("properties")
