@@ -15,6 +15,24 @@ services_start
 
 # Two cores: keep the build to one profile and one target dir.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-# Not `exec`: the trap must stop the services afterwards. The crash tests
+# Not `exec`: the trap must stop the services afterwards (and the
+# compatibility check below must run). The crash tests
 # need the server's fault injection, which release builds leave out.
 cargo test --workspace --locked --features herald-server/failpoints "$@"
+
+# The catalog guards itself: events.yaml must stay compatible (its own
+# `compatibility:` mode) with the version before its latest change, or with
+# HEAD when it has uncommitted changes.
+catalog_baseline() {
+  git rev-parse --is-inside-work-tree >/dev/null 2>&1 || return 1
+  if ! git diff --quiet HEAD -- events.yaml 2>/dev/null; then echo HEAD; return 0; fi
+  local last
+  last=$(git log -n1 --format=%H -- events.yaml) && [ -n "$last" ] || return 1
+  git cat-file -e "$last~1:events.yaml" 2>/dev/null || return 1
+  echo "$last~1"
+}
+if base=$(catalog_baseline); then
+  cargo run --quiet --locked -p herald-codegen --bin herald -- check events.yaml --baseline "$base"
+else
+  echo "events.yaml: no earlier version in git to check compatibility against; skipped"
+fi

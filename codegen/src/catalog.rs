@@ -5,6 +5,9 @@
 //! ```yaml
 //! prefix: ai                              # required; lower snake case
 //! naming: "{prefix}.{domain}.{action}"    # optional, informational; must be exactly this
+//! compatibility: BACKWARD                 # optional (default BACKWARD): what `herald check
+//!                                         # --baseline` allows; FORWARD, FULL, each also
+//!                                         # `_TRANSITIVE`, or NONE
 //! envelope:
 //!   legacy_extensions_object: true        # optional (default false): accept a nested
 //!                                         # "extensions": {...} object in envelopes
@@ -17,6 +20,7 @@
 //!     version: 1                          # required, integer >= 1
 //!     subject: "run/{run_id}"             # optional; each {placeholder} is a required data property
 //!     stream_key: run_id                  # optional (default run_id); a required data property
+//!     compatibility: FULL                 # optional: overrides the catalog's mode for this type
 //!     fields:                             # EITHER the shorthand (see `crate::shorthand`) ...
 //!       run_id: uuid                      #   `name` is required, `name?` optional
 //!       config?: object
@@ -66,13 +70,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::ir::{Catalog, EnvelopeOptions, ExtensionDecl, ExtensionKind};
+use crate::ir::{Catalog, Compatibility, EnvelopeOptions, ExtensionDecl, ExtensionKind};
 use crate::lint;
 
-pub(crate) use yaml::{Entry, Mark, Node, Value as YamlValue};
+pub(crate) use yaml::{Entry, Mark, Node, Value as YamlValue, parse as parse_yaml};
 
 /// Top-level keys of a catalog.
-const CATALOG_KEYS: &[&str] = &["prefix", "naming", "envelope", "extensions", "events", "lifecycle"];
+const CATALOG_KEYS: &[&str] = &["prefix", "naming", "compatibility", "envelope", "extensions", "events", "lifecycle"];
 /// The only naming rule Herald knows.
 const NAMING: &str = "{prefix}.{domain}.{action}";
 /// CloudEvents context attributes an extension must not shadow.
@@ -302,6 +306,12 @@ fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
         }
     }
 
+    let compatibility = root
+        .get("compatibility")
+        .and_then(|e| read_compatibility(ctx, &e.value))
+        .unwrap_or_default();
+    let mut type_compatibility = BTreeMap::new();
+
     let envelope = root
         .get("envelope")
         .map(|e| read_envelope(ctx, &e.value))
@@ -327,6 +337,9 @@ fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
             Some(entries) => {
                 for entry in entries {
                     let named = lint::type_name(ctx, prefix.as_deref(), &entry.key, entry.key_mark);
+                    if let Some(mode) = entry.value.get("compatibility").and_then(|c| read_compatibility(ctx, &c.value)) {
+                        type_compatibility.insert(entry.key.clone(), mode);
+                    }
                     if let Some(event) = event::read(ctx, entry) {
                         events.push((event, named));
                     }
@@ -360,7 +373,24 @@ fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
         extensions,
         events,
         lifecycle,
+        compatibility,
+        type_compatibility,
     })
+}
+
+/// A `compatibility:` value: one of [`Compatibility::NAMES`].
+fn read_compatibility(ctx: &mut Ctx, node: &Node) -> Option<Compatibility> {
+    let name = ctx.string(node, "`compatibility`")?;
+    let mode = Compatibility::from_name(name);
+    if mode.is_none() {
+        let upper = name.trim().to_ascii_uppercase().replace(['-', ' '], "_");
+        let help = match Compatibility::from_name(&upper).map(Compatibility::as_str).or_else(|| lint::did_you_mean(&upper, &Compatibility::NAMES)) {
+            Some(s) => format!("did you mean `{s}`? the modes are {}", lint::one_of(&Compatibility::NAMES)),
+            None => format!("use one of {}", lint::one_of(&Compatibility::NAMES)),
+        };
+        ctx.error(node.mark, format!("unknown compatibility mode `{name}`"), help);
+    }
+    mode
 }
 
 /// `ai.run_stage.started` and `ai.run.stage_started` would both become

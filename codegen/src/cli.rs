@@ -1,4 +1,5 @@
-//! The `herald` command line: `check` and `generate`.
+//! The `herald` command line: `check` (with `--baseline`, the compatibility
+//! check), `diff`, `new`, `send` and `generate`.
 //!
 //! The logic lives here in the library (as cargo-typify does) so tests can
 //! drive it without spawning a process; `main.rs` only calls [`run`].
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::{Config, catalog};
+use crate::{Config, catalog, compat};
 
 /// Herald: declare CloudEvents types once, generate the rest.
 #[derive(Debug, Parser)]
@@ -32,7 +33,52 @@ pub enum Command {
         /// for projects that check generated code in.
         #[arg(long, value_name = "FILE")]
         against: Option<PathBuf>,
+        /// Also check that the catalog is compatible with an earlier
+        /// version: a git revision (`origin/main`, `HEAD~1`, a tag) or a
+        /// catalog file. Each change is held to its type's `compatibility:`
+        /// mode; `_TRANSITIVE` modes also compare with every earlier
+        /// version in the file's git history. Exit 0 compatible, 1
+        /// breaking, 2 could not run.
+        #[arg(long, value_name = "REF")]
+        baseline: Option<String>,
+        /// Output of the compatibility check.
+        #[arg(long, value_enum, default_value_t = compat::report::Format::Text, requires = "baseline")]
+        format: compat::report::Format,
     },
+    /// Compare two catalogs and report every change, judged by the new
+    /// catalog's `compatibility:` modes. Exit 0 compatible, 1 breaking, 2
+    /// could not run.
+    Diff {
+        /// The old catalog: a file, or `REV:path` for one in git (`HEAD~1:events.yaml`).
+        old: String,
+        /// The new catalog: a file, or `REV:path`.
+        new: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = compat::report::Format::Text)]
+        format: compat::report::Format,
+    },
+    /// Add an event type to the catalog: a linted entry (placeholder
+    /// description, version 1, the usual subject, one example), appended
+    /// to the text so comments and layout stay; then print the handler
+    /// method the compiler will ask for.
+    New {
+        /// The CloudEvents type, `{prefix}.{domain}.{action}` (`ai.run.paused`).
+        type_name: String,
+        /// Its data fields in the `fields:` shorthand, comma-separated:
+        /// `'run_id: uuid, name: string, note?: string'` (`?` = optional).
+        /// `run_id: uuid` is added when missing.
+        #[arg(long, value_name = "FIELDS")]
+        fields: Option<String>,
+        /// The catalog file to edit.
+        #[arg(long, value_name = "FILE", default_value = "events.yaml")]
+        catalog: PathBuf,
+    },
+    /// Send one event built from the catalog (fresh id, time now, subject
+    /// from the template, data from an example with overrides, validated
+    /// first) to a herald server and print its answer; or replay a file of
+    /// envelopes with `--file`. Exit 0 on 2xx, 1 on 4xx/5xx or invalid
+    /// data, 2 when the server cannot be reached.
+    Send(crate::send::SendArgs),
     /// Generate Rust code for a catalog.
     Generate {
         /// The catalog file (e.g. events.yaml).
@@ -49,7 +95,16 @@ pub enum Command {
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     match cli.command {
-        Command::Check { catalog: path, against } => {
+        Command::New { type_name, fields, catalog } => {
+            crate::scaffold::run(&type_name, fields.as_deref(), &catalog, out, err)
+        }
+        Command::Send(args) => crate::send::run(&args, out, err),
+        Command::Diff { old, new, format } => compat::command::diff(&old, &new, format, out, err),
+        Command::Check { catalog: path, against, baseline, format } => {
+            if baseline.is_some() && !path.is_file() {
+                let _ = writeln!(err, "error: cannot read {}: no such file", path.display());
+                return compat::command::CANNOT_RUN;
+            }
             let result = match &against {
                 None => catalog::load(&path).map(|c| (c, None)),
                 Some(_) => Config::new()
@@ -81,8 +136,13 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                             return 1;
                         }
                     }
-                    let _ = writeln!(out, "{}: ok, {} event types", path.display(), cat.events.len());
-                    0
+                    // JSON output stays one document on stdout.
+                    let ok: &mut dyn Write = if format == compat::report::Format::Json { &mut *err } else { &mut *out };
+                    let _ = writeln!(ok, "{}: ok, {} event types", path.display(), cat.events.len());
+                    match baseline {
+                        Some(spec) => compat::command::baseline(&path, &spec, format, out, err),
+                        None => 0,
+                    }
                 }
             }
         }

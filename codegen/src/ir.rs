@@ -29,6 +29,94 @@ pub struct Catalog {
     /// (`lifecycle:`); codegen emits `RunStatus`, `RunTransition` and
     /// `Event::transition` from it.
     pub lifecycle: Option<Lifecycle>,
+    /// The compatibility mode `herald check --baseline` holds changes to
+    /// (`compatibility:` at the top of the catalog, default BACKWARD).
+    pub compatibility: Compatibility,
+    /// Per-type overrides of [`Catalog::compatibility`] (an event's own
+    /// `compatibility:` key), by CloudEvents `type`.
+    pub type_compatibility: BTreeMap<String, Compatibility>,
+}
+
+/// Which changes to a catalog are allowed, as schema registries define the
+/// modes, for events a server validates and stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Compatibility {
+    /// The new catalog accepts every event the old one accepted: producers
+    /// that have not upgraded keep working.
+    #[default]
+    Backward,
+    /// [`Compatibility::Backward`] against every earlier version.
+    BackwardTransitive,
+    /// The old catalog accepts every event the new one produces: consumers
+    /// that have not upgraded keep working.
+    Forward,
+    /// [`Compatibility::Forward`] against every earlier version.
+    ForwardTransitive,
+    /// Both backward and forward.
+    Full,
+    /// [`Compatibility::Full`] against every earlier version.
+    FullTransitive,
+    /// No check: every change is allowed (still reported, as notes).
+    None,
+}
+
+impl Compatibility {
+    /// Every mode, in the order of their names in [`Compatibility::NAMES`].
+    pub const ALL: [Compatibility; 7] = [
+        Compatibility::Backward,
+        Compatibility::BackwardTransitive,
+        Compatibility::Forward,
+        Compatibility::ForwardTransitive,
+        Compatibility::Full,
+        Compatibility::FullTransitive,
+        Compatibility::None,
+    ];
+    /// The spelling of every mode in a catalog (upper case, as Confluent's
+    /// schema registry spells them).
+    pub const NAMES: [&'static str; 7] = [
+        "BACKWARD",
+        "BACKWARD_TRANSITIVE",
+        "FORWARD",
+        "FORWARD_TRANSITIVE",
+        "FULL",
+        "FULL_TRANSITIVE",
+        "NONE",
+    ];
+
+    /// The mode's name as written in a catalog (`BACKWARD_TRANSITIVE`).
+    pub fn as_str(self) -> &'static str {
+        let i = Self::ALL.iter().position(|m| *m == self).unwrap_or(0);
+        Self::NAMES[i]
+    }
+
+    /// The mode named `name` (exact, upper case), if any.
+    pub fn from_name(name: &str) -> Option<Compatibility> {
+        Self::NAMES.iter().position(|n| *n == name).map(|i| Self::ALL[i])
+    }
+
+    /// Whether the mode breaks on changes that reject events the old catalog
+    /// accepted.
+    pub fn checks_backward(self) -> bool {
+        matches!(self, Self::Backward | Self::BackwardTransitive | Self::Full | Self::FullTransitive)
+    }
+
+    /// Whether the mode breaks on changes that produce events the old
+    /// catalog rejects.
+    pub fn checks_forward(self) -> bool {
+        matches!(self, Self::Forward | Self::ForwardTransitive | Self::Full | Self::FullTransitive)
+    }
+
+    /// Whether the mode checks against every earlier version, not only the
+    /// latest.
+    pub fn is_transitive(self) -> bool {
+        matches!(self, Self::BackwardTransitive | Self::ForwardTransitive | Self::FullTransitive)
+    }
+}
+
+impl std::fmt::Display for Compatibility {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The run status state machine: which statuses a run can be in, and which
@@ -201,7 +289,15 @@ impl Catalog {
             extensions: Vec::new(),
             events: Vec::new(),
             lifecycle: None,
+            compatibility: Compatibility::default(),
+            type_compatibility: BTreeMap::new(),
         }
+    }
+
+    /// The compatibility mode that holds for the event type `type_name`:
+    /// its own override, else the catalog's.
+    pub fn compatibility_of(&self, type_name: &str) -> Compatibility {
+        self.type_compatibility.get(type_name).copied().unwrap_or(self.compatibility)
     }
 
     /// Sort events by type so that every emitter sees the same order.

@@ -18,6 +18,7 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod compat;
 mod config;
 pub mod diagnostic;
 pub mod emit;
@@ -25,7 +26,9 @@ pub mod ident;
 pub mod ir;
 pub mod lint;
 pub mod rust_front;
+pub mod scaffold;
 pub mod schema;
+pub mod send;
 pub mod shorthand;
 mod write;
 

@@ -13,6 +13,7 @@ const EVENT_KEYS: &[&str] = &[
     "version",
     "subject",
     "stream_key",
+    "compatibility",
     "fields",
     "data",
     "examples",

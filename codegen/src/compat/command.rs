@@ -1,0 +1,177 @@
+//! `herald diff OLD NEW` and `herald check CATALOG --baseline REF`.
+//!
+//! Exit codes: 0 compatible, 1 breaking (or the new catalog does not
+//! lint), 2 the check could not run (bad revision, unreadable file, a
+//! baseline that does not lint).
+
+use std::io::Write;
+use std::path::Path;
+
+use super::baseline::{self, BaselineError, Source};
+use super::report::{Format, Report};
+use super::{Locator, Version, check, needs_history};
+use crate::catalog;
+use crate::diagnostic::Diagnostics;
+use crate::ir::Catalog;
+
+/// Exit code when the check could not run.
+pub const CANNOT_RUN: i32 = 2;
+
+fn print_diags(err: &mut dyn Write, diags: &Diagnostics) {
+    for d in &diags.0 {
+        let _ = writeln!(err, "{d}");
+    }
+}
+
+/// Parse an earlier version; its lint errors mean the check cannot run.
+fn parse_old(name: &str, text: &str, err: &mut dyn Write) -> Result<Catalog, i32> {
+    catalog::parse(name, text).map_err(|diags| {
+        print_diags(err, &diags);
+        let _ = writeln!(err, "error: the baseline {name} does not lint, so it cannot be compared; fix it or pick another baseline");
+        CANNOT_RUN
+    })
+}
+
+fn cannot_run(err: &mut dyn Write, e: &BaselineError) -> i32 {
+    let _ = writeln!(err, "error: {e}");
+    CANNOT_RUN
+}
+
+/// `herald diff OLD NEW`: each a catalog file or `REV:path`.
+pub fn diff(
+    old_spec: &str,
+    new_spec: &str,
+    format: Format,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let (old_name, old_text) = match baseline::read_spec(old_spec) {
+        Ok(v) => v,
+        Err(e) => return cannot_run(err, &e),
+    };
+    let (new_name, new_text) = match baseline::read_spec(new_spec) {
+        Ok(v) => v,
+        Err(e) => return cannot_run(err, &e),
+    };
+    let old = match parse_old(&old_name, &old_text, err) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let new = match catalog::parse(&new_name, &new_text) {
+        Ok(c) => c,
+        Err(diags) => {
+            print_diags(err, &diags);
+            return 1;
+        }
+    };
+    let locator = Locator::new(&new_name, Some(&new_text));
+    let mut report = Report {
+        findings: check(
+            &new,
+            &locator,
+            &Version {
+                label: old_name.clone(),
+                catalog: old,
+            },
+            &[],
+        ),
+        notes: Vec::new(),
+    };
+    if needs_history(&new) {
+        report.notes.push(format!(
+            "`_TRANSITIVE` modes compare only against {old_name} here; `herald check {new_name} --baseline REF` walks the git history"
+        ));
+    }
+    let _ = out.write_all(report.render(format).as_bytes());
+    report.exit_code()
+}
+
+/// `herald check CATALOG --baseline REF`.
+pub fn baseline(
+    path: &Path,
+    spec: &str,
+    format: Format,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let name = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return cannot_run(err, &BaselineError(format!("cannot read {name}: {e}"))),
+    };
+    let new = match catalog::parse(&name, &text) {
+        Ok(c) => c,
+        Err(diags) => {
+            print_diags(err, &diags);
+            let _ = writeln!(err, "error: {} problem(s) in {name}", diags.0.len());
+            return 1;
+        }
+    };
+    let locator = Locator::new(&name, Some(&text));
+    let mut report = Report::default();
+    let (label, old_text) = match Source::parse(spec) {
+        Source::File(file) => match std::fs::read_to_string(&file) {
+            Ok(t) => (file.display().to_string(), t),
+            Err(e) => {
+                return cannot_run(
+                    err,
+                    &BaselineError(format!("cannot read {}: {e}", file.display())),
+                );
+            }
+        },
+        Source::Revision(rev) => match baseline::read_at(path, &rev) {
+            Err(e) => return cannot_run(err, &e),
+            Ok(None) => {
+                report.notes.push(format!(
+                    "{name} does not exist at `{rev}`: nothing to compare, every type is new"
+                ));
+                let _ = out.write_all(report.render(format).as_bytes());
+                return 0;
+            }
+            Ok(Some(t)) => (format!("{rev}:{name}"), t),
+        },
+    };
+    let old = match parse_old(&label, &old_text, err) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut history = Vec::new();
+    if needs_history(&new) {
+        match Source::parse(spec) {
+            Source::File(_) => report.notes.push(format!(
+                "`_TRANSITIVE` modes compare only against {label}: a file has no history"
+            )),
+            Source::Revision(rev) => match baseline::history(path, &rev) {
+                Err(e) => return cannot_run(err, &e),
+                Ok(versions) => {
+                    for (commit, version_text) in versions {
+                        if version_text == old_text {
+                            continue;
+                        }
+                        match catalog::parse(&name, &version_text) {
+                            Ok(catalog) => history.push(Version {
+                                label: commit,
+                                catalog,
+                            }),
+                            Err(diags) => report.notes.push(format!(
+                                "skipped {name} at {commit}: it does not lint ({} problem(s))",
+                                diags.0.len()
+                            )),
+                        }
+                    }
+                }
+            },
+        }
+    }
+    report.findings = check(
+        &new,
+        &locator,
+        &Version {
+            label,
+            catalog: old,
+        },
+        &history,
+    );
+    let _ = out.write_all(report.render(format).as_bytes());
+    report.exit_code()
+}

@@ -1,0 +1,163 @@
+//! Where a change sits in the new catalog's text.
+//!
+//! The IR keeps only the position of each event type; a change inside its
+//! data is placed by walking the YAML tree of the new file along the
+//! change's property path (`fields:` shorthand or `data:` schema, inline
+//! `properties`, `items`, `additionalProperties`), stopping at the deepest
+//! node that exists. A removed type points at the `events:` key.
+
+use super::Change;
+use super::rules::LIFECYCLE;
+use crate::catalog::{Mark, Node, parse_yaml};
+use crate::ir::{Catalog, Origin};
+
+/// Positions in one catalog file.
+pub struct Locator {
+    file: String,
+    root: Option<Node>,
+}
+
+impl Locator {
+    /// A locator for the file named `file` (as messages show it) with the
+    /// given text; without text, only event positions from the IR are used.
+    pub fn new(file: impl Into<String>, text: Option<&str>) -> Locator {
+        let root = text.and_then(|t| parse_yaml(t).root);
+        Locator {
+            file: file.into(),
+            root,
+        }
+    }
+
+    /// The file name messages show.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// 1-based line and column of `change` in `new`; `(0, 0)` when unknown.
+    pub fn locate(&self, new: &Catalog, change: &Change) -> (usize, usize) {
+        let mark = self.in_tree(change).or_else(|| {
+            match new.event(&change.type_name).map(|e| &e.origin) {
+                Some(Origin::Yaml { line, column, .. }) => Some(Mark {
+                    line: *line,
+                    column: *column,
+                }),
+                _ => None,
+            }
+        });
+        mark.map_or((0, 0), |m| (m.line, m.column))
+    }
+
+    fn in_tree(&self, change: &Change) -> Option<Mark> {
+        let root = self.root.as_ref()?;
+        if change.type_name == LIFECYCLE || change.what.starts_with("lifecycle") {
+            let lifecycle = root.get("lifecycle")?;
+            // A transition of the type still there: point at its item.
+            let item = lifecycle
+                .value
+                .get("transitions")
+                .and_then(|t| t.value.items())
+                .and_then(|items| {
+                    items.iter().find(|i| {
+                        i.get("on").and_then(|on| on.value.as_str()) == Some(&change.type_name)
+                    })
+                });
+            if let Some(item) = item.filter(|_| change.what.contains("transition")) {
+                return Some(item.mark);
+            }
+            let key = if change.what.contains("transition") {
+                "transitions"
+            } else {
+                "states"
+            };
+            return Some(
+                lifecycle
+                    .value
+                    .get(key)
+                    .map_or(lifecycle.key_mark, |e| e.key_mark),
+            );
+        }
+        if let Some(name) = change.type_name.strip_prefix("extension ") {
+            let extensions = root.get("extensions")?;
+            return Some(
+                extensions
+                    .value
+                    .get(name)
+                    .map_or(extensions.key_mark, |e| e.key_mark),
+            );
+        }
+        let events = root.get("events")?;
+        let Some(event) = events.value.get(&change.type_name) else {
+            return Some(events.key_mark);
+        };
+        let mut mark = event.key_mark;
+        let mut node = &event.value;
+        let mut path = change.path.iter();
+        // The first segment names a property under `fields:` (as `name` or
+        // `name?`) or under `data: {properties: …}`.
+        if let Some(first) = path.next() {
+            let found = match event.value.get("fields") {
+                Some(fields) => fields
+                    .value
+                    .get(first)
+                    .or_else(|| fields.value.get(&format!("{first}?"))),
+                None => event.value.get("data").and_then(|d| step(&d.value, first)),
+            };
+            let Some(entry) = found else {
+                return Some(mark);
+            };
+            mark = entry.key_mark;
+            node = &entry.value;
+        } else {
+            match change.keyword.as_deref() {
+                // The type itself (added, version lowered): its key or `version:`.
+                None => return Some(mark),
+                Some("version") => {
+                    return Some(event.value.get("version").map_or(mark, |v| v.key_mark));
+                }
+                // A keyword on the data schema's top level.
+                Some(_) => {
+                    if let Some(data) = event
+                        .value
+                        .get("fields")
+                        .or_else(|| event.value.get("data"))
+                    {
+                        mark = data.key_mark;
+                        node = &data.value;
+                    }
+                }
+            }
+        }
+        let defs = event.value.get("data").and_then(|d| d.value.get("$defs"));
+        for seg in path {
+            // Follow `$ref: "#/$defs/Name"` into the definition.
+            let target = node
+                .get("$ref")
+                .and_then(|r| r.value.as_str())
+                .and_then(|r| r.strip_prefix("#/$defs/"));
+            if let Some(def) = target.and_then(|name| defs?.value.get(name)) {
+                node = &def.value;
+            }
+            let Some(entry) = step(node, seg) else {
+                return Some(mark);
+            };
+            mark = entry.key_mark;
+            node = &entry.value;
+        }
+        if let Some(keyword) = &change.keyword
+            && let Some(entry) = node.get(keyword)
+        {
+            mark = entry.key_mark;
+        }
+        Some(mark)
+    }
+}
+
+/// One step down a schema node: `[]` is `items`, `*` is
+/// `additionalProperties`, a name is under `properties`.
+fn step<'n>(node: &'n Node, seg: &str) -> Option<&'n crate::catalog::Entry> {
+    match seg {
+        "[]" => node.get("items"),
+        "*" => node.get("additionalProperties"),
+        name => node.get("properties")?.value.get(name),
+    }
+}

@@ -1,0 +1,312 @@
+//! Breaking-change check: compare two catalogs at the IR level.
+//!
+//! [`diff`] lists every change between an old and a new [`Catalog`] as a
+//! [`Change`]: what changed, whether it rejects events the old catalog
+//! accepted (it breaks *backward* compatibility) and whether it produces
+//! events the old catalog rejects (it breaks *forward* compatibility).
+//! [`judge`] then holds each change to the compatibility mode of its event
+//! type ([`Compatibility`], set by `compatibility:` in the catalog) and says
+//! whether it breaks, is allowed because the type's `version` was raised,
+//! or is compatible. [`check`] does both against a baseline and, for the
+//! `_TRANSITIVE` modes, against every earlier version of the file.
+//!
+//! The rules live by subject: [`rules`] for event types, the lifecycle and
+//! extensions; [`schema`] for the JSON Schema of `data`. Positions in the
+//! new file come from [`locate`]; reading a catalog at a git revision from
+//! [`baseline`]; text and JSON output from [`report`].
+
+pub mod baseline;
+pub mod command;
+pub mod locate;
+pub mod report;
+mod rules;
+mod schema;
+
+use std::collections::BTreeSet;
+
+use crate::ir::{Catalog, Compatibility};
+
+pub use locate::Locator;
+pub use report::Report;
+
+/// What a change does to one direction of compatibility.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Impact {
+    /// No effect in this direction.
+    None,
+    /// Some events may be rejected; Herald cannot tell for sure (a changed
+    /// `pattern`). Treated as breaking.
+    Possibly(String),
+    /// Some events are rejected; the text says which.
+    Breaks(String),
+}
+
+impl Impact {
+    /// Some events are rejected, because `why`.
+    pub fn breaks(why: impl Into<String>) -> Impact {
+        Impact::Breaks(why.into())
+    }
+
+    /// [`Impact::Breaks`] when `cond` holds, else [`Impact::None`].
+    pub fn breaks_if(cond: bool, why: impl FnOnce() -> String) -> Impact {
+        if cond {
+            Impact::Breaks(why())
+        } else {
+            Impact::None
+        }
+    }
+
+    /// Some events may be rejected, because `why`.
+    pub fn possibly(why: impl Into<String>) -> Impact {
+        Impact::Possibly(why.into())
+    }
+
+    /// Whether the change has an effect in this direction.
+    pub fn is_some(&self) -> bool {
+        !matches!(self, Impact::None)
+    }
+
+    fn why(&self) -> Option<&str> {
+        match self {
+            Impact::None => None,
+            Impact::Possibly(w) | Impact::Breaks(w) => Some(w),
+        }
+    }
+}
+
+/// One difference between two catalogs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The event type the change belongs to (its mode and `version`
+    /// decide the verdict), or a label such as `lifecycle` or
+    /// `extension seq` for catalog-wide changes.
+    pub type_name: String,
+    /// Property path inside `data` (`["metrics", "duration_ms"]`, `[]` for
+    /// array items, `*` for map values); empty for the type itself.
+    pub path: Vec<String>,
+    /// The schema keyword that changed (`minimum`), for positions.
+    pub keyword: Option<String>,
+    /// What changed, e.g. ``field `priority` added as required``.
+    pub what: String,
+    /// Effect on backward compatibility (old events, new catalog).
+    pub backward: Impact,
+    /// Effect on forward compatibility (new events, old catalog).
+    pub forward: Impact,
+    /// How to make it compatible.
+    pub fix: String,
+}
+
+/// Every change from `old` to `new`, in a stable order (by type, then as
+/// the schemas are walked).
+pub fn diff(old: &Catalog, new: &Catalog) -> Vec<Change> {
+    let mut out = Vec::new();
+    rules::event_types(old, new, &mut out);
+    rules::lifecycle(old, new, &mut out);
+    rules::extensions(old, new, &mut out);
+    out
+}
+
+/// How a change stands under its type's mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    /// It breaks the mode: the check fails.
+    Breaking,
+    /// It would break the mode, but the type's `version` was raised.
+    Allowed,
+    /// The mode allows it.
+    Compatible,
+}
+
+/// A change judged against the mode that holds for it, with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// File name as diagnostics show it.
+    pub file: String,
+    /// 1-based line in the new file, 0 when unknown.
+    pub line: usize,
+    /// 1-based column in the new file, 0 when unknown.
+    pub column: usize,
+    /// The change.
+    pub change: Change,
+    /// The mode it was held to.
+    pub mode: Compatibility,
+    /// The outcome.
+    pub verdict: Verdict,
+    /// Which mode it breaks and why, or why it is allowed.
+    pub reason: String,
+    /// The version it was compared against (`HEAD~1`, a short commit),
+    /// when not the baseline itself.
+    pub against: Option<String>,
+}
+
+impl Finding {
+    /// The fix to show: the change's own for a break, the migration path
+    /// for an allowed break, "nothing to do" for a compatible change.
+    pub fn fix(&self) -> &str {
+        match self.verdict {
+            Verdict::Allowed => {
+                "migrate: serve both versions side by side, or upgrade the producers first, then the consumers"
+            }
+            // What the other direction would need is in the reason.
+            Verdict::Compatible => "nothing to do",
+            Verdict::Breaking => &self.change.fix,
+        }
+    }
+}
+
+/// Hold each change to its type's mode in `new`.
+pub fn judge(
+    old: &Catalog,
+    new: &Catalog,
+    changes: Vec<Change>,
+    locator: &Locator,
+    against: Option<&str>,
+) -> Vec<Finding> {
+    changes
+        .into_iter()
+        .map(|change| {
+            // A removed type keeps the override it had.
+            let mode = new
+                .type_compatibility
+                .get(&change.type_name)
+                .or(old.type_compatibility.get(&change.type_name))
+                .copied()
+                .unwrap_or(new.compatibility);
+            let (verdict, reason) = verdict(old, new, &change, mode);
+            let (line, column) = locator.locate(new, &change);
+            Finding {
+                file: locator.file().to_string(),
+                line,
+                column,
+                change,
+                mode,
+                verdict,
+                reason,
+                against: against.map(str::to_string),
+            }
+        })
+        .collect()
+}
+
+fn verdict(
+    old: &Catalog,
+    new: &Catalog,
+    change: &Change,
+    mode: Compatibility,
+) -> (Verdict, String) {
+    let directions = [
+        ("backward", &change.backward, mode.checks_backward()),
+        ("forward", &change.forward, mode.checks_forward()),
+    ];
+    let broken: Vec<(&str, &Impact)> = directions
+        .iter()
+        .filter(|(_, i, on)| *on && i.is_some())
+        .map(|(d, i, _)| (*d, *i))
+        .collect();
+    let other: Vec<(&str, &Impact)> = directions
+        .iter()
+        .filter(|(_, i, on)| !*on && i.is_some())
+        .map(|(d, i, _)| (*d, *i))
+        .collect();
+    let whys = |list: &[(&str, &Impact)]| {
+        list.iter()
+            .filter_map(|(_, i)| i.why())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    if broken.is_empty() {
+        let base = if mode == Compatibility::None {
+            "allowed: compatibility is NONE".to_string()
+        } else {
+            format!("compatible with {mode}")
+        };
+        let reason = match other.as_slice() {
+            [] => base,
+            list => {
+                let dirs: Vec<String> = list.iter().map(|(d, _)| d.to_ascii_uppercase()).collect();
+                format!(
+                    "{base} (it would break {}: {})",
+                    dirs.join(" and "),
+                    whys(list)
+                )
+            }
+        };
+        return (Verdict::Compatible, reason);
+    }
+    let possibly = broken.iter().all(|(_, i)| matches!(i, Impact::Possibly(_)));
+    let breaks = if possibly { "may break" } else { "breaks" };
+    let reason = format!("{breaks} {mode}: {}", whys(&broken));
+    let versions = (
+        old.event(&change.type_name).map(|e| e.version),
+        new.event(&change.type_name).map(|e| e.version),
+    );
+    match versions {
+        (Some(a), Some(b)) if b > a => (
+            Verdict::Allowed,
+            format!("allowed because `version` was raised from {a} to {b} (it {reason})"),
+        ),
+        _ => (Verdict::Breaking, reason),
+    }
+}
+
+/// One earlier version of a catalog to compare against.
+#[derive(Debug, Clone)]
+pub struct Version {
+    /// How to name it in messages (`HEAD~1`, `3f2a1c9`, a file name).
+    pub label: String,
+    /// The catalog as it was.
+    pub catalog: Catalog,
+}
+
+/// Compare `new` with `baseline` under every type's mode, and with each of
+/// `history` (older versions, newest first) for the types whose mode is
+/// `_TRANSITIVE`. A change already reported is not repeated.
+pub fn check(
+    new: &Catalog,
+    locator: &Locator,
+    baseline: &Version,
+    history: &[Version],
+) -> Vec<Finding> {
+    let mut findings = judge(
+        &baseline.catalog,
+        new,
+        diff(&baseline.catalog, new),
+        locator,
+        None,
+    );
+    let mut seen: BTreeSet<(String, String)> = findings
+        .iter()
+        .map(|f| (f.change.type_name.clone(), f.change.what.clone()))
+        .collect();
+    for version in history {
+        let found = judge(
+            &version.catalog,
+            new,
+            diff(&version.catalog, new),
+            locator,
+            Some(&version.label),
+        );
+        for f in found {
+            if !f.mode.is_transitive() || f.verdict == Verdict::Compatible {
+                continue;
+            }
+            if seen.insert((f.change.type_name.clone(), f.change.what.clone())) {
+                findings.push(f);
+            }
+        }
+    }
+    findings
+}
+
+/// Whether any of `catalog`'s modes (catalog-wide or per type) is
+/// `_TRANSITIVE`, so older versions must be read too.
+pub fn needs_history(catalog: &Catalog) -> bool {
+    catalog.compatibility.is_transitive()
+        || catalog
+            .type_compatibility
+            .values()
+            .any(|m| m.is_transitive())
+}
+
+#[cfg(test)]
+mod tests;

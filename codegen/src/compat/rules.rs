@@ -1,0 +1,270 @@
+//! Catalog-level rules: event types added, removed or renamed, versions,
+//! the lifecycle (statuses and transitions) and declared extensions. The
+//! data schema of a type kept on both sides goes to [`super::schema`].
+
+use std::collections::BTreeSet;
+
+use super::{Change, Impact, schema};
+use crate::ir::{Catalog, ExtensionKind, Transition};
+
+/// Label of lifecycle-wide changes (statuses, initial status).
+pub(crate) const LIFECYCLE: &str = "lifecycle";
+
+fn change(type_name: &str, what: String, backward: Impact, forward: Impact, fix: &str) -> Change {
+    Change {
+        type_name: type_name.to_string(),
+        path: Vec::new(),
+        keyword: None,
+        what,
+        backward,
+        forward,
+        fix: fix.to_string(),
+    }
+}
+
+/// Types removed, added and changed.
+pub(crate) fn event_types(old: &Catalog, new: &Catalog, out: &mut Vec<Change>) {
+    for o in &old.events {
+        let Some(n) = new.event(&o.type_name) else {
+            let renamed = new
+                .events
+                .iter()
+                .find(|n| old.event(&n.type_name).is_none() && n.schema == o.schema);
+            let what = match renamed {
+                Some(n) => format!("event type removed (renamed to `{}`?)", n.type_name),
+                None => "event type removed".to_string(),
+            };
+            out.push(change(
+                &o.type_name,
+                what,
+                Impact::breaks(format!("producers that have not upgraded still send `{}`, which the new catalog rejects as unknown", o.type_name)),
+                Impact::None,
+                "keep declaring it (say it is deprecated in its `description`) until no producer sends it; a rename is a new type plus the old one kept",
+            ));
+            continue;
+        };
+        if n.version < o.version {
+            out.push(Change { keyword: Some("version".into()), ..change(
+                &o.type_name,
+                format!("`version` lowered from {} to {}", o.version, n.version),
+                Impact::breaks("events of the higher version are read under an older schema"),
+                Impact::breaks("consumers already on the higher version receive events that claim an older one"),
+                &format!("versions only go up: set `version: {}` or higher", o.version),
+            )
+            });
+        }
+        schema::compare(&o.type_name, &o.schema, &n.schema, out);
+    }
+    for n in &new.events {
+        if old.event(&n.type_name).is_none() {
+            out.push(change(
+                &n.type_name,
+                format!("new event type (version {})", n.version),
+                Impact::None,
+                Impact::None,
+                "nothing to do",
+            ));
+        }
+    }
+}
+
+/// Lifecycle: statuses removed or added, the initial status, transitions
+/// removed, added or changed in their `from` statuses.
+pub(crate) fn lifecycle(old: &Catalog, new: &Catalog, out: &mut Vec<Change>) {
+    let (o, n) = match (&old.lifecycle, &new.lifecycle) {
+        (None, None) => return,
+        (Some(_), None) => {
+            out.push(change(
+                LIFECYCLE,
+                "lifecycle removed".to_string(),
+                Impact::breaks("stored runs have statuses the new catalog no longer knows, and their events stop moving them"),
+                Impact::None,
+                "keep the `lifecycle:` section",
+            ));
+            return;
+        }
+        (None, Some(_)) => {
+            out.push(change(
+                LIFECYCLE,
+                "lifecycle added".to_string(),
+                Impact::None,
+                Impact::None,
+                "nothing to do",
+            ));
+            return;
+        }
+        (Some(o), Some(n)) => (o, n),
+    };
+    for s in o.states.iter().filter(|s| !n.states.contains(s)) {
+        out.push(change(
+            LIFECYCLE,
+            format!("status `{s}` removed"),
+            Impact::breaks(format!("runs stored in status `{s}`, and the events that moved them there, are no longer understood")),
+            Impact::None,
+            "keep the status (with no transition into it, if it is retired)",
+        ));
+    }
+    for s in n.states.iter().filter(|s| !o.states.contains(s)) {
+        out.push(change(
+            LIFECYCLE,
+            format!("status `{s}` added"),
+            Impact::None,
+            Impact::breaks(format!(
+                "consumers on the old catalog do not know status `{s}`"
+            )),
+            "upgrade the consumers before any event moves a run there",
+        ));
+    }
+    if o.initial != n.initial {
+        out.push(change(
+            LIFECYCLE,
+            format!("initial status changed from `{}` to `{}`", o.initial, n.initial),
+            Impact::breaks("existing runs started in the old initial status, from which the new transitions may not lead"),
+            Impact::breaks("consumers on the old catalog start runs in another status"),
+            "keep the initial status",
+        ));
+    }
+    let key = |t: &Transition| {
+        (
+            t.on.clone(),
+            serde_json::to_string(&t.when).unwrap_or_default(),
+            t.to.clone(),
+        )
+    };
+    let show = |t: &Transition| {
+        let when = if t.when.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " when {}",
+                serde_json::to_string(&t.when).unwrap_or_default()
+            )
+        };
+        format!("`{}`{when} → `{}`", t.on, t.to)
+    };
+    for ot in &o.transitions {
+        let from_old: BTreeSet<&String> = ot.from.iter().collect();
+        match n.transitions.iter().find(|nt| key(nt) == key(ot)) {
+            None => out.push(change(
+                &ot.on,
+                format!("lifecycle transition {} removed", show(ot)),
+                Impact::breaks(format!(
+                    "`{}` events that moved a run to `{}` no longer do",
+                    ot.on, ot.to
+                )),
+                Impact::None,
+                "keep the transition",
+            )),
+            Some(nt) => {
+                let from_new: BTreeSet<&String> = nt.from.iter().collect();
+                let lost: Vec<String> = from_old
+                    .difference(&from_new)
+                    .map(|s| format!("`{s}`"))
+                    .collect();
+                let gained: Vec<String> = from_new
+                    .difference(&from_old)
+                    .map(|s| format!("`{s}`"))
+                    .collect();
+                if !lost.is_empty() {
+                    out.push(change(
+                        &ot.on,
+                        format!(
+                            "lifecycle transition {} no longer allowed from {}",
+                            show(ot),
+                            lost.join(", ")
+                        ),
+                        Impact::breaks(format!(
+                            "`{}` events sent while a run is {} become illegal transitions",
+                            ot.on,
+                            lost.join(" or ")
+                        )),
+                        Impact::None,
+                        "keep the `from` statuses",
+                    ));
+                }
+                if !gained.is_empty() {
+                    out.push(change(
+                        &ot.on,
+                        format!("lifecycle transition {} now also allowed from {}", show(ot), gained.join(", ")),
+                        Impact::None,
+                        Impact::breaks(format!("a server on the old catalog stores such `{}` events but does not move the run", ot.on)),
+                        "upgrade the consumers first",
+                    ));
+                }
+            }
+        }
+    }
+    for nt in n
+        .transitions
+        .iter()
+        .filter(|nt| !o.transitions.iter().any(|ot| key(ot) == key(nt)))
+    {
+        out.push(change(
+            &nt.on,
+            format!("lifecycle transition {} added", show(nt)),
+            Impact::None,
+            Impact::breaks(format!(
+                "a server on the old catalog stores `{}` events but does not move the run to `{}`",
+                nt.on, nt.to
+            )),
+            "upgrade the consumers first",
+        ));
+    }
+}
+
+/// Declared extensions: a changed value type breaks both ways; added and
+/// removed extensions are noted (undeclared extensions are still accepted).
+pub(crate) fn extensions(old: &Catalog, new: &Catalog, out: &mut Vec<Change>) {
+    let kind = |k: ExtensionKind| match k {
+        ExtensionKind::String => "string",
+        ExtensionKind::Integer => "integer",
+        ExtensionKind::Boolean => "boolean",
+    };
+    for o in &old.extensions {
+        let label = format!("extension {}", o.name);
+        match new.extensions.iter().find(|n| n.name == o.name) {
+            None => out.push(change(
+                &label,
+                "declared extension removed".to_string(),
+                Impact::None,
+                Impact::None,
+                "nothing to do",
+            )),
+            Some(n) if n.kind != o.kind => out.push(change(
+                &label,
+                format!(
+                    "extension type changed from `{}` to `{}`",
+                    kind(o.kind),
+                    kind(n.kind)
+                ),
+                Impact::breaks(format!(
+                    "old events carry `{}` as {}, which the new catalog reads as {}",
+                    o.name,
+                    kind(o.kind),
+                    kind(n.kind)
+                )),
+                Impact::breaks(format!(
+                    "new events carry `{}` as {}, which the old catalog reads as {}",
+                    o.name,
+                    kind(n.kind),
+                    kind(o.kind)
+                )),
+                "declare a new extension with the new type instead",
+            )),
+            Some(_) => {}
+        }
+    }
+    for n in new
+        .extensions
+        .iter()
+        .filter(|n| !old.extensions.iter().any(|o| o.name == n.name))
+    {
+        out.push(change(
+            &format!("extension {}", n.name),
+            "extension declared".to_string(),
+            Impact::None,
+            Impact::None,
+            "nothing to do",
+        ));
+    }
+}

@@ -1,0 +1,622 @@
+//! One test per rule: old → new → the verdict under each mode.
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::ir::{
+    DataSource, EventType, ExtensionDecl, ExtensionKind, Lifecycle, Origin, Transition,
+};
+
+const T: &str = "ai.x.y";
+
+fn event(name: &str, version: u32, schema: Value) -> EventType {
+    EventType {
+        type_name: name.into(),
+        description: "d".into(),
+        version,
+        subject: None,
+        stream_key: "run_id".into(),
+        schema,
+        examples: vec![],
+        data: DataSource::Generated,
+        origin: Origin::Synthetic,
+    }
+}
+
+fn catalog(events: Vec<EventType>) -> Catalog {
+    let mut c = Catalog::new("events.yaml", "ai");
+    c.events = events;
+    c.normalize();
+    c
+}
+
+fn obj(props: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": props, "required": required})
+}
+
+/// `schema` with `additionalProperties: false`.
+fn closed(mut schema: Value) -> Value {
+    schema["additionalProperties"] = json!(false);
+    schema
+}
+
+/// Which of BACKWARD, FORWARD, FULL, NONE the change from `old` to `new`
+/// breaks, as four letters (`B`, `F`, `U` for FULL, `-` for none), with
+/// every change's text for the message check.
+fn verdicts(old: &Catalog, new: &Catalog) -> (String, Vec<String>) {
+    let mut letters = String::new();
+    let mut whats = Vec::new();
+    for (mode, letter) in [
+        (Compatibility::Backward, 'B'),
+        (Compatibility::Forward, 'F'),
+        (Compatibility::Full, 'U'),
+        (Compatibility::None, 'N'),
+    ] {
+        let mut new = new.clone();
+        new.compatibility = mode;
+        let found = judge(
+            old,
+            &new,
+            diff(old, &new),
+            &Locator::new("events.yaml", None),
+            None,
+        );
+        let breaks = found.iter().any(|f| f.verdict == Verdict::Breaking);
+        letters.push(if breaks { letter } else { '-' });
+        if whats.is_empty() {
+            whats = found.iter().map(|f| f.change.what.clone()).collect();
+        }
+    }
+    (letters, whats)
+}
+
+/// Compare the schemas of one type (version 1 on both sides).
+fn schemas(old: Value, new: Value) -> (String, Vec<String>) {
+    verdicts(
+        &catalog(vec![event(T, 1, old)]),
+        &catalog(vec![event(T, 1, new)]),
+    )
+}
+
+#[track_caller]
+fn assert_verdict(got: (String, Vec<String>), letters: &str, what: &str) {
+    assert_eq!(got.0, letters, "verdicts for {:?}", got.1);
+    assert!(
+        got.1.iter().any(|w| w.contains(what)),
+        "no change mentions {what:?}: {:?}",
+        got.1
+    );
+}
+
+#[test]
+fn identical_catalogs_have_no_changes() {
+    let s = obj(
+        json!({"run_id": {"type": "string", "format": "uuid"}}),
+        &["run_id"],
+    );
+    let (letters, whats) = schemas(s.clone(), s);
+    assert_eq!(letters, "----");
+    assert!(whats.is_empty());
+}
+
+#[test]
+fn a_removed_type_breaks_backward_and_a_rename_is_named() {
+    let s = obj(json!({"a": {"type": "string"}}), &["a"]);
+    let got = verdicts(
+        &catalog(vec![event(T, 1, s.clone())]),
+        &catalog(vec![event("ai.x.z", 1, s)]),
+    );
+    assert_verdict(
+        got.clone(),
+        "B-U-",
+        "event type removed (renamed to `ai.x.z`?)",
+    );
+    assert!(got.1.iter().any(|w| w.contains("new event type")));
+}
+
+#[test]
+fn an_added_type_is_compatible() {
+    let s = obj(json!({}), &[]);
+    let got = verdicts(
+        &catalog(vec![event(T, 1, s.clone())]),
+        &catalog(vec![event(T, 1, s.clone()), event("ai.x.z", 1, s)]),
+    );
+    assert_verdict(got, "----", "new event type (version 1)");
+}
+
+#[test]
+fn a_required_field_added_breaks_backward() {
+    let got = schemas(
+        obj(json!({}), &[]),
+        obj(json!({"b": {"type": "string"}}), &["b"]),
+    );
+    assert_verdict(got, "B-U-", "field `b` added as required");
+}
+
+#[test]
+fn an_optional_field_added_is_compatible_unless_the_old_schema_was_closed() {
+    let got = schemas(
+        obj(json!({}), &[]),
+        obj(json!({"b": {"type": "string"}}), &[]),
+    );
+    assert_verdict(got, "----", "field `b` added as optional");
+    let got = schemas(
+        closed(obj(json!({}), &[])),
+        closed(obj(json!({"b": {"type": "string"}}), &[])),
+    );
+    assert_verdict(got, "-FU-", "field `b` added as optional");
+}
+
+#[test]
+fn a_removed_field_breaks_forward_when_required_and_backward_when_closed() {
+    let got = schemas(
+        obj(json!({"a": {"type": "string"}}), &["a"]),
+        obj(json!({}), &[]),
+    );
+    assert_verdict(got, "-FU-", "field `a` removed");
+    let got = schemas(
+        obj(json!({"a": {"type": "string"}}), &[]),
+        obj(json!({}), &[]),
+    );
+    assert_verdict(got, "----", "field `a` removed");
+    let got = schemas(
+        closed(obj(json!({"a": {"type": "string"}}), &[])),
+        closed(obj(json!({}), &[])),
+    );
+    assert_verdict(got, "B-U-", "field `a` removed");
+}
+
+#[test]
+fn optional_and_required_swaps() {
+    let opt = obj(json!({"a": {"type": "string"}}), &[]);
+    let req = obj(json!({"a": {"type": "string"}}), &["a"]);
+    assert_verdict(
+        schemas(opt.clone(), req.clone()),
+        "B-U-",
+        "field `a` became required",
+    );
+    assert_verdict(schemas(req, opt), "-FU-", "field `a` became optional");
+}
+
+#[test]
+fn integer_to_number_widens_and_number_to_integer_narrows() {
+    let int = obj(json!({"n": {"type": "integer"}}), &["n"]);
+    let num = obj(json!({"n": {"type": "number"}}), &["n"]);
+    let s = obj(json!({"n": {"type": "string"}}), &["n"]);
+    assert_verdict(schemas(int.clone(), num.clone()), "-FU-", "(a widening)");
+    assert_verdict(schemas(num, int.clone()), "B-U-", "(a narrowing)");
+    assert_verdict(
+        schemas(int, s),
+        "BFU-",
+        "type changed from `integer` to `string`",
+    );
+}
+
+#[test]
+fn bounds_tightened_break_backward_and_loosened_break_forward() {
+    let with = |k: &str, v: Value| obj(json!({"n": {"type": "number", k: v}}), &["n"]);
+    let plain = obj(json!({"n": {"type": "number"}}), &["n"]);
+    assert_verdict(
+        schemas(with("minimum", json!(0)), with("minimum", json!(1))),
+        "B-U-",
+        "`minimum` changed from 0 to 1 (tightened)",
+    );
+    assert_verdict(
+        schemas(with("minimum", json!(1)), with("minimum", json!(0))),
+        "-FU-",
+        "(loosened)",
+    );
+    assert_verdict(
+        schemas(with("maximum", json!(10)), with("maximum", json!(5))),
+        "B-U-",
+        "`maximum` changed from 10 to 5 (tightened)",
+    );
+    assert_verdict(
+        schemas(plain.clone(), with("maxLength", json!(40))),
+        "B-U-",
+        "`maxLength: 40` added (tightened)",
+    );
+    assert_verdict(
+        schemas(with("minLength", json!(2)), plain.clone()),
+        "-FU-",
+        "`minLength: 2` removed (loosened)",
+    );
+    assert_verdict(
+        schemas(with("maxItems", json!(100)), with("maxItems", json!(10))),
+        "B-U-",
+        "`maxItems` changed from 100 to 10",
+    );
+    assert_verdict(
+        schemas(with("minItems", json!(1)), with("minItems", json!(0))),
+        "-FU-",
+        "`minItems` changed from 1 to 0",
+    );
+    assert_verdict(
+        schemas(with("exclusiveMinimum", json!(0)), plain),
+        "-FU-",
+        "`exclusiveMinimum: 0` removed",
+    );
+    assert_verdict(
+        schemas(with("multipleOf", json!(2)), with("multipleOf", json!(4))),
+        "B-U-",
+        "`multipleOf` changed",
+    );
+}
+
+#[test]
+fn enum_values_added_break_forward_and_removed_break_backward() {
+    let e = |v: Value| obj(json!({"r": {"type": "string", "enum": v}}), &["r"]);
+    assert_verdict(
+        schemas(e(json!(["a", "b"])), e(json!(["a", "b", "c"]))),
+        "-FU-",
+        "value `\"c\"` added to `enum`",
+    );
+    assert_verdict(
+        schemas(e(json!(["a", "b"])), e(json!(["a"]))),
+        "B-U-",
+        "value `\"b\"` removed from `enum`",
+    );
+    let plain = obj(json!({"r": {"type": "string"}}), &["r"]);
+    assert_verdict(
+        schemas(plain, e(json!(["a"]))),
+        "B-U-",
+        "restricted to `\"a\"`",
+    );
+}
+
+#[test]
+fn patterns_and_formats() {
+    let p = |k: &str, v: &str| obj(json!({"s": {"type": "string", k: v}}), &["s"]);
+    let plain = obj(json!({"s": {"type": "string"}}), &["s"]);
+    assert_verdict(
+        schemas(plain.clone(), p("pattern", "^a")),
+        "B-U-",
+        "`pattern` \"^a\" added",
+    );
+    assert_verdict(
+        schemas(p("pattern", "^a"), plain.clone()),
+        "-FU-",
+        "`pattern` \"^a\" removed",
+    );
+    assert_verdict(
+        schemas(p("pattern", "^a"), p("pattern", "^[a]")),
+        "BFU-",
+        "`pattern` changed from \"^a\" to \"^[a]\"",
+    );
+    assert_eq!(schemas(p("pattern", "^a"), p("pattern", "^a")).0, "----");
+    assert_verdict(
+        schemas(plain, p("format", "uuid")),
+        "B-U-",
+        "`format` \"uuid\" added",
+    );
+    assert_verdict(
+        schemas(p("format", "uuid"), p("format", "email")),
+        "BFU-",
+        "`format` changed",
+    );
+}
+
+#[test]
+fn a_changed_pattern_is_reported_as_possibly_breaking() {
+    let p = |v: &str| {
+        catalog(vec![event(
+            T,
+            1,
+            obj(json!({"s": {"type": "string", "pattern": v}}), &["s"]),
+        )])
+    };
+    let found = judge(
+        &p("^a"),
+        &p("^b"),
+        diff(&p("^a"), &p("^b")),
+        &Locator::new("events.yaml", None),
+        None,
+    );
+    assert!(
+        found[0].reason.starts_with("may break BACKWARD"),
+        "{}",
+        found[0].reason
+    );
+}
+
+#[test]
+fn additional_properties_changes() {
+    let ap = |v: Value| json!({"type": "object", "properties": {}, "additionalProperties": v});
+    let open = json!({"type": "object", "properties": {}});
+    assert_verdict(
+        schemas(open.clone(), ap(json!(false))),
+        "B-U-",
+        "`additionalProperties` changed from absent (any) to `false`",
+    );
+    assert_verdict(
+        schemas(ap(json!(false)), open),
+        "-FU-",
+        "`additionalProperties` changed from `false`",
+    );
+    let map = |t: &str| ap(json!({"type": t}));
+    assert_verdict(
+        schemas(map("string"), map("number")),
+        "BFU-",
+        "field `*`: type changed from `string` to `number`",
+    );
+}
+
+#[test]
+fn nested_objects_and_arrays_are_followed() {
+    let nested = |max: u32| {
+        obj(
+            json!({"m": {"type": "object", "properties": {"d": {"type": "number", "maximum": max}}, "required": ["d"]}}),
+            &["m"],
+        )
+    };
+    assert_verdict(
+        schemas(nested(10), nested(5)),
+        "B-U-",
+        "field `m.d`: `maximum` changed from 10 to 5",
+    );
+    let list = |t: &str| obj(json!({"l": {"type": "array", "items": {"type": t}}}), &[]);
+    assert_verdict(
+        schemas(list("integer"), list("number")),
+        "-FU-",
+        "field `l[]`: type changed",
+    );
+}
+
+#[test]
+fn defs_are_followed_through_refs_and_recursion_ends() {
+    let with_def = |min: u32| {
+        json!({"type": "object", "properties": {"m": {"$ref": "#/$defs/M"}}, "required": ["m"],
+               "$defs": {"M": {"type": "object", "properties": {"n": {"type": "integer", "minimum": min}, "child": {"$ref": "#/$defs/M"}}}}})
+    };
+    assert_verdict(
+        schemas(with_def(0), with_def(1)),
+        "B-U-",
+        "field `m.n`: `minimum` changed from 0 to 1",
+    );
+}
+
+#[test]
+fn lifecycle_transitions_and_statuses() {
+    let lc = |states: &[&str], transitions: Vec<Transition>| Lifecycle {
+        description: String::new(),
+        states: states.iter().map(|s| s.to_string()).collect(),
+        initial: "queued".into(),
+        terminal: vec![],
+        transitions,
+    };
+    let tr = |from: &[&str], to: &str| Transition {
+        on: T.into(),
+        when: Default::default(),
+        from: from.iter().map(|s| s.to_string()).collect(),
+        to: to.into(),
+    };
+    let with = |l: Lifecycle| {
+        let mut c = catalog(vec![event(T, 1, obj(json!({}), &[]))]);
+        c.lifecycle = Some(l);
+        c
+    };
+    let old = with(lc(&["queued", "running"], vec![tr(&["queued"], "running")]));
+    assert_verdict(
+        verdicts(&old, &with(lc(&["queued", "running"], vec![]))),
+        "B-U-",
+        "lifecycle transition `ai.x.y` → `running` removed",
+    );
+    assert_verdict(
+        verdicts(
+            &old,
+            &with(lc(
+                &["queued", "running", "done"],
+                vec![tr(&["queued"], "running")],
+            )),
+        ),
+        "-FU-",
+        "status `done` added",
+    );
+    assert_verdict(
+        verdicts(&old, &with(lc(&["queued"], vec![]))),
+        "B-U-",
+        "status `running` removed",
+    );
+    assert_verdict(
+        verdicts(
+            &old,
+            &with(lc(
+                &["queued", "running"],
+                vec![tr(&["queued", "running"], "running")],
+            )),
+        ),
+        "-FU-",
+        "now also allowed from `running`",
+    );
+}
+
+#[test]
+fn an_extension_type_change_breaks_both_ways() {
+    let ext = |kind| {
+        let mut c = catalog(vec![event(T, 1, obj(json!({}), &[]))]);
+        c.extensions = vec![ExtensionDecl {
+            name: "seq".into(),
+            kind,
+            description: String::new(),
+        }];
+        c
+    };
+    let got = verdicts(&ext(ExtensionKind::Integer), &ext(ExtensionKind::String));
+    assert_verdict(
+        got,
+        "BFU-",
+        "extension type changed from `integer` to `string`",
+    );
+}
+
+#[test]
+fn a_raised_version_turns_a_break_into_an_allowed_note_and_a_lowered_one_breaks() {
+    let old = catalog(vec![event(T, 1, obj(json!({}), &[]))]);
+    let new = catalog(vec![event(
+        T,
+        2,
+        obj(json!({"b": {"type": "string"}}), &["b"]),
+    )]);
+    let found = judge(
+        &old,
+        &new,
+        diff(&old, &new),
+        &Locator::new("events.yaml", None),
+        None,
+    );
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].verdict, Verdict::Allowed);
+    assert!(found[0].reason.contains("`version` was raised from 1 to 2"));
+    assert!(found[0].fix().contains("side by side"));
+    let lowered = catalog(vec![event(T, 1, obj(json!({}), &[]))]);
+    assert_verdict(
+        verdicts(&new, &lowered),
+        "BFU-",
+        "`version` lowered from 2 to 1",
+    );
+}
+
+#[test]
+fn a_type_override_wins_over_the_catalog_mode() {
+    let old = catalog(vec![event(T, 1, obj(json!({}), &[]))]);
+    let mut new = catalog(vec![event(
+        T,
+        1,
+        obj(json!({"b": {"type": "string"}}), &["b"]),
+    )]);
+    new.type_compatibility.insert(T.into(), Compatibility::None);
+    let found = judge(
+        &old,
+        &new,
+        diff(&old, &new),
+        &Locator::new("events.yaml", None),
+        None,
+    );
+    assert_eq!(found[0].verdict, Verdict::Compatible);
+    assert!(
+        found[0]
+            .reason
+            .starts_with("allowed: compatibility is NONE (it would break BACKWARD"),
+        "{}",
+        found[0].reason
+    );
+}
+
+#[test]
+fn transitive_modes_compare_with_every_earlier_version() {
+    let v = |min: u32| {
+        catalog(vec![event(
+            T,
+            1,
+            obj(json!({"n": {"type": "integer", "minimum": min}}), &["n"]),
+        )])
+    };
+    // 0 → 5 (tightened, breaks BACKWARD), then 5 → 3: compatible with the
+    // baseline (5), but tighter than the first version (0).
+    let (first, baseline) = (
+        Version {
+            label: "abc".into(),
+            catalog: v(0),
+        },
+        Version {
+            label: "HEAD".into(),
+            catalog: v(5),
+        },
+    );
+    let mut new = v(3);
+    let locator = Locator::new("events.yaml", None);
+    let plain = check(&new, &locator, &baseline, std::slice::from_ref(&first));
+    assert!(plain.iter().all(|f| f.verdict != Verdict::Breaking));
+    new.compatibility = Compatibility::BackwardTransitive;
+    assert!(needs_history(&new));
+    let transitive = check(&new, &locator, &baseline, &[first]);
+    let broken: Vec<_> = transitive
+        .iter()
+        .filter(|f| f.verdict == Verdict::Breaking)
+        .collect();
+    assert_eq!(broken.len(), 1);
+    assert_eq!(broken[0].against.as_deref(), Some("abc"));
+    assert!(report::line(broken[0]).contains("(against abc)"));
+}
+
+#[test]
+fn messages_point_at_the_change_in_the_new_file() {
+    let old_text = "prefix: ai\nevents:\n  ai.x.y:\n    description: d\n    version: 1\n    fields:\n      run_id: uuid\n      n?: {type: integer, minimum: 0}\n    examples:\n      - {run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10}\n";
+    let new_text = old_text.replace("minimum: 0", "minimum: 1");
+    let old = crate::catalog::parse("events.yaml", old_text).unwrap();
+    let new = crate::catalog::parse("events.yaml", &new_text).unwrap();
+    let locator = Locator::new("events.yaml", Some(&new_text));
+    let found = judge(&old, &new, diff(&old, &new), &locator, None);
+    assert_eq!(
+        report::line(&found[0]),
+        "events.yaml:8:27: ai.x.y: field `n`: `minimum` changed from 0 to 1 (tightened) — breaks BACKWARD: \
+         old events with values outside the new bound are rejected — keep the old bound, or raise `version`"
+    );
+    let report = Report {
+        findings: found,
+        notes: vec![],
+    };
+    assert_eq!(report.exit_code(), 1);
+    assert_eq!(report.to_json()["changes"][0]["line"], 8);
+    assert_eq!(report.to_json()["compatible"], false);
+}
+
+#[test]
+fn the_loader_reads_compatibility_and_reports_bad_values() {
+    let text = |top: &str, per: &str| {
+        format!(
+            "prefix: ai\n{top}events:\n  ai.x.y:\n    description: d\n    version: 1\n{per}    fields: {{run_id: uuid}}\n    examples: [{{run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10}}]\n"
+        )
+    };
+    let c = crate::catalog::parse("events.yaml", &text("", "")).unwrap();
+    assert_eq!(c.compatibility, Compatibility::Backward);
+    let c = crate::catalog::parse(
+        "events.yaml",
+        &text(
+            "compatibility: FULL_TRANSITIVE\n",
+            "    compatibility: NONE\n",
+        ),
+    )
+    .unwrap();
+    assert_eq!(c.compatibility, Compatibility::FullTransitive);
+    assert_eq!(c.compatibility_of("ai.x.y"), Compatibility::None);
+    let error = |top: &str, per: &str| {
+        crate::catalog::parse("events.yaml", &text(top, per))
+            .unwrap_err()
+            .to_string()
+    };
+    let e = error("compatibility: full\n", "");
+    assert!(
+        e.contains("events.yaml:2:16: unknown compatibility mode `full` — did you mean `FULL`?"),
+        "{e}"
+    );
+    let e = error("", "    compatibility: BACKWARDS\n");
+    assert!(
+        e.contains("unknown compatibility mode `BACKWARDS` — did you mean `BACKWARD`?"),
+        "{e}"
+    );
+    let e = error("compatibility: [FULL]\n", "");
+    assert!(e.contains("`compatibility` must be a string"), "{e}");
+}
+
+#[test]
+fn lifecycle_changes_point_at_the_transition() {
+    let text = |from: &str| {
+        format!(
+            "prefix: ai\nevents:\n  ai.run.started:\n    description: d\n    version: 1\n    fields: {{run_id: uuid}}\n    examples: [{{run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10}}]\n  ai.run.ended:\n    description: d\n    version: 1\n    fields: {{run_id: uuid}}\n    examples: [{{run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10}}]\nlifecycle:\n  states: [queued, running, done]\n  initial: queued\n  terminal: [done]\n  transitions:\n    - {{on: ai.run.ended, from: [running], to: done}}\n    - {{on: ai.run.started, from: [{from}], to: running}}\n"
+        )
+    };
+    let old = crate::catalog::parse("events.yaml", &text("queued")).unwrap();
+    let new_text = text("queued, running");
+    let new = crate::catalog::parse("events.yaml", &new_text).unwrap();
+    let found = judge(
+        &old,
+        &new,
+        diff(&old, &new),
+        &Locator::new("events.yaml", Some(&new_text)),
+        None,
+    );
+    assert_eq!(found.len(), 1);
+    assert_eq!((found[0].line, found[0].column), (19, 7));
+    assert_eq!(found[0].fix(), "nothing to do");
+}

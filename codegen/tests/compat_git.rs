@@ -1,0 +1,191 @@
+//! `herald check --baseline REF` end to end: the real binary on a
+//! temporary git repository with several commits (local git only).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn herald(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_herald"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=Herald Test",
+            "-c",
+            "user.email=test@example.invalid",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn catalog(mode: &str, minimum: u32) -> String {
+    format!(
+        "# The test catalog.\nprefix: ai\ncompatibility: {mode}\nevents:\n  ai.x.y:\n    description: d\n    version: 1\n    fields:\n      run_id: uuid\n      n?: {{type: integer, minimum: {minimum}}}\n    examples:\n      - {{run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10, n: 7}}\n"
+    )
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("herald-compat-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// README only; then the catalog with `minimum` 0, 5 (a break, committed
+/// anyway) and 3 (compatible with 5, not with 0).
+fn repo(name: &str) -> PathBuf {
+    let dir = temp_dir(name);
+    git(&dir, &["init", "-q"]);
+    std::fs::write(dir.join("README"), "test\n").unwrap();
+    git(&dir, &["add", "README"]);
+    git(&dir, &["commit", "-q", "-m", "readme"]);
+    for minimum in [0, 5, 3] {
+        std::fs::write(dir.join("events.yaml"), catalog("BACKWARD", minimum)).unwrap();
+        git(&dir, &["add", "events.yaml"]);
+        git(&dir, &["commit", "-q", "-m", &format!("minimum {minimum}")]);
+    }
+    dir
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn baseline_modes_and_history() {
+    let dir = repo("history");
+    // 5 → 3 loosens: compatible with BACKWARD.
+    let out = herald(&dir, &["check", "events.yaml", "--baseline", "HEAD~1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("`minimum` changed from 5 to 3 (loosened) — compatible with BACKWARD"),
+        "{}",
+        text(&out)
+    );
+
+    // 0 → 5 tightened: the commit that did it fails against its parent.
+    std::fs::write(dir.join("events.yaml"), catalog("BACKWARD", 5)).unwrap();
+    let out = herald(&dir, &["check", "events.yaml", "--baseline", "HEAD~2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("events.yaml:10:27: ai.x.y: field `n`: `minimum` changed from 0 to 5 (tightened) — breaks BACKWARD: old events with values outside the new bound are rejected — keep the old bound, or raise `version`"),
+        "{}",
+        text(&out)
+    );
+
+    // BACKWARD_TRANSITIVE: 3 is still tighter than the first version's 0.
+    std::fs::write(dir.join("events.yaml"), catalog("BACKWARD_TRANSITIVE", 3)).unwrap();
+    let first = git(&dir, &["rev-list", "--max-count=1", "HEAD~2"]);
+    let out = herald(
+        &dir,
+        &[
+            "check",
+            "events.yaml",
+            "--baseline",
+            "HEAD",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["compatible"], false);
+    let broken: Vec<&serde_json::Value> = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["verdict"] == "breaking")
+        .collect();
+    assert_eq!(broken.len(), 1, "{report:#}");
+    assert_eq!(broken[0]["against"], first[..10]);
+    assert_eq!(broken[0]["mode"], "BACKWARD_TRANSITIVE");
+
+    // A file as the baseline, and `herald diff` with `REV:path`.
+    std::fs::write(dir.join("old.yaml"), catalog("BACKWARD", 0)).unwrap();
+    let out = herald(&dir, &["check", "events.yaml", "--baseline", "old.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = herald(&dir, &["diff", "HEAD~2:events.yaml", "HEAD~1:events.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("changed from 0 to 5 (tightened)"),
+        "{}",
+        text(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn could_not_run_exits_2_with_the_reason() {
+    let dir = repo("errors");
+    let out = herald(
+        &dir,
+        &["check", "events.yaml", "--baseline", "no-such-branch"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("unknown git revision `no-such-branch`"),
+        "{}",
+        text(&out)
+    );
+    let out = herald(&dir, &["check", "missing.yaml", "--baseline", "HEAD"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("cannot read missing.yaml"),
+        "{}",
+        text(&out)
+    );
+    let out = herald(&dir, &["diff", "nope.yaml", "events.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("cannot read nope.yaml"),
+        "{}",
+        text(&out)
+    );
+    // Before the catalog existed: nothing to compare.
+    let out = herald(&dir, &["check", "events.yaml", "--baseline", "HEAD~3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("does not exist at `HEAD~3`"),
+        "{}",
+        text(&out)
+    );
+    // Outside any repository.
+    let plain = temp_dir("plain");
+    std::fs::write(plain.join("events.yaml"), catalog("BACKWARD", 0)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .current_dir(&plain)
+        .env("GIT_CEILING_DIRECTORIES", plain.parent().unwrap())
+        .args(["check", "events.yaml", "--baseline", "HEAD"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("is not inside a git repository"),
+        "{}",
+        text(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&plain);
+}
