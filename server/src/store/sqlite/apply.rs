@@ -7,13 +7,14 @@
 //! states, history). Run rows and items are written behind (`runs.rs`);
 //! [`recover`] replays what they miss.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::{Map, Value};
 
 use super::run_index::Key;
-use super::runs::{Pending, Run, RunCache, json_text};
+use super::runs::{Dirty, Materialize, Pending, Run, RunCache, WRITE_THROUGH, json_text};
 use crate::change::RunChange;
 use crate::runstate::{EventState, Incoming, ItemKey, Layout, Need, Parked, RunHead, RunState};
 use crate::store::{NewEvent, Outcome};
@@ -22,7 +23,12 @@ use crate::store::{NewEvent, Outcome};
 struct Planned {
     state: RunState<i64>,
     stored_status: Option<String>,
+    through_pk: i64,
     pending: Pending,
+    dirty: Option<Dirty>,
+    /// The first event of this transaction for the run.
+    first_pk: Option<i64>,
+    write_now: bool,
 }
 
 /// Whether a flush writes the plans' event states and history, or only
@@ -56,7 +62,15 @@ impl<'c> Runs<'c> {
                 Some(run) => run,
                 None => load_run(tx, run_id, self.initial_status)?,
             };
-            let planned = Planned { state: RunState::new(run.head), stored_status: run.stored_status, pending: run.pending };
+            let planned = Planned {
+                state: RunState::new(run.head),
+                stored_status: run.stored_status,
+                through_pk: run.through_pk,
+                pending: run.pending,
+                dirty: run.dirty,
+                first_pk: None,
+                write_now: run.write_now,
+            };
             self.planned.insert(run_id.to_owned(), planned);
         }
         self.planned.get_mut(run_id).ok_or(rusqlite::Error::QueryReturnedNoRows)
@@ -64,17 +78,16 @@ impl<'c> Runs<'c> {
 
     /// End the plans: write the event states and history they decided
     /// (with [`Record::Yes`]) and fold their run changes into the runs,
-    /// which go back to the cache once the transaction commits. The flag
-    /// says whether a plan parked or released an event: such a commit must
-    /// materialize (see `runs.rs`).
-    pub(super) fn flush(self, tx: &Connection, record: Record) -> rusqlite::Result<(Vec<Run>, bool)> {
+    /// which go back to the cache once the transaction commits. A run
+    /// whose plan parked or released an event must be written in this
+    /// commit (see `runs.rs`): it comes back `write_now`.
+    pub(super) fn flush(self, tx: &Connection, record: Record) -> rusqlite::Result<Vec<Run>> {
         let mut out = Vec::with_capacity(self.planned.len());
-        let mut moved_parked = false;
         for (_, mut p) in self.planned {
             let writes = p.state.take_writes();
             let run_id = &p.state.head().run_id;
             for s in &writes.settles {
-                moved_parked |= s.state == EventState::Parked || !s.arrived;
+                p.write_now |= s.state == EventState::Parked || !s.arrived;
                 // A new event is inserted as `applied` already, which
                 // saves an UPDATE per event on the hot path.
                 if record == Record::No || (s.arrived && s.state == EventState::Applied) {
@@ -92,23 +105,48 @@ impl<'c> Runs<'c> {
                 }
             }
             p.pending.record(writes.cleared, writes.items);
-            out.push(Run { head: p.state.into_head(), stored_status: p.stored_status, pending: p.pending, dirty: true });
+            // A run touched only to release its gap has no new event: it is
+            // `write_now`, so its first pk does not matter.
+            let dirty = p.dirty.unwrap_or(Dirty { since: Instant::now(), first_pk: p.first_pk.unwrap_or(i64::MAX) });
+            out.push(Run {
+                head: p.state.into_head(),
+                stored_status: p.stored_status,
+                through_pk: p.through_pk,
+                pending: p.pending,
+                dirty: Some(dirty),
+                write_now: p.write_now,
+            });
         }
-        Ok((out, moved_parked))
+        Ok(out)
     }
 }
 
 /// An event as the writer receives it: with its handler's change already
-/// in the text the log records, serialized on the request's thread rather
-/// than on the one writer thread every commit waits for.
+/// in the text the log records (serialized on the request's thread rather
+/// than on the one writer thread every commit waits for), or `None` when
+/// its run is written in the event's own commit, which makes the change
+/// needless for replay.
 pub(super) struct Arrival {
     pub(super) event: NewEvent,
-    pub(super) change: String,
+    pub(super) change: Option<String>,
 }
 
 impl Arrival {
-    pub(super) fn new(event: NewEvent) -> rusqlite::Result<Self> {
-        Ok(Arrival { change: json_text(&event.change)?, event })
+    /// The events of one request, their changes recorded but for the runs
+    /// that have [`WRITE_THROUGH`] or more of them here.
+    pub(super) fn all(events: Vec<NewEvent>) -> rusqlite::Result<Vec<Arrival>> {
+        let mut per_run: HashMap<&str, usize> = HashMap::new();
+        for e in &events {
+            *per_run.entry(e.run_id.as_str()).or_default() += 1;
+        }
+        let through: HashSet<String> = per_run.into_iter().filter(|(_, n)| *n >= WRITE_THROUGH).map(|(r, _)| r.to_owned()).collect();
+        events
+            .into_iter()
+            .map(|event| {
+                let change = if through.contains(&event.run_id) { None } else { Some(json_text(&event.change)?) };
+                Ok(Arrival { event, change })
+            })
+            .collect()
     }
 }
 
@@ -135,6 +173,8 @@ pub(super) fn ingest_one(tx: &Connection, runs: &mut Runs<'_>, keys: &mut Vec<Ke
     keys.push(Key::new(&ev.run_id, ev.seq, pk));
     let layout = runs.layout;
     let run = runs.get(tx, &ev.run_id)?;
+    run.first_pk.get_or_insert(pk);
+    run.write_now |= arrival.change.is_none();
     let incoming = Incoming { key: pk, source: &ev.source, id: &ev.id, seq: ev.seq, change: &ev.change };
     plan_with(tx, run, |state| state.apply(layout, &incoming, now))
 }
@@ -177,21 +217,25 @@ pub(super) fn recover(conn: &mut Connection, layout: &Layout, initial_status: &s
     let mut cache = RunCache::default();
     let mut runs = Runs::new(&mut cache, layout, initial_status);
     for (pk, source, id, run_id, seq, received_at, change) in &events {
+        let run = runs.get(&tx, run_id)?;
+        if *pk <= run.through_pk {
+            // Its run's row holds it already.
+            continue;
+        }
+        run.first_pk.get_or_insert(*pk);
         let change: RunChange = serde_json::from_str(change.as_deref().unwrap_or_default()).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, format!("event {pk} has no readable recorded change to replay: {e}").into())
         })?;
         let incoming = Incoming { key: *pk, source, id, seq: *seq, change: &change };
-        let run = runs.get(&tx, run_id)?;
         plan_with(&tx, run, |state| state.apply(layout, &incoming, *received_at))?;
     }
-    let (replayed, _) = runs.flush(&tx, Record::No)?;
+    let replayed = runs.flush(&tx, Record::No)?;
     if !events.is_empty() {
         tracing::info!(events = events.len(), runs = replayed.len(), "run state caught up with the event log");
     }
-    cache.materialize(&tx, &replayed)?;
+    let written = cache.materialize(&tx, &replayed, Materialize::All)?;
     tx.commit()?;
-    cache.keep(replayed);
-    cache.materialized();
+    cache.keep(replayed, written);
     Ok(cache)
 }
 
@@ -241,33 +285,24 @@ fn load_item(tx: &Connection, run_id: &str, item: &ItemKey) -> rusqlite::Result<
 }
 
 fn load_run(tx: &Connection, run_id: &str, initial_status: &str) -> rusqlite::Result<Run> {
-    let row: Option<(String, Option<i64>, i64, i64, i64, String)> = tx
-        .prepare_cached("SELECT status, last_event_seq, applied_events, parked_events, updated_at, doc FROM runs WHERE run_id = ?1")?
-        .query_row([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+    let row: Option<(String, Option<i64>, i64, i64, i64, String, i64)> = tx
+        .prepare_cached(
+            "SELECT status, last_event_seq, applied_events, parked_events, updated_at, doc, through_pk FROM runs WHERE run_id = ?1",
+        )?
+        .query_row([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
         .optional()?;
     Ok(match row {
-        Some((status, last_event_seq, applied_events, parked_events, updated_at, doc)) => {
+        Some((status, last_event_seq, applied_events, parked_events, updated_at, doc, through_pk)) => {
             // An unreadable document fails the group loudly: replacing it
             // with `{}` would silently drop the run's fields.
             let fields: Map<String, Value> = serde_json::from_str(&doc)
                 .map_err(|e| rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, e.into()))?;
-            Run {
-                stored_status: Some(status.clone()),
-                pending: Pending::default(),
-                dirty: false,
-                head: RunHead {
-                    run_id: run_id.to_owned(),
-                    status,
-                    last_event_seq,
-                    applied_events,
-                    parked_events,
-                    updated_at,
-                    fields,
-                },
-            }
+            let stored_status = Some(status.clone());
+            let head = RunHead { run_id: run_id.to_owned(), status, last_event_seq, applied_events, parked_events, updated_at, fields };
+            Run::stored(head, stored_status, through_pk)
         }
         // The first event of a run creates it, whatever its type: workers
         // may report progress before (or without) `ai.run.started`.
-        None => Run { head: RunHead::new(run_id, initial_status), stored_status: None, pending: Pending::default(), dirty: false },
+        None => Run::stored(RunHead::new(run_id, initial_status), None, 0),
     })
 }

@@ -134,7 +134,7 @@ impl Store for SqliteStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let events = events.into_iter().map(apply::Arrival::new).collect::<rusqlite::Result<Vec<_>>>().map_err(store_error)?;
+        let events = apply::Arrival::all(events).map_err(store_error)?;
         let (reply, rx) = oneshot::channel();
         let events = Arc::new(events);
         let result = self.submit(Job::Ingest { events: events.clone(), reply }, rx).await;

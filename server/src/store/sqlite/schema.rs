@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS runs (
     updated_at     INTEGER NOT NULL,
     doc            TEXT    NOT NULL,    -- JSON object: the fields handlers wrote outside collections
     applied_events INTEGER NOT NULL DEFAULT 0,
-    parked_events  INTEGER NOT NULL DEFAULT 0
+    parked_events  INTEGER NOT NULL DEFAULT 0,
+    through_pk     INTEGER NOT NULL DEFAULT 0   -- the row holds the run's events up to this pk (runs.rs)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, run_id);
 
@@ -67,9 +68,8 @@ CREATE TABLE IF NOT EXISTS run_history (
 );
 CREATE INDEX IF NOT EXISTS run_history_by_run ON run_history (run_id, pk);
 
--- Run state is written behind the event log (see runs.rs): `runs` and
--- `run_items` hold the effect of every event with pk <= through_pk; the
--- events after it are replayed from their recorded change on open.
+-- Run state is written behind the event log (see runs.rs): replay on open
+-- starts after through_pk, skipping each run's events up to its own.
 CREATE TABLE IF NOT EXISTS run_materialized (
     id         INTEGER PRIMARY KEY CHECK (id = 0),
     through_pk INTEGER NOT NULL
@@ -197,6 +197,9 @@ fn split_runs(conn: &Connection, layout: &Layout) -> rusqlite::Result<()> {
 /// 2 → 3: run state written behind the event log. Everything an older
 /// store holds is already in `runs` and `run_items`.
 fn write_behind(conn: &Connection, _: &Layout) -> rusqlite::Result<()> {
+    if !has_column(conn, "runs", "through_pk")? {
+        conn.execute_batch("ALTER TABLE runs ADD COLUMN through_pk INTEGER NOT NULL DEFAULT 0;")?;
+    }
     conn.execute_batch(SCHEMA)?;
     conn.execute_batch("INSERT OR REPLACE INTO run_materialized SELECT 0, COALESCE(MAX(pk), 0) FROM events;")
 }

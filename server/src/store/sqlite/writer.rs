@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::apply::{self, Arrival, Record, Runs};
 use super::run_index::{Key, Pass, RunIndex};
-use super::runs::{Run, RunCache};
+use super::runs::{Materialize, Run, RunCache, Written};
 use crate::clock::now_millis;
 use crate::runstate::Rules;
 use crate::store::{Outcome, StoreError};
@@ -206,12 +206,9 @@ fn attempt(
         })?),
     };
     match transact(conn, passes.then_some(&*index), held, work, now, rules) {
-        Ok(Committed { done, passes, keys, runs, materialized }) => {
+        Ok(Committed { done, passes, keys, runs, written }) => {
             index.committed(passes, keys);
-            held.keep(runs);
-            if materialized {
-                held.materialized();
-            }
+            held.keep(runs, written);
             Ok(done)
         }
         Err(e) => {
@@ -231,13 +228,13 @@ struct Committed {
     keys: Vec<Key>,
     /// The runs it changed.
     runs: Vec<Run>,
-    /// Whether it wrote every run held (and `runs`) to the tables.
-    materialized: bool,
+    /// The runs it wrote to the tables.
+    written: Written,
 }
 
 /// Run `work` in one transaction, with the run index passes due when
-/// `index` is given, writing the runs held when they are due (or asked
-/// for, or a plan moved parked events), and commit it; all or nothing.
+/// `index` is given, writing the runs that are due (all of them when a
+/// job asked), and commit it; all or nothing.
 fn transact(
     conn: &mut Connection,
     index: Option<&RunIndex>,
@@ -266,7 +263,6 @@ fn transact(
                     .map_err(unavailable)?,
             ),
             Work::ReleaseGaps(cutoff) => {
-                asked = true;
                 Done::ReleaseGaps(apply::release_gaps(&tx, &mut runs, *cutoff, now).map_err(unavailable)?)
             }
             Work::Materialize => {
@@ -276,13 +272,11 @@ fn transact(
         };
         results.push(done);
     }
-    let (runs, moved_parked) = runs.flush(&tx, Record::Yes).map_err(unavailable)?;
-    let materialized = (asked || moved_parked || cache.due(&runs)) && cache.is_dirty(&runs);
-    if materialized {
-        cache.materialize(&tx, &runs).map_err(unavailable)?;
-    }
+    let runs = runs.flush(&tx, Record::Yes).map_err(unavailable)?;
+    let which = if asked { Materialize::All } else { Materialize::Due };
+    let written = cache.materialize(&tx, &runs, which).map_err(unavailable)?;
     tx.commit().map_err(unavailable)?;
-    Ok(Committed { done: results, passes, keys, runs, materialized })
+    Ok(Committed { done: results, passes, keys, runs, written })
 }
 
 /// Write every waiting run index entry in a transaction of its own.
@@ -324,7 +318,7 @@ mod tests {
     }
 
     fn arrivals(events: Vec<NewEvent>) -> Arc<Vec<Arrival>> {
-        Arc::new(events.into_iter().map(|e| Arrival::new(e).unwrap()).collect())
+        Arc::new(Arrival::all(events).unwrap())
     }
 
     fn open() -> (tempfile::TempDir, Connection, RunIndex) {
@@ -390,66 +384,81 @@ mod tests {
         assert_eq!(applied_events, 3, "1, 4 and 5");
     }
 
-    /// Events of one run in `seq` order but for 5 before 4 (parked, then
-    /// released), each adding a node and setting a field; and a stale one.
-    fn script() -> Vec<NewEvent> {
-        let mut order: Vec<i64> = (1..=10).collect();
-        order.swap(3, 4);
-        order.push(2);
-        order
-            .into_iter()
-            .enumerate()
-            .map(|(n, seq)| NewEvent {
-                seq: Some(seq),
-                change: RunChange::new("r").set(["last"], seq).set(["nodes", &format!("n{seq}"), "at"], seq),
-                ..event("/s", &format!("e{n}"))
+    /// Jobs of two runs: single events and a batch of one run (written
+    /// through), one event parked behind a gap and then released, a stale
+    /// one, and a job with events of both runs. Each event adds a node and
+    /// sets a field.
+    fn script() -> Vec<Vec<NewEvent>> {
+        let plan: [&[(&str, i64)]; 9] = [
+            &[("r", 1)],
+            &[("q", 1)],
+            &[("r", 2), ("r", 3), ("r", 4), ("r", 5), ("r", 6), ("r", 7), ("r", 8), ("r", 9)],
+            &[("q", 2)],
+            &[("r", 11)],
+            &[("q", 3)],
+            &[("r", 10)],
+            &[("q", 2)],
+            &[("r", 12), ("q", 4)],
+        ];
+        let mut n = 0;
+        plan.iter()
+            .map(|job| {
+                job.iter()
+                    .map(|&(run, seq)| {
+                        n += 1;
+                        NewEvent {
+                            run_id: run.into(),
+                            seq: Some(seq),
+                            change: RunChange::new(run).set(["last"], seq).set(["nodes", &format!("n{seq}"), "at"], seq),
+                            ..event("/s", &format!("e{n}"))
+                        }
+                    })
+                    .collect()
             })
             .collect()
     }
 
-    /// What the tables say of run `r` and its events.
+    /// What the tables say of the runs and their events.
     fn snapshot(conn: &Connection) -> String {
-        let run: String = conn
-            .query_row("SELECT status || last_event_seq || '/' || applied_events || '/' || parked_events || doc FROM runs", [], |r| r.get(0))
-            .unwrap();
         let rows = |sql: &str| -> Vec<String> { conn.prepare(sql).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect() };
-        let items = rows("SELECT key || '=' || value FROM run_items ORDER BY key");
+        let runs = rows("SELECT run_id || ':' || status || last_event_seq || '/' || applied_events || '/' || parked_events || doc FROM runs ORDER BY run_id");
+        let items = rows("SELECT run_id || '.' || key || '=' || value FROM run_items ORDER BY run_id, key");
         let states = rows("SELECT id || ':' || state FROM events ORDER BY pk");
-        let history = rows("SELECT kind || detail FROM run_history ORDER BY pk");
-        format!("{run}\n{items:?}\n{states:?}\n{history:?}")
+        let history = rows("SELECT run_id || kind || detail FROM run_history ORDER BY pk");
+        format!("{runs:?}\n{items:?}\n{states:?}\n{history:?}")
     }
 
     #[test]
     fn run_state_lost_in_a_crash_is_replayed_from_the_event_log() {
         let (_dir, mut conn, mut index) = open();
         let mut cache = Some(RunCache::default());
-        for ev in script() {
-            ingest(&mut conn, &mut index, &mut cache, vec![ev]);
+        for job in script() {
+            ingest(&mut conn, &mut index, &mut cache, job);
         }
         materialize(&mut conn, &mut index, &mut cache);
         let expected = snapshot(&conn);
-        assert!(expected.starts_with("queued10/10/0{\"last\":10}\n[\"n1={\\\"at\\\":1}\", \"n10="), "{expected}");
-        assert!(expected.ends_with("\"e10:stale\"]\n[\"stale_event{\\\"id\\\":\\\"e10\\\",\\\"last_event_seq\\\":10,\\\"seq\\\":2,\\\"source\\\":\\\"/s\\\"}\"]"), "{expected}");
+        assert!(expected.starts_with(r#"["q:queued4/4/0{\"last\":4}", "r:queued12/12/0{\"last\":12}"]"#), "{expected}");
+        assert!(expected.contains(r#""e12:applied", "e13:applied", "e14:applied", "e15:stale""#), "r's 11 parked then applied, q's second 2 stale: {expected}");
 
         // The writer dies after each prefix of the script, holding runs the
         // tables do not have yet; a new writer opens the same database.
         for crash_after in 0..script().len() {
             let (_dir, mut conn, mut index) = open();
             let mut cache = Some(RunCache::default());
-            let mut events = script().into_iter();
-            for ev in events.by_ref().take(crash_after) {
-                ingest(&mut conn, &mut index, &mut cache, vec![ev]);
+            let mut jobs = script().into_iter();
+            for job in jobs.by_ref().take(crash_after) {
+                ingest(&mut conn, &mut index, &mut cache, job);
             }
             drop((conn, index, cache));
             let mut conn = Connection::open(_dir.path().join("t.sqlite3")).unwrap();
             schema::configure(&conn).unwrap();
             let mut index = RunIndex::open(&mut conn).unwrap();
             let mut cache = Some(apply::recover(&mut conn, &rules().layout, &rules().initial_status).unwrap());
-            for ev in events {
-                ingest(&mut conn, &mut index, &mut cache, vec![ev]);
+            for job in jobs {
+                ingest(&mut conn, &mut index, &mut cache, job);
             }
             materialize(&mut conn, &mut index, &mut cache);
-            assert_eq!(snapshot(&conn), expected, "crash after {crash_after} events");
+            assert_eq!(snapshot(&conn), expected, "crash after {crash_after} jobs");
         }
     }
 }
