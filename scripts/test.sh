@@ -2,15 +2,18 @@
 # Herald's whole test suite, from a fresh Debian machine with a Rust toolchain.
 #
 # Installs and starts whatever the tests need, idempotently (Redis and a
-# MongoDB-compatible server, see scripts/services.sh), runs every test in
+# MongoDB-compatible server, see scripts/services.sh; Node and Python tools
+# for the export tests, see scripts/toolchains.sh), runs every test in
 # the workspace, and stops the services again. Extra arguments go to
 # `cargo test`. When MONGODB_URI / REDIS_URL are already set (e.g. a real
 # MongoDB), those are used and nothing is started for them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/services.sh
+. scripts/toolchains.sh
 
 services_install
+toolchains_install
 services_start
 
 # Two cores: keep the build to one profile and one target dir.

@@ -1,8 +1,14 @@
 //! Generates the project's event types from the workspace `events.yaml`,
-//! for the integration tests and benchmarks.
+//! for the integration tests and benchmarks; and those of the example's
+//! catalog and of the every-construct fixture, for the export tests.
 fn main() {
-    herald_codegen::Config::new()
-        .catalog("../events.yaml")
-        .compile()
-        .unwrap_or_else(|e| panic!("\n{e}\n"));
+    for (catalog, name) in
+        [("../events.yaml", "events"), ("../examples/events.yaml", "shop"), ("catalogs/constructs.yaml", "constructs")]
+    {
+        herald_codegen::Config::new()
+            .catalog(catalog)
+            .file_name(name)
+            .compile()
+            .unwrap_or_else(|e| panic!("\n{e}\n"));
+    }
 }

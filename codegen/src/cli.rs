@@ -1,5 +1,5 @@
 //! The `herald` command line: `check` (with `--baseline`, the compatibility
-//! check), `diff`, `new`, `send` and `generate`.
+//! check), `diff`, `new`, `send`, `generate` and `export`.
 //!
 //! The logic lives here in the library (as cargo-typify does) so tests can
 //! drive it without spawning a process; `main.rs` only calls [`run`].
@@ -90,6 +90,10 @@ pub enum Command {
         #[arg(long, default_value = "::herald")]
         herald_path: String,
     },
+    /// Export a catalog for other languages and tools: JSON Schema,
+    /// TypeScript (Zod 4), Python (pydantic v2) or AsyncAPI 3.0.
+    #[command(after_help = crate::export::cli::EXAMPLES)]
+    Export(crate::export::cli::ExportArgs),
 }
 
 /// Run a parsed command line; returns the process exit code.
@@ -146,6 +150,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                 }
             }
         }
+        Command::Export(args) => crate::export::cli::run(&args, out, err),
         Command::Generate { catalog: path, output, herald_path } => {
             let generated = Config::new().cargo_directives(false).herald_path(herald_path).catalog(&path).generate();
             match generated {

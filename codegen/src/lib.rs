@@ -15,6 +15,10 @@
 //!     .unwrap_or_else(|e| panic!("{e}"));
 //! ```
 //! and include the result with `herald::include_generated!("events")`.
+//!
+//! The same catalog exports to JSON Schema, TypeScript (Zod), Python
+//! (pydantic) and AsyncAPI through [`export`] (`herald export` on the
+//! command line).
 
 pub mod catalog;
 pub mod cli;
@@ -22,6 +26,7 @@ pub mod compat;
 mod config;
 pub mod diagnostic;
 pub mod emit;
+pub mod export;
 pub mod ident;
 pub mod ir;
 pub mod lint;

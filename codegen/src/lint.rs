@@ -211,7 +211,20 @@ pub(crate) fn examples(ctx: &mut Ctx, event: &str, schema: &Value, examples: &[(
         return;
     };
     match outcome {
-        Ok(found) => {
+        Ok(mut found) => {
+            // JSON Schema counts `1000.0` as an integer; Herald's typed
+            // decoding does not, so such an example would be rejected.
+            for (index, (_, example)) in examples.iter().enumerate() {
+                let mut floats = Vec::new();
+                integral_floats(schema, schema, example, String::new(), &mut floats);
+                for (path, value) in floats {
+                    let error = format!(
+                        "`{value:?}` is a float, and Herald's decoding takes an `integer` only written as one (JSON Schema alone would accept it); write `{}`",
+                        value as i64
+                    );
+                    found.push((index, path, error));
+                }
+            }
             for (index, path, error) in found {
                 let node = examples[index].0.at_pointer(&path);
                 let at = if path.is_empty() {
@@ -237,9 +250,64 @@ pub(crate) fn examples(ctx: &mut Ctx, event: &str, schema: &Value, examples: &[(
     }
 }
 
+/// The integral floats (`1000.0`, `1e3`) in `value` where `schema` wants an
+/// `integer`, with their JSON pointers.
+fn integral_floats(root: &Value, schema: &Value, value: &Value, pointer: String, out: &mut Vec<(String, f64)>) {
+    let mut schema = schema;
+    for _ in 0..32 {
+        let Some(name) = schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) else { break };
+        match root.get("$defs").and_then(|d| d.get(name)) {
+            Some(target) => schema = target,
+            None => return,
+        }
+    }
+    match value {
+        Value::Number(n) if n.is_f64() && schema.get("type").and_then(Value::as_str) == Some("integer") => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0) {
+                out.push((pointer, f));
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    integral_floats(root, item_schema, item, format!("{pointer}/{i}"), out);
+                }
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                let sub = schema.get("properties").and_then(|p| p.get(key)).or_else(|| schema.get("additionalProperties"));
+                if let Some(sub) = sub.filter(|s| s.is_object()) {
+                    integral_floats(root, sub, item, format!("{pointer}/{}", escape_pointer(key)), out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integral_floats_are_found_where_integers_are_wanted() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "n": {"type": "integer"},
+                "x": {"type": "number"},
+                "list": {"type": "array", "items": {"$ref": "#/$defs/I"}},
+                "map": {"type": "object", "additionalProperties": {"type": "integer"}},
+            },
+            "$defs": {"I": {"type": "integer"}},
+        });
+        let example = serde_json::json!({"n": 1000.0, "x": 2.0, "list": [1, 3.0], "map": {"a/b": 4.0, "c": 5}});
+        let mut found = Vec::new();
+        integral_floats(&schema, &schema, &example, String::new(), &mut found);
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(found, [("/list/1".to_string(), 3.0), ("/map/a~1b".to_string(), 4.0), ("/n".to_string(), 1000.0)]);
+    }
 
     #[test]
     fn suggestions_catch_typos_only() {

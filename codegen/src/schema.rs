@@ -9,7 +9,8 @@
 //!   event's `$defs` pooled into one namespace (conflicts are diagnosed);
 //! - `format: uuid` / `format: date-time` strings → Herald's strict wire
 //!   types via typify's `x-rust-type` extension, so typed decoding accepts
-//!   exactly what the schema accepts.
+//!   exactly what the schema accepts; `format: date` hidden from typify, so
+//!   the field stays a `String` that `validate()` checks.
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -153,6 +154,12 @@ fn prepare(schema: &Value) -> Value {
         Value::Object(obj) => {
             let mut out = Map::new();
             for (k, v) in obj {
+                // typify decodes `format: date` with chrono, whose parser
+                // also takes `2024-1-01`: keep such a field a `String`, and
+                // the generated `validate()` checks the format exactly.
+                if k == "format" && v == "date" {
+                    continue;
+                }
                 let v = match (k.as_str(), v) {
                     ("$ref", Value::String(r)) => {
                         Value::String(r.replacen("#/$defs/", "#/definitions/", 1))

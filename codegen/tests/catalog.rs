@@ -572,3 +572,36 @@ fn lifecycle_states_listed_twice() {
         ]
     );
 }
+
+/// A `pattern` or length on a `date-time` or `uuid` string was silently
+/// dropped (the value decodes into a typed value): `+02:00` passed
+/// `pattern: 'Z$'`. Now a lint; other formats keep their rules.
+#[test]
+fn typed_format_rules() {
+    let help = |format: &str, key: &str| {
+        format!("Herald decodes `{format}` into a typed value and does not check its text; remove `{key}`, or remove `format` and keep `{key}` (then the value is a plain string)")
+    };
+    let expected = [
+        format!("typed_format_rules.yaml:7:44: `pattern` on a `format: uuid` string in `ai.run.started` at /properties/run_id would not be checked — {}", help("uuid", "pattern")),
+        format!("typed_format_rules.yaml:8:45: `pattern` on a `format: date-time` string in `ai.run.started` at /properties/at would not be checked — {}", help("date-time", "pattern")),
+        format!("typed_format_rules.yaml:8:60: `maxLength` on a `format: date-time` string in `ai.run.started` at /properties/at would not be checked — {}", help("date-time", "maxLength")),
+    ];
+    assert_eq!(problems("typed_format_rules.yaml"), expected);
+}
+
+/// `1000.0` or `1e3` for an `integer`: JSON Schema accepts it, Herald's
+/// decoding does not, so `herald check` must refuse the example.
+#[test]
+fn integral_float_example() {
+    let msg = |line: usize, col: usize, n: usize, at: &str, float: &str, int: &str| {
+        format!(
+            "integral_float_example.yaml:{line}:{col}: example {n} of `ai.run.stage_started` does not match its schema at `{at}`: `{float}` is a float, and Herald's decoding takes an `integer` only written as one (JSON Schema alone would accept it); write `{int}` — fix the example or the schema"
+        )
+    };
+    let expected = [
+        msg(12, 79, 1, "/stage_index", "1000.0", "1000"),
+        msg(13, 79, 2, "/stage_index", "1000.0", "1000"),
+        msg(13, 95, 2, "/sizes/1", "2.0", "2"),
+    ];
+    assert_eq!(problems("integral_float_example.yaml"), expected);
+}

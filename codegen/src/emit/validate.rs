@@ -253,24 +253,42 @@ impl<'a> Walker<'a> {
             TypeDetails::Struct(s) => {
                 let props: Vec<(String, TypeId)> = s.properties().map(|(n, t)| (n.to_string(), t)).collect();
                 let space = self.space;
+                // How many properties the JSON object had: one per required
+                // field, one per optional field present, and every key of
+                // the flattened map of undeclared ones (`additionalProperties`).
                 let mut optional_counts = Vec::new();
+                let mut required = 0usize;
                 for (name, prop_id) in &props {
                     let field = syn::parse_str::<syn::Ident>(name).unwrap_or_else(|_| format_ident!("r#{}", name));
-                    if let Ok(t) = space.get_type(prop_id) {
-                        if matches!(t.details(), TypeDetails::Option(_)) {
-                            optional_counts.push(quote!(usize::from(#v.#field.is_some())));
-                        }
-                    }
                     let key = self.renames.get(name.trim_start_matches("r#")).cloned();
                     let key = key.as_deref().unwrap_or(name.trim_start_matches("r#"));
-                    let Some(prop_schema) = schema.get("properties").and_then(|p| p.get(key)) else { continue };
+                    let prop_schema = schema.get("properties").and_then(|p| p.get(key));
+                    let (optional, map) = match space.get_type(prop_id) {
+                        Ok(t) => match t.details() {
+                            TypeDetails::Option(_) => (true, false),
+                            TypeDetails::Map(..) => (false, true),
+                            _ => (false, false),
+                        },
+                        Err(_) => (false, false),
+                    };
+                    if optional {
+                        optional_counts.push(quote!(usize::from(#v.#field.is_some())));
+                    } else if map && prop_schema.is_none() {
+                        optional_counts.push(quote!(#v.#field.len()));
+                    } else {
+                        required += 1;
+                    }
+                    let Some(prop_schema) = prop_schema else { continue };
                     let body = self.walk(prop_schema, prop_id, v.field(quote!(#field)), false);
                     if !body.is_empty() {
                         out.extend(quote! { __p.push(#key); #body __p.pop(); });
                     }
                 }
-                let required = props.len() - optional_counts.len();
-                let count = quote!((#required #(+ #optional_counts)*));
+                let mut terms = optional_counts;
+                if required > 0 || terms.is_empty() {
+                    terms.insert(0, quote!(#required));
+                }
+                let count = quote!(#(#terms)+*);
                 if let Some(n) = uint(schema, "minProperties") {
                     out.extend(quote! { #c::min_properties(__p, __e, #count, #n); });
                 }

@@ -128,6 +128,31 @@ impl Walker<'_> {
             self.keyword(node, entry, pointer, top);
         }
         self.ranges(node, pointer);
+        self.typed_format_rules(node, pointer);
+    }
+
+    /// `format: date-time` and `format: uuid` strings decode into typed
+    /// values, so rules on their text would be silently skipped.
+    fn typed_format_rules(&mut self, node: &Node, pointer: &str) {
+        let string = node.get("type").and_then(|t| t.value.as_str()) == Some("string");
+        let Some(format) = node.get("format").and_then(|f| f.value.as_str()).filter(|f| matches!(*f, "date-time" | "uuid")) else {
+            return;
+        };
+        if !string || node.get("enum").is_some() {
+            return;
+        }
+        for key in ["pattern", "minLength", "maxLength"] {
+            if let Some(entry) = node.get(key) {
+                let at = self.at(pointer);
+                self.ctx.error(
+                    entry.key_mark,
+                    format!("`{key}` on a `format: {format}` string in {at} would not be checked"),
+                    format!(
+                        "Herald decodes `{format}` into a typed value and does not check its text; remove `{key}`, or remove `format` and keep `{key}` (then the value is a plain string)"
+                    ),
+                );
+            }
+        }
     }
 
     /// Report `key` having the wrong kind of value.

@@ -3,3 +3,4 @@
 #![allow(dead_code)] // Each test crate uses a different part.
 
 pub mod instances;
+pub mod toolchain;

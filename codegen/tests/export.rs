@@ -1,0 +1,179 @@
+//! `herald export`: determinism, snapshots of the project catalog's exports,
+//! the CLI, and the JSON Schema documents checked by the `jsonschema` crate.
+//!
+//! The other languages' tools (tsc, mypy, the AsyncAPI parser) and the
+//! differential test against Herald's own validation run in `herald-tests`
+//! (`tests/tests/exports.rs`), where `scripts/test.sh` provides node and
+//! Python.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use herald_codegen::Catalog;
+use herald_codegen::export::{self, Format, Options};
+use serde_json::Value;
+
+const FORMATS: [Format; 4] = [Format::JsonSchema, Format::TypeScript, Format::Python, Format::AsyncApi];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The three catalogs every export is tested on.
+fn catalogs() -> Vec<(&'static str, Catalog)> {
+    ["events.yaml", "examples/events.yaml", "tests/catalogs/constructs.yaml"]
+        .into_iter()
+        .map(|path| {
+            let catalog = herald_codegen::catalog::load(&root().join(path)).unwrap_or_else(|e| panic!("{path} must load:\n{e}"));
+            (path, catalog)
+        })
+        .collect()
+}
+
+#[test]
+fn exports_are_deterministic() {
+    for (path, catalog) in catalogs() {
+        for format in FORMATS {
+            let a = export::export(&catalog, format, &Options::default());
+            let b = export::export(&catalog, format, &Options::default());
+            assert_eq!(a, b, "{path}: {format:?} differs between two runs");
+            // Nothing in the output names where the workspace lives.
+            let root = root().display().to_string();
+            assert!(a.values().all(|text| !text.contains(&root)), "{path}: {format:?} output contains {root}");
+        }
+    }
+}
+
+/// The exports of `events.yaml` under `tests/golden/export/`: on a change the
+/// snapshot is rewritten and the test fails, so `git diff` shows the change.
+#[test]
+fn project_catalog_snapshots() {
+    let catalog = herald_codegen::catalog::load(&root().join("events.yaml")).unwrap();
+    let options = Options { source_name: Some("events.yaml".into()), ..Options::default() };
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/export");
+    let mut changed = Vec::new();
+    for format in FORMATS {
+        for (name, text) in export::export(&catalog, format, &options) {
+            let path = if format.is_directory() { dir.join("jsonschema").join(&name) } else { dir.join(&name) };
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, &text).unwrap();
+                changed.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(changed.is_empty(), "exports changed; the snapshots were updated — review `git diff`:\n{}", changed.join("\n"));
+}
+
+/// Every exported document is a schema the `jsonschema` crate compiles (cross-
+/// document `$ref`s resolved), every example passes its data schema and, in a
+/// minimal envelope, its envelope schema and the index.
+#[test]
+fn json_schema_documents_compile_and_accept_the_examples() {
+    for (path, catalog) in catalogs() {
+        let options = Options::default();
+        let docs: BTreeMap<String, Value> = export::jsonschema::export(&catalog, &options)
+            .into_iter()
+            .map(|(name, text)| (name, serde_json::from_str(&text).expect("JSON")))
+            .collect();
+        let compile = |file: &str| export::jsonschema::validator(&catalog, &options, file).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let index = compile("index.json");
+        for event in &catalog.events {
+            let data = compile(&format!("{}.json", event.type_name));
+            let envelope = compile(&format!("{}.envelope.json", event.type_name));
+            for example in &event.examples {
+                assert!(data.is_valid(example), "{path}: example of `{}` rejected: {example}", event.type_name);
+                let event_json = serde_json::json!({
+                    "specversion": "1.0", "id": "1", "source": "/test", "type": event.type_name, "data": example,
+                });
+                assert!(envelope.is_valid(&event_json), "{path}: envelope of `{}` rejected: {event_json}", event.type_name);
+                assert!(index.is_valid(&event_json), "{path}: index rejects `{}`: {event_json}", event.type_name);
+                let mut wrong = event_json.clone();
+                wrong["specversion"] = "0.3".into();
+                assert!(!envelope.is_valid(&wrong) && !index.is_valid(&wrong), "{path}: specversion 0.3 accepted");
+            }
+            let meta = docs[&format!("{}.json", event.type_name)].clone();
+            assert_eq!(meta["$schema"], export::jsonschema::DIALECT);
+            assert_eq!(meta["description"], event.description.as_str());
+        }
+    }
+}
+
+fn herald(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_herald")).args(args).current_dir(root()).output().unwrap()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("herald-export-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn cli_writes_what_the_library_exports() {
+    let dir = temp_dir("cli");
+    let catalog = herald_codegen::catalog::load(Path::new(&root().join("examples/events.yaml"))).unwrap();
+    for (format, target) in [("typescript", "events.ts"), ("python", "events.py"), ("asyncapi", "asyncapi.yaml")] {
+        let out = dir.join(target);
+        let run = herald(&["export", format, "examples/events.yaml", "-o", out.to_str().unwrap()]);
+        assert!(run.status.success(), "{format}: {}", String::from_utf8_lossy(&run.stderr));
+        let written = std::fs::read_to_string(&out).unwrap();
+        let options = Options { source_name: Some("events.yaml".into()), ..Options::default() };
+        let expected = match format {
+            "typescript" => export::typescript::export(&catalog, &options),
+            "python" => export::python::export(&catalog, &options),
+            _ => export::asyncapi::export(&catalog, &options),
+        };
+        assert_eq!(written, expected, "{format}");
+        // Standard output when there is no `-o`.
+        let stdout = herald(&["export", format, "examples/events.yaml"]);
+        assert_eq!(String::from_utf8_lossy(&stdout.stdout), expected, "{format} to stdout");
+    }
+    let schemas = dir.join("schemas");
+    let run = herald(&["export", "jsonschema", "examples/events.yaml", "-o", schemas.to_str().unwrap(), "--base-uri", "https://example.com/s"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(&schemas).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["index.json", "shop.order.placed.envelope.json", "shop.order.placed.json", "shop.order.shipped.envelope.json", "shop.order.shipped.json"]
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(schemas.join("shop.order.placed.json")).unwrap()).unwrap();
+    assert_eq!(doc["$id"], "https://example.com/s/shop.order.placed.json");
+
+    // A directory format needs `-o`.
+    let run = herald(&["export", "jsonschema", "examples/events.yaml"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("-o DIR"));
+}
+
+#[test]
+fn cli_reports_a_bad_catalog_like_check() {
+    let dir = temp_dir("bad");
+    let path = dir.join("events.yaml");
+    std::fs::write(
+        &path,
+        "prefix: ai\nevents:\n  ai.Bad.started:\n    description: x\n    version: 1\n    fields: {run_id: uuidd}\n    examples: [{run_id: x}]\n",
+    )
+    .unwrap();
+    let check = herald(&["check", path.to_str().unwrap()]);
+    let out = dir.join("events.ts");
+    let export = herald(&["export", "typescript", path.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(export.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&export.stderr), String::from_utf8_lossy(&check.stderr));
+    assert!(String::from_utf8_lossy(&export.stderr).contains(&format!("{}:3:3:", path.display())));
+    assert!(!out.exists(), "nothing is written for a bad catalog");
+}
+
+#[test]
+fn help_names_every_format_with_an_example() {
+    let run = herald(&["export", "--help"]);
+    let help = String::from_utf8_lossy(&run.stdout);
+    for format in ["jsonschema", "typescript", "python", "asyncapi"] {
+        assert!(help.contains(&format!("herald export {format} events.yaml -o")), "{help}");
+    }
+    let top = herald(&["--help"]);
+    assert!(String::from_utf8_lossy(&top.stdout).contains("export"), "herald --help lists export");
+}

@@ -1,0 +1,53 @@
+//! Regressions found by the export differential test (`exports.rs`) on the
+//! every-construct catalog, `tests/catalogs/constructs.yaml`.
+
+use herald::EventCatalog;
+use herald_tests::constructs::Catalog;
+use serde_json::{Value, json};
+
+/// Herald's verdict on `data` for `type_name`: `Ok`, or the pointers.
+fn decode(type_name: &str, data: &Value) -> Result<(), Vec<String>> {
+    let info = Catalog::lookup(type_name).expect("type in the catalog");
+    (info.decode)(&serde_json::to_vec(data).unwrap()).map(|_| ()).map_err(|e| {
+        let mut pointers: Vec<String> = e.pointers().into_iter().map(str::to_string).collect();
+        pointers.dedup();
+        pointers
+    })
+}
+
+/// `format: date` used to decode through chrono, which also takes
+/// `2024-1-01`; JSON Schema (and every export) wants `YYYY-MM-DD`.
+#[test]
+fn date_format_is_exactly_full_date() {
+    let at = "2024-05-01T12:30:00Z";
+    let run_id = "0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f";
+    for good in ["2024-02-29", "2000-02-29", "2099-12-31"] {
+        assert_eq!(decode("kit.shape.formats", &json!({"run_id": run_id, "at": at, "day": good})), Ok(()), "{good}");
+    }
+    for bad in ["2024-1-01", "2024-01-1", "2023-02-29", "2024-01-01T00:00:00Z", "2024-01-01 "] {
+        assert_eq!(decode("kit.shape.formats", &json!({"run_id": run_id, "at": at, "day": bad})), Err(vec!["/data/day".to_string()]), "{bad}");
+    }
+}
+
+/// `minProperties`/`maxProperties` on an object with declared properties
+/// and `additionalProperties`: the undeclared keys used to count as one
+/// property (typify's flattened map), so `{}` passed `minProperties: 1`
+/// and four keys passed `maxProperties: 3`.
+#[test]
+fn property_counts_include_undeclared_keys() {
+    let base = json!({
+        "run_id": "0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f",
+        "tags": ["a"],
+        "window": {"from": "2024-01-01T00:00:00Z"},
+    });
+    let with = |options: Value| {
+        let mut data = base.clone();
+        data["options"] = options;
+        decode("kit.shape.collections", &data)
+    };
+    assert_eq!(with(json!({"retries": 1})), Ok(()));
+    assert_eq!(with(json!({"verbose": true, "a": 1, "b": 2})), Ok(()));
+    assert_eq!(with(json!({})), Err(vec!["/data/options".to_string()]));
+    assert_eq!(with(json!({"verbose": true, "a": 1, "b": 2, "c": 3})), Err(vec!["/data/options".to_string()]));
+    assert_eq!(with(json!({"a": 1, "b": 2, "c": 3, "d": 4})), Err(vec!["/data/options".to_string()]));
+}
