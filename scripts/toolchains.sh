@@ -8,15 +8,23 @@
 # paths the tests read:
 #   HERALD_NODE_MODULES  the node_modules folder (tsc, zod, the parser)
 #   HERALD_PYTHON        the venv's python (pydantic, mypy, jsonschema)
-# Needs node/npm (v20+) and python3 (3.10+) with venv; reaches only the npm
-# registry and PyPI.
+# Installs Node/npm and python3-venv from apt when missing (Node 20+ and
+# Python 3.10+ are needed); reaches only apt, the npm registry and PyPI.
 
 toolchains_install() {
     local root dir venv stamp
     root="$(pwd)"
     dir="$root/codegen/tests/toolchain"
-    command -v npm >/dev/null || { echo "toolchains: npm is not installed (apt-get install nodejs npm)" >&2; return 1; }
-    command -v python3 >/dev/null || { echo "toolchains: python3 is not installed" >&2; return 1; }
+    # A bare Debian machine has neither: take them from apt (npm pulls nodejs).
+    local need_apt=()
+    command -v npm >/dev/null || need_apt+=(nodejs npm)
+    command -v python3 >/dev/null || need_apt+=(python3)
+    python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+    if [ ${#need_apt[@]} -gt 0 ]; then
+        echo "toolchains: apt-get install ${need_apt[*]}" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >&2
+    fi
 
     stamp="$dir/node_modules/.herald-lock"
     if ! cmp -s "$dir/package-lock.json" "$stamp"; then

@@ -300,7 +300,12 @@ async fn kill_9_under_load_loses_no_acknowledged_event(b: Backend) {
         t.other_5xx.load(Ordering::Relaxed),
     );
     assert_eq!(t.acked.load(Ordering::Relaxed), total, "every event acknowledged once");
-    assert!(t.conn_errors.load(Ordering::Relaxed) > 0, "the kills must have hit requests in flight, or this tested nothing");
+    // A process is SIGKILLed mid-request. The in-process memory store cannot
+    // be: its "kill" is a graceful stop that may finish every request in
+    // flight, so whether a sender sees an error there is a matter of timing.
+    if b != Backend::Memory {
+        assert!(t.conn_errors.load(Ordering::Relaxed) > 0, "the kills must have hit requests in flight, or this tested nothing");
+    }
     assert_eq!(t.other_5xx.load(Ordering::Relaxed), 0, "only 503 may refuse an event (see the log above)");
     assert_eq!(t.timeouts.load(Ordering::Relaxed), 0, "a live server left requests unanswered for 20 s (see the log above)");
 

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# CPU time the server spends per acknowledged event, split by thread group
+# (tokio workers, the SQLite writer, the checkpointer, the rest), read from
+# /proc after a wrk run of bench/worker.lua. Rates on a shared 2-core box
+# move with whatever else runs; CPU per event moves much less, so it is the
+# figure to compare builds with when the machine is not quiet.
+#
+#   bench/cpu_per_event.sh BIN [MODE] [CONNECTIONS] [IDS] [SECONDS]
+#   e.g. bench/cpu_per_event.sh target/release/herald-server single 64 seq 15
+#
+# MODE single|batch, IDS seq|uuid; HERALD_MIX (default plain) as in worker.lua.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=$1 MODE=${2:-single} CONNS=${3:-64} IDS=${4:-seq} SECS=${5:-15}
+MIX=${HERALD_MIX:-plain}
+WORK=$(mktemp -d)
+trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+RUST_LOG=warn "$BIN" --listen 127.0.0.1:0 --data-dir "$WORK/data" >"$WORK/log" 2>&1 &
+PID=$!
+URL=
+for _ in $(seq 200); do
+  URL=$(sed -n 's/^herald-server listening on //p' "$WORK/log" | head -1)
+  [ -n "$URL" ] && break
+  sleep 0.05
+done
+[ -n "$URL" ] || { cat "$WORK/log"; exit 1; }
+
+# Per thread: id, name and utime+stime in clock ticks (a thread started
+# during the run counts from zero).
+ticks() {
+  for t in /proc/"$PID"/task/*; do
+    printf '%s\t%s\t%s\n' "${t##*/}" "$(cat "$t/comm")" "$(awk '{print $14 + $15}' "$t/stat")"
+  done
+}
+ticks >"$WORK/before"
+HERALD_MODE=$MODE HERALD_MIX=$MIX HERALD_IDS=$IDS HERALD_REPORT="$WORK/report" \
+  wrk -t2 -c"$CONNS" -d"${SECS}s" --timeout 10s --latency -s bench/worker.lua "$URL/api/ingest/event" >"$WORK/wrk"
+ticks >"$WORK/after"
+ACKED=$(sed -n 's/^acked=//p' "$WORK/report")
+RATE=$(sed -n 's/^rate=//p' "$WORK/report")
+P99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk")
+HZ=$(getconf CLK_TCK)
+
+# Threads are matched by their (15-byte) names: tokio-runtime-w, herald-sqlite-w(riter), herald-sqlite-c(heckpoint).
+awk -F'\t' -v acked="$ACKED" -v hz="$HZ" -v rate="$RATE" -v p99="$P99" '
+  function group(n) {
+    if (n ~ /^tokio/) return "tokio";
+    if (n ~ /sqlite-w/) return "writer";
+    if (n ~ /sqlite-c/) return "checkpoint";
+    return "other";
+  }
+  FNR == NR { before[$1] = $3; next }
+  { d = $3 - before[$1]; used[group($2)] += d; total += d }
+  END {
+    us = 1e6 / hz / acked;
+    printf "acked %d, %.0f events/s, p99 %s; CPU per event: total %.1f us", acked, rate, p99, total * us;
+    for (g in used) printf ", %s %.1f", g, used[g] * us;
+    printf "\n";
+  }' "$WORK/before" "$WORK/after"
