@@ -24,7 +24,7 @@ use crate::ir::Lifecycle;
 const NODE_W: f64 = 150.0;
 const NODE_H: f64 = 40.0;
 const COL_GAP: f64 = 330.0;
-const ROW_GAP: f64 = 90.0;
+const ROW_GAP: f64 = 72.0;
 const MARGIN: f64 = 30.0;
 const LINE: f64 = 14.0;
 
@@ -67,7 +67,7 @@ pub fn lifecycle_svg(lifecycle: &Lifecycle, current: Option<&str>) -> Markup {
             // Out of the bottom of the source, along a lane under every
             // box, into the left side of the target from below-left (never
             // through a box of the target's column).
-            let lane = lowest + 44.0 + above;
+            let lane = lowest + 40.0 + above;
             lowest = lane;
             let (sy, ex, ey) = (y1 + NODE_H / 2.0, x2 - NODE_W / 2.0, y2 + NODE_H / 4.0);
             let cx = ex - 90.0;
