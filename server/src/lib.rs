@@ -163,7 +163,8 @@ fn announce(addr: std::net::SocketAddr, store: &str) {
          '{{\"specversion\":\"1.0\",\"id\":\"test-event-001\",\"source\":\"test\",\"type\":\"ai.myfeature.started\",\
          \"subject\":\"run/{run}\",\"time\":\"2024-01-01T00:00:00Z\",\"datacontenttype\":\"application/json\",\
          \"data\":{{\"run_id\":\"{run}\",\"feature_name\":\"test_feature\"}}}}'\n  \
-         curl -sS http://{addr}/api/runs/{run}\n",
+         curl -sS http://{addr}/api/runs/{run}\n\
+         pages: http://{addr}/ (the catalog, and the runs as they happen)\n",
         n = Catalog::TYPES.len(),
     );
     let mut out = std::io::stdout().lock();

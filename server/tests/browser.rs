@@ -121,9 +121,16 @@ async fn a_run_page_follows_a_scripted_run_live() {
     browser.goto(&server.url("/runs")).await;
     let listed = browser.eval("return [...document.querySelectorAll('#runs tbody tr')].map(r => r.dataset.run)", json!([])).await;
     assert_eq!(listed, json!([run]));
+    // The table follows every run: a new one appears without a reload.
+    browser.wait_for("the live stream of all runs", "return document.getElementById('live').textContent === 'live'", WAIT).await;
+    let second = run_id();
+    server.send(&event("n1", "ai.run.started", json!({"run_id": second}), Some(1))).await;
+    server.send(&event("n2", "ai.myfeature.progress", json!({"run_id": second, "feature_name": "draft", "progress": 0.25}), Some(2))).await;
+    browser.wait_for("the new run in the table", "return document.querySelectorAll('#runs tbody tr').length === 2", WAIT).await;
     browser.screenshot(&screenshots().join("runs.png")).await;
-    browser.goto(&server.url("/runs?status=running")).await;
-    assert!(browser.text("#no-runs").await.is_some(), "the filter hides the completed run");
+    browser.goto(&server.url("/runs?status=completed")).await;
+    let listed = browser.eval("return [...document.querySelectorAll('#runs tbody tr')].map(r => r.dataset.run)", json!([])).await;
+    assert_eq!(listed, json!([run]), "the filter keeps only the completed run");
 }
 
 #[tokio::test]

@@ -53,7 +53,7 @@ pub fn lifecycle_svg(lifecycle: &Lifecycle, current: Option<&str>) -> Markup {
             edges.entry((from.as_str(), t.to.as_str())).or_default().push(label.clone());
         }
     }
-    let col_of = |s: &str| columns.iter().find(|(_, v)| v.iter().any(|x| *x == s)).map_or(0, |(c, _)| *c);
+    let col_of = |s: &str| columns.iter().find(|(_, v)| v.contains(&s)).map_or(0, |(c, _)| *c);
     let bottom = MARGIN + body_h;
     let mut lowest = bottom;
     let mut arrows = Vec::new();

@@ -53,10 +53,8 @@ pub async fn page<S: Store>(State(app): State<App<S>>, params: Result<Query<Runs
         return error_page(StatusCode::BAD_REQUEST, "this page takes `status` and `cursor`");
     };
     let status = p.status.filter(|s| !s.is_empty());
-    if let Some(s) = &status {
-        if s.parse::<RunStatus>().is_err() {
-            return error_page(StatusCode::BAD_REQUEST, &format!("unknown status `{s}`; pick one from the list on /runs"));
-        }
+    if let Some(s) = status.as_ref().filter(|s| s.parse::<RunStatus>().is_err()) {
+        return error_page(StatusCode::BAD_REQUEST, &format!("unknown status `{s}`; pick one from the list on /runs"));
     }
     let query = RunQuery { status: status.clone(), limit: PAGE, cursor: p.cursor.clone() };
     let page = match app.store.runs(query).await {
