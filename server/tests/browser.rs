@@ -134,6 +134,30 @@ async fn a_run_page_follows_a_scripted_run_live() {
 }
 
 #[tokio::test]
+async fn without_server_sent_events_the_page_polls() {
+    if skip("without_server_sent_events_the_page_polls") {
+        return;
+    }
+    let _one = ONE_BROWSER.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let run = run_id();
+    server.send(&event("q1", "ai.run.started", json!({"run_id": run}), Some(1))).await;
+    let browser = Browser::start().await;
+    // A browser (or a proxy) without EventSource.
+    browser.before_each_page("delete window.EventSource;").await;
+    browser.goto(&server.url(&format!("/runs/{run}"))).await;
+    assert_eq!(browser.eval("return typeof window.EventSource", json!([])).await, json!("undefined"));
+    assert_eq!(browser.text("#live").await.as_deref(), Some("live (polling)"));
+    browser.eval("window.__same_page = 'yes'", json!([])).await;
+    server.send(&feature(&run, "q2", "ai.myfeature.progress", json!({"progress": 0.6}), 2)).await;
+    browser
+        .wait_for("the polled update", "const p = document.querySelector('#feature-progress progress'); return p && p.value === 0.6", WAIT)
+        .await;
+    assert_eq!(browser.eval("return window.__same_page", json!([])).await, json!("yes"));
+}
+
+#[tokio::test]
 async fn markup_in_event_data_is_shown_never_run() {
     if skip("markup_in_event_data_is_shown_never_run") {
         return;

@@ -132,6 +132,13 @@ impl Browser {
         }
     }
 
+    /// Run `source` in every page opened from now on, before the page's own
+    /// scripts (Chrome DevTools `Page.addScriptToEvaluateOnNewDocument`).
+    pub async fn before_each_page(&self, source: &str) {
+        let cmd = json!({"cmd": "Page.addScriptToEvaluateOnNewDocument", "params": {"source": source}});
+        self.call(reqwest::Method::POST, "/goog/cdp/execute", Some(cmd)).await;
+    }
+
     /// Resize the window (the screenshot is of the viewport).
     pub async fn resize(&self, width: u32, height: u32) {
         self.call(reqwest::Method::POST, "/window/rect", Some(json!({"width": width, "height": height}))).await;
