@@ -1,7 +1,8 @@
 # Test services for Herald's suite and benchmarks; sourced, not run.
 #
 #   . scripts/services.sh
-#   services_install      # apt/cargo installs, idempotent
+#   services_install      # apt/cargo installs, idempotent (also the
+#                         # browser for server/tests/browser.rs)
 #   services_start        # private Redis + MongoDB-compatible server;
 #                         # exports REDIS_URL / MONGODB_URI, stops them on exit
 #
@@ -34,10 +35,25 @@ services_install() {
     apt-get update -qq
     apt-get install -y -qq "${need_apt[@]}"
   fi
+  browser_install
   if [ "$need_secantus" = 1 ]; then
     echo "services: installing secantus-mdb $SECANTUS_VERSION (MongoDB-compatible test server, a few minutes cold)" >&2
     cargo install --locked --ignore-rust-version secantus-mdb --version "$SECANTUS_VERSION"
   fi
+}
+
+# Debian's chromium and its WebDriver, for the browser tests. A machine
+# that cannot get them still runs the rest of the suite; the browser tests
+# then say loudly that they were skipped.
+browser_install() {
+  if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    return 0
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  if ! { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }; then
+    echo "!!! services: could not install chromium and chromium-driver; the browser tests will be SKIPPED" >&2
+  fi
+  return 0
 }
 
 _services_dir=""

@@ -22,6 +22,13 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # compatibility check below must run). The crash tests
 # need the server's fault injection, which release builds leave out.
 cargo test --workspace --locked --features herald-server/failpoints "$@"
+# Say whether the browser tests (server/tests/browser.rs) could run: they
+# pass without a browser, so the log must show which it was.
+if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+  echo "browser tests: ran in $(chromium --version 2>/dev/null); screenshots in target/screenshots/"
+else
+  echo "!!! browser tests: SKIPPED, chromium / chromium-driver could not be installed"
+fi
 
 # The catalog guards itself: events.yaml must stay compatible (its own
 # `compatibility:` mode) with the version before its latest change, or with

@@ -1,5 +1,5 @@
 //! The `herald` command line: `check` (with `--baseline`, the compatibility
-//! check), `diff`, `new`, `send`, `generate` and `export`.
+//! check), `diff`, `new`, `send`, `generate`, `export` and `docs`.
 //!
 //! The logic lives here in the library (as cargo-typify does) so tests can
 //! drive it without spawning a process; `main.rs` only calls [`run`].
@@ -94,6 +94,9 @@ pub enum Command {
     /// TypeScript (Zod 4), Python (pydantic v2) or AsyncAPI 3.0.
     #[command(after_help = crate::export::cli::EXAMPLES)]
     Export(crate::export::cli::ExportArgs),
+    /// Write the catalog as a static web site (an index by domain, a page
+    /// per type, the lifecycle diagram) that works from `file://`.
+    Docs(crate::site::cli::DocsArgs),
 }
 
 /// Run a parsed command line; returns the process exit code.
@@ -151,6 +154,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             }
         }
         Command::Export(args) => crate::export::cli::run(&args, out, err),
+        Command::Docs(args) => crate::site::cli::run(&args, out, err),
         Command::Generate { catalog: path, output, herald_path } => {
             let generated = Config::new().cargo_directives(false).herald_path(herald_path).catalog(&path).generate();
             match generated {

@@ -18,7 +18,8 @@
 //!
 //! The same catalog exports to JSON Schema, TypeScript (Zod), Python
 //! (pydantic) and AsyncAPI through [`export`] (`herald export` on the
-//! command line).
+//! command line), and to web pages through [`site`] (`herald docs`, and
+//! the pages `herald-server` serves).
 
 pub mod catalog;
 pub mod cli;
@@ -34,6 +35,7 @@ pub mod rust_front;
 pub mod scaffold;
 pub mod schema;
 pub mod send;
+pub mod site;
 pub mod shorthand;
 mod write;
 

@@ -9,6 +9,7 @@
 //! Module map: [`config`] (flags), [`http`] (routes, problem responses),
 //! [`pipeline`] (transport-free validate/decode/handle), [`orchestrator`]
 //! (what each event does to a run), [`change`] (the change description),
+//! [`feed`] (what was applied, for the live pages and streams),
 //! [`store`] (the storage trait; SQLite and MongoDB backends; the Redis
 //! dedup decorator).
 
@@ -16,6 +17,7 @@ pub mod change;
 pub mod clock;
 pub mod config;
 pub mod events;
+pub mod feed;
 pub mod http;
 pub mod listen;
 pub mod orchestrator;
@@ -129,8 +131,16 @@ pub async fn serve_on<S: Store>(listener: TcpListener, store: Arc<S>, config: &C
         max_batch_events: config.max_batch_events,
         envelope: Catalog::ENVELOPE,
         layout: Arc::new(orchestrator::layout()),
+        feed: feed::Feed::new(),
+        gap_timeout: config.gap_timeout,
     };
-    let gaps = tokio::spawn(release_gaps(store.clone(), config.gap_timeout));
+    let feed = app.feed.clone();
+    let gaps = tokio::spawn(release_gaps(store.clone(), config.gap_timeout, feed.clone()));
+    // Open change streams end first, or graceful shutdown would wait on them.
+    let shutdown = async move {
+        shutdown.await;
+        feed.close();
+    };
     listen::serve(listener, http::router(app), listen::Limits::from(config), shutdown).await;
     gaps.abort();
     store.close().await;
@@ -153,7 +163,8 @@ fn announce(addr: std::net::SocketAddr, store: &str) {
          '{{\"specversion\":\"1.0\",\"id\":\"test-event-001\",\"source\":\"test\",\"type\":\"ai.myfeature.started\",\
          \"subject\":\"run/{run}\",\"time\":\"2024-01-01T00:00:00Z\",\"datacontenttype\":\"application/json\",\
          \"data\":{{\"run_id\":\"{run}\",\"feature_name\":\"test_feature\"}}}}'\n  \
-         curl -sS http://{addr}/api/runs/{run}\n",
+         curl -sS http://{addr}/api/runs/{run}\n\
+         pages: http://{addr}/ (the catalog, and the runs as they happen)\n",
         n = Catalog::TYPES.len(),
     );
     let mut out = std::io::stdout().lock();
@@ -162,7 +173,7 @@ fn announce(addr: std::net::SocketAddr, store: &str) {
 
 /// Apply parked events whose gap has waited out `timeout`. Checks a few
 /// times per timeout so a gap is released within ~25% of it.
-async fn release_gaps<S: Store>(store: Arc<S>, timeout: std::time::Duration) {
+async fn release_gaps<S: Store>(store: Arc<S>, timeout: std::time::Duration, feed: feed::Feed) {
     let every = (timeout / 4).clamp(std::time::Duration::from_millis(10), std::time::Duration::from_secs(1));
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -170,7 +181,10 @@ async fn release_gaps<S: Store>(store: Arc<S>, timeout: std::time::Duration) {
         tick.tick().await;
         match store.release_gaps(timeout).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(applied = n, "gap timeout passed; applied parked events"),
+            Ok(n) => {
+                tracing::info!(applied = n, "gap timeout passed; applied parked events");
+                feed.publish(feed::Notice::gaps_released());
+            }
             Err(e) => tracing::warn!(error = %e, "could not release parked events; will retry"),
         }
     }

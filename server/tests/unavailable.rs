@@ -19,6 +19,8 @@ async fn serve(store: Arc<SqliteStore>) -> String {
         max_batch_events: 1000,
         envelope: Catalog::ENVELOPE,
         layout: Arc::new(orchestrator::layout()),
+        feed: herald_server::feed::Feed::new(),
+        gap_timeout: std::time::Duration::from_secs(30),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

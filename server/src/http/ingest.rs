@@ -120,10 +120,11 @@ async fn single<S: Store>(app: &App<S>, parsed: Result<Envelope<'_>, EnvelopeErr
         Ok(ev) => ev,
         Err(Refusal::Data(e)) => return Problem::data(&e).into_response(),
     };
-    let (id, source) = (event.id.clone(), event.source.clone());
+    let (id, source, type_name) = (event.id.clone(), event.source.clone(), event.type_name.clone());
     match app.store.ingest(vec![event]).await {
         Ok(mut outcomes) => match outcomes.pop() {
             Some(outcome) => {
+                publish(app, &type_name, &outcome);
                 tracing::debug!(%id, %source, ?outcome, "ingested");
                 let status = status_of(&outcome);
                 (status, axum::Json(with_identity(&outcome, &id, &source))).into_response()
@@ -159,7 +160,7 @@ async fn batch<S: Store>(app: &App<S>, bytes: &[u8]) -> Response {
     }
     let rejected = results.len() - accepted.len();
     let (indices, events): (Vec<usize>, Vec<NewEvent>) = accepted.into_iter().unzip();
-    let identities: Vec<(String, String)> = events.iter().map(|e| (e.id.clone(), e.source.clone())).collect();
+    let identities: Vec<(String, String, String)> = events.iter().map(|e| (e.id.clone(), e.source.clone(), e.type_name.clone())).collect();
     let outcomes = match app.store.ingest(events).await {
         Ok(o) => o,
         Err(e) => {
@@ -167,13 +168,22 @@ async fn batch<S: Store>(app: &App<S>, bytes: &[u8]) -> Response {
             return Problem::store(&e).into_response();
         }
     };
-    for ((index, outcome), (id, source)) in indices.into_iter().zip(outcomes).zip(identities) {
+    for ((index, outcome), (id, source, type_name)) in indices.into_iter().zip(outcomes).zip(identities) {
+        publish(app, &type_name, &outcome);
         let mut item = with_identity(&outcome, &id, &source);
         item["index"] = json!(index);
         results[index] = item;
     }
     let body = json!({"accepted": results.len() - rejected, "rejected": rejected, "results": results});
     (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// Tell the live streams what a stored event did (after the commit, so a
+/// page that refetches on the notice sees it).
+fn publish<S>(app: &App<S>, type_name: &str, outcome: &Outcome) {
+    if let Some(notice) = crate::feed::Notice::of(type_name, outcome) {
+        app.feed.publish(notice);
+    }
 }
 
 /// 202 for a parked event (stored, not yet applied); 200 for everything

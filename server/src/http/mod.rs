@@ -1,6 +1,8 @@
-//! The HTTP surface: routes, shared state, problem responses.
+//! The HTTP surface: routes, shared state, problem responses, the web
+//! pages and the live change streams.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -9,12 +11,15 @@ use axum::routing::{get, post};
 use herald::EnvelopeOptions;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::feed::Feed;
 use crate::runstate::Layout;
 use crate::store::Store;
 
 pub mod ingest;
+pub mod pages;
 pub mod problem;
 pub mod query;
+pub mod stream;
 
 /// What every handler shares.
 pub struct App<S> {
@@ -29,6 +34,11 @@ pub struct App<S> {
     /// Which run fields are keyed collections (paged by
     /// `GET /api/runs/{run_id}/items/{collection}`).
     pub layout: Arc<Layout>,
+    /// Where ingest announces what it applied, for the live streams.
+    pub feed: Feed,
+    /// How long a `seq` gap is waited for (`--gap-timeout`), which the run
+    /// page shows next to parked events.
+    pub gap_timeout: Duration,
 }
 
 // Manual: `derive(Clone)` would demand `S: Clone`, but only the `Arc` is cloned.
@@ -40,6 +50,8 @@ impl<S> Clone for App<S> {
             max_batch_events: self.max_batch_events,
             envelope: self.envelope,
             layout: self.layout.clone(),
+            feed: self.feed.clone(),
+            gap_timeout: self.gap_timeout,
         }
     }
 }
@@ -52,10 +64,18 @@ pub fn router<S: Store>(app: App<S>) -> Router {
         .route("/api/runs/{run_id}", get(query::run::<S>))
         .route("/api/runs/{run_id}/events", get(query::run_events::<S>))
         .route("/api/runs/{run_id}/items/{collection}", get(query::run_items::<S>))
+        .route("/api/runs/{run_id}/stream", get(stream::run_stream::<S>))
+        .route("/api/stream", get(stream::all_runs::<S>))
         .route("/api/event-types", get(query::event_types))
         .route("/api/event-types/{type}", get(query::event_type))
         .route("/healthz", get(query::healthz))
         .route("/readyz", get(query::readyz::<S>))
+        .route("/", get(pages::home))
+        .route("/catalog", get(pages::catalog_index))
+        .route("/catalog/{type}", get(pages::catalog_type))
+        .route("/assets/{file}", get(pages::asset))
+        .route("/runs", get(pages::runs::page::<S>))
+        .route("/runs/{run_id}", get(pages::run::page::<S>))
         .fallback(|uri: axum::http::Uri| async move {
             problem::Problem::not_found(format!("no route for {uri}; see README for the API"))
         })
@@ -74,14 +94,15 @@ pub fn layers(routes: Router) -> Router {
 
 /// Client errors the framework answers by itself — 405 with an empty body,
 /// a path or query it cannot decode as plain text — become problem
-/// documents like every other error, so clients parse one format.
+/// documents like every other error, so clients parse one format. Error
+/// pages (HTML, for people) stay as they are.
 async fn as_problem(resp: Response) -> Response {
     let status = resp.status();
     let is_problem = resp
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/problem+json") || ct.starts_with("application/json"));
+        .is_some_and(|ct| ct.starts_with("application/problem+json") || ct.starts_with("application/json") || ct.starts_with("text/html"));
     if !status.is_client_error() || is_problem {
         return resp;
     }

@@ -9,6 +9,8 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+pub mod webdriver;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
