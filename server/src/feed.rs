@@ -88,6 +88,12 @@ impl Feed {
         let _ = self.tx.send(notice);
     }
 
+    /// Whether any page or stream is listening: ingest builds no notice
+    /// (three allocations per event) when nobody would read it.
+    pub fn is_watched(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
     /// A new subscriber, seeing notices published from now on.
     pub fn subscribe(&self) -> (broadcast::Receiver<Notice>, watch::Receiver<bool>) {
         (self.tx.subscribe(), self.closed.subscribe())
@@ -121,6 +127,16 @@ mod tests {
             other => panic!("expected a lag, got {other:?}"),
         }
         assert_eq!(rx.recv().await.unwrap().seq, Some(CAPACITY as i64 * 3));
+    }
+
+    #[test]
+    fn a_feed_is_watched_only_while_someone_subscribes() {
+        let feed = Feed::new();
+        assert!(!feed.is_watched());
+        let subscriber = feed.subscribe();
+        assert!(feed.is_watched());
+        drop(subscriber);
+        assert!(!feed.is_watched());
     }
 
     #[test]

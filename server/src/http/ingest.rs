@@ -181,6 +181,9 @@ async fn batch<S: Store>(app: &App<S>, bytes: &[u8]) -> Response {
 /// Tell the live streams what a stored event did (after the commit, so a
 /// page that refetches on the notice sees it).
 fn publish<S>(app: &App<S>, type_name: &str, outcome: &Outcome) {
+    if !app.feed.is_watched() {
+        return;
+    }
     if let Some(notice) = crate::feed::Notice::of(type_name, outcome) {
         app.feed.publish(notice);
     }
