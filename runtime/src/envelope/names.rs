@@ -39,7 +39,23 @@ pub(crate) enum Name {
 /// A name of 1 to 16 bytes as two little-endian words: its first eight
 /// bytes and its last eight (overlapping, or zero-padded when shorter).
 /// Two such names of the same length are equal when their words are.
-const fn words(b: &[u8]) -> (u64, u64) {
+fn words(b: &[u8]) -> (u64, u64) {
+    let n = b.len();
+    let mut first = [0u8; 8];
+    let mut last = [0u8; 8];
+    if n >= 8 {
+        first.copy_from_slice(&b[..8]);
+        last.copy_from_slice(&b[n - 8..]);
+    } else {
+        first[..n].copy_from_slice(b);
+        last = first;
+    }
+    (u64::from_le_bytes(first), u64::from_le_bytes(last))
+}
+
+/// [`words`] at compile time, for the names compared against (a loop,
+/// which `const` allows; the test checks both agree).
+const fn const_words(b: &[u8]) -> (u64, u64) {
     let mut first = [0u8; 8];
     let mut last = [0u8; 8];
     let n = b.len();
@@ -57,17 +73,17 @@ impl Name {
     pub(crate) fn of(name: &str) -> Name {
         let b = name.as_bytes();
         let (candidate, text) = match (b.len(), b.first()) {
-            (2, Some(b'i')) => (Name::Id, const { words(b"id") }),
-            (4, Some(b't')) if b[1] == b'y' => (Name::Type, const { words(b"type") }),
-            (4, Some(b't')) => (Name::Time, const { words(b"time") }),
-            (4, Some(b'd')) => (Name::Data, const { words(b"data") }),
-            (6, Some(b's')) => (Name::Source, const { words(b"source") }),
-            (7, Some(b's')) => (Name::Subject, const { words(b"subject") }),
-            (10, Some(b'd')) => (Name::Dataschema, const { words(b"dataschema") }),
-            (10, Some(b'e')) => (Name::Extensions, const { words(b"extensions") }),
-            (11, Some(b's')) => (Name::Specversion, const { words(b"specversion") }),
-            (11, Some(b'd')) => (Name::DataBase64, const { words(b"data_base64") }),
-            (15, Some(b'd')) => (Name::Datacontenttype, const { words(b"datacontenttype") }),
+            (2, Some(b'i')) => (Name::Id, const { const_words(b"id") }),
+            (4, Some(b't')) if b[1] == b'y' => (Name::Type, const { const_words(b"type") }),
+            (4, Some(b't')) => (Name::Time, const { const_words(b"time") }),
+            (4, Some(b'd')) => (Name::Data, const { const_words(b"data") }),
+            (6, Some(b's')) => (Name::Source, const { const_words(b"source") }),
+            (7, Some(b's')) => (Name::Subject, const { const_words(b"subject") }),
+            (10, Some(b'd')) => (Name::Dataschema, const { const_words(b"dataschema") }),
+            (10, Some(b'e')) => (Name::Extensions, const { const_words(b"extensions") }),
+            (11, Some(b's')) => (Name::Specversion, const { const_words(b"specversion") }),
+            (11, Some(b'd')) => (Name::DataBase64, const { const_words(b"data_base64") }),
+            (15, Some(b'd')) => (Name::Datacontenttype, const { const_words(b"datacontenttype") }),
             _ => return Name::Other,
         };
         if words(b) == text { candidate } else { Name::Other }
@@ -121,6 +137,9 @@ mod tests {
         assert_eq!(Name::of("datacontentType"), Name::Other);
         assert_eq!(Name::of("datacOntenttype"), Name::Other);
         assert_eq!(Name::of("specvErsion"), Name::Other);
+        for text in ["id", "type", "subject", "dataschema", "datacontenttype", "x", "abcdefgh", "abcdefghi"] {
+            assert_eq!(words(text.as_bytes()), const_words(text.as_bytes()), "{text}");
+        }
         for other in ["", "i", "ids", "seq", "tipe", "dat", "datum", "sourcE", "traceparent", "extension", "Data"] {
             assert_eq!(Name::of(other), Name::Other, "{other}");
         }
