@@ -193,32 +193,64 @@ pub fn is_uri_reference(s: &str) -> bool {
     UriParser::new(s).parse(false)
 }
 
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+// RFC 3986 character classes, one bit each in a table indexed by byte:
+// URIs are checked on every event that has a `dataschema`, a byte at a time.
+const UNRESERVED: u8 = 1;
+const SUB_DELIM: u8 = 2;
+const COLON: u8 = 4;
+const AT: u8 = 8;
+const SLASH: u8 = 16;
+const QUESTION: u8 = 32;
+
+static CLASSES: [u8; 256] = classes();
+
+const fn classes() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut class = 0;
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            class |= UNRESERVED;
+        }
+        if matches!(b, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=') {
+            class |= SUB_DELIM;
+        }
+        match b {
+            b':' => class |= COLON,
+            b'@' => class |= AT,
+            b'/' => class |= SLASH,
+            b'?' => class |= QUESTION,
+            _ => {}
+        }
+        table[i] = class;
+        i += 1;
+    }
+    table
 }
 
-fn is_sub_delim(b: u8) -> bool {
-    matches!(b, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=')
+fn in_class(b: u8, classes: u8) -> bool {
+    CLASSES[usize::from(b)] & classes != 0
 }
 
 fn is_reg_name(b: u8) -> bool {
-    is_unreserved(b) || is_sub_delim(b)
+    in_class(b, UNRESERVED | SUB_DELIM)
 }
 
 fn is_userinfo(b: u8) -> bool {
-    is_reg_name(b) || b == b':'
+    in_class(b, UNRESERVED | SUB_DELIM | COLON)
 }
 
 fn is_segment_nc(b: u8) -> bool {
-    is_reg_name(b) || b == b'@'
+    in_class(b, UNRESERVED | SUB_DELIM | AT)
 }
 
 fn is_path(b: u8) -> bool {
-    is_reg_name(b) || matches!(b, b':' | b'@' | b'/')
+    in_class(b, UNRESERVED | SUB_DELIM | COLON | AT | SLASH)
 }
 
 fn is_query(b: u8) -> bool {
-    is_path(b) || b == b'?'
+    in_class(b, UNRESERVED | SUB_DELIM | COLON | AT | SLASH | QUESTION)
 }
 
 /// A recursive-descent reader for the RFC 3986 grammar, mirroring the
@@ -260,7 +292,8 @@ impl<'s> UriParser<'s> {
     }
 
     /// Consume bytes in `allowed` (plus `%XX`); true if any were consumed.
-    fn read(&mut self, allowed: fn(u8) -> bool) -> bool {
+    // Generic (not a `fn` pointer) so each class check is inlined.
+    fn read(&mut self, allowed: impl Fn(u8) -> bool) -> bool {
         let start = self.pos;
         while let Some(c) = self.peek() {
             if c == b'%' {

@@ -27,7 +27,7 @@ pub mod validate;
 pub use envelope::{Envelope, EnvelopeOptions, ExtensionValue};
 pub use error::EnvelopeError;
 pub use handler::EventContext;
-pub use registry::{DataError, EventCatalog, EventData, EventTypeInfo};
+pub use registry::{DataError, EventCatalog, EventData, EventTypeInfo, Parsed};
 pub use validate::{Validate, ValidationError};
 
 #[cfg(feature = "derive")]

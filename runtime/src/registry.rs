@@ -1,9 +1,12 @@
 //! The registry: what a generated catalog tells the runtime about its
 //! event types, and typed decoding of `data`.
 
+use std::marker::PhantomData;
+
 use serde::Serialize;
 
-use crate::envelope::{Data, Envelope, EnvelopeOptions};
+use crate::envelope::{self, Data, DataHook, Envelope, EnvelopeOptions, RawJson};
+use crate::error::EnvelopeError;
 use crate::validate::{Validate, ValidationError};
 
 /// Implemented by every generated (or `#[cloud_event]`) data struct.
@@ -128,6 +131,18 @@ pub fn decode_data<T: EventData>(bytes: &[u8]) -> Result<T, DataError> {
     Ok(value)
 }
 
+/// Deserialize a `T` from `d` and run its generated validation: the step
+/// both readers share. The outer error is serde's (the data does not have
+/// the type's shape); the inner one is the schema rules `T` breaks.
+/// Generated `EventCatalog::deserialize_data` calls it for each type.
+pub fn deserialize_valid<'de, T: EventData, D: serde::Deserializer<'de>>(d: D) -> Result<Result<T, DataError>, D::Error> {
+    let value = T::deserialize(d)?;
+    Ok(match value.validate_at("/data") {
+        Ok(()) => Ok(value),
+        Err(errors) => Err(DataError::Invalid { errors }),
+    })
+}
+
 #[cold]
 fn locate_shape_error<T: serde::de::DeserializeOwned>(bytes: &[u8], first: serde_json::Error) -> DataError {
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -170,8 +185,18 @@ fn json_pointer(path: &serde_path_to_error::Path) -> String {
     out
 }
 
+/// An event read by [`EventCatalog::parse_event`]: its envelope, and its
+/// typed data or why the catalog refused it.
+#[derive(Debug)]
+pub struct Parsed<'a, E> {
+    /// The validated envelope (its `data` still there as raw JSON).
+    pub envelope: Envelope<'a>,
+    /// What [`EventCatalog::decode`] gives for the envelope.
+    pub event: Result<E, DataError>,
+}
+
 /// A generated catalog: the registry table plus typed decoding.
-pub trait EventCatalog: 'static {
+pub trait EventCatalog: Sized + 'static {
     /// The generated `Event` enum.
     type Event: Send + 'static;
 
@@ -184,30 +209,110 @@ pub trait EventCatalog: 'static {
     /// Check the declared extension attributes' types.
     fn check_extensions(envelope: &Envelope<'_>) -> Result<(), DataError>;
 
+    /// Deserialize and validate the data of the type at `index` in
+    /// [`EventCatalog::TYPES`] from `d` (generated: one arm per type, each
+    /// calling [`deserialize_valid`]).
+    fn deserialize_data<'de, D: serde::Deserializer<'de>>(
+        index: usize,
+        d: D,
+    ) -> Result<Result<Self::Event, DataError>, D::Error>;
+
+    /// Find a type's position in [`EventCatalog::TYPES`].
+    fn lookup_index(type_name: &str) -> Option<usize> {
+        Self::TYPES.binary_search_by(|info| info.type_name.cmp(type_name)).ok()
+    }
+
     /// Find a type's registry entry.
     fn lookup(type_name: &str) -> Option<&'static EventTypeInfo<Self::Event>> {
-        Self::TYPES
-            .binary_search_by(|info| info.type_name.cmp(type_name))
-            .ok()
-            .map(|i| &Self::TYPES[i])
+        Self::lookup_index(type_name).map(|i| &Self::TYPES[i])
     }
 
     /// Look up the envelope's type, then decode and validate its data.
     fn decode(envelope: &Envelope<'_>) -> Result<Self::Event, DataError> {
-        let info = Self::lookup(&envelope.ty)
-            .ok_or_else(|| DataError::UnknownType { type_name: envelope.ty.to_string() })?;
-        Self::check_extensions(envelope)?;
-        if !envelope.data_is_json() {
-            return Err(DataError::NotJson {
-                type_name: info.type_name.to_string(),
-                datacontenttype: envelope.datacontenttype.as_deref().unwrap_or_default().to_string(),
-            });
-        }
-        match &envelope.data {
-            Some(Data::Json(raw)) => (info.decode)(raw.get().as_bytes()),
-            Some(Data::Binary(bytes)) => (info.decode)(bytes),
-            None => Err(DataError::MissingData { type_name: info.type_name.to_string() }),
-        }
+        decode_with::<Self>(envelope, None)
+    }
+
+    /// Parse a structured-mode event and decode its data: what
+    /// [`Envelope::parse`] with [`EventCatalog::ENVELOPE`] followed by
+    /// [`EventCatalog::decode`] gives, with the same verdicts and error
+    /// pointers, but in one pass over the input when `type` comes before
+    /// `data` (`data` is decoded straight into its type instead of being
+    /// skipped, then parsed again).
+    fn parse_event(bytes: &[u8]) -> Result<Parsed<'_, Self::Event>, EnvelopeError> {
+        let (envelope, decoded) = envelope::parse_with::<CatalogHook<Self>>(bytes, Self::ENVELOPE)?;
+        let event = decode_with::<Self>(&envelope, decoded);
+        Ok(Parsed { envelope, event })
+    }
+
+    /// [`EventCatalog::parse_event`] for an
+    /// `application/cloudevents-batch+json` body of at most `max_events`
+    /// events: what [`envelope::parse_batch_limited`] followed by
+    /// [`EventCatalog::decode`] of each envelope gives, in one pass.
+    #[allow(clippy::type_complexity)] // Outer: the body; inner: each event.
+    fn parse_batch_events(
+        bytes: &[u8],
+        max_events: usize,
+    ) -> Result<Vec<Result<Parsed<'_, Self::Event>, EnvelopeError>>, EnvelopeError> {
+        let parsed = envelope::parse_batch_with::<CatalogHook<Self>>(bytes, Self::ENVELOPE, max_events)?;
+        Ok(parsed
+            .into_iter()
+            .map(|element: envelope::Element<'_, CatalogHook<Self>>| {
+                element.map(|(envelope, decoded)| {
+                    let event = decode_with::<Self>(&envelope, decoded);
+                    Parsed { envelope, event }
+                })
+            })
+            .collect())
+    }
+}
+
+/// A catalog lent to the envelope reader, which decodes `data` with it.
+struct CatalogHook<C>(PhantomData<C>);
+
+impl<C: EventCatalog> DataHook for CatalogHook<C> {
+    type Out = Result<C::Event, DataError>;
+
+    fn index(ty: &str) -> Option<usize> {
+        C::lookup_index(ty)
+    }
+
+    fn decode<'de, D: serde::Deserializer<'de>>(index: usize, d: D) -> Result<Self::Out, D::Error> {
+        C::deserialize_data(index, d)
+    }
+}
+
+/// [`EventCatalog::decode`], given what the envelope reader already made of
+/// JSON `data` (`decoded`), if anything. The order of the checks is the
+/// verdict's: unknown type, declared extensions, content type, then data.
+fn decode_with<C: EventCatalog>(
+    envelope: &Envelope<'_>,
+    decoded: Option<Result<C::Event, DataError>>,
+) -> Result<C::Event, DataError> {
+    let index = C::lookup_index(&envelope.ty).ok_or_else(|| DataError::UnknownType { type_name: envelope.ty.to_string() })?;
+    let info = &C::TYPES[index];
+    C::check_extensions(envelope)?;
+    if !envelope.data_is_json() {
+        return Err(DataError::NotJson {
+            type_name: info.type_name.to_string(),
+            datacontenttype: envelope.datacontenttype.as_deref().unwrap_or_default().to_string(),
+        });
+    }
+    match (&envelope.data, decoded) {
+        (Some(Data::Json(_)), Some(decoded)) => decoded,
+        (Some(Data::Json(raw)), None) => decode_json::<C>(index, *raw),
+        (Some(Data::Binary(bytes)), _) => (info.decode)(bytes),
+        (None, _) => Err(DataError::MissingData { type_name: info.type_name.to_string() }),
+    }
+}
+
+/// Decode JSON `data` from its text, which is UTF-8 already (no second
+/// check, unlike decoding its bytes). A shape error is found again by the
+/// type's `decode`, which says where.
+fn decode_json<C: EventCatalog>(index: usize, raw: RawJson<'_>) -> Result<C::Event, DataError> {
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    match C::deserialize_data(index, &mut de).and_then(|decoded| de.end().map(|()| decoded)) {
+        Ok(decoded) => decoded,
+        Err(_) => (C::TYPES[index].decode)(raw.get().as_bytes()),
     }
 }
 

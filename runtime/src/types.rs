@@ -59,8 +59,27 @@ impl Serialize for Uuid {
 
 impl<'de> Deserialize<'de> for Uuid {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(de::Error::custom)
+        d.deserialize_str(FromStrVisitor::<Uuid>(std::marker::PhantomData))?.map_err(de::Error::custom)
+    }
+}
+
+/// Reads a JSON string through `T`'s `FromStr`, straight from the text the
+/// deserializer lends: no `String` is built (serde's `Cow<str>` would
+/// always build one). A parse failure comes back as a value, and the caller
+/// makes the error once the string has been read, which is where serde_json
+/// has always placed it (`… at line 1 column 145`).
+struct FromStrVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: std::str::FromStr<Err = String>> de::Visitor<'de> for FromStrVisitor<T> {
+    type Value = Result<T, String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // What serde's `String` says, so messages are as they were.
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.parse())
     }
 }
 
@@ -105,8 +124,7 @@ impl Serialize for DateTime {
 
 impl<'de> Deserialize<'de> for DateTime {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(de::Error::custom)
+        d.deserialize_str(FromStrVisitor::<DateTime>(std::marker::PhantomData))?.map_err(de::Error::custom)
     }
 }
 

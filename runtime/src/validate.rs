@@ -63,9 +63,17 @@ impl Pointer {
 
     /// Descend into an array element.
     pub fn push_index(&mut self, index: usize) {
+        use std::fmt::Write as _;
         self.marks.push(self.path.len());
-        self.path.push('/');
-        self.path.push_str(&index.to_string());
+        // Writing into the path itself: no temporary string per element.
+        let _ = write!(self.path, "/{index}");
+    }
+
+    /// Start again at `root`, keeping the buffers.
+    fn reset(&mut self, root: &str) {
+        self.path.clear();
+        self.path.push_str(root);
+        self.marks.clear();
     }
 
     /// Go back up one level.
@@ -81,6 +89,11 @@ impl Pointer {
     }
 }
 
+thread_local! {
+    /// The pointer [`Validate::validate_at`] reuses.
+    static SCRATCH: std::cell::Cell<Pointer> = std::cell::Cell::new(Pointer::default());
+}
+
 /// Implemented by generated data types: checks every schema rule that the
 /// Rust type itself does not enforce.
 pub trait Validate {
@@ -90,7 +103,15 @@ pub trait Validate {
     /// Validate with pointers rooted at `root` (`""` or `"/data"`).
     fn validate_at(&self, root: &str) -> Result<(), Vec<ValidationError>> {
         let mut errors = Vec::new();
-        self.validate_into(&mut Pointer::new(root), &mut errors);
+        // One pointer per thread, reused: validating an event allocates
+        // nothing unless it breaks a rule. (Taken, not borrowed, so a
+        // nested call would simply get a fresh one.)
+        SCRATCH.with(|cell| {
+            let mut pointer = cell.take();
+            pointer.reset(root);
+            self.validate_into(&mut pointer, &mut errors);
+            cell.set(pointer);
+        });
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 

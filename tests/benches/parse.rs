@@ -1,194 +1,59 @@
 //! Throughput of Herald's ingest front half — structured envelope parse,
 //! registry lookup, typed `data` decode and generated validation — against
-//! two baselines over the same corpus:
+//! floors measured in the same run over the same corpus:
 //!
-//! - `herald_full`: `Envelope::parse` + `Catalog::decode`;
-//! - `serde_json_value`: `serde_json::from_slice::<Value>` (a DOM parse,
-//!   no validation at all: the floor for "read the JSON");
+//! - `herald`: `Catalog::parse_event`, one pass (`data` decoded into its
+//!   type while the envelope is read, since `type` comes first);
+//! - `batch100`: the same events in `application/cloudevents-batch+json`
+//!   bodies of 100, through `Catalog::parse_batch_events`;
+//! - `herald_two_pass`: `Envelope::parse` + `Catalog::decode` (the envelope
+//!   pass skips `data`, then the decode parses it again);
+//! - `typed_struct`: serde_json into a derived envelope struct with borrowed
+//!   strings and `data` as `&RawValue`, no rules at all: the floor for "read
+//!   this envelope with serde_json";
+//! - `serde_json_value`: `serde_json::from_slice::<Value>` (a DOM parse, no
+//!   validation at all);
 //! - `jsonschema`: DOM parse, look up the type's pre-built `jsonschema`
-//!   validator, `is_valid(&value["data"])` (the usual dynamic approach;
-//!   it does not even check the envelope).
+//!   validator, `is_valid(&value["data"])` (the usual dynamic approach; it
+//!   does not check the envelope);
+//! - `batch100_two_pass`: the same events in
+//!   `application/cloudevents-batch+json` bodies of 100, through
+//!   `parse_batch` + `Catalog::decode` per element.
 //!
-//! The corpus: ≥ 100,000 events generated deterministically from the
-//! catalog's examples (ids, uuids, numbers and date-times varied), about
-//! 10% invalid (bad envelope attributes, data out of bounds or of the wrong
-//! format, unknown types). Each event is its own `Vec<u8>`, as on the wire.
+//! The corpus (`tests/support/corpus.rs`): 100,000 worker-like envelopes of
+//! about 550 B, the legacy `extensions` object on 40% of them, 10% invalid.
 //!
 //! Run: `cargo bench -p herald-tests --bench parse`; results in
 //! `BENCHMARKS.md`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use herald::envelope::parse_batch;
 use herald::{Envelope, EventCatalog};
 use herald_tests::events::Catalog;
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[allow(dead_code)]
 #[path = "../tests/support/instances.rs"]
 mod instances;
 
-use instances::{Generator, Mutation, Rng};
+#[allow(dead_code)]
+#[path = "../tests/support/corpus.rs"]
+mod corpus;
 
-/// Number of events in the corpus.
+/// Number of events in the corpus (`HERALD_BENCH_EVENTS` overrides it, to
+/// profile on a small corpus under callgrind).
 const EVENTS: usize = 100_000;
-/// One in `INVALID_EVERY` events is invalid.
-const INVALID_EVERY: u64 = 10;
-const SEED: u64 = 0x4845_5241_4c44; // "HERALD"
+/// Events per batch body.
+const BATCH: usize = 100;
 
-/// The corpus, and what it holds.
-struct Corpus {
-    events: Vec<Vec<u8>>,
-    bytes: usize,
-    invalid: usize,
-}
-
-/// Replace the values that vary between real events (uuids, date-times,
-/// numbers) with fresh valid ones; keep everything else of the example.
-fn vary(generator: &Generator<'_>, root: &Value, schema: &Value, value: &Value, rng: &mut Rng) -> Value {
-    let schema = instances::resolve(root, schema);
-    let varies = schema.get("format").is_some()
-        || matches!(schema.get("type").and_then(Value::as_str), Some("number" | "integer"));
-    if varies && schema.get("enum").is_none() && schema.get("const").is_none() {
-        return generator.value(schema, rng, 1);
-    }
-    match value {
-        Value::Object(map) => {
-            let props = schema.get("properties");
-            Value::Object(
-                map.iter()
-                    .map(|(k, v)| {
-                        let sub = props.and_then(|p| p.get(k)).or_else(|| schema.get("additionalProperties").filter(|s| s.is_object()));
-                        let v = match sub {
-                            Some(sub) => vary(generator, root, sub, v, rng),
-                            None => v.clone(),
-                        };
-                        (k.clone(), v)
-                    })
-                    .collect(),
-            )
-        }
-        Value::Array(items) => match schema.get("items").filter(|s| s.is_object()) {
-            Some(sub) => Value::Array(items.iter().map(|v| vary(generator, root, sub, v, rng)).collect()),
-            None => value.clone(),
-        },
-        other => other.clone(),
-    }
-}
-
-fn quote(s: &str) -> String {
-    serde_json::to_string(s).expect("strings serialise")
-}
-
-/// An envelope as senders write it: `specversion` first, `data` last.
-fn envelope_text(attrs: &[(&str, String)], data: Option<&Value>) -> Vec<u8> {
-    let mut out = String::from("{");
-    for (i, (name, value)) in attrs.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&quote(name));
-        out.push(':');
-        out.push_str(value);
-    }
-    if let Some(data) = data {
-        out.push_str(",\"data\":");
-        out.push_str(&serde_json::to_string(data).expect("data serialises"));
-    }
-    out.push('}');
-    out.into_bytes()
-}
-
-fn build_corpus() -> Corpus {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events.yaml");
-    let ir = herald_codegen::catalog::load(&path).unwrap_or_else(|e| panic!("events.yaml does not load:\n{e}"));
-    let schemas: Vec<Value> = Catalog::TYPES.iter().map(|i| serde_json::from_str(i.schema).expect("schema is JSON")).collect();
-    let examples: Vec<&[Value]> =
-        Catalog::TYPES.iter().map(|i| ir.event(i.type_name).expect("type in catalog").examples.as_slice()).collect();
-
-    let mut rng = Rng::new(SEED);
-    let mut events = Vec::with_capacity(EVENTS);
-    let mut invalid = 0;
-    for n in 0..EVENTS {
-        let t = rng.below(Catalog::TYPES.len() as u64) as usize;
-        let info = &Catalog::TYPES[t];
-        let root = &schemas[t];
-        let generator = Generator::new(root);
-        let example = rng.pick(examples[t]);
-        let mut data = vary(&generator, root, root, example, &mut rng);
-        if let Some(key) = data.get_mut(info.stream_key) {
-            *key = json!(rng.uuid());
-        }
-        let run = data.get(info.stream_key).and_then(Value::as_str).unwrap_or("none").to_string();
-        let mut attrs: Vec<(&str, String)> = vec![
-            ("specversion", quote("1.0")),
-            ("id", quote(&format!("evt-{n:07}-{}", rng.hex(8)))),
-            ("source", quote(&format!("/workers/{}", rng.below(64)))),
-            ("type", quote(info.type_name)),
-            ("subject", quote(&format!("run/{run}"))),
-            ("time", quote(&format!("2024-05-{:02}T{:02}:{:02}:{:02}.{:03}Z", 1 + rng.below(28), rng.below(24), rng.below(60), rng.below(60), rng.below(1000)))),
-            ("datacontenttype", quote("application/json")),
-        ];
-        if rng.chance(0.7) {
-            attrs.push(("seq", (1 + rng.below(10_000)).to_string()));
-        }
-        if rng.chance(0.3) {
-            attrs.push(("traceparent", quote(&format!("00-{}-{}-01", rng.hex(32), rng.hex(16)))));
-        }
-
-        if rng.below(INVALID_EVERY) == 0 {
-            invalid += 1;
-            match rng.below(3) {
-                // A bad envelope attribute.
-                0 => match rng.below(6) {
-                    0 => attrs.retain(|(k, _)| *k != "id"),
-                    1 => attrs[0].1 = quote("0.3"),
-                    2 => attrs[2].1 = quote(""),
-                    3 => attrs[5].1 = quote("2024-13-01T00:00:00Z"),
-                    4 => attrs.push(("SeQ", "1".into())),
-                    _ => attrs.push(("seq", quote("abc"))),
-                },
-                // Data out of bounds, of a bad format, or of the wrong shape.
-                1 => {
-                    let wanted = [
-                        Mutation::BelowMinimum,
-                        Mutation::AboveMaximum,
-                        Mutation::BadFormat,
-                        Mutation::BreakPattern,
-                        Mutation::UnknownEnum,
-                        Mutation::WrongType,
-                        Mutation::RemoveRequired,
-                        Mutation::TooManyItems,
-                    ];
-                    let mut mutated = false;
-                    for _ in 0..50 {
-                        if let Some((kind, bad)) = generator.mutate(&data, &mut rng) {
-                            // Not `null` for an optional field: Herald accepts that
-                            // (a known bug, see tests/differential.rs).
-                            if wanted.contains(&kind) && instances::null_in_optional_property(root, &bad).is_none() {
-                                data = bad;
-                                mutated = true;
-                                break;
-                            }
-                        }
-                    }
-                    if !mutated {
-                        attrs[3].1 = quote("ai.unknown.event");
-                    }
-                }
-                // A type the catalog does not have.
-                _ => attrs[3].1 = quote(&format!("ai.unknown.event{}", rng.below(5))),
-            }
-        }
-        events.push(envelope_text(&attrs, Some(&data)));
-    }
-    let bytes = events.iter().map(Vec::len).sum();
-    Corpus { events, bytes, invalid }
-}
-
-fn herald_full(corpus: &[Vec<u8>]) -> (usize, usize) {
+fn herald_two_pass(corpus: &[Vec<u8>]) -> (usize, usize) {
     let (mut ok, mut err) = (0, 0);
     for bytes in corpus {
         match Envelope::parse(black_box(bytes), Catalog::ENVELOPE) {
@@ -206,6 +71,140 @@ fn herald_full(corpus: &[Vec<u8>]) -> (usize, usize) {
                 black_box(&e);
                 err += 1;
             }
+        }
+    }
+    (ok, err)
+}
+
+fn herald(corpus: &[Vec<u8>]) -> (usize, usize) {
+    let (mut ok, mut err) = (0, 0);
+    for bytes in corpus {
+        match Catalog::parse_event(black_box(bytes)) {
+            Ok(parsed) => match parsed.event {
+                Ok(event) => {
+                    black_box((&parsed.envelope, &event));
+                    ok += 1;
+                }
+                Err(e) => {
+                    black_box(&e);
+                    err += 1;
+                }
+            },
+            Err(e) => {
+                black_box(&e);
+                err += 1;
+            }
+        }
+    }
+    (ok, err)
+}
+
+fn batch(bodies: &[Vec<u8>]) -> (usize, usize) {
+    let (mut ok, mut err) = (0, 0);
+    for body in bodies {
+        let Ok(results) = Catalog::parse_batch_events(black_box(body), BATCH) else {
+            err += BATCH;
+            continue;
+        };
+        for result in results {
+            match result.map(|parsed| parsed.event.map(|e| black_box(e))) {
+                Ok(Ok(_)) => ok += 1,
+                _ => err += 1,
+            }
+        }
+    }
+    (ok, err)
+}
+
+/// One line per event: its verdict, error code, attribute, message and
+/// pointers, the canonical envelope and the typed event.
+fn outcome(bytes: &[u8]) -> String {
+    match Envelope::parse(bytes, Catalog::ENVELOPE) {
+        Err(e) => format!("envelope {} {:?} {e}", e.code(), e.attribute()),
+        Ok(envelope) => match Catalog::decode(&envelope) {
+            Ok(event) => format!("ok {} {event:?}", envelope.to_json()),
+            Err(e) => format!("data {:?} {e}", e.pointers()),
+        },
+    }
+}
+
+/// FNV-1a over the outcomes of `events`: compared with the digest of the
+/// build before a change, it shows that no verdict moved.
+fn digest(events: &[Vec<u8>]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for e in events {
+        for b in outcome(e).bytes().chain([b'\n']) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+fn batch_two_pass(bodies: &[Vec<u8>]) -> (usize, usize) {
+    let (mut ok, mut err) = (0, 0);
+    for body in bodies {
+        let Ok(results) = parse_batch(black_box(body), Catalog::ENVELOPE) else {
+            err += BATCH;
+            continue;
+        };
+        for result in results {
+            match result.map(|envelope| Catalog::decode(&envelope).map(|e| black_box(e))) {
+                Ok(Ok(_)) => ok += 1,
+                _ => err += 1,
+            }
+        }
+    }
+    (ok, err)
+}
+
+/// The legacy nested `extensions` object, as the floor reads it.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct FloorExtensions<'a> {
+    seq: Option<i64>,
+    #[serde(borrow)]
+    traceparent: Option<Cow<'a, str>>,
+}
+
+/// A CloudEvents envelope as a plain serde struct: what "just parse it"
+/// costs with serde_json, no rules checked.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct FloorEnvelope<'a> {
+    #[serde(borrow)]
+    specversion: Cow<'a, str>,
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    source: Cow<'a, str>,
+    #[serde(borrow, rename = "type")]
+    ty: Cow<'a, str>,
+    #[serde(borrow)]
+    subject: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    time: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    datacontenttype: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    dataschema: Option<Cow<'a, str>>,
+    seq: Option<i64>,
+    #[serde(borrow)]
+    traceparent: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    extensions: Option<FloorExtensions<'a>>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+}
+
+fn typed_struct(corpus: &[Vec<u8>]) -> (usize, usize) {
+    let (mut ok, mut err) = (0, 0);
+    for bytes in corpus {
+        match serde_json::from_slice::<FloorEnvelope<'_>>(black_box(bytes)) {
+            Ok(v) => {
+                black_box(&v);
+                ok += 1;
+            }
+            Err(_) => err += 1,
         }
     }
     (ok, err)
@@ -243,7 +242,13 @@ fn with_jsonschema(corpus: &[Vec<u8>], validators: &HashMap<&str, jsonschema::Va
 }
 
 fn bench(c: &mut Criterion) {
-    let corpus = build_corpus();
+    let events = std::env::var("HERALD_BENCH_EVENTS").ok().and_then(|n| n.parse().ok()).unwrap_or(EVENTS);
+    let corpus = corpus::build(events);
+    // A `specversion` other than 1.0 refuses a whole batch (the body is not
+    // a batch of CloudEvents v1.0), so batches hold the other events.
+    let batched: Vec<Vec<u8>> =
+        corpus.events.iter().filter(|e| !e.windows(19).any(|w| w == br#""specversion":"0.3""#)).cloned().collect();
+    let bodies = corpus::batches(&batched, BATCH);
     let n = corpus.events.len();
     let validators: HashMap<&str, jsonschema::Validator> = Catalog::TYPES
         .iter()
@@ -258,29 +263,52 @@ fn bench(c: &mut Criterion) {
         })
         .collect();
 
-    let (ok, err) = herald_full(&corpus.events);
+    let (ok, err) = herald_two_pass(&corpus.events);
     let (js_ok, js_err) = with_jsonschema(&corpus.events, &validators);
     println!(
-        "corpus: {n} events, {} bytes ({:.1} MB, {:.0} B/event), {} generated invalid ({:.1}%); \
-         herald accepts {ok} / rejects {err}; jsonschema (data only) accepts {js_ok} / rejects {js_err}",
+        "corpus: {n} events ({} in batches), {} bytes ({:.1} MB, {:.0} B/event), {} with the legacy `extensions` object, \
+         {} generated invalid ({:.1}%); herald accepts {ok} / rejects {err}; \
+         jsonschema (data only) accepts {js_ok} / rejects {js_err}",
+        batched.len(),
         corpus.bytes,
         corpus.bytes as f64 / 1e6,
         corpus.bytes as f64 / n as f64,
+        corpus.legacy,
         corpus.invalid,
         corpus.invalid as f64 * 100.0 / n as f64,
     );
+    if let Ok(path) = std::env::var("HERALD_BENCH_OUTCOMES") {
+        let lines: Vec<String> = corpus.events.iter().map(|e| outcome(e)).collect();
+        std::fs::write(path, lines.join("\n")).expect("outcomes written");
+    }
+    println!(
+        "outcome digest: first 20000 {:#018x}, all {:#018x}",
+        digest(&corpus.events[..n.min(20_000)]),
+        digest(&corpus.events)
+    );
     println!("sample event: {}", String::from_utf8_lossy(&corpus.events[0]));
     assert_eq!(ok + corpus.invalid, n, "Herald rejects exactly the events generated invalid");
+    assert_eq!(batch_two_pass(&bodies), herald_two_pass(&batched), "batches give the same verdicts");
+    assert_eq!(herald(&corpus.events), (ok, err), "one pass gives the same verdicts");
+    assert_eq!(batch(&bodies), herald_two_pass(&batched), "one-pass batches give the same verdicts");
 
-    for (name, throughput) in [("events", Throughput::Elements(n as u64)), ("bytes", Throughput::Bytes(corpus.bytes as u64))] {
-        let mut group = c.benchmark_group(format!("parse_{name}"));
-        group.sampling_mode(SamplingMode::Flat).sample_size(10).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(10));
-        group.throughput(throughput);
-        group.bench_function("herald_full", |b| b.iter(|| herald_full(&corpus.events)));
-        group.bench_function("serde_json_value", |b| b.iter(|| serde_json_value(&corpus.events)));
-        group.bench_function("jsonschema", |b| b.iter(|| with_jsonschema(&corpus.events, &validators)));
-        group.finish();
-    }
+    let mut group = c.benchmark_group("parse");
+    group.sampling_mode(SamplingMode::Flat).sample_size(10).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(10));
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("herald", |b| b.iter(|| herald(&corpus.events)));
+    group.bench_function("herald_two_pass", |b| b.iter(|| herald_two_pass(&corpus.events)));
+    group.bench_function("typed_struct", |b| b.iter(|| typed_struct(&corpus.events)));
+    group.bench_function("serde_json_value", |b| b.iter(|| serde_json_value(&corpus.events)));
+    group.bench_function("jsonschema", |b| b.iter(|| with_jsonschema(&corpus.events, &validators)));
+    group.finish();
+
+    // The batch corpus is a little smaller: its own throughput.
+    let mut group = c.benchmark_group("parse_batch");
+    group.sampling_mode(SamplingMode::Flat).sample_size(10).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(10));
+    group.throughput(Throughput::Elements(batched.len() as u64));
+    group.bench_function("batch100", |b| b.iter(|| batch(&bodies)));
+    group.bench_function("batch100_two_pass", |b| b.iter(|| batch_two_pass(&bodies)));
+    group.finish();
 }
 
 criterion_group!(benches, bench);

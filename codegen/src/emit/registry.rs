@@ -64,6 +64,17 @@ pub(super) fn emit_registry(catalog: &Catalog, opts: &EmitOptions) -> TokenStrea
             }
         }
     });
+    // One arm per type, in the order of `TYPES` (both follow the catalog,
+    // which is sorted by type), so an index from `lookup_index` is an arm.
+    let data_arms = catalog.events.iter().enumerate().map(|(index, e)| {
+        let index = proc_macro2::Literal::usize_unsuffixed(index);
+        let ty = data_type_path(e);
+        let variant = format_ident!("{}", e.rust_name());
+        quote! {
+            #index => #herald::registry::deserialize_valid::<#ty, __D>(__d)
+                .map(|__r| __r.map(Event::#variant)),
+        }
+    });
     let legacy = catalog.envelope.legacy_extensions_object;
     let ext_checks = catalog.extensions.iter().map(|x| {
         let name = &x.name;
@@ -110,6 +121,18 @@ pub(super) fn emit_registry(catalog: &Catalog, opts: &EmitOptions) -> TokenStrea
                 let _ = __envelope;
                 #(#ext_checks)*
                 ::core::result::Result::Ok(())
+            }
+
+            fn deserialize_data<'de, __D: #herald::__private::serde::Deserializer<'de>>(
+                __index: usize,
+                __d: __D,
+            ) -> ::core::result::Result<::core::result::Result<Event, #herald::DataError>, __D::Error> {
+                match __index {
+                    #(#data_arms)*
+                    _ => ::core::result::Result::Err(<__D::Error as #herald::__private::serde::de::Error>::custom(
+                        "no event type at this index",
+                    )),
+                }
             }
         }
     }

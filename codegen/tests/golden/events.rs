@@ -1776,6 +1776,114 @@ impl ::herald::EventCatalog for Catalog {
         }
         ::core::result::Result::Ok(())
     }
+    fn deserialize_data<'de, __D: ::herald::__private::serde::Deserializer<'de>>(
+        __index: usize,
+        __d: __D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<Event, ::herald::DataError>,
+        __D::Error,
+    > {
+        match __index {
+            0 => {
+                ::herald::registry::deserialize_valid::<ArtifactFailed, __D>(__d)
+                    .map(|__r| __r.map(Event::ArtifactFailed))
+            }
+            1 => {
+                ::herald::registry::deserialize_valid::<ArtifactRegistered, __D>(__d)
+                    .map(|__r| __r.map(Event::ArtifactRegistered))
+            }
+            2 => {
+                ::herald::registry::deserialize_valid::<MyfeatureCompleted, __D>(__d)
+                    .map(|__r| __r.map(Event::MyfeatureCompleted))
+            }
+            3 => {
+                ::herald::registry::deserialize_valid::<MyfeatureProgress, __D>(__d)
+                    .map(|__r| __r.map(Event::MyfeatureProgress))
+            }
+            4 => {
+                ::herald::registry::deserialize_valid::<MyfeatureStarted, __D>(__d)
+                    .map(|__r| __r.map(Event::MyfeatureStarted))
+            }
+            5 => {
+                ::herald::registry::deserialize_valid::<NodeCompleted, __D>(__d)
+                    .map(|__r| __r.map(Event::NodeCompleted))
+            }
+            6 => {
+                ::herald::registry::deserialize_valid::<NodeCreated, __D>(__d)
+                    .map(|__r| __r.map(Event::NodeCreated))
+            }
+            7 => {
+                ::herald::registry::deserialize_valid::<NodeExecuting, __D>(__d)
+                    .map(|__r| __r.map(Event::NodeExecuting))
+            }
+            8 => {
+                ::herald::registry::deserialize_valid::<PaperGenerated, __D>(__d)
+                    .map(|__r| __r.map(Event::PaperGenerated))
+            }
+            9 => {
+                ::herald::registry::deserialize_valid::<PaperStarted, __D>(__d)
+                    .map(|__r| __r.map(Event::PaperStarted))
+            }
+            10 => {
+                ::herald::registry::deserialize_valid::<RunCanceled, __D>(__d)
+                    .map(|__r| __r.map(Event::RunCanceled))
+            }
+            11 => {
+                ::herald::registry::deserialize_valid::<RunCompleted, __D>(__d)
+                    .map(|__r| __r.map(Event::RunCompleted))
+            }
+            12 => {
+                ::herald::registry::deserialize_valid::<RunError, __D>(__d)
+                    .map(|__r| __r.map(Event::RunError))
+            }
+            13 => {
+                ::herald::registry::deserialize_valid::<RunFailed, __D>(__d)
+                    .map(|__r| __r.map(Event::RunFailed))
+            }
+            14 => {
+                ::herald::registry::deserialize_valid::<RunMetric, __D>(__d)
+                    .map(|__r| __r.map(Event::RunMetric))
+            }
+            15 => {
+                ::herald::registry::deserialize_valid::<RunProgress, __D>(__d)
+                    .map(|__r| __r.map(Event::RunProgress))
+            }
+            16 => {
+                ::herald::registry::deserialize_valid::<RunStageCompleted, __D>(__d)
+                    .map(|__r| __r.map(Event::RunStageCompleted))
+            }
+            17 => {
+                ::herald::registry::deserialize_valid::<RunStageProgress, __D>(__d)
+                    .map(|__r| __r.map(Event::RunStageProgress))
+            }
+            18 => {
+                ::herald::registry::deserialize_valid::<RunStageStarted, __D>(__d)
+                    .map(|__r| __r.map(Event::RunStageStarted))
+            }
+            19 => {
+                ::herald::registry::deserialize_valid::<RunStarted, __D>(__d)
+                    .map(|__r| __r.map(Event::RunStarted))
+            }
+            20 => {
+                ::herald::registry::deserialize_valid::<
+                    ValidationAutoCompleted,
+                    __D,
+                >(__d)
+                    .map(|__r| __r.map(Event::ValidationAutoCompleted))
+            }
+            21 => {
+                ::herald::registry::deserialize_valid::<ValidationAutoStarted, __D>(__d)
+                    .map(|__r| __r.map(Event::ValidationAutoStarted))
+            }
+            _ => {
+                ::core::result::Result::Err(
+                    <__D::Error as ::herald::__private::serde::de::Error>::custom(
+                        "no event type at this index",
+                    ),
+                )
+            }
+        }
+    }
 }
 /// Handles every event type in the catalog.
 ///

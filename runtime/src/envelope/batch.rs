@@ -1,12 +1,20 @@
 //! Batch mode: a JSON array of structured-mode events.
 //!
-//! The array is split into borrowed [`RawValue`] elements first, then each
-//! element is parsed on its own, so one bad event gets its own error at its
-//! own index and never hides or spoils its neighbours.
+//! Each element is parsed on its own, so one bad event gets its own error at
+//! its own index and never hides or spoils its neighbours.
+//!
+//! As in structured mode, a fast reader checks UTF-8 once for the body and
+//! reads each element in place (decoding `data` into its type when the
+//! caller lends a [`DataHook`]). An element it refuses is skipped as raw
+//! JSON and read again by the exact reader on its own; a body it refuses
+//! (not an array, too many elements, malformed) is read again whole by the
+//! exact reader, which splits the array into raw elements first and reports
+//! every error as it always has.
 
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::structured::{first_non_ws, not_expected};
+use super::structured::{self, DataHook, NoHook, ObjectVisitor, first_non_ws, not_expected};
 use super::{Envelope, EnvelopeOptions};
 use crate::error::EnvelopeError;
 
@@ -40,6 +48,124 @@ pub fn parse_batch_limited<'a>(
     opts: EnvelopeOptions,
     max_events: usize,
 ) -> Result<Vec<Result<Envelope<'a>, EnvelopeError>>, EnvelopeError> {
+    let parsed = parse_batch_with::<NoHook>(bytes, opts, max_events)?;
+    Ok(parsed.into_iter().map(|r| r.map(|(envelope, _)| envelope)).collect())
+}
+
+/// One element's result: its envelope and what `H` made of its `data`.
+pub(crate) type Element<'a, H> = Result<(Envelope<'a>, Option<<H as DataHook>::Out>), EnvelopeError>;
+
+/// [`parse_batch_limited`], decoding `data` with `H` where it can.
+pub(crate) fn parse_batch_with<H: DataHook>(
+    bytes: &[u8],
+    opts: EnvelopeOptions,
+    max_events: usize,
+) -> Result<Vec<Element<'_, H>>, EnvelopeError> {
+    let fast = match std::str::from_utf8(bytes) {
+        Ok(text) if opts.legacy_extensions_object => read_fast::<H, true>(text, opts, max_events),
+        Ok(text) => read_fast::<H, false>(text, opts, max_events),
+        Err(_) => None,
+    };
+    let parsed = match fast {
+        Some(parsed) => parsed,
+        None => read_exact(bytes, opts, max_events)?
+            .into_iter()
+            .map(|r| r.map(|envelope| (envelope, None)))
+            .collect(),
+    };
+    for (index, result) in parsed.iter().enumerate() {
+        let reason = match result {
+            Err(EnvelopeError::NotAnObject { found }) => format!("is {found}, not an object"),
+            Err(EnvelopeError::UnsupportedSpecversion { found }) => format!("has specversion {found}"),
+            _ => continue,
+        };
+        return Err(EnvelopeError::MalformedBatch { index, reason });
+    }
+    Ok(parsed)
+}
+
+/// A batch element as the fast reader takes it: an object, read in place.
+struct FastElement<'a, H: DataHook, const LEGACY: bool>(structured::ObjectRead<'a, H>);
+
+impl<'de, H: DataHook, const LEGACY: bool> Deserialize<'de> for FastElement<'de, H, LEGACY> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(ObjectVisitor::<H>::new(LEGACY)).map(FastElement)
+    }
+}
+
+/// The fast reader; `None` when it refuses the body.
+fn read_fast<'a, H: DataHook, const LEGACY: bool>(
+    text: &'a str,
+    opts: EnvelopeOptions,
+    max_events: usize,
+) -> Option<Vec<Element<'a, H>>> {
+    let b = text.as_bytes();
+    let skip_ws = |mut pos: usize| {
+        while pos < b.len() && matches!(b[pos], b' ' | b'\t' | b'\n' | b'\r') {
+            pos += 1;
+        }
+        pos
+    };
+    let mut pos = skip_ws(0);
+    if b.get(pos) != Some(&b'[') {
+        return None;
+    }
+    pos = skip_ws(pos + 1);
+    let mut out = Vec::new();
+    if b.get(pos) == Some(&b']') {
+        pos += 1;
+    } else {
+        loop {
+            if out.len() == max_events {
+                return None;
+            }
+            let rest = &text[pos..];
+            let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<FastElement<'a, H, LEGACY>>();
+            let fast = match stream.next() {
+                Some(Ok(FastElement(mut object))) => {
+                    let len = stream.byte_offset();
+                    object.place_data(text, pos + len - 1).map(|()| (object, len))
+                }
+                _ => None,
+            };
+            let result = match fast {
+                Some((object, len)) => {
+                    pos += len;
+                    let object = object.into_fast();
+                    structured::finish(object.members, opts).map(|envelope| (envelope, object.data))
+                }
+                // Refused: skip the element as raw JSON, and let the exact
+                // reader read it alone (or the body, if it is not JSON).
+                _ => {
+                    let mut de = serde_json::Deserializer::from_str(rest);
+                    let raw = <&RawValue>::deserialize(&mut de).ok()?;
+                    let element = raw.get();
+                    pos = element.as_ptr() as usize - text.as_ptr() as usize + element.len();
+                    structured::parse_exact(element.as_bytes(), opts).map(|envelope| (envelope, None))
+                }
+            };
+            out.push(result);
+            pos = skip_ws(pos);
+            match b.get(pos) {
+                Some(b',') => pos = skip_ws(pos + 1),
+                Some(b']') => {
+                    pos += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    (skip_ws(pos) == b.len()).then_some(out)
+}
+
+/// The exact reader: split the array into raw elements, then parse each.
+#[allow(clippy::type_complexity)]
+fn read_exact(
+    bytes: &[u8],
+    opts: EnvelopeOptions,
+    max_events: usize,
+) -> Result<Vec<Result<Envelope<'_>, EnvelopeError>>, EnvelopeError> {
     match first_non_ws(bytes) {
         Some(b'[') => {}
         first => return Err(not_expected(bytes, first, |found| EnvelopeError::NotABatch { found })),
@@ -50,17 +176,7 @@ pub fn parse_batch_limited<'a>(
         Err(e) if e.to_string().starts_with(TOO_MANY) => return Err(EnvelopeError::BatchTooLarge { max: max_events }),
         Err(e) => return Err(EnvelopeError::from_json(&e)),
     };
-    let parsed: Vec<Result<Envelope<'a>, EnvelopeError>> =
-        elements.into_iter().map(|raw| Envelope::parse(raw.get().as_bytes(), opts)).collect();
-    for (index, result) in parsed.iter().enumerate() {
-        let reason = match result {
-            Err(EnvelopeError::NotAnObject { found }) => format!("is {found}, not an object"),
-            Err(EnvelopeError::UnsupportedSpecversion { found }) => format!("has specversion {found}"),
-            _ => continue,
-        };
-        return Err(EnvelopeError::MalformedBatch { index, reason });
-    }
-    Ok(parsed)
+    Ok(elements.into_iter().map(|raw| structured::parse_exact(raw.get().as_bytes(), opts)).collect())
 }
 
 /// The start of the error [`AtMost`] stops with.

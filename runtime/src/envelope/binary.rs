@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use serde_json::value::RawValue;
 
-use super::{Data, Envelope, EnvelopeOptions, Member, Origin, build};
+use super::{Data, Envelope, EnvelopeOptions, Member, Members, Origin, RawJson, build};
 use crate::error::EnvelopeError;
 
 /// Parse a binary-mode event from all the request's header `(name, value)`
@@ -28,7 +28,7 @@ pub fn parse_binary<'a, 'h>(
     body: &'a [u8],
     opts: EnvelopeOptions,
 ) -> Result<Envelope<'a>, EnvelopeError> {
-    let mut members: Vec<(Cow<'a, str>, Member<'a>, Origin)> = Vec::new();
+    let mut members = Members::new();
     for (name, value) in headers {
         let invalid = |attribute: &str, reason: String| EnvelopeError::InvalidHeader {
             attribute: attribute.to_owned(),
@@ -58,7 +58,7 @@ pub fn parse_binary<'a, 'h>(
                 content_type: env.datacontenttype.as_deref().map_or_else(|| "(none)".into(), |ct| format!("`{ct}`")),
                 detail: e.to_string(),
             })?;
-            Data::Json(raw)
+            Data::Json(RawJson::new(raw.get()))
         } else {
             Data::Binary(Cow::Borrowed(body))
         });

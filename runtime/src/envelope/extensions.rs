@@ -11,9 +11,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde_json::value::RawValue;
-
-use super::{ATTRIBUTES, Member, check_chars, structured};
+use super::names::Name;
+use super::{Member, Members, RawJson, check_chars, structured};
 use crate::error::EnvelopeError;
 
 /// The value of an extension attribute.
@@ -103,11 +102,50 @@ fn parse_canonical_i32(s: &str) -> Option<i32> {
     if canonical { s.parse().ok() } else { None }
 }
 
+/// One extension: its name and value.
+type Entry<'a> = (Cow<'a, str>, ExtensionValue<'a>);
+
+/// How many extensions are kept without allocating: events carry a few
+/// (`seq`, `traceparent`…).
+const INLINE: usize = 4;
+
+/// A filler for unused inline slots (allocates nothing).
+const EMPTY: Entry<'static> = (Cow::Borrowed(""), ExtensionValue::Boolean(false));
+
 /// Extension attributes, kept sorted by name so lookups are a binary search
 /// and serialisation is deterministic.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Up to [`INLINE`] entries live in the struct itself, so parsing an event
+/// allocates nothing for them; more move to the heap, all together. (A
+/// plain array rather than a small-vector type keeps `Envelope<'a>`
+/// covariant in `'a`.)
+#[derive(Clone)]
 pub struct Extensions<'a> {
-    entries: Vec<(Cow<'a, str>, ExtensionValue<'a>)>,
+    /// The first `len` are the entries while `heap` is empty.
+    inline: [Entry<'a>; INLINE],
+    len: usize,
+    /// All the entries, once there are more than fit inline.
+    heap: Vec<Entry<'a>>,
+}
+
+impl Default for Extensions<'_> {
+    fn default() -> Self {
+        Extensions { inline: [EMPTY; INLINE], len: 0, heap: Vec::new() }
+    }
+}
+
+impl PartialEq for Extensions<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries() == other.entries()
+    }
+}
+
+impl Eq for Extensions<'_> {}
+
+impl fmt::Debug for Extensions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Extensions").field("entries", &self.entries()).finish()
+    }
 }
 
 impl<'a> Extensions<'a> {
@@ -116,34 +154,70 @@ impl<'a> Extensions<'a> {
         Extensions::default()
     }
 
-    /// Build from entries whose names the caller has checked are unique.
-    pub(crate) fn from_unique(mut entries: Vec<(Cow<'a, str>, ExtensionValue<'a>)>) -> Self {
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Extensions { entries }
+    /// The entries, sorted by name.
+    fn entries(&self) -> &[Entry<'a>] {
+        if self.heap.is_empty() { &self.inline[..self.len] } else { &self.heap }
+    }
+
+    fn entries_mut(&mut self) -> &mut [Entry<'a>] {
+        if self.heap.is_empty() { &mut self.inline[..self.len] } else { &mut self.heap }
+    }
+
+    /// Move the inline entries to the heap, to make room.
+    fn spill(&mut self) {
+        if self.heap.is_empty() {
+            self.heap.reserve(self.len + 1);
+            self.heap.extend(self.inline[..self.len].iter_mut().map(|e| std::mem::replace(e, EMPTY)));
+            self.len = 0;
+        }
+    }
+
+    /// Put `entry` at index `i` of the entries.
+    fn insert_at(&mut self, i: usize, entry: Entry<'a>) {
+        if self.heap.is_empty() && self.len < INLINE {
+            self.inline[self.len] = entry;
+            self.inline[i..=self.len].rotate_right(1);
+            self.len += 1;
+        } else {
+            self.spill();
+            self.heap.insert(i, entry);
+        }
+    }
+
+    /// Append an entry whose name the caller has checked is unique; call
+    /// [`Extensions::sort`] once all are in.
+    pub(crate) fn push_unique(&mut self, name: Cow<'a, str>, value: ExtensionValue<'a>) {
+        let end = self.len();
+        self.insert_at(end, (name, value));
+    }
+
+    /// Restore the order by name after [`Extensions::push_unique`].
+    pub(crate) fn sort(&mut self) {
+        self.entries_mut().sort_unstable_by(|a, b| a.0.cmp(&b.0));
     }
 
     fn position(&self, name: &str) -> Result<usize, usize> {
-        self.entries.binary_search_by(|(n, _)| n.as_ref().cmp(name))
+        self.entries().binary_search_by(|(n, _)| n.as_ref().cmp(name))
     }
 
     /// The value of extension `name`.
     pub fn get(&self, name: &str) -> Option<&ExtensionValue<'a>> {
-        self.position(name).ok().map(|i| &self.entries[i].1)
+        self.position(name).ok().map(|i| &self.entries()[i].1)
     }
 
     /// All extensions, sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &ExtensionValue<'a>)> {
-        self.entries.iter().map(|(n, v)| (n.as_ref(), v))
+        self.entries().iter().map(|(n, v)| (n.as_ref(), v))
     }
 
     /// How many extensions there are.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries().len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries().is_empty()
     }
 
     /// Add or replace an extension, under the rules parsing enforces (name
@@ -156,7 +230,8 @@ impl<'a> Extensions<'a> {
     ) -> Result<Option<ExtensionValue<'a>>, EnvelopeError> {
         let name = name.into();
         check_name(&name)?;
-        if ATTRIBUTES.contains(&name.as_ref()) || name == "data" {
+        let known = Name::of(&name);
+        if known.is_context_attribute() || known == Name::Data {
             return Err(EnvelopeError::InvalidExtensionName {
                 reason: format!("`{name}` is a CloudEvents attribute, not an extension"),
                 name: name.into_owned(),
@@ -166,9 +241,9 @@ impl<'a> Extensions<'a> {
             check_chars(&name, s)?;
         }
         Ok(match self.position(&name) {
-            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Ok(i) => Some(std::mem::replace(&mut self.entries_mut()[i].1, value)),
             Err(i) => {
-                self.entries.insert(i, (name, value));
+                self.insert_at(i, (name, value));
                 None
             }
         })
@@ -176,7 +251,13 @@ impl<'a> Extensions<'a> {
 
     /// Remove an extension, returning its value.
     pub fn remove(&mut self, name: &str) -> Option<ExtensionValue<'a>> {
-        self.position(name).ok().map(|i| self.entries.remove(i).1)
+        let i = self.position(name).ok()?;
+        if !self.heap.is_empty() {
+            return Some(self.heap.remove(i).1);
+        }
+        self.inline[i..self.len].rotate_left(1);
+        self.len -= 1;
+        Some(std::mem::replace(&mut self.inline[self.len], EMPTY).1)
     }
 }
 
@@ -211,10 +292,9 @@ pub(crate) fn value<'a>(name: &str, member: Member<'a>) -> Result<Option<Extensi
         Member::Str(s) => check_chars(name, &s).map(|()| Some(ExtensionValue::String(s))),
         Member::Int(i) => match i32::try_from(i) {
             Ok(i) => Ok(Some(ExtensionValue::Integer(i))),
-            Err(_) => Err(invalid(format!(
-                "the integer {i} is outside the 32-bit range -2147483648..=2147483647; send it as a string"
-            ))),
+            Err(_) => Err(out_of_range(name, i)),
         },
+        Member::BigInt(u) => Err(out_of_range(name, u)),
         Member::Float => Err(invalid(
             "numbers with a fraction or exponent (`1.5`, `1.0`, `1e3`) are not allowed; \
              send a whole number such as `3`, or a string"
@@ -232,11 +312,19 @@ pub(crate) fn value<'a>(name: &str, member: Member<'a>) -> Result<Option<Extensi
     }
 }
 
+/// The error for an integer extension beyond 32 bits.
+fn out_of_range(name: &str, i: impl fmt::Display) -> EnvelopeError {
+    EnvelopeError::InvalidExtensionValue {
+        name: name.to_owned(),
+        reason: format!("the integer {i} is outside the 32-bit range -2147483648..=2147483647; send it as a string"),
+    }
+}
+
 /// The members of a legacy `extensions` object (`null` means none).
-pub(crate) fn legacy_members<'a>(raw: &'a RawValue) -> Result<Vec<(Cow<'a, str>, Member<'a>)>, EnvelopeError> {
+pub(crate) fn legacy_members(raw: RawJson<'_>) -> Result<Members<'_>, EnvelopeError> {
     let text = raw.get();
     if text == "null" {
-        return Ok(Vec::new());
+        return Ok(Members::new());
     }
     if !text.starts_with('{') {
         return Err(EnvelopeError::InvalidExtensionValue {
@@ -248,7 +336,7 @@ pub(crate) fn legacy_members<'a>(raw: &'a RawValue) -> Result<Vec<(Cow<'a, str>,
             ),
         });
     }
-    structured::members(text.as_bytes(), false)
+    structured::object_members(text)
 }
 
 #[cfg(test)]
@@ -288,6 +376,33 @@ mod tests {
             assert_eq!(e.code(), "invalid_extension_name", "{bad}");
         }
         assert!(check_name("Trace_Parent").unwrap_err().to_string().contains("`traceparent`"));
+    }
+
+    /// Past the inline slots the entries move to the heap; order, lookups,
+    /// removal and equality do not notice.
+    #[test]
+    fn collection_spills_past_inline_slots() {
+        let names = ["f", "b", "e", "a", "d", "c"];
+        let mut ext = Extensions::new();
+        for (i, name) in names.iter().enumerate() {
+            assert!(ext.insert(*name, ExtensionValue::Integer(i as i32)).unwrap().is_none());
+            let mut sorted: Vec<&str> = names[..=i].to_vec();
+            sorted.sort_unstable();
+            assert_eq!(ext.iter().map(|(n, _)| n).collect::<Vec<_>>(), sorted, "after {name}");
+            assert_eq!(ext.len(), i + 1);
+        }
+        assert_eq!(ext.get("d"), Some(&ExtensionValue::Integer(4)));
+        assert_eq!(ext.remove("a"), Some(ExtensionValue::Integer(3)));
+        assert_eq!(ext.remove("e"), Some(ExtensionValue::Integer(2)));
+        assert_eq!(ext.remove("zz"), None);
+        let mut inline = Extensions::new();
+        for name in ["b", "c", "d", "f"] {
+            inline.insert(name, ext.get(name).unwrap().clone()).unwrap();
+        }
+        assert_eq!(ext, inline, "the same entries, one on the heap, one inline");
+        assert_eq!(format!("{ext:?}"), format!("{inline:?}"));
+        assert_eq!(inline.remove("b"), Some(ExtensionValue::Integer(1)));
+        assert_eq!(inline.iter().map(|(n, _)| n).collect::<Vec<_>>(), ["c", "d", "f"]);
     }
 
     #[test]

@@ -13,27 +13,37 @@
 //! in one mode and not another.
 //!
 //! Zero-copy: attribute strings without JSON escapes borrow the input
-//! ([`Cow::Borrowed`]), and `data` is a [`RawValue`] slice of the input that
+//! ([`Cow::Borrowed`]), and `data` is a [`RawJson`] slice of the input that
 //! generated code deserialises straight into typed structs.
+//!
+//! A catalog can also read an event in one pass (`EventCatalog::parse_event`):
+//! when `type` comes before `data`, `data` is decoded into the registered
+//! type while the envelope is read, instead of being skipped and parsed again.
 
 use std::borrow::Cow;
 
 use base64::Engine as _;
-use serde_json::value::RawValue;
 
 use crate::error::{EnvelopeError, excerpt};
+use names::Name;
 
 mod batch;
 mod binary;
 mod extensions;
 pub mod media;
+mod names;
+mod raw;
 mod structured;
 mod time;
 
 pub use batch::{DEFAULT_MAX_BATCH_EVENTS, parse_batch, parse_batch_limited};
 pub use binary::parse_binary;
 pub use extensions::{ExtensionValue, Extensions};
+pub use raw::RawJson;
 pub use time::Timestamp;
+
+pub(crate) use batch::{Element, parse_batch_with};
+pub(crate) use structured::{DataHook, parse_with};
 
 pub(crate) use time::{parse_date, parse_date_time, parse_time};
 
@@ -50,7 +60,7 @@ pub struct EnvelopeOptions {
 #[derive(Debug, Clone)]
 pub enum Data<'a> {
     /// JSON `data`, exactly as sent, borrowed from the input.
-    Json(&'a RawValue),
+    Json(RawJson<'a>),
     /// Bytes: decoded `data_base64`, or a non-JSON binary-mode body.
     Binary(Cow<'a, [u8]>),
 }
@@ -227,8 +237,12 @@ fn push_json_str(out: &mut String, s: &str) {
 pub(crate) enum Member<'a> {
     Null,
     Bool(bool),
-    /// Any JSON integer without fraction or exponent.
-    Int(i128),
+    /// A JSON integer without fraction or exponent, in the `i64` range.
+    Int(i64),
+    /// A JSON integer above `i64::MAX` (up to `u64::MAX`; larger ones are
+    /// floats to serde_json). Kept apart so a member stays small: members
+    /// are moved around whole.
+    BigInt(u64),
     /// A JSON number with a fraction or exponent (`1.5`, `1.0`, `1e3`).
     Float,
     Str(Cow<'a, str>),
@@ -237,7 +251,7 @@ pub(crate) enum Member<'a> {
     /// An array; its content is skipped.
     Array,
     /// A value kept as raw JSON text (`data`, a legacy `extensions` object).
-    Raw(&'a RawValue),
+    Raw(RawJson<'a>),
 }
 
 impl Member<'_> {
@@ -246,7 +260,7 @@ impl Member<'_> {
         match self {
             Member::Null => "null",
             Member::Bool(_) => "a boolean",
-            Member::Int(_) | Member::Float => "a number",
+            Member::Int(_) | Member::BigInt(_) | Member::Float => "a number",
             Member::Str(_) => "a string",
             Member::Object => "an object",
             Member::Array => "an array",
@@ -266,7 +280,9 @@ pub(crate) enum Origin {
     Header,
 }
 
-/// The context attributes, which can never be extension names.
+/// The context attributes, which can never be extension names (the rules
+/// recognise them with [`Name`]; this list is for tests).
+#[cfg(test)]
 const ATTRIBUTES: [&str; 8] =
     ["id", "source", "specversion", "type", "datacontenttype", "dataschema", "subject", "time"];
 
@@ -276,7 +292,8 @@ const ATTRIBUTES: [&str; 8] =
 pub(crate) fn forbidden_char(s: &str) -> Option<char> {
     // Fast path: printable ASCII is always allowed, and nearly every
     // attribute is nothing else; only other input is decoded into chars.
-    if s.bytes().all(|b| (0x20..0x7F).contains(&b)) {
+    // (`fold`, not `all`: without the early exit the loop vectorises.)
+    if s.bytes().fold(true, |printable, b| printable & (b.wrapping_sub(0x20) < 0x5F)) {
         return None;
     }
     s.chars().find(|&c| {
@@ -319,26 +336,47 @@ fn attribute_string<'a>(name: &str, member: Member<'a>) -> Result<Option<Cow<'a,
     }
 }
 
+/// The members a front end found, in input order: name, value, origin.
+/// Events have a dozen or so, so they stay on the stack.
+pub(crate) type Members<'a> = smallvec::SmallVec<[(Cow<'a, str>, Member<'a>, Origin); 16]>;
+
+/// The name CloudEvents sees twice first, when some name is: the smallest
+/// such name in byte order, so the same input always names the same one.
+fn first_duplicate<'m>(members: &'m Members<'_>) -> Option<&'m str> {
+    // Pairwise for the usual handful of members (no allocation; names of
+    // different lengths cost one comparison), sorted beyond that.
+    const PAIRWISE_MAX: usize = 24;
+    if members.len() <= PAIRWISE_MAX {
+        let mut found: Option<&str> = None;
+        for (i, (a, _, _)) in members.iter().enumerate() {
+            for (b, _, _) in &members[i + 1..] {
+                if a == b && found.is_none_or(|f| a.as_ref() < f) {
+                    found = Some(a);
+                }
+            }
+        }
+        return found;
+    }
+    let mut names: Vec<&str> = members.iter().map(|(n, _, _)| n.as_ref()).collect();
+    names.sort_unstable();
+    names.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
+}
+
 /// Apply the CloudEvents attribute rules to the members a front end found.
 ///
 /// Errors are reported in a fixed order (duplicates, then `specversion`,
 /// then members in input order, then missing attributes) so that the same
 /// input always gets the same error.
-pub(crate) fn build<'a>(
-    members: Vec<(Cow<'a, str>, Member<'a>, Origin)>,
-    opts: EnvelopeOptions,
-) -> Result<Envelope<'a>, EnvelopeError> {
-    let mut names: Vec<&str> = members.iter().map(|(n, _, _)| n.as_ref()).collect();
-    names.sort_unstable();
-    if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
-        return Err(EnvelopeError::DuplicateAttribute { attribute: pair[0].to_owned() });
+pub(crate) fn build<'a>(members: Members<'a>, opts: EnvelopeOptions) -> Result<Envelope<'a>, EnvelopeError> {
+    if let Some(name) = first_duplicate(&members) {
+        return Err(EnvelopeError::DuplicateAttribute { attribute: name.to_owned() });
     }
 
     // `specversion` first: an event of another version would otherwise be
     // reported through whatever attribute its version spells differently.
     let mut has_specversion = false;
     for (name, member, origin) in &members {
-        if name == "specversion" && *origin != Origin::Legacy {
+        if *origin != Origin::Legacy && Name::of(name) == Name::Specversion {
             match member {
                 Member::Null => {}
                 Member::Str(s) if s == "1.0" => has_specversion = true,
@@ -361,13 +399,14 @@ pub(crate) fn build<'a>(
     let mut source = None;
     let mut ty = None;
     let mut env = Envelope::new("", "", "");
-    let mut extensions = Vec::new();
+    let mut extensions = Extensions::new();
     let mut data_base64_present = false;
     for (name, member, origin) in members {
+        let known = Name::of(&name);
         let reserved = match origin {
             Origin::Json => false,
-            Origin::Legacy => ATTRIBUTES.contains(&name.as_ref()) || name == "data" || name == "extensions",
-            Origin::Header => name == "data" || (opts.legacy_extensions_object && name == "extensions"),
+            Origin::Legacy => known.is_context_attribute() || matches!(known, Name::Data | Name::Extensions),
+            Origin::Header => known == Name::Data || (opts.legacy_extensions_object && known == Name::Extensions),
         };
         if reserved {
             return Err(EnvelopeError::InvalidExtensionName {
@@ -379,14 +418,14 @@ pub(crate) fn build<'a>(
                 name: name.into_owned(),
             });
         }
-        match (name.as_ref(), origin) {
-            ("specversion", _) => {}
-            ("id", _) => id = attribute_string("id", member)?,
-            ("source", _) => source = attribute_string("source", member)?,
-            ("type", _) => ty = attribute_string("type", member)?,
-            ("datacontenttype", _) => env.datacontenttype = attribute_string("datacontenttype", member)?,
-            ("subject", _) => env.subject = attribute_string("subject", member)?,
-            ("dataschema", _) => {
+        match (known, origin) {
+            (Name::Specversion, _) => {}
+            (Name::Id, _) => id = attribute_string("id", member)?,
+            (Name::Source, _) => source = attribute_string("source", member)?,
+            (Name::Type, _) => ty = attribute_string("type", member)?,
+            (Name::Datacontenttype, _) => env.datacontenttype = attribute_string("datacontenttype", member)?,
+            (Name::Subject, _) => env.subject = attribute_string("subject", member)?,
+            (Name::Dataschema, _) => {
                 env.dataschema = attribute_string("dataschema", member)?;
                 if let Some(uri) = &env.dataschema {
                     if !crate::formats::is_uri(uri) {
@@ -394,10 +433,10 @@ pub(crate) fn build<'a>(
                     }
                 }
             }
-            ("time", _) => {
+            (Name::Time, _) => {
                 env.time = attribute_string("time", member)?.map(Timestamp::parse).transpose()?;
             }
-            ("data", Origin::Json) => {
+            (Name::Data, Origin::Json) => {
                 if let Member::Raw(raw) = member {
                     if raw.get() != "null" {
                         if data_base64_present {
@@ -407,7 +446,7 @@ pub(crate) fn build<'a>(
                     }
                 }
             }
-            ("data_base64", Origin::Json) => {
+            (Name::DataBase64, Origin::Json) => {
                 let Some(text) = data_base64(member)? else { continue };
                 if env.data.is_some() {
                     return Err(EnvelopeError::DataAndDataBase64);
@@ -421,7 +460,7 @@ pub(crate) fn build<'a>(
             _ => {
                 extensions::check_name(&name)?;
                 if let Some(value) = extensions::value(&name, member)? {
-                    extensions.push((name, value));
+                    extensions.push_unique(name, value);
                 }
             }
         }
@@ -434,7 +473,8 @@ pub(crate) fn build<'a>(
         return Err(missing("specversion"));
     }
     env.ty = ty.ok_or(missing("type"))?;
-    env.extensions = Extensions::from_unique(extensions);
+    extensions.sort();
+    env.extensions = extensions;
     Ok(env)
 }
 

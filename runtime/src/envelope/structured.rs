@@ -1,63 +1,173 @@
 //! Structured mode: one JSON object in, one [`Envelope`] out.
 //!
 //! The object is read with a hand-written serde [`Visitor`] straight from the
-//! input slice, never through a `serde_json::Value` tree: member names and
-//! string values borrow the input when they hold no escapes, `data` is kept
-//! as a borrowed [`RawValue`], and nested values of anything else are only
-//! skipped. The visitor does syntax only; the attribute rules live in
-//! [`super::build`], shared with binary mode. Syntax errors therefore always
-//! win over rule violations: a truncated body is reported as truncated.
+//! input, never through a `serde_json::Value` tree: member names and string
+//! values borrow the input when they hold no escapes, and nested values of
+//! anything else are only skipped. The visitor does syntax only; the
+//! attribute rules live in [`super::build`], shared with binary mode. Syntax
+//! errors therefore always win over rule violations: a truncated body is
+//! reported as truncated.
+//!
+//! Two readers share that visitor:
+//!
+//! - the **fast** one checks UTF-8 once for the whole input and reads the
+//!   text as `&str`, so no string is validated again; and when a
+//!   [`DataHook`] knows the event's `type` by the time `data` comes (as
+//!   every producer orders them), `data` is decoded straight into the
+//!   registered type instead of being skipped and parsed a second time;
+//! - the **exact** one is the reader as it always was (bytes, `data` kept
+//!   raw). Whatever the fast reader refuses — invalid UTF-8, a syntax
+//!   error, `data` its type cannot decode — is read again by it, so every
+//!   error is the one the exact reader gives, and data errors are found by
+//!   the caller's ordinary decode of the raw `data`.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::Deserializer as _;
-use serde::de::{self, Deserialize, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{Envelope, EnvelopeOptions, Member, Origin, build, extensions};
+use super::names::Name;
+use super::{Envelope, EnvelopeOptions, Member, Members, Origin, RawJson, build, extensions};
 use crate::error::EnvelopeError;
 
-/// Parse one structured-mode event.
+/// Decodes `data` during the envelope pass: what a catalog lends the
+/// reader for one-pass parsing.
+pub(crate) trait DataHook {
+    /// The decoded data, or why its type refused it after decoding.
+    type Out;
+
+    /// Which of the hook's types decodes `data` of event type `ty`, if any.
+    fn index(ty: &str) -> Option<usize>;
+
+    /// Decode `data` of the type `index` names from `d`.
+    fn decode<'de, D: de::Deserializer<'de>>(index: usize, d: D) -> Result<Self::Out, D::Error>;
+}
+
+/// No decoding: `data` stays raw (the two-pass API).
+pub(crate) enum NoHook {}
+
+impl DataHook for NoHook {
+    type Out = std::convert::Infallible;
+
+    fn index(_: &str) -> Option<usize> {
+        None
+    }
+
+    fn decode<'de, D: de::Deserializer<'de>>(_: usize, _: D) -> Result<Self::Out, D::Error> {
+        Err(de::Error::custom("no data hook"))
+    }
+}
+
+/// Parse one structured-mode event, keeping `data` raw.
 pub(crate) fn parse(bytes: &[u8], opts: EnvelopeOptions) -> Result<Envelope<'_>, EnvelopeError> {
-    let top = members(bytes, opts.legacy_extensions_object)?;
-    let mut all = Vec::with_capacity(top.len());
+    parse_with::<NoHook>(bytes, opts).map(|(envelope, _)| envelope)
+}
+
+/// Parse one structured-mode event, decoding `data` with `H` when `type`
+/// comes first. The second value is `H`'s output when it decoded `data`;
+/// `None` leaves `data` (absent, or kept raw) to the caller.
+pub(crate) fn parse_with<H: DataHook>(
+    bytes: &[u8],
+    opts: EnvelopeOptions,
+) -> Result<(Envelope<'_>, Option<H::Out>), EnvelopeError> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse_str_with::<H>(text, opts),
+        Err(_) => parse_exact(bytes, opts).map(|envelope| (envelope, None)),
+    }
+}
+
+/// [`parse_with`] for input already known to be UTF-8 (a batch element).
+pub(crate) fn parse_str_with<H: DataHook>(
+    text: &str,
+    opts: EnvelopeOptions,
+) -> Result<(Envelope<'_>, Option<H::Out>), EnvelopeError> {
+    match read_fast::<H>(text, opts.legacy_extensions_object) {
+        Some(object) => finish(object.members, opts).map(|envelope| (envelope, object.data)),
+        None => parse_exact(text.as_bytes(), opts).map(|envelope| (envelope, None)),
+    }
+}
+
+/// The exact reader: every error as it has always been reported.
+pub(crate) fn parse_exact(bytes: &[u8], opts: EnvelopeOptions) -> Result<Envelope<'_>, EnvelopeError> {
+    let members = members(bytes, opts.legacy_extensions_object)?;
+    finish(members, opts)
+}
+
+/// Lift the members of a legacy `extensions` object to the top level, then
+/// apply the attribute rules.
+pub(crate) fn finish(top: Members<'_>, opts: EnvelopeOptions) -> Result<Envelope<'_>, EnvelopeError> {
+    let legacy_at = |m: &(Cow<'_, str>, Member<'_>, Origin)| matches!(m.1, Member::Raw(_)) && Name::of(&m.0) == Name::Extensions;
+    if !opts.legacy_extensions_object || !top.iter().any(legacy_at) {
+        return build(top, opts);
+    }
+    let mut all = Members::new();
     let mut legacy_seen = false;
-    for (name, member) in top {
+    for (name, member, origin) in top {
         match member {
-            Member::Raw(raw) if opts.legacy_extensions_object && name == "extensions" => {
+            Member::Raw(raw) if Name::of(&name) == Name::Extensions => {
                 // The object's own name vanishes once its members are lifted,
                 // so a repeated `extensions` must be caught here.
                 if legacy_seen {
                     return Err(EnvelopeError::DuplicateAttribute { attribute: "extensions".into() });
                 }
                 legacy_seen = true;
-                let lifted = extensions::legacy_members(raw)?;
-                all.extend(lifted.into_iter().map(|(n, m)| (n, m, Origin::Legacy)));
+                all.extend(extensions::legacy_members(raw)?);
             }
-            member => all.push((name, member, Origin::Json)),
+            member => all.push((name, member, origin)),
         }
     }
     build(all, opts)
 }
 
+/// One object as the fast reader saw it.
+pub(crate) struct FastObject<'a, H: DataHook> {
+    /// Its members, in input order.
+    pub(crate) members: Members<'a>,
+    /// What the hook made of `data`, when it decoded it.
+    pub(crate) data: Option<H::Out>,
+}
+
+/// The fast reader over a whole document; `None` when it refuses the input.
+fn read_fast<H: DataHook>(text: &str, raw_extensions: bool) -> Option<FastObject<'_, H>> {
+    if first_non_ws(text.as_bytes()) != Some(b'{') {
+        return None;
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let mut object = (&mut de).deserialize_map(ObjectVisitor::<H>::new(raw_extensions)).ok()?;
+    de.end().ok()?;
+    let close = text.trim_end_matches([' ', '\t', '\n', '\r']).len() - 1;
+    object.place_data(text, close)?;
+    Some(object.into_fast())
+}
+
+/// The members of a JSON object given as text that has been read as JSON
+/// already (a legacy `extensions` object), with [`Origin::Legacy`].
+pub(crate) fn object_members(text: &str) -> Result<Members<'_>, EnvelopeError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let object = (&mut de)
+        .deserialize_map(ObjectVisitor::<NoHook>::nested(Origin::Legacy))
+        .map_err(|e| EnvelopeError::from_json(&e))?;
+    de.end().map_err(|e| EnvelopeError::from_json(&e))?;
+    Ok(object.members)
+}
+
 /// The members of a JSON object, in input order, duplicates included.
 /// `data` is always kept raw; `extensions` too when `raw_extensions`.
-pub(crate) fn members(
-    bytes: &[u8],
-    raw_extensions: bool,
-) -> Result<Vec<(Cow<'_, str>, Member<'_>)>, EnvelopeError> {
+pub(crate) fn members(bytes: &[u8], raw_extensions: bool) -> Result<Members<'_>, EnvelopeError> {
     match first_non_ws(bytes) {
         Some(b'{') => {}
         first => return Err(not_expected(bytes, first, |found| EnvelopeError::NotAnObject { found })),
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let members = (&mut de)
-        .deserialize_map(MembersVisitor { raw_extensions })
+    let object = (&mut de)
+        .deserialize_map(ObjectVisitor::<NoHook>::new(raw_extensions))
         .map_err(|e| EnvelopeError::from_json(&e))?;
     // Without this, `{…} garbage` would be accepted.
     de.end().map_err(|e| EnvelopeError::from_json(&e))?;
-    Ok(members)
+    Ok(object.members)
 }
 
 /// The error for a body whose first byte is not the expected bracket:
@@ -82,6 +192,10 @@ pub(crate) fn not_expected(
 /// The first byte after JSON whitespace (RFC 8259 `ws`).
 pub(crate) fn first_non_ws(bytes: &[u8]) -> Option<u8> {
     bytes.iter().copied().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 /// The JSON type of a well-formed document, from its first byte.
@@ -122,6 +236,15 @@ impl<'de> Deserialize<'de> for CowStr<'de> {
     }
 }
 
+/// A value kept as raw JSON text.
+struct Raw<'a>(RawJson<'a>);
+
+impl<'de> Deserialize<'de> for Raw<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <&'de RawValue>::deserialize(d).map(|raw| Raw(RawJson::new(raw.get())))
+    }
+}
+
 /// Any member value, classified; objects and arrays are skipped, not built.
 impl<'de> Deserialize<'de> for Member<'de> {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -144,10 +267,10 @@ impl<'de> Visitor<'de> for MemberVisitor {
         Ok(Member::Bool(v))
     }
     fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Member::Int(i128::from(v)))
+        Ok(Member::Int(v))
     }
     fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Member::Int(i128::from(v)))
+        Ok(i64::try_from(v).map_or(Member::BigInt(v), Member::Int))
     }
     // serde_json reports every number with a fraction or exponent (and
     // integers beyond u64) as f64: exactly the ones extensions reject.
@@ -173,26 +296,154 @@ impl<'de> Visitor<'de> for MemberVisitor {
     }
 }
 
-struct MembersVisitor {
-    raw_extensions: bool,
+/// `data` decoded by `H` as the type at `index`; `None` for `null`.
+struct TypedData<H>(usize, PhantomData<H>);
+
+impl<'de, H: DataHook> DeserializeSeed<'de> for TypedData<H> {
+    type Value = Option<H::Out>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
 }
 
-impl<'de> Visitor<'de> for MembersVisitor {
-    type Value = Vec<(Cow<'de, str>, Member<'de>)>;
+impl<'de, H: DataHook> Visitor<'de> for TypedData<H> {
+    type Value = Option<H::Out>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("event data")
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        H::decode(self.0, d).map(Some)
+    }
+}
+
+/// An object's members, as the visitor read them.
+pub(crate) struct ObjectRead<'a, H: DataHook> {
+    members: Members<'a>,
+    /// `data` decoded by the hook: its member's index (whose raw text is
+    /// still to be placed), and the hook's output.
+    data: Option<(usize, H::Out)>,
+}
+
+impl<'a, H: DataHook> ObjectRead<'a, H> {
+    /// Give the hook-decoded `data` member its raw text. The reader never
+    /// saw that text whole (it decoded it instead of skipping it), but
+    /// knows where it lies: after the borrowed `"data"` key and its colon,
+    /// up to the comma before the next key, or up to the object's closing
+    /// brace at `close` (a byte index of `whole`, the text every borrowed
+    /// key points into).
+    pub(crate) fn place_data(&mut self, whole: &'a str, close: usize) -> Option<()> {
+        let Some((i, _)) = self.data else { return Some(()) };
+        let b = whole.as_bytes();
+        let offset = |s: &str| s.as_ptr() as usize - whole.as_ptr() as usize;
+        // The visitor decodes `data` only after a borrowed key.
+        let key: &'a str = match &self.members[i].0 {
+            Cow::Borrowed(key) => *key,
+            Cow::Owned(_) => return None,
+        };
+        let mut start = offset(key) + key.len() + 1;
+        while is_ws(b[start]) || b[start] == b':' {
+            start += 1;
+        }
+        let end = match self.members.get(i + 1).map(|m| &m.0) {
+            None => Some(close),
+            // The next key's opening quote, then back over `ws , ws`.
+            Some(Cow::Borrowed(next)) => Some(offset(next) - 1),
+            // An escaped next key is a copy: find the end by skipping the
+            // value instead (rare: senders do not escape member names).
+            Some(Cow::Owned(_)) => None,
+        };
+        let end = match end {
+            Some(mut end) => {
+                while is_ws(b[end - 1]) || b[end - 1] == b',' {
+                    end -= 1;
+                }
+                end
+            }
+            None => {
+                let mut de = serde_json::Deserializer::from_str(&whole[start..]);
+                start + <&RawValue>::deserialize(&mut de).ok()?.get().len()
+            }
+        };
+        self.members[i].1 = Member::Raw(RawJson::new(&whole[start..end]));
+        Some(())
+    }
+
+    /// The members and the hook's output.
+    pub(crate) fn into_fast(self) -> FastObject<'a, H> {
+        FastObject { members: self.members, data: self.data.map(|(_, out)| out) }
+    }
+}
+
+/// Reads one JSON object's members. `data` is kept raw, or decoded by `H`
+/// when the object's `type` (read before it) is one of `H`'s; a legacy
+/// `extensions` object is kept raw when `raw_extensions`.
+pub(crate) struct ObjectVisitor<H> {
+    raw_extensions: bool,
+    origin: Origin,
+    hook: PhantomData<H>,
+}
+
+impl<H> ObjectVisitor<H> {
+    /// A top-level event object.
+    pub(crate) fn new(raw_extensions: bool) -> Self {
+        ObjectVisitor { raw_extensions, origin: Origin::Json, hook: PhantomData }
+    }
+
+    /// An object nested in one (the legacy `extensions`), whose members
+    /// have `origin`.
+    fn nested(origin: Origin) -> Self {
+        ObjectVisitor { raw_extensions: false, origin, hook: PhantomData }
+    }
+}
+
+impl<'de, H: DataHook> Visitor<'de> for ObjectVisitor<H> {
+    type Value = ObjectRead<'de, H>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(12));
+        let mut members = Members::new();
+        let mut type_index = None;
+        let mut data = None;
         while let Some(CowStr(key)) = map.next_key()? {
             // Keys compare after unescaping, so `"d\u0061ta"` is `data`.
-            let raw = key == "data" || (self.raw_extensions && key == "extensions");
-            let value = if raw { Member::Raw(map.next_value::<&'de RawValue>()?) } else { map.next_value()? };
-            out.push((key, value));
+            let name = Name::of(&key);
+            let value = match name {
+                // Decoding needs a borrowed key: its position is where the
+                // raw text of `data` begins.
+                Name::Data if data.is_none() && matches!(key, Cow::Borrowed(_)) && type_index.is_some() => {
+                    let index = type_index.unwrap_or_default();
+                    match map.next_value_seed(TypedData::<H>(index, PhantomData))? {
+                        Some(out) => {
+                            data = Some((members.len(), out));
+                            Member::Raw(RawJson::new(""))
+                        }
+                        None => Member::Raw(RawJson::new("null")),
+                    }
+                }
+                Name::Data => Member::Raw(map.next_value::<Raw<'de>>()?.0),
+                Name::Extensions if self.raw_extensions => Member::Raw(map.next_value::<Raw<'de>>()?.0),
+                _ => map.next_value()?,
+            };
+            if name == Name::Type && self.origin == Origin::Json {
+                type_index = match &value {
+                    Member::Str(ty) => H::index(ty),
+                    _ => None,
+                };
+            }
+            members.push((key, value, self.origin));
         }
-        Ok(out)
+        Ok(ObjectRead { members, data })
     }
 }
 

@@ -2,5 +2,6 @@
 
 #![allow(dead_code)] // Each test crate uses a different part.
 
+pub mod corpus;
 pub mod instances;
 pub mod toolchain;
