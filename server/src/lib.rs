@@ -129,7 +129,6 @@ pub async fn serve_on<S: Store>(listener: TcpListener, store: Arc<S>, config: &C
         store: store.clone(),
         body_limit: config.body_limit,
         max_batch_events: config.max_batch_events,
-        envelope: Catalog::ENVELOPE,
         layout: Arc::new(orchestrator::layout()),
         feed: feed::Feed::new(),
         gap_timeout: config.gap_timeout,

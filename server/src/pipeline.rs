@@ -1,14 +1,14 @@
-//! The transport-free front half of ingestion: envelope → registry lookup
-//! → typed decode + validation → handler → a [`NewEvent`] ready to store.
+//! The transport-free front half of ingestion: a decoded (or refused)
+//! event → handler → a [`NewEvent`] ready to store.
 //!
 //! HTTP lives in `http/`; storage in `store/`. This module only turns a
 //! parsed envelope into either something the store can take or a reason
 //! it was refused.
 
-use herald::{DataError, Envelope, EventCatalog, EventContext, ExtensionValue};
+use herald::{DataError, Envelope, EventContext, ExtensionValue};
 
 use crate::change::{RunChange, Transition};
-use crate::events::{Catalog, Event, dispatch};
+use crate::events::{Event, dispatch};
 use crate::orchestrator::Orchestrator;
 use crate::store::NewEvent;
 
@@ -21,9 +21,11 @@ pub enum Refusal {
     Data(#[from] DataError),
 }
 
-/// Decode, validate and handle one envelope.
-pub async fn prepare(envelope: &Envelope<'_>) -> Result<NewEvent, Refusal> {
-    let event = Catalog::decode(envelope)?;
+/// Handle one envelope whose data the catalog has decoded and validated
+/// (or refused): what [`herald::EventCatalog::parse_event`] gives in one
+/// pass, or [`herald::EventCatalog::decode`] after a binary-mode parse.
+pub async fn prepare(envelope: &Envelope<'_>, event: Result<Event, DataError>) -> Result<NewEvent, Refusal> {
+    let event = event?;
     let transition = transition_of(&event);
     let ctx = EventContext::new(envelope);
     let change: RunChange = match dispatch(&Orchestrator, &ctx, event).await {

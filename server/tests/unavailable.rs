@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use herald::EventCatalog;
-use herald_server::events::Catalog;
 use herald_server::orchestrator;
 use herald_server::http::{App, router};
 use herald_server::store::{EventQuery, Store};
@@ -17,7 +15,6 @@ async fn serve(store: Arc<SqliteStore>) -> String {
         store,
         body_limit: 1 << 20,
         max_batch_events: 1000,
-        envelope: Catalog::ENVELOPE,
         layout: Arc::new(orchestrator::layout()),
         feed: herald_server::feed::Feed::new(),
         gap_timeout: std::time::Duration::from_secs(30),

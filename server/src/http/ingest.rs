@@ -1,22 +1,23 @@
 //! `POST /api/ingest/event`: structured, binary and batch mode.
 //!
 //! The handler only picks the mode, reads the body within the limit and
-//! maps results to HTTP; the work is `pipeline::prepare` (validate, decode,
-//! handle) and `Store::ingest` (dedup, store, apply). The response is sent
-//! only after the store has committed.
+//! maps results to HTTP; the work is the catalog's one-pass parse (validate
+//! and decode), `pipeline::prepare` (handle) and `Store::ingest` (dedup,
+//! store, apply). The response is sent only after the store has committed.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use herald::envelope::{media, parse_batch_limited, parse_binary};
-use herald::{Envelope, EnvelopeError};
+use herald::envelope::{media, parse_binary};
+use herald::{EnvelopeError, EventCatalog, Parsed};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::App;
 use super::problem::Problem;
+use crate::events::{Catalog, Event};
 use crate::pipeline::{self, Refusal};
 use crate::store::{NewEvent, Outcome, Store};
 
@@ -63,10 +64,16 @@ pub async fn ingest<S: Store>(State(app): State<App<S>>, headers: HeaderMap, bod
     let span = tracing::info_span!("ingest", ?mode, traceparent = tracing::field::Empty);
     async move {
         match mode {
-            Mode::Structured => single(&app, Envelope::parse(&bytes, app.envelope)).await,
+            // One pass: the envelope is read and `data` decoded into its
+            // type together (same verdicts as parse + decode).
+            Mode::Structured => single(&app, Catalog::parse_event(&bytes)).await,
             Mode::Binary => {
                 let pairs = headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
-                single(&app, parse_binary(pairs, &bytes, app.envelope)).await
+                let parsed = parse_binary(pairs, &bytes, Catalog::ENVELOPE).map(|envelope| {
+                    let event = Catalog::decode(&envelope);
+                    Parsed { envelope, event }
+                });
+                single(&app, parsed).await
             }
             Mode::Batch => batch(&app, &bytes).await,
         }
@@ -108,15 +115,15 @@ async fn read_body(headers: &HeaderMap, mut body: Body, limit: usize) -> Result<
     Ok(buf)
 }
 
-async fn single<S: Store>(app: &App<S>, parsed: Result<Envelope<'_>, EnvelopeError>) -> Response {
-    let envelope = match parsed {
-        Ok(e) => e,
+async fn single<S: Store>(app: &App<S>, parsed: Result<Parsed<'_, Event>, EnvelopeError>) -> Response {
+    let Parsed { envelope, event } = match parsed {
+        Ok(p) => p,
         Err(e) => return Problem::envelope(&e).into_response(),
     };
     if let Some(tp) = envelope.extension("traceparent").and_then(|v| v.as_str()) {
         tracing::Span::current().record("traceparent", tp);
     }
-    let event = match pipeline::prepare(&envelope).await {
+    let event = match pipeline::prepare(&envelope, event).await {
         Ok(ev) => ev,
         Err(Refusal::Data(e)) => return Problem::data(&e).into_response(),
     };
@@ -139,7 +146,7 @@ async fn single<S: Store>(app: &App<S>, parsed: Result<Envelope<'_>, EnvelopeErr
 }
 
 async fn batch<S: Store>(app: &App<S>, bytes: &[u8]) -> Response {
-    let parsed = match parse_batch_limited(bytes, app.envelope, app.max_batch_events) {
+    let parsed = match Catalog::parse_batch_events(bytes, app.max_batch_events) {
         Ok(p) => p,
         Err(e) => return Problem::envelope(&e).into_response(),
     };
@@ -148,7 +155,7 @@ async fn batch<S: Store>(app: &App<S>, bytes: &[u8]) -> Response {
     for (index, item) in parsed.into_iter().enumerate() {
         let problem = match item {
             Err(e) => Problem::envelope(&e),
-            Ok(envelope) => match pipeline::prepare(&envelope).await {
+            Ok(Parsed { envelope, event }) => match pipeline::prepare(&envelope, event).await {
                 Ok(ev) => {
                     accepted.push((index, ev));
                     continue;

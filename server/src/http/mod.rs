@@ -8,7 +8,6 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use herald::EnvelopeOptions;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::feed::Feed;
@@ -29,8 +28,6 @@ pub struct App<S> {
     pub body_limit: usize,
     /// Most events one batch request may carry.
     pub max_batch_events: usize,
-    /// Envelope parsing options from the catalog.
-    pub envelope: EnvelopeOptions,
     /// Which run fields are keyed collections (paged by
     /// `GET /api/runs/{run_id}/items/{collection}`).
     pub layout: Arc<Layout>,
@@ -48,7 +45,6 @@ impl<S> Clone for App<S> {
             store: self.store.clone(),
             body_limit: self.body_limit,
             max_batch_events: self.max_batch_events,
-            envelope: self.envelope,
             layout: self.layout.clone(),
             feed: self.feed.clone(),
             gap_timeout: self.gap_timeout,
