@@ -121,13 +121,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                     .and_then(|code| catalog::load(&path).map(|c| (c, Some(code)))),
             };
             match result {
-                Err(diags) => {
-                    for d in &diags.0 {
-                        let _ = writeln!(err, "{d}");
-                    }
-                    let _ = writeln!(err, "error: {} problem(s) in {}", diags.0.len(), path.display());
-                    1
-                }
+                Err(diags) => diags.report(err, &path.display()),
                 Ok((cat, code)) => {
                     if let (Some(file), Some(code)) = (against, code) {
                         let existing = std::fs::read_to_string(&file).unwrap_or_default();

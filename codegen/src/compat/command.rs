@@ -101,11 +101,7 @@ pub fn baseline(
     };
     let new = match catalog::parse(&name, &text) {
         Ok(c) => c,
-        Err(diags) => {
-            print_diags(err, &diags);
-            let _ = writeln!(err, "error: {} problem(s) in {name}", diags.0.len());
-            return 1;
-        }
+        Err(diags) => return diags.report(err, &name),
     };
     let locator = Locator::new(&name, Some(&text));
     let mut report = Report::default();

@@ -40,13 +40,7 @@ pub struct ExportArgs {
 pub fn run(args: &ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let catalog = match catalog::load(&args.catalog) {
         Ok(c) => c,
-        Err(diags) => {
-            for d in &diags.0 {
-                let _ = writeln!(err, "{d}");
-            }
-            let _ = writeln!(err, "error: {} problem(s) in {}", diags.0.len(), args.catalog.display());
-            return 1;
-        }
+        Err(diags) => return diags.report(err, &args.catalog.display()),
     };
     let options = Options { base_uri: args.base_uri.clone(), source_name: None };
     let files = export(&catalog, args.format, &options);

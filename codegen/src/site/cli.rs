@@ -24,13 +24,7 @@ pub struct DocsArgs {
 pub fn run(args: &DocsArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let catalog = match catalog::load(&args.catalog) {
         Ok(c) => c,
-        Err(diags) => {
-            for d in &diags.0 {
-                let _ = writeln!(err, "{d}");
-            }
-            let _ = writeln!(err, "error: {} problem(s) in {}", diags.0.len(), args.catalog.display());
-            return 1;
-        }
+        Err(diags) => return diags.report(err, &args.catalog.display()),
     };
     let files = render(&catalog, Target::Static);
     for (name, text) in &files {
