@@ -13,6 +13,7 @@ use std::time::Instant;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::{Map, Value};
 
+use super::dedup_index::DedupIndex;
 use super::run_index::Key;
 use super::runs::{Dirty, Materialize, Pending, Run, RunCache, WRITE_THROUGH, json_text};
 use crate::change::RunChange;
@@ -150,26 +151,29 @@ impl Arrival {
     }
 }
 
-/// Process one new event in the open transaction `tx`; a stored event's
-/// run-index entry goes to `keys`.
-pub(super) fn ingest_one(tx: &Connection, runs: &mut Runs<'_>, keys: &mut Vec<Key>, arrival: &Arrival, now: i64) -> rusqlite::Result<Outcome> {
+/// Process one new event in the open transaction `tx`: a duplicate if
+/// `ids` knows its identity, else stored, claimed in `ids`, its run-index
+/// entry added to `keys` and applied.
+pub(super) fn ingest_one(
+    tx: &Connection,
+    runs: &mut Runs<'_>,
+    ids: &mut DedupIndex,
+    keys: &mut Vec<Key>,
+    arrival: &Arrival,
+    now: i64,
+) -> rusqlite::Result<Outcome> {
     let ev = &arrival.event;
-    // The UNIQUE (source, id) index is the dedup guard; inserting first
-    // makes the check and the claim one statement.
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO events (source, id, type, run_id, seq, received_at, state, change, envelope)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'applied', ?7, ?8)
-             ON CONFLICT (source, id) DO NOTHING",
-        )?
-        .execute(params![ev.source, ev.id, ev.type_name, ev.run_id, ev.seq, now, arrival.change, ev.envelope])?;
-    if inserted == 0 {
-        let run_id: String = tx
-            .prepare_cached("SELECT run_id FROM events WHERE source = ?1 AND id = ?2")?
-            .query_row(params![ev.source, ev.id], |r| r.get(0))?;
+    let hash = ids.hash(&ev.source, &ev.id);
+    if let Some(run_id) = ids.find(tx, hash, &ev.source, &ev.id)? {
         return Ok(Outcome::Duplicate { run_id });
     }
+    tx.prepare_cached(
+        "INSERT INTO events (source, id, type, run_id, seq, received_at, state, change, envelope)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'applied', ?7, ?8)",
+    )?
+    .execute(params![ev.source, ev.id, ev.type_name, ev.run_id, ev.seq, now, arrival.change, ev.envelope])?;
     let pk = tx.last_insert_rowid();
+    ids.claim(hash, pk);
     keys.push(Key::new(&ev.run_id, ev.seq, pk));
     let layout = runs.layout;
     let run = runs.get(tx, &ev.run_id)?;

@@ -20,6 +20,8 @@ use crate::clock::{millis_to_rfc3339, now_millis};
 
 mod apply;
 mod checkpoint;
+mod dedup_index;
+mod deferred;
 mod run_index;
 mod runs;
 mod schema;
@@ -56,7 +58,7 @@ impl SqliteStore {
         let mut conn = Connection::open(&path).map_err(open_err)?;
         schema::configure(&conn).map_err(open_err)?;
         schema::migrate(&mut conn, &rules.layout).map_err(open_err)?;
-        let index = run_index::RunIndex::open(&mut conn).map_err(open_err)?;
+        let index = writer::Indexes::open(&mut conn).map_err(open_err)?;
         let runs = apply::recover(&mut conn, &rules.layout, &rules.initial_status).map_err(open_err)?;
         let reader = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(open_err)?;

@@ -9,32 +9,22 @@
 //! dropping it took single events from 22k to 35k req/s (p99 10–15 ms to
 //! 4 ms) and batches from 45k to 100k events/s.
 //!
-//! So the index is a table, `run_event_keys`, that the writer fills in
-//! passes, several entries of a run at a time, one leaf page for all of
-//! them:
+//! So the index is a table, `run_event_keys`, written in deferred passes
+//! (`deferred.rs`), several entries of a run at a time, one leaf page for
+//! all of them:
 //!
 //! - Entries are keyed by a 64-bit hash of the run id, not the id itself:
 //!   a third of the size, so a third of the pages to split and write.
 //!   Readers check the event's `run_id`, so a collision costs a skipped
 //!   row, never a wrong one.
-//! - Runs are split into [`SHARDS`] by the same hash. Each shard has a
-//!   watermark in `run_index_watermarks`: every event of the shard with
-//!   `pk <= through_pk` has its entry in `run_event_keys`.
-//! - New entries wait in memory. For every [`PASS_EVERY`] events
-//!   committed, the writer indexes the shard with entries waiting whose
-//!   watermark is lowest, in the transaction of its next group, and moves
-//!   that watermark to the newest committed event; shards with nothing
-//!   waiting have their watermarks moved along with it. So no shard lags
-//!   more than about `SHARDS * PASS_EVERY` events, and each pass costs
-//!   about `PASS_EVERY` entries: no single commit stalls for long.
+//! - Runs are split into [`SHARDS`] by the same hash, each with its
+//!   watermark in `run_index_watermarks`.
 //! - Readers take what is indexed from `run_event_keys` and the rest — the
 //!   events above the watermark — from `events` by `pk` range.
-//! - The waiting entries live only in memory. After a crash, [`RunIndex::open`]
-//!   indexes everything above the lowest watermark again (`INSERT OR
-//!   IGNORE`: entries already there stay as they are).
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, Row, params};
 
+use super::deferred::{Deferred, Kind};
 use crate::clock::millis_to_rfc3339;
 use crate::store::{EventCursor, NO_SEQ, StoredEvent};
 
@@ -50,9 +40,6 @@ pub(super) const SHARDS: usize = 64;
 
 /// Committed events per indexing pass (see [`SHARDS`]).
 pub(super) const PASS_EVERY: usize = 512;
-
-/// Events indexed per transaction when [`RunIndex::open`] catches up.
-const CATCH_UP_CHUNK: i64 = 100_000;
 
 // The `ord` of an event without `seq` is `NO_SEQ`: after every `seq`
 // (which is a CloudEvents Integer, 32 bits), then in arrival (`pk`) order.
@@ -86,134 +73,45 @@ impl Key {
     }
 }
 
-/// A pass written in an open transaction; [`RunIndex::committed`] makes it
-/// count once that transaction has committed.
+/// The per-run event index: `run_event_keys`.
 #[derive(Debug)]
-pub(super) struct Pass {
-    shard: usize,
-    /// How many of the shard's waiting entries it wrote (the oldest).
-    written: usize,
-    /// The shard's new watermark.
-    through: i64,
-}
+pub(super) struct RunKeys;
 
-/// The writer's side of the index: what waits to be written, per shard.
-#[derive(Debug)]
-pub(super) struct RunIndex {
-    waiting: Vec<Vec<Key>>,
-    through: Vec<i64>,
-    /// The highest `pk` committed.
-    committed_through: i64,
-    /// Events committed since the last pass (minus `PASS_EVERY` per pass).
-    owed: usize,
-}
+impl Kind for RunKeys {
+    type Entry = Key;
+    const NAME: &'static str = "run index";
+    const WATERMARKS: &'static str = "run_index_watermarks";
+    const SHARDS: usize = SHARDS;
+    const PASS_EVERY: usize = PASS_EVERY;
+    const COLUMNS: &'static str = "run_id, seq, pk";
 
-impl RunIndex {
-    /// Index whatever the watermarks do not cover (a crash loses the
-    /// waiting entries; an older store has none at all), then start with
-    /// every shard fully indexed.
-    pub(super) fn open(conn: &mut Connection) -> rusqlite::Result<Self> {
-        Self::open_in_chunks(conn, CATCH_UP_CHUNK)
+    fn entry(&self, r: &Row<'_>) -> rusqlite::Result<Key> {
+        Ok(Key::new(&r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
     }
 
-    /// [`RunIndex::open`], catching up `chunk` events per transaction.
-    fn open_in_chunks(conn: &mut Connection, chunk: i64) -> rusqlite::Result<Self> {
-        let lowest: i64 =
-            conn.query_row("SELECT COALESCE(MIN(through_pk), 0) FROM run_index_watermarks", [], |r| r.get(0))?;
-        let newest: i64 = conn.query_row("SELECT COALESCE(MAX(pk), 0) FROM events", [], |r| r.get(0))?;
-        if newest - lowest > chunk {
-            tracing::info!(events = newest - lowest, "indexing the stored events by run (once, for a store from an earlier version)");
-        }
-        // In chunks, each committed and checkpointed, so memory and the WAL
-        // stay small however large an older store is. A crash in between
-        // is harmless: the watermarks move only at the end, and entries
-        // already written are ignored the next time.
-        let mut from = lowest;
-        while from < newest {
-            let to = from.saturating_add(chunk).min(newest);
-            let tx = conn.transaction()?;
-            let keys = tx
-                .prepare("SELECT run_id, seq, pk FROM events WHERE pk > ?1 AND pk <= ?2")?
-                .query_map([from, to], |r| Ok(Key::new(&r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            write_keys(&tx, keys)?;
-            tx.commit()?;
-            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-            from = to;
-        }
-        // Rewritten whole, so a change of SHARDS between versions is harmless.
-        let tx = conn.transaction()?;
-        tx.execute("DELETE FROM run_index_watermarks", [])?;
-        for shard in 0..SHARDS {
-            tx.execute("INSERT INTO run_index_watermarks (shard, through_pk) VALUES (?1, ?2)", params![shard, newest])?;
-        }
-        tx.commit()?;
-        Ok(RunIndex { waiting: vec![Vec::new(); SHARDS], through: vec![newest; SHARDS], committed_through: newest, owed: 0 })
+    fn shard(k: &Key) -> usize {
+        shard(k.run_key)
     }
 
-    /// Write the passes now due into the open transaction `tx`: one per
-    /// `PASS_EVERY` events committed, each for the shard that has waited
-    /// longest. `all` writes every shard that has entries waiting.
-    pub(super) fn write_passes(&self, tx: &Connection, all: bool) -> rusqlite::Result<Vec<Pass>> {
-        let mut shards: Vec<usize> = (0..SHARDS).filter(|&s| !self.waiting[s].is_empty()).collect();
-        shards.sort_by_key(|&s| self.through[s]);
-        if !all {
-            shards.truncate(self.owed / PASS_EVERY);
-        }
-        let mut mark = tx.prepare_cached("UPDATE run_index_watermarks SET through_pk = ?2 WHERE shard = ?1")?;
-        let mut passes = Vec::with_capacity(shards.len());
-        for shard in shards {
-            let waiting = &self.waiting[shard];
-            write_keys(tx, waiting.clone())?;
-            mark.execute(params![shard, self.committed_through])?;
-            passes.push(Pass { shard, written: waiting.len(), through: self.committed_through });
-        }
-        // A shard with nothing waiting is fully indexed: move its watermark
-        // too, or readers of its runs would scan everything committed since
-        // its last pass (for an idle shard, without bound). Once per pass
-        // slot, so about every PASS_EVERY events.
-        if !passes.is_empty() {
-            for shard in (0..SHARDS).filter(|&s| self.waiting[s].is_empty() && self.through[s] < self.committed_through) {
-                mark.execute(params![shard, self.committed_through])?;
-                passes.push(Pass { shard, written: 0, through: self.committed_through });
-            }
-        }
-        Ok(passes)
+    fn pk(k: &Key) -> i64 {
+        k.pk
     }
 
-    /// The transaction holding `passes` and the events `new` committed.
-    pub(super) fn committed(&mut self, passes: Vec<Pass>, new: Vec<Key>) {
-        for p in passes {
-            if p.written > 0 {
-                self.waiting[p.shard].drain(..p.written);
-                self.owed = self.owed.saturating_sub(PASS_EVERY);
-            }
-            self.through[p.shard] = p.through;
+    fn write(tx: &Connection, keys: &[Key]) -> rusqlite::Result<()> {
+        let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO run_event_keys (run_key, ord, pk) VALUES (?1, ?2, ?3)")?;
+        for k in keys {
+            insert.execute(params![k.run_key, k.ord, k.pk])?;
         }
-        self.owed += new.len();
-        for k in new {
-            self.committed_through = self.committed_through.max(k.pk);
-            self.waiting[shard(k.run_key)].push(k);
-        }
-        // Never owe passes for entries that are not there.
-        self.owed = self.owed.min(self.waiting());
-    }
-
-    /// Entries waiting to be written, all shards.
-    fn waiting(&self) -> usize {
-        self.waiting.iter().map(Vec::len).sum()
+        Ok(())
     }
 }
 
-/// Insert `keys` into `run_event_keys` (those already there stay), in key
-/// order, so consecutive inserts land on the same page.
-fn write_keys(tx: &Connection, mut keys: Vec<Key>) -> rusqlite::Result<()> {
-    keys.sort_unstable();
-    let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO run_event_keys (run_key, ord, pk) VALUES (?1, ?2, ?3)")?;
-    for k in keys {
-        insert.execute(params![k.run_key, k.ord, k.pk])?;
-    }
-    Ok(())
+/// The writer's side of the run index.
+pub(super) type RunIndex = Deferred<RunKeys>;
+
+/// Open the run index, indexing what a crash or an older store left out.
+pub(super) fn open(conn: &mut Connection) -> rusqlite::Result<RunIndex> {
+    Deferred::open(conn, RunKeys)
 }
 
 /// A run's stored events in `seq` order (events without `seq` last, in
@@ -309,10 +207,10 @@ mod tests {
         for chunk in (0..n).collect::<Vec<_>>().chunks(64) {
             let tx = conn.transaction().unwrap();
             let passes = index.write_passes(&tx, false).unwrap();
-            most = most.max(passes.iter().map(|p| p.written).sum());
+            most = most.max(passes.iter().map(|p| p.written()).sum());
             let new: Vec<Key> = chunk.iter().map(|i| insert(&tx, &format!("run-{}", i % runs), Some(*i as i64))).collect();
             tx.commit().unwrap();
-            index.committed(passes, new);
+            index.committed(passes, new, |_| ());
         }
         most
     }
@@ -320,20 +218,20 @@ mod tests {
     #[test]
     fn events_read_the_same_whether_indexed_or_not() {
         let (_dir, mut conn) = store();
-        let mut index = RunIndex::open(&mut conn).unwrap();
+        let mut index = open(&mut conn).unwrap();
         for seq in [3, 1, 2] {
             let k = insert(&conn, "r", Some(seq));
-            index.committed(Vec::new(), vec![k]);
+            index.committed(Vec::new(), vec![k], |_| ());
         }
         let k = insert(&conn, "r", None);
-        index.committed(Vec::new(), vec![k]);
+        index.committed(Vec::new(), vec![k], |_| ());
         insert(&conn, "other", Some(1));
         assert_eq!(indexed(&conn), 0, "nothing is written before a pass is due");
         let before = seqs(&conn, "r", None, 10);
         assert_eq!(before, vec![Some(1), Some(2), Some(3), None]);
 
         let passes = index.write_passes(&conn, true).unwrap();
-        index.committed(passes, Vec::new());
+        index.committed(passes, Vec::new(), |_| ());
         assert_eq!(indexed(&conn), 4);
         assert_eq!(seqs(&conn, "r", None, 10), before);
         assert_eq!(seqs(&conn, "r", Some(1), 10), vec![Some(2), Some(3), None], "after a seq: the higher seqs, then events without");
@@ -344,13 +242,13 @@ mod tests {
     #[test]
     fn a_half_indexed_run_merges_both_halves_without_repeats() {
         let (_dir, mut conn) = store();
-        let mut index = RunIndex::open(&mut conn).unwrap();
+        let mut index = open(&mut conn).unwrap();
         let first: Vec<Key> = (1..=3).map(|s| insert(&conn, "r", Some(s))).collect();
-        index.committed(Vec::new(), first);
+        index.committed(Vec::new(), first, |_| ());
         let passes = index.write_passes(&conn, true).unwrap();
-        index.committed(passes, Vec::new());
+        index.committed(passes, Vec::new(), |_| ());
         let later: Vec<Key> = (4..=6).map(|s| insert(&conn, "r", Some(s))).collect();
-        index.committed(Vec::new(), later);
+        index.committed(Vec::new(), later, |_| ());
         assert_eq!(indexed(&conn), 3);
         assert_eq!(seqs(&conn, "r", None, 10), (1..=6).map(Some).collect::<Vec<_>>());
         assert_eq!(seqs(&conn, "r", Some(2), 3), vec![Some(3), Some(4), Some(5)]);
@@ -363,15 +261,15 @@ mod tests {
     #[test]
     fn passes_keep_every_shard_close_behind_and_stay_small() {
         let (_dir, mut conn) = store();
-        let mut index = RunIndex::open(&mut conn).unwrap();
+        let mut index = open(&mut conn).unwrap();
         let n = 40 * PASS_EVERY;
         let most = ingest(&mut conn, &mut index, 1000, n);
         assert!(most > 0 && most <= 4 * PASS_EVERY, "one transaction wrote {most} index entries");
         let behind = index.waiting();
         assert!(indexed(&conn) as usize + behind == n);
         assert!(behind <= SHARDS * PASS_EVERY + 64, "{behind} entries still waiting");
-        let oldest = *index.through.iter().min().unwrap();
-        assert!(index.committed_through - oldest <= (SHARDS * PASS_EVERY + 64) as i64, "a shard fell behind");
+        let oldest = *index.through().iter().min().unwrap();
+        assert!(index.committed_through() - oldest <= (SHARDS * PASS_EVERY + 64) as i64, "a shard fell behind");
         for r in [0, 999, 500] {
             let listed = seqs(&conn, &format!("run-{r}"), None, 1000);
             assert_eq!(listed.len(), (0..n).filter(|i| i % 1000 == r).count(), "run-{r}");
@@ -382,22 +280,22 @@ mod tests {
     #[test]
     fn shards_without_events_keep_up_too() {
         let (_dir, mut conn) = store();
-        let mut index = RunIndex::open(&mut conn).unwrap();
+        let mut index = open(&mut conn).unwrap();
         // One busy run: one shard has entries, the others none.
         let most = ingest(&mut conn, &mut index, 1, 40 * PASS_EVERY);
         assert!(most <= 4 * PASS_EVERY, "one transaction wrote {most} index entries");
-        let oldest = *index.through.iter().min().unwrap();
-        assert!(index.committed_through - oldest <= (2 * PASS_EVERY) as i64, "an idle shard's watermark stayed behind at {oldest}");
+        let oldest = *index.through().iter().min().unwrap();
+        assert!(index.committed_through() - oldest <= (2 * PASS_EVERY) as i64, "an idle shard's watermark stayed behind at {oldest}");
         let stored: Vec<i64> = conn.prepare("SELECT through_pk FROM run_index_watermarks ORDER BY shard").unwrap()
             .query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
-        assert_eq!(stored, index.through, "the table says what memory says");
+        assert_eq!(stored, index.through(), "the table says what memory says");
         assert_eq!(seqs(&conn, "run-0", None, 100_000).len(), 40 * PASS_EVERY);
     }
 
     #[test]
     fn open_indexes_what_a_crash_left_waiting() {
         let (dir, mut conn) = store();
-        let mut index = RunIndex::open(&mut conn).unwrap();
+        let mut index = open(&mut conn).unwrap();
         ingest(&mut conn, &mut index, 10, 20 * PASS_EVERY);
         let before: Vec<_> = (0..10).map(|r| seqs(&conn, &format!("run-{r}"), None, 10_000)).collect();
         assert!(index.waiting() > 0, "some entries were waiting when the process died");
@@ -406,7 +304,7 @@ mod tests {
 
         let mut conn = Connection::open(dir.path().join("t.sqlite3")).unwrap();
         // Chunks that do not divide the events evenly.
-        let index = RunIndex::open_in_chunks(&mut conn, 777).unwrap();
+        let index = RunIndex::open_in_chunks(&mut conn, RunKeys, 777).unwrap();
         assert_eq!(index.waiting(), 0);
         assert_eq!(indexed(&conn) as usize, 20 * PASS_EVERY, "every event indexed once");
         let after: Vec<_> = (0..10).map(|r| seqs(&conn, &format!("run-{r}"), None, 10_000)).collect();
@@ -431,7 +329,7 @@ mod tests {
 
         let mut conn = Connection::open(dir.path().join("t.sqlite3")).unwrap();
         super::super::schema::migrate(&mut conn, &crate::runstate::Layout::default()).unwrap();
-        RunIndex::open(&mut conn).unwrap();
+        open(&mut conn).unwrap();
         assert_eq!(indexed(&conn), 3);
         assert_eq!(seqs(&conn, "r", None, 10), vec![Some(1), Some(2), None]);
         let old: i64 =
@@ -442,12 +340,12 @@ mod tests {
     #[test]
     fn a_run_key_shared_with_another_run_lists_only_the_runs_own_events() {
         let (_dir, mut conn) = store();
-        let mut index = RunIndex::open(&mut conn).unwrap();
+        let mut index = open(&mut conn).unwrap();
         let mine = insert(&conn, "mine", Some(1));
         let other = insert(&conn, "other", Some(2));
-        index.committed(Vec::new(), vec![mine, other]);
+        index.committed(Vec::new(), vec![mine, other], |_| ());
         let passes = index.write_passes(&conn, true).unwrap();
-        index.committed(passes, Vec::new());
+        index.committed(passes, Vec::new(), |_| ());
         // What a hash collision would store: the other run's event under
         // this run's key.
         conn.execute("INSERT INTO run_event_keys (run_key, ord, pk) VALUES (?1, 2, ?2)", params![mine.run_key, other.pk])

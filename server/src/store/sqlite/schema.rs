@@ -4,10 +4,11 @@ use rusqlite::Connection;
 
 use crate::runstate::Layout;
 
-/// Created on open when missing (`IF NOT EXISTS`), so opening an existing
-/// data directory is the same call as creating one.
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
+/// The columns of `events`, one copy for [`SCHEMA`] and the migration
+/// that rebuilds the table.
+macro_rules! events_columns {
+    () => {
+        "
     pk          INTEGER PRIMARY KEY,
     source      TEXT    NOT NULL,
     id          TEXT    NOT NULL,
@@ -17,9 +18,18 @@ CREATE TABLE IF NOT EXISTS events (
     received_at INTEGER NOT NULL,       -- ms since the Unix epoch
     state       TEXT    NOT NULL,       -- applied | parked | stale | illegal_transition
     change      TEXT,                   -- the handler's RunChange, kept while parked
-    envelope    TEXT    NOT NULL,
-    UNIQUE (source, id)                 -- the dedup guard: CloudEvents identity
-);
+    envelope    TEXT    NOT NULL
+"
+    };
+}
+
+/// Created on open when missing (`IF NOT EXISTS`), so opening an existing
+/// data directory is the same call as creating one.
+const SCHEMA: &str = concat!(
+    "CREATE TABLE IF NOT EXISTS events (",
+    events_columns!(),
+    ");
+-- No UNIQUE (source, id): the dedup guard is event_ids (dedup_index.rs).
 CREATE INDEX IF NOT EXISTS events_parked ON events (run_id, seq) WHERE state = 'parked';
 
 -- The events of each run in `seq` order, filled in deferred passes
@@ -75,7 +85,27 @@ CREATE TABLE IF NOT EXISTS run_materialized (
     through_pk INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO run_materialized VALUES (0, 0);
-";
+
+-- The dedup guard (dedup_index.rs): each stored event's CloudEvents
+-- identity (source, id) as a keyed 64-bit hash, filled in deferred passes;
+-- per shard of hashes, every event with pk <= through_pk is in it.
+CREATE TABLE IF NOT EXISTS event_ids (
+    hash INTEGER NOT NULL,
+    pk   INTEGER NOT NULL,
+    PRIMARY KEY (hash, pk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS event_ids_watermarks (
+    shard      INTEGER PRIMARY KEY,
+    through_pk INTEGER NOT NULL
+);
+-- The SipHash key of event_ids, made with the store.
+CREATE TABLE IF NOT EXISTS event_ids_key (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    k0 INTEGER NOT NULL,
+    k1 INTEGER NOT NULL
+);
+"
+);
 
 /// Settings every connection gets.
 ///
@@ -107,7 +137,7 @@ type Migration = fn(&Connection, &Layout) -> rusqlite::Result<()>;
 
 /// Steps from version `i` to `i + 1`, in order. A new store is created at
 /// [`VERSION`] directly; an older one runs the steps it has not run.
-const MIGRATIONS: [Migration; 3] = [legacy, split_runs, write_behind];
+const MIGRATIONS: [Migration; 4] = [legacy, split_runs, write_behind, deferred_dedup];
 
 /// Create the tables if this is a new store, or bring an older one to
 /// [`VERSION`].
@@ -202,6 +232,23 @@ fn write_behind(conn: &Connection, _: &Layout) -> rusqlite::Result<()> {
     }
     conn.execute_batch(SCHEMA)?;
     conn.execute_batch("INSERT OR REPLACE INTO run_materialized SELECT 0, COALESCE(MAX(pk), 0) FROM events;")
+}
+
+/// 3 → 4: the dedup guard moves from `UNIQUE (source, id)` on `events`
+/// to `event_ids`. SQLite cannot drop a table's constraint, so `events` is
+/// copied into a table without it (the `pk`s stay); `DedupIndex::open`
+/// then fills `event_ids` from it (its watermarks start at 0).
+fn deferred_dedup(conn: &Connection, _: &Layout) -> rusqlite::Result<()> {
+    conn.execute_batch(concat!(
+        "CREATE TABLE events_v4 (",
+        events_columns!(),
+        ");
+         INSERT INTO events_v4 (pk, source, id, type, run_id, seq, received_at, state, change, envelope)
+             SELECT pk, source, id, type, run_id, seq, received_at, state, change, envelope FROM events;
+         DROP TABLE events;
+         ALTER TABLE events_v4 RENAME TO events;"
+    ))?;
+    conn.execute_batch(SCHEMA)
 }
 
 fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
@@ -317,5 +364,45 @@ mod tests {
             .unwrap();
         assert_eq!((keys, marks), (0, 0), "emptied, so the next open indexes every event again");
         assert!(has_column(&conn, "run_event_keys", "run_key").unwrap());
+    }
+
+    #[test]
+    fn events_under_a_unique_constraint_move_to_a_table_without_it_and_keep_their_pks() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // A version 3 store: the dedup guard was UNIQUE (source, id).
+        conn.execute_batch(concat!("CREATE TABLE events (", events_columns!(), ", UNIQUE (source, id));")).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(
+            "INSERT INTO events (pk, source, id, type, run_id, seq, received_at, state, change, envelope) VALUES
+                 (7, '/s', 'a', 't', 'r', 1, 5, 'applied', NULL, '{}'),
+                 (9, '/s', 'b', 't', 'r', NULL, 6, 'parked', '{\"c\":1}', '{\"x\":2}');",
+        )
+        .unwrap();
+        let before: Vec<String> = rows(&conn);
+        reopen(&mut conn, 3);
+        assert_eq!(rows(&conn), before, "every column of every event, pks included");
+        let unique: i64 = conn
+            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'events' AND name LIKE 'sqlite_autoindex%'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(unique, 0, "the UNIQUE index is gone");
+        let parked: i64 =
+            conn.query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'events_parked'", [], |r| r.get(0)).unwrap();
+        assert_eq!(parked, 1, "the table's other index is back");
+        // The guard is filled from the moved events when the store opens.
+        let index = super::super::dedup_index::DedupIndex::open(&mut conn).unwrap();
+        let hash = index.hash("/s", "b");
+        assert_eq!(index.find(&conn, hash, "/s", "b").unwrap(), Some("r".to_owned()));
+    }
+
+    fn rows(conn: &Connection) -> Vec<String> {
+        conn.prepare("SELECT pk, source, id, type, run_id, seq, received_at, state, change, envelope FROM events ORDER BY pk")
+            .unwrap()
+            .query_map([], |r| {
+                let cols: Vec<String> = (0..10).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect();
+                Ok(cols.join("|"))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     }
 }

@@ -15,8 +15,9 @@
 //! jobs retried in a transaction of its own, which keeps one bad job from
 //! failing the others. Nothing is acknowledged before its commit.
 //!
-//! The writer also owns the run index's waiting entries (`run_index.rs`):
-//! a group's transaction carries the index passes that are due; and the
+//! The writer also owns the waiting entries of the deferred indexes (the
+//! run index, `run_index.rs`, and the dedup guard, `dedup_index.rs`): a
+//! group's transaction carries the index passes that are due; and the
 //! runs it holds ahead of the tables (`runs.rs`): a group's transaction
 //! writes them when they are due.
 
@@ -26,7 +27,9 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::apply::{self, Arrival, Record, Runs};
-use super::run_index::{Key, Pass, RunIndex};
+use super::dedup_index::DedupIndex;
+use super::deferred::Pass;
+use super::run_index::{self, Key, RunIndex};
 use super::runs::{Materialize, Run, RunCache, Written};
 use crate::clock::now_millis;
 use crate::runstate::Rules;
@@ -34,6 +37,22 @@ use crate::store::{Outcome, StoreError};
 
 /// Upper bound on events per commit, so one commit's latency stays small.
 pub(super) const MAX_GROUP_EVENTS: usize = 2048;
+
+/// The deferred indexes the writer fills (see `deferred.rs`).
+#[derive(Debug)]
+pub(super) struct Indexes {
+    /// A run's events in `seq` order.
+    runs: RunIndex,
+    /// The dedup guard.
+    ids: DedupIndex,
+}
+
+impl Indexes {
+    /// Open both, indexing what a crash or an older store left out.
+    pub(super) fn open(conn: &mut Connection) -> rusqlite::Result<Self> {
+        Ok(Indexes { runs: run_index::open(conn)?, ids: DedupIndex::open(conn)? })
+    }
+}
 
 /// Work for the writer thread.
 pub(super) enum Job {
@@ -103,7 +122,7 @@ fn mismatched() -> StoreError {
 /// The writer loop, starting from the runs `cache` holds (as
 /// [`apply::recover`] left them); returns when the channel closes or on
 /// `Shutdown`.
-pub(super) fn run(mut conn: Connection, mut index: RunIndex, cache: RunCache, mut rx: mpsc::Receiver<Job>, rules: Rules) {
+pub(super) fn run(mut conn: Connection, mut index: Indexes, cache: RunCache, mut rx: mpsc::Receiver<Job>, rules: Rules) {
     let mut wal = super::checkpoint::WalRestart::new();
     let mut cache = Some(cache);
     while let Some(first) = rx.blocking_recv() {
@@ -132,7 +151,7 @@ pub(super) fn run(mut conn: Connection, mut index: RunIndex, cache: RunCache, mu
     if let Err(e) = attempt(&mut conn, &mut index, false, &mut cache, &[Work::Materialize], now_millis(), &rules) {
         tracing::warn!(error = %e, "writing run state on close failed; the next open will replay it");
     }
-    // Write the index's waiting entries, so the next open has nothing to
+    // Write the indexes' waiting entries, so the next open has nothing to
     // catch up on. Failure is harmless: the next open indexes them.
     if let Err(e) = index_everything(&mut conn, &mut index) {
         tracing::warn!(error = %e, "writing the run index on close failed; the next open will");
@@ -147,7 +166,7 @@ pub(super) fn run(mut conn: Connection, mut index: RunIndex, cache: RunCache, mu
     }
 }
 
-fn commit_group(conn: &mut Connection, index: &mut RunIndex, cache: &mut Option<RunCache>, group: Vec<Job>, rules: &Rules) {
+fn commit_group(conn: &mut Connection, index: &mut Indexes, cache: &mut Option<RunCache>, group: Vec<Job>, rules: &Rules) {
     let now = now_millis();
     let (work, replies): (Vec<Work>, Vec<Reply>) = group
         .into_iter()
@@ -191,7 +210,7 @@ fn commit_group(conn: &mut Connection, index: &mut RunIndex, cache: &mut Option<
 /// succeeds, nothing is committed.
 fn attempt(
     conn: &mut Connection,
-    index: &mut RunIndex,
+    index: &mut Indexes,
     passes: bool,
     cache: &mut Option<RunCache>,
     work: &[Work],
@@ -205,13 +224,15 @@ fn attempt(
             StoreError { message: format!("cannot bring run state in line with the event log: {}", e.message), ..e }
         })?),
     };
-    match transact(conn, passes.then_some(&*index), held, work, now, rules) {
+    match transact(conn, index, passes, held, work, now, rules) {
         Ok(Committed { done, passes, keys, runs, written }) => {
-            index.committed(passes, keys);
+            index.runs.committed(passes.runs, keys, |_| ());
+            index.ids.committed(passes.ids);
             held.keep(runs, written);
             Ok(done)
         }
         Err(e) => {
+            index.ids.rolled_back();
             *cache = None;
             Err(e)
         }
@@ -222,8 +243,8 @@ fn attempt(
 struct Committed {
     /// One result per job.
     done: Vec<Done>,
-    /// The run index passes it carried.
-    passes: Vec<Pass>,
+    /// The index passes it carried.
+    passes: Passes,
     /// Run index entries of the events it stored.
     keys: Vec<Key>,
     /// The runs it changed.
@@ -232,12 +253,27 @@ struct Committed {
     written: Written,
 }
 
-/// Run `work` in one transaction, with the run index passes due when
-/// `index` is given, writing the runs that are due (all of them when a
+/// Index passes written in one transaction.
+#[derive(Default)]
+struct Passes {
+    runs: Vec<Pass>,
+    ids: Vec<Pass>,
+}
+
+impl Passes {
+    /// The passes due (`all`: every waiting entry), written into `tx`.
+    fn write(tx: &Connection, index: &Indexes, all: bool) -> rusqlite::Result<Self> {
+        Ok(Passes { runs: index.runs.write_passes(tx, all)?, ids: index.ids.write_passes(tx, all)? })
+    }
+}
+
+/// Run `work` in one transaction, with the index passes that are due when
+/// `passes`, writing the runs that are due (all of them when a
 /// job asked), and commit it; all or nothing.
 fn transact(
     conn: &mut Connection,
-    index: Option<&RunIndex>,
+    index: &mut Indexes,
+    passes: bool,
     cache: &mut RunCache,
     work: &[Work],
     now: i64,
@@ -245,10 +281,7 @@ fn transact(
 ) -> Result<Committed, StoreError> {
     // Dropping `tx` on an error rolls everything back.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
-    let passes = match index {
-        Some(index) => index.write_passes(&tx, false).map_err(unavailable)?,
-        None => Vec::new(),
-    };
+    let passes = if passes { Passes::write(&tx, index, false).map_err(unavailable)? } else { Passes::default() };
     let mut keys = Vec::new();
     let mut results = Vec::with_capacity(work.len());
     let mut asked = false;
@@ -258,7 +291,7 @@ fn transact(
             Work::Ingest(events) => Done::Ingest(
                 events
                     .iter()
-                    .map(|ev| apply::ingest_one(&tx, &mut runs, &mut keys, ev, now))
+                    .map(|ev| apply::ingest_one(&tx, &mut runs, &mut index.ids, &mut keys, ev, now))
                     .collect::<rusqlite::Result<Vec<_>>>()
                     .map_err(unavailable)?,
             ),
@@ -279,12 +312,13 @@ fn transact(
     Ok(Committed { done: results, passes, keys, runs, written })
 }
 
-/// Write every waiting run index entry in a transaction of its own.
-fn index_everything(conn: &mut Connection, index: &mut RunIndex) -> rusqlite::Result<()> {
+/// Write every waiting index entry in a transaction of its own.
+fn index_everything(conn: &mut Connection, index: &mut Indexes) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let passes = index.write_passes(&tx, true)?;
+    let passes = Passes::write(&tx, index, true)?;
     tx.commit()?;
-    index.committed(passes, Vec::new());
+    index.runs.committed(passes.runs, Vec::new(), |_| ());
+    index.ids.committed(passes.ids);
     Ok(())
 }
 
@@ -321,22 +355,22 @@ mod tests {
         Arc::new(Arrival::all(events).unwrap())
     }
 
-    fn open() -> (tempfile::TempDir, Connection, RunIndex) {
+    fn open() -> (tempfile::TempDir, Connection, Indexes) {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = Connection::open(dir.path().join("t.sqlite3")).unwrap();
         schema::configure(&conn).unwrap();
         schema::migrate(&mut conn, &Layout::default()).unwrap();
-        let index = RunIndex::open(&mut conn).unwrap();
+        let index = Indexes::open(&mut conn).unwrap();
         (dir, conn, index)
     }
 
-    fn ingest(conn: &mut Connection, index: &mut RunIndex, cache: &mut Option<RunCache>, events: Vec<NewEvent>) -> Vec<Outcome> {
+    fn ingest(conn: &mut Connection, index: &mut Indexes, cache: &mut Option<RunCache>, events: Vec<NewEvent>) -> Vec<Outcome> {
         let (reply, mut rx) = oneshot::channel();
         commit_group(conn, index, cache, vec![Job::Ingest { events: arrivals(events), reply }], &rules());
         rx.try_recv().unwrap().unwrap()
     }
 
-    fn materialize(conn: &mut Connection, index: &mut RunIndex, cache: &mut Option<RunCache>) {
+    fn materialize(conn: &mut Connection, index: &mut Indexes, cache: &mut Option<RunCache>) {
         let (reply, mut rx) = oneshot::channel();
         commit_group(conn, index, cache, vec![Job::Materialize { reply }], &rules());
         rx.try_recv().unwrap().unwrap();
@@ -452,7 +486,7 @@ mod tests {
             drop((conn, index, cache));
             let mut conn = Connection::open(_dir.path().join("t.sqlite3")).unwrap();
             schema::configure(&conn).unwrap();
-            let mut index = RunIndex::open(&mut conn).unwrap();
+            let mut index = Indexes::open(&mut conn).unwrap();
             let mut cache = Some(apply::recover(&mut conn, &rules().layout, &rules().initial_status).unwrap());
             for job in jobs {
                 ingest(&mut conn, &mut index, &mut cache, job);
