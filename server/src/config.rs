@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Smallest body limit accepted: a batch of a few events must always fit.
 pub const MIN_BODY_LIMIT: usize = 64 * 1024;
@@ -103,6 +103,46 @@ pub struct Config {
     /// Log output format.
     #[arg(long, env = "HERALD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// API keys file (TOML, see README "Authentication"): every request
+    /// but /healthz and /readyz then needs `Authorization: Bearer <key>`.
+    /// Reloaded on SIGHUP and when the file changes; a broken file keeps
+    /// the keys in force.
+    #[arg(long, env = "HERALD_KEYS_FILE")]
+    pub keys_file: Option<PathBuf>,
+
+    /// API keys in the keys-file format, given inline (for secrets passed
+    /// as environment variables); read once at start, alongside
+    /// --keys-file.
+    #[arg(long, env = "HERALD_KEYS", hide_env_values = true)]
+    pub keys: Option<String>,
+
+    /// How often the keys file is checked for changes (SIGHUP reloads it at
+    /// once).
+    #[arg(long, env = "HERALD_KEYS_POLL", default_value = "2s", value_parser = parse_timeout)]
+    pub keys_poll: Duration,
+
+    /// Allow listening on a non-loopback address without API keys. Anyone
+    /// who can reach the port can then write and read every run: only for
+    /// a network you trust (or behind a proxy that authenticates).
+    #[arg(long, env = "HERALD_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+
+    /// A tool to run instead of the server.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Tools run instead of the server.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Print the `sha256:<hex>` hash of the API key read from standard
+    /// input, for the keys file (e.g. `printf %s "$KEY" | herald-server hash-key`).
+    HashKey {
+        /// Make a new random key instead, and print it with its hash.
+        #[arg(long)]
+        new: bool,
+    },
 }
 
 /// Which storage backend holds events and runs.

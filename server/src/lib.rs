@@ -13,6 +13,7 @@
 //! [`store`] (the storage trait; SQLite and MongoDB backends; the Redis
 //! dedup decorator).
 
+pub mod auth;
 pub mod change;
 pub mod clock;
 pub mod config;
@@ -63,6 +64,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The API keys or the exposure they allow are not right.
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
     /// The server failed while running.
     #[error("server error: {0}")]
     Serve(std::io::Error),
@@ -72,6 +76,9 @@ pub enum StartError {
 /// Run the server until SIGTERM or Ctrl-C, then finish in-flight requests,
 /// commit what is queued and close the store.
 pub async fn run(config: Config) -> Result<(), StartError> {
+    // Before the store is opened: a refused exposure or a broken keys file
+    // should cost nothing.
+    let guard = auth::Guard::from_config(&config)?;
     let rules = orchestrator::rules();
     match config.store {
         StoreKind::Sqlite => {
@@ -82,7 +89,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             // of events it does not hold, and one SQLite store has one
             // server, so nothing is shared across restarts anyway.
             let namespace = format!("herald:sqlite:{}", mongodb::bson::oid::ObjectId::new().to_hex());
-            with_dedup(store, desc, namespace, config).await
+            with_dedup(store, desc, namespace, config, guard).await
         }
         StoreKind::Mongodb => {
             let uri = config.mongodb_uri.clone().unwrap_or_default();
@@ -94,28 +101,35 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             // it, so a fresh database of the same name (or elsewhere) never
             // inherits them, while every server sharing it shares them.
             let namespace = format!("herald:mongodb:{}", store.identity());
-            with_dedup(store, desc, namespace, config).await
+            with_dedup(store, desc, namespace, config, guard).await
         }
     }
 }
 
 /// Put the Redis dedup decorator in front of `store` when configured.
-async fn with_dedup<S: Store>(store: S, desc: String, namespace: String, config: Config) -> Result<(), StartError> {
+async fn with_dedup<S: Store>(store: S, desc: String, namespace: String, config: Config, guard: Option<Arc<auth::Guard>>) -> Result<(), StartError> {
     match config.redis_url.clone() {
         Some(url) => {
             let store = Deduped::new(store, &url, namespace, config.dedup_ttl).await?;
-            serve(Arc::new(store), format!("{desc}, dedup fast path redis {}", redact::uri(&url)), config).await
+            serve(Arc::new(store), format!("{desc}, dedup fast path redis {}", redact::uri(&url)), config, guard).await
         }
-        None => serve(Arc::new(store), desc, config).await,
+        None => serve(Arc::new(store), desc, config, guard).await,
     }
 }
 
-async fn serve<S: Store>(store: Arc<S>, desc: String, config: Config) -> Result<(), StartError> {
+async fn serve<S: Store>(store: Arc<S>, desc: String, config: Config, guard: Option<Arc<auth::Guard>>) -> Result<(), StartError> {
     listen::raise_nofile_limit(config.max_connections);
     let listener = TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     announce(addr, &desc);
-    serve_on(listener, store, &config, shutdown_signal()).await;
+    match &guard {
+        Some(g) => tracing::info!(keys = g.keyring().len(), "API keys required (all routes but /healthz and /readyz)"),
+        None if config.insecure_no_auth && !addr.ip().to_canonical().is_loopback() => {
+            tracing::warn!(%addr, "--insecure-no-auth: no API keys; anyone who can reach this address can write and read every run");
+        }
+        None => {}
+    }
+    serve_guarded(listener, store, &config, guard, shutdown_signal()).await;
     Ok(())
 }
 
@@ -124,7 +138,24 @@ async fn serve<S: Store>(store: Arc<S>, desc: String, config: Config) -> Result<
 /// store. What [`run`] does once its store is open and its address bound;
 /// public so a store can be served in-process (the conformance suite runs
 /// the in-memory store this way).
+///
+/// API keys are loaded from `config` here; if they cannot be, the error is
+/// logged and nothing is served (never an open server by mistake).
 pub async fn serve_on<S: Store>(listener: TcpListener, store: Arc<S>, config: &Config, shutdown: impl Future<Output = ()>) {
+    match auth::Guard::from_config(config) {
+        Ok(guard) => serve_guarded(listener, store, config, guard, shutdown).await,
+        Err(e) => tracing::error!(error = %e, "not serving"),
+    }
+}
+
+/// [`serve_on`] with its keys loaded (`None`: no keys, every request let through).
+async fn serve_guarded<S: Store>(
+    listener: TcpListener,
+    store: Arc<S>,
+    config: &Config,
+    guard: Option<Arc<auth::Guard>>,
+    shutdown: impl Future<Output = ()>,
+) {
     let app = http::App {
         store: store.clone(),
         body_limit: config.body_limit,
@@ -140,7 +171,20 @@ pub async fn serve_on<S: Store>(listener: TcpListener, store: Arc<S>, config: &C
         shutdown.await;
         feed.close();
     };
-    listen::serve(listener, http::router(app), listen::Limits::from(config), shutdown).await;
+    // The key guard sits inside the common layers, so its answers get
+    // them too; without keys there is no guard at all (nothing to pay).
+    let routes = http::routes(app);
+    let (routes, watcher) = match guard {
+        Some(guard) => {
+            let watcher = tokio::spawn(auth::watch(guard.clone(), config.keys_poll));
+            (routes.layer(axum::middleware::from_fn_with_state(guard, auth::require)), Some(watcher))
+        }
+        None => (routes, None),
+    };
+    listen::serve(listener, http::layers(routes), listen::Limits::from(config), shutdown).await;
+    if let Some(w) = watcher {
+        w.abort();
+    }
     gaps.abort();
     store.close().await;
     tracing::info!("store closed; bye");

@@ -54,7 +54,13 @@ impl<S> Clone for App<S> {
 
 /// All routes, with [`layers`] around them.
 pub fn router<S: Store>(app: App<S>) -> Router {
-    let routes = Router::new()
+    layers(routes(app))
+}
+
+/// All routes, without the layers (so a caller can add its own inside
+/// them, as the API-key guard is).
+pub fn routes<S: Store>(app: App<S>) -> Router {
+    Router::new()
         .route("/api/ingest/event", post(ingest::ingest::<S>))
         .route("/api/runs", get(query::runs::<S>))
         .route("/api/runs/{run_id}", get(query::run::<S>))
@@ -75,8 +81,7 @@ pub fn router<S: Store>(app: App<S>) -> Router {
         .fallback(|uri: axum::http::Uri| async move {
             problem::Problem::not_found(format!("no route for {uri}; see README for the API"))
         })
-        .with_state(app);
-    layers(routes)
+        .with_state(app)
 }
 
 /// The layers every route (and the fallback) runs inside.
