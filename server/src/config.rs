@@ -128,6 +128,15 @@ pub struct Config {
     #[arg(long, env = "HERALD_INSECURE_NO_AUTH")]
     pub insecure_no_auth: bool,
 
+    /// TLS certificate chain (PEM, leaf first): serve HTTPS instead of
+    /// HTTP. Needs --tls-key.
+    #[arg(long, env = "HERALD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM: PKCS#8, PKCS#1 or SEC1) for --tls-cert.
+    #[arg(long, env = "HERALD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// A tool to run instead of the server.
     #[command(subcommand)]
     pub command: Option<Command>,

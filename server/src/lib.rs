@@ -26,6 +26,7 @@ pub mod pipeline;
 pub mod redact;
 pub mod runstate;
 pub mod store;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -67,6 +68,9 @@ pub enum StartError {
     /// The API keys or the exposure they allow are not right.
     #[error(transparent)]
     Auth(#[from] auth::AuthError),
+    /// TLS could not be set up.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// The server failed while running.
     #[error("server error: {0}")]
     Serve(std::io::Error),
@@ -76,9 +80,9 @@ pub enum StartError {
 /// Run the server until SIGTERM or Ctrl-C, then finish in-flight requests,
 /// commit what is queued and close the store.
 pub async fn run(config: Config) -> Result<(), StartError> {
-    // Before the store is opened: a refused exposure or a broken keys file
-    // should cost nothing.
-    let guard = auth::Guard::from_config(&config)?;
+    // Before the store is opened: a refused exposure, a broken keys file
+    // or a bad certificate should cost nothing.
+    let security = Security::from_config(&config)?;
     let rules = orchestrator::rules();
     match config.store {
         StoreKind::Sqlite => {
@@ -89,7 +93,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             // of events it does not hold, and one SQLite store has one
             // server, so nothing is shared across restarts anyway.
             let namespace = format!("herald:sqlite:{}", mongodb::bson::oid::ObjectId::new().to_hex());
-            with_dedup(store, desc, namespace, config, guard).await
+            with_dedup(store, desc, namespace, config, security).await
         }
         StoreKind::Mongodb => {
             let uri = config.mongodb_uri.clone().unwrap_or_default();
@@ -101,35 +105,35 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             // it, so a fresh database of the same name (or elsewhere) never
             // inherits them, while every server sharing it shares them.
             let namespace = format!("herald:mongodb:{}", store.identity());
-            with_dedup(store, desc, namespace, config, guard).await
+            with_dedup(store, desc, namespace, config, security).await
         }
     }
 }
 
 /// Put the Redis dedup decorator in front of `store` when configured.
-async fn with_dedup<S: Store>(store: S, desc: String, namespace: String, config: Config, guard: Option<Arc<auth::Guard>>) -> Result<(), StartError> {
+async fn with_dedup<S: Store>(store: S, desc: String, namespace: String, config: Config, security: Security) -> Result<(), StartError> {
     match config.redis_url.clone() {
         Some(url) => {
             let store = Deduped::new(store, &url, namespace, config.dedup_ttl).await?;
-            serve(Arc::new(store), format!("{desc}, dedup fast path redis {}", redact::uri(&url)), config, guard).await
+            serve(Arc::new(store), format!("{desc}, dedup fast path redis {}", redact::uri(&url)), config, security).await
         }
-        None => serve(Arc::new(store), desc, config, guard).await,
+        None => serve(Arc::new(store), desc, config, security).await,
     }
 }
 
-async fn serve<S: Store>(store: Arc<S>, desc: String, config: Config, guard: Option<Arc<auth::Guard>>) -> Result<(), StartError> {
+async fn serve<S: Store>(store: Arc<S>, desc: String, config: Config, security: Security) -> Result<(), StartError> {
     listen::raise_nofile_limit(config.max_connections);
     let listener = TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
-    announce(addr, &desc);
-    match &guard {
+    announce(addr, security.tls.is_some(), &desc);
+    match &security.keys {
         Some(g) => tracing::info!(keys = g.keyring().len(), "API keys required (all routes but /healthz and /readyz)"),
         None if config.insecure_no_auth && !addr.ip().to_canonical().is_loopback() => {
             tracing::warn!(%addr, "--insecure-no-auth: no API keys; anyone who can reach this address can write and read every run");
         }
         None => {}
     }
-    serve_guarded(listener, store, &config, guard, shutdown_signal()).await;
+    serve_guarded(listener, store, &config, security, shutdown_signal()).await;
     Ok(())
 }
 
@@ -142,18 +146,31 @@ async fn serve<S: Store>(store: Arc<S>, desc: String, config: Config, guard: Opt
 /// API keys are loaded from `config` here; if they cannot be, the error is
 /// logged and nothing is served (never an open server by mistake).
 pub async fn serve_on<S: Store>(listener: TcpListener, store: Arc<S>, config: &Config, shutdown: impl Future<Output = ()>) {
-    match auth::Guard::from_config(config) {
-        Ok(guard) => serve_guarded(listener, store, config, guard, shutdown).await,
+    match Security::from_config(config) {
+        Ok(security) => serve_guarded(listener, store, config, security, shutdown).await,
         Err(e) => tracing::error!(error = %e, "not serving"),
     }
 }
 
-/// [`serve_on`] with its keys loaded (`None`: no keys, every request let through).
+/// API keys (`None`: no keys, every request let through) and TLS, loaded
+/// from the configuration.
+struct Security {
+    keys: Option<Arc<auth::Guard>>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl Security {
+    fn from_config(config: &Config) -> Result<Security, StartError> {
+        Ok(Security { keys: auth::Guard::from_config(config)?, tls: tls::acceptor(config)? })
+    }
+}
+
+/// [`serve_on`] with its keys and TLS loaded.
 async fn serve_guarded<S: Store>(
     listener: TcpListener,
     store: Arc<S>,
     config: &Config,
-    guard: Option<Arc<auth::Guard>>,
+    security: Security,
     shutdown: impl Future<Output = ()>,
 ) {
     let app = http::App {
@@ -174,14 +191,14 @@ async fn serve_guarded<S: Store>(
     // The key guard sits inside the common layers, so its answers get
     // them too; without keys there is no guard at all (nothing to pay).
     let routes = http::routes(app);
-    let (routes, watcher) = match guard {
+    let (routes, watcher) = match security.keys {
         Some(guard) => {
             let watcher = tokio::spawn(auth::watch(guard.clone(), config.keys_poll));
             (routes.layer(axum::middleware::from_fn_with_state(guard, auth::require)), Some(watcher))
         }
         None => (routes, None),
     };
-    listen::serve(listener, http::layers(routes), listen::Limits::from(config), shutdown).await;
+    listen::serve_maybe_tls(listener, http::layers(routes), listen::Limits::from(config), security.tls, shutdown).await;
     if let Some(w) = watcher {
         w.abort();
     }
@@ -196,18 +213,19 @@ async fn serve_guarded<S: Store>(
 /// Write errors are ignored: a closed stdout (a supervisor that read the
 /// first line and went away) must not take the server down, which
 /// `println!` would do by panicking.
-fn announce(addr: std::net::SocketAddr, store: &str) {
+fn announce(addr: std::net::SocketAddr, tls: bool, store: &str) {
+    let scheme = if tls { "https" } else { "http" };
     use std::io::Write;
     let run = "0b7e3f5c-6d2a-4c1e-9f8a-2b3c4d5e6f70";
     let text = format!(
-        "herald-server listening on http://{addr}\n\
+        "herald-server listening on {scheme}://{addr}\n\
          store: {store} ({n} event types in the catalog)\n\
-         try:\n  curl -sS -X POST http://{addr}/api/ingest/event -H 'Content-Type: application/json' -d \
+         try:\n  curl -sS -X POST {scheme}://{addr}/api/ingest/event -H 'Content-Type: application/json' -d \
          '{{\"specversion\":\"1.0\",\"id\":\"test-event-001\",\"source\":\"test\",\"type\":\"ai.myfeature.started\",\
          \"subject\":\"run/{run}\",\"time\":\"2024-01-01T00:00:00Z\",\"datacontenttype\":\"application/json\",\
          \"data\":{{\"run_id\":\"{run}\",\"feature_name\":\"test_feature\"}}}}'\n  \
-         curl -sS http://{addr}/api/runs/{run}\n\
-         pages: http://{addr}/ (the catalog, and the runs as they happen)\n",
+         curl -sS {scheme}://{addr}/api/runs/{run}\n\
+         pages: {scheme}://{addr}/ (the catalog, and the runs as they happen)\n",
         n = Catalog::TYPES.len(),
     );
     let mut out = std::io::stdout().lock();

@@ -116,6 +116,20 @@ const REJECT_LINGER: Duration = Duration::from_secs(1);
 /// Accept errors (a connection reset before it was accepted, or the
 /// open-file limit reached) are logged and never end the loop.
 pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdown: impl Future<Output = ()>) {
+    serve_maybe_tls(listener, router, limits, None, shutdown).await;
+}
+
+/// [`serve`], over TLS when `tls` is given. The TLS handshake counts
+/// against the header timeout (it is what the client sends before its
+/// headers); a connection over the cap is closed without an answer, since
+/// the plain-text 503 would mean nothing to a TLS client.
+pub async fn serve_maybe_tls(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl Future<Output = ()>,
+) {
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let rejecting = Arc::new(Semaphore::new(MAX_REJECTING));
     let overloaded: Arc<[u8]> = overloaded_response(limits.max_connections).into();
@@ -147,10 +161,30 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdo
         };
         let Ok(slot) = open.clone().try_acquire_owned() else {
             over_cap.note(limits.max_connections);
-            reject(stream, &rejecting, overloaded.clone());
+            if tls.is_none() {
+                reject(stream, &rejecting, overloaded.clone());
+            }
             continue;
         };
         let state = Arc::new(ConnState::default());
+        if let Some(acceptor) = &tls {
+            let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
+            let service = ConnService { router: router.clone(), state: state.clone(), body_timeout: limits.body_timeout };
+            tokio::spawn(async move {
+                let raw = Deadlines::new(stream, state, limits);
+                match tokio::time::timeout(limits.header_timeout, acceptor.accept(raw)).await {
+                    Ok(Ok(stream)) => {
+                        if let Err(e) = watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await {
+                            tracing::debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                    }
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake not done within --header-timeout"),
+                }
+                drop(slot);
+            });
+            continue;
+        }
         let io = TokioIo::new(Deadlines::new(stream, state.clone(), limits));
         let service = ConnService { router: router.clone(), state, body_timeout: limits.body_timeout };
         let conn = graceful.watch(builder.serve_connection(io, service));

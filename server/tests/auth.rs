@@ -454,3 +454,82 @@ fn the_binary_refuses_a_broken_keys_file_and_hashes_keys() {
     assert!(key.len() >= 40, "{key}");
     assert_eq!(hash, hash_key(key));
 }
+
+/// The test certificates: a CA (`ca.pem`) and a leaf for 127.0.0.1 and
+/// localhost signed by it (`server.pem`, `server.key`), valid until 2126.
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls").join(name)
+}
+
+/// One HTTP/1.1 request over TLS to `base` (`https://127.0.0.1:PORT`),
+/// trusting only the test CA; returns the raw response.
+async fn https(base: &str, request: &str) -> String {
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto};
+
+    let mut roots = RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_file(fixture("ca.pem")).unwrap()).unwrap();
+    let config = ClientConfig::builder_with_provider(Arc::new(crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let addr = base.strip_prefix("https://").unwrap_or_else(|| panic!("not an https address: {base}"));
+    let exchange = async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let mut tls = connector.connect(ServerName::try_from("127.0.0.1").unwrap(), tcp).await.expect("TLS handshake");
+        tls.write_all(request.as_bytes()).await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Until the server closes (with or without close_notify).
+        while let Ok(n) = tls.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    tokio::time::timeout(Duration::from_secs(10), exchange).await.expect("an answer over TLS within 10s")
+}
+
+#[tokio::test]
+async fn tls_serves_https_with_keys() {
+    let (cert, key) = (fixture("server.pem"), fixture("server.key"));
+    let (_d, s) = start(&keys_toml(), &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    assert!(s.base.starts_with("https://"), "{}", s.base);
+    let health = https(&s.base, "GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n").await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let anon = https(&s.base, "GET /api/runs HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n").await;
+    assert!(anon.starts_with("HTTP/1.1 401"), "{anon}");
+    let read = https(&s.base, &format!("GET /api/runs HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {READER}\r\nconnection: close\r\n\r\n")).await;
+    assert!(read.starts_with("HTTP/1.1 200"), "{read}");
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let plain = tokio::time::timeout(Duration::from_secs(10), s.client.get(s.base.replace("https://", "http://") + "/healthz").send())
+        .await
+        .expect("plain HTTP is answered or refused within 10s");
+    assert!(plain.is_err() || !plain.unwrap().status().is_success(), "plain HTTP must not be served on the TLS port");
+}
+
+#[test]
+fn tls_needs_both_files_and_says_what_is_wrong() {
+    let config = |args: &[&str]| Config::try_parse_from([&["herald-server"], args].concat());
+    let cert = fixture("server.pem");
+    let key = fixture("server.key");
+    let cert = cert.to_str().unwrap();
+    let key = key.to_str().unwrap();
+    assert!(config(&["--tls-cert", cert]).is_err(), "--tls-cert alone");
+    assert!(config(&["--tls-key", key]).is_err(), "--tls-key alone");
+    assert!(herald_server::tls::acceptor(&config(&["--tls-cert", cert, "--tls-key", key]).unwrap()).unwrap().is_some());
+    // Swapped files: neither parses as what it should be.
+    let err = herald_server::tls::acceptor(&config(&["--tls-cert", key, "--tls-key", cert]).unwrap()).err().expect("refused").to_string();
+    assert!(err.contains("--tls-cert"), "{err}");
+    // A key that is not the certificate's.
+    let ca = fixture("ca.pem");
+    let err = herald_server::tls::acceptor(&config(&["--tls-cert", ca.to_str().unwrap(), "--tls-key", key]).unwrap()).err().expect("refused").to_string();
+    assert!(err.contains("usable pair"), "{err}");
+}
