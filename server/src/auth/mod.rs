@@ -89,12 +89,12 @@ pub struct Entry {
 impl Entry {
     /// Take `cost` tokens from this key's bucket (always succeeds for a key
     /// without a limit).
-    fn charge(&self, cost: u64) -> Result<(), Problem> {
+    fn charge(&self, cost: u64) -> Result<(), Box<Problem>> {
         let Some(bucket) = &self.bucket else { return Ok(()) };
         // A poisoned lock only means another request panicked mid-update
         // of two floats; the bucket is still usable.
         let verdict = bucket.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take(cost, Instant::now());
-        verdict.map_err(|refused| too_many(&self.key, cost, refused))
+        verdict.map_err(|refused| Box::new(too_many(&self.key, cost, refused)))
     }
 }
 
@@ -309,7 +309,7 @@ pub async fn require(State(guard): State<Arc<Guard>>, mut req: Request, next: Ne
         }
         Need::Read => {
             if let Err(p) = entry.charge(1) {
-                return p.into_response();
+                return (*p).into_response();
             }
         }
         Need::Ingest if entry.key.ingest.is_none() => {
@@ -389,11 +389,11 @@ fn too_many(key: &Key, cost: u64, refused: Refused) -> Problem {
 /// (nothing of it is stored, so a client never has to work out which half
 /// went through); then `cost` tokens are taken (one per event in the
 /// request, valid or not). `None` — auth is off — admits everything.
-pub fn admit_ingest<'e>(access: Option<&Access>, events: impl IntoIterator<Item = (usize, &'e str, &'e str)>, cost: u64) -> Result<(), Problem> {
+pub fn admit_ingest<'e>(access: Option<&Access>, events: impl IntoIterator<Item = (usize, &'e str, &'e str)>, cost: u64) -> Result<(), Box<Problem>> {
     let Some(Access(entry)) = access else { return Ok(()) };
     let key = &entry.key;
     let Some(grant) = &key.ingest else {
-        return Err(forbidden(format!("key `{}` may not ingest events", key.name)));
+        return Err(Box::new(forbidden(format!("key `{}` may not ingest events", key.name))));
     };
     if let Some((index, source, ty)) = events.into_iter().find(|(_, s, t)| !grant.allows(s, t)) {
         let list = |ps: &[pattern::Pattern]| ps.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ");
@@ -407,7 +407,7 @@ pub fn admit_ingest<'e>(access: Option<&Access>, events: impl IntoIterator<Item 
             list(&grant.types)
         ));
         p.code = "ingest_not_granted".to_owned();
-        return Err(p);
+        return Err(Box::new(p));
     }
     entry.charge(cost)
 }

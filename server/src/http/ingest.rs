@@ -125,7 +125,7 @@ async fn single<S: Store>(app: &App<S>, access: Option<&Access>, parsed: Result<
         Err(e) => return Problem::envelope(&e).into_response(),
     };
     if let Err(p) = auth::admit_ingest(access, [(0, &*envelope.source, &*envelope.ty)], 1) {
-        return p.into_response();
+        return (*p).into_response();
     }
     if let Some(tp) = envelope.extension("traceparent").and_then(|v| v.as_str()) {
         tracing::Span::current().record("traceparent", tp);
@@ -163,7 +163,7 @@ async fn batch<S: Store>(app: &App<S>, access: Option<&Access>, bytes: &[u8]) ->
     // still charged to the rate limit like the rest.
     let identities = parsed.iter().enumerate().filter_map(|(i, p)| p.as_ref().ok().map(|p| (i, &*p.envelope.source, &*p.envelope.ty)));
     if let Err(p) = auth::admit_ingest(access, identities, parsed.len() as u64) {
-        return p.into_response();
+        return (*p).into_response();
     }
     let mut results: Vec<Value> = vec![Value::Null; parsed.len()];
     let mut accepted: Vec<(usize, NewEvent)> = Vec::with_capacity(parsed.len());
