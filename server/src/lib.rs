@@ -11,7 +11,8 @@
 //! (what each event does to a run), [`change`] (the change description),
 //! [`feed`] (what was applied, for the live pages and streams),
 //! [`store`] (the storage trait; SQLite and MongoDB backends; the Redis
-//! dedup decorator).
+//! dedup decorator), [`auth`] (API keys, grants, rate limits, the
+//! loopback-only default), [`tls`] (optional HTTPS).
 
 pub mod auth;
 pub mod change;
