@@ -11,7 +11,7 @@
 //! (what each event does to a run), [`change`] (the change description),
 //! [`feed`] (what was applied, for the live pages and streams),
 //! [`store`] (the storage trait; SQLite and MongoDB backends; the Redis
-//! dedup decorator).
+//! dedup decorator), [`metrics`] (the Prometheus series of `/metrics`).
 
 pub mod change;
 pub mod clock;
@@ -20,6 +20,7 @@ pub mod events;
 pub mod feed;
 pub mod http;
 pub mod listen;
+pub mod metrics;
 pub mod orchestrator;
 pub mod pipeline;
 pub mod redact;
@@ -125,6 +126,13 @@ async fn serve<S: Store>(store: Arc<S>, desc: String, config: Config) -> Result<
 /// public so a store can be served in-process (the conformance suite runs
 /// the in-memory store this way).
 pub async fn serve_on<S: Store>(listener: TcpListener, store: Arc<S>, config: &Config, shutdown: impl Future<Output = ()>) {
+    // Metrics of this server alone (see `metrics` on why not a global
+    // recorder); the store reports its commits into them from now on.
+    let metrics = Arc::new(metrics::Metrics::new());
+    if let Some(probe) = store.commit_probe() {
+        probe.attach(metrics.commits().clone());
+    }
+    let upkeep = metrics.spawn_upkeep();
     let app = http::App {
         store: store.clone(),
         body_limit: config.body_limit,
@@ -132,6 +140,7 @@ pub async fn serve_on<S: Store>(listener: TcpListener, store: Arc<S>, config: &C
         layout: Arc::new(orchestrator::layout()),
         feed: feed::Feed::new(),
         gap_timeout: config.gap_timeout,
+        metrics,
     };
     let feed = app.feed.clone();
     let gaps = tokio::spawn(release_gaps(store.clone(), config.gap_timeout, feed.clone()));
@@ -142,6 +151,7 @@ pub async fn serve_on<S: Store>(listener: TcpListener, store: Arc<S>, config: &C
     };
     listen::serve(listener, http::router(app), listen::Limits::from(config), shutdown).await;
     gaps.abort();
+    upkeep.abort();
     store.close().await;
     tracing::info!("store closed; bye");
 }
