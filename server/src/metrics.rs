@@ -206,11 +206,11 @@ impl Metrics {
     /// (`/api/runs/{run_id}`), never the raw path, so the label set stays
     /// as small as the route table.
     pub fn request(&self, route: &str, status: u16) {
-        if let Ok(http) = self.http.read() {
-            if let Some(counter) = http.get(&status).and_then(|by_route| by_route.get(route)) {
-                counter.increment(1);
-                return;
-            }
+        if let Ok(http) = self.http.read()
+            && let Some(counter) = http.get(&status).and_then(|by_route| by_route.get(route))
+        {
+            counter.increment(1);
+            return;
         }
         // First request of this route and status: register its series.
         let counter = metrics::with_local_recorder(&self.recorder, || {
