@@ -2,6 +2,7 @@
 //! `x-request-id` on every response, and `traceparent` on the request's
 //! log lines — against real servers on 127.0.0.1.
 
+#[macro_use]
 mod support;
 
 use std::collections::BTreeMap;
@@ -170,6 +171,43 @@ async fn metrics_count_each_outcome_exactly_and_requests_by_route_template() {
     })
     .await;
 }
+
+/// Every backend reports its commits and health: SQLite's writer and
+/// MongoDB's coalescer time their groups; Redis shows as `herald_dedup_up`.
+async fn each_backend_reports_commits_and_health(b: Backend) {
+    bounded(async {
+        let env = Env::new(b);
+        let s = env.start(&[]);
+        let run = run_id();
+        let batch = json!([progress(&run, "c-1", 1, 0.1), progress(&run, "c-2", 2, 0.2)]);
+        let (status, body) = s.post("application/cloudevents-batch+json", batch.to_string()).await;
+        assert_eq!((status, body["accepted"].as_u64()), (200, Some(2)), "{body}");
+        let (status, body) = s.send(&progress(&run, "c-4", 4, 0.4)).await;
+        assert_eq!((status, body["status"].as_str()), (202, Some("parked")), "{body}");
+
+        let (m, text) = scrape(&s).await;
+        assert_eq!(events_total(&m, "ai.run.progress", "applied"), 2.0, "{text}");
+        assert_eq!(events_total(&m, "ai.run.progress", "parked"), 1.0, "{text}");
+        assert_eq!(sample(&m, "herald_store_ready", &[]), Some(1.0), "{text}");
+        let (commits, parked, dedup) = match b {
+            // The in-memory reference store has no commits to time nor an
+            // index to count on: the series stay at zero.
+            Backend::Memory => (Some(0.0), 0.0, None),
+            Backend::Sqlite | Backend::Mongo => (Some(3.0), 1.0, None),
+            Backend::MongoRedis => (Some(3.0), 1.0, Some(1.0)),
+        };
+        assert_eq!(sample(&m, "herald_store_commit_events_sum", &[]), commits, "{text}");
+        if commits > Some(0.0) {
+            let n = sample(&m, "herald_store_commit_seconds_count", &[]).expect("commit latency");
+            assert!((1.0..=2.0).contains(&n), "two requests, one or two commits: {n}\n{text}");
+        }
+        assert_eq!(sample(&m, "herald_parked_events", &[]), Some(parked), "{text}");
+        assert_eq!(sample(&m, "herald_dedup_up", &[]), dedup, "{text}");
+    })
+    .await;
+}
+
+conformance!(each_backend_reports_commits_and_health);
 
 #[tokio::test]
 async fn servers_in_one_process_keep_their_own_counts() {
