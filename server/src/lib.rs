@@ -12,7 +12,8 @@
 //! [`feed`] (what was applied, for the live pages and streams),
 //! [`store`] (the storage trait; SQLite and MongoDB backends; the Redis
 //! dedup decorator), [`auth`] (API keys, grants, rate limits, the
-//! loopback-only default), [`tls`] (optional HTTPS).
+//! loopback-only default), [`tls`] (optional HTTPS), [`metrics`] (the
+//! Prometheus series of `/metrics`).
 
 pub mod auth;
 pub mod change;
@@ -22,6 +23,7 @@ pub mod events;
 pub mod feed;
 pub mod http;
 pub mod listen;
+pub mod metrics;
 pub mod orchestrator;
 pub mod pipeline;
 pub mod redact;
@@ -174,6 +176,13 @@ async fn serve_guarded<S: Store>(
     security: Security,
     shutdown: impl Future<Output = ()>,
 ) {
+    // Metrics of this server alone (see `metrics` on why not a global
+    // recorder); the store reports its commits into them from now on.
+    let metrics = Arc::new(metrics::Metrics::new());
+    if let Some(probe) = store.commit_probe() {
+        probe.attach(metrics.commits().clone());
+    }
+    let upkeep = metrics.spawn_upkeep();
     let app = http::App {
         store: store.clone(),
         body_limit: config.body_limit,
@@ -181,6 +190,7 @@ async fn serve_guarded<S: Store>(
         layout: Arc::new(orchestrator::layout()),
         feed: feed::Feed::new(),
         gap_timeout: config.gap_timeout,
+        metrics,
     };
     let feed = app.feed.clone();
     let gaps = tokio::spawn(release_gaps(store.clone(), config.gap_timeout, feed.clone()));
@@ -191,6 +201,7 @@ async fn serve_guarded<S: Store>(
     };
     // The key guard sits inside the common layers, so its answers get
     // them too; without keys there is no guard at all (nothing to pay).
+    let metrics = app.metrics.clone();
     let routes = http::routes(app);
     let (routes, watcher) = match security.keys {
         Some(guard) => {
@@ -199,11 +210,12 @@ async fn serve_guarded<S: Store>(
         }
         None => (routes, None),
     };
-    listen::serve_maybe_tls(listener, http::layers(routes), listen::Limits::from(config), security.tls, shutdown).await;
+    listen::serve_maybe_tls(listener, http::counted(metrics, http::layers(routes)), listen::Limits::from(config), security.tls, shutdown).await;
     if let Some(w) = watcher {
         w.abort();
     }
     gaps.abort();
+    upkeep.abort();
     store.close().await;
     tracing::info!("store closed; bye");
 }

@@ -468,7 +468,16 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
             };
             // The handler saw a read error; whatever it answered (400,
             // typically), the cause was the client's pace: say so.
-            let resp = if expired.load(Ordering::SeqCst) { body_timeout_response(body_timeout) } else { resp };
+            let resp = if expired.load(Ordering::SeqCst) {
+                // Keep the request id the router gave the replaced answer.
+                let mut timeout = body_timeout_response(body_timeout);
+                if let Some(id) = resp.headers().get(crate::http::trace::X_REQUEST_ID) {
+                    timeout.headers_mut().insert(crate::http::trace::X_REQUEST_ID, id.clone());
+                }
+                timeout
+            } else {
+                resp
+            };
             Ok(resp.map(|inner| Tracked { inner, _busy: busy }))
         })
     }

@@ -129,9 +129,10 @@ async fn headers_dribbled_a_byte_at_a_time_are_cut_off() {
 async fn a_body_that_stalls_gets_408_and_the_connection_is_closed() {
     let (_d, s) = start(&["--body-timeout", "300ms"]);
     let mut c = connect(&s).await;
-    c.write_all(b"POST /api/ingest/event HTTP/1.1\r\nhost: t\r\ncontent-type: application/cloudevents+json\r\ncontent-length: 1000\r\n\r\n{\"specversion\":").await.unwrap();
+    c.write_all(b"POST /api/ingest/event HTTP/1.1\r\nhost: t\r\nx-request-id: stall-1\r\ncontent-type: application/cloudevents+json\r\ncontent-length: 1000\r\n\r\n{\"specversion\":").await.unwrap();
     let (got, took) = until_closed(&mut c, SHORT + SLACK).await;
     assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    assert!(got.to_ascii_lowercase().contains("x-request-id: stall-1"), "the 408 keeps the request id: {got}");
     assert!(got.to_ascii_lowercase().contains("content-type: application/problem+json"), "{got}");
     assert!(got.contains("\"code\":\"body_timeout\""), "{got}");
     assert!(took >= SHORT - Duration::from_millis(50), "answered after {took:?}");

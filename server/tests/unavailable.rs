@@ -18,6 +18,7 @@ async fn serve(store: Arc<SqliteStore>) -> String {
         layout: Arc::new(orchestrator::layout()),
         feed: herald_server::feed::Feed::new(),
         gap_timeout: std::time::Duration::from_secs(30),
+        metrics: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -50,6 +51,18 @@ async fn a_closed_store_gives_503_with_retry_after_and_stores_nothing() {
 
     let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 503);
+
+    // Operators see it in the metrics: the refused event, the store down.
+    let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    for line in [
+        r#"herald_events_total{type="ai.run.started",outcome="applied"} 1"#,
+        r#"herald_events_total{type="ai.run.started",outcome="failed"} 1"#,
+        r#"herald_http_requests_total{route="/api/ingest/event",status="503"} 1"#,
+        r#"herald_http_requests_total{route="/readyz",status="503"} 1"#,
+        "herald_store_ready 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "no `{line}` in\n{metrics}");
+    }
 
     // Reopen: the event acknowledged before is there, the refused one is not.
     let reopened = SqliteStore::open(dir.path(), orchestrator::rules()).unwrap();

@@ -19,6 +19,7 @@ use super::App;
 use super::problem::Problem;
 use crate::auth::{self, Access};
 use crate::events::{Catalog, Event};
+use crate::metrics::EventOutcome;
 use crate::pipeline::{self, Refusal};
 use crate::store::{NewEvent, Outcome, Store};
 
@@ -122,7 +123,10 @@ async fn read_body(headers: &HeaderMap, mut body: Body, limit: usize) -> Result<
 async fn single<S: Store>(app: &App<S>, access: Option<&Access>, parsed: Result<Parsed<'_, Event>, EnvelopeError>) -> Response {
     let Parsed { envelope, event } = match parsed {
         Ok(p) => p,
-        Err(e) => return Problem::envelope(&e).into_response(),
+        Err(e) => {
+            app.metrics.unreadable_event();
+            return Problem::envelope(&e).into_response();
+        }
     };
     if let Err(p) = auth::admit_ingest(access, [(0, &*envelope.source, &*envelope.ty)], 1) {
         return (*p).into_response();
@@ -132,12 +136,16 @@ async fn single<S: Store>(app: &App<S>, access: Option<&Access>, parsed: Result<
     }
     let event = match pipeline::prepare(&envelope, event).await {
         Ok(ev) => ev,
-        Err(Refusal::Data(e)) => return Problem::data(&e).into_response(),
+        Err(Refusal::Data(e)) => {
+            app.metrics.event(&envelope.ty, EventOutcome::Rejected);
+            return Problem::data(&e).into_response();
+        }
     };
     let (id, source, type_name) = (event.id.clone(), event.source.clone(), event.type_name.clone());
     match app.store.ingest(vec![event]).await {
         Ok(mut outcomes) => match outcomes.pop() {
             Some(outcome) => {
+                app.metrics.event(&type_name, EventOutcome::of(&outcome));
                 publish(app, &type_name, &outcome);
                 tracing::debug!(%id, %source, ?outcome, "ingested");
                 let status = status_of(&outcome);
@@ -146,6 +154,7 @@ async fn single<S: Store>(app: &App<S>, access: Option<&Access>, parsed: Result<
             None => Problem::store(&crate::store::StoreError::internal("the store returned no outcome")).into_response(),
         },
         Err(e) => {
+            app.metrics.event(&type_name, EventOutcome::Failed);
             tracing::warn!(error = %e, %id, %source, "store unavailable; event not acknowledged");
             Problem::store(&e).into_response()
         }
@@ -169,13 +178,19 @@ async fn batch<S: Store>(app: &App<S>, access: Option<&Access>, bytes: &[u8]) ->
     let mut accepted: Vec<(usize, NewEvent)> = Vec::with_capacity(parsed.len());
     for (index, item) in parsed.into_iter().enumerate() {
         let problem = match item {
-            Err(e) => Problem::envelope(&e),
+            Err(e) => {
+                app.metrics.unreadable_event();
+                Problem::envelope(&e)
+            }
             Ok(Parsed { envelope, event }) => match pipeline::prepare(&envelope, event).await {
                 Ok(ev) => {
                     accepted.push((index, ev));
                     continue;
                 }
-                Err(Refusal::Data(e)) => Problem::data(&e),
+                Err(Refusal::Data(e)) => {
+                    app.metrics.event(&envelope.ty, EventOutcome::Rejected);
+                    Problem::data(&e)
+                }
             },
         };
         results[index] = json!({"index": index, "status": "invalid", "problem": problem});
@@ -186,11 +201,15 @@ async fn batch<S: Store>(app: &App<S>, access: Option<&Access>, bytes: &[u8]) ->
     let outcomes = match app.store.ingest(events).await {
         Ok(o) => o,
         Err(e) => {
+            for (_, _, type_name) in &identities {
+                app.metrics.event(type_name, EventOutcome::Failed);
+            }
             tracing::warn!(error = %e, "store unavailable; batch not acknowledged");
             return Problem::store(&e).into_response();
         }
     };
     for ((index, outcome), (id, source, type_name)) in indices.into_iter().zip(outcomes).zip(identities) {
+        app.metrics.event(&type_name, EventOutcome::of(&outcome));
         publish(app, &type_name, &outcome);
         let mut item = with_identity(&outcome, &id, &source);
         item["index"] = json!(index);

@@ -15,10 +15,12 @@ use crate::runstate::Layout;
 use crate::store::Store;
 
 pub mod ingest;
+pub mod metrics;
 pub mod pages;
 pub mod problem;
 pub mod query;
 pub mod stream;
+pub mod trace;
 
 /// What every handler shares.
 pub struct App<S> {
@@ -36,6 +38,8 @@ pub struct App<S> {
     /// How long a `seq` gap is waited for (`--gap-timeout`), which the run
     /// page shows next to parked events.
     pub gap_timeout: Duration,
+    /// This server's Prometheus metrics (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 // Manual: `derive(Clone)` would demand `S: Clone`, but only the `Arc` is cloned.
@@ -48,13 +52,15 @@ impl<S> Clone for App<S> {
             layout: self.layout.clone(),
             feed: self.feed.clone(),
             gap_timeout: self.gap_timeout,
+            metrics: self.metrics.clone(),
         }
     }
 }
 
 /// All routes, with [`layers`] around them.
 pub fn router<S: Store>(app: App<S>) -> Router {
-    layers(routes(app))
+    let metrics = app.metrics.clone();
+    counted(metrics, layers(routes(app)))
 }
 
 /// All routes, without the layers (so a caller can add its own inside
@@ -72,6 +78,7 @@ pub fn routes<S: Store>(app: App<S>) -> Router {
         .route("/api/event-types/{type}", get(query::event_type))
         .route("/healthz", get(query::healthz))
         .route("/readyz", get(query::readyz::<S>))
+        .route("/metrics", get(metrics::metrics::<S>))
         .route("/", get(pages::home))
         .route("/catalog", get(pages::catalog_index))
         .route("/catalog/{type}", get(pages::catalog_type))
@@ -84,13 +91,23 @@ pub fn routes<S: Store>(app: App<S>) -> Router {
         .with_state(app)
 }
 
+/// Count requests into `metrics` around `router`. Outside every other
+/// layer, so a request is counted with the status its client got (a caught
+/// panic's 500 and the key guard's 401/403/429 included).
+pub fn counted(metrics: Arc<crate::metrics::Metrics>, router: Router) -> Router {
+    router.layer(axum::middleware::from_fn_with_state(metrics, metrics::count))
+}
+
 /// The layers every route (and the fallback) runs inside.
 ///
 /// A panicking handler is a bug, but it must cost one request, not the
 /// connection and whatever else was pipelined on it: the panic becomes a
-/// 500 problem document and the connection stays usable.
+/// 500 problem document and the connection stays usable. Outside that, the
+/// request id and the request's tracing span ([`trace::around`]), so the
+/// panic's log line and its 500 carry the request id too.
 pub fn layers(routes: Router) -> Router {
-    routes.layer(axum::middleware::map_response(as_problem)).layer(CatchPanicLayer::custom(panic_response))
+    let routes = routes.layer(axum::middleware::map_response(as_problem)).layer(CatchPanicLayer::custom(panic_response));
+    trace::around(routes)
 }
 
 /// Client errors the framework answers by itself — 405 with an empty body,

@@ -188,8 +188,10 @@ pub async fn readyz<S: Store>(State(app): State<App<S>>) -> Response {
         Ok(()) => (StatusCode::OK, json!({"status": "ready", "store": "ok"})),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, json!({"status": "unavailable", "store": e.to_string()})),
     };
+    app.metrics.store_ready(status == StatusCode::OK);
     // A dedup fast path is detail only: the store alone decides readiness.
     if let Some(dedup) = app.store.dedup_status().await {
+        app.metrics.dedup_up(dedup.get("status").and_then(Value::as_str) == Some("ok"));
         body["dedup"] = dedup;
     }
     (status, Json(body)).into_response()

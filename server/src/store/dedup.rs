@@ -280,6 +280,14 @@ impl<S: Store> Store for Deduped<S> {
         })
     }
 
+    fn commit_probe(&self) -> Option<&crate::metrics::CommitProbe> {
+        self.inner.commit_probe()
+    }
+
+    async fn parked_events(&self) -> Result<Option<u64>, StoreError> {
+        self.inner.parked_events().await
+    }
+
     async fn close(&self) {
         self.inner.close().await;
     }

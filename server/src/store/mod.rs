@@ -338,6 +338,18 @@ pub trait Store: Send + Sync + 'static {
         async { None }
     }
 
+    /// Where the store reports its durable commits (group size, latency)
+    /// for `/metrics`; `None` for a store that does not group commits.
+    fn commit_probe(&self) -> Option<&crate::metrics::CommitProbe> {
+        None
+    }
+
+    /// How many stored events wait for a `seq` gap to fill, when the store
+    /// can count them cheaply (an index); `None` when it cannot.
+    fn parked_events(&self) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
+        async { Ok(None) }
+    }
+
     /// Finish queued writes and release connections (graceful shutdown).
     fn close(&self) -> impl Future<Output = ()> + Send {
         async {}

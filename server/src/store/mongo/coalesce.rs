@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::Core;
+use crate::metrics::CommitProbe;
 use crate::store::{NewEvent, Outcome, StoreError};
 
 /// Most events one group carries: bounds the size of the commands sent
@@ -47,10 +48,11 @@ pub(super) struct Coalescer {
 
 impl Coalescer {
     /// Start the workers on the current Tokio runtime.
-    pub(super) fn start(core: Arc<Core>) -> Coalescer {
+    /// Each stored group is reported to `commits`.
+    pub(super) fn start(core: Arc<Core>, commits: CommitProbe) -> Coalescer {
         let (tx, rx) = mpsc::channel(QUEUE);
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
-        let workers = (0..WORKERS).map(|_| tokio::spawn(work(core.clone(), rx.clone()))).collect();
+        let workers = (0..WORKERS).map(|_| tokio::spawn(work(core.clone(), rx.clone(), commits.clone()))).collect();
         Coalescer { jobs: Mutex::new(Some(tx)), workers: Mutex::new(workers) }
     }
 
@@ -81,7 +83,7 @@ impl Coalescer {
     }
 }
 
-async fn work(core: Arc<Core>, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>) {
+async fn work(core: Arc<Core>, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>, commits: CommitProbe) {
     loop {
         let jobs = {
             let mut rx = rx.lock().await;
@@ -97,15 +99,20 @@ async fn work(core: Arc<Core>, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>)
         };
         // In a task of its own, so that a panic (a bug) costs this group's
         // requests a 503 — their senders retry — and not the worker.
-        if let Err(e) = tokio::spawn(store_and_reply(core.clone(), jobs)).await {
+        if let Err(e) = tokio::spawn(store_and_reply(core.clone(), jobs, commits.clone())).await {
             tracing::error!(error = %e, "a MongoDB ingest group failed; its requests got 503");
         }
     }
 }
 
-async fn store_and_reply(core: Arc<Core>, jobs: Vec<Job>) {
+async fn store_and_reply(core: Arc<Core>, jobs: Vec<Job>, commits: CommitProbe) {
     let events: Vec<&NewEvent> = jobs.iter().flat_map(|j| &j.events).collect();
+    let started = std::time::Instant::now();
     let results = core.store_group(&events).await;
+    // A group that stored nothing (MongoDB down) is not a commit.
+    if results.iter().any(Result::is_ok) {
+        commits.record(events.len(), started.elapsed());
+    }
     let sizes: Vec<usize> = jobs.iter().map(|j| j.events.len()).collect();
     for (job, result) in jobs.into_iter().zip(per_job(results, &sizes)) {
         // The requester may have gone (client disconnected): the events

@@ -153,6 +153,8 @@ pub struct MongoStore {
     core: Arc<Core>,
     coalescer: Coalescer,
     identity: String,
+    /// Where the coalescer reports its groups.
+    commits: crate::metrics::CommitProbe,
 }
 
 /// The connection and collections, shared by the request handlers and the
@@ -265,8 +267,9 @@ impl MongoStore {
         let identity = core.identity().await?;
         core.transactions = transactions && core.offers_transactions().await;
         let core = Arc::new(core);
-        let coalescer = Coalescer::start(core.clone());
-        Ok(MongoStore { core, coalescer, identity })
+        let commits = crate::metrics::CommitProbe::default();
+        let coalescer = Coalescer::start(core.clone(), commits.clone());
+        Ok(MongoStore { core, coalescer, identity, commits })
     }
 
     /// Whether groups of events are written in transactions.
@@ -464,6 +467,16 @@ impl Store for MongoStore {
 
     async fn ready(&self) -> Result<(), StoreError> {
         self.core.db.run_command(doc! {"ping": 1}).await.map(drop).map_err(unavailable)
+    }
+
+    fn commit_probe(&self) -> Option<&crate::metrics::CommitProbe> {
+        Some(&self.commits)
+    }
+
+    /// Counted on the `state_run` index (its first key is `state`).
+    async fn parked_events(&self) -> Result<Option<u64>, StoreError> {
+        let n = self.core.events.count_documents(doc! {"state": apply::state::PARKED}).await.map_err(unavailable)?;
+        Ok(Some(n))
     }
 
     async fn close(&self) {

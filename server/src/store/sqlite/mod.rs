@@ -43,6 +43,8 @@ pub struct SqliteStore {
     lock: Mutex<Option<std::fs::File>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<checkpoint::Checkpointer>,
+    /// Where the writer reports its group commits.
+    commits: crate::metrics::CommitProbe,
 }
 
 impl SqliteStore {
@@ -68,9 +70,11 @@ impl SqliteStore {
         // here instead of piling up in memory.
         let (jobs, rx) = mpsc::channel(4096);
         let layout = rules.layout.clone();
+        let commits = crate::metrics::CommitProbe::default();
+        let probe = commits.clone();
         let handle = std::thread::Builder::new()
             .name("herald-sqlite-writer".into())
-            .spawn(move || writer::run(conn, index, runs, rx, rules))
+            .spawn(move || writer::run(conn, index, runs, rx, rules, probe))
             .map_err(|e| StoreError::unavailable(format!("cannot start the writer thread: {e}")))?;
         let checkpointer = checkpoint::Checkpointer::start(&path).map_err(open_err)?;
         Ok(SqliteStore {
@@ -81,6 +85,7 @@ impl SqliteStore {
             lock: Mutex::new(Some(lock)),
             writer: Mutex::new(Some(handle)),
             checkpointer: Mutex::new(checkpointer),
+            commits,
         })
     }
 
@@ -230,6 +235,17 @@ impl Store for SqliteStore {
             return Err(StoreError::unavailable("the writer thread has stopped"));
         }
         self.read(|c| c.query_row("SELECT COUNT(*) FROM runs WHERE 0", [], |r| r.get::<_, i64>(0))).await.map(drop)
+    }
+
+    fn commit_probe(&self) -> Option<&crate::metrics::CommitProbe> {
+        Some(&self.commits)
+    }
+
+    /// Counted on the partial index `events_parked`, which holds parked
+    /// events only.
+    async fn parked_events(&self) -> Result<Option<u64>, StoreError> {
+        let n = self.read(|c| c.query_row("SELECT COUNT(*) FROM events WHERE state = 'parked'", [], |r| r.get::<_, i64>(0))).await?;
+        Ok(Some(n.max(0) as u64))
     }
 
     async fn close(&self) {

@@ -32,6 +32,7 @@ use super::deferred::Pass;
 use super::run_index::{self, Key, RunIndex};
 use super::runs::{Materialize, Run, RunCache, Written};
 use crate::clock::now_millis;
+use crate::metrics::CommitProbe;
 use crate::runstate::Rules;
 use crate::store::{Outcome, StoreError};
 
@@ -121,8 +122,8 @@ fn mismatched() -> StoreError {
 
 /// The writer loop, starting from the runs `cache` holds (as
 /// [`apply::recover`] left them); returns when the channel closes or on
-/// `Shutdown`.
-pub(super) fn run(mut conn: Connection, mut index: Indexes, cache: RunCache, mut rx: mpsc::Receiver<Job>, rules: Rules) {
+/// `Shutdown`. Each group that carried events is reported to `commits`.
+pub(super) fn run(mut conn: Connection, mut index: Indexes, cache: RunCache, mut rx: mpsc::Receiver<Job>, rules: Rules, commits: CommitProbe) {
     let mut wal = super::checkpoint::WalRestart::new();
     let mut cache = Some(cache);
     while let Some(first) = rx.blocking_recv() {
@@ -140,7 +141,12 @@ pub(super) fn run(mut conn: Connection, mut index: Indexes, cache: RunCache, mut
                 Err(_) => break,
             }
         }
-        commit_group(&mut conn, &mut index, &mut cache, group, &rules);
+        let events: usize = group.iter().map(|j| if let Job::Ingest { events, .. } = j { events.len() } else { 0 }).sum();
+        let started = std::time::Instant::now();
+        let committed = commit_group(&mut conn, &mut index, &mut cache, group, &rules);
+        if events > 0 && committed {
+            commits.record(events, started.elapsed());
+        }
         if shutdown {
             break;
         }
@@ -166,7 +172,8 @@ pub(super) fn run(mut conn: Connection, mut index: Indexes, cache: RunCache, mut
     }
 }
 
-fn commit_group(conn: &mut Connection, index: &mut Indexes, cache: &mut Option<RunCache>, group: Vec<Job>, rules: &Rules) {
+/// Commit `group`; whether any of its jobs committed.
+fn commit_group(conn: &mut Connection, index: &mut Indexes, cache: &mut Option<RunCache>, group: Vec<Job>, rules: &Rules) -> bool {
     let now = now_millis();
     let (work, replies): (Vec<Work>, Vec<Reply>) = group
         .into_iter()
@@ -178,7 +185,7 @@ fn commit_group(conn: &mut Connection, index: &mut Indexes, cache: &mut Option<R
         })
         .unzip();
     if work.is_empty() {
-        return;
+        return false;
     }
     let results: Vec<Result<Done, StoreError>> = match attempt(conn, index, true, cache, &work, now, rules) {
         Ok(done) => done.into_iter().map(Ok).collect(),
@@ -195,12 +202,15 @@ fn commit_group(conn: &mut Connection, index: &mut Indexes, cache: &mut Option<R
     };
     // Before the replies, so the requests hold the last references.
     drop(work);
+    let mut committed = false;
     for (reply, result) in replies.into_iter().zip(results) {
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "commit failed; the job's events were not acknowledged");
+        match &result {
+            Ok(_) => committed = true,
+            Err(e) => tracing::error!(error = %e, "commit failed; the job's events were not acknowledged"),
         }
         reply.send(result);
     }
+    committed
 }
 
 /// Run `work` in one transaction (with the run index passes that are due
