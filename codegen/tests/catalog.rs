@@ -129,6 +129,15 @@ fn unknown_shorthand() {
 }
 
 #[test]
+fn conflicting_defs() {
+    assert_problems(
+        "conflicting_defs.yaml",
+        &["conflicting_defs.yaml:28:9: `$defs/Window` of `ai.run.resumed` differs from the `$defs/Window` of `ai.run.paused` \
+           — the definitions of all events share one namespace (each becomes one Rust type): give one of them another name, or make them identical"],
+    );
+}
+
+#[test]
 fn external_ref() {
     assert_problems(
         "external_ref.yaml",

@@ -185,6 +185,7 @@ fn read_struct(cx: &Ctxt, args: &CloudEventArgs, item: &mut syn::ItemStruct, her
                 );
             }
         }
+        crossed_bounds(cx, &schema, &rules, &rust_name);
         let doc = attr::doc_text(&field.attrs);
         if !doc.is_empty() {
             schema.insert("description".into(), Value::String(doc));
@@ -243,6 +244,30 @@ fn read_struct(cx: &Ctxt, args: &CloudEventArgs, item: &mut syn::ItemStruct, her
         deny_unknown_fields: container.deny_unknown_fields,
         fields,
     })
+}
+
+/// A lower bound above an upper one (`range(min = 10, max = 1)`, or a
+/// `minimum` above the largest value of the field's type): no value could
+/// match, which is a mistake, not a rule to enforce.
+fn crossed_bounds(cx: &Ctxt, schema: &serde_json::Map<String, Value>, rules: &[attr::Rule], field: &str) {
+    for crossed in herald_codegen::lint::crossed_bounds(|keyword| schema.get(keyword).and_then(Value::as_f64)) {
+        // The last rule setting a keyword wins, as in the schema.
+        let rule = |keyword: &str| rules.iter().rev().find(|r| r.keyword == keyword);
+        let bound = |keyword: &str, value: f64| match rule(keyword) {
+            Some(r) => format!("`{}` ({value})", r.key),
+            None => format!("the type's `{keyword}` ({value})"),
+        };
+        // Types never cross their own bounds, so one of the two is a rule.
+        let Some(at) = rule(crossed.lower).or_else(|| rule(crossed.upper)) else { continue };
+        cx.error_at(
+            at.span,
+            format!(
+                "{} is greater than {} on `{field}`: no value could match; fix the bounds",
+                bound(crossed.lower, crossed.low),
+                bound(crossed.upper, crossed.high)
+            ),
+        );
+    }
 }
 
 fn json_kind(schema: &Value) -> &str {

@@ -88,14 +88,11 @@ impl StructEvent {
         if let Some(Value::Object(props)) = shape.get_mut("properties") {
             for f in self.fields.iter().filter(|f| f.is_option) {
                 if let Some(Value::Object(p)) = props.get_mut(&f.rust_name) {
-                    match p.get("type").cloned() {
-                        Some(Value::String(t)) => {
-                            p.insert("type".into(), json!([t, "null"]));
-                        }
+                    if p.get("type").is_some_and(Value::is_string) {
+                        crate::schema::make_nullable(p);
+                    } else {
                         // `serde_json::Value`: nothing to check inside.
-                        _ => {
-                            p.clear();
-                        }
+                        p.clear();
                     }
                 }
             }

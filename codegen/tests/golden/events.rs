@@ -247,7 +247,7 @@ pub struct MyfeatureProgress {
 )]
 #[serde(crate = "::herald::__private::serde")]
 pub struct MyfeatureStarted {
-    /// `config` (required).
+    /// `config` (optional).
     #[serde(
         default,
         skip_serializing_if = "::herald::__private::serde_json::Map::is_empty"
@@ -277,7 +277,7 @@ pub struct MyfeatureStarted {
 pub struct NodeCompleted {
     /// `node_id` (required).
     pub node_id: ::std::string::String,
-    /// `output` (required).
+    /// `output` (optional).
     #[serde(
         default,
         skip_serializing_if = "::herald::__private::serde_json::Map::is_empty"
@@ -549,7 +549,7 @@ impl ::std::convert::TryFrom<::std::string::String> for RunCompletedResult {
 )]
 #[serde(crate = "::herald::__private::serde")]
 pub struct RunError {
-    /// `context` (required).
+    /// `context` (optional).
     #[serde(
         default,
         skip_serializing_if = "::herald::__private::serde_json::Map::is_empty"
@@ -602,7 +602,7 @@ pub struct RunMetric {
     pub metric_name: ::std::string::String,
     /// `run_id` (required).
     pub run_id: ::herald::types::Uuid,
-    /// `tags` (required).
+    /// `tags` (optional).
     #[serde(
         default,
         skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
@@ -790,7 +790,7 @@ pub struct RunStageStarted {
 )]
 #[serde(crate = "::herald::__private::serde")]
 pub struct RunStarted {
-    /// `config` (required).
+    /// `config` (optional).
     #[serde(
         default,
         skip_serializing_if = "::herald::__private::serde_json::Map::is_empty"
@@ -820,7 +820,7 @@ pub struct RunStarted {
 )]
 #[serde(crate = "::herald::__private::serde")]
 pub struct ValidationAutoCompleted {
-    /// `failures` (required).
+    /// `failures` (optional).
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub failures: ::std::vec::Vec<::std::string::String>,
     /// `passed` (required).
@@ -842,7 +842,7 @@ pub struct ValidationAutoCompleted {
 )]
 #[serde(crate = "::herald::__private::serde")]
 pub struct ValidationAutoStarted {
-    /// `checks` (required).
+    /// `checks` (optional).
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub checks: ::std::vec::Vec<::std::string::String>,
     /// `run_id` (required).
