@@ -305,3 +305,63 @@ fn strict_type(obj: &Map<String, Value>) -> Option<&'static str> {
 pub(crate) fn format_enforced_by_type(schema: &Value) -> bool {
     schema.as_object().is_some_and(|o| strict_type(o).is_some())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ident::field_name;
+    use typify_impl::TypeDetails;
+
+    /// `ident::field_name` is typify's naming rule: the walk and the lints
+    /// rely on it naming every field as typify does.
+    #[test]
+    fn typify_names_fields_as_herald_expects() {
+        let names = ["runId", "type", "self", "Self", "match", "crate", "fooBar", "dash-name", "HTTPStatus", "2fa", "with space", "été", "a'b"];
+        let properties: Map<String, Value> = names.iter().map(|n| (n.to_string(), json!({"type": "string"}))).collect();
+        let mut catalog = Catalog::new("names.yaml", "ai");
+        catalog.events.push(EventType {
+            type_name: "ai.names.sent".into(),
+            description: "Names.".into(),
+            version: 1,
+            subject: None,
+            stream_key: "runId".into(),
+            schema: json!({"type": "object", "properties": properties}),
+            examples: vec![],
+            data: DataSource::Generated,
+            origin: Origin::Synthetic,
+        });
+        let generated = generate_types(&catalog).unwrap_or_else(|e| panic!("{e}"));
+        let root = generated.space.get_type(&generated.roots["ai.names.sent"]).unwrap();
+        let TypeDetails::Struct(s) = root.details() else { panic!("a struct") };
+        let mut typify: Vec<String> = s.properties().map(|(n, _)| n.to_string()).collect();
+        let mut herald: Vec<String> = names.iter().map(|n| field_name(n)).collect();
+        typify.sort();
+        herald.sort();
+        assert_eq!(typify, herald);
+    }
+
+    /// An optional array or map that must not be empty is an `Option`; one
+    /// that may be empty stays a collection defaulting to empty.
+    #[test]
+    fn optional_collections_are_options_when_empty_is_invalid() {
+        let mut object = json!({
+            "type": "object",
+            "properties": {
+                "some": {"type": "array", "minItems": 1},
+                "any": {"type": "array", "maxItems": 3},
+                "map": {"type": "object", "minProperties": 1},
+                "record": {"type": "object", "properties": {"a": {"type": "string"}}, "minProperties": 1},
+                "needed": {"type": "array", "minItems": 1},
+            },
+            "required": ["needed"],
+        });
+        let Value::Object(o) = &mut object else { unreachable!() };
+        optional_collections_as_options(o);
+        assert_eq!(object["properties"]["some"]["type"], json!(["array", "null"]));
+        assert_eq!(object["properties"]["map"]["type"], json!(["object", "null"]));
+        for unchanged in ["any", "record", "needed"] {
+            assert!(object["properties"][unchanged]["type"].is_string(), "{unchanged}");
+        }
+        assert_eq!(object["required"], json!(["needed", "map", "some"]));
+    }
+}

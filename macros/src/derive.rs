@@ -150,7 +150,7 @@ fn read_struct(cx: &Ctxt, args: &CloudEventArgs, item: &mut syn::ItemStruct, her
         if serde.skip {
             continue;
         }
-        if rust_name.starts_with("r#") || herald_codegen::ident::field_ident(&rust_name) != rust_name {
+        if rust_name.starts_with("r#") || herald_codegen::ident::field_name(&rust_name) != rust_name {
             cx.error_spanned_by(
                 &ident,
                 format!("field `{rust_name}` must be a snake_case name that is not a keyword; name the JSON property with `#[serde(rename = \"…\")]`"),

@@ -66,7 +66,7 @@ impl Rewriter {
             if is_option(&field.ty) && field.ident.is_some() {
                 // typify's `Option::deserialize` makes a required nullable
                 // field take `null`; ours below takes absent instead.
-                field.attrs.retain(|a| !has_serde_option(std::slice::from_ref(a), "deserialize_with"));
+                remove_serde_option(&mut field.attrs, "deserialize_with");
                 field.attrs.push(syn::parse_quote!(#[serde(default, deserialize_with = #with)]));
                 if !has_serde_option(&field.attrs, "skip_serializing_if") {
                     field.attrs.push(syn::parse_quote!(#[serde(skip_serializing_if = "::core::option::Option::is_none")]));
@@ -74,6 +74,23 @@ impl Rewriter {
             }
         }
     }
+}
+
+/// Remove `option` from the `#[serde(...)]` attributes among `attrs`
+/// (and an attribute it leaves empty), keeping the others (`rename`).
+fn remove_serde_option(attrs: &mut Vec<syn::Attribute>, option: &str) {
+    type Metas = syn::punctuated::Punctuated<syn::Meta, syn::Token![,]>;
+    attrs.retain_mut(|attr| {
+        if !attr.path().is_ident("serde") {
+            return true;
+        }
+        let Ok(metas) = attr.parse_args_with(Metas::parse_terminated) else { return true };
+        let kept: Vec<&syn::Meta> = metas.iter().filter(|m| !m.path().is_ident(option)).collect();
+        if kept.len() != metas.len() {
+            *attr = syn::parse_quote!(#[serde(#(#kept),*)]);
+        }
+        !kept.is_empty()
+    });
 }
 
 /// Whether a `#[serde(...)]` attribute among `attrs` sets `option`.

@@ -4,7 +4,7 @@
 //! generated `validate()` enforces; anything else would be silently
 //! ignored or mistranslated, so it is rejected here, before typify runs.
 
-use super::{CrossedBounds, crossed_bounds, did_you_mean, escape_pointer, one_of, property_name};
+use super::{CrossedBounds, FieldNames, crossed_bounds, did_you_mean, escape_pointer, one_of};
 use crate::catalog::{Ctx, Entry, Node, YamlValue};
 
 /// Every keyword Herald understands.
@@ -175,9 +175,11 @@ impl Walker<'_> {
                 let Some(props) = value.entries() else {
                     return self.expected(entry, pointer, "a mapping of property schemas");
                 };
+                let flattened = parent.get("additionalProperties").is_some_and(|a| a.value.entries().is_some());
+                let mut fields = FieldNames::new(flattened);
                 for prop in props {
                     let child = format!("{pointer}/properties/{}", escape_pointer(&prop.key));
-                    property_name(self.ctx, self.event, &prop.key, prop.key_mark, &child);
+                    fields.add(self.ctx, self.event, &prop.key, prop.key_mark, &child);
                     self.node(&prop.value, &child, false);
                 }
             }
