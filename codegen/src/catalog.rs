@@ -19,7 +19,9 @@
 //!     description: A feature began.       # required, non-empty
 //!     version: 1                          # required, integer >= 1
 //!     subject: "run/{run_id}"             # optional; each {placeholder} is a required data property
-//!     stream_key: run_id                  # optional (default run_id); a required data property
+//!     stream_key: run_id                  # optional (default run_id); a required data property,
+//!                                         # or `none`: the event belongs to no run (stored and
+//!                                         # dispatched, never sequenced; no lifecycle transition)
 //!     compatibility: FULL                 # optional: overrides the catalog's mode for this type
 //!     fields:                             # EITHER the shorthand (see `crate::shorthand`) ...
 //!       run_id: uuid                      #   `name` is required, `name?` optional

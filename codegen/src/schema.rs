@@ -324,7 +324,7 @@ mod tests {
             description: "Names.".into(),
             version: 1,
             subject: None,
-            stream_key: "runId".into(),
+            stream_key: Some("runId".into()),
             schema: json!({"type": "object", "properties": properties}),
             examples: vec![],
             data: DataSource::Generated,

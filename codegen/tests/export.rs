@@ -178,11 +178,11 @@ fn help_names_every_format_with_an_example() {
     assert!(String::from_utf8_lossy(&top.stdout).contains("export"), "herald --help lists export");
 }
 
-/// Property names that are not Rust field names (`tests/catalogs/names.yaml`)
+/// Property names that are not Rust field names (`tests/catalogs/payloads.yaml`)
 /// keep their JSON names in every export: only the Rust fields change.
 #[test]
 fn exports_keep_json_property_names() {
-    let catalog = herald_codegen::catalog::load(&root().join("tests/catalogs/names.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let catalog = herald_codegen::catalog::load(&root().join("tests/catalogs/payloads.yaml")).unwrap_or_else(|e| panic!("{e}"));
     for format in FORMATS {
         // File name → contents; one text is enough to search.
         let text: String = export::export(&catalog, format, &Options::default()).into_values().collect();

@@ -1,6 +1,6 @@
 //! Shared fixtures for Herald's cross-crate tests: the catalogs compiled by
 //! `build.rs` (the project's `events.yaml`, the example's, and the
-//! every-construct fixture of the export tests, and the property-names one).
+//! every-construct fixture of the export tests, and the payloads one).
 
 /// The project's generated event types, from the workspace `events.yaml`.
 pub mod events {
@@ -17,8 +17,9 @@ pub mod constructs {
     herald::include_generated!("constructs");
 }
 
-/// `tests/catalogs/names.yaml`: JSON property names that are not Rust
-/// field names (camelCase, keywords, dashes).
-pub mod names {
-    herald::include_generated!("names");
+/// `tests/catalogs/payloads.yaml`: payloads as producers already send
+/// them: JSON property names that are not Rust field names (camelCase,
+/// keywords, dashes) and an event that belongs to no run.
+pub mod payloads {
+    herald::include_generated!("payloads");
 }

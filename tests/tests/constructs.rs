@@ -116,6 +116,6 @@ fn every_example_decodes() {
     let mut refused = refused_examples::<herald_tests::events::Catalog>("events.yaml");
     refused.extend(refused_examples::<herald_tests::shop::Catalog>("examples/events.yaml"));
     refused.extend(refused_examples::<Catalog>("tests/catalogs/constructs.yaml"));
-    refused.extend(refused_examples::<herald_tests::names::Catalog>("tests/catalogs/names.yaml"));
+    refused.extend(refused_examples::<herald_tests::payloads::Catalog>("tests/catalogs/payloads.yaml"));
     assert!(refused.is_empty(), "examples refused by the generated code:\n{}", refused.join("\n"));
 }

@@ -1,9 +1,11 @@
+//! Payloads as producers already send them (`tests/catalogs/payloads.yaml`).
 //! JSON property names that are not Rust field names (camelCase, keywords,
-//! dashes; `tests/catalogs/names.yaml`): snake case fields, the JSON names
-//! unchanged on the wire, and every rule still checked under its JSON name.
+//! dashes): snake case fields, the JSON names unchanged on the wire, and
+//! every rule still checked under its JSON name. An event without a stream
+//! key: registered, decoded and dispatched like any other.
 
 use herald::EventCatalog;
-use herald_tests::names::{Catalog, Event, NamesFields, NamesSent, NamesSentType};
+use herald_tests::payloads::{Catalog, Event, NamesFields, NamesSent, NamesSentType, UserSignedUp};
 use serde_json::{Value, json};
 
 fn sent() -> Value {
@@ -79,4 +81,19 @@ fn the_registry_speaks_json_names() {
     assert_eq!(info.subject, Some("kit/{runId}"));
     let schema: Value = serde_json::from_str(info.schema).unwrap();
     assert!(schema["properties"].get("dash-name").is_some() && schema["properties"].get("fooBar").is_some(), "{schema}");
+}
+
+/// `stream_key: none`: the registry says so; the event decodes and
+/// dispatches as any other.
+#[test]
+fn an_event_may_belong_to_no_run() {
+    assert_eq!(Catalog::lookup("kit.names.sent").unwrap().stream_key, Some("runId"));
+    let info = Catalog::lookup("kit.user.signed_up").unwrap();
+    assert_eq!(info.stream_key, None);
+    let data = json!({"userId": "u-42", "email": "ada@example.com"});
+    let Ok(Event::UserSignedUp(UserSignedUp { user_id, email })) = decode("kit.user.signed_up", &data) else {
+        panic!("the event decodes")
+    };
+    assert_eq!((user_id.as_str(), email.as_str()), ("u-42", "ada@example.com"));
+    assert_eq!(decode("kit.user.signed_up", &json!({"userId": "u-42", "email": "nope"})).map(|_| ()), Err(vec!["/data/email".to_string()]));
 }
