@@ -136,12 +136,13 @@ pub(crate) fn event_defs(event: &EventType) -> impl Iterator<Item = (&str, &Valu
     event.schema.get("$defs").and_then(Value::as_object).into_iter().flatten().map(|(k, v)| (k.as_str(), v))
 }
 
+/// Every `$defs` name with its schema and where it was first declared.
+pub(crate) type PooledDefs<L> = BTreeMap<String, (Value, L)>;
+
 /// Pool the `$defs` of many events into the one namespace their Rust types
 /// share: each name with its schema and where it was first declared, and
 /// every later declaration of a name with a different schema.
-pub(crate) fn pool_defs<'a, L>(
-    entries: impl IntoIterator<Item = DefEntry<'a, L>>,
-) -> (BTreeMap<String, (Value, L)>, Vec<DefsConflict<L>>) {
+pub(crate) fn pool_defs<'a, L>(entries: impl IntoIterator<Item = DefEntry<'a, L>>) -> (PooledDefs<L>, Vec<DefsConflict<L>>) {
     let mut pooled: BTreeMap<String, (Value, L, &'a str)> = BTreeMap::new();
     let mut conflicts = Vec::new();
     for entry in entries {
