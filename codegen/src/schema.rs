@@ -268,10 +268,11 @@ fn optional_collections_as_options(object: &mut Map<String, Value>) {
     }
 }
 
-/// Whether typify would type `schema` as a collection that defaults to
+/// Whether `schema` is a collection that a Rust type would default to
 /// empty (an array, or an object without declared properties: a map),
-/// while the schema refuses an empty one.
-fn empty_is_invalid(schema: &Value) -> bool {
+/// while the schema refuses an empty one. Such a property, when optional,
+/// must be an `Option` so that absent and empty differ.
+pub fn empty_is_invalid(schema: &Value) -> bool {
     let at_least_one = |key: &str| schema.get(key).and_then(Value::as_u64).is_some_and(|n| n > 0);
     let no_properties = schema.get("properties").and_then(Value::as_object).is_none_or(Map::is_empty);
     match schema.get("type").and_then(Value::as_str) {
