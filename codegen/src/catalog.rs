@@ -19,7 +19,9 @@
 //!     description: A feature began.       # required, non-empty
 //!     version: 1                          # required, integer >= 1
 //!     subject: "run/{run_id}"             # optional; each {placeholder} is a required data property
-//!     stream_key: run_id                  # optional (default run_id); a required data property
+//!     stream_key: run_id                  # optional (default run_id); a required data property,
+//!                                         # or `none`: the event belongs to no run (stored and
+//!                                         # dispatched, never sequenced; no lifecycle transition)
 //!     compatibility: FULL                 # optional: overrides the catalog's mode for this type
 //!     fields:                             # EITHER the shorthand (see `crate::shorthand`) ...
 //!       run_id: uuid                      #   `name` is required, `name?` optional
@@ -71,7 +73,7 @@ use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::ir::{Catalog, Compatibility, EnvelopeOptions, ExtensionDecl, ExtensionKind};
-use crate::lint;
+use crate::{lint, schema};
 
 pub(crate) use yaml::{Entry, Mark, Node, Value as YamlValue, parse as parse_yaml};
 
@@ -354,6 +356,7 @@ fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
     }
     check_rust_names(ctx, &events);
     let events: Vec<_> = events.into_iter().map(|(e, _)| e).collect();
+    check_shared_defs(ctx, root, &events);
 
     let lifecycle = root.get("lifecycle").and_then(|entry| {
         let declared: Vec<&str> = root
@@ -421,6 +424,27 @@ fn check_rust_names(ctx: &mut Ctx, events: &[(crate::ir::EventType, bool)]) {
         } else {
             seen.insert(rust, &event.type_name);
         }
+    }
+}
+
+/// The `$defs` of all events become Rust types of one module, so a name
+/// declared by two events must have one schema.
+fn check_shared_defs(ctx: &mut Ctx, root: &Node, events: &[crate::ir::EventType]) {
+    let declared = |event: &str, name: &str| -> Mark {
+        let entry = root.get("events").and_then(|e| e.value.get(event)).and_then(|e| e.value.get("data"));
+        entry.and_then(|d| d.value.get("$defs")).and_then(|d| d.value.get(name)).map_or_else(Mark::default, |e| e.key_mark)
+    };
+    let entries = events.iter().flat_map(|event| {
+        schema::event_defs(event).map(|(name, schema)| schema::DefEntry {
+            event: &event.type_name,
+            name,
+            schema,
+            at: declared(&event.type_name, name),
+        })
+    });
+    let (_, conflicts) = schema::pool_defs(entries);
+    for conflict in conflicts {
+        ctx.error(conflict.at, conflict.message, schema::DefsConflict::<Mark>::HELP);
     }
 }
 

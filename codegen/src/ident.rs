@@ -46,14 +46,27 @@ pub fn handler_method_name(type_name: &str) -> String {
     format!("on_{}", tail.join("_"))
 }
 
-/// A field name as a Rust identifier, `r#`-escaped when it is a keyword.
-pub fn field_ident(name: &str) -> String {
-    let snake = name.to_snake_case();
-    match snake.as_str() {
-        "self" | "Self" | "super" | "crate" => format!("{snake}_"),
-        s if is_keyword(s) => format!("r#{s}"),
-        _ => snake,
-    }
+/// The Rust field for a JSON property: snake case (`fooBar` → `foo_bar`,
+/// `dash-name` → `dash_name`), `x` in front of what cannot start an
+/// identifier (`2fa` → `x2fa`), `_` after a keyword (`type` → `type_`,
+/// `self` → `self_`). The JSON name stays on the wire through
+/// `#[serde(rename = "…")]`.
+///
+/// This is typify's naming rule for struct fields, which generates the data
+/// structs: the validation walk and lifecycle conditions find fields by it,
+/// and the lints use it to report properties that would share a field. The
+/// walk fails loudly if typify ever names a field otherwise.
+pub fn field_name(property: &str) -> String {
+    let snake = match property {
+        "+1" => "plus1".to_string(),
+        "-1" => "minus1".to_string(),
+        _ => property.replace('\'', "").replace(|c| !unicode_ident::is_xid_continue(c), "-").to_snake_case(),
+    };
+    let name = match snake.chars().next() {
+        Some(c) if unicode_ident::is_xid_start(c) => snake,
+        _ => format!("x{snake}"),
+    };
+    if typify_impl::accept_as_ident(&name) { name } else { format!("{name}_") }
 }
 
 #[cfg(test)]
@@ -69,9 +82,26 @@ mod tests {
     }
 
     #[test]
-    fn keywords_are_escaped() {
-        assert_eq!(field_ident("type"), "r#type");
-        assert_eq!(field_ident("self"), "self_");
-        assert_eq!(field_ident("run_id"), "run_id");
+    fn field_names_are_snake_case_identifiers() {
+        for (property, field) in [
+            ("run_id", "run_id"),
+            ("fooBar", "foo_bar"),
+            ("HTTPStatus", "http_status"),
+            ("dash-name", "dash_name"),
+            ("with space", "with_space"),
+            ("type", "type_"),
+            ("self", "self_"),
+            ("match", "match_"),
+            ("Self", "self_"),
+            ("crate", "crate_"),
+            ("type_", "type_"),
+            ("2fa", "x2fa"),
+            ("", "x"),
+            ("_", "x"),
+        ] {
+            assert_eq!(field_name(property), field, "{property:?}");
+            // Already a field name: unchanged (what `#[cloud_event]` relies on).
+            assert_eq!(field_name(field), field, "{field:?}");
+        }
     }
 }

@@ -210,8 +210,12 @@ pub struct EventType {
     pub version: u32,
     /// Optional `subject` template such as `run/{run_id}`.
     pub subject: Option<String>,
-    /// The data field that keys the per-run stream (`run_id` by default).
-    pub stream_key: String,
+    /// The data property that keys the per-run stream (`run_id` by
+    /// default; a required property), or `None` for an event that belongs
+    /// to no run (`stream_key: none`): such events are validated,
+    /// deduplicated, stored and dispatched, but not sequenced per run and
+    /// never part of a lifecycle transition.
+    pub stream_key: Option<String>,
     /// The JSON Schema of `data`: always an object schema, `$defs` inlined
     /// under its own `$defs` key, `$ref`s only of the form `#/$defs/Name`.
     /// Shorthand `fields:` have already been desugared into this.

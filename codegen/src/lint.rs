@@ -9,7 +9,7 @@
 //! | duplicate types (`catalog::yaml`) | duplicate event type `ai.run.started`; it is already declared at line 12 — remove or rename one of the two declarations |
 //! | unknown shorthand types (`shorthand`) | unknown shorthand type `uuidd` for field `run_id` of `ai.run.started` — did you mean `uuid`? … |
 //! | JSON Schema subset (`lint::schema`) | unsupported JSON Schema keyword `oneOf` in `ai.x.y` at /properties/foo — Herald supports …; model alternatives as separate event types or an `enum` |
-//! | property names | property `runId` in `ai.x.y` at /properties/runId is not lower snake case — rename it to `run_id` so … |
+//! | property names | properties `run_id` and `runId` in `ai.x.y` at /properties/runId both become the Rust field `run_id` — rename one of them … |
 //! | examples | example 1 of `ai.x.y` does not match its schema at `/progress`: 1.5 is greater than the maximum of 1 — fix the example or the schema |
 //! | unknown keys | unknown key `verison` in event `ai.x.y` — did you mean `version`? expected one of … |
 //! | lifecycle states (`lint::lifecycle`) | unknown state `runing` in `to` of transition 1 (`ai.run.started`) — did you mean `running`? expected one of … |
@@ -152,32 +152,83 @@ pub fn type_name_problem(prefix: Option<&str>, name: &str) -> Option<(String, St
     Some((format!("event type `{name}` breaks the naming rule `{{prefix}}.{{domain}}.{{action}}`: {reason}"), help))
 }
 
-/// Property names become Rust field names unchanged, so they must be
-/// lower snake case and not keywords.
-pub(crate) fn property_name(ctx: &mut Ctx, event: &str, name: &str, mark: Mark, pointer: &str) {
-    let same = "so the generated Rust field has the same name as the JSON property";
-    if !is_lower_snake(name) {
-        let help = match suggestion(name) {
-            Some(s) => format!("rename it to `{s}` {same}"),
-            None => format!("use lower snake case (`[a-z][a-z0-9_]*`) {same}"),
-        };
-        ctx.error(
-            mark,
-            format!("property `{name}` in `{event}` at {pointer} is not lower snake case"),
-            help,
-        );
-    } else if ident::is_keyword(name) {
-        let alternative = if name == "type" {
-            "kind".to_string()
-        } else {
-            format!("{name}_value")
-        };
-        ctx.error(
-            mark,
-            format!("property `{name}` in `{event}` at {pointer} is a Rust keyword"),
-            format!("rename it (e.g. to `{alternative}`) {same}"),
-        );
+/// The Rust fields the properties of one object schema become
+/// ([`ident::field_name`]), to report two properties that would share one.
+///
+/// Any JSON name is fine on its own (`fooBar`, `type`, `dash-name`): the
+/// field is its snake case form and serde keeps the JSON name.
+pub(crate) struct FieldNames {
+    /// Field → the property it was first taken by.
+    taken: std::collections::BTreeMap<String, String>,
+}
+
+impl FieldNames {
+    /// The fields of an object; `flattened` when its `additionalProperties`
+    /// is a schema, whose undeclared properties typify keeps in a field
+    /// named `extra`.
+    pub(crate) fn new(flattened: bool) -> Self {
+        let mut taken = std::collections::BTreeMap::new();
+        if flattened {
+            taken.insert("extra".to_string(), String::new());
+        }
+        FieldNames { taken }
     }
+
+    /// Add the property `name` (declared at `mark`, at `pointer` in
+    /// `event`'s data schema), reporting a clash with an earlier one.
+    pub(crate) fn add(&mut self, ctx: &mut Ctx, event: &str, name: &str, mark: Mark, pointer: &str) {
+        let field = ident::field_name(name);
+        match self.taken.get(&field) {
+            None => {
+                self.taken.insert(field, name.to_string());
+            }
+            Some(first) if first.is_empty() => ctx.error(
+                mark,
+                format!("property `{name}` in `{event}` at {pointer} becomes the Rust field `{field}`, which holds the undeclared properties (`additionalProperties`)"),
+                "rename the property",
+            ),
+            Some(first) => ctx.error(
+                mark,
+                format!("properties `{first}` and `{name}` in `{event}` at {pointer} both become the Rust field `{field}`"),
+                "rename one of them: JSON names that differ only in case or punctuation share a snake case Rust field",
+            ),
+        }
+    }
+}
+
+/// Lower and upper bounds (JSON Schema keywords) that a schema must not
+/// cross.
+const BOUNDS: [(&str, &str); 5] = [
+    ("minimum", "maximum"),
+    ("exclusiveMinimum", "exclusiveMaximum"),
+    ("minLength", "maxLength"),
+    ("minItems", "maxItems"),
+    ("minProperties", "maxProperties"),
+];
+
+/// A lower bound above its upper bound: no value could ever match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrossedBounds {
+    /// The lower bound's keyword (`minimum`).
+    pub lower: &'static str,
+    /// The upper bound's keyword (`maximum`).
+    pub upper: &'static str,
+    /// The lower bound.
+    pub low: f64,
+    /// The upper bound, below `low`.
+    pub high: f64,
+}
+
+/// The bounds of one schema that cross, where `bound` reads the number a
+/// keyword has. Shared by the YAML lint and `#[cloud_event]`.
+pub fn crossed_bounds(bound: impl Fn(&str) -> Option<f64>) -> Vec<CrossedBounds> {
+    BOUNDS
+        .iter()
+        .filter_map(|&(lower, upper)| {
+            let (low, high) = (bound(lower)?, bound(upper)?);
+            (low > high).then_some(CrossedBounds { lower, upper, low, high })
+        })
+        .collect()
 }
 
 /// Validate each of `values` against `schema` with the `jsonschema` crate

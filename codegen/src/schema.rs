@@ -43,26 +43,14 @@ pub fn generate_types(catalog: &Catalog) -> Result<GeneratedTypes, Diagnostics> 
         .with_crate("herald", CrateVers::Any, None);
     let mut space = TypeSpace::new(&settings);
 
-    // Pool `$defs` across events: they become named Rust types in one module.
-    let mut defs: BTreeMap<String, (Value, &EventType)> = BTreeMap::new();
-    for event in generated(catalog) {
-        if let Some(Value::Object(event_defs)) = event.schema.get("$defs") {
-            for (name, schema) in event_defs {
-                match defs.get(name) {
-                    Some((existing, first)) if existing != schema => diags.push(
-                        at(event, format!(
-                            "`$defs/{name}` in `{}` differs from the `$defs/{name}` of `{}`",
-                            event.type_name, first.type_name
-                        ))
-                        .with_help("definitions share one namespace: give one of them another name"),
-                    ),
-                    Some(_) => {}
-                    None => {
-                        defs.insert(name.clone(), (schema.clone(), event));
-                    }
-                }
-            }
-        }
+    // Pool `$defs` across events: they become named Rust types in one
+    // module. The YAML loader reports conflicts with their positions
+    // already; this catches catalogs built any other way.
+    let (defs, conflicts) = pool_defs(generated(catalog).flat_map(|event| {
+        event_defs(event).map(move |(name, schema)| DefEntry { event: &event.type_name, name, schema, at: event })
+    }));
+    for conflict in conflicts {
+        diags.push(at(conflict.at, conflict.message).with_help(DefsConflict::<()>::HELP));
     }
 
     let mut prepared_defs = Vec::new();
@@ -114,6 +102,66 @@ pub fn generate_types(catalog: &Catalog) -> Result<GeneratedTypes, Diagnostics> 
     } else {
         Err(Diagnostics(diags))
     }
+}
+
+/// One `$defs` entry of an event's data schema, and where it is declared
+/// (`L`: a YAML position, or the event).
+pub(crate) struct DefEntry<'a, L> {
+    /// The CloudEvents `type` of the event whose schema declares it.
+    pub(crate) event: &'a str,
+    /// The definition's name (`RunMetrics`).
+    pub(crate) name: &'a str,
+    /// Its schema.
+    pub(crate) schema: &'a Value,
+    /// Where it is declared.
+    pub(crate) at: L,
+}
+
+/// A `$defs` name declared again with a different schema.
+pub(crate) struct DefsConflict<L> {
+    /// Where the second declaration is.
+    pub(crate) at: L,
+    /// What is wrong.
+    pub(crate) message: String,
+}
+
+impl<L> DefsConflict<L> {
+    /// How to fix a conflict.
+    pub(crate) const HELP: &'static str =
+        "the definitions of all events share one namespace (each becomes one Rust type): give one of them another name, or make them identical";
+}
+
+/// The `$defs` of an event's data schema, by name.
+pub(crate) fn event_defs(event: &EventType) -> impl Iterator<Item = (&str, &Value)> {
+    event.schema.get("$defs").and_then(Value::as_object).into_iter().flatten().map(|(k, v)| (k.as_str(), v))
+}
+
+/// Every `$defs` name with its schema and where it was first declared.
+pub(crate) type PooledDefs<L> = BTreeMap<String, (Value, L)>;
+
+/// Pool the `$defs` of many events into the one namespace their Rust types
+/// share: each name with its schema and where it was first declared, and
+/// every later declaration of a name with a different schema.
+pub(crate) fn pool_defs<'a, L>(entries: impl IntoIterator<Item = DefEntry<'a, L>>) -> (PooledDefs<L>, Vec<DefsConflict<L>>) {
+    let mut pooled: BTreeMap<String, (Value, L, &'a str)> = BTreeMap::new();
+    let mut conflicts = Vec::new();
+    for entry in entries {
+        match pooled.get(entry.name) {
+            Some((schema, _, first)) if schema != entry.schema => conflicts.push(DefsConflict {
+                message: format!(
+                    "`$defs/{name}` of `{}` differs from the `$defs/{name}` of `{first}`",
+                    entry.event,
+                    name = entry.name
+                ),
+                at: entry.at,
+            }),
+            Some(_) => {}
+            None => {
+                pooled.insert(entry.name.to_string(), (entry.schema.clone(), entry.at, entry.event));
+            }
+        }
+    }
+    (pooled.into_iter().map(|(name, (schema, at, _))| (name, (schema, at))).collect(), conflicts)
 }
 
 fn generated(catalog: &Catalog) -> impl Iterator<Item = &EventType> {
@@ -174,6 +222,7 @@ fn prepare(schema: &Value) -> Value {
                 };
                 out.insert(k.clone(), v);
             }
+            optional_collections_as_options(&mut out);
             if let Some(path) = strict_type(&out) {
                 out.insert(
                     "x-rust-type".into(),
@@ -183,6 +232,62 @@ fn prepare(schema: &Value) -> Value {
             Value::Object(out)
         }
         other => other.clone(),
+    }
+}
+
+/// Make the optional properties of an object schema whose absence and
+/// emptiness differ into `Option`s.
+///
+/// typify gives an optional array a `Vec` and an optional map a map, both
+/// empty when absent. That is faithful while empty is valid; with
+/// `minItems`/`minProperties` of 1 or more it is not (absent is valid,
+/// `[]` is not), so such a property is declared to typify as required and
+/// nullable, which gives `Option<…>`; the emitter then makes the field
+/// accept absent and refuse `null`, as for every `Option`.
+fn optional_collections_as_options(object: &mut Map<String, Value>) {
+    let required: Vec<String> = match object.get("required") {
+        Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => Vec::new(),
+    };
+    let Some(Value::Object(properties)) = object.get_mut("properties") else { return };
+    let mut made_required = Vec::new();
+    for (name, schema) in properties.iter_mut() {
+        if required.contains(name) || !empty_is_invalid(schema) {
+            continue;
+        }
+        if let Value::Object(schema) = schema {
+            make_nullable(schema);
+            made_required.push(Value::String(name.clone()));
+        }
+    }
+    if !made_required.is_empty() {
+        let names = object.entry("required").or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(names) = names {
+            names.extend(made_required);
+        }
+    }
+}
+
+/// Whether `schema` is a collection that a Rust type would default to
+/// empty (an array, or an object without declared properties: a map),
+/// while the schema refuses an empty one. Such a property, when optional,
+/// must be an `Option` so that absent and empty differ.
+pub fn empty_is_invalid(schema: &Value) -> bool {
+    let at_least_one = |key: &str| schema.get(key).and_then(Value::as_u64).is_some_and(|n| n > 0);
+    let no_properties = schema.get("properties").and_then(Value::as_object).is_none_or(Map::is_empty);
+    match schema.get("type").and_then(Value::as_str) {
+        Some("array") => at_least_one("minItems"),
+        Some("object") => no_properties && at_least_one("minProperties"),
+        _ => false,
+    }
+}
+
+/// Allow `null` besides the schema's type, so that typify makes the value
+/// an `Option` (a schema without a `type` is any JSON value already, and
+/// is left alone).
+pub(crate) fn make_nullable(schema: &mut Map<String, Value>) {
+    if let Some(Value::String(t)) = schema.get("type").cloned() {
+        schema.insert("type".into(), json!([t, "null"]));
     }
 }
 
@@ -201,4 +306,64 @@ fn strict_type(obj: &Map<String, Value>) -> Option<&'static str> {
 /// The formats whose Rust type already enforces them (no runtime check).
 pub(crate) fn format_enforced_by_type(schema: &Value) -> bool {
     schema.as_object().is_some_and(|o| strict_type(o).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ident::field_name;
+    use typify_impl::TypeDetails;
+
+    /// `ident::field_name` is typify's naming rule: the walk and the lints
+    /// rely on it naming every field as typify does.
+    #[test]
+    fn typify_names_fields_as_herald_expects() {
+        let names = ["runId", "type", "self", "Self", "match", "crate", "fooBar", "dash-name", "HTTPStatus", "2fa", "with space", "été", "a'b"];
+        let properties: Map<String, Value> = names.iter().map(|n| (n.to_string(), json!({"type": "string"}))).collect();
+        let mut catalog = Catalog::new("names.yaml", "ai");
+        catalog.events.push(EventType {
+            type_name: "ai.names.sent".into(),
+            description: "Names.".into(),
+            version: 1,
+            subject: None,
+            stream_key: Some("runId".into()),
+            schema: json!({"type": "object", "properties": properties}),
+            examples: vec![],
+            data: DataSource::Generated,
+            origin: Origin::Synthetic,
+        });
+        let generated = generate_types(&catalog).unwrap_or_else(|e| panic!("{e}"));
+        let root = generated.space.get_type(&generated.roots["ai.names.sent"]).unwrap();
+        let TypeDetails::Struct(s) = root.details() else { panic!("a struct") };
+        let mut typify: Vec<String> = s.properties().map(|(n, _)| n.to_string()).collect();
+        let mut herald: Vec<String> = names.iter().map(|n| field_name(n)).collect();
+        typify.sort();
+        herald.sort();
+        assert_eq!(typify, herald);
+    }
+
+    /// An optional array or map that must not be empty is an `Option`; one
+    /// that may be empty stays a collection defaulting to empty.
+    #[test]
+    fn optional_collections_are_options_when_empty_is_invalid() {
+        let mut object = json!({
+            "type": "object",
+            "properties": {
+                "some": {"type": "array", "minItems": 1},
+                "any": {"type": "array", "maxItems": 3},
+                "map": {"type": "object", "minProperties": 1},
+                "record": {"type": "object", "properties": {"a": {"type": "string"}}, "minProperties": 1},
+                "needed": {"type": "array", "minItems": 1},
+            },
+            "required": ["needed"],
+        });
+        let Value::Object(o) = &mut object else { unreachable!() };
+        optional_collections_as_options(o);
+        assert_eq!(object["properties"]["some"]["type"], json!(["array", "null"]));
+        assert_eq!(object["properties"]["map"]["type"], json!(["object", "null"]));
+        for unchanged in ["any", "record", "needed"] {
+            assert!(object["properties"][unchanged]["type"].is_string(), "{unchanged}");
+        }
+        assert_eq!(object["required"], json!(["needed", "map", "some"]));
+    }
 }

@@ -141,13 +141,13 @@ pub(crate) fn desugar(ctx: &mut Ctx, event: &str, fields: &Entry) -> Option<Valu
     };
     let mut properties = Map::new();
     let mut required = Vec::new();
+    let mut fields = lint::FieldNames::new(false);
     for entry in entries {
         let (name, optional) = match entry.key.strip_suffix('?') {
             Some(name) => (name, true),
             None => (entry.key.as_str(), false),
         };
         let pointer = format!("/properties/{}", lint::escape_pointer(name));
-        lint::property_name(ctx, event, name, entry.key_mark, &pointer);
         if properties.contains_key(name) {
             ctx.error(
                 entry.key_mark,
@@ -156,6 +156,7 @@ pub(crate) fn desugar(ctx: &mut Ctx, event: &str, fields: &Entry) -> Option<Valu
             );
             continue;
         }
+        fields.add(ctx, event, name, entry.key_mark, &pointer);
         let schema = match &entry.value.value {
             YamlValue::Str(ty) => match type_schema(ty) {
                 Ok(schema) => schema,

@@ -53,7 +53,7 @@ fn the_project_catalog_passes_every_lint() {
     sorted.sort();
     assert_eq!(types, sorted);
     for event in &catalog.events {
-        assert_eq!(event.stream_key, "run_id");
+        assert_eq!(event.stream_key.as_deref(), Some("run_id"));
         assert_eq!(event.subject.as_deref(), Some("run/{run_id}"));
         assert!(!event.examples.is_empty(), "{}", event.type_name);
         assert_eq!(event.schema["type"], "object", "{}", event.type_name);
@@ -129,6 +129,15 @@ fn unknown_shorthand() {
 }
 
 #[test]
+fn conflicting_defs() {
+    assert_problems(
+        "conflicting_defs.yaml",
+        &["conflicting_defs.yaml:28:9: `$defs/Window` of `ai.run.resumed` differs from the `$defs/Window` of `ai.run.paused` \
+           — the definitions of all events share one namespace (each becomes one Rust type): give one of them another name, or make them identical"],
+    );
+}
+
+#[test]
 fn external_ref() {
     assert_problems(
         "external_ref.yaml",
@@ -144,8 +153,8 @@ fn unsupported_keyword() {
     let expected = [
         format!("unsupported_keyword.yaml:11:11: unsupported JSON Schema keyword `oneOf` in `ai.run.completed` at /properties/result — {SUBSET}; model alternatives as separate event types or an `enum`"),
         "unsupported_keyword.yaml:14:22: a list of types in `ai.run.completed` at /properties/note is not supported — use a single type; for an optional value, leave the property out of `required` (`name?:` in the shorthand) instead of allowing `null`".to_string(),
-        "unsupported_keyword.yaml:15:9: property `runId` in `ai.run.completed` at /properties/runId is not lower snake case — rename it to `run_id` so the generated Rust field has the same name as the JSON property".to_string(),
-        "unsupported_keyword.yaml:16:9: property `type` in `ai.run.completed` at /properties/type is a Rust keyword — rename it (e.g. to `kind`) so the generated Rust field has the same name as the JSON property".to_string(),
+        // `type` is fine (the field is `type_`); `runId` alone would be too.
+        "unsupported_keyword.yaml:15:9: properties `run_id` and `runId` in `ai.run.completed` at /properties/runId both become the Rust field `run_id` — rename one of them: JSON names that differ only in case or punctuation share a snake case Rust field".to_string(),
         "unsupported_keyword.yaml:17:41: `pattern` in `ai.run.completed` at /properties/digest does not compile: Unbalanced bracket — write an ECMAScript regular expression, e.g. `^[0-9a-f]{64}$`".to_string(),
         "unsupported_keyword.yaml:18:38: unsupported format `datetime` in `ai.run.completed` at /properties/when — did you mean `date-time`? Herald checks `date-time`, `date`, `time`, `email`, `hostname`, `ipv4`, `ipv6`, `uri`, `uri-reference` or `uuid`".to_string(),
         format!("unsupported_keyword.yaml:19:31: unsupported JSON Schema keyword `maxLenght` in `ai.run.completed` at /properties/size — {SUBSET}; did you mean `maxLength`?"),
@@ -216,7 +225,7 @@ fn every_problem_of_a_file_is_reported_in_source_order() {
             "structural.yaml:11:14: the `version` of `ai.run.started` must be a positive integer, found 0 — start at `version: 1` and count up",
             "structural.yaml:17:5: event `ai.run.started` has both `fields` and `data` — keep one: the `fields:` shorthand or a full `data:` JSON Schema",
             "structural.yaml:20:3: event `ai.run.failed` has no `description` — add `description:` saying when the event is sent",
-            "structural.yaml:20:3: the default stream key `run_id` of `ai.run.failed` is not a property of its data — add a required `run_id` property, or set `stream_key:` to one of `error_message`",
+            "structural.yaml:20:3: the default stream key `run_id` of `ai.run.failed` is not a property of its data — add a required `run_id` property, set `stream_key:` to one of `error_message`, or write `stream_key: none` for an event that belongs to no run",
             "structural.yaml:21:14: the `version` of `ai.run.failed` must be a positive integer, found a string — start at `version: 1` and count up",
             "structural.yaml:26:3: event `ai.run.canceled` has neither `fields` nor `data` — describe its data with `fields:` (e.g. `run_id: uuid`) or a `data:` JSON Schema",
             "structural.yaml:31:3: key `1` is an integer, not a string — quote it: `\"1\"`",
@@ -236,8 +245,25 @@ fn subject_and_stream_key_must_name_required_properties() {
         [
             "s.yaml:6:14: the `subject` of `ai.run.started` uses `{runid}`, which is not a property of its data — did you mean `{run_id}`?",
             "s.yaml:6:14: the `subject` of `ai.run.started` uses `{note}`, but `note` is optional — make it required so every event has a subject",
-            "s.yaml:7:17: `stream_key` `note` of `ai.run.started` is an optional property — make it required: every event must name the run stream it belongs to",
+            "s.yaml:7:17: `stream_key` `note` of `ai.run.started` is an optional property — make it required (the event names the run it belongs to), or write `stream_key: none` for an event that belongs to no run",
         ]
+    );
+}
+
+/// `stream_key: none`: an event that belongs to no run needs no `run_id`,
+/// but cannot move a run's status.
+#[test]
+fn an_event_may_belong_to_no_run() {
+    let event = "  ai.user.signed_up:\n    description: d\n    version: 1\n    stream_key: none\n    fields: {user_id: string}\n    examples: [{user_id: u1}]\n";
+    let catalog = catalog::parse("s.yaml", &format!("prefix: ai\nevents:\n{event}")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(catalog.events[0].stream_key, None);
+
+    let lifecycle = "lifecycle:\n  states: [new, active]\n  initial: new\n  terminal: [active]\n  transitions:\n    - {on: ai.user.signed_up, from: [new], to: active}\n";
+    let diags = catalog::parse("s.yaml", &format!("prefix: ai\nevents:\n{event}{lifecycle}")).unwrap_err();
+    let lines: Vec<String> = diags.0.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        ["s.yaml:14:12: transition 1 (`ai.user.signed_up`): `ai.user.signed_up` belongs to no run (`stream_key: none`) — a transition moves a run's status: give the event a stream key (`run_id`), or remove the transition"]
     );
 }
 

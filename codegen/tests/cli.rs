@@ -42,6 +42,16 @@ fn check_reports_every_problem_with_location_and_exits_1() {
     assert!(stderr.contains("did you mean `uuid`"), "{stderr}");
 }
 
+/// `$defs` conflicts used to pass `check` and fail only the build.
+#[test]
+fn check_reports_conflicting_defs_where_they_are_declared() {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/catalogs/conflicting_defs.yaml");
+    let out = herald().arg("check").arg(&fixture).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("{}:28:9: `$defs/Window` of `ai.run.resumed` differs", fixture.display())), "{stderr}");
+}
+
 #[test]
 fn check_of_a_missing_file_says_so() {
     let out = herald().arg("check").arg("/nonexistent/events.yaml").output().unwrap();

@@ -177,3 +177,24 @@ fn help_names_every_format_with_an_example() {
     let top = herald(&["--help"]);
     assert!(String::from_utf8_lossy(&top.stdout).contains("export"), "herald --help lists export");
 }
+
+/// Property names that are not Rust field names (`tests/catalogs/payloads.yaml`)
+/// keep their JSON names in every export: only the Rust fields change.
+#[test]
+fn exports_keep_json_property_names() {
+    let catalog = herald_codegen::catalog::load(&root().join("tests/catalogs/payloads.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    for format in FORMATS {
+        // File name → contents; one text is enough to search.
+        let text: String = export::export(&catalog, format, &Options::default()).into_values().collect();
+        for name in ["runId", "fooBar", "dash-name", "HTTPStatus", "innerValue", "camelCase"] {
+            assert!(text.contains(name), "{format:?} lost `{name}`:\n{text}");
+        }
+        if format != Format::Python {
+            // Python attributes are identifiers (`dash_name`, aliased); the
+            // others never name a Rust field.
+            for field in ["foo_bar", "http_status", "inner_value", "type_", "self_"] {
+                assert!(!text.contains(field), "{format:?} has the Rust field `{field}`:\n{text}");
+            }
+        }
+    }
+}

@@ -9,6 +9,7 @@ use proc_macro2::{Span, TokenStream};
 use serde_json::{Map, Number, Value};
 use syn::parse::ParseStream;
 use syn::spanned::Spanned;
+use herald_codegen::rust_front::StreamKey;
 
 use crate::ctxt::Ctxt;
 use crate::symbol::*;
@@ -18,13 +19,13 @@ pub(crate) struct CloudEventArgs {
     pub(crate) type_name: Option<syn::LitStr>,
     pub(crate) version: Option<u32>,
     pub(crate) subject: Option<String>,
-    pub(crate) stream_key: Option<String>,
+    pub(crate) stream_key: StreamKey,
     pub(crate) krate: Option<syn::Path>,
 }
 
 impl CloudEventArgs {
     pub(crate) fn from_tokens(cx: &Ctxt, tokens: TokenStream) -> Self {
-        let mut args = CloudEventArgs { type_name: None, version: None, subject: None, stream_key: None, krate: None };
+        let mut args = CloudEventArgs { type_name: None, version: None, subject: None, stream_key: StreamKey::Default, krate: None };
         let parser = |input: ParseStream<'_>| parse_args(cx, input, &mut args);
         if let Err(e) = syn::parse::Parser::parse2(parser, tokens) {
             cx.syn_error(e);
@@ -62,7 +63,16 @@ fn parse_args(cx: &Ctxt, input: ParseStream<'_>, args: &mut CloudEventArgs) -> s
                 }
             }
             SUBJECT => args.subject = Some(input.parse::<syn::LitStr>()?.value()),
-            STREAM_KEY => args.stream_key = Some(input.parse::<syn::LitStr>()?.value()),
+            // `stream_key = none`: the event belongs to no run.
+            STREAM_KEY if input.peek(syn::Ident) => {
+                let none: syn::Ident = input.parse()?;
+                if none == "none" {
+                    args.stream_key = StreamKey::None;
+                } else {
+                    cx.error_spanned_by(&none, "`stream_key` is a field name in quotes (`stream_key = \"run_id\"`), or `none` for an event that belongs to no run");
+                }
+            }
+            STREAM_KEY => args.stream_key = StreamKey::Field(input.parse::<syn::LitStr>()?.value()),
             CRATE => {
                 let lit: syn::LitStr = input.parse()?;
                 match lit.parse::<syn::Path>() {

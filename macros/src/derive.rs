@@ -51,10 +51,14 @@ pub(crate) fn expand_cloud_event(args: TokenStream, input: TokenStream) -> Token
         }
     };
     let herald: syn::Path = args.krate.clone().unwrap_or_else(|| syn::parse_quote!(::herald));
-    // On error the struct is returned as written (minus `#[herald]`), so
-    // the errors are ours alone, not a cascade from half-added attributes.
+    // On error the struct is returned as written (minus `#[herald]`, and
+    // minus `#[serde]` when only our derives would have read it), so the
+    // errors are ours alone, not a cascade from half-added attributes.
     let mut original = item.clone();
     strip_herald_attrs(&mut original);
+    if !derives_serde(&original) {
+        strip_serde_attrs(&mut original);
+    }
     let event = read_struct(&cx, &args, &mut item, &herald);
     strip_herald_attrs(&mut item);
     let Some(event) = event else { return finish(cx, quote!(#original)) };
@@ -150,7 +154,7 @@ fn read_struct(cx: &Ctxt, args: &CloudEventArgs, item: &mut syn::ItemStruct, her
         if serde.skip {
             continue;
         }
-        if rust_name.starts_with("r#") || herald_codegen::ident::field_ident(&rust_name) != rust_name {
+        if rust_name.starts_with("r#") || herald_codegen::ident::field_name(&rust_name) != rust_name {
             cx.error_spanned_by(
                 &ident,
                 format!("field `{rust_name}` must be a snake_case name that is not a keyword; name the JSON property with `#[serde(rename = \"…\")]`"),
@@ -184,6 +188,16 @@ fn read_struct(cx: &Ctxt, args: &CloudEventArgs, item: &mut syn::ItemStruct, her
                     ),
                 );
             }
+        }
+        crossed_bounds(cx, &schema, &rules, &rust_name);
+        let defaulted = !ts.optional && (serde.default || container.default);
+        if defaulted && herald_codegen::schema::empty_is_invalid(&Value::Object(schema.clone())) {
+            cx.error_spanned_by(
+                &field.ty,
+                format!(
+                    "`{rust_name}` defaults to empty when absent, which its minimum then refuses, so an event without it would be rejected; make it an `Option<…>` (absent or at least the minimum), or drop `#[serde(default)]` to make it required"
+                ),
+            );
         }
         let doc = attr::doc_text(&field.attrs);
         if !doc.is_empty() {
@@ -245,6 +259,30 @@ fn read_struct(cx: &Ctxt, args: &CloudEventArgs, item: &mut syn::ItemStruct, her
     })
 }
 
+/// A lower bound above an upper one (`range(min = 10, max = 1)`, or a
+/// `minimum` above the largest value of the field's type): no value could
+/// match, which is a mistake, not a rule to enforce.
+fn crossed_bounds(cx: &Ctxt, schema: &serde_json::Map<String, Value>, rules: &[attr::Rule], field: &str) {
+    for crossed in herald_codegen::lint::crossed_bounds(|keyword| schema.get(keyword).and_then(Value::as_f64)) {
+        // The last rule setting a keyword wins, as in the schema.
+        let rule = |keyword: &str| rules.iter().rev().find(|r| r.keyword == keyword);
+        let bound = |keyword: &str, value: f64| match rule(keyword) {
+            Some(r) => format!("`{}` ({value})", r.key),
+            None => format!("the type's `{keyword}` ({value})"),
+        };
+        // Types never cross their own bounds, so one of the two is a rule.
+        let Some(at) = rule(crossed.lower).or_else(|| rule(crossed.upper)) else { continue };
+        cx.error_at(
+            at.span,
+            format!(
+                "{} is greater than {} on `{field}`: no value could match; fix the bounds",
+                bound(crossed.lower, crossed.low),
+                bound(crossed.upper, crossed.high)
+            ),
+        );
+    }
+}
+
 fn json_kind(schema: &Value) -> &str {
     schema.get("type").and_then(Value::as_str).unwrap_or("any")
 }
@@ -275,6 +313,27 @@ fn describe(kind: &str) -> &'static str {
 fn strip_herald_attrs(item: &mut syn::ItemStruct) {
     for field in item.fields.iter_mut() {
         field.attrs.retain(|a| !a.path().is_ident(HERALD));
+    }
+}
+
+/// Whether the user derives serde's traits on the struct themselves.
+fn derives_serde(item: &syn::ItemStruct) -> bool {
+    item.attrs.iter().filter(|a| a.path().is_ident("derive")).any(|a| {
+        let mut found = false;
+        let _ = a.parse_nested_meta(|meta| {
+            found |= meta.path.segments.last().is_some_and(|s| s.ident == "Serialize" || s.ident == "Deserialize");
+            Ok(())
+        });
+        found
+    })
+}
+
+/// `#[serde]` on a struct that nothing derives serde for is an error of
+/// its own ("cannot find attribute `serde`").
+fn strip_serde_attrs(item: &mut syn::ItemStruct) {
+    item.attrs.retain(|a| !a.path().is_ident("serde"));
+    for field in item.fields.iter_mut() {
+        field.attrs.retain(|a| !a.path().is_ident("serde"));
     }
 }
 

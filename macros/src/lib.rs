@@ -36,7 +36,8 @@ use proc_macro::TokenStream;
 ///
 /// Arguments: the type (`{prefix}.{domain}.{action}`), then optional
 /// `version = N` (default 1), `subject = "run/{run_id}"`,
-/// `stream_key = "run_id"` (default `run_id`, a required field) and
+/// `stream_key = "run_id"` (default `run_id`, a required field; `none` for
+/// an event that belongs to no run) and
 /// `crate = "::path::to::herald"`.
 ///
 /// The struct's doc comment is the event's description; field doc

@@ -33,8 +33,13 @@ pub struct EventTypeInfo<E: 'static> {
     pub rust_name: &'static str,
     /// Name of the handler trait method.
     pub handler_method: &'static str,
-    /// Data field that keys the per-run stream.
-    pub stream_key: &'static str,
+    /// The data property (JSON name) that keys the per-run stream, or
+    /// `None` for an event that belongs to no run (`stream_key: none`).
+    ///
+    /// An event without one is validated, deduplicated, stored and
+    /// dispatched like any other, but it is not sequenced per run (its
+    /// `seq`, if any, orders nothing) and moves no run's status.
+    pub stream_key: Option<&'static str>,
     /// `subject` template, if the catalog gives one.
     pub subject: Option<&'static str>,
     /// Decode and validate JSON `data` bytes into the catalog's `Event`.

@@ -37,11 +37,19 @@ mod more {
     }
 }
 
+/// A user signed up: no run involved.
+#[herald::cloud_event("ai.user.signed_up", stream_key = none)]
+pub struct UserSignedUp {
+    /// The new user.
+    pub user_id: String,
+}
+
 herald::registry! {
     /// The app's events.
     pub mod app_events {
         MyFeatureStarted,
         more::Completed,
+        UserSignedUp,
     }
 }
 
@@ -59,12 +67,19 @@ impl app_events::Handler for App {
     async fn on_myfeature_completed(&self, _: &EventContext<'_>, _: more::Completed) -> Result<&'static str, Infallible> {
         Ok("completed")
     }
+
+    async fn on_user_signed_up(&self, _: &EventContext<'_>, _: UserSignedUp) -> Result<&'static str, Infallible> {
+        Ok("signed up")
+    }
 }
 
 fn main() {
     assert_eq!(MyFeatureStarted::TYPE, "ai.myfeature.started");
     assert_eq!(MyFeatureStarted::VERSION, 2);
-    assert_eq!(app_events::Catalog::TYPES.len(), 2);
+    assert_eq!(app_events::Catalog::TYPES.len(), 3);
     assert_eq!(app_events::Catalog::TYPES[0].type_name, "ai.myfeature.completed");
+    assert_eq!(app_events::Catalog::TYPES[0].stream_key, Some("run_id"));
+    let signed_up = app_events::Catalog::lookup("ai.user.signed_up").expect("registered");
+    assert_eq!(signed_up.stream_key, None);
     let _ = App;
 }

@@ -1,6 +1,6 @@
 //! Shared fixtures for Herald's cross-crate tests: the catalogs compiled by
 //! `build.rs` (the project's `events.yaml`, the example's, and the
-//! every-construct fixture of the export tests).
+//! every-construct fixture of the export tests, and the payloads one).
 
 /// The project's generated event types, from the workspace `events.yaml`.
 pub mod events {
@@ -15,4 +15,11 @@ pub mod shop {
 /// `tests/catalogs/constructs.yaml`: every construct the catalog format has.
 pub mod constructs {
     herald::include_generated!("constructs");
+}
+
+/// `tests/catalogs/payloads.yaml`: payloads as producers already send
+/// them: JSON property names that are not Rust field names (camelCase,
+/// keywords, dashes) and an event that belongs to no run.
+pub mod payloads {
+    herald::include_generated!("payloads");
 }

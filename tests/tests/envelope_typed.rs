@@ -62,12 +62,17 @@ fn examples() -> Vec<(&'static herald::EventTypeInfo<Event>, Value)> {
         .map(|info| {
             let event = ir.event(info.type_name).unwrap_or_else(|| panic!("`{}` not in events.yaml", info.type_name));
             let mut data = event.examples.first().cloned().unwrap_or_else(|| panic!("`{}` has no example", info.type_name));
-            if let Some(key) = data.get_mut(info.stream_key) {
+            if let Some(key) = info.stream_key.and_then(|k| data.get_mut(k)) {
                 *key = json!(RUN_ID);
             }
             (info, data)
         })
         .collect()
+}
+
+/// The stream key of a type of `events.yaml`, where every event has one.
+fn run_key(info: &herald::EventTypeInfo<Event>) -> &'static str {
+    info.stream_key.unwrap_or_else(|| panic!("`{}` has no stream key", info.type_name))
 }
 
 /// `run/{run_id}` with the template's fields taken from `data`.
@@ -177,11 +182,12 @@ fn unknown_type_is_reported() {
 fn bad_data_points_into_data() {
     for (info, data) in examples() {
         // A malformed uuid in the stream key: a shape error at its pointer.
+        let key = run_key(info);
         let mut bad = data.clone();
-        bad[info.stream_key] = json!("your-run-uuid");
+        bad[key] = json!("your-run-uuid");
         let err = parse_and_decode(&bytes(&full_envelope(info, "evt-bad", &bad))).unwrap_err();
         match &err {
-            DataError::Shape { pointer, .. } => assert_eq!(pointer, &format!("/data/{}", info.stream_key), "`{}`", info.type_name),
+            DataError::Shape { pointer, .. } => assert_eq!(pointer, &format!("/data/{key}"), "`{}`", info.type_name),
             other => panic!("`{}`: expected a shape error, got {other:?}", info.type_name),
         }
 
@@ -323,7 +329,7 @@ fn batch_gives_per_index_results() {
     let mut missing_id = full_envelope(info0, "x", data0);
     missing_id.as_object_mut().expect("object").remove("id");
     let mut bad_data = full_envelope(info1, "evt-2", data1);
-    bad_data["data"][info1.stream_key] = json!(17);
+    bad_data["data"][run_key(info1)] = json!(17);
     let mut unknown = full_envelope(info0, "evt-3", data0);
     unknown["type"] = json!("ai.nosuch.thing");
     let batch = json!([full_envelope(info0, "evt-0", data0), missing_id, bad_data, unknown, full_envelope(info1, "evt-4", data1)]);
@@ -337,7 +343,7 @@ fn batch_gives_per_index_results() {
     assert_eq!(decoded[0].as_ref().unwrap().as_ref().unwrap().type_name(), info0.type_name);
     assert_eq!(decoded[1].as_ref().unwrap_err(), &"missing_attribute");
     match decoded[2].as_ref().unwrap() {
-        Err(DataError::Shape { pointer, .. }) => assert_eq!(pointer, &format!("/data/{}", info1.stream_key)),
+        Err(DataError::Shape { pointer, .. }) => assert_eq!(pointer, &format!("/data/{}", run_key(info1))),
         other => panic!("expected a shape error at index 2, got {other:?}"),
     }
     assert!(matches!(decoded[3].as_ref().unwrap(), Err(DataError::UnknownType { .. })));

@@ -1,7 +1,9 @@
 //! `herald export` checked by the real tools, and the same verdict everywhere.
 //!
-//! 1. The exports of `events.yaml`, `examples/events.yaml` and the
-//!    every-construct fixture (`tests/catalogs/constructs.yaml`) pass
+//! 1. The exports of `events.yaml`, `examples/events.yaml`, the
+//!    every-construct fixture (`tests/catalogs/constructs.yaml`) and the
+//!    producers' payloads fixture (`tests/catalogs/payloads.yaml`: camelCase,
+//!    keyword and dashed property names, an event without a run) pass
 //!    `tsc --strict`, `mypy --strict` and the official AsyncAPI parser; the
 //!    JSON Schema documents pass Python `jsonschema`'s metaschema check.
 //! 2. A differential test feeds one case set per catalog through Herald's
@@ -33,8 +35,12 @@ use support::instances::{Generator, Rng, resolve, write_json};
 use support::toolchain::{Toolchain, text};
 
 /// The catalogs under test: path from the workspace root, and a short name.
-const CATALOGS: [(&str, &str); 3] =
-    [("events.yaml", "events"), ("examples/events.yaml", "shop"), ("tests/catalogs/constructs.yaml", "constructs")];
+const CATALOGS: [(&str, &str); 4] = [
+    ("events.yaml", "events"),
+    ("examples/events.yaml", "shop"),
+    ("tests/catalogs/constructs.yaml", "constructs"),
+    ("tests/catalogs/payloads.yaml", "payloads"),
+];
 
 /// Valid instances generated per event type (each mutated 3 times).
 const VALID_PER_TYPE: usize = 40;
@@ -281,6 +287,7 @@ fn every_export_gives_herald_s_verdict() {
         let herald = match name {
             "events" => herald_verdicts::<herald_tests::events::Catalog>(&cases),
             "shop" => herald_verdicts::<herald_tests::shop::Catalog>(&cases),
+            "payloads" => herald_verdicts::<herald_tests::payloads::Catalog>(&cases),
             _ => herald_verdicts::<herald_tests::constructs::Catalog>(&cases),
         };
         let schema = jsonschema_verdicts(&catalog, &cases);

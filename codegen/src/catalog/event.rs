@@ -19,6 +19,11 @@ const EVENT_KEYS: &[&str] = &[
     "examples",
 ];
 
+/// The stream key of an event that does not say.
+const DEFAULT_STREAM_KEY: &str = "run_id";
+/// `stream_key: none`: the event belongs to no run.
+const NO_STREAM: &str = "none";
+
 /// Read one event declaration. Returns `None` when anything about it was
 /// reported (the whole catalog fails then anyway).
 pub(super) fn read(ctx: &mut Ctx, entry: &Entry) -> Option<EventType> {
@@ -87,10 +92,12 @@ pub(super) fn read(ctx: &mut Ctx, entry: &Entry) -> Option<EventType> {
         ctx.string(&s.value, "`subject`")
             .map(|t| (t.to_string(), s))
     });
+    // `stream_key: none`: the event belongs to no run.
     let stream_key = node.get("stream_key").and_then(|s| {
         ctx.string(&s.value, "`stream_key`")
             .map(|t| (t.to_string(), s))
     });
+    let no_stream = stream_key.as_ref().is_some_and(|(key, _)| key == NO_STREAM);
 
     let schema = match (node.get("fields"), node.get("data")) {
         (Some(_), Some(data)) => {
@@ -118,13 +125,14 @@ pub(super) fn read(ctx: &mut Ctx, entry: &Entry) -> Option<EventType> {
             check_subject(ctx, name, template, at, schema);
         }
         match &stream_key {
+            Some(_) if no_stream => {}
             Some((key, at)) => {
                 check_stream_key(ctx, name, key, at.value.mark, schema, "`stream_key`")
             }
             None if node.get("stream_key").is_none() => check_stream_key(
                 ctx,
                 name,
-                "run_id",
+                DEFAULT_STREAM_KEY,
                 entry.key_mark,
                 schema,
                 "the default stream key",
@@ -177,7 +185,11 @@ pub(super) fn read(ctx: &mut Ctx, entry: &Entry) -> Option<EventType> {
         description: description?,
         version: version?,
         subject: subject.map(|(s, _)| s),
-        stream_key: stream_key.map_or_else(|| "run_id".to_string(), |(s, _)| s),
+        stream_key: match stream_key {
+            _ if no_stream => None,
+            Some((key, _)) => Some(key),
+            None => Some(DEFAULT_STREAM_KEY.to_string()),
+        },
         schema: schema?,
         examples: examples.into_iter().map(|(_, j)| j).collect(),
         data: DataSource::Generated,
@@ -260,14 +272,14 @@ fn check_stream_key(
         Some(false) => ctx.error(
             mark,
             format!("{what} `{key}` of `{event}` is an optional property"),
-            "make it required: every event must name the run stream it belongs to",
+            "make it required (the event names the run it belongs to), or write `stream_key: none` for an event that belongs to no run",
         ),
         None => {
             let props = property_names(schema);
             let help = match lint::did_you_mean(key, &props) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!(
-                    "add a required `{key}` property, or set `stream_key:` to one of {}",
+                    "add a required `{key}` property, set `stream_key:` to one of {}, or write `stream_key: none` for an event that belongs to no run",
                     lint::one_of(&props)
                 ),
             };

@@ -15,7 +15,7 @@ fn event(name: &str, version: u32, schema: Value) -> EventType {
         description: "d".into(),
         version,
         subject: None,
-        stream_key: "run_id".into(),
+        stream_key: Some("run_id".into()),
         schema,
         examples: vec![],
         data: DataSource::Generated,

@@ -304,17 +304,19 @@ fn transition_value(t: &Transition) -> TokenStream {
     }
 }
 
-/// `__data.<field>` has the value `expected` (a string or a boolean).
+/// `__data.<field>` has the value `expected` (a string or a boolean);
+/// `property` is the field's JSON name.
 fn condition(
     event: &EventType,
-    field: &str,
+    property: &str,
     expected: &Value,
     generated: Option<&GeneratedTypes>,
     opts: &EmitOptions,
 ) -> TokenStream {
+    let field = crate::ident::field_name(property);
     let ident = format_ident!("{}", field);
     let place = quote!(__data.#ident);
-    if let Some(typed) = generated.and_then(|g| typed_condition(g, event, field, expected, &place)) {
+    if let Some(typed) = generated.and_then(|g| typed_condition(g, event, property, expected, &place)) {
         return typed;
     }
     // A type we know nothing about: compare what it serializes to.
@@ -334,17 +336,18 @@ fn condition(
 }
 
 /// The comparison for a field whose typify type is a plain `String`,
-/// `bool` or a string enum.
+/// `bool` or a string enum; `property` is its JSON name.
 fn typed_condition(
     generated: &GeneratedTypes,
     event: &EventType,
-    field: &str,
+    property: &str,
     expected: &Value,
     place: &TokenStream,
 ) -> Option<TokenStream> {
     let space = &generated.space;
     let root = space.get_type(generated.roots.get(&event.type_name)?).ok()?;
     let TypeDetails::Struct(data) = root.details() else { return None };
+    let field = crate::ident::field_name(property);
     let (_, prop_id) = data.properties().find(|(name, _)| *name == field)?;
     let prop = space.get_type(&prop_id).ok()?;
     match (prop.details(), expected) {
@@ -353,7 +356,7 @@ fn typed_condition(
         (TypeDetails::Builtin("bool"), Value::Bool(false)) => Some(quote! { !#place }),
         (TypeDetails::Enum(e), Value::String(s)) => {
             // typify makes one unit variant per `enum` value, in order.
-            let values = enum_values(event, field)?;
+            let values = enum_values(event, property)?;
             let variants: Vec<_> = e.variants_info().collect();
             let simple = variants.iter().all(|v| matches!(v.details, TypeEnumVariant::Simple));
             if !simple || variants.len() != values.len() {

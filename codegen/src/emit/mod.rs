@@ -132,7 +132,7 @@ mod tests {
             description: "Progress of a feature.".into(),
             version: 1,
             subject: Some("run/{run_id}".into()),
-            stream_key: "run_id".into(),
+            stream_key: Some("run_id".into()),
             schema: serde_json::json!({
                 "type": "object",
                 "properties": {

@@ -45,7 +45,10 @@ pub(super) fn emit_registry(catalog: &Catalog, opts: &EmitOptions) -> TokenStrea
         let description = &e.description;
         let rust_name = e.rust_name();
         let method = e.handler_method();
-        let stream_key = &e.stream_key;
+        let stream_key = match &e.stream_key {
+            Some(key) => quote!(::core::option::Option::Some(#key)),
+            None => quote!(::core::option::Option::None),
+        };
         let subject = match &e.subject {
             Some(s) => quote!(::core::option::Option::Some(#s)),
             None => quote!(::core::option::Option::None),

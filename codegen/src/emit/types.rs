@@ -54,17 +54,58 @@ impl Rewriter {
 }
 
 impl Rewriter {
-    /// Makes every `Option<T>` field of a data struct reject an explicit
-    /// `null` (see `__private::some_not_null`). The catalog lint forbids
-    /// nullable types, so an `Option` here always means "not required".
+    /// Makes every `Option<T>` field of a data struct mean "absent or a
+    /// value": an explicit `null` is refused (see `__private::some_not_null`)
+    /// and `None` is left out when serializing. The catalog lint forbids
+    /// nullable types, so an `Option` here always means "not required"
+    /// (typify marks some such fields required and nullable, see
+    /// `schema::optional_collections_as_options`, and then skips neither).
     fn reject_null_for_optional(&self, s: &mut syn::ItemStruct) {
         let with = format!("{}::__private::some_not_null", self.herald_text);
         for field in s.fields.iter_mut() {
             if is_option(&field.ty) && field.ident.is_some() {
+                // typify's `Option::deserialize` makes a required nullable
+                // field take `null`; ours below takes absent instead.
+                remove_serde_option(&mut field.attrs, "deserialize_with");
                 field.attrs.push(syn::parse_quote!(#[serde(default, deserialize_with = #with)]));
+                if !has_serde_option(&field.attrs, "skip_serializing_if") {
+                    field.attrs.push(syn::parse_quote!(#[serde(skip_serializing_if = "::core::option::Option::is_none")]));
+                }
             }
         }
     }
+}
+
+/// Remove `option` from the `#[serde(...)]` attributes among `attrs`
+/// (and an attribute it leaves empty), keeping the others (`rename`).
+fn remove_serde_option(attrs: &mut Vec<syn::Attribute>, option: &str) {
+    type Metas = syn::punctuated::Punctuated<syn::Meta, syn::Token![,]>;
+    attrs.retain_mut(|attr| {
+        if !attr.path().is_ident("serde") {
+            return true;
+        }
+        let Ok(metas) = attr.parse_args_with(Metas::parse_terminated) else { return true };
+        let kept: Vec<&syn::Meta> = metas.iter().filter(|m| !m.path().is_ident(option)).collect();
+        if kept.len() != metas.len() {
+            *attr = syn::parse_quote!(#[serde(#(#kept),*)]);
+        }
+        !kept.is_empty()
+    });
+}
+
+/// Whether a `#[serde(...)]` attribute among `attrs` sets `option`.
+fn has_serde_option(attrs: &[syn::Attribute], option: &str) -> bool {
+    attrs.iter().filter(|a| a.path().is_ident("serde")).any(|a| {
+        let mut found = false;
+        let _ = a.parse_nested_meta(|meta| {
+            found |= meta.path.is_ident(option);
+            if meta.input.peek(syn::Token![=]) {
+                let _: syn::Expr = meta.value()?.parse()?;
+            }
+            Ok(())
+        });
+        found
+    })
 }
 
 fn is_option(ty: &syn::Type) -> bool {
@@ -155,7 +196,9 @@ impl VisitMut for Rewriter {
                 self.reject_null_for_optional(s);
                 for field in s.fields.iter_mut() {
                     if let Some(ident) = &field.ident {
-                        let optional = is_option(&field.ty);
+                        // Optional fields are `Option`s or collections that
+                        // default to empty when absent.
+                        let optional = is_option(&field.ty) || has_serde_option(&field.attrs, "default");
                         let name = wire_name(&field.attrs, ident);
                         let doc = if optional { format!(" `{name}` (optional).") } else { format!(" `{name}` (required).") };
                         add_doc_if_missing(&mut field.attrs, &doc);

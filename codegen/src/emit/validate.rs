@@ -19,6 +19,7 @@ use typify_impl::{TypeDetails, TypeId, TypeSpace};
 
 use super::EmitOptions;
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::ident;
 use crate::ir::Catalog;
 use crate::schema::{GeneratedTypes, format_enforced_by_type};
 
@@ -258,11 +259,31 @@ impl<'a> Walker<'a> {
                 // the flattened map of undeclared ones (`additionalProperties`).
                 let mut optional_counts = Vec::new();
                 let mut required = 0usize;
+                let properties = schema.get("properties").and_then(Value::as_object);
+                // The JSON name of each field: the user's rename (a struct
+                // declared with `#[cloud_event]`), else the property whose
+                // field name it is. Fields without one are typify's
+                // flattened map of undeclared properties.
+                let by_field: BTreeMap<String, &str> =
+                    properties.into_iter().flatten().map(|(k, _)| (ident::field_name(k), k.as_str())).collect();
+                if self.renames.is_empty() {
+                    let fields: Vec<&str> = props.iter().map(|(n, _)| n.as_str()).collect();
+                    for (field, key) in &by_field {
+                        if !fields.contains(&field.as_str()) {
+                            self.errors.push(format!(
+                                "typify named the field of property `{key}` otherwise than `{field}`; Herald's field naming rule (`ident::field_name`) must follow typify's"
+                            ));
+                        }
+                    }
+                }
                 for (name, prop_id) in &props {
                     let field = syn::parse_str::<syn::Ident>(name).unwrap_or_else(|_| format_ident!("r#{}", name));
-                    let key = self.renames.get(name.trim_start_matches("r#")).cloned();
-                    let key = key.as_deref().unwrap_or(name.trim_start_matches("r#"));
-                    let prop_schema = schema.get("properties").and_then(|p| p.get(key));
+                    let key = match self.renames.get(name.as_str()) {
+                        Some(renamed) => renamed.clone(),
+                        None => by_field.get(name.as_str()).copied().unwrap_or(name.as_str()).to_string(),
+                    };
+                    let key = key.as_str();
+                    let prop_schema = properties.and_then(|p| p.get(key));
                     let (optional, map) = match space.get_type(prop_id) {
                         Ok(t) => match t.details() {
                             TypeDetails::Option(_) => (true, false),

@@ -77,6 +77,13 @@ pub(crate) fn check(ctx: &mut Ctx, lc: &Marked, declared: &[&str], events: &[Eve
         if let Some(on) = &t.on {
             check_on(ctx, on, declared);
             if let Some(event) = events.iter().find(|e| e.type_name == on.name) {
+                if event.stream_key.is_none() {
+                    ctx.error(
+                        on.mark,
+                        format!("{what}: `{}` belongs to no run (`stream_key: none`)", on.name),
+                        "a transition moves a run's status: give the event a stream key (`run_id`), or remove the transition",
+                    );
+                }
                 let before = ctx.count();
                 check_when(ctx, t, event);
                 if t.when_ok && ctx.count() == before {

@@ -4,7 +4,7 @@
 //! generated `validate()` enforces; anything else would be silently
 //! ignored or mistranslated, so it is rejected here, before typify runs.
 
-use super::{did_you_mean, escape_pointer, one_of, property_name};
+use super::{CrossedBounds, FieldNames, crossed_bounds, did_you_mean, escape_pointer, one_of};
 use crate::catalog::{Ctx, Entry, Node, YamlValue};
 
 /// Every keyword Herald understands.
@@ -175,9 +175,11 @@ impl Walker<'_> {
                 let Some(props) = value.entries() else {
                     return self.expected(entry, pointer, "a mapping of property schemas");
                 };
+                let flattened = parent.get("additionalProperties").is_some_and(|a| a.value.entries().is_some());
+                let mut fields = FieldNames::new(flattened);
                 for prop in props {
                     let child = format!("{pointer}/properties/{}", escape_pointer(&prop.key));
-                    property_name(self.ctx, self.event, &prop.key, prop.key_mark, &child);
+                    fields.add(self.ctx, self.event, &prop.key, prop.key_mark, &child);
                     self.node(&prop.value, &child, false);
                 }
             }
@@ -465,26 +467,15 @@ impl Walker<'_> {
 
     /// Lower bounds above upper bounds: no value could ever match.
     fn ranges(&mut self, node: &Node, pointer: &str) {
-        for (low, high) in [
-            ("minimum", "maximum"),
-            ("exclusiveMinimum", "exclusiveMaximum"),
-            ("minLength", "maxLength"),
-            ("minItems", "maxItems"),
-            ("minProperties", "maxProperties"),
-        ] {
-            let (Some(lo), Some(hi)) = (node.get(low), node.get(high)) else {
-                continue;
-            };
-            if let (Some(a), Some(b)) = (number(&lo.value), number(&hi.value)) {
-                if a > b {
-                    let at = self.at(pointer);
-                    self.ctx.error(
-                        lo.key_mark,
-                        format!("`{low}` ({a}) is greater than `{high}` ({b}) in {at}"),
-                        "no value could match: fix the bounds",
-                    );
-                }
-            }
+        for crossed in crossed_bounds(|keyword| node.get(keyword).and_then(|e| number(&e.value))) {
+            let CrossedBounds { lower, upper, low, high } = crossed;
+            let Some(at_lower) = node.get(lower) else { continue };
+            let at = self.at(pointer);
+            self.ctx.error(
+                at_lower.key_mark,
+                format!("`{lower}` ({low}) is greater than `{upper}` ({high}) in {at}"),
+                "no value could match: fix the bounds",
+            );
         }
     }
 }

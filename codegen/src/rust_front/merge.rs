@@ -107,7 +107,7 @@ mod tests {
             description: String::new(),
             version: 1,
             subject: None,
-            stream_key: "run_id".into(),
+            stream_key: Some("run_id".into()),
             schema: json!({"type": "object"}),
             examples: vec![],
             data: DataSource::External(ident.into()),

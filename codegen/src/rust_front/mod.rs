@@ -38,12 +38,35 @@ pub struct StructEvent {
     pub version: u32,
     /// `subject` template.
     pub subject: Option<String>,
-    /// The field that keys the per-run stream (default `run_id`).
-    pub stream_key: Option<String>,
+    /// The field that keys the per-run stream.
+    pub stream_key: StreamKey,
     /// `#[serde(deny_unknown_fields)]`: `additionalProperties: false`.
     pub deny_unknown_fields: bool,
     /// Fields in declaration order (skipped fields left out).
     pub fields: Vec<StructField>,
+}
+
+/// `stream_key = …` in `#[cloud_event(…)]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum StreamKey {
+    /// Not given: the `run_id` field.
+    #[default]
+    Default,
+    /// `stream_key = "field"`: that field (its JSON name).
+    Field(String),
+    /// `stream_key = none`: the event belongs to no run.
+    None,
+}
+
+impl StreamKey {
+    /// The JSON name of the stream key field, if the event has one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            StreamKey::Default => Some("run_id"),
+            StreamKey::Field(name) => Some(name),
+            StreamKey::None => None,
+        }
+    }
 }
 
 /// One serialized field of a `#[cloud_event]` struct.
@@ -88,14 +111,11 @@ impl StructEvent {
         if let Some(Value::Object(props)) = shape.get_mut("properties") {
             for f in self.fields.iter().filter(|f| f.is_option) {
                 if let Some(Value::Object(p)) = props.get_mut(&f.rust_name) {
-                    match p.get("type").cloned() {
-                        Some(Value::String(t)) => {
-                            p.insert("type".into(), json!([t, "null"]));
-                        }
+                    if p.get("type").is_some_and(Value::is_string) {
+                        crate::schema::make_nullable(p);
+                    } else {
                         // `serde_json::Value`: nothing to check inside.
-                        _ => {
-                            p.clear();
-                        }
+                        p.clear();
                     }
                 }
             }
@@ -154,14 +174,14 @@ impl StructEvent {
                 }
             }
         }
-        let key = self.stream_key.as_deref().unwrap_or("run_id");
+        let Some(key) = self.stream_key.field() else { return problems };
         match field(key) {
             Some(f) if f.required => {}
             Some(_) => problems.push(StructProblem::Attribute(format!(
-                "the stream key `{key}` is an optional field; make it required: every event must name the run stream it belongs to"
+                "the stream key `{key}` is an optional field; make it required (the event names the run it belongs to), or set `stream_key = none` for an event that belongs to no run"
             ))),
             None => problems.push(StructProblem::Attribute(format!(
-                "the stream key `{key}` is not a field of `{}`; add a required `{key}` field, or set `stream_key = \"…\"` to one of {}",
+                "the stream key `{key}` is not a field of `{}`; add a required `{key}` field, set `stream_key = \"…\"` to one of {}, or `stream_key = none` for an event that belongs to no run",
                 self.ident,
                 crate::lint::one_of(&names)
             ))),
@@ -177,7 +197,7 @@ impl StructEvent {
             description: self.description.clone(),
             version: self.version,
             subject: self.subject.clone(),
-            stream_key: self.stream_key.clone().unwrap_or_else(|| "run_id".to_string()),
+            stream_key: self.stream_key.field().map(str::to_string),
             schema: self.schema(),
             examples: Vec::new(),
             data: DataSource::External(self.ident.clone()),
@@ -252,7 +272,7 @@ mod tests {
             description: "Started.".into(),
             version: 1,
             subject: Some("run/{run_id}".into()),
-            stream_key: None,
+            stream_key: StreamKey::Default,
             deny_unknown_fields: false,
             fields: vec![
                 StructField { rust_name: "run_id".into(), wire_name: "run_id".into(), schema: json!({"type": "string", "format": "uuid"}), required: true, is_option: false },
@@ -278,13 +298,26 @@ mod tests {
         let mut e = sample();
         e.type_name = "ai.MyFeature.started".into();
         e.subject = Some("run/{feature_name}".into());
-        e.stream_key = Some("runid".into());
+        e.stream_key = StreamKey::Field("runid".into());
         let problems = e.check();
         assert_eq!(problems.len(), 3, "{problems:?}");
         let text = format!("{problems:?}");
         assert!(text.contains("rename it to `ai.my_feature.started`"), "{text}");
         assert!(text.contains("`feature_name` is optional"), "{text}");
         assert!(text.contains("stream key `runid` is not a field"), "{text}");
+    }
+
+    #[test]
+    fn an_event_may_belong_to_no_run() {
+        let mut e = sample();
+        e.stream_key = StreamKey::None;
+        e.fields.retain(|f| f.rust_name != "run_id");
+        e.subject = None;
+        assert!(e.check().is_empty(), "{:?}", e.check());
+        assert_eq!(e.to_ir().stream_key, None);
+        assert_eq!(sample().to_ir().stream_key.as_deref(), Some("run_id"));
+        let wire = crate::rust_front::event_from_json(&crate::rust_front::event_to_json(&e.to_ir())).unwrap();
+        assert_eq!(wire.stream_key, None);
     }
 
     #[test]

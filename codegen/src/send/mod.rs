@@ -141,8 +141,12 @@ pub fn build(catalog: &Catalog, type_name: &str, opts: &Build<'_>) -> Result<Val
         }
     };
     let mut problems = Vec::new();
-    if let Some(run) = opts.run {
-        data[&event.stream_key] = json!(run);
+    match (opts.run, &event.stream_key) {
+        (Some(run), Some(key)) => data[key] = json!(run),
+        (Some(_), None) => {
+            return Err(vec![format!("`{type_name}` belongs to no run (`stream_key: none`); leave out `--run`")]);
+        }
+        (None, _) => {}
     }
     for s in opts.set {
         if let Err(e) = apply_set(&mut data, s) {

@@ -93,7 +93,12 @@ pub(super) fn event_type(catalog: &Catalog, event: &EventType, target: Target) -
         dl.meta {
             dt { "version" } dd { (event.version) }
             dt { "subject" } dd { @match &event.subject { Some(s) => { code { (s) } } None => { "—" } } }
-            dt { "stream key" } dd { code { (event.stream_key) } }
+            dt { "stream key" } dd {
+                @match &event.stream_key {
+                    Some(key) => code { (key) },
+                    None => "none: the event belongs to no run",
+                }
+            }
             dt { "handler" } dd { code { (event.handler_method()) } }
             dt { "compatibility" } dd { (catalog.compatibility_of(&event.type_name).as_str()) }
         }

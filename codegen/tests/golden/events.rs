@@ -247,7 +247,7 @@ pub struct MyfeatureProgress {
 )]
 #[serde(crate = "::herald::__private::serde")]
 pub struct MyfeatureStarted {
-    /// `config` (required).
+    /// `config` (optional).
     #[serde(
         default,
         skip_serializing_if = "::herald::__private::serde_json::Map::is_empty"
@@ -277,7 +277,7 @@ pub struct MyfeatureStarted {
 pub struct NodeCompleted {
     /// `node_id` (required).
     pub node_id: ::std::string::String,
-    /// `output` (required).
+    /// `output` (optional).
     #[serde(
         default,
         skip_serializing_if = "::herald::__private::serde_json::Map::is_empty"
@@ -549,7 +549,7 @@ impl ::std::convert::TryFrom<::std::string::String> for RunCompletedResult {
 )]
 #[serde(crate = "::herald::__private::serde")]
 pub struct RunError {
-    /// `context` (required).
+    /// `context` (optional).
     #[serde(
         default,
         skip_serializing_if = "::herald::__private::serde_json::Map::is_empty"
@@ -602,7 +602,7 @@ pub struct RunMetric {
     pub metric_name: ::std::string::String,
     /// `run_id` (required).
     pub run_id: ::herald::types::Uuid,
-    /// `tags` (required).
+    /// `tags` (optional).
     #[serde(
         default,
         skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
@@ -790,7 +790,7 @@ pub struct RunStageStarted {
 )]
 #[serde(crate = "::herald::__private::serde")]
 pub struct RunStarted {
-    /// `config` (required).
+    /// `config` (optional).
     #[serde(
         default,
         skip_serializing_if = "::herald::__private::serde_json::Map::is_empty"
@@ -820,7 +820,7 @@ pub struct RunStarted {
 )]
 #[serde(crate = "::herald::__private::serde")]
 pub struct ValidationAutoCompleted {
-    /// `failures` (required).
+    /// `failures` (optional).
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub failures: ::std::vec::Vec<::std::string::String>,
     /// `passed` (required).
@@ -842,7 +842,7 @@ pub struct ValidationAutoCompleted {
 )]
 #[serde(crate = "::herald::__private::serde")]
 pub struct ValidationAutoStarted {
-    /// `checks` (required).
+    /// `checks` (optional).
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub checks: ::std::vec::Vec<::std::string::String>,
     /// `run_id` (required).
@@ -1450,7 +1450,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <ArtifactFailed as ::herald::EventData>::SCHEMA,
             rust_name: "ArtifactFailed",
             handler_method: "on_artifact_failed",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<ArtifactFailed>(__bytes)
@@ -1464,7 +1464,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <ArtifactRegistered as ::herald::EventData>::SCHEMA,
             rust_name: "ArtifactRegistered",
             handler_method: "on_artifact_registered",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<ArtifactRegistered>(__bytes)
@@ -1478,7 +1478,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <MyfeatureCompleted as ::herald::EventData>::SCHEMA,
             rust_name: "MyfeatureCompleted",
             handler_method: "on_myfeature_completed",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<MyfeatureCompleted>(__bytes)
@@ -1492,7 +1492,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <MyfeatureProgress as ::herald::EventData>::SCHEMA,
             rust_name: "MyfeatureProgress",
             handler_method: "on_myfeature_progress",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<MyfeatureProgress>(__bytes)
@@ -1506,7 +1506,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <MyfeatureStarted as ::herald::EventData>::SCHEMA,
             rust_name: "MyfeatureStarted",
             handler_method: "on_myfeature_started",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<MyfeatureStarted>(__bytes)
@@ -1520,7 +1520,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <NodeCompleted as ::herald::EventData>::SCHEMA,
             rust_name: "NodeCompleted",
             handler_method: "on_node_completed",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<NodeCompleted>(__bytes)
@@ -1534,7 +1534,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <NodeCreated as ::herald::EventData>::SCHEMA,
             rust_name: "NodeCreated",
             handler_method: "on_node_created",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<NodeCreated>(__bytes)
@@ -1548,7 +1548,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <NodeExecuting as ::herald::EventData>::SCHEMA,
             rust_name: "NodeExecuting",
             handler_method: "on_node_executing",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<NodeExecuting>(__bytes)
@@ -1562,7 +1562,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <PaperGenerated as ::herald::EventData>::SCHEMA,
             rust_name: "PaperGenerated",
             handler_method: "on_paper_generated",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<PaperGenerated>(__bytes)
@@ -1576,7 +1576,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <PaperStarted as ::herald::EventData>::SCHEMA,
             rust_name: "PaperStarted",
             handler_method: "on_paper_started",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<PaperStarted>(__bytes)
@@ -1590,7 +1590,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <RunCanceled as ::herald::EventData>::SCHEMA,
             rust_name: "RunCanceled",
             handler_method: "on_run_canceled",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<RunCanceled>(__bytes)
@@ -1604,7 +1604,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <RunCompleted as ::herald::EventData>::SCHEMA,
             rust_name: "RunCompleted",
             handler_method: "on_run_completed",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<RunCompleted>(__bytes)
@@ -1618,7 +1618,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <RunError as ::herald::EventData>::SCHEMA,
             rust_name: "RunError",
             handler_method: "on_run_error",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<RunError>(__bytes).map(Event::RunError)
@@ -1631,7 +1631,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <RunFailed as ::herald::EventData>::SCHEMA,
             rust_name: "RunFailed",
             handler_method: "on_run_failed",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<RunFailed>(__bytes)
@@ -1645,7 +1645,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <RunMetric as ::herald::EventData>::SCHEMA,
             rust_name: "RunMetric",
             handler_method: "on_run_metric",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<RunMetric>(__bytes)
@@ -1659,7 +1659,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <RunProgress as ::herald::EventData>::SCHEMA,
             rust_name: "RunProgress",
             handler_method: "on_run_progress",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<RunProgress>(__bytes)
@@ -1673,7 +1673,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <RunStageCompleted as ::herald::EventData>::SCHEMA,
             rust_name: "RunStageCompleted",
             handler_method: "on_run_stage_completed",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<RunStageCompleted>(__bytes)
@@ -1687,7 +1687,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <RunStageProgress as ::herald::EventData>::SCHEMA,
             rust_name: "RunStageProgress",
             handler_method: "on_run_stage_progress",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<RunStageProgress>(__bytes)
@@ -1701,7 +1701,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <RunStageStarted as ::herald::EventData>::SCHEMA,
             rust_name: "RunStageStarted",
             handler_method: "on_run_stage_started",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<RunStageStarted>(__bytes)
@@ -1715,7 +1715,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <RunStarted as ::herald::EventData>::SCHEMA,
             rust_name: "RunStarted",
             handler_method: "on_run_started",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<RunStarted>(__bytes)
@@ -1729,7 +1729,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <ValidationAutoCompleted as ::herald::EventData>::SCHEMA,
             rust_name: "ValidationAutoCompleted",
             handler_method: "on_validation_auto_completed",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<ValidationAutoCompleted>(__bytes)
@@ -1743,7 +1743,7 @@ impl ::herald::EventCatalog for Catalog {
             schema: <ValidationAutoStarted as ::herald::EventData>::SCHEMA,
             rust_name: "ValidationAutoStarted",
             handler_method: "on_validation_auto_started",
-            stream_key: "run_id",
+            stream_key: ::core::option::Option::Some("run_id"),
             subject: ::core::option::Option::Some("run/{run_id}"),
             decode: |__bytes| {
                 ::herald::registry::decode_data::<ValidationAutoStarted>(__bytes)

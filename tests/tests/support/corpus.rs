@@ -133,10 +133,10 @@ pub fn build(n: usize) -> Corpus {
         let generator = Generator::new(root);
         let example = rng.pick(examples[t]);
         let mut data = vary(&generator, root, root, example, &mut rng);
-        if let Some(key) = data.get_mut(info.stream_key) {
+        if let Some(key) = info.stream_key.and_then(|k| data.get_mut(k)) {
             *key = json!(rng.uuid());
         }
-        let run = data.get(info.stream_key).and_then(Value::as_str).unwrap_or("none").to_string();
+        let run = info.stream_key.and_then(|k| data.get(k)).and_then(Value::as_str).unwrap_or("none").to_string();
         let worker = rng.below(64);
         let mut attrs: Vec<(&str, String)> = vec![
             ("specversion", quote("1.0")),
