@@ -32,14 +32,19 @@ use siphasher::sip::SipHasher13;
 use super::deferred::{Deferred, Kind, Pass};
 
 /// Shards of the hash space. With [`PASS_EVERY`], at most about
-/// 64 × 2048 = 131k identities wait in memory (≈ 5 MB), and a pass writes
-/// about 2048 of them into 1/64 of the index.
+/// 64 × 1024 = 65k identities wait in memory (≈ 4 MB with the lookup map),
+/// and a pass writes about 1024 of them into 1/64 of the index.
 const SHARDS: usize = 64;
 
-/// Committed events per pass (see [`SHARDS`]). Larger than the run
-/// index's: random hashes share a leaf only when a pass holds many of
-/// them per leaf of its shard's range.
-const PASS_EVERY: usize = 2048;
+/// Committed events per pass (see [`SHARDS`]). Random hashes share a leaf
+/// page only when a pass holds several of them per leaf of its shard's
+/// range: a shard of a store of N events spans about N / 64 / 180 leaves
+/// (≈ 20 B per entry), so a pass of 1024 writes well under a page per
+/// identity up to some 10M stored events, and about one page each (the
+/// cost of a plain index) past ~100M. 2048 measured the same on the worker
+/// load and held 4 MB more (BENCHMARKS.md); a store that large would want
+/// a second level (an LSM) rather than larger passes.
+const PASS_EVERY: usize = 1024;
 
 /// One entry of `event_ids`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
