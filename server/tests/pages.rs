@@ -66,6 +66,22 @@ async fn assets_are_served_with_their_types() {
 }
 
 #[tokio::test]
+async fn a_trailing_slash_leads_to_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for (path, to) in [("/catalog/", "/catalog"), ("/runs/", "/runs"), ("/runs/?status=running", "/runs?status=running")] {
+        let resp = client.get(server.url(path)).send().await.expect("request");
+        assert_eq!(resp.status().as_u16(), 308, "{path}");
+        assert_eq!(resp.headers()["location"], to, "{path}");
+    }
+    // Followed, it is the page itself.
+    let (status, headers, body) = get(&server, "/catalog/").await;
+    assert_eq!(status, 200, "{body}");
+    assert_html_page("/catalog/", &headers);
+}
+
+#[tokio::test]
 async fn unknown_types_runs_and_statuses_are_html_errors() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);

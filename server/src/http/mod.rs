@@ -81,6 +81,8 @@ pub fn routes<S: Store>(app: App<S>) -> Router {
         .route("/metrics", get(metrics::metrics::<S>))
         .route("/", get(pages::home))
         .route("/catalog", get(pages::catalog_index))
+        .route("/catalog/", get(pages::to_without_slash))
+        .route("/runs/", get(pages::to_without_slash))
         .route("/catalog/{type}", get(pages::catalog_type))
         .route("/assets/{file}", get(pages::asset))
         .route("/runs", get(pages::runs::page::<S>))

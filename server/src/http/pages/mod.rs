@@ -112,6 +112,18 @@ pub async fn catalog_index() -> Response {
     catalog_file("index.html")
 }
 
+/// `GET /catalog/` and `GET /runs/`: people type the slash; the pages
+/// live without it (their relative links are written for that), so send
+/// them there permanently, keeping the query.
+pub async fn to_without_slash(uri: axum::http::Uri) -> Response {
+    let path = uri.path().trim_end_matches('/');
+    let target = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    axum::response::Redirect::permanent(&target).into_response()
+}
+
 /// `GET /catalog/{type}`: one type's page.
 pub async fn catalog_type(Path(type_name): Path<String>) -> Response {
     // A table lookup: a hostile name finds nothing, it never reaches a path.
