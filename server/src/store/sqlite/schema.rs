@@ -117,10 +117,12 @@ pub(super) fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
-    // 16 MiB of page cache (the default is 2 MiB): the hot pages of `runs`
+    // 8 MiB of page cache (the default is 2 MiB): the hot pages of `runs`
     // and the indexes stay in process instead of being re-read through
-    // syscalls on every commit.
-    conn.pragma_update(None, "cache_size", -16 * 1024)?;
+    // syscalls on every commit. 16 MiB measured no faster on the worker
+    // load and held 6–7 MB more RSS (BENCHMARKS.md): with run index and
+    // dedup written in sorted passes, few pages are hot at once.
+    conn.pragma_update(None, "cache_size", -8 * 1024)?;
     // No checkpoint inside a commit: copying the WAL into the database
     // file (and fsyncing it) would stall every request queued behind that
     // commit. The `checkpoint` thread does it beside the writer instead.
