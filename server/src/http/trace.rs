@@ -78,6 +78,10 @@ fn request_span(req: &axum::http::Request<Body>) -> tracing::Span {
         trace_id = tracing::field::Empty,
         parent_span_id = tracing::field::Empty,
     );
+    // A span the log filter turned off records nothing: skip the parse.
+    if span.is_disabled() {
+        return span;
+    }
     if let Some(tp) = req.headers().get("traceparent").and_then(|v| TraceParent::parse(v.as_bytes())) {
         // Display, not Debug: bare hex in the log, as a trace UI shows it.
         span.record("trace_id", tracing::field::display(tp.trace_id));

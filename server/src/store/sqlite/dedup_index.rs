@@ -29,7 +29,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use siphasher::sip::SipHasher13;
 
-use super::deferred::{Deferred, Kind, Pass};
+use super::deferred::{CATCH_UP_CHUNK, Deferred, Kind, Pass};
 
 /// Shards of the hash space. With [`PASS_EVERY`], at most about
 /// 64 × 1024 = 65k identities wait in memory (≈ 4 MB with the lookup map),
@@ -139,16 +139,13 @@ impl DedupIndex {
     /// Open the guard: the store's hash key (made now for a new store),
     /// and every stored identity either indexed or waiting.
     pub(super) fn open(conn: &mut Connection) -> rusqlite::Result<Self> {
-        Self::open_in_chunks(conn, None)
+        Self::open_in_chunks(conn, CATCH_UP_CHUNK)
     }
 
     /// [`DedupIndex::open`], catching up `chunk` events per transaction.
-    fn open_in_chunks(conn: &mut Connection, chunk: Option<i64>) -> rusqlite::Result<Self> {
+    fn open_in_chunks(conn: &mut Connection, chunk: i64) -> rusqlite::Result<Self> {
         let sip = hash_key(conn)?;
-        let deferred = match chunk {
-            Some(chunk) => Deferred::open_in_chunks(conn, IdKeys { sip }, chunk)?,
-            None => Deferred::open(conn, IdKeys { sip })?,
-        };
+        let deferred = Deferred::open_in_chunks(conn, IdKeys { sip }, chunk)?;
         Ok(DedupIndex { deferred, waiting: HashMap::default(), collided: Vec::new(), fresh: Vec::new() })
     }
 
@@ -202,14 +199,14 @@ impl DedupIndex {
     /// The transaction holding `passes` and the claims since the last
     /// commit or rollback committed.
     pub(super) fn committed(&mut self, passes: Vec<Pass>) {
-        let fresh = std::mem::take(&mut self.fresh);
+        // Drained, not taken: the buffer is reused by the next transaction.
         let (waiting, collided) = (&mut self.waiting, &mut self.collided);
-        self.deferred.committed(passes, fresh, |k| forget(waiting, collided, k));
+        self.deferred.committed(passes, self.fresh.drain(..), |k| forget(waiting, collided, k));
     }
 
     /// The open transaction rolled back: its claims are void.
     pub(super) fn rolled_back(&mut self) {
-        for k in std::mem::take(&mut self.fresh) {
+        for k in self.fresh.drain(..) {
             forget(&mut self.waiting, &mut self.collided, &k);
         }
     }
@@ -393,7 +390,7 @@ mod tests {
         drop(conn);
 
         let mut conn = Connection::open(dir.path().join("t.sqlite3")).unwrap();
-        let mut index = DedupIndex::open_in_chunks(&mut conn, Some(777)).unwrap();
+        let mut index = DedupIndex::open_in_chunks(&mut conn, 777).unwrap();
         assert_eq!(index.deferred.kind.sip, key, "the hash key is the store's");
         assert_eq!(index.waiting(), 0);
         assert_eq!(indexed(&conn) as usize, ids.len(), "every identity indexed once");

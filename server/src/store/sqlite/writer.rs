@@ -160,7 +160,7 @@ pub(super) fn run(mut conn: Connection, mut index: Indexes, cache: RunCache, mut
     // Write the indexes' waiting entries, so the next open has nothing to
     // catch up on. Failure is harmless: the next open indexes them.
     if let Err(e) = index_everything(&mut conn, &mut index) {
-        tracing::warn!(error = %e, "writing the run index on close failed; the next open will");
+        tracing::warn!(error = %e, "writing the indexes on close failed; the next open will");
     }
     // Fold the WAL back into the database file so a closed store is one
     // self-contained file. Failure is harmless: the WAL is replayed on open.
