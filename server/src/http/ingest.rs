@@ -5,6 +5,8 @@
 //! and decode), `pipeline::prepare` (handle) and `Store::ingest` (dedup,
 //! store, apply). The response is sent only after the store has committed.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -51,7 +53,7 @@ fn mode(content_type: Option<&str>, headers: &HeaderMap) -> Option<Mode> {
 
 /// The ingest endpoint. `access` is the caller's API key when keys are
 /// configured (see [`crate::auth`]): each event must be inside its grant.
-pub async fn ingest<S: Store>(State(app): State<App<S>>, access: Option<Extension<Access>>, headers: HeaderMap, body: Body) -> Response {
+pub async fn ingest<S: Store>(State(app): State<Arc<App<S>>>, access: Option<Extension<Access>>, headers: HeaderMap, body: Body) -> Response {
     let access = access.map(|Extension(a)| a);
     let access = access.as_ref();
     let content_type = match headers.get(header::CONTENT_TYPE).map(|v| v.to_str()) {

@@ -25,7 +25,7 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// `GET /metrics`: every series in the Prometheus text format. Health
 /// gauges (store ready, dedup up, parked events) are refreshed first, so
 /// a scrape reports the state at the time of the scrape.
-pub async fn metrics<S: Store>(State(app): State<App<S>>) -> Response {
+pub async fn metrics<S: Store>(State(app): State<Arc<App<S>>>) -> Response {
     let m = &app.metrics;
     let ready = matches!(tokio::time::timeout(HEALTH_TIMEOUT, app.store.ready()).await, Ok(Ok(())));
     m.store_ready(ready);

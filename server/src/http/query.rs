@@ -1,5 +1,7 @@
 //! Read endpoints: runs, a run's events, the event-type registry, health.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -52,7 +54,7 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, Problem> {
 
 /// `GET /api/runs/{run_id}`: the run document, status, `last_event_seq`
 /// and the latest history entries.
-pub async fn run<S: Store>(State(app): State<App<S>>, Path(run_id): Path<String>) -> Response {
+pub async fn run<S: Store>(State(app): State<Arc<App<S>>>, Path(run_id): Path<String>) -> Response {
     match app.store.run(&run_id).await {
         Ok(Some((view, history))) => {
             let mut body = serde_json::to_value(view).unwrap_or_default();
@@ -65,7 +67,7 @@ pub async fn run<S: Store>(State(app): State<App<S>>, Path(run_id): Path<String>
 }
 
 /// `GET /api/runs?status=&limit=&cursor=`
-pub async fn runs<S: Store>(State(app): State<App<S>>, params: Result<Query<RunsParams>, QueryRejection>) -> Response {
+pub async fn runs<S: Store>(State(app): State<Arc<App<S>>>, params: Result<Query<RunsParams>, QueryRejection>) -> Response {
     let result = async {
         let p = query(params)?;
         if let Some(status) = &p.status {
@@ -87,7 +89,7 @@ pub async fn runs<S: Store>(State(app): State<App<S>>, params: Result<Query<Runs
 /// envelopes in `seq` order, those without `seq` last; pages end after
 /// `limit` events or 4 MiB of envelopes, with `next_cursor` to go on.
 pub async fn run_events<S: Store>(
-    State(app): State<App<S>>,
+    State(app): State<Arc<App<S>>>,
     Path(run_id): Path<String>,
     params: Result<Query<EventsParams>, QueryRejection>,
 ) -> Response {
@@ -126,7 +128,7 @@ pub struct ItemsParams {
 /// a run's collection (`nodes`, `papers`, …) in key order, for runs too
 /// large to show whole in `GET /api/runs/{run_id}`.
 pub async fn run_items<S: Store>(
-    State(app): State<App<S>>,
+    State(app): State<Arc<App<S>>>,
     Path((run_id, collection)): Path<(String, String)>,
     params: Result<Query<ItemsParams>, QueryRejection>,
 ) -> Response {
@@ -183,7 +185,7 @@ pub async fn healthz() -> Json<Value> {
 
 /// `GET /readyz`: the store can take writes (and, as detail only, the
 /// state of the Redis dedup fast path).
-pub async fn readyz<S: Store>(State(app): State<App<S>>) -> Response {
+pub async fn readyz<S: Store>(State(app): State<Arc<App<S>>>) -> Response {
     let (status, mut body) = match app.store.ready().await {
         Ok(()) => (StatusCode::OK, json!({"status": "ready", "store": "ok"})),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, json!({"status": "unavailable", "store": e.to_string()})),

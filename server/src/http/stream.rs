@@ -8,6 +8,8 @@
 //! stream ends after [`MAX_STREAM`] (EventSource reconnects by itself) or
 //! when the server shuts down, so it never holds a connection forever.
 
+use std::sync::Arc;
+
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -28,12 +30,12 @@ pub const MAX_STREAM: Duration = Duration::from_secs(10 * 60);
 const RETRY: Duration = Duration::from_secs(2);
 
 /// `GET /api/runs/{run_id}/stream`: changes of one run.
-pub async fn run_stream<S: Store>(State(app): State<App<S>>, Path(run_id): Path<String>) -> Response {
+pub async fn run_stream<S: Store>(State(app): State<Arc<App<S>>>, Path(run_id): Path<String>) -> Response {
     sse(&app.feed, Some(run_id))
 }
 
 /// `GET /api/stream`: changes of every run.
-pub async fn all_runs<S: Store>(State(app): State<App<S>>) -> Response {
+pub async fn all_runs<S: Store>(State(app): State<Arc<App<S>>>) -> Response {
     sse(&app.feed, None)
 }
 

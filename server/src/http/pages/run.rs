@@ -1,6 +1,8 @@
 //! `GET /runs/{run_id}`: one run — its place in the lifecycle, current
 //! feature, metrics, collections, event timeline and parked events.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -24,7 +26,7 @@ fn short(v: &Value) -> String {
 }
 
 /// `GET /runs/{run_id}`
-pub async fn page<S: Store>(State(app): State<App<S>>, Path(run_id): Path<String>) -> Response {
+pub async fn page<S: Store>(State(app): State<Arc<App<S>>>, Path(run_id): Path<String>) -> Response {
     let (run, history) = match app.store.run(&run_id).await {
         Ok(Some(found)) => found,
         Ok(None) => return error_page(StatusCode::NOT_FOUND, &format!("no run `{run_id}` has received events")),

@@ -1,6 +1,8 @@
 //! `GET /runs`: every run as a table, filtered by status, paged like
 //! `GET /api/runs`.
 
+use std::sync::Arc;
+
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -48,7 +50,7 @@ pub fn progress_bar(value: f64) -> Markup {
 }
 
 /// `GET /runs?status=&cursor=`
-pub async fn page<S: Store>(State(app): State<App<S>>, params: Result<Query<RunsPageParams>, QueryRejection>) -> Response {
+pub async fn page<S: Store>(State(app): State<Arc<App<S>>>, params: Result<Query<RunsPageParams>, QueryRejection>) -> Response {
     let Ok(Query(p)) = params else {
         return error_page(StatusCode::BAD_REQUEST, "this page takes `status` and `cursor`");
     };
