@@ -11,6 +11,7 @@
 
 pub mod http;
 mod replay;
+pub mod tls;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -82,6 +83,10 @@ pub struct SendArgs {
     /// Print the envelope instead of sending it.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also trust the CA certificates in this PEM file for `https://`
+    /// (a private CA; the public roots are always trusted).
+    #[arg(long, env = "HERALD_CACERT", value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
     /// Seconds to wait for connecting, and for each read and write.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub timeout: u64,
@@ -381,8 +386,15 @@ pub fn run(args: &SendArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         }
     };
     let timeout = Duration::from_secs(args.timeout.max(1));
+    let tls = match tls::Tls::new(args.cacert.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return CANNOT_RUN;
+        }
+    };
     if let Some(file) = &args.file {
-        return replay::replay(file, &url, timeout, out, err);
+        return replay::replay(file, &url, &tls, timeout, out, err);
     }
     let Some(type_name) = &args.type_name else {
         let _ = writeln!(
@@ -429,7 +441,8 @@ pub fn run(args: &SendArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let (headers, body) = request(&envelope, args.mode);
     let _ = writeln!(
         out,
-        "POST http://{}{} ({}) {type_name} id={}",
+        "POST {}://{}{} ({}) {type_name} id={}",
+        url.scheme(),
         url.authority(),
         url.path,
         match args.mode {
@@ -438,7 +451,7 @@ pub fn run(args: &SendArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         },
         envelope["id"].as_str().unwrap_or_default()
     );
-    match http::post(&url, &headers, &body, timeout) {
+    match http::post(&url, &tls, &headers, &body, timeout) {
         Ok(resp) => {
             show_answer(&resp, out, err);
             i32::from(!(200..300).contains(&resp.status))
