@@ -91,12 +91,53 @@ impl Tls {
 const NO_TLS: &str = "this `herald` was built without TLS (the `tls` feature of herald-codegen); rebuild it with that feature, or use an http:// URL";
 
 /// What to do about a failed TLS exchange, to append to its message: a
-/// certificate the client does not trust usually means a private CA.
+/// certificate issued for another name, or one the client does not trust
+/// (usually a private CA).
 pub(super) fn hint(e: &std::io::Error) -> &'static str {
-    let text = e.to_string();
-    if text.contains("certificate") || text.contains("UnknownIssuer") {
-        " — if the server's certificate comes from a private CA, pass that CA's PEM file with `--cacert FILE` (or HERALD_CACERT)"
-    } else {
-        ""
+    #[cfg(feature = "tls")]
+    {
+        use rustls::{CertificateError, Error};
+        match e.get_ref().and_then(|inner| inner.downcast_ref::<Error>()) {
+            Some(Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => {
+                return " — the server's certificate does not name this host; use the host name or address it was issued for in `--url`";
+            }
+            Some(Error::InvalidCertificate(_)) => {
+                return " — if the server's certificate comes from a private CA, pass that CA's PEM file with `--cacert FILE` (or HERALD_CACERT)";
+            }
+            _ => {}
+        }
+    }
+    let _ = e;
+    ""
+}
+
+#[cfg(all(test, feature = "tls"))]
+mod tests {
+    use std::io::{Error, ErrorKind};
+
+    use rustls::{CertificateError, Error as TlsError};
+
+    use super::hint;
+
+    #[test]
+    fn hints_name_the_fix_for_each_certificate_failure() {
+        let tls = |e: CertificateError| {
+            hint(&Error::new(
+                ErrorKind::InvalidData,
+                TlsError::InvalidCertificate(e),
+            ))
+        };
+        assert!(tls(CertificateError::UnknownIssuer).contains("--cacert FILE"));
+        assert!(tls(CertificateError::NotValidForName).contains("does not name this host"));
+        let context = CertificateError::NotValidForNameContext {
+            expected: rustls::pki_types::ServerName::try_from("example.com")
+                .unwrap()
+                .to_owned(),
+            presented: vec!["127.0.0.1".into()],
+        };
+        assert!(tls(context).contains("does not name this host"));
+        assert_eq!(hint(&Error::from(ErrorKind::ConnectionReset)), "");
     }
 }
