@@ -118,6 +118,9 @@ pub struct Response {
 pub enum Failure {
     /// No connection could be made (refused, unresolvable, timed out).
     Unreachable(String),
+    /// Connected, but TLS could not be set up (an untrusted or wrong
+    /// certificate): nothing was sent.
+    Handshake(String),
     /// Connected, but the exchange failed (reset, timeout, not HTTP).
     Exchange(String),
 }
@@ -125,7 +128,9 @@ pub enum Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Failure::Unreachable(s) | Failure::Exchange(s) => f.write_str(s),
+            Failure::Unreachable(s) | Failure::Handshake(s) | Failure::Exchange(s) => {
+                f.write_str(s)
+            }
         }
     }
 }
@@ -171,7 +176,8 @@ pub fn post(
     stream.set_read_timeout(Some(timeout)).map_err(io)?;
     stream.set_write_timeout(Some(timeout)).map_err(io)?;
     let mut stream = if url.https {
-        tls.wrap(&url.host, stream).map_err(Failure::Exchange)?
+        tls.wrap(&url.host, stream)
+            .map_err(|e| Failure::Handshake(format!("TLS with {}: {e}", url.authority())))?
     } else {
         Box::new(stream)
     };

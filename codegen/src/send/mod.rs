@@ -370,6 +370,7 @@ fn unreachable_help(url: &http::Url, failure: &http::Failure) -> String {
             "{why} — is herald-server running there? Start it with `cargo run -p herald-server`, or pass `--url http://HOST:PORT` (or set HERALD_URL); nothing was sent to {}",
             url.path
         ),
+        http::Failure::Handshake(why) => format!("{why}; nothing was sent"),
         http::Failure::Exchange(why) => format!(
             "{why}; the event may or may not have been stored (resending the same id is safe)"
         ),

@@ -331,6 +331,7 @@ fn an_untrusted_certificate_exits_2_and_names_cacert() {
         err.contains("pass that CA's PEM file with `--cacert FILE`"),
         "{err}"
     );
+    assert!(err.ends_with("; nothing was sent\n"), "{err}");
     // A CA file that is not one.
     let mut a = args(&url, temp_catalog("badca"));
     a.cacert = Some(fixture("missing.pem"));

@@ -69,14 +69,18 @@ impl Tls {
     }
 
     /// Start TLS on `tcp` to `host` (a name or an IP address the
-    /// certificate must name). The handshake happens on first use, under
-    /// the socket's timeouts.
+    /// certificate must name), finishing the handshake under the socket's
+    /// timeouts before anything is sent.
     #[cfg(feature = "tls")]
-    pub fn wrap(&self, host: &str, tcp: TcpStream) -> Result<Box<dyn Conn>, String> {
+    pub fn wrap(&self, host: &str, mut tcp: TcpStream) -> Result<Box<dyn Conn>, String> {
         let name = rustls::pki_types::ServerName::try_from(host.to_string())
             .map_err(|e| format!("`{host}` cannot be checked against a certificate: {e}"))?;
-        let conn = rustls::ClientConnection::new(self.config.clone(), name)
-            .map_err(|e| format!("cannot start TLS with {host}: {e}"))?;
+        let mut conn = rustls::ClientConnection::new(self.config.clone(), name)
+            .map_err(|e| format!("cannot start TLS: {e}"))?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp)
+                .map_err(|e| format!("{e}{}", hint(&e)))?;
+        }
         Ok(Box::new(rustls::StreamOwned::new(conn, tcp)))
     }
 
