@@ -37,7 +37,8 @@ pub enum Command {
         /// version: a git revision (`origin/main`, `HEAD~1`, a tag) or a
         /// catalog file. Each change is held to its type's `compatibility:`
         /// mode; `_TRANSITIVE` modes also compare with every earlier
-        /// version in the file's git history. Exit 0 compatible, 1
+        /// version in the file's git history (across renames of the file,
+        /// up to `--max-history`). Exit 0 compatible, 1
         /// breaking, 2 could not run.
         #[arg(long, value_name = "REF")]
         baseline: Option<String>,

@@ -7,7 +7,8 @@
 //! `--set` overrides, `--run` as the stream key and `--seq` as the `seq`
 //! extension. The data is validated against the type's schema before
 //! anything is sent. The server's status and body are printed; a 4xx or
-//! 5xx exits 1, no answer at all exits 2.
+//! 5xx exits 1, no answer at all exits 2. `https://` URLs talk TLS
+//! ([`tls`]: rustls, the public roots, `--cacert` for a private CA).
 
 pub mod http;
 mod replay;
@@ -50,7 +51,7 @@ pub struct SendArgs {
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     pub set: Vec<String>,
     /// The server, or its full ingest URL (`http://HOST:PORT` means
-    /// `http://HOST:PORT/api/ingest/event`).
+    /// `http://HOST:PORT/api/ingest/event`; `https://` talks TLS).
     #[arg(long, env = "HERALD_URL", default_value = "http://127.0.0.1:8080")]
     pub url: String,
     /// Structured (the envelope as JSON) or binary (`ce-*` headers).
