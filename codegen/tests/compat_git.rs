@@ -224,6 +224,19 @@ fn transitive_history_follows_renames_and_names_its_bound() {
         "{}",
         text(&out)
     );
+    // A baseline from before the rename is read under its old name.
+    let out = herald(&dir, &["check", "events.yaml", "--baseline", "HEAD~2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("note: events.yaml was schema/catalog.yaml at `HEAD~2` (renamed since): compared with that"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("`minimum` changed from 0 to 3 (tightened)"),
+        "{}",
+        text(&out)
+    );
     // With a bound of one version, the first is not read, and the report
     // says so.
     let out = herald(

@@ -86,6 +86,43 @@ pub fn read_at(path: &Path, rev: &str) -> Result<Option<String>, BaselineError> 
     show(path, &sha)
 }
 
+/// Where the file `path` was at the git revision `rev` when it has been
+/// renamed since (`git log --follow` from `HEAD` back to `rev`): its path
+/// from the repository's root and its text; `Ok(None)` when it was not
+/// renamed (or did not exist there).
+pub fn renamed_at(path: &Path, rev: &str) -> Result<Option<(String, String)>, BaselineError> {
+    let sha = commit(path, rev)?;
+    let (dir, name) = split(path);
+    let log = git(
+        &dir,
+        &[
+            "log",
+            "--follow",
+            "--name-status",
+            "--format=%x00%H",
+            &format!("{sha}..HEAD"),
+            "--",
+            &name,
+        ],
+    )?;
+    // Newest first: the last rename listed is the first one after `rev`,
+    // and its source is the path at `rev`.
+    let Some(old) = log
+        .lines()
+        .filter(|l| l.starts_with('R'))
+        .filter_map(|l| l.split('\t').nth(1))
+        .next_back()
+    else {
+        return Ok(None);
+    };
+    let texts = cat_files(&dir, &[(sha, old.to_string())])?;
+    Ok(texts
+        .into_iter()
+        .next()
+        .flatten()
+        .map(|text| (old.to_string(), text)))
+}
+
 fn show(path: &Path, sha: &str) -> Result<Option<String>, BaselineError> {
     let (dir, name) = split(path);
     // Absent at that commit: `git cat-file -e` fails quietly.

@@ -120,14 +120,24 @@ pub fn baseline(
         },
         Source::Revision(rev) => match baseline::read_at(path, &rev) {
             Err(e) => return cannot_run(err, &e),
-            Ok(None) => {
-                report.notes.push(format!(
-                    "{name} does not exist at `{rev}`: nothing to compare, every type is new"
-                ));
-                let _ = out.write_all(report.render(format).as_bytes());
-                return 0;
-            }
             Ok(Some(t)) => (format!("{rev}:{name}"), t),
+            // Not there under today's name: renamed since, or absent.
+            Ok(None) => match baseline::renamed_at(path, &rev) {
+                Err(e) => return cannot_run(err, &e),
+                Ok(Some((old_path, t))) => {
+                    report.notes.push(format!(
+                        "{name} was {old_path} at `{rev}` (renamed since): compared with that"
+                    ));
+                    (format!("{rev}:{old_path}"), t)
+                }
+                Ok(None) => {
+                    report.notes.push(format!(
+                        "{name} does not exist at `{rev}`: nothing to compare, every type is new"
+                    ));
+                    let _ = out.write_all(report.render(format).as_bytes());
+                    return 0;
+                }
+            },
         },
     };
     let old = match parse_old(&label, &old_text, err) {
