@@ -1,8 +1,11 @@
-//! Reading a catalog as it was: at a git revision (`git show REV:./file`),
-//! through the file's history (`git log REV -- file`), or from a plain file.
+//! Reading a catalog as it was: at a git revision (`git show REV:./file`,
+//! or under its old name when it was renamed since), through the file's
+//! history across renames (`git log --follow REV -- file`, the texts by one
+//! `git cat-file --batch`), or from a plain file.
 //!
 //! git runs in the catalog's directory, with no pager, no prompts and no
-//! network (only `rev-parse`, `show` and `log` on local objects).
+//! network (only `rev-parse`, `show`, `log`, `ls-files` and `cat-file` on
+//! local objects).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
