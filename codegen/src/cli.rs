@@ -37,10 +37,16 @@ pub enum Command {
         /// version: a git revision (`origin/main`, `HEAD~1`, a tag) or a
         /// catalog file. Each change is held to its type's `compatibility:`
         /// mode; `_TRANSITIVE` modes also compare with every earlier
-        /// version in the file's git history. Exit 0 compatible, 1
+        /// version in the file's git history (across renames of the file,
+        /// up to `--max-history`). Exit 0 compatible, 1
         /// breaking, 2 could not run.
         #[arg(long, value_name = "REF")]
         baseline: Option<String>,
+        /// How many earlier versions `_TRANSITIVE` modes read from the
+        /// file's git history (newest first); the report says when older
+        /// ones were left out.
+        #[arg(long, value_name = "N", default_value_t = compat::baseline::MAX_HISTORY, requires = "baseline")]
+        max_history: usize,
         /// Output of the compatibility check.
         #[arg(long, value_enum, default_value_t = compat::report::Format::Text, requires = "baseline")]
         format: compat::report::Format,
@@ -107,7 +113,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         }
         Command::Send(args) => crate::send::run(&args, out, err),
         Command::Diff { old, new, format } => compat::command::diff(&old, &new, format, out, err),
-        Command::Check { catalog: path, against, baseline, format } => {
+        Command::Check { catalog: path, against, baseline, max_history, format } => {
             if baseline.is_some() && !path.is_file() {
                 let _ = writeln!(err, "error: cannot read {}: no such file", path.display());
                 return compat::command::CANNOT_RUN;
@@ -141,7 +147,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                     let ok: &mut dyn Write = if format == compat::report::Format::Json { &mut *err } else { &mut *out };
                     let _ = writeln!(ok, "{}: ok, {} event types", path.display(), cat.events.len());
                     match baseline {
-                        Some(spec) => compat::command::baseline(&path, &spec, format, out, err),
+                        Some(spec) => compat::command::baseline(&path, &spec, max_history, format, out, err),
                         None => 0,
                     }
                 }

@@ -189,3 +189,106 @@ fn could_not_run_exits_2_with_the_reason() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&plain);
 }
+
+/// `_TRANSITIVE` follows the catalog across a file rename (`git mv`), says
+/// where a removed field was in the old file, and names the bound on the
+/// history it reads when the file has more versions than that.
+#[test]
+fn transitive_history_follows_renames_and_names_its_bound() {
+    let dir = temp_dir("renamed");
+    git(&dir, &["init", "-q"]);
+    std::fs::create_dir_all(dir.join("schema")).unwrap();
+    // minimum 0 as schema/catalog.yaml, then 5 (a break), then moved.
+    for minimum in [0, 5] {
+        std::fs::write(
+            dir.join("schema/catalog.yaml"),
+            catalog("BACKWARD", minimum),
+        )
+        .unwrap();
+        git(&dir, &["add", "schema/catalog.yaml"]);
+        git(&dir, &["commit", "-q", "-m", &format!("minimum {minimum}")]);
+    }
+    git(&dir, &["mv", "schema/catalog.yaml", "events.yaml"]);
+    git(&dir, &["commit", "-q", "-m", "move the catalog"]);
+    // Today: 5 → 3 loosens against HEAD, but is tighter than the very
+    // first version, made before the rename.
+    std::fs::write(dir.join("events.yaml"), catalog("BACKWARD_TRANSITIVE", 3)).unwrap();
+    let first = git(&dir, &["rev-list", "--max-count=1", "HEAD~2"]);
+    let out = herald(&dir, &["check", "events.yaml", "--baseline", "HEAD"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "events.yaml:10:27: ai.x.y: field `n`: `minimum` changed from 0 to 3 (tightened) — breaks BACKWARD_TRANSITIVE: old events with values outside the new bound are rejected (against {})",
+            &first[..10]
+        )),
+        "{}",
+        text(&out)
+    );
+    // A baseline from before the rename is read under its old name.
+    let out = herald(&dir, &["check", "events.yaml", "--baseline", "HEAD~2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("note: events.yaml was schema/catalog.yaml at `HEAD~2` (renamed since): compared with that"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("`minimum` changed from 0 to 3 (tightened)"),
+        "{}",
+        text(&out)
+    );
+    // With a bound of one version, the first is not read, and the report
+    // says so.
+    let out = herald(
+        &dir,
+        &[
+            "check",
+            "events.yaml",
+            "--baseline",
+            "HEAD",
+            "--max-history",
+            "1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("note: `_TRANSITIVE` modes compared against the 1 most recent versions of events.yaml only"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("raise the bound with `--max-history N`"),
+        "{}",
+        text(&out)
+    );
+
+    // A field removed since the renamed file's first version: the message
+    // says where it was, under the old name.
+    let without_n = catalog("BACKWARD_TRANSITIVE", 3)
+        .replace("      n?: {type: integer, minimum: 3}\n", "")
+        .replace(", n: 7", "");
+    std::fs::write(dir.join("events.yaml"), without_n).unwrap();
+    let out = herald(
+        &dir,
+        &[
+            "check",
+            "events.yaml",
+            "--baseline",
+            "HEAD",
+            "--format",
+            "json",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let removed: Vec<&serde_json::Value> = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["change"] == "field `n` removed")
+        .collect();
+    assert_eq!(removed.len(), 1, "{report:#}");
+    assert_eq!(removed[0]["line"], 8, "the `fields:` key: {report:#}");
+    assert_eq!(removed[0]["was"]["file"], "HEAD:events.yaml", "{report:#}");
+    assert_eq!(removed[0]["was"]["line"], 10, "{report:#}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,6 +1,7 @@
 //! `herald send` (the CLI of herald-codegen) against a real herald-server
 //! process on a temporary data dir: applied, a duplicate on resending the
-//! same id, 422 for data the schema refuses, and a server that is gone.
+//! same id, 422 for data the schema refuses, a server that is gone, and
+//! https to a server with TLS (the checked-in test CA).
 
 #[macro_use]
 mod support;
@@ -63,4 +64,22 @@ fn send_is_applied_then_a_duplicate_and_bad_data_is_422() {
     assert_eq!(code, 2);
     assert!(err.contains("cannot connect to"), "{err}");
     assert!(err.contains("is herald-server running there?"), "{err}");
+}
+
+#[test]
+fn send_over_https_trusting_the_test_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = |name: &str| format!("{}/tests/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"));
+    let server = Server::start(dir.path(), &["--tls-cert", &fixture("server.pem"), "--tls-key", &fixture("server.key")]);
+    assert!(server.base.starts_with("https://127.0.0.1:"), "{}", server.base);
+    let run = run_id();
+    let started = ["ai.myfeature.started", "--run", &run, "--cacert", &fixture("ca.pem")];
+    let (code, out, err) = send(&server.base, &started);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with(&format!("POST {}/api/ingest/event", server.base)), "{out}");
+    assert!(out.contains("\"status\": \"applied\""), "{out}");
+    // Without the CA the certificate is not trusted: nothing is sent.
+    let (code, out, err) = send(&server.base, &started[..3]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("UnknownIssuer") && err.contains("--cacert FILE"), "{err}");
 }

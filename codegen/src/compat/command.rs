@@ -70,8 +70,9 @@ pub fn diff(
             &new,
             &locator,
             &Version {
-                label: old_name.clone(),
+                label: old_spec.to_string(),
                 catalog: old,
+                locator: Some(Locator::new(old_spec, Some(&old_text))),
             },
             &[],
         ),
@@ -86,10 +87,12 @@ pub fn diff(
     report.exit_code()
 }
 
-/// `herald check CATALOG --baseline REF`.
+/// `herald check CATALOG --baseline REF`; `_TRANSITIVE` modes read at most
+/// `max_history` earlier versions.
 pub fn baseline(
     path: &Path,
     spec: &str,
+    max_history: usize,
     format: Format,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -117,14 +120,24 @@ pub fn baseline(
         },
         Source::Revision(rev) => match baseline::read_at(path, &rev) {
             Err(e) => return cannot_run(err, &e),
-            Ok(None) => {
-                report.notes.push(format!(
-                    "{name} does not exist at `{rev}`: nothing to compare, every type is new"
-                ));
-                let _ = out.write_all(report.render(format).as_bytes());
-                return 0;
-            }
             Ok(Some(t)) => (format!("{rev}:{name}"), t),
+            // Not there under today's name: renamed since, or absent.
+            Ok(None) => match baseline::renamed_at(path, &rev) {
+                Err(e) => return cannot_run(err, &e),
+                Ok(Some((old_path, t))) => {
+                    report.notes.push(format!(
+                        "{name} was {old_path} at `{rev}` (renamed since): compared with that"
+                    ));
+                    (format!("{rev}:{old_path}"), t)
+                }
+                Ok(None) => {
+                    report.notes.push(format!(
+                        "{name} does not exist at `{rev}`: nothing to compare, every type is new"
+                    ));
+                    let _ = out.write_all(report.render(format).as_bytes());
+                    return 0;
+                }
+            },
         },
     };
     let old = match parse_old(&label, &old_text, err) {
@@ -137,37 +150,64 @@ pub fn baseline(
             Source::File(_) => report.notes.push(format!(
                 "`_TRANSITIVE` modes compare only against {label}: a file has no history"
             )),
-            Source::Revision(rev) => match baseline::history(path, &rev) {
+            Source::Revision(rev) => match baseline::history(path, &rev, max_history) {
                 Err(e) => return cannot_run(err, &e),
-                Ok(versions) => {
-                    for (commit, version_text) in versions {
-                        if version_text == old_text {
-                            continue;
-                        }
-                        match catalog::parse(&name, &version_text) {
-                            Ok(catalog) => history.push(Version {
-                                label: commit,
-                                catalog,
-                            }),
-                            Err(diags) => report.notes.push(format!(
-                                "skipped {name} at {commit}: it does not lint ({} problem(s))",
-                                diags.0.len()
-                            )),
-                        }
+                Ok(past) => {
+                    history = read_history(&name, &old_text, &past, &mut report.notes);
+                    if let Some(limit) = past.truncated_at {
+                        let oldest = past.versions.last().map_or("", |p| p.commit.as_str());
+                        report.notes.push(format!(
+                            "`_TRANSITIVE` modes compared against the {limit} most recent versions of {name} only (back to {oldest}); older ones were not read — raise the bound with `--max-history N`"
+                        ));
                     }
                 }
             },
         }
     }
+    let old_locator = Locator::new(label.clone(), Some(&old_text));
     report.findings = check(
         &new,
         &locator,
         &Version {
             label,
             catalog: old,
+            locator: Some(old_locator),
         },
         &history,
     );
     let _ = out.write_all(report.render(format).as_bytes());
     report.exit_code()
+}
+
+/// Parse each earlier version once (a version identical to the baseline
+/// or to a newer one adds nothing); one that does not lint is skipped with
+/// a note.
+fn read_history(
+    name: &str,
+    baseline_text: &str,
+    past: &baseline::History,
+    notes: &mut Vec<String>,
+) -> Vec<Version> {
+    let mut seen = std::collections::HashSet::from([baseline_text]);
+    let mut out = Vec::new();
+    for version in &past.versions {
+        if !seen.insert(version.text.as_str()) {
+            continue;
+        }
+        let file = format!("{}:{}", version.commit, version.path);
+        match catalog::parse(&file, &version.text) {
+            Ok(catalog) => out.push(Version {
+                label: version.commit.clone(),
+                catalog,
+                locator: Some(Locator::new(file, Some(&version.text))),
+            }),
+            Err(diags) => notes.push(format!(
+                "skipped {name} at {} ({}): it does not lint ({} problem(s))",
+                version.commit,
+                version.path,
+                diags.0.len()
+            )),
+        }
+    }
+    out
 }

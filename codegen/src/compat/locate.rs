@@ -4,7 +4,10 @@
 //! data is placed by walking the YAML tree of the new file along the
 //! change's property path (`fields:` shorthand or `data:` schema, inline
 //! `properties`, `items`, `additionalProperties`), stopping at the deepest
-//! node that exists. A removed type points at the `events:` key.
+//! node that exists. A removed type points at the `events:` key, a removed
+//! field at the `fields:` (or `data:`) key it was under; [`Locator::exact`]
+//! finds such a removed node in the old file, so the message can say where
+//! it was.
 
 use super::Change;
 use super::rules::LIFECYCLE;
@@ -12,6 +15,7 @@ use crate::catalog::{Mark, Node, parse_yaml};
 use crate::ir::{Catalog, Origin};
 
 /// Positions in one catalog file.
+#[derive(Debug, Clone)]
 pub struct Locator {
     file: String,
     root: Option<Node>,
@@ -35,7 +39,7 @@ impl Locator {
 
     /// 1-based line and column of `change` in `new`; `(0, 0)` when unknown.
     pub fn locate(&self, new: &Catalog, change: &Change) -> (usize, usize) {
-        let mark = self.in_tree(change).or_else(|| {
+        let mark = self.in_tree(change).map(|(m, _)| m).or_else(|| {
             match new.event(&change.type_name).map(|e| &e.origin) {
                 Some(Origin::Yaml { line, column, .. }) => Some(Mark {
                     line: *line,
@@ -47,7 +51,20 @@ impl Locator {
         mark.map_or((0, 0), |m| (m.line, m.column))
     }
 
-    fn in_tree(&self, change: &Change) -> Option<Mark> {
+    /// Where `change` sits when this file has the very node it is about
+    /// (the field, keyword, type or extension); `None` when only a parent
+    /// of it exists here. For a removed field this is where it was in the
+    /// old file.
+    pub fn exact(&self, change: &Change) -> Option<(usize, usize)> {
+        match self.in_tree(change)? {
+            (m, true) => Some((m.line, m.column)),
+            (_, false) => None,
+        }
+    }
+
+    /// The deepest node of `change` in the tree, and whether it is the
+    /// node itself rather than a parent.
+    fn in_tree(&self, change: &Change) -> Option<(Mark, bool)> {
         let root = self.root.as_ref()?;
         if change.type_name == LIFECYCLE || change.what.starts_with("lifecycle") {
             let lifecycle = root.get("lifecycle")?;
@@ -62,18 +79,21 @@ impl Locator {
                     })
                 });
             if let Some(item) = item.filter(|_| change.what.contains("transition")) {
-                return Some(item.mark);
+                return Some((item.mark, true));
             }
             let key = if change.what.contains("transition") {
                 "transitions"
             } else {
                 "states"
             };
+            // Statuses are a list: their key is as close as it gets.
             return Some(
                 lifecycle
                     .value
                     .get(key)
-                    .map_or(lifecycle.key_mark, |e| e.key_mark),
+                    .map_or((lifecycle.key_mark, false), |e| {
+                        (e.key_mark, key == "states")
+                    }),
             );
         }
         if let Some(name) = change.type_name.strip_prefix("extension ") {
@@ -82,12 +102,12 @@ impl Locator {
                 extensions
                     .value
                     .get(name)
-                    .map_or(extensions.key_mark, |e| e.key_mark),
+                    .map_or((extensions.key_mark, false), |e| (e.key_mark, true)),
             );
         }
         let events = root.get("events")?;
         let Some(event) = events.value.get(&change.type_name) else {
-            return Some(events.key_mark);
+            return Some((events.key_mark, false));
         };
         let mut mark = event.key_mark;
         let mut node = &event.value;
@@ -95,24 +115,39 @@ impl Locator {
         // The first segment names a property under `fields:` (as `name` or
         // `name?`) or under `data: {properties: …}`.
         if let Some(first) = path.next() {
-            let found = match event.value.get("fields") {
-                Some(fields) => fields
+            // A property not there (removed): the `fields:` or `data:` key
+            // it was under.
+            let holder = event
+                .value
+                .get("fields")
+                .map(|f| (f, true))
+                .or_else(|| event.value.get("data").map(|d| (d, false)));
+            let found = match holder {
+                Some((fields, true)) => fields
                     .value
                     .get(first)
                     .or_else(|| fields.value.get(&format!("{first}?"))),
-                None => event.value.get("data").and_then(|d| step(&d.value, first)),
+                Some((data, false)) => step(&data.value, first),
+                None => None,
             };
             let Some(entry) = found else {
-                return Some(mark);
+                return Some((holder.map_or(mark, |(h, _)| h.key_mark), false));
             };
             mark = entry.key_mark;
             node = &entry.value;
         } else {
             match change.keyword.as_deref() {
                 // The type itself (added, version lowered): its key or `version:`.
-                None => return Some(mark),
-                Some("version") => {
-                    return Some(event.value.get("version").map_or(mark, |v| v.key_mark));
+                None => return Some((mark, true)),
+                // An attribute of the type: its key, or the type's when
+                // it was removed.
+                Some(key @ ("version" | "subject" | "stream_key")) => {
+                    return Some(
+                        event
+                            .value
+                            .get(key)
+                            .map_or((mark, false), |v| (v.key_mark, true)),
+                    );
                 }
                 // A keyword on the data schema's top level.
                 Some(_) => {
@@ -138,17 +173,18 @@ impl Locator {
                 node = &def.value;
             }
             let Some(entry) = step(node, seg) else {
-                return Some(mark);
+                return Some((mark, false));
             };
             mark = entry.key_mark;
             node = &entry.value;
         }
-        if let Some(keyword) = &change.keyword
-            && let Some(entry) = node.get(keyword)
-        {
-            mark = entry.key_mark;
+        match &change.keyword {
+            Some(keyword) => match node.get(keyword) {
+                Some(entry) => Some((entry.key_mark, true)),
+                None => Some((mark, false)),
+            },
+            None => Some((mark, true)),
         }
-        Some(mark)
     }
 }
 

@@ -137,6 +137,26 @@ pub struct Finding {
     /// The version it was compared against (`HEAD~1`, a short commit),
     /// when not the baseline itself.
     pub against: Option<String>,
+    /// Where the changed node was in the old file, when the new file no
+    /// longer has it (a removed field, type, keyword or extension).
+    pub was: Option<Position>,
+}
+
+/// A place in a catalog file as messages show it: `FILE:LINE:COL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    /// The file (`HEAD~1:events.yaml` for a version in git).
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
 }
 
 impl Finding {
@@ -183,6 +203,7 @@ pub fn judge(
                 verdict,
                 reason,
                 against: against.map(str::to_string),
+                was: None,
             }
         })
         .collect()
@@ -256,6 +277,28 @@ pub struct Version {
     pub label: String,
     /// The catalog as it was.
     pub catalog: Catalog,
+    /// Positions in its text (named `HEAD~1:events.yaml`, `3f2a1c9:events.yaml`),
+    /// to say where a removed node was; `None` when the text is not at hand.
+    pub locator: Option<Locator>,
+}
+
+/// Say where each change that the new file no longer holds was in `old`.
+fn place_removed(findings: &mut [Finding], new: &Locator, old: &Version) {
+    let Some(old_locator) = &old.locator else {
+        return;
+    };
+    for f in findings {
+        if new.exact(&f.change).is_some() {
+            continue;
+        }
+        if let Some((line, column)) = old_locator.exact(&f.change) {
+            f.was = Some(Position {
+                file: old_locator.file().to_string(),
+                line,
+                column,
+            });
+        }
+    }
 }
 
 /// Compare `new` with `baseline` under every type's mode, and with each of
@@ -274,18 +317,20 @@ pub fn check(
         locator,
         None,
     );
+    place_removed(&mut findings, locator, baseline);
     let mut seen: BTreeSet<(String, String)> = findings
         .iter()
         .map(|f| (f.change.type_name.clone(), f.change.what.clone()))
         .collect();
     for version in history {
-        let found = judge(
+        let mut found = judge(
             &version.catalog,
             new,
             diff(&version.catalog, new),
             locator,
             Some(&version.label),
         );
+        place_removed(&mut found, locator, version);
         for f in found {
             if !f.mode.is_transitive() || f.verdict == Verdict::Compatible {
                 continue;

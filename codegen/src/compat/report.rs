@@ -2,7 +2,9 @@
 //!
 //! A text line reads
 //! `events.yaml:LINE:COL: ai.x.y: <what changed> — <which mode it breaks
-//! and why> — <how to make it compatible>`.
+//! and why> — <how to make it compatible>`; a change to something the new
+//! file no longer has (a removed field) says where it was in the old one:
+//! `field `note` removed (it was at HEAD~1:events.yaml:14:7)`.
 
 use std::fmt::Write as _;
 
@@ -101,6 +103,7 @@ impl Report {
                     "reason": f.reason,
                     "fix": f.fix(),
                     "against": f.against,
+                    "was": f.was.as_ref().map(|w| json!({"file": w.file, "line": w.line, "column": w.column})),
                     "message": line(f),
                 })
             })
@@ -123,11 +126,11 @@ pub fn line(f: &Finding) -> String {
     if f.line > 0 {
         let _ = write!(s, ":{}:{}", f.line, f.column);
     }
-    let _ = write!(
-        s,
-        ": {}: {} — {}",
-        f.change.type_name, f.change.what, f.reason
-    );
+    let _ = write!(s, ": {}: {}", f.change.type_name, f.change.what);
+    if let Some(was) = &f.was {
+        let _ = write!(s, " (it was at {was})");
+    }
+    let _ = write!(s, " — {}", f.reason);
     if let Some(against) = &f.against {
         let _ = write!(s, " (against {against})");
     }

@@ -53,6 +53,18 @@ pub(crate) fn event_types(old: &Catalog, new: &Catalog, out: &mut Vec<Change>) {
             )
             });
         }
+        subject(
+            &o.type_name,
+            o.subject.as_deref(),
+            n.subject.as_deref(),
+            out,
+        );
+        stream_key(
+            &o.type_name,
+            o.stream_key.as_deref(),
+            n.stream_key.as_deref(),
+            out,
+        );
         schema::compare(&o.type_name, &o.schema, &n.schema, out);
     }
     for n in &new.events {
@@ -66,6 +78,89 @@ pub(crate) fn event_types(old: &Catalog, new: &Catalog, out: &mut Vec<Change>) {
             ));
         }
     }
+}
+
+/// The `subject` template. The server stores any subject (the attribute
+/// is optional and not checked against the template), so validation is
+/// unaffected either way; what changes is routing: subscriptions and
+/// consumers that match `subject` against the template they know miss
+/// events of the other shape. Herald cannot see those consumers, so a
+/// change is *possibly* breaking: both ways when the template changes,
+/// forward when it is removed (upgraded producers stop setting it),
+/// backward when it is added (producers that have not upgraded send none).
+/// Templates are compared as text.
+fn subject(type_name: &str, old: Option<&str>, new: Option<&str>, out: &mut Vec<Change>) {
+    let at = |what: String, backward: Impact, forward: Impact, fix: &str| Change {
+        keyword: Some("subject".into()),
+        ..change(type_name, what, backward, forward, fix)
+    };
+    match (old, new) {
+        (Some(o), Some(n)) if o != n => out.push(at(
+            format!("`subject` template changed from `{o}` to `{n}`"),
+            Impact::possibly(format!(
+                "the server stores either shape, but consumers on the new catalog that route by `{n}` miss events from producers that have not upgraded, which still send `{o}`"
+            )),
+            Impact::possibly(format!(
+                "the server stores either shape, but consumers on the old catalog that route by `{o}` miss events from upgraded producers, which send `{n}`"
+            )),
+            "keep the template; to change it, raise `version` and have consumers match both shapes until every producer has upgraded",
+        )),
+        (Some(o), None) => out.push(at(
+            format!("`subject` template `{o}` removed"),
+            Impact::None,
+            Impact::possibly(format!(
+                "upgraded producers send no subject, so consumers on the old catalog that route by `{o}` miss their events"
+            )),
+            "keep the template; to drop it, raise `version` once no consumer routes by it",
+        )),
+        (None, Some(n)) => out.push(at(
+            format!("`subject` template `{n}` added"),
+            Impact::possibly(format!(
+                "producers that have not upgraded send no subject, so consumers that route by `{n}` miss their events"
+            )),
+            Impact::None,
+            "raise `version`, and route by `type` until every producer sets the subject",
+        )),
+        _ => {}
+    }
+}
+
+/// The stream key: the data property whose value names the run an event
+/// belongs to (`none`: no run). Events still validate after a change, but
+/// a server sorts them into runs, and sequences and moves those runs, by
+/// its own catalog's key, so the same event lands in a different run (or
+/// in none) depending on which catalog the server has. That breaks both
+/// directions.
+fn stream_key(type_name: &str, old: Option<&str>, new: Option<&str>, out: &mut Vec<Change>) {
+    if old == new {
+        return;
+    }
+    let show = |k: Option<&str>| k.map_or_else(|| "none".to_string(), |k| format!("`{k}`"));
+    let runs = |k: Option<&str>| match k {
+        Some(k) => format!("into the runs named by `{k}`"),
+        None => "into no run (not sequenced, no lifecycle transition)".to_string(),
+    };
+    out.push(Change {
+        keyword: Some("stream_key".into()),
+        ..change(
+            type_name,
+            format!("`stream_key` changed from {} to {}", show(old), show(new)),
+            Impact::breaks(format!(
+                "a server on the new catalog sorts events from producers that have not upgraded {}, not {} as they were sent",
+                runs(new),
+                runs(old)
+            )),
+            Impact::breaks(format!(
+                "a server on the old catalog sorts events from upgraded producers {}, not {}",
+                runs(old),
+                runs(new)
+            )),
+            &format!(
+                "keep `stream_key: {}`; to key these events differently, declare a new event type and retire this one",
+                old.unwrap_or("none")
+            ),
+        )
+    });
 }
 
 /// Lifecycle: statuses removed or added, the initial status, transitions

@@ -517,10 +517,12 @@ fn transitive_modes_compare_with_every_earlier_version() {
         Version {
             label: "abc".into(),
             catalog: v(0),
+            locator: None,
         },
         Version {
             label: "HEAD".into(),
             catalog: v(5),
+            locator: None,
         },
     );
     let mut new = v(3);
@@ -619,4 +621,187 @@ fn lifecycle_changes_point_at_the_transition() {
     assert_eq!(found.len(), 1);
     assert_eq!((found[0].line, found[0].column), (19, 7));
     assert_eq!(found[0].fix(), "nothing to do");
+}
+
+/// One type with `run_id`, `task_id` and `note`, and the given subject
+/// template and stream key.
+fn keyed(subject: Option<&str>, stream_key: Option<&str>) -> Catalog {
+    let mut e = event(
+        T,
+        1,
+        obj(
+            json!({"run_id": {"type": "string"}, "task_id": {"type": "string"}}),
+            &["run_id", "task_id"],
+        ),
+    );
+    e.subject = subject.map(str::to_string);
+    e.stream_key = stream_key.map(str::to_string);
+    catalog(vec![e])
+}
+
+#[test]
+fn a_changed_subject_template_possibly_breaks_both_ways() {
+    let run = Some("run/{run_id}");
+    let got = verdicts(
+        &keyed(run, Some("run_id")),
+        &keyed(Some("runs/{run_id}"), Some("run_id")),
+    );
+    assert_verdict(
+        got,
+        "BFU-",
+        "`subject` template changed from `run/{run_id}` to `runs/{run_id}`",
+    );
+    // Removed: upgraded producers stop setting it (FORWARD); added:
+    // producers that have not upgraded send none (BACKWARD).
+    assert_verdict(
+        verdicts(&keyed(run, Some("run_id")), &keyed(None, Some("run_id"))),
+        "-FU-",
+        "`subject` template `run/{run_id}` removed",
+    );
+    assert_verdict(
+        verdicts(&keyed(None, Some("run_id")), &keyed(run, Some("run_id"))),
+        "B-U-",
+        "`subject` template `run/{run_id}` added",
+    );
+    // The same template is no change at all.
+    let (letters, whats) = verdicts(&keyed(run, Some("run_id")), &keyed(run, Some("run_id")));
+    assert_eq!((letters.as_str(), whats.len()), ("----", 0));
+    // Possibly, not certainly: the server stores any subject.
+    let (old, new) = (
+        keyed(run, Some("run_id")),
+        keyed(Some("r/{run_id}"), Some("run_id")),
+    );
+    let found = judge(
+        &old,
+        &new,
+        diff(&old, &new),
+        &Locator::new("events.yaml", None),
+        None,
+    );
+    assert!(
+        found[0]
+            .reason
+            .starts_with("may break BACKWARD: the server stores either shape"),
+        "{}",
+        found[0].reason
+    );
+}
+
+#[test]
+fn a_changed_stream_key_breaks_both_ways() {
+    let got = verdicts(&keyed(None, Some("run_id")), &keyed(None, Some("task_id")));
+    assert_verdict(
+        got.clone(),
+        "BFU-",
+        "`stream_key` changed from `run_id` to `task_id`",
+    );
+    let (old, new) = (keyed(None, Some("run_id")), keyed(None, None));
+    assert_verdict(
+        verdicts(&old, &new),
+        "BFU-",
+        "`stream_key` changed from `run_id` to none",
+    );
+    let found = judge(
+        &old,
+        &new,
+        diff(&old, &new),
+        &Locator::new("events.yaml", None),
+        None,
+    );
+    assert!(
+        found[0].reason.contains("into no run (not sequenced, no lifecycle transition), not into the runs named by `run_id`"),
+        "{}",
+        found[0].reason
+    );
+    assert_eq!(
+        found[0].fix(),
+        "keep `stream_key: run_id`; to key these events differently, declare a new event type and retire this one"
+    );
+    // A raised version allows it, like any other break.
+    let mut raised = keyed(None, Some("task_id"));
+    raised.events[0].version = 2;
+    let found = judge(
+        &old,
+        &raised,
+        diff(&old, &raised),
+        &Locator::new("events.yaml", None),
+        None,
+    );
+    assert_eq!(found[0].verdict, Verdict::Allowed);
+}
+
+#[test]
+fn subject_and_stream_key_changes_point_at_their_keys() {
+    let text = |subject: &str, key: &str| {
+        format!(
+            "prefix: ai\nevents:\n  ai.x.y:\n    description: d\n    version: 1\n    subject: \"{subject}\"\n    stream_key: {key}\n    fields: {{run_id: uuid, task_id: uuid}}\n    examples: [{{run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10, task_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a11}}]\n"
+        )
+    };
+    let old = crate::catalog::parse("events.yaml", &text("run/{run_id}", "run_id")).unwrap();
+    let new_text = text("task/{task_id}", "task_id");
+    let new = crate::catalog::parse("events.yaml", &new_text).unwrap();
+    let found = judge(
+        &old,
+        &new,
+        diff(&old, &new),
+        &Locator::new("events.yaml", Some(&new_text)),
+        None,
+    );
+    let lines: Vec<String> = found.iter().map(report::line).collect();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(
+        lines[0].starts_with("events.yaml:6:5: ai.x.y: `subject` template changed from `run/{run_id}` to `task/{task_id}` — may break BACKWARD"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[1].starts_with("events.yaml:7:5: ai.x.y: `stream_key` changed from `run_id` to `task_id` — breaks BACKWARD"),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn a_removed_field_points_at_its_holder_and_says_where_it_was() {
+    let old_text = "prefix: ai\nevents:\n  ai.x.y:\n    description: d\n    version: 1\n    fields:\n      run_id: uuid\n      note: string\n    examples:\n      - {run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10, note: n}\n";
+    let new_text = old_text
+        .replace("      note: string\n", "")
+        .replace(", note: n", "");
+    let old = crate::catalog::parse("events.yaml", old_text).unwrap();
+    let new = crate::catalog::parse("events.yaml", &new_text).unwrap();
+    let baseline = Version {
+        label: "HEAD~1:events.yaml".into(),
+        catalog: old,
+        locator: Some(Locator::new("HEAD~1:events.yaml", Some(old_text))),
+    };
+    let found = check(
+        &new,
+        &Locator::new("events.yaml", Some(&new_text)),
+        &baseline,
+        &[],
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
+    // The new file: the `fields:` key it was under; the old: the field.
+    assert_eq!(
+        report::line(&found[0]),
+        "events.yaml:6:5: ai.x.y: field `note` removed (it was at HEAD~1:events.yaml:8:7) — compatible with BACKWARD \
+         (it would break FORWARD: new events lack `note`, which the old catalog requires) — nothing to do"
+    );
+    let json = Report {
+        findings: found,
+        notes: vec![],
+    }
+    .to_json();
+    assert_eq!(
+        json["changes"][0]["was"],
+        json!({"file": "HEAD~1:events.yaml", "line": 8, "column": 7})
+    );
+    // A change to a node the new file still has says nothing of the old.
+    let tightened = old_text.replace("note: string", "note: {type: string, maxLength: 3}");
+    let new = crate::catalog::parse("events.yaml", &tightened).unwrap();
+    let found = check(
+        &new,
+        &Locator::new("events.yaml", Some(&tightened)),
+        &baseline,
+        &[],
+    );
+    assert!(found.iter().all(|f| f.was.is_none()), "{found:#?}");
 }

@@ -1,40 +1,42 @@
 //! A minimal HTTP/1.1 client for `herald send`: one `POST` per connection
-//! (`Connection: close`), `http://` only, with connect, read and write
-//! timeouts so nothing hangs. Enough to talk to herald-server without
-//! pulling an HTTP stack into a build-time crate.
+//! (`Connection: close`), `http://` or `https://` (TLS by rustls, see
+//! [`super::tls`]), with connect, read and write timeouts so nothing hangs.
+//! Enough to talk to herald-server without pulling an HTTP stack into a
+//! build-time crate.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+use super::tls::Tls;
+
 /// Largest response body read (a server's answer is small).
 const MAX_RESPONSE: u64 = 16 * 1024 * 1024;
 
-/// Where to send: host, port and path of an `http://` URL.
+/// Where to send: scheme, host, port and path of an `http://` or
+/// `https://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {
+    /// `https://`: talk TLS.
+    pub https: bool,
     /// Host name or address, as written (IPv6 without brackets).
     pub host: String,
-    /// Port (80 when not written).
+    /// Port (80 for http, 443 for https when not written).
     pub port: u16,
     /// Path and query, starting with `/`.
     pub path: String,
 }
 
 impl Url {
-    /// Parse `http://host[:port][/path]`. A URL without a path (or `/`)
-    /// means the ingest endpoint, `/api/ingest/event`.
+    /// Parse `http[s]://host[:port][/path]`. A URL without a path (or
+    /// `/`) means the ingest endpoint, `/api/ingest/event`.
     pub fn parse(url: &str) -> Result<Url, String> {
-        let rest = match url.split_once("://") {
-            Some(("http", rest)) => rest,
-            Some(("https", _)) => {
-                return Err(format!(
-                    "`{url}`: https is not supported by `herald send`; use an http:// URL (a local server, or a TLS-terminating proxy)"
-                ));
-            }
+        let (https, rest) = match url.split_once("://") {
+            Some(("http", rest)) => (false, rest),
+            Some(("https", rest)) => (true, rest),
             Some((scheme, _)) => {
                 return Err(format!(
-                    "`{url}`: unsupported scheme `{scheme}`; use http://HOST:PORT"
+                    "`{url}`: unsupported scheme `{scheme}`; use http://HOST:PORT or https://HOST:PORT"
                 ));
             }
             None => {
@@ -69,16 +71,23 @@ impl Url {
             ));
         }
         let port = match port {
+            None if https => 443,
             None => 80,
             Some(p) => p
                 .parse()
                 .map_err(|_| format!("`{url}`: port `{p}` is not a number from 1 to 65535"))?,
         };
         Ok(Url {
+            https,
             host: host.to_string(),
             port,
             path,
         })
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.https { "https" } else { "http" }
     }
 
     /// `host:port` for messages.
@@ -109,6 +118,9 @@ pub struct Response {
 pub enum Failure {
     /// No connection could be made (refused, unresolvable, timed out).
     Unreachable(String),
+    /// Connected, but TLS could not be set up (an untrusted or wrong
+    /// certificate): nothing was sent.
+    Handshake(String),
     /// Connected, but the exchange failed (reset, timeout, not HTTP).
     Exchange(String),
 }
@@ -116,14 +128,18 @@ pub enum Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Failure::Unreachable(s) | Failure::Exchange(s) => f.write_str(s),
+            Failure::Unreachable(s) | Failure::Handshake(s) | Failure::Exchange(s) => {
+                f.write_str(s)
+            }
         }
     }
 }
 
-/// `POST` `body` to `url` with the extra `headers`.
+/// `POST` `body` to `url` with the extra `headers`; `tls` secures an
+/// `https://` URL.
 pub fn post(
     url: &Url,
+    tls: &Tls,
     headers: &[(String, String)],
     body: &[u8],
     timeout: Duration,
@@ -143,16 +159,28 @@ pub fn post(
             Err(e) => last = Some(e),
         }
     }
-    let Some(mut stream) = stream else {
+    let Some(stream) = stream else {
         let why = last.map_or_else(|| "no address".to_string(), |e| e.to_string());
         return Err(Failure::Unreachable(format!(
             "cannot connect to {}: {why}",
             url.authority()
         )));
     };
-    let io = |e: std::io::Error| Failure::Exchange(format!("talking to {}: {e}", url.authority()));
+    let io = |e: std::io::Error| {
+        Failure::Exchange(format!(
+            "talking to {}: {e}{}",
+            url.authority(),
+            super::tls::hint(&e)
+        ))
+    };
     stream.set_read_timeout(Some(timeout)).map_err(io)?;
     stream.set_write_timeout(Some(timeout)).map_err(io)?;
+    let mut stream = if url.https {
+        tls.wrap(&url.host, stream)
+            .map_err(|e| Failure::Handshake(format!("TLS with {}: {e}", url.authority())))?
+    } else {
+        Box::new(stream)
+    };
     let mut head = format!(
         "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: herald-cli\r\nAccept: application/json, application/problem+json\r\nConnection: close\r\nContent-Length: {}\r\n",
         url.path,
@@ -169,10 +197,13 @@ pub fn post(
         .and_then(|()| stream.flush())
         .map_err(io)?;
     let mut raw = Vec::new();
-    stream
-        .take(MAX_RESPONSE)
-        .read_to_end(&mut raw)
-        .map_err(io)?;
+    match stream.take(MAX_RESPONSE).read_to_end(&mut raw) {
+        Ok(_) => {}
+        // A TLS peer that closes without `close_notify`: the response is
+        // still whole when its length says so (checked below).
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+        Err(e) => return Err(io(e)),
+    }
     parse_response(&raw).map_err(|e| {
         Failure::Exchange(format!(
             "{} answered something that is not HTTP: {e}",
@@ -270,10 +301,13 @@ mod tests {
             Url::parse("http://[::1]:9/").unwrap().authority(),
             "[::1]:9"
         );
+        let u = Url::parse("https://h").unwrap();
+        assert!(u.https && u.port == 443 && u.scheme() == "https");
+        assert!(!Url::parse("http://h").unwrap().https);
         assert!(
-            Url::parse("https://h")
+            Url::parse("ftp://h")
                 .unwrap_err()
-                .contains("https is not supported")
+                .contains("unsupported scheme `ftp`")
         );
         assert!(
             Url::parse("localhost:8080")

@@ -7,10 +7,12 @@
 //! `--set` overrides, `--run` as the stream key and `--seq` as the `seq`
 //! extension. The data is validated against the type's schema before
 //! anything is sent. The server's status and body are printed; a 4xx or
-//! 5xx exits 1, no answer at all exits 2.
+//! 5xx exits 1, no answer at all exits 2. `https://` URLs talk TLS
+//! ([`tls`]: rustls, the public roots, `--cacert` for a private CA).
 
 pub mod http;
 mod replay;
+pub mod tls;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -49,7 +51,7 @@ pub struct SendArgs {
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     pub set: Vec<String>,
     /// The server, or its full ingest URL (`http://HOST:PORT` means
-    /// `http://HOST:PORT/api/ingest/event`).
+    /// `http://HOST:PORT/api/ingest/event`; `https://` talks TLS).
     #[arg(long, env = "HERALD_URL", default_value = "http://127.0.0.1:8080")]
     pub url: String,
     /// Structured (the envelope as JSON) or binary (`ce-*` headers).
@@ -82,6 +84,10 @@ pub struct SendArgs {
     /// Print the envelope instead of sending it.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also trust the CA certificates in this PEM file for `https://`
+    /// (a private CA; the public roots are always trusted).
+    #[arg(long, env = "HERALD_CACERT", value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
     /// Seconds to wait for connecting, and for each read and write.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub timeout: u64,
@@ -365,6 +371,7 @@ fn unreachable_help(url: &http::Url, failure: &http::Failure) -> String {
             "{why} — is herald-server running there? Start it with `cargo run -p herald-server`, or pass `--url http://HOST:PORT` (or set HERALD_URL); nothing was sent to {}",
             url.path
         ),
+        http::Failure::Handshake(why) => format!("{why}; nothing was sent"),
         http::Failure::Exchange(why) => format!(
             "{why}; the event may or may not have been stored (resending the same id is safe)"
         ),
@@ -381,8 +388,15 @@ pub fn run(args: &SendArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         }
     };
     let timeout = Duration::from_secs(args.timeout.max(1));
+    let tls = match tls::Tls::new(args.cacert.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return CANNOT_RUN;
+        }
+    };
     if let Some(file) = &args.file {
-        return replay::replay(file, &url, timeout, out, err);
+        return replay::replay(file, &url, &tls, timeout, out, err);
     }
     let Some(type_name) = &args.type_name else {
         let _ = writeln!(
@@ -429,7 +443,8 @@ pub fn run(args: &SendArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let (headers, body) = request(&envelope, args.mode);
     let _ = writeln!(
         out,
-        "POST http://{}{} ({}) {type_name} id={}",
+        "POST {}://{}{} ({}) {type_name} id={}",
+        url.scheme(),
         url.authority(),
         url.path,
         match args.mode {
@@ -438,7 +453,7 @@ pub fn run(args: &SendArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         },
         envelope["id"].as_str().unwrap_or_default()
     );
-    match http::post(&url, &headers, &body, timeout) {
+    match http::post(&url, &tls, &headers, &body, timeout) {
         Ok(resp) => {
             show_answer(&resp, out, err);
             i32::from(!(200..300).contains(&resp.status))

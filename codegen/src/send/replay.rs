@@ -14,6 +14,7 @@ use super::{CANNOT_RUN, http, unreachable_help};
 pub(super) fn replay(
     file: &std::path::Path,
     url: &http::Url,
+    tls: &super::tls::Tls,
     timeout: Duration,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -49,7 +50,7 @@ pub(super) fn replay(
                     "Content-Type".to_string(),
                     format!("{media}; charset=utf-8"),
                 )];
-                match http::post(url, &headers, line.as_bytes(), timeout) {
+                match http::post(url, tls, &headers, line.as_bytes(), timeout) {
                     Ok(resp) => Ok(resp),
                     Err(failure) => {
                         let _ = writeln!(err);

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write as _};
 use std::net::TcpListener;
+use std::path::Path;
 use std::sync::mpsc;
 use std::thread;
 
@@ -134,8 +135,17 @@ struct Seen {
 /// Answer `answers.len()` requests on a fresh port, one per connection,
 /// each with the next canned response; report what was received.
 fn listener(answers: Vec<(u16, &'static str, &'static str)>) -> (String, mpsc::Receiver<Seen>) {
+    listen(answers, None)
+}
+
+/// [`listener`], over TLS when `tls` is given (`https://` URL).
+fn listen(
+    answers: Vec<(u16, &'static str, &'static str)>,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+) -> (String, mpsc::Receiver<Seen>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{}", l.local_addr().unwrap());
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         for (status, content_type, body) in answers {
@@ -143,6 +153,13 @@ fn listener(answers: Vec<(u16, &'static str, &'static str)>) -> (String, mpsc::R
             stream
                 .set_read_timeout(Some(Duration::from_secs(5)))
                 .unwrap();
+            let stream: Box<dyn tls::Conn + Send> = match &tls {
+                Some(config) => Box::new(rustls::StreamOwned::new(
+                    rustls::ServerConnection::new(config.clone()).unwrap(),
+                    stream,
+                )),
+                None => Box::new(stream),
+            };
             let mut reader = BufReader::new(stream);
             let mut head = String::new();
             let mut length = 0;
@@ -173,6 +190,7 @@ fn listener(answers: Vec<(u16, &'static str, &'static str)>) -> (String, mpsc::R
             );
             let mut stream = reader.into_inner();
             let _ = stream.write_all(answer.as_bytes());
+            let _ = stream.flush();
         }
     });
     (url, rx)
@@ -201,6 +219,7 @@ fn args(url: &str, catalog: PathBuf) -> SendArgs {
         file: None,
         no_validate: false,
         dry_run: false,
+        cacert: None,
         timeout: 5,
     }
 }
@@ -241,6 +260,88 @@ fn sends_and_prints_the_answer() {
     let sent: Value = serde_json::from_str(&req.body).unwrap();
     assert_eq!(sent["type"], "ai.run.progress");
     assert_eq!(sent["data"]["progress"], 0.5);
+}
+
+/// The server's test certificate (for 127.0.0.1 and localhost) and the
+/// CA that signed it.
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../server/tests/fixtures/tls")
+        .join(name)
+}
+
+fn tls_server_config() -> std::sync::Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(fixture("server.pem"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(fixture("server.key")).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    std::sync::Arc::new(config)
+}
+
+#[test]
+fn sends_over_https_trusting_the_cacert() {
+    let (url, seen) = listen(
+        vec![(200, "application/json", r#"{"status":"applied"}"#)],
+        Some(tls_server_config()),
+    );
+    let mut a = args(&url, temp_catalog("tls"));
+    a.cacert = Some(fixture("ca.pem"));
+    let (code, out, err) = run_to_strings(&a);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with(&format!("POST {url}/api/ingest/event (structured)")),
+        "{out}"
+    );
+    assert!(out.contains("\"status\": \"applied\""), "{out}");
+    let req = seen.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(
+        req.head.starts_with("POST /api/ingest/event HTTP/1.1\r\n"),
+        "{}",
+        req.head
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&req.body).unwrap()["type"],
+        "ai.run.progress"
+    );
+}
+
+#[test]
+fn an_untrusted_certificate_exits_2_and_names_cacert() {
+    let (url, _seen) = listen(
+        vec![(200, "application/json", "{}")],
+        Some(tls_server_config()),
+    );
+    let (code, out, err) = run_to_strings(&args(&url, temp_catalog("untrusted")));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("invalid peer certificate: UnknownIssuer"),
+        "{err}"
+    );
+    assert!(
+        err.contains("pass that CA's PEM file with `--cacert FILE`"),
+        "{err}"
+    );
+    assert!(err.ends_with("; nothing was sent\n"), "{err}");
+    // A CA file that is not one.
+    let mut a = args(&url, temp_catalog("badca"));
+    a.cacert = Some(fixture("missing.pem"));
+    let (code, _, err) = run_to_strings(&a);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read the CA certificates in"), "{err}");
+    a.cacert = Some(temp_catalog("notpem"));
+    let (code, _, err) = run_to_strings(&a);
+    assert_eq!(code, 2);
+    assert!(err.contains("holds no certificate"), "{err}");
 }
 
 #[test]
@@ -287,9 +388,9 @@ fn an_unreachable_server_exits_2_with_what_to_do() {
         "{err}"
     );
     assert!(err.contains("is herald-server running there?"), "{err}");
-    let (code, _, err) = run_to_strings(&args("https://example.invalid", temp_catalog("down")));
+    let (code, _, err) = run_to_strings(&args("ftp://example.invalid", temp_catalog("down")));
     assert_eq!(code, 2);
-    assert!(err.contains("https is not supported"), "{err}");
+    assert!(err.contains("unsupported scheme `ftp`"), "{err}");
 }
 
 #[test]
