@@ -3,14 +3,6 @@
 use clap::Parser;
 use herald_server::config::{Command, Config};
 
-/// mimalloc instead of the system allocator. Ingest allocates and frees
-/// small blocks across threads (a request's events are parsed on a tokio
-/// worker and freed there after the writer thread has stored them), which
-/// glibc's malloc serves with locking and arena fragmentation; see
-/// BENCHMARKS.md ("allocator") for what it changed.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let config = Config::parse();
