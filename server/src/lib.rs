@@ -130,7 +130,7 @@ async fn serve<S: Store>(store: Arc<S>, desc: String, config: Config, security: 
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     announce(addr, security.tls.is_some(), &desc);
     match &security.keys {
-        Some(g) => tracing::info!(keys = g.keyring().len(), "API keys required (all routes but /healthz and /readyz)"),
+        Some(g) => tracing::info!(keys = g.keyring().len(), "API keys required (all routes but /healthz, /readyz and /openapi.json)"),
         None if config.insecure_no_auth && !addr.ip().to_canonical().is_loopback() => {
             tracing::warn!(%addr, "--insecure-no-auth: no API keys; anyone who can reach this address can write and read every run");
         }
