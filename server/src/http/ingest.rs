@@ -80,7 +80,7 @@ fn mode(content_type: Option<&str>, headers: &HeaderMap) -> Option<Mode> {
         )),
     responses(
         (status = 200, description = "Stored (applied, duplicate, stale or illegal transition); for a batch, a result per element.",
-            content((Acknowledged = "application/json"), (BatchAnswer = "application/json"))),
+            body = Ingested),
         (status = 202, description = "Stored and parked: applied once the `seq` gap before it fills or times out.", body = Acknowledged),
         (status = 400, description = "The envelope breaks a CloudEvents rule, or the batch is malformed.", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over `--body-limit`, or the batch over `--max-batch-events`.", body = Problem, content_type = "application/problem+json"),
@@ -185,7 +185,7 @@ async fn single<S: Store>(app: &App<S>, access: Option<&Access>, parsed: Result<
                 publish(app, &type_name, &outcome);
                 tracing::debug!(%id, %source, ?outcome, "ingested");
                 let status = status_of(&outcome);
-                (status, axum::Json(Acknowledged { outcome, id, source })).into_response()
+                (status, axum::Json(Ingested::Event(Acknowledged { outcome, id, source }))).into_response()
             }
             None => Problem::store(&crate::store::StoreError::internal("the store returned no outcome")).into_response(),
         },
@@ -250,7 +250,7 @@ async fn batch<S: Store>(app: &App<S>, access: Option<&Access>, bytes: &[u8]) ->
         results[index] = Some(BatchItem::Stored { index, ack: Acknowledged { outcome, id, source } });
     }
     let results: Vec<BatchItem> = results.into_iter().flatten().collect();
-    let body = BatchAnswer { accepted: results.len() - rejected, rejected, results };
+    let body = Ingested::Batch(BatchAnswer { accepted: results.len() - rejected, rejected, results });
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
@@ -272,6 +272,16 @@ fn status_of(outcome: &Outcome) -> StatusCode {
         Outcome::Parked { .. } => StatusCode::ACCEPTED,
         _ => StatusCode::OK,
     }
+}
+
+/// A successful answer of the ingest route.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Ingested {
+    /// To one event (structured or binary mode).
+    Event(Acknowledged),
+    /// To a batch.
+    Batch(BatchAnswer),
 }
 
 /// The answer for one stored event: what happened to it, and which event

@@ -233,6 +233,7 @@ fn relocate_refs(schema: &mut Value, base: &str, by_id: &[(String, String)]) {
     components(schemas(
         super::problem::Problem,
         crate::runstate::Outcome,
+        super::ingest::Ingested,
         super::ingest::Acknowledged,
         super::ingest::BatchAnswer,
         super::ingest::BatchItem,

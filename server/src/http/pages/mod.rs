@@ -151,7 +151,7 @@ pub async fn catalog_type(Path(type_name): Path<String>) -> Response {
 
 /// The pages' stylesheet and scripts.
 #[utoipa::path(get, path = "/assets/{file}", tag = "pages",
-    params(("file" = String, Path, description = "`herald.css`, `filter.js`, `live.js`.")),
+    params(("file" = String, Path, description = "`herald.css`, `filter.js`, `live.js`.", example = "herald.css")),
     responses(
         (status = 200, description = "The file.", content(("text/css; charset=utf-8"), ("text/javascript; charset=utf-8"))),
         (status = 404, description = "No such asset (HTML).", content_type = "text/html; charset=utf-8", body = String),
