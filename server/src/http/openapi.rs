@@ -249,6 +249,7 @@ fn relocate_refs(schema: &mut Value, base: &str, by_id: &[(String, String)]) {
         super::query::EventTypeInfo,
         super::query::Health,
         super::query::Readiness,
+        super::query::StatusFilter,
     )),
     tags(
         (name = "ingest", description = "Send events: structured, binary or batch mode."),

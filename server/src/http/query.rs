@@ -25,6 +25,7 @@ const MAX_LIMIT: usize = 1000;
 #[into_params(parameter_in = Query)]
 pub struct RunsParams {
     /// Only runs in this lifecycle status.
+    #[param(value_type = Option<StatusFilter>)]
     status: Option<String>,
     /// Page size (default 50).
     #[param(minimum = 1, maximum = 1000)]
@@ -33,13 +34,31 @@ pub struct RunsParams {
     cursor: Option<String>,
 }
 
+/// The schema of a `status` filter: one of the catalog's lifecycle
+/// statuses (documentation only; the handler checks it with a problem
+/// naming them).
+pub struct StatusFilter;
+
+impl utoipa::PartialSchema for StatusFilter {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(crate::events::RunStatus::ALL.iter().map(|s| s.as_str())))
+            .description(Some("A run lifecycle status of the catalog."))
+            .into()
+    }
+}
+
+impl ToSchema for StatusFilter {}
+
 /// `?after_seq=&cursor=&limit=`
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventsParams {
     /// Only events after this `seq` (events without `seq` included).
     after_seq: Option<i64>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (`{seq}.{key}`).
+    #[param(pattern = r"^-?[0-9]{1,18}\.")]
     cursor: Option<String>,
     /// Page size (default 50).
     #[param(minimum = 1, maximum = 1000)]
