@@ -202,7 +202,7 @@ async fn serve_guarded<S: Store>(
     // The key guard sits inside the common layers, so its answers get
     // them too; without keys there is no guard at all (nothing to pay).
     let metrics = app.metrics.clone();
-    let routes = http::routes(app);
+    let routes = http::routes(app, security.keys.is_some());
     let (routes, watcher) = match security.keys {
         Some(guard) => {
             let watcher = tokio::spawn(auth::watch(guard.clone(), config.keys_poll));

@@ -1,11 +1,12 @@
 //! `GET /openapi.json`: the document describes the server that serves it,
 //! and a property-based test (schemathesis) holds the server to it.
 //!
-//! The schemathesis test needs `HERALD_SCHEMATHESIS` (a schemathesis
+//! The schemathesis tests need `HERALD_SCHEMATHESIS` (a schemathesis
 //! executable; `scripts/toolchains.sh` installs the pinned one into
-//! `.venv-schemathesis/` and sets it). It runs against a real server on
-//! 127.0.0.1 with API keys, for at most [`FUZZ_TIME`], and fails on any 5xx
-//! or any answer the document does not allow.
+//! `.venv-schemathesis/` and sets it). They run against real servers on
+//! 127.0.0.1 — one with API keys, one as started by default (no keys) —
+//! for [`FUZZ_TIME`] each, and fail on any 5xx or any answer the document
+//! does not allow.
 
 mod support;
 
@@ -17,8 +18,9 @@ use herald_server::auth::keys::hash_key;
 use serde_json::Value;
 use support::{Backend, Env, Server};
 
-/// How long schemathesis generates requests (its `--max-time`).
-const FUZZ_TIME: Duration = Duration::from_secs(60);
+/// How long schemathesis generates requests against one server (its
+/// `--max-time`); the two servers are fuzzed in parallel.
+const FUZZ_TIME: Duration = Duration::from_secs(45);
 /// Most the whole schemathesis run may take before the test gives up.
 const RUN_LIMIT: Duration = Duration::from_secs(240);
 
@@ -71,18 +73,26 @@ async fn the_document_describes_every_route_and_the_catalog() {
     }
     let ingest = &doc["paths"]["/api/ingest/event"]["post"];
     assert_eq!(ingest["requestBody"]["content"]["application/cloudevents+json"]["schema"]["$ref"], "#/components/schemas/CloudEvent");
-    assert_eq!(doc["components"]["securitySchemes"]["api_key"]["scheme"], "bearer");
-    assert!(ingest["responses"]["401"].is_object() && ingest["security"].is_array(), "ingest needs a key: {ingest}");
-    assert!(doc["paths"]["/healthz"]["get"]["security"].is_null(), "/healthz is open");
+    assert_eq!(ingest["requestBody"]["required"], true);
+    // This server has no keys: the document asks for none.
+    assert!(ingest["security"].is_null() && ingest["responses"]["401"].is_null(), "no keys, no key asked: {ingest}");
 }
 
-/// With keys configured, the document is still served without one (tools
-/// read it first), while the routes it describes ask for a key.
+/// With keys configured, the document asks for a key on every route but
+/// the open ones, and is itself served without one (tools read it first).
 #[tokio::test]
-async fn the_document_needs_no_key() {
+async fn with_keys_the_document_asks_for_one_and_needs_none() {
     let (_dir, s) = keyed_server();
-    let (status, _) = s.get("/openapi.json").await;
-    assert_eq!(status, 200);
+    let doc = document(&s).await;
+    assert_eq!(doc["components"]["securitySchemes"]["api_key"]["scheme"], "bearer");
+    let ingest = &doc["paths"]["/api/ingest/event"]["post"];
+    assert_eq!(ingest["security"][0]["api_key"], serde_json::json!([]), "{ingest}");
+    for status in ["401", "403", "429"] {
+        assert!(ingest["responses"][status].is_object(), "ingest may answer {status}: {ingest}");
+    }
+    for open in ["/healthz", "/readyz", "/openapi.json"] {
+        assert!(doc["paths"][open]["get"]["security"].is_null(), "{open} is open");
+    }
     let (status, _) = s.get("/api/runs").await;
     assert_eq!(status, 401);
 }
@@ -110,16 +120,29 @@ fn schemathesis() -> PathBuf {
     }
 }
 
-/// Property-based: schemathesis generates requests from the document
-/// (valid and invalid ones, then sequences following its links) for
-/// [`FUZZ_TIME`]; no answer may be a 5xx, and every answer's status,
-/// content type, headers and body must be what the document says.
-/// The two event streams are left out: they stay open by design.
+/// Property-based, on a server with keys (the requests carry one).
 #[test]
-fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
-    let tool = schemathesis();
+fn schemathesis_with_keys_finds_no_server_error_and_no_answer_off_the_document() {
     let (dir, s) = keyed_server();
-    let work = dir.path().join("schemathesis");
+    fuzz(&s, dir.path(), &["--header", &format!("Authorization: Bearer {KEY}")]);
+}
+
+/// Property-based, on a server as started by default (no keys, loopback).
+#[test]
+fn schemathesis_by_default_finds_no_server_error_and_no_answer_off_the_document() {
+    let env = Env::new(Backend::Sqlite);
+    let s = env.start(&[]);
+    fuzz(&s, env.dir.path(), &[]);
+}
+
+/// Schemathesis generates requests from `s`'s document (examples, edge
+/// cases, random valid and invalid ones, then sequences following its
+/// links) for [`FUZZ_TIME`]; no answer may be a 5xx, and every answer's
+/// status, content type, headers and body must be what the document says.
+/// The two event streams are left out: they stay open by design.
+fn fuzz(s: &Server, scratch: &Path, extra: &[&str]) {
+    let tool = schemathesis();
+    let work = scratch.join("schemathesis");
     std::fs::create_dir_all(&work).unwrap();
     // To a file, not a pipe: a long report must not block it while we wait.
     let log = work.join("report.txt");
@@ -129,7 +152,7 @@ fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
         .args(["run", &s.url("/openapi.json")])
         .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance"])
         .args(["--exclude-path-regex", "stream$"])
-        .args(["--header", &format!("Authorization: Bearer {KEY}")])
+        .args(extra)
         .args(["--max-time", &FUZZ_TIME.as_secs().to_string()])
         .args(["--max-examples", "50", "--request-timeout", "10", "--workers", "2"])
         .args(["--generation-database", "none", "--no-color", "--output-truncate", "false"])

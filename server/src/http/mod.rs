@@ -57,16 +57,18 @@ impl<S> Clone for App<S> {
     }
 }
 
-/// All routes, with [`layers`] around them.
+/// All routes, with [`layers`] around them (and no API-key guard).
 pub fn router<S: Store>(app: App<S>) -> Router {
     let metrics = app.metrics.clone();
-    counted(metrics, layers(routes(app)))
+    counted(metrics, layers(routes(app, false)))
 }
 
 /// All routes, without the layers (so a caller can add its own inside
 /// them, as the API-key guard is). Each is registered from its handler's
-/// `#[utoipa::path]`, which also documents it in `/openapi.json`.
-pub fn routes<S: Store>(app: App<S>) -> Router {
+/// `#[utoipa::path]`, which also documents it in `/openapi.json`;
+/// `keys_required` says whether the caller puts the key guard around them
+/// (the document then asks for a key, and lists 401/403/429).
+pub fn routes<S: Store>(app: App<S>, keys_required: bool) -> Router {
     openapi::Routes::new()
         .route(ingest::__path_ingest, ingest::ingest::<S>)
         .route(query::__path_runs, query::runs::<S>)
@@ -88,7 +90,7 @@ pub fn routes<S: Store>(app: App<S>) -> Router {
         .route(pages::__path_asset, pages::asset)
         .route(pages::runs::__path_page, pages::runs::page::<S>)
         .route(pages::run::__path_page, pages::run::page::<S>)
-        .finish()
+        .finish(keys_required)
         .fallback(|uri: axum::http::Uri| async move {
             problem::Problem::not_found(format!("no route for {uri}; see README for the API"))
         })

@@ -62,10 +62,11 @@ impl<S: Send + Sync + 'static> Routes<S> {
         self
     }
 
-    /// The router, with `GET /openapi.json` serving the finished document.
-    pub fn finish(mut self) -> Router<App<S>> {
+    /// The router, with `GET /openapi.json` serving the finished document
+    /// (`keys_required`: see [`document`]).
+    pub fn finish(mut self, keys_required: bool) -> Router<App<S>> {
         self.paths.add_path_operation("/openapi.json", vec![HttpMethod::Get], <__path_openapi_json as utoipa::Path>::operation());
-        let document = Document(document(self.paths).to_string().into());
+        let document = Document(document(self.paths, keys_required).to_string().into());
         self.router.route("/openapi.json", axum::routing::get(openapi_json).layer(Extension(document)))
     }
 }
@@ -104,11 +105,19 @@ pub async fn openapi_json(Extension(Document(text)): Extension<Document>) -> Res
 
 /// The whole document: the routes' operations, the layers' responses, the
 /// security scheme, the response schemas and the catalog's event types.
-pub fn document(mut paths: Paths) -> Value {
+/// `keys_required`: the server checks API keys, so every route but
+/// [`crate::auth::OPEN_PATHS`] asks for one (a server without keys asks
+/// for none, and the document says so).
+pub fn document(mut paths: Paths, keys_required: bool) -> Value {
     for (path, item) in paths.paths.iter_mut() {
-        let secured = !crate::auth::OPEN_PATHS.contains(&path.as_str());
+        let secured = keys_required && !crate::auth::OPEN_PATHS.contains(&path.as_str());
         for op in [&mut item.get, &mut item.post].into_iter().flatten() {
             layer_responses(op, secured);
+            // A route that takes a body needs one (without, ingest has no
+            // media type to go by: 415).
+            if let Some(body) = op.request_body.as_mut() {
+                body.required = Some(utoipa::openapi::Required::True);
+            }
         }
     }
     let mut api = <Schemas as utoipa::OpenApi>::openapi();
@@ -129,8 +138,8 @@ pub fn document(mut paths: Paths) -> Value {
                 .scheme(HttpAuthScheme::Bearer)
                 .description(Some(
                     "An API key (`--keys-file` or `HERALD_KEYS`) as `Authorization: Bearer <key>`. Required on every route \
-                     but /healthz, /readyz and /openapi.json once keys are configured; a server without keys (loopback \
-                     only) asks for none.",
+                     but /healthz, /readyz and /openapi.json when the server has keys (its operations then list this \
+                     scheme); a server without keys (loopback only) asks for none.",
                 ))
                 .build(),
         ),
@@ -291,7 +300,7 @@ mod tests {
 
     #[test]
     fn the_document_is_openapi_3_1_and_every_reference_resolves() {
-        let doc = document(Paths::new());
+        let doc = document(Paths::new(), true);
         assert_eq!(doc["openapi"], "3.1.0");
         assert_eq!(dangling_refs(&doc), Vec::<String>::new());
     }
