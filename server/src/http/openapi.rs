@@ -10,16 +10,15 @@
 //! - the responses the layers around every route can give ([`layer_responses`]:
 //!   a framework 400, the body timeout's 408, a caught panic's 500, the
 //!   connection cap's 503, and on routes that need a key, 401/403/429);
-//! - the API-key scheme (`Authorization: Bearer <key>`), required on every
-//!   route but [`crate::auth::OPEN_PATHS`];
+//! - the API-key scheme (`Authorization: Bearer <key>`), asked for on every
+//!   route but [`crate::auth::OPEN_PATHS`] when the server has keys;
 //! - the event types, from the catalog: build.rs embeds the catalog's
 //!   JSON Schema export (what `herald export jsonschema` writes), and
 //!   [`catalog_components`] turns its documents into components: `{type}`
 //!   (an event type's `data`), `{type}.event` (a whole event of that type),
 //!   `CloudEvent` (any event of the catalog) and `CloudEventBatch`.
 
-use std::sync::Arc;
-
+use axum::body::Bytes;
 use axum::{Extension, Router};
 use axum::handler::Handler;
 use axum::http::header;
@@ -66,7 +65,7 @@ impl<S: Send + Sync + 'static> Routes<S> {
     /// (`keys_required`: see [`document`]).
     pub fn finish(mut self, keys_required: bool) -> Router<App<S>> {
         self.paths.add_path_operation("/openapi.json", vec![HttpMethod::Get], <__path_openapi_json as utoipa::Path>::operation());
-        let document = Document(document(self.paths, keys_required).to_string().into());
+        let document = Document(Bytes::from(document(self.paths, keys_required).to_string()));
         self.router.route("/openapi.json", axum::routing::get(openapi_json).layer(Extension(document)))
     }
 }
@@ -92,7 +91,7 @@ fn method_filter(method: &HttpMethod) -> MethodFilter {
 
 /// The serialized document, built once when the routes are.
 #[derive(Clone)]
-pub struct Document(Arc<str>);
+pub struct Document(Bytes);
 
 /// `GET /openapi.json`: this document (OpenAPI 3.1). Open like the health
 /// checks: clients and tools read it before they have a key, and it says
@@ -100,7 +99,7 @@ pub struct Document(Arc<str>);
 #[utoipa::path(get, path = "/openapi.json", tag = "meta",
     responses((status = 200, description = "The OpenAPI 3.1 document of this server.", content_type = "application/json", body = Object)))]
 pub async fn openapi_json(Extension(Document(text)): Extension<Document>) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], text.to_string()).into_response()
+    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
 /// The whole document: the routes' operations, the layers' responses, the
@@ -111,7 +110,8 @@ pub async fn openapi_json(Extension(Document(text)): Extension<Document>) -> Res
 pub fn document(mut paths: Paths, keys_required: bool) -> Value {
     for (path, item) in paths.paths.iter_mut() {
         let secured = keys_required && !crate::auth::OPEN_PATHS.contains(&path.as_str());
-        for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+        let methods = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.options, &mut item.head, &mut item.patch, &mut item.trace];
+        for op in methods.into_iter().flatten() {
             layer_responses(op, secured);
             // A route that takes a body needs one (without, ingest has no
             // media type to go by: 415).
@@ -210,8 +210,10 @@ pub fn catalog_components() -> Map<String, Value> {
         "CloudEventBatch".to_owned(),
         json!({
             "type": "array",
-            "description": "A batch (`application/cloudevents-batch+json`): events of the catalog, each answered on its own.",
-            "items": {"$ref": "#/components/schemas/CloudEvent"},
+            "description": "A batch (`application/cloudevents-batch+json`): events of the catalog. An element that is not \
+                            an object, or not CloudEvents v1.0, refuses the whole batch (400); any other fault of an element \
+                            is answered at its index in the 200 answer, so an element only needs to be an object here.",
+            "items": {"anyOf": [{"$ref": "#/components/schemas/CloudEvent"}, {"type": "object"}]},
         }),
     );
     out
