@@ -62,6 +62,11 @@ async fn the_document_describes_every_route_and_the_catalog() {
             assert!(!body.contains("no route for"), "{method} {path}: documented but no route serves it");
         }
     }
+    let mut ids: Vec<&str> = paths.values().flat_map(|item| item.as_object().unwrap().values()).filter_map(|op| op["operationId"].as_str()).collect();
+    let all = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), all, "operationIds must be unique: {ids:?}");
     let streaming = s.client.get(s.url("/api/stream")).send().await.unwrap();
     assert_eq!(streaming.headers()["content-type"], "text/event-stream");
 

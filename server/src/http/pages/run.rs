@@ -25,7 +25,7 @@ fn short(v: &Value) -> String {
 }
 
 /// One run's page: status, progress, lifecycle, events, parked events.
-#[utoipa::path(get, path = "/runs/{run_id}", tag = "pages",
+#[utoipa::path(get, path = "/runs/{run_id}", tag = "pages", operation_id = "run_page",
     params(("run_id" = String, Path, description = "The run's id.")),
     responses(
         (status = 200, description = "HTML.", content_type = "text/html; charset=utf-8", body = String),

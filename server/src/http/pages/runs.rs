@@ -49,7 +49,7 @@ pub fn progress_bar(value: f64) -> Markup {
 }
 
 /// Every run, a page at a time, optionally of one status.
-#[utoipa::path(get, path = "/runs", tag = "pages",
+#[utoipa::path(get, path = "/runs", tag = "pages", operation_id = "runs_page",
     params(
         ("status" = Option<String>, Query, description = "Only runs in this lifecycle status."),
         ("cursor" = Option<String>, Query, description = "Where the previous page ended."),
