@@ -7,7 +7,7 @@
 //! route cannot exist undocumented, nor be documented at another path.
 //!
 //! Three things are added once here rather than on every handler:
-//! - the responses the layers around every route can give ([`layer_responses`]:
+//! - the responses the layers around every route can give (`layer_responses`:
 //!   a framework 400, the body timeout's 408, a caught panic's 500, the
 //!   connection cap's 503, and on routes that need a key, 401/403/429);
 //! - the API-key scheme (`Authorization: Bearer <key>`), asked for on every
