@@ -8,6 +8,9 @@
 # paths the tests read:
 #   HERALD_NODE_MODULES  the node_modules folder (tsc, zod, the parser)
 #   HERALD_PYTHON        the venv's python (pydantic, mypy, jsonschema)
+#   HERALD_SCHEMATHESIS  schemathesis, for the property-based API test
+#                        (its own venv, .venv-schemathesis/, from
+#                        server/tests/schemathesis/requirements.txt)
 # Installs Node/npm and python3-venv from apt when missing (Node 20+ and
 # Python 3.10+ are needed); reaches only apt, the npm registry and PyPI.
 
@@ -42,6 +45,16 @@ toolchains_install() {
         "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$dir/requirements.txt" >&2
         cp "$dir/requirements.txt" "$stamp"
     fi
+
+    local st_venv="$root/.venv-schemathesis" st_requirements="$root/server/tests/schemathesis/requirements.txt"
+    if ! cmp -s "$st_requirements" "$st_venv/.herald-requirements"; then
+        echo "toolchains: Python venv in .venv-schemathesis" >&2
+        rm -rf "$st_venv"
+        python3 -m venv "$st_venv"
+        "$st_venv/bin/pip" install --quiet --disable-pip-version-check -r "$st_requirements" >&2
+        cp "$st_requirements" "$st_venv/.herald-requirements"
+    fi
+    export HERALD_SCHEMATHESIS="$st_venv/bin/schemathesis"
 
     export HERALD_NODE_MODULES="$dir/node_modules"
     export HERALD_PYTHON="$venv/bin/python"

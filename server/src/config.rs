@@ -105,7 +105,7 @@ pub struct Config {
     pub log_format: LogFormat,
 
     /// API keys file (TOML, see README "Authentication"): every request
-    /// but /healthz and /readyz then needs `Authorization: Bearer <key>`.
+    /// but /healthz, /readyz and /openapi.json then needs `Authorization: Bearer <key>`.
     /// Reloaded on SIGHUP and when the file changes; a broken file keeps
     /// the keys in force.
     #[arg(long, env = "HERALD_KEYS_FILE")]

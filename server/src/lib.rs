@@ -130,7 +130,7 @@ async fn serve<S: Store>(store: Arc<S>, desc: String, config: Config, security: 
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     announce(addr, security.tls.is_some(), &desc);
     match &security.keys {
-        Some(g) => tracing::info!(keys = g.keyring().len(), "API keys required (all routes but /healthz and /readyz)"),
+        Some(g) => tracing::info!(keys = g.keyring().len(), "API keys required (all routes but /healthz, /readyz and /openapi.json)"),
         None if config.insecure_no_auth && !addr.ip().to_canonical().is_loopback() => {
             tracing::warn!(%addr, "--insecure-no-auth: no API keys; anyone who can reach this address can write and read every run");
         }
@@ -202,7 +202,7 @@ async fn serve_guarded<S: Store>(
     // The key guard sits inside the common layers, so its answers get
     // them too; without keys there is no guard at all (nothing to pay).
     let metrics = app.metrics.clone();
-    let routes = http::routes(app);
+    let routes = http::routes(app, security.keys.is_some());
     let (routes, watcher) = match security.keys {
         Some(guard) => {
             let watcher = tokio::spawn(auth::watch(guard.clone(), config.keys_poll));

@@ -8,7 +8,7 @@
 //! - **Requests** carry `Authorization: Bearer <key>`. [`require`], a
 //!   middleware, answers 401 (no or unknown key, with
 //!   `WWW-Authenticate: Bearer`) or 403 (the key lacks `read`, or any
-//!   ingest grant); `/healthz` and `/readyz` stay open.
+//!   ingest grant); `/healthz`, `/readyz` and `/openapi.json` stay open.
 //! - **Ingest** is checked per event once the envelope is parsed
 //!   ([`admit_ingest`]): every event's `source` and `type` must match the
 //!   key's patterns, or the whole request is 403 and nothing is stored.
@@ -40,8 +40,9 @@ use crate::http::make_problem;
 use crate::http::problem::Problem;
 
 /// Paths answered without a key: health checks for load balancers and
-/// orchestrators, which carry no credentials and reveal nothing.
-pub const OPEN_PATHS: &[&str] = &["/healthz", "/readyz"];
+/// orchestrators, which carry no credentials and reveal nothing, and the
+/// OpenAPI document, which tools read before they have a key.
+pub const OPEN_PATHS: &[&str] = &["/healthz", "/readyz", "/openapi.json"];
 /// The ingest route; every other route needs `read`.
 pub const INGEST_PATH: &str = "/api/ingest/event";
 /// Longest `Authorization` value looked at; keys are far shorter, and a

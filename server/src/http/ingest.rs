@@ -6,7 +6,6 @@
 //! store, apply). The response is sent only after the store has committed.
 
 use std::sync::Arc;
-
 use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -14,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use herald::envelope::{media, parse_binary};
 use herald::{EnvelopeError, EventCatalog, Parsed};
 use http_body_util::BodyExt;
-use serde_json::{Value, json};
+use serde::Serialize;
 use tracing::Instrument;
+use utoipa::ToSchema;
 
 use super::App;
 use super::problem::Problem;
@@ -51,8 +51,43 @@ fn mode(content_type: Option<&str>, headers: &HeaderMap) -> Option<Mode> {
     }
 }
 
-/// The ingest endpoint. `access` is the caller's API key when keys are
-/// configured (see [`crate::auth`]): each event must be inside its grant.
+/// Send events: one (structured or binary mode) or a batch.
+///
+/// The mode comes from `Content-Type`: `application/cloudevents+json` is
+/// one event in structured mode, `application/cloudevents-batch+json` a
+/// batch; any other request with a `ce-*` header is binary mode (the
+/// attributes in `ce-*` headers, the body is `data`), and plain
+/// `application/json` without `ce-*` headers is a structured event. Each
+/// event is validated against its type in the catalog, deduplicated on
+/// `(source, id)`, and stored durably before the answer. A stored event
+/// is answered 200 (applied, duplicate, stale, illegal transition) or 202
+/// (parked behind a `seq` gap); a batch is answered 200 with a result per
+/// element once the batch itself is well formed.
+///
+/// `access` is the caller's API key when keys are configured (see
+/// [`crate::auth`]): each event must be inside its grant.
+#[utoipa::path(post, path = "/api/ingest/event", tag = "ingest",
+    params(
+        ("ce-specversion" = Option<String>, Header, description = "Binary mode: `1.0`. Any `ce-*` header on a request that is not `application/cloudevents…` selects binary mode."),
+        ("ce-id" = Option<String>, Header, description = "Binary mode: the event's `id`."),
+        ("ce-source" = Option<String>, Header, description = "Binary mode: the event's `source`."),
+        ("ce-type" = Option<String>, Header, description = "Binary mode: the event's `type`."),
+    ),
+    request_body(description = "One event of the catalog (structured mode), a batch of them, or in binary mode the event's `data`.",
+        content(
+            (ref("#/components/schemas/CloudEvent") = "application/cloudevents+json"),
+            (ref("#/components/schemas/CloudEventBatch") = "application/cloudevents-batch+json"),
+            (ref("#/components/schemas/CloudEvent") = "application/json"),
+        )),
+    responses(
+        (status = 200, description = "Stored (applied, duplicate, stale or illegal transition); for a batch, a result per element.",
+            body = Ingested),
+        (status = 202, description = "Stored and parked: applied once the `seq` gap before it fills or times out.", body = Acknowledged),
+        (status = 400, description = "The envelope breaks a CloudEvents rule, or the batch is malformed.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over `--body-limit`, or the batch over `--max-batch-events`.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "No mode matches the `Content-Type`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown event type, or `data` fails its schema (`errors` has a JSON pointer per failure).", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn ingest<S: Store>(State(app): State<Arc<App<S>>>, access: Option<Extension<Access>>, headers: HeaderMap, body: Body) -> Response {
     let access = access.map(|Extension(a)| a);
     let access = access.as_ref();
@@ -151,7 +186,7 @@ async fn single<S: Store>(app: &App<S>, access: Option<&Access>, parsed: Result<
                 publish(app, &type_name, &outcome);
                 tracing::debug!(%id, %source, ?outcome, "ingested");
                 let status = status_of(&outcome);
-                (status, axum::Json(with_identity(&outcome, &id, &source))).into_response()
+                (status, axum::Json(Ingested::Event(Acknowledged { outcome, id, source }))).into_response()
             }
             None => Problem::store(&crate::store::StoreError::internal("the store returned no outcome")).into_response(),
         },
@@ -176,7 +211,7 @@ async fn batch<S: Store>(app: &App<S>, access: Option<&Access>, bytes: &[u8]) ->
     if let Err(p) = auth::admit_ingest(access, identities, parsed.len() as u64) {
         return (*p).into_response();
     }
-    let mut results: Vec<Value> = vec![Value::Null; parsed.len()];
+    let mut results: Vec<Option<BatchItem>> = (0..parsed.len()).map(|_| None).collect();
     let mut accepted: Vec<(usize, NewEvent)> = Vec::with_capacity(parsed.len());
     for (index, item) in parsed.into_iter().enumerate() {
         let problem = match item {
@@ -195,7 +230,7 @@ async fn batch<S: Store>(app: &App<S>, access: Option<&Access>, bytes: &[u8]) ->
                 }
             },
         };
-        results[index] = json!({"index": index, "status": "invalid", "problem": problem});
+        results[index] = Some(BatchItem::Invalid { index, status: Invalid::Invalid, problem });
     }
     let rejected = results.len() - accepted.len();
     let (indices, events): (Vec<usize>, Vec<NewEvent>) = accepted.into_iter().unzip();
@@ -213,11 +248,10 @@ async fn batch<S: Store>(app: &App<S>, access: Option<&Access>, bytes: &[u8]) ->
     for ((index, outcome), (id, source, type_name)) in indices.into_iter().zip(outcomes).zip(identities) {
         app.metrics.event(&type_name, EventOutcome::of(&outcome));
         publish(app, &type_name, &outcome);
-        let mut item = with_identity(&outcome, &id, &source);
-        item["index"] = json!(index);
-        results[index] = item;
+        results[index] = Some(BatchItem::Stored { index, ack: Acknowledged { outcome, id, source } });
     }
-    let body = json!({"accepted": results.len() - rejected, "rejected": rejected, "results": results});
+    let results: Vec<BatchItem> = results.into_iter().flatten().collect();
+    let body = Ingested::Batch(BatchAnswer { accepted: results.len() - rejected, rejected, results });
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
@@ -241,11 +275,69 @@ fn status_of(outcome: &Outcome) -> StatusCode {
     }
 }
 
-fn with_identity(outcome: &Outcome, id: &str, source: &str) -> Value {
-    let mut v = serde_json::to_value(outcome).unwrap_or_default();
-    v["id"] = json!(id);
-    v["source"] = json!(source);
-    v
+/// A successful answer of the ingest route.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Ingested {
+    /// To one event (structured or binary mode).
+    Event(Acknowledged),
+    /// To a batch.
+    Batch(BatchAnswer),
+}
+
+/// The answer for one stored event: what happened to it, and which event
+/// it was.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Acknowledged {
+    /// What happened (`status`), and the run's details.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// The event's `id`.
+    pub id: String,
+    /// The event's `source`.
+    pub source: String,
+}
+
+/// The answer to a well-formed batch.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchAnswer {
+    /// Elements stored (whatever their outcome).
+    pub accepted: usize,
+    /// Elements refused (see their `problem`).
+    pub rejected: usize,
+    /// One result per element, in the batch's order.
+    pub results: Vec<BatchItem>,
+}
+
+/// The result of one batch element.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BatchItem {
+    /// Stored: what happened to it.
+    Stored {
+        /// Its place in the batch, from 0.
+        index: usize,
+        /// Its outcome and identity.
+        #[serde(flatten)]
+        ack: Acknowledged,
+    },
+    /// Refused, nothing stored: why.
+    Invalid {
+        /// Its place in the batch, from 0.
+        index: usize,
+        /// Always `invalid`.
+        status: Invalid,
+        /// What was wrong, as the answer to it alone would say.
+        problem: Problem,
+    },
+}
+
+/// The `status` of a refused batch element.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Invalid {
+    /// Refused.
+    Invalid,
 }
 
 #[cfg(test)]

@@ -22,9 +22,13 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// answer even while the store hangs (it then reports not ready).
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// `GET /metrics`: every series in the Prometheus text format. Health
-/// gauges (store ready, dedup up, parked events) are refreshed first, so
-/// a scrape reports the state at the time of the scrape.
+/// Prometheus metrics.
+///
+/// Every series in the Prometheus text format (see README "Metrics").
+/// Health gauges (store ready, dedup up, parked events) are refreshed
+/// first, so a scrape reports the state at the time of the scrape.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "The exposition (text format 0.0.4).", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String)))]
 pub async fn metrics<S: Store>(State(app): State<Arc<App<S>>>) -> Response {
     let m = &app.metrics;
     let ready = matches!(tokio::time::timeout(HEALTH_TIMEOUT, app.store.ready()).await, Ok(Ok(())));

@@ -7,7 +7,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::feed::Feed;
@@ -16,6 +15,7 @@ use crate::store::Store;
 
 pub mod ingest;
 pub mod metrics;
+pub mod openapi;
 pub mod pages;
 pub mod problem;
 pub mod query;
@@ -44,36 +44,40 @@ pub struct App<S> {
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
-/// All routes, with [`layers`] around them.
+/// All routes, with [`layers`] around them (and no API-key guard).
 pub fn router<S: Store>(app: App<S>) -> Router {
     let metrics = app.metrics.clone();
-    counted(metrics, layers(routes(app)))
+    counted(metrics, layers(routes(app, false)))
 }
 
 /// All routes, without the layers (so a caller can add its own inside
-/// them, as the API-key guard is).
-pub fn routes<S: Store>(app: App<S>) -> Router {
-    Router::new()
-        .route("/api/ingest/event", post(ingest::ingest::<S>))
-        .route("/api/runs", get(query::runs::<S>))
-        .route("/api/runs/{run_id}", get(query::run::<S>))
-        .route("/api/runs/{run_id}/events", get(query::run_events::<S>))
-        .route("/api/runs/{run_id}/items/{collection}", get(query::run_items::<S>))
-        .route("/api/runs/{run_id}/stream", get(stream::run_stream::<S>))
-        .route("/api/stream", get(stream::all_runs::<S>))
-        .route("/api/event-types", get(query::event_types))
-        .route("/api/event-types/{type}", get(query::event_type))
-        .route("/healthz", get(query::healthz))
-        .route("/readyz", get(query::readyz::<S>))
-        .route("/metrics", get(metrics::metrics::<S>))
-        .route("/", get(pages::home))
-        .route("/catalog", get(pages::catalog_index))
-        .route("/catalog/", get(pages::to_without_slash))
-        .route("/runs/", get(pages::to_without_slash))
-        .route("/catalog/{type}", get(pages::catalog_type))
-        .route("/assets/{file}", get(pages::asset))
-        .route("/runs", get(pages::runs::page::<S>))
-        .route("/runs/{run_id}", get(pages::run::page::<S>))
+/// them, as the API-key guard is). Each is registered from its handler's
+/// `#[utoipa::path]`, which also documents it in `/openapi.json`;
+/// `keys_required` says whether the caller puts the key guard around them
+/// (the document then asks for a key, and lists 401/403/429).
+pub fn routes<S: Store>(app: App<S>, keys_required: bool) -> Router {
+    openapi::Routes::new()
+        .route(ingest::__path_ingest, ingest::ingest::<S>)
+        .route(query::__path_runs, query::runs::<S>)
+        .route(query::__path_run, query::run::<S>)
+        .route(query::__path_run_events, query::run_events::<S>)
+        .route(query::__path_run_items, query::run_items::<S>)
+        .route(stream::__path_run_stream, stream::run_stream::<S>)
+        .route(stream::__path_all_runs, stream::all_runs::<S>)
+        .route(query::__path_event_types, query::event_types)
+        .route(query::__path_event_type, query::event_type)
+        .route(query::__path_healthz, query::healthz)
+        .route(query::__path_readyz, query::readyz::<S>)
+        .route(metrics::__path_metrics, metrics::metrics::<S>)
+        .route(pages::__path_home, pages::home)
+        .route(pages::__path_catalog_index, pages::catalog_index)
+        .route(pages::__path_catalog_slash, pages::catalog_slash)
+        .route(pages::__path_runs_slash, pages::runs_slash)
+        .route(pages::__path_catalog_type, pages::catalog_type)
+        .route(pages::__path_asset, pages::asset)
+        .route(pages::runs::__path_page, pages::runs::page::<S>)
+        .route(pages::run::__path_page, pages::run::page::<S>)
+        .finish(keys_required)
         .fallback(|uri: axum::http::Uri| async move {
             problem::Problem::not_found(format!("no route for {uri}; see README for the API"))
         })

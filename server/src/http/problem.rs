@@ -17,7 +17,7 @@ use crate::store::{StoreError, StoreErrorKind};
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// An error response body.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// Problem type URN.
     #[serde(rename = "type")]

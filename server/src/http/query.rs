@@ -1,20 +1,20 @@
 //! Read endpoints: runs, a run's events, the event-type registry, health.
 
 use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use herald::EventCatalog;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use super::App;
 use super::problem::Problem;
 use crate::events::{Catalog, Event};
-use crate::store::{EventCursor, EventQuery, RunQuery, Store};
+use crate::store::{EventCursor, EventQuery, HistoryEntry, Item, RunPage, RunQuery, RunView, Store, StoredEvent};
 
 /// Page size when `limit` is not given.
 const DEFAULT_LIMIT: usize = 50;
@@ -22,19 +22,84 @@ const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 1000;
 
 /// `?status=&limit=&cursor=`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RunsParams {
+    /// Only runs in this lifecycle status.
+    #[param(value_type = Option<StatusFilter>)]
     status: Option<String>,
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+/// The schema of a `status` filter: one of the catalog's lifecycle
+/// statuses (documentation only; the handler checks it with a problem
+/// naming them).
+pub struct StatusFilter;
+
+impl utoipa::PartialSchema for StatusFilter {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(crate::events::RunStatus::ALL.iter().map(|s| s.as_str())))
+            .description(Some("A run lifecycle status of the catalog."))
+            .into()
+    }
+}
+
+impl ToSchema for StatusFilter {}
+
 /// `?after_seq=&cursor=&limit=`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsParams {
+    /// Only events after this `seq` (events without `seq` included).
     after_seq: Option<i64>,
+    /// `next_cursor` of the previous page (`{seq}.{key}`).
+    #[param(pattern = r"^-?[0-9]{1,18}\.")]
     cursor: Option<String>,
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+}
+
+/// A run: its document, and its latest history entries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunDetail {
+    /// The run.
+    #[serde(flatten)]
+    pub run: RunView,
+    /// Notable things that happened to it, newest last.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// One page of a run's events.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunEvents {
+    /// The run.
+    pub run_id: String,
+    /// Stored events in `seq` order, those without `seq` last.
+    pub events: Vec<StoredEvent>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// One page of a run's collection.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunItems {
+    /// The run.
+    pub run_id: String,
+    /// The collection (`nodes`, `papers`, …).
+    pub collection: String,
+    /// Its items in key order.
+    pub items: Vec<Item>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 #[allow(clippy::result_large_err)] // Problem is built once per bad request, off the hot path.
@@ -52,21 +117,30 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, Problem> {
     q.map(|Query(t)| t).map_err(|e| Problem::bad_query(e.body_text()))
 }
 
-/// `GET /api/runs/{run_id}`: the run document, status, `last_event_seq`
-/// and the latest history entries.
+/// A run: its document, status, `last_event_seq` and the latest history
+/// entries.
+#[utoipa::path(get, path = "/api/runs/{run_id}", tag = "runs",
+    params(("run_id" = String, Path, description = "The run's id.")),
+    responses(
+        (status = 200, description = "The run.", body = RunDetail),
+        (status = 404, description = "No event of this run was received.", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn run<S: Store>(State(app): State<Arc<App<S>>>, Path(run_id): Path<String>) -> Response {
     match app.store.run(&run_id).await {
-        Ok(Some((view, history))) => {
-            let mut body = serde_json::to_value(view).unwrap_or_default();
-            body["history"] = json!(history);
-            Json(body).into_response()
-        }
+        // Through a `Value`, so a `history` the document holds gives way
+        // to the history entries rather than appearing twice.
+        Ok(Some((run, history))) => Json(serde_json::to_value(RunDetail { run, history }).unwrap_or_default()).into_response(),
         Ok(None) => Problem::not_found(format!("no run `{run_id}` has received events")).into_response(),
         Err(e) => Problem::store(&e).into_response(),
     }
 }
 
-/// `GET /api/runs?status=&limit=&cursor=`
+/// Runs, in id order, a page at a time.
+#[utoipa::path(get, path = "/api/runs", tag = "runs", params(RunsParams),
+    responses(
+        (status = 200, description = "One page of runs.", body = RunPage),
+        (status = 400, description = "A query parameter is malformed or out of range.", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn runs<S: Store>(State(app): State<Arc<App<S>>>, params: Result<Query<RunsParams>, QueryRejection>) -> Response {
     let result = async {
         let p = query(params)?;
@@ -85,9 +159,16 @@ pub async fn runs<S: Store>(State(app): State<Arc<App<S>>>, params: Result<Query
     }
 }
 
-/// `GET /api/runs/{run_id}/events?after_seq=&cursor=&limit=`: stored
-/// envelopes in `seq` order, those without `seq` last; pages end after
+/// A run's stored events.
+///
+/// Envelopes in `seq` order, those without `seq` last; pages end after
 /// `limit` events or 4 MiB of envelopes, with `next_cursor` to go on.
+#[utoipa::path(get, path = "/api/runs/{run_id}/events", tag = "runs",
+    params(("run_id" = String, Path, description = "The run's id."), EventsParams),
+    responses(
+        (status = 200, description = "One page of the run's events (empty for a run never seen).", body = RunEvents),
+        (status = 400, description = "A query parameter is malformed or out of range.", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn run_events<S: Store>(
     State(app): State<Arc<App<S>>>,
     Path(run_id): Path<String>,
@@ -106,27 +187,37 @@ pub async fn run_events<S: Store>(
         app.store.run_events(&run_id, q).await.map_err(|e| Problem::store(&e))
     };
     match result.await {
-        Ok(page) => {
-            let mut body = json!({"run_id": run_id, "events": page.events});
-            if let Some(next) = page.next_cursor {
-                body["next_cursor"] = json!(next);
-            }
-            Json(body).into_response()
-        }
+        Ok(page) => Json(RunEvents { run_id, events: page.events, next_cursor: page.next_cursor }).into_response(),
         Err(p) => p.into_response(),
     }
 }
 
 /// `?cursor=&limit=`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ItemsParams {
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
-/// `GET /api/runs/{run_id}/items/{collection}?cursor=&limit=`: one page of
-/// a run's collection (`nodes`, `papers`, …) in key order, for runs too
-/// large to show whole in `GET /api/runs/{run_id}`.
+/// One page of a run's collection.
+///
+/// A collection (`nodes`, `papers`, …) in key order, for runs too large
+/// to show whole in `GET /api/runs/{run_id}`.
+#[utoipa::path(get, path = "/api/runs/{run_id}/items/{collection}", tag = "runs",
+    params(
+        ("run_id" = String, Path, description = "The run's id."),
+        ("collection" = String, Path, description = "A keyed collection of runs (`nodes`, `papers`, …)."),
+        ItemsParams,
+    ),
+    responses(
+        (status = 200, description = "One page of the collection (empty for a run never seen).", body = RunItems),
+        (status = 400, description = "A query parameter is malformed or out of range.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Runs have no such collection.", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn run_items<S: Store>(
     State(app): State<Arc<App<S>>>,
     Path((run_id, collection)): Path<(String, String)>,
@@ -142,59 +233,119 @@ pub async fn run_items<S: Store>(
         app.store.run_items(&run_id, &collection, p.cursor, limit).await.map_err(|e| Problem::store(&e))
     };
     match result.await {
-        Ok(page) => {
-            let mut body = json!({"run_id": run_id, "collection": collection});
-            if let (Value::Object(body), Ok(Value::Object(page))) = (&mut body, serde_json::to_value(page)) {
-                body.extend(page);
-            }
-            Json(body).into_response()
-        }
+        Ok(page) => Json(RunItems { run_id, collection, items: page.items, next_cursor: page.next_cursor }).into_response(),
         Err(p) => p.into_response(),
     }
 }
 
-fn type_json(info: &herald::EventTypeInfo<Event>) -> Value {
-    json!({
-        "type": info.type_name,
-        "version": info.version,
-        "description": info.description,
-        "subject": info.subject,
-        "stream_key": info.stream_key,
-        "handler": info.handler_method,
-        "schema": serde_json::from_str::<Value>(info.schema).unwrap_or_default(),
-    })
+/// One event type of the catalog.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventTypeInfo {
+    /// Its CloudEvents `type`.
+    #[serde(rename = "type")]
+    pub type_name: &'static str,
+    /// Its version in the catalog.
+    pub version: u32,
+    /// What it means.
+    pub description: &'static str,
+    /// Its `subject` template, if any.
+    pub subject: Option<&'static str>,
+    /// The `data` field that keys a run's stream.
+    pub stream_key: Option<&'static str>,
+    /// The handler method that applies it.
+    pub handler: &'static str,
+    /// The JSON Schema of its `data`.
+    pub schema: Value,
 }
 
-/// `GET /api/event-types`: the registry, with JSON Schemas.
-pub async fn event_types() -> Json<Value> {
-    Json(json!({"event_types": Catalog::TYPES.iter().map(type_json).collect::<Vec<_>>()}))
+impl EventTypeInfo {
+    fn of(info: &herald::EventTypeInfo<Event>) -> Self {
+        EventTypeInfo {
+            type_name: info.type_name,
+            version: info.version,
+            description: info.description,
+            subject: info.subject,
+            stream_key: info.stream_key,
+            handler: info.handler_method,
+            schema: serde_json::from_str::<Value>(info.schema).unwrap_or_default(),
+        }
+    }
 }
 
-/// `GET /api/event-types/{type}`
+/// The catalog's event types.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventTypes {
+    /// Every type, in the catalog's order.
+    pub event_types: Vec<EventTypeInfo>,
+}
+
+/// The event types this server accepts, with the JSON Schemas of their
+/// `data`.
+#[utoipa::path(get, path = "/api/event-types", tag = "catalog",
+    responses((status = 200, description = "The catalog.", body = EventTypes)))]
+pub async fn event_types() -> Json<EventTypes> {
+    Json(EventTypes { event_types: Catalog::TYPES.iter().map(EventTypeInfo::of).collect() })
+}
+
+/// One event type of the catalog.
+#[utoipa::path(get, path = "/api/event-types/{type}", tag = "catalog",
+    params(("type" = String, Path, description = "A CloudEvents `type` of the catalog.")),
+    responses(
+        (status = 200, description = "The event type.", body = EventTypeInfo),
+        (status = 404, description = "Not in the catalog.", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn event_type(Path(type_name): Path<String>) -> Response {
     match Catalog::lookup(&type_name) {
-        Some(info) => Json(type_json(info)).into_response(),
+        Some(info) => Json(EventTypeInfo::of(info)).into_response(),
         None => Problem::not_found(format!("`{type_name}` is not in the catalog; GET /api/event-types lists them")).into_response(),
     }
 }
 
-/// `GET /healthz`: the process is up.
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// The answer of `/healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    #[schema(value_type = String, example = "ok")]
+    pub status: &'static str,
 }
 
-/// `GET /readyz`: the store can take writes (and, as detail only, the
-/// state of the Redis dedup fast path).
+/// The answer of `/readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` or `unavailable`.
+    pub status: String,
+    /// `ok`, or why the store cannot take writes.
+    pub store: String,
+    /// The Redis dedup fast path, when one is configured (detail only:
+    /// it does not decide readiness).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dedup: Option<Value>,
+}
+
+/// Liveness: the process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Up.", body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness: the store can take writes (and, as detail only, the state
+/// of the Redis dedup fast path).
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready.", body = Readiness),
+        (status = 503, description = "The store cannot take writes now.", body = Readiness),
+    ))]
 pub async fn readyz<S: Store>(State(app): State<Arc<App<S>>>) -> Response {
     let (status, mut body) = match app.store.ready().await {
-        Ok(()) => (StatusCode::OK, json!({"status": "ready", "store": "ok"})),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, json!({"status": "unavailable", "store": e.to_string()})),
+        Ok(()) => (StatusCode::OK, Readiness { status: "ready".into(), store: "ok".into(), dedup: None }),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Readiness { status: "unavailable".into(), store: e.to_string(), dedup: None }),
     };
     app.metrics.store_ready(status == StatusCode::OK);
     // A dedup fast path is detail only: the store alone decides readiness.
     if let Some(dedup) = app.store.dedup_status().await {
         app.metrics.dedup_up(dedup.get("status").and_then(Value::as_str) == Some("ok"));
-        body["dedup"] = dedup;
+        body.dedup = Some(dedup);
     }
     (status, Json(body)).into_response()
 }

@@ -9,7 +9,6 @@
 //! when the server shuts down, so it never holds a connection forever.
 
 use std::sync::Arc;
-
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -29,12 +28,24 @@ pub const MAX_STREAM: Duration = Duration::from_secs(10 * 60);
 /// How long clients wait before reconnecting (the `retry:` field).
 const RETRY: Duration = Duration::from_secs(2);
 
-/// `GET /api/runs/{run_id}/stream`: changes of one run.
+/// Follow one run's changes (Server-Sent Events).
+///
+/// A `ready` event first, then a `change` event (JSON: `run_id`, `type`,
+/// `seq`, `outcome`, `released`) per stored event that did something to
+/// the run, or `lagged` (`{"skipped": n}`: refetch the run) when the
+/// client read too slowly. The stream ends after 10 minutes; EventSource
+/// reconnects by itself.
+#[utoipa::path(get, path = "/api/runs/{run_id}/stream", tag = "runs",
+    params(("run_id" = String, Path, description = "The run's id.")),
+    responses((status = 200, description = "An event stream.", content_type = "text/event-stream", body = String)))]
 pub async fn run_stream<S: Store>(State(app): State<Arc<App<S>>>, Path(run_id): Path<String>) -> Response {
     sse(&app.feed, Some(run_id))
 }
 
-/// `GET /api/stream`: changes of every run.
+/// Follow every run's changes (Server-Sent Events), as
+/// `/api/runs/{run_id}/stream` does for one.
+#[utoipa::path(get, path = "/api/stream", tag = "runs",
+    responses((status = 200, description = "An event stream.", content_type = "text/event-stream", body = String)))]
 pub async fn all_runs<S: Store>(State(app): State<Arc<App<S>>>) -> Response {
     sse(&app.feed, None)
 }

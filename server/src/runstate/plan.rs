@@ -25,7 +25,7 @@ use crate::change::{RunChange, apply_set};
 
 /// What happened to one event. Every variant except an error means the
 /// event is durably stored (or was already).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     /// Stored and applied to the run.

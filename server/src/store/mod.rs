@@ -86,7 +86,7 @@ impl std::fmt::Display for StoreError {
 impl std::error::Error for StoreError {}
 
 /// A run as the query API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunView {
     /// The run id.
     pub run_id: String,
@@ -118,7 +118,7 @@ pub struct RunView {
 pub const INLINE_ITEMS: usize = 100;
 
 /// One page of a run's collection, in key order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ItemPage {
     /// The items.
     pub items: Vec<Item>,
@@ -128,7 +128,7 @@ pub struct ItemPage {
 }
 
 /// One item of a run's collection.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Item {
     /// Its key (a node id).
     pub key: String,
@@ -147,7 +147,7 @@ impl ItemPage {
 
 /// A notable thing that happened to a run (illegal transition, skipped
 /// gap, stale event), newest last.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     /// When, RFC 3339.
     pub at: String,
@@ -158,7 +158,7 @@ pub struct HistoryEntry {
 }
 
 /// One page of runs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunPage {
     /// The runs, ordered by `run_id`.
     pub runs: Vec<RunView>,
@@ -188,7 +188,7 @@ fn page_end<T>(read: &mut Vec<T>, limit: usize, key: impl Fn(&T) -> &String) -> 
 }
 
 /// A stored event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StoredEvent {
     /// Its `seq`, if any.
     pub seq: Option<i64>,

@@ -77,7 +77,8 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
     html_page(status, layout(title, None, html! { h1 { (title) } p { (message) } p { a href="/" { "Start page" } } }))
 }
 
-/// `GET /`: where to go.
+/// The start page.
+#[utoipa::path(get, path = "/", tag = "pages", responses((status = 200, description = "HTML.", content_type = "text/html; charset=utf-8", body = String)))]
 pub async fn home() -> Response {
     let body = html! {
         h1 { "Herald" }
@@ -107,7 +108,8 @@ fn catalog_file(path: &str) -> Response {
     }
 }
 
-/// `GET /catalog`: the catalog index.
+/// The catalog: every event type.
+#[utoipa::path(get, path = "/catalog", tag = "pages", responses((status = 200, description = "HTML.", content_type = "text/html; charset=utf-8", body = String)))]
 pub async fn catalog_index() -> Response {
     catalog_file("index.html")
 }
@@ -124,13 +126,36 @@ pub async fn to_without_slash(uri: axum::http::Uri) -> Response {
     axum::response::Redirect::permanent(&target).into_response()
 }
 
-/// `GET /catalog/{type}`: one type's page.
+/// `/catalog/` → `/catalog` (query kept).
+#[utoipa::path(get, path = "/catalog/", tag = "pages",
+    responses((status = 308, description = "To `/catalog`.", headers(("location" = String, description = "`/catalog`, with the query.")))))]
+pub async fn catalog_slash(uri: axum::http::Uri) -> Response {
+    to_without_slash(uri).await
+}
+
+/// `/runs/` → `/runs` (query kept).
+#[utoipa::path(get, path = "/runs/", tag = "pages",
+    responses((status = 308, description = "To `/runs`.", headers(("location" = String, description = "`/runs`, with the query.")))))]
+pub async fn runs_slash(uri: axum::http::Uri) -> Response {
+    to_without_slash(uri).await
+}
+
+/// One event type's page.
+#[utoipa::path(get, path = "/catalog/{type}", tag = "pages",
+    params(("type" = String, Path, description = "A CloudEvents `type` of the catalog.")),
+    responses((status = 200, description = "HTML.", content_type = "text/html; charset=utf-8", body = String), (status = 404, description = "Not in the catalog (HTML).", content_type = "text/html; charset=utf-8", body = String)))]
 pub async fn catalog_type(Path(type_name): Path<String>) -> Response {
     // A table lookup: a hostile name finds nothing, it never reaches a path.
     catalog_file(&format!("types/{type_name}.html"))
 }
 
-/// `GET /assets/{file}`: the stylesheet and scripts.
+/// The pages' stylesheet and scripts.
+#[utoipa::path(get, path = "/assets/{file}", tag = "pages",
+    params(("file" = String, Path, description = "`herald.css`, `filter.js`, `live.js`.", example = "herald.css")),
+    responses(
+        (status = 200, description = "The file.", content(("text/css; charset=utf-8"), ("text/javascript; charset=utf-8"))),
+        (status = 404, description = "No such asset (HTML).", content_type = "text/html; charset=utf-8", body = String),
+    ))]
 pub async fn asset(Path(name): Path<String>) -> Response {
     let text = match name.as_str() {
         "live.js" => Some(LIVE_JS),

@@ -2,13 +2,13 @@
 //! feature, metrics, collections, event timeline and parked events.
 
 use std::sync::Arc;
-
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, PreEscaped, html};
 use serde_json::{Map, Value};
 
+use crate::http::problem::Problem;
 use super::runs::{feature, progress_bar, status_badge};
 use super::{error_page, html_page, layout, lifecycle_svg, path_segment};
 use crate::http::App;
@@ -25,7 +25,14 @@ fn short(v: &Value) -> String {
     }
 }
 
-/// `GET /runs/{run_id}`
+/// One run's page: status, progress, lifecycle, events, parked events.
+#[utoipa::path(get, path = "/runs/{run_id}", tag = "pages", operation_id = "run_page",
+    params(("run_id" = String, Path, description = "The run's id.")),
+    responses(
+        (status = 200, description = "HTML.", content_type = "text/html; charset=utf-8", body = String),
+        (status = 404, description = "No event of this run was received (HTML).", content_type = "text/html; charset=utf-8", body = String),
+        (status = 503, description = "The store cannot answer now (HTML), or the server is at `--max-connections`.", content((Problem = "application/problem+json"), (String = "text/html; charset=utf-8"))),
+    ))]
 pub async fn page<S: Store>(State(app): State<Arc<App<S>>>, Path(run_id): Path<String>) -> Response {
     let (run, history) = match app.store.run(&run_id).await {
         Ok(Some(found)) => found,

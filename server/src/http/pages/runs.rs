@@ -2,7 +2,6 @@
 //! `GET /api/runs`.
 
 use std::sync::Arc;
-
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -11,6 +10,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::http::problem::Problem;
 use super::{error_page, html_page, layout, path_segment};
 use crate::events::RunStatus;
 use crate::http::App;
@@ -49,7 +49,17 @@ pub fn progress_bar(value: f64) -> Markup {
     html! { progress max="1" value=(value) { (format!("{:.0}%", value * 100.0)) } " " span.pct { (format!("{:.0}%", value * 100.0)) } }
 }
 
-/// `GET /runs?status=&cursor=`
+/// Every run, a page at a time, optionally of one status.
+#[utoipa::path(get, path = "/runs", tag = "pages", operation_id = "runs_page",
+    params(
+        ("status" = Option<String>, Query, description = "Only runs in this lifecycle status."),
+        ("cursor" = Option<String>, Query, description = "Where the previous page ended."),
+    ),
+    responses(
+        (status = 200, description = "HTML.", content_type = "text/html; charset=utf-8", body = String),
+        (status = 400, description = "An unknown status or a malformed query (HTML), or a query that cannot be decoded.", content((Problem = "application/problem+json"), (String = "text/html; charset=utf-8"))),
+        (status = 503, description = "The store cannot answer now (HTML), or the server is at `--max-connections`.", content((Problem = "application/problem+json"), (String = "text/html; charset=utf-8"))),
+    ))]
 pub async fn page<S: Store>(State(app): State<Arc<App<S>>>, params: Result<Query<RunsPageParams>, QueryRejection>) -> Response {
     let Ok(Query(p)) = params else {
         return error_page(StatusCode::BAD_REQUEST, "this page takes `status` and `cursor`");
