@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use herald_server::change::RunChange;
 use herald_server::store::dedup::Deduped;
-use herald_server::store::{EventPage, EventQuery, HistoryEntry, ItemPage, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError};
+use herald_server::store::{EventPage, EventQuery, HistoryEntry, ItemPage, NewEvent, Outcome, RunPage, Reads, RunQuery, RunView, Store, StoreError};
 
 /// A store that fails its next ingest when told to, and counts events.
 #[derive(Default)]
@@ -23,6 +23,10 @@ struct Scripted {
 }
 
 impl Store for Scripted {
+    type Reads = Self;
+    fn reads(&self) -> &Self {
+        self
+    }
     async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<Outcome>, StoreError> {
         if self.fail_next.swap(false, Ordering::SeqCst) {
             return Err(StoreError::unavailable("scripted outage"));
@@ -33,6 +37,13 @@ impl Store for Scripted {
     async fn release_gaps(&self, _: Duration) -> Result<usize, StoreError> {
         Ok(0)
     }
+    async fn ready(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// Nothing to read: these tests only ingest.
+impl Reads for Scripted {
     async fn run(&self, _: &str) -> Result<Option<(RunView, Vec<HistoryEntry>)>, StoreError> {
         Ok(None)
     }
@@ -44,9 +55,6 @@ impl Store for Scripted {
     }
     async fn run_items(&self, _: &str, _: &str, _: Option<String>, _: usize) -> Result<ItemPage, StoreError> {
         Ok(ItemPage::from_overfetch(Vec::new(), 1))
-    }
-    async fn ready(&self) -> Result<(), StoreError> {
-        Ok(())
     }
 }
 

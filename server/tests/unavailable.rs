@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use herald_server::orchestrator;
 use herald_server::http::{App, router};
-use herald_server::store::{EventQuery, Store};
+use herald_server::store::{EventQuery, Reads};
 use herald_server::store::sqlite::SqliteStore;
 use serde_json::{Value, json};
 

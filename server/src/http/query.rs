@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::App;
 use super::problem::Problem;
 use crate::events::{Catalog, Event};
-use crate::store::{EventCursor, EventQuery, HistoryEntry, Item, RunPage, RunQuery, RunView, Store, StoredEvent};
+use crate::store::{EventCursor, EventQuery, HistoryEntry, Item, Reads, RunPage, RunQuery, RunView, Store, StoredEvent};
 
 /// Page size when `limit` is not given.
 const DEFAULT_LIMIT: usize = 50;
@@ -126,7 +126,7 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, Problem> {
         (status = 404, description = "No event of this run was received.", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn run<S: Store>(State(app): State<Arc<App<S>>>, Path(run_id): Path<String>) -> Response {
-    match app.store.run(&run_id).await {
+    match app.store.reads().run(&run_id).await {
         // Through a `Value`, so a `history` the document holds gives way
         // to the history entries rather than appearing twice.
         Ok(Some((run, history))) => Json(serde_json::to_value(RunDetail { run, history }).unwrap_or_default()).into_response(),
@@ -151,7 +151,7 @@ pub async fn runs<S: Store>(State(app): State<Arc<App<S>>>, params: Result<Query
             }
         }
         let q = RunQuery { status: p.status, limit: limit(p.limit)?, cursor: p.cursor };
-        app.store.runs(q).await.map_err(|e| Problem::store(&e))
+        app.store.reads().runs(q).await.map_err(|e| Problem::store(&e))
     };
     match result.await {
         Ok(page) => Json(page).into_response(),
@@ -184,7 +184,7 @@ pub async fn run_events<S: Store>(
             })?),
         };
         let q = EventQuery { after_seq: p.after_seq, cursor, limit };
-        app.store.run_events(&run_id, q).await.map_err(|e| Problem::store(&e))
+        app.store.reads().run_events(&run_id, q).await.map_err(|e| Problem::store(&e))
     };
     match result.await {
         Ok(page) => Json(RunEvents { run_id, events: page.events, next_cursor: page.next_cursor }).into_response(),
@@ -230,7 +230,7 @@ pub async fn run_items<S: Store>(
         }
         let p = query(params)?;
         let limit = limit(p.limit)?;
-        app.store.run_items(&run_id, &collection, p.cursor, limit).await.map_err(|e| Problem::store(&e))
+        app.store.reads().run_items(&run_id, &collection, p.cursor, limit).await.map_err(|e| Problem::store(&e))
     };
     match result.await {
         Ok(page) => Json(RunItems { run_id, collection, items: page.items, next_cursor: page.next_cursor }).into_response(),

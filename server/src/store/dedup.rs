@@ -25,7 +25,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde_json::{Value, json};
 use tokio::sync::RwLock;
 
-use super::{EventPage, EventQuery, HistoryEntry, ItemPage, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError};
+use super::{NewEvent, Outcome, Store, StoreError};
 
 /// Longest a Redis round trip may take before the request goes on without it.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
@@ -214,6 +214,13 @@ impl<S: Store> Deduped<S> {
 }
 
 impl<S: Store> Store for Deduped<S> {
+    /// Queries go straight to the wrapped store: Redis only guards ingest.
+    type Reads = S::Reads;
+
+    fn reads(&self) -> &S::Reads {
+        self.inner.reads()
+    }
+
     async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<Outcome>, StoreError> {
         let keys: Vec<String> = events.iter().map(|e| self.key(e)).collect();
         let found = self.lookup(&keys).await;
@@ -243,22 +250,6 @@ impl<S: Store> Store for Deduped<S> {
 
     async fn release_gaps(&self, timeout: Duration) -> Result<usize, StoreError> {
         self.inner.release_gaps(timeout).await
-    }
-
-    async fn run(&self, run_id: &str) -> Result<Option<(RunView, Vec<HistoryEntry>)>, StoreError> {
-        self.inner.run(run_id).await
-    }
-
-    async fn runs(&self, query: RunQuery) -> Result<RunPage, StoreError> {
-        self.inner.runs(query).await
-    }
-
-    async fn run_events(&self, run_id: &str, query: EventQuery) -> Result<EventPage, StoreError> {
-        self.inner.run_events(run_id, query).await
-    }
-
-    async fn run_items(&self, run_id: &str, collection: &str, cursor: Option<String>, limit: usize) -> Result<ItemPage, StoreError> {
-        self.inner.run_items(run_id, collection, cursor, limit).await
     }
 
     /// Ready when the store is; Redis only shows in the detail.

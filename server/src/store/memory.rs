@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::{
     EventCursor, EventPage, EventQuery, HistoryEntry, INLINE_ITEMS, Item, ItemPage, NO_SEQ, NewEvent, Outcome, RunPage, RunQuery, RunView,
-    Store, StoreError, StoredEvent,
+    Reads, Store, StoreError, StoredEvent,
 };
 use crate::change::RunChange;
 use crate::clock::{millis_to_rfc3339, now_millis};
@@ -162,6 +162,12 @@ fn step<T>(inner: &Inner, state: &mut RunState<usize>, f: impl FnMut(&mut RunSta
 }
 
 impl Store for MemoryStore {
+    type Reads = Self;
+
+    fn reads(&self) -> &Self {
+        self
+    }
+
     async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<Outcome>, StoreError> {
         let mut inner = self.lock()?;
         let now = now_millis();
@@ -214,6 +220,18 @@ impl Store for MemoryStore {
         Ok(applied)
     }
 
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.lock().map(drop)
+    }
+
+    async fn close(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.closed = true;
+        }
+    }
+}
+
+impl Reads for MemoryStore {
     async fn run(&self, run_id: &str) -> Result<Option<(RunView, Vec<HistoryEntry>)>, StoreError> {
         let inner = self.lock()?;
         let Some(head) = inner.runs.get(run_id) else { return Ok(None) };
@@ -296,15 +314,5 @@ impl Store for MemoryStore {
             .map(|((_, _, key), value)| Item { key: key.clone(), value: value.clone() })
             .collect();
         Ok(ItemPage::from_overfetch(items, limit))
-    }
-
-    async fn ready(&self) -> Result<(), StoreError> {
-        self.lock().map(drop)
-    }
-
-    async fn close(&self) {
-        if let Ok(mut inner) = self.inner.lock() {
-            inner.closed = true;
-        }
     }
 }

@@ -298,17 +298,11 @@ pub struct RunQuery {
     pub cursor: Option<String>,
 }
 
-/// Storage and dedup backend.
-pub trait Store: Send + Sync + 'static {
-    /// Dedup, store and apply events (one outcome each, in order), in one
-    /// durable commit. `Ok` means every event is durably stored.
-    fn ingest(&self, events: Vec<NewEvent>) -> impl Future<Output = Result<Vec<Outcome>, StoreError>> + Send;
-
-    /// Give up waiting on `seq` gaps whose first parked event is older
-    /// than `timeout`: apply what is parked, record the skipped range in
-    /// the run's history. Returns how many events were applied.
-    fn release_gaps(&self, timeout: Duration) -> impl Future<Output = Result<usize, StoreError>> + Send;
-
+/// What the query routes and pages read: runs, their collections and
+/// their stored events. Kept apart from [`Store`] so a decorator of the
+/// write path (the Redis dedup) hands queries to the store it wraps
+/// instead of forwarding each one.
+pub trait Reads: Send + Sync + 'static {
     /// One run, with its latest history entries.
     fn run(&self, run_id: &str) -> impl Future<Output = Result<Option<(RunView, Vec<HistoryEntry>)>, StoreError>> + Send;
 
@@ -328,6 +322,25 @@ pub trait Store: Send + Sync + 'static {
         cursor: Option<String>,
         limit: usize,
     ) -> impl Future<Output = Result<ItemPage, StoreError>> + Send;
+}
+
+/// Storage and dedup backend: what ingest needs (dedup, store, apply,
+/// durably), plus where its reads are served ([`Store::reads`]).
+pub trait Store: Send + Sync + 'static {
+    /// Where this store's reads are served (usually the store itself).
+    type Reads: Reads;
+
+    /// The read side of this store.
+    fn reads(&self) -> &Self::Reads;
+
+    /// Dedup, store and apply events (one outcome each, in order), in one
+    /// durable commit. `Ok` means every event is durably stored.
+    fn ingest(&self, events: Vec<NewEvent>) -> impl Future<Output = Result<Vec<Outcome>, StoreError>> + Send;
+
+    /// Give up waiting on `seq` gaps whose first parked event is older
+    /// than `timeout`: apply what is parked, record the skipped range in
+    /// the run's history. Returns how many events were applied.
+    fn release_gaps(&self, timeout: Duration) -> impl Future<Output = Result<usize, StoreError>> + Send;
 
     /// Whether the store can take writes now.
     fn ready(&self) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -12,7 +12,7 @@ use crate::http::problem::Problem;
 use super::runs::{feature, progress_bar, status_badge};
 use super::{error_page, html_page, layout, lifecycle_svg, path_segment};
 use crate::http::App;
-use crate::store::{EventQuery, HistoryEntry, INLINE_ITEMS, RunView, StoredEvent, Store};
+use crate::store::{EventQuery, HistoryEntry, INLINE_ITEMS, Reads, RunView, Store, StoredEvent};
 
 /// Events shown in the timeline; the rest are a link to the API.
 const TIMELINE: usize = 200;
@@ -34,12 +34,12 @@ fn short(v: &Value) -> String {
         (status = 503, description = "The store cannot answer now (HTML), or the server is at `--max-connections`.", content((Problem = "application/problem+json"), (String = "text/html; charset=utf-8"))),
     ))]
 pub async fn page<S: Store>(State(app): State<Arc<App<S>>>, Path(run_id): Path<String>) -> Response {
-    let (run, history) = match app.store.run(&run_id).await {
+    let (run, history) = match app.store.reads().run(&run_id).await {
         Ok(Some(found)) => found,
         Ok(None) => return error_page(StatusCode::NOT_FOUND, &format!("no run `{run_id}` has received events")),
         Err(e) => return error_page(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     };
-    let events = match app.store.run_events(&run_id, EventQuery { after_seq: None, cursor: None, limit: TIMELINE }).await {
+    let events = match app.store.reads().run_events(&run_id, EventQuery { after_seq: None, cursor: None, limit: TIMELINE }).await {
         Ok(page) => page,
         Err(e) => return error_page(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     };

@@ -14,7 +14,7 @@ use crate::http::problem::Problem;
 use super::{error_page, html_page, layout, path_segment};
 use crate::events::RunStatus;
 use crate::http::App;
-use crate::store::{RunQuery, RunView, Store};
+use crate::store::{Reads, RunQuery, RunView, Store};
 
 /// Runs per page.
 const PAGE: usize = 50;
@@ -69,7 +69,7 @@ pub async fn page<S: Store>(State(app): State<Arc<App<S>>>, params: Result<Query
         return error_page(StatusCode::BAD_REQUEST, &format!("unknown status `{s}`; pick one from the list on /runs"));
     }
     let query = RunQuery { status: status.clone(), limit: PAGE, cursor: p.cursor.clone() };
-    let page = match app.store.runs(query).await {
+    let page = match app.store.reads().runs(query).await {
         Ok(page) => page,
         Err(e) => return error_page(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     };

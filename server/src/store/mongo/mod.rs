@@ -86,7 +86,7 @@ use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
 
-use super::{EventPage, EventQuery, HistoryEntry, ItemPage, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError};
+use super::{EventPage, EventQuery, HistoryEntry, ItemPage, NewEvent, Outcome, RunPage, Reads, RunQuery, RunView, Store, StoreError};
 use crate::runstate::{ItemKey, Layout, Need, ROUNDS, Rules};
 
 mod apply;
@@ -441,28 +441,18 @@ impl Core {
 }
 
 impl Store for MongoStore {
+    type Reads = Self;
+
+    fn reads(&self) -> &Self {
+        self
+    }
+
     async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<Outcome>, StoreError> {
         self.coalescer.submit(events).await
     }
 
     async fn release_gaps(&self, timeout: Duration) -> Result<usize, StoreError> {
         self.core.release_gaps(timeout).await
-    }
-
-    async fn run(&self, run_id: &str) -> Result<Option<(RunView, Vec<HistoryEntry>)>, StoreError> {
-        self.core.run(run_id).await
-    }
-
-    async fn runs(&self, q: RunQuery) -> Result<RunPage, StoreError> {
-        self.core.runs(q).await
-    }
-
-    async fn run_events(&self, run_id: &str, query: EventQuery) -> Result<EventPage, StoreError> {
-        self.core.run_events(run_id, query).await
-    }
-
-    async fn run_items(&self, run_id: &str, collection: &str, cursor: Option<String>, limit: usize) -> Result<ItemPage, StoreError> {
-        self.core.run_items(run_id, collection, cursor, limit).await
     }
 
     async fn ready(&self) -> Result<(), StoreError> {
@@ -482,6 +472,24 @@ impl Store for MongoStore {
     async fn close(&self) {
         self.coalescer.close().await;
         self.core.client.clone().shutdown().await;
+    }
+}
+
+impl Reads for MongoStore {
+    async fn run(&self, run_id: &str) -> Result<Option<(RunView, Vec<HistoryEntry>)>, StoreError> {
+        self.core.run(run_id).await
+    }
+
+    async fn runs(&self, q: RunQuery) -> Result<RunPage, StoreError> {
+        self.core.runs(q).await
+    }
+
+    async fn run_events(&self, run_id: &str, query: EventQuery) -> Result<EventPage, StoreError> {
+        self.core.run_events(run_id, query).await
+    }
+
+    async fn run_items(&self, run_id: &str, collection: &str, cursor: Option<String>, limit: usize) -> Result<ItemPage, StoreError> {
+        self.core.run_items(run_id, collection, cursor, limit).await
     }
 }
 

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    EventPage, EventQuery, HistoryEntry, INLINE_ITEMS, Item, ItemPage, NewEvent, Outcome, RunPage, RunQuery, RunView, Store, StoreError,
+    EventPage, EventQuery, HistoryEntry, INLINE_ITEMS, Item, ItemPage, NewEvent, Outcome, RunPage, Reads, RunQuery, RunView, Store, StoreError,
 };
 use crate::runstate::{Layout, Rules};
 use crate::clock::{millis_to_rfc3339, now_millis};
@@ -137,6 +137,12 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    type Reads = Self;
+
+    fn reads(&self) -> &Self {
+        self
+    }
+
     async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<Outcome>, StoreError> {
         if events.is_empty() {
             return Ok(Vec::new());
@@ -156,6 +162,30 @@ impl Store for SqliteStore {
         self.submit(Job::ReleaseGaps { cutoff, reply }, rx).await
     }
 
+    async fn ready(&self) -> Result<(), StoreError> {
+        if self.jobs.is_closed() {
+            return Err(StoreError::unavailable("the writer thread has stopped"));
+        }
+        self.read(|c| c.query_row("SELECT COUNT(*) FROM runs WHERE 0", [], |r| r.get::<_, i64>(0))).await.map(drop)
+    }
+
+    fn commit_probe(&self) -> Option<&crate::metrics::CommitProbe> {
+        Some(&self.commits)
+    }
+
+    /// Counted on the partial index `events_parked`, which holds parked
+    /// events only.
+    async fn parked_events(&self) -> Result<Option<u64>, StoreError> {
+        let n = self.read(|c| c.query_row("SELECT COUNT(*) FROM events WHERE state = 'parked'", [], |r| r.get::<_, i64>(0))).await?;
+        Ok(Some(n.max(0) as u64))
+    }
+
+    async fn close(&self) {
+        self.shutdown().await;
+    }
+}
+
+impl Reads for SqliteStore {
     async fn run(&self, run_id: &str) -> Result<Option<(RunView, Vec<HistoryEntry>)>, StoreError> {
         let run_id = run_id.to_owned();
         let layout = self.layout.clone();
@@ -228,28 +258,6 @@ impl Store for SqliteStore {
             Ok(ItemPage::from_overfetch(items, limit))
         })
         .await
-    }
-
-    async fn ready(&self) -> Result<(), StoreError> {
-        if self.jobs.is_closed() {
-            return Err(StoreError::unavailable("the writer thread has stopped"));
-        }
-        self.read(|c| c.query_row("SELECT COUNT(*) FROM runs WHERE 0", [], |r| r.get::<_, i64>(0))).await.map(drop)
-    }
-
-    fn commit_probe(&self) -> Option<&crate::metrics::CommitProbe> {
-        Some(&self.commits)
-    }
-
-    /// Counted on the partial index `events_parked`, which holds parked
-    /// events only.
-    async fn parked_events(&self) -> Result<Option<u64>, StoreError> {
-        let n = self.read(|c| c.query_row("SELECT COUNT(*) FROM events WHERE state = 'parked'", [], |r| r.get::<_, i64>(0))).await?;
-        Ok(Some(n.max(0) as u64))
-    }
-
-    async fn close(&self) {
-        self.shutdown().await;
     }
 }
 
