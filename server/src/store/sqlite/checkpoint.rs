@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
+use super::health::Throttle;
+
 /// How often the background thread checkpoints. Often, so that the tail
 /// the writer's own pass ([`WalRestart`]) has to copy — while requests
 /// wait — stays short. Measured with `bench/ingest.sh`'s single-event load
@@ -50,10 +52,17 @@ impl Checkpointer {
         let handle = std::thread::Builder::new()
             .name("herald-sqlite-checkpoint".into())
             .spawn(move || {
+                // Every pass fails the same way on a full disk.
+                let mut failures = Throttle::new();
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(EVERY);
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                        Ok(()) => failures.reset(),
+                        Err(e) => {
+                            if let Some(folded) = failures.pass() {
+                                tracing::warn!(error = %e, earlier_failures_not_logged = folded, "WAL checkpoint failed; will retry");
+                            }
+                        }
                     }
                 }
             })
@@ -80,11 +89,12 @@ const RESTART_EVERY: Duration = Duration::from_millis(500);
 /// [`RESTART_EVERY`], retried after each commit until it catches up.
 pub(super) struct WalRestart {
     last: Instant,
+    failures: Throttle,
 }
 
 impl WalRestart {
     pub(super) fn new() -> Self {
-        WalRestart { last: Instant::now() }
+        WalRestart { last: Instant::now(), failures: Throttle::new() }
     }
 
     /// Call between commits, on the writer's connection.
@@ -97,12 +107,17 @@ impl WalRestart {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
         });
         match pass {
-            Ok((0, log, copied)) if log == copied => self.last = Instant::now(),
+            Ok((0, log, copied)) if log == copied => {
+                self.last = Instant::now();
+                self.failures.reset();
+            }
             // The background pass holds the checkpoint lock, or a reader
             // pins old frames: try again after the next commit.
             Ok(_) => {}
             Err(e) => {
-                tracing::warn!(error = %e, "WAL checkpoint on the writer failed; will retry");
+                if let Some(folded) = self.failures.pass() {
+                    tracing::warn!(error = %e, earlier_failures_not_logged = folded, "WAL checkpoint on the writer failed; will retry");
+                }
                 self.last = Instant::now();
             }
         }
@@ -133,7 +148,7 @@ mod tests {
     fn the_writer_pass_lets_the_wal_start_over() {
         let dir = tempfile::tempdir().unwrap();
         let conn = busy_store(dir.path());
-        let mut wal = WalRestart { last: Instant::now() - 2 * RESTART_EVERY };
+        let mut wal = WalRestart { last: Instant::now() - 2 * RESTART_EVERY, failures: Throttle::new() };
         wal.after_commit(&conn);
         conn.execute("INSERT INTO t VALUES (1)", []).unwrap();
         assert!(wal_frames(&conn) <= 2, "the write after the pass started the WAL over");

@@ -22,6 +22,7 @@ mod apply;
 mod checkpoint;
 mod dedup_index;
 mod deferred;
+mod health;
 mod run_index;
 mod runs;
 mod schema;
@@ -45,6 +46,8 @@ pub struct SqliteStore {
     checkpointer: Mutex<checkpoint::Checkpointer>,
     /// Where the writer reports its group commits.
     commits: crate::metrics::CommitProbe,
+    /// How the writer's last commit went (see `health`).
+    health: Arc<health::WriteHealth>,
 }
 
 impl SqliteStore {
@@ -72,9 +75,11 @@ impl SqliteStore {
         let layout = rules.layout.clone();
         let commits = crate::metrics::CommitProbe::default();
         let probe = commits.clone();
+        let health = Arc::new(health::WriteHealth::default());
+        let writes = health.clone();
         let handle = std::thread::Builder::new()
             .name("herald-sqlite-writer".into())
-            .spawn(move || writer::run(conn, index, runs, rx, rules, probe))
+            .spawn(move || writer::run(conn, index, runs, rx, rules, probe, writes))
             .map_err(|e| StoreError::unavailable(format!("cannot start the writer thread: {e}")))?;
         let checkpointer = checkpoint::Checkpointer::start(&path).map_err(open_err)?;
         Ok(SqliteStore {
@@ -86,6 +91,7 @@ impl SqliteStore {
             writer: Mutex::new(Some(handle)),
             checkpointer: Mutex::new(checkpointer),
             commits,
+            health,
         })
     }
 
@@ -165,6 +171,15 @@ impl Store for SqliteStore {
     async fn ready(&self) -> Result<(), StoreError> {
         if self.jobs.is_closed() {
             return Err(StoreError::unavailable("the writer thread has stopped"));
+        }
+        // Reads keep working on a full disk: only a write tells. After a
+        // failed commit, ready again once a probe write commits (so a node
+        // taken out of rotation comes back without traffic to retry).
+        if let Some(why) = self.health.failure() {
+            let (reply, rx) = oneshot::channel();
+            self.submit(Job::Probe { reply }, rx)
+                .await
+                .map_err(|e| StoreError::unavailable(format!("writes fail: {} (last failed commit: {why})", e.message)))?;
         }
         self.read(|c| c.query_row("SELECT COUNT(*) FROM runs WHERE 0", [], |r| r.get::<_, i64>(0))).await.map(drop)
     }

@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::apply::{self, Arrival, Record, Runs};
 use super::dedup_index::DedupIndex;
 use super::deferred::Pass;
+use super::health::{Throttle, WriteHealth};
 use super::run_index::{self, Key, RunIndex};
 use super::runs::{Materialize, Run, RunCache, Written};
 use crate::clock::now_millis;
@@ -64,6 +65,9 @@ pub(super) enum Job {
     /// Write the runs held ahead of the tables, so a read sees every
     /// acknowledged event.
     Materialize { reply: oneshot::Sender<Result<(), StoreError>> },
+    /// Commit a write of one page (the schema version, unchanged), to see
+    /// whether writes work again after failing (`/readyz`).
+    Probe { reply: oneshot::Sender<Result<(), StoreError>> },
     /// Finish what is queued before this, then close the database.
     Shutdown,
 }
@@ -82,6 +86,7 @@ enum Work {
     Ingest(Arc<Vec<Arrival>>),
     ReleaseGaps(i64),
     Materialize,
+    Probe,
 }
 
 /// Where a job's answer goes.
@@ -89,6 +94,7 @@ enum Reply {
     Ingest(oneshot::Sender<Result<Vec<Outcome>, StoreError>>),
     ReleaseGaps(oneshot::Sender<Result<usize, StoreError>>),
     Materialize(oneshot::Sender<Result<(), StoreError>>),
+    Probe(oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// A job's result, sent only after its transaction committed.
@@ -96,6 +102,7 @@ enum Done {
     Ingest(Vec<Outcome>),
     ReleaseGaps(usize),
     Materialize,
+    Probe,
 }
 
 impl Reply {
@@ -106,12 +113,15 @@ impl Reply {
             (Reply::Ingest(tx), Ok(Done::Ingest(outcomes))) => drop(tx.send(Ok(outcomes))),
             (Reply::ReleaseGaps(tx), Ok(Done::ReleaseGaps(n))) => drop(tx.send(Ok(n))),
             (Reply::Materialize(tx), Ok(Done::Materialize)) => drop(tx.send(Ok(()))),
+            (Reply::Probe(tx), Ok(Done::Probe)) => drop(tx.send(Ok(()))),
             (Reply::Ingest(tx), Err(e)) => drop(tx.send(Err(e))),
             (Reply::ReleaseGaps(tx), Err(e)) => drop(tx.send(Err(e))),
             (Reply::Materialize(tx), Err(e)) => drop(tx.send(Err(e))),
+            (Reply::Probe(tx), Err(e)) => drop(tx.send(Err(e))),
             (Reply::Ingest(tx), Ok(_)) => drop(tx.send(Err(mismatched()))),
             (Reply::ReleaseGaps(tx), Ok(_)) => drop(tx.send(Err(mismatched()))),
             (Reply::Materialize(tx), Ok(_)) => drop(tx.send(Err(mismatched()))),
+            (Reply::Probe(tx), Ok(_)) => drop(tx.send(Err(mismatched()))),
         }
     }
 }
@@ -122,9 +132,19 @@ fn mismatched() -> StoreError {
 
 /// The writer loop, starting from the runs `cache` holds (as
 /// [`apply::recover`] left them); returns when the channel closes or on
-/// `Shutdown`. Each group that carried events is reported to `commits`.
-pub(super) fn run(mut conn: Connection, mut index: Indexes, cache: RunCache, mut rx: mpsc::Receiver<Job>, rules: Rules, commits: CommitProbe) {
+/// `Shutdown`. Each group that carried events is reported to `commits`;
+/// whether its commit worked, to `health`.
+pub(super) fn run(
+    mut conn: Connection,
+    mut index: Indexes,
+    cache: RunCache,
+    mut rx: mpsc::Receiver<Job>,
+    rules: Rules,
+    commits: CommitProbe,
+    health: Arc<WriteHealth>,
+) {
     let mut wal = super::checkpoint::WalRestart::new();
+    let mut failures = Throttle::new();
     let mut cache = Some(cache);
     while let Some(first) = rx.blocking_recv() {
         let mut group = Vec::new();
@@ -143,7 +163,7 @@ pub(super) fn run(mut conn: Connection, mut index: Indexes, cache: RunCache, mut
         }
         let events: usize = group.iter().map(|j| if let Job::Ingest { events, .. } = j { events.len() } else { 0 }).sum();
         let started = std::time::Instant::now();
-        let committed = commit_group(&mut conn, &mut index, &mut cache, group, &rules);
+        let committed = commit_group(&mut conn, &mut index, &mut cache, group, &rules, &health, &mut failures);
         if events > 0 && committed {
             commits.record(events, started.elapsed());
         }
@@ -172,8 +192,18 @@ pub(super) fn run(mut conn: Connection, mut index: Indexes, cache: RunCache, mut
     }
 }
 
-/// Commit `group`; whether any of its jobs committed.
-fn commit_group(conn: &mut Connection, index: &mut Indexes, cache: &mut Option<RunCache>, group: Vec<Job>, rules: &Rules) -> bool {
+/// Commit `group`; whether any of its jobs committed. Failures go to
+/// `health`, and to the log through `failures`: on a full disk every
+/// request fails the same way, and one line per period says so.
+fn commit_group(
+    conn: &mut Connection,
+    index: &mut Indexes,
+    cache: &mut Option<RunCache>,
+    group: Vec<Job>,
+    rules: &Rules,
+    health: &WriteHealth,
+    failures: &mut Throttle,
+) -> bool {
     let now = now_millis();
     let (work, replies): (Vec<Work>, Vec<Reply>) = group
         .into_iter()
@@ -181,6 +211,7 @@ fn commit_group(conn: &mut Connection, index: &mut Indexes, cache: &mut Option<R
             Job::Ingest { events, reply } => Some((Work::Ingest(events), Reply::Ingest(reply))),
             Job::ReleaseGaps { cutoff, reply } => Some((Work::ReleaseGaps(cutoff), Reply::ReleaseGaps(reply))),
             Job::Materialize { reply } => Some((Work::Materialize, Reply::Materialize(reply))),
+            Job::Probe { reply } => Some((Work::Probe, Reply::Probe(reply))),
             Job::Shutdown => None,
         })
         .unzip();
@@ -191,7 +222,9 @@ fn commit_group(conn: &mut Connection, index: &mut Indexes, cache: &mut Option<R
         Ok(done) => done.into_iter().map(Ok).collect(),
         Err(e) if work.len() == 1 => vec![Err(e)],
         Err(e) => {
-            tracing::warn!(error = %e, jobs = work.len(), "group commit failed; retrying its jobs one by one");
+            if failures.pass().is_some() {
+                tracing::warn!(error = %e, jobs = work.len(), "group commit failed; retrying its jobs one by one");
+            }
             work.iter()
                 .map(|w| {
                     let done = attempt(conn, index, false, cache, std::slice::from_ref(w), now, rules)?;
@@ -203,12 +236,22 @@ fn commit_group(conn: &mut Connection, index: &mut Indexes, cache: &mut Option<R
     // Before the replies, so the requests hold the last references.
     drop(work);
     let mut committed = false;
+    let mut failed = None;
     for (reply, result) in replies.into_iter().zip(results) {
         match &result {
             Ok(_) => committed = true,
-            Err(e) => tracing::error!(error = %e, "commit failed; the job's events were not acknowledged"),
+            Err(e) => failed = Some(e.message.clone()),
         }
         reply.send(result);
+    }
+    if committed {
+        health.ok();
+        failures.reset();
+    } else if let Some(why) = failed {
+        health.failed(&why);
+        if let Some(folded) = failures.pass() {
+            tracing::error!(error = %why, earlier_failures_not_logged = folded, "commit failed; its events were not acknowledged");
+        }
     }
     committed
 }
@@ -312,6 +355,12 @@ fn transact(
                 asked = true;
                 Done::Materialize
             }
+            // An unchanged value still rewrites page 1, so this commit
+            // needs disk space like any other.
+            Work::Probe => {
+                tx.pragma_update(None, "user_version", super::schema::VERSION).map_err(unavailable)?;
+                Done::Probe
+            }
         };
         results.push(done);
     }
@@ -376,13 +425,13 @@ mod tests {
 
     fn ingest(conn: &mut Connection, index: &mut Indexes, cache: &mut Option<RunCache>, events: Vec<NewEvent>) -> Vec<Outcome> {
         let (reply, mut rx) = oneshot::channel();
-        commit_group(conn, index, cache, vec![Job::Ingest { events: arrivals(events), reply }], &rules());
+        commit_group(conn, index, cache, vec![Job::Ingest { events: arrivals(events), reply }], &rules(), &WriteHealth::default(), &mut Throttle::new());
         rx.try_recv().unwrap().unwrap()
     }
 
     fn materialize(conn: &mut Connection, index: &mut Indexes, cache: &mut Option<RunCache>) {
         let (reply, mut rx) = oneshot::channel();
-        commit_group(conn, index, cache, vec![Job::Materialize { reply }], &rules());
+        commit_group(conn, index, cache, vec![Job::Materialize { reply }], &rules(), &WriteHealth::default(), &mut Throttle::new());
         rx.try_recv().unwrap().unwrap();
     }
 
@@ -404,7 +453,7 @@ mod tests {
             Job::Ingest { events: arrivals(vec![event("/ok", "4")]), reply: c },
         ];
         let mut cache = Some(RunCache::default());
-        commit_group(&mut conn, &mut index, &mut cache, group, &rules());
+        commit_group(&mut conn, &mut index, &mut cache, group, &rules(), &WriteHealth::default(), &mut Throttle::new());
 
         let applied = |o: Vec<Outcome>| o.iter().all(|o| matches!(o, Outcome::Applied { .. }));
         assert!(applied(ra.try_recv().unwrap().unwrap()));
