@@ -67,7 +67,7 @@ async fn a_closed_store_gives_503_with_retry_after_and_stores_nothing() {
     // Reopen: the event acknowledged before is there, the refused one is not.
     let reopened = SqliteStore::open(dir.path(), orchestrator::rules()).unwrap();
     let page = reopened.run_events(run, EventQuery { limit: 10, ..EventQuery::default() }).await.unwrap();
-    let ids: Vec<&str> = page.events.iter().map(|e| e.event["id"].as_str().unwrap()).collect();
+    let ids: Vec<String> = page.events.iter().map(|e| e.attribute("id")).collect();
     assert_eq!(ids, vec!["before"]);
     reopened.shutdown().await;
 }

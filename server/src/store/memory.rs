@@ -294,11 +294,12 @@ impl Reads for MemoryStore {
                     seq: r.seq,
                     state: r.state.as_str().to_owned(),
                     received_at: millis_to_rfc3339(r.received_at),
-                    event: serde_json::from_str(&r.envelope).unwrap_or_default(),
+                    event: StoredEvent::envelope(r.envelope.clone())
+                        .map_err(|e| StoreError::internal(format!("stored event {key} is not JSON: {e}")))?,
                 };
-                (EventCursor { ord, key: key.to_string() }, event, r.envelope.len())
+                Ok((EventCursor { ord, key: key.to_string() }, event, r.envelope.len()))
             })
-            .collect();
+            .collect::<Result<_, StoreError>>()?;
         Ok(EventPage::from_overfetch(found, query.limit))
     }
 

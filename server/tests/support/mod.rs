@@ -261,6 +261,14 @@ impl Server {
         Server { proc, base: format!("http://{addr}"), data_dir: data_dir.to_owned(), client: reqwest::Client::new() }
     }
 
+    /// The process id of a server started as the binary (`None` in-process).
+    pub fn pid(&self) -> Option<u32> {
+        match &self.proc {
+            Proc::Child(child) => Some(child.id()),
+            Proc::InProcess { .. } => None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

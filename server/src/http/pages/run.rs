@@ -161,8 +161,8 @@ fn items_table(collection: &str, items: &Map<String, Value>) -> Markup {
     }
 }
 
-fn event_field<'a>(e: &'a StoredEvent, k: &str) -> &'a str {
-    e.event.get(k).and_then(Value::as_str).unwrap_or("")
+fn event_field(e: &StoredEvent, k: &str) -> String {
+    e.attribute(k)
 }
 
 fn timeline(events: &[StoredEvent]) -> Markup {

@@ -189,7 +189,8 @@ impl Core {
                 seq,
                 state: d.get_str("state").unwrap_or_default().to_owned(),
                 received_at: millis_to_rfc3339(d.get_i64("received_at").unwrap_or_default()),
-                event: serde_json::from_str(envelope).unwrap_or_default(),
+                event: StoredEvent::envelope(envelope.to_owned())
+                    .map_err(|e| StoreError::internal(format!("stored event {key} is not JSON: {e}")))?,
             };
             out.push((EventCursor { ord: seq.unwrap_or(NO_SEQ), key }, event, envelope.len()));
         }

@@ -133,7 +133,7 @@ pub(super) fn run_events(
                 seq: r.get(2)?,
                 state: r.get(3)?,
                 received_at: millis_to_rfc3339(r.get(4)?),
-                event: serde_json::from_str(&envelope).unwrap_or_default(),
+                event: StoredEvent::envelope(envelope).map_err(|e| rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e)))?,
             },
             size,
         ))
