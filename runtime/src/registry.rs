@@ -96,6 +96,21 @@ pub enum DataError {
         /// Every rule broken.
         errors: Vec<ValidationError>,
     },
+    /// `subject` is not the type's `subject:` template filled from `data`
+    /// (catalog option `envelope.subject_matches_template`): a sender bug,
+    /// such as a `run/{run_id}` subject over the data of another run.
+    #[serde(rename = "subject_mismatch")]
+    #[error("{pointer}: `subject` is {found:?}, but the template `{template}` filled from `data` gives {expected:?}; send the subject the template gives")]
+    Subject {
+        /// Always `/subject`.
+        pointer: String,
+        /// The type's template.
+        template: String,
+        /// The subject the template gives for this data.
+        expected: String,
+        /// The subject that was sent.
+        found: String,
+    },
     /// A declared extension attribute has the wrong type.
     #[error("extension `{name}` must be {expected}; fix the sender")]
     Extension {
@@ -114,7 +129,7 @@ impl DataError {
     /// The JSON pointers of every problem, for error bodies.
     pub fn pointers(&self) -> Vec<&str> {
         match self {
-            DataError::Shape { pointer, .. } => vec![pointer.as_str()],
+            DataError::Shape { pointer, .. } | DataError::Subject { pointer, .. } => vec![pointer.as_str()],
             DataError::Invalid { errors } => errors.iter().map(|e| e.pointer.as_str()).collect(),
             _ => Vec::new(),
         }
@@ -302,12 +317,56 @@ fn decode_with<C: EventCatalog>(
             datacontenttype: envelope.datacontenttype.as_deref().unwrap_or_default().to_string(),
         });
     }
-    match (&envelope.data, decoded) {
+    let event = match (&envelope.data, decoded) {
         (Some(Data::Json(_)), Some(decoded)) => decoded,
         (Some(Data::Json(raw)), None) => decode_json::<C>(index, *raw),
         (Some(Data::Binary(bytes)), _) => (info.decode)(bytes),
         (None, _) => Err(DataError::MissingData { type_name: info.type_name.to_string() }),
+    }?;
+    if C::ENVELOPE.subject_matches_template {
+        if let (Some(template), Some(subject), Some(data)) = (info.subject, envelope.subject.as_deref(), &envelope.data) {
+            check_subject(template, subject, data.as_bytes())?;
+        }
     }
+    Ok(event)
+}
+
+/// `subject` against `template` filled from the (valid) JSON `data`.
+/// An absent subject is not checked here: `envelope.required` says whether
+/// one must be sent.
+fn check_subject(template: &str, subject: &str, data: &[u8]) -> Result<(), DataError> {
+    match fill_subject(template, data) {
+        Some(expected) if expected == subject => Ok(()),
+        expected => Err(DataError::Subject {
+            pointer: "/subject".to_owned(),
+            template: template.to_owned(),
+            expected: expected.unwrap_or_default(),
+            found: subject.to_owned(),
+        }),
+    }
+}
+
+/// `template` with each `{name}` replaced by the top-level property `name`
+/// of the JSON object `data`: a string's text, any other value's JSON
+/// text. `None` when a property is missing (the catalog's lints make every
+/// placeholder a required property, so valid data has them all).
+pub fn fill_subject(template: &str, data: &[u8]) -> Option<String> {
+    use std::collections::BTreeMap;
+    let object: BTreeMap<std::borrow::Cow<'_, str>, &serde_json::value::RawValue> = serde_json::from_slice(data).ok()?;
+    let mut out = String::with_capacity(template.len() + 36);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = open + rest[open..].find('}')?;
+        out.push_str(&rest[..open]);
+        let raw = object.get(&rest[open + 1..close])?.get();
+        match serde_json::from_str::<String>(raw) {
+            Ok(text) => out.push_str(&text),
+            Err(_) => out.push_str(raw),
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 /// Decode JSON `data` from its text, which is UTF-8 already (no second
@@ -345,6 +404,29 @@ mod tests {
             Err(e) => json_pointer(e.path()),
             Ok(v) => panic!("{json} decoded: {v:?}"),
         }
+    }
+
+    #[test]
+    fn subject_templates_are_filled_from_the_data() {
+        use super::{DataError, check_subject, fill_subject};
+        let data = br#"{"run_id":"r-1","n":3,"ok":true,"esc":"a\u002fb","node":{"x":1}}"#;
+        assert_eq!(fill_subject("run/{run_id}", data).as_deref(), Some("run/r-1"));
+        assert_eq!(fill_subject("run/{run_id}/n/{n}/{ok}", data).as_deref(), Some("run/r-1/n/3/true"));
+        assert_eq!(fill_subject("{esc}", data).as_deref(), Some("a/b"), "escapes decoded");
+        assert_eq!(fill_subject("fixed", data).as_deref(), Some("fixed"));
+        assert_eq!(fill_subject("run/{missing}", data), None);
+        assert_eq!(fill_subject("run/{run_id", data), None);
+        assert_eq!(fill_subject("run/{run_id}", b"[1]"), None);
+        check_subject("run/{run_id}", "run/r-1", data).unwrap();
+        match check_subject("run/{run_id}", "run/r-2", data) {
+            Err(DataError::Subject { pointer, expected, found, .. }) => {
+                assert_eq!((pointer.as_str(), expected.as_str(), found.as_str()), ("/subject", "run/r-1", "run/r-2"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = check_subject("run/{run_id}", "run/R-1", data).unwrap_err();
+        assert_eq!(e.pointers(), ["/subject"]);
+        assert!(e.to_string().contains("run/{run_id}") && e.to_string().contains("\"run/r-1\""), "{e}");
     }
 
     #[test]
