@@ -335,14 +335,111 @@ fn decode_with<C: EventCatalog>(
 /// An absent subject is not checked here: `envelope.required` says whether
 /// one must be sent.
 fn check_subject(template: &str, subject: &str, data: &[u8]) -> Result<(), DataError> {
-    match fill_subject(template, data) {
-        Some(expected) if expected == subject => Ok(()),
-        expected => Err(DataError::Subject {
-            pointer: "/subject".to_owned(),
-            template: template.to_owned(),
-            expected: expected.unwrap_or_default(),
-            found: subject.to_owned(),
-        }),
+    if subject::matches(template, subject, data) {
+        return Ok(());
+    }
+    Err(DataError::Subject {
+        pointer: "/subject".to_owned(),
+        template: template.to_owned(),
+        expected: fill_subject(template, data).unwrap_or_default(),
+        found: subject.to_owned(),
+    })
+}
+
+/// The subject check on the accept path: it compares the subject with the
+/// template piece by piece, against the data's values borrowed from the
+/// input, so a matching subject costs no allocation (only a value with
+/// JSON escapes is decoded into a `String`).
+mod subject {
+    use std::borrow::Cow;
+    use std::fmt;
+
+    use serde::de::{self, Deserializer as _, IgnoredAny, MapAccess, Visitor};
+    use serde_json::value::RawValue;
+    use smallvec::SmallVec;
+
+    type Found<'de> = SmallVec<[Option<&'de RawValue>; 4]>;
+
+    /// Whether `subject` is `template` filled from the JSON object `data`.
+    pub(super) fn matches(template: &str, subject: &str, data: &[u8]) -> bool {
+        let mut names: SmallVec<[&str; 4]> = SmallVec::new();
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}').map(|c| open + c) else { return false };
+            names.push(&rest[open + 1..close]);
+            rest = &rest[close + 1..];
+        }
+        let mut de = serde_json::Deserializer::from_slice(data);
+        let Ok(found) = de.deserialize_map(Capture(&names)) else { return false };
+        let (mut template, mut subject) = (template, subject);
+        for value in found {
+            let Some(open) = template.find('{') else { return false };
+            let close = open + template[open..].find('}').unwrap_or_default();
+            let Some(after) = subject.strip_prefix(&template[..open]) else { return false };
+            let Some(raw) = value.map(RawValue::get) else { return false };
+            let text: Cow<'_, str> = match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+                Some(inner) if !inner.contains('\\') => Cow::Borrowed(inner),
+                Some(_) => match serde_json::from_str::<String>(raw) {
+                    Ok(decoded) => Cow::Owned(decoded),
+                    Err(_) => return false,
+                },
+                None => Cow::Borrowed(raw),
+            };
+            let Some(after) = after.strip_prefix(&*text) else { return false };
+            subject = after;
+            template = &template[close + 1..];
+        }
+        subject == template
+    }
+
+    /// Reads an object, keeping the raw values of the keys named.
+    struct Capture<'n>(&'n [&'n str]);
+
+    impl<'de> Visitor<'de> for Capture<'_> {
+        type Value = Found<'de>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found<'de>, A::Error> {
+            let mut found: Found<'de> = SmallVec::from_elem(None, self.0.len());
+            while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                if self.0.contains(&key.as_ref()) {
+                    let value: &'de RawValue = map.next_value()?;
+                    for (slot, name) in found.iter_mut().zip(self.0) {
+                        if *name == key.as_ref() {
+                            *slot = Some(value);
+                        }
+                    }
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+
+    /// An object key, borrowed from the input unless it has escapes.
+    struct Key<'de>(Cow<'de, str>);
+
+    impl<'de> de::Deserialize<'de> for Key<'de> {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct KeyVisitor;
+            impl<'de> Visitor<'de> for KeyVisitor {
+                type Value = Key<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a key")
+                }
+                fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Borrowed(v)))
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(v.to_owned())))
+                }
+            }
+            d.deserialize_str(KeyVisitor)
+        }
     }
 }
 
@@ -418,6 +515,26 @@ mod tests {
         assert_eq!(fill_subject("run/{run_id", data), None);
         assert_eq!(fill_subject("run/{run_id}", b"[1]"), None);
         check_subject("run/{run_id}", "run/r-1", data).unwrap();
+        for (template, subject) in [
+            ("run/{run_id}/n/{n}/{ok}", "run/r-1/n/3/true"),
+            ("{esc}", "a/b"),
+            ("{run_id}{run_id}", "r-1r-1"),
+            ("fixed", "fixed"),
+        ] {
+            check_subject(template, subject, data).unwrap_or_else(|e| panic!("{template}: {e}"));
+        }
+        for (template, subject) in [
+            ("run/{run_id}", "run/r-1x"),
+            ("run/{run_id}", "run/r-"),
+            ("run/{run_id}", "job/r-1"),
+            ("{esc}", "a\\u002fb"),
+            ("run/{missing}", "run/"),
+            ("run/{run_id", "run/r-1"),
+            ("{node}", "{\"x\":1}x"),
+            ("fixed", "fixed/"),
+        ] {
+            assert!(check_subject(template, subject, data).is_err(), "{template} accepted {subject}");
+        }
         match check_subject("run/{run_id}", "run/r-2", data) {
             Err(DataError::Subject { pointer, expected, found, .. }) => {
                 assert_eq!((pointer.as_str(), expected.as_str(), found.as_str()), ("/subject", "run/r-1", "run/r-2"));
