@@ -306,8 +306,7 @@ const Int64ExtensionZ = z.union([
   z.number().refine((n) => Number.isInteger(n) && n >= -(2 ** 63) && n <= 2 ** 63, "expected a 64-bit integer"),
   z
     .string()
-    .regex(/^-?(0|[1-9][0-9]*)$/)
-    .refine((s) => BigInt(s) >= -(2n ** 63n) && BigInt(s) < 2n ** 63n, "expected a 64-bit integer")
+    .refine((s) => /^-?(0|[1-9][0-9]*)$/.test(s) && BigInt(s) >= -(2n ** 63n) && BigInt(s) < 2n ** 63n, "expected a 64-bit integer")
     .transform(Number),
 ]);
 
