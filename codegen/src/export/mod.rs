@@ -41,7 +41,7 @@ pub mod typescript;
 pub const DEFAULT_BASE_URI: &str = "https://herald.invalid/schemas/";
 
 /// What every exporter may need beyond the catalog.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
     /// Base URI of the JSON Schema documents: each gets `$id`
     /// `{base_uri}{type}.json` (the envelope `{base_uri}{type}.envelope.json`).
@@ -53,11 +53,6 @@ pub struct Options {
     pub source_name: Option<String>,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Options { base_uri: None, source_name: None }
-    }
-}
 
 impl Options {
     /// The name generated headers give the catalog: its file name only, so
