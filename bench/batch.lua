@@ -44,9 +44,9 @@ function request()
     counter = counter + 1
     parts[i] = string.format(
       '{"specversion":"1.0","id":"%s","source":"/bench/wrk","type":"ai.run.progress",' ..
-      '"time":"2024-05-01T12:00:00Z","datacontenttype":"application/json",' ..
+      '"subject":"run/00000000-0000-4000-8000-%012d","time":"2024-05-01T12:00:00Z","datacontenttype":"application/json",' ..
       '"data":{"run_id":"00000000-0000-4000-8000-%012d","progress":0.5,"current_step":"step"}}',
-      next_id(), counter % 1000)
+      next_id(), counter % 1000, counter % 1000)
   end
   local body = "[" .. table.concat(parts, ",") .. "]"
   return wrk.format("POST", "/api/ingest/event", {["Content-Type"] = "application/cloudevents-batch+json"}, body)

@@ -20,10 +20,10 @@ function request()
   local parts = {}
   for i = 1, BATCH do
     parts[i] = string.format(
-      '{"specversion":"1.0","id":"r%d-%d-%d","source":"/bench/wrk","type":"ai.run.progress",' ..
+      '{"specversion":"1.0","id":"r%d-%d-%d","source":"/bench/wrk","type":"ai.run.progress","subject":"run/%s",' ..
       '"time":"2024-05-01T12:00:00Z","datacontenttype":"application/json","seq":%d,' ..
       '"data":{"run_id":"%s","progress":%.2f,"current_step":"step"}}',
-      tid, requests, i, i, run, i / BATCH)
+      tid, requests, i, run, i, run, i / BATCH)
   end
   local body = "[" .. table.concat(parts, ",") .. "]"
   return wrk.format("POST", "/api/ingest/event", {["Content-Type"] = "application/cloudevents-batch+json"}, body)

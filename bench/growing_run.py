@@ -52,6 +52,7 @@ def main():
             n = min(args.batch, args.nodes - sent)
             batch = [{
                 "specversion": "1.0", "id": f"g{nonce}-{sent + i}", "source": "/bench/growing", "type": "ai.node.created",
+                "subject": f"run/{run}", "time": "2024-05-01T12:00:00Z", "datacontenttype": "application/json",
                 "data": {"run_id": run, "node_id": f"node-{sent + i:07d}", "node_type": "step", "parent_id": f"node-{(sent + i) // 2:07d}"},
             } for i in range(n)]
             conn.request("POST", "/api/ingest/event", body=json.dumps(batch),

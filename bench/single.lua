@@ -20,10 +20,10 @@ function request()
   counter = counter + 1
   local run = run_id(counter)
   local body = string.format(
-    '{"specversion":"1.0","id":"w%d-%d","source":"/bench/wrk","type":"ai.run.progress",' ..
+    '{"specversion":"1.0","id":"w%d-%d","source":"/bench/wrk","type":"ai.run.progress","subject":"run/%s",' ..
     '"time":"2024-05-01T12:00:00Z","datacontenttype":"application/json",' ..
     '"data":{"run_id":"%s","progress":0.5,"current_step":"step"}}',
-    tid, counter, run)
+    tid, counter, run, run)
   return wrk.format("POST", "/api/ingest/event", {["Content-Type"] = "application/cloudevents+json"}, body)
 end
 

@@ -8,11 +8,21 @@
 //! compatibility: BACKWARD                 # optional (default BACKWARD): what `herald check
 //!                                         # --baseline` allows; FORWARD, FULL, each also
 //!                                         # `_TRANSITIVE`, or NONE
-//! envelope:
+//! base_uri: https://schemas.example.com/events/   # optional: `$id` base of the JSON Schema
+//!                                         # export (`herald export --base-uri` overrides it)
+//! envelope:                               # optional: envelope rules, enforced by the runtime
+//!                                         # and stated by every export
 //!   legacy_extensions_object: true        # optional (default false): accept a nested
 //!                                         # "extensions": {...} object in envelopes
+//!   required: [subject, time, datacontenttype]   # optional: attributes every event must carry
+//!                                         # (any of subject, time, datacontenttype, dataschema)
+//!   datacontenttype: application/json     # optional: the one (JSON) media type of `data`;
+//!                                         # case and parameters ignored, as for media types
+//!   subject_matches_template: true        # optional (default false; `herald new` turns it on):
+//!                                         # `subject` must be the type's template filled from
+//!                                         # `data`, else 422 with pointer `/subject`
 //! extensions:                             # optional: extension attributes → typed accessors
-//!   seq: {type: integer, description: "Per-run event sequence number"}
+//!   seq: {type: integer, format: int64, description: "Per-run event sequence number"}
 //!   traceparent: {type: string, description: "W3C trace context"}
 //! events:
 //!   ai.myfeature.started:                 # the CloudEvents `type`: {prefix}.{domain}.{action}
@@ -55,6 +65,13 @@
 //!
 //! Extensions take `type: string | integer | boolean` and an optional
 //! `description`; their names are lower-case letters and digits (CloudEvents).
+//! An integer extension is 32-bit, as CloudEvents says, unless it also
+//! says `format: int64` (a 64-bit integer, e.g. a sequence number that
+//! must not wrap).
+//!
+//! With `subject_matches_template`, every placeholder of a `subject:`
+//! template must be a string property (a `uuid`, a `string`…), so that
+//! "filled from the data" means the same text in every language.
 //! JSON Schemas (under `data:` or inline in `fields:`) are limited to the
 //! subset `crate::lint` lists, with `$ref`s only to `#/$defs/Name`.
 //!
@@ -72,13 +89,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::ir::{Catalog, Compatibility, EnvelopeOptions, ExtensionDecl, ExtensionKind};
+use crate::ir::{Catalog, Compatibility, EnvelopeOptions, ExtensionDecl, ExtensionKind, REQUIRABLE};
 use crate::{lint, schema};
 
 pub(crate) use yaml::{Entry, Mark, Node, Value as YamlValue, parse as parse_yaml};
 
 /// Top-level keys of a catalog.
-const CATALOG_KEYS: &[&str] = &["prefix", "naming", "compatibility", "envelope", "extensions", "events", "lifecycle"];
+const CATALOG_KEYS: &[&str] = &["prefix", "naming", "compatibility", "base_uri", "envelope", "extensions", "events", "lifecycle"];
 /// The only naming rule Herald knows.
 const NAMING: &str = "{prefix}.{domain}.{action}";
 /// CloudEvents context attributes an extension must not shadow.
@@ -314,14 +331,16 @@ fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
         .unwrap_or_default();
     let mut type_compatibility = BTreeMap::new();
 
-    let envelope = root
+    let base_uri = root.get("base_uri").and_then(|e| read_base_uri(ctx, &e.value));
+    let mut envelope = root
         .get("envelope")
         .map(|e| read_envelope(ctx, &e.value))
         .unwrap_or_default();
-    let extensions = root
+    let (extensions, int64_extensions) = root
         .get("extensions")
         .map(|e| read_extensions(ctx, &e.value))
         .unwrap_or_default();
+    envelope.int64_extensions = int64_extensions;
 
     let mut events = Vec::new();
     match root.get("events") {
@@ -357,6 +376,9 @@ fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
     check_rust_names(ctx, &events);
     let events: Vec<_> = events.into_iter().map(|(e, _)| e).collect();
     check_shared_defs(ctx, root, &events);
+    if envelope.subject_matches_template {
+        check_subject_placeholders(ctx, &events);
+    }
 
     let lifecycle = root.get("lifecycle").and_then(|entry| {
         let declared: Vec<&str> = root
@@ -378,7 +400,63 @@ fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
         lifecycle,
         compatibility,
         type_compatibility,
+        base_uri,
     })
+}
+
+/// `base_uri:`: an absolute URI (`https://…`); a missing trailing `/` is
+/// added, so `{base_uri}{type}.json` is always a path below it.
+fn read_base_uri(ctx: &mut Ctx, node: &Node) -> Option<String> {
+    let uri = ctx.string(node, "`base_uri`")?;
+    let scheme = uri.split_once(':').map(|(s, _)| s).unwrap_or_default();
+    let absolute = !scheme.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        && !uri.contains(char::is_whitespace);
+    if !absolute {
+        ctx.error(
+            node.mark,
+            format!("`base_uri` `{uri}` is not an absolute URI"),
+            "write the full URI the schemas are published under, e.g. `https://schemas.example.com/events/`",
+        );
+        return None;
+    }
+    Some(format!("{}/", uri.trim_end_matches('/')))
+}
+
+/// With `subject_matches_template`, each placeholder is a string property:
+/// the subject is text, and a number's text differs between languages
+/// (`1.0` is `1` in JavaScript).
+fn check_subject_placeholders(ctx: &mut Ctx, events: &[crate::ir::EventType]) {
+    for event in events {
+        let Some(template) = &event.subject else { continue };
+        let mark = match &event.origin {
+            crate::ir::Origin::Yaml { line, column, .. } => Mark { line: *line, column: *column },
+            _ => Mark::default(),
+        };
+        let mut rest = template.as_str();
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}').map(|c| open + c) else { break };
+            let name = &rest[open + 1..close];
+            rest = &rest[close + 1..];
+            let schema = event.schema.get("properties").and_then(|p| p.get(name));
+            let schema = match schema.and_then(|s| s.get("$ref")).and_then(serde_json::Value::as_str) {
+                Some(target) => event.schema.get("$defs").and_then(|d| d.get(target.trim_start_matches("#/$defs/"))),
+                None => schema,
+            };
+            let is_string = schema.is_some_and(|s| {
+                s.get("type").and_then(serde_json::Value::as_str) == Some("string")
+                    || (s.get("type").is_none() && s.get("enum").is_some())
+            });
+            if schema.is_some() && !is_string {
+                ctx.error(
+                    mark,
+                    format!("the `subject` of `{}` uses `{{{name}}}`, which is not a string property, but `envelope.subject_matches_template` compares text", event.type_name),
+                    format!("make `{name}` a string (e.g. `uuid` or `string`), or turn `subject_matches_template` off"),
+                );
+            }
+        }
+    }
 }
 
 /// A `compatibility:` value: one of [`Compatibility::NAMES`].
@@ -458,33 +536,80 @@ fn read_envelope(ctx: &mut Ctx, node: &Node) -> EnvelopeOptions {
         );
         return options;
     }
-    lint::unknown_keys(ctx, node, &["legacy_extensions_object"], "`envelope`");
-    if let Some(e) = node.get("legacy_extensions_object") {
-        match e.value.value {
-            yaml::Value::Bool(b) => options.legacy_extensions_object = b,
-            _ => ctx.error(
-                e.value.mark,
-                format!(
-                    "`legacy_extensions_object` must be `true` or `false`, found {}",
-                    e.value.kind()
-                ),
-                "write `true` or `false`",
-            ),
+    lint::unknown_keys(ctx, node, &["legacy_extensions_object", "required", "datacontenttype", "subject_matches_template"], "`envelope`");
+    let mut flag = |key: &str| match node.get(key) {
+        None => false,
+        Some(e) => match e.value.value {
+            yaml::Value::Bool(b) => b,
+            _ => {
+                ctx.error(e.value.mark, format!("`{key}` must be `true` or `false`, found {}", e.value.kind()), "write `true` or `false`");
+                false
+            }
+        },
+    };
+    options.legacy_extensions_object = flag("legacy_extensions_object");
+    options.subject_matches_template = flag("subject_matches_template");
+    if let Some(e) = node.get("required") {
+        options.required = read_required(ctx, &e.value);
+    }
+    if let Some(e) = node.get("datacontenttype") {
+        if let Some(ct) = ctx.string(&e.value, "`envelope.datacontenttype`") {
+            let essence = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+            let json = essence == "application/json" || essence == "text/json" || (essence.ends_with("+json") && essence.contains('/'));
+            if !json || ct.contains(';') {
+                ctx.error(
+                    e.value.mark,
+                    format!("`envelope.datacontenttype` `{ct}` is not a JSON media type without parameters"),
+                    "event data is JSON: write `datacontenttype: application/json` (or another `+json` type)",
+                );
+            } else {
+                options.datacontenttype = Some(essence);
+            }
         }
     }
     options
 }
 
-fn read_extensions(ctx: &mut Ctx, node: &Node) -> Vec<ExtensionDecl> {
+/// `envelope.required`: a list of [`REQUIRABLE`] attributes, each once.
+fn read_required(ctx: &mut Ctx, node: &Node) -> Vec<String> {
+    let Some(items) = node.items() else {
+        ctx.error(node.mark, format!("`envelope.required` must be a list, found {}", node.kind()), "write `required: [subject, time]`");
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        let Some(name) = ctx.string(item, "an `envelope.required` entry") else { continue };
+        if ["id", "source", "specversion", "type"].contains(&name) {
+            ctx.error(item.mark, format!("`{name}` is always required by CloudEvents"), format!("remove `{name}`; list only {}", lint::one_of(&REQUIRABLE)));
+        } else if !REQUIRABLE.contains(&name) {
+            let help = match lint::did_you_mean(name, &REQUIRABLE) {
+                Some(s) => format!("did you mean `{s}`? the optional attributes are {}", lint::one_of(&REQUIRABLE)),
+                None => format!("list only optional CloudEvents attributes: {}", lint::one_of(&REQUIRABLE)),
+            };
+            ctx.error(item.mark, format!("`{name}` is not an optional CloudEvents attribute"), help);
+        } else if out.iter().any(|n| n == name) {
+            ctx.error(item.mark, format!("`{name}` is listed twice in `envelope.required`"), "list it once");
+        } else {
+            out.push(name.to_string());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The declared extensions, and the names of those that are 64-bit
+/// integers (`format: int64`), sorted.
+fn read_extensions(ctx: &mut Ctx, node: &Node) -> (Vec<ExtensionDecl>, Vec<String>) {
     let Some(entries) = node.entries() else {
         ctx.error(
             node.mark,
             format!("`extensions` must be a mapping, found {}", node.kind()),
             "map each extension name to `{type: string, description: …}`",
         );
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let mut out = Vec::new();
+    let mut int64 = Vec::new();
     for entry in entries {
         let name = &entry.key;
         let what = format!("extension `{name}`");
@@ -519,7 +644,7 @@ fn read_extensions(ctx: &mut Ctx, node: &Node) -> Vec<ExtensionDecl> {
             );
             continue;
         }
-        lint::unknown_keys(ctx, &entry.value, &["type", "description"], &what);
+        lint::unknown_keys(ctx, &entry.value, &["type", "format", "description"], &what);
         let kind = match entry.value.get("type") {
             None => {
                 ctx.error(
@@ -565,6 +690,23 @@ fn read_extensions(ctx: &mut Ctx, node: &Node) -> Vec<ExtensionDecl> {
                 .to_string(),
             None => String::new(),
         };
+        if let Some(f) = entry.value.get("format") {
+            match ctx.string(&f.value, "an extension `format`") {
+                Some("int64") if kind == Some(ExtensionKind::Integer) => int64.push(name.clone()),
+                Some("int32") if kind == Some(ExtensionKind::Integer) => {}
+                Some(_) if kind.is_some() && kind != Some(ExtensionKind::Integer) => ctx.error(
+                    f.value.mark,
+                    format!("{what} has a `format`, but only integer extensions have one"),
+                    "remove `format`, or make it `type: integer`",
+                ),
+                Some(other) if kind == Some(ExtensionKind::Integer) => ctx.error(
+                    f.value.mark,
+                    format!("{what} has unknown integer format `{other}`"),
+                    "write `format: int64` for a 64-bit integer (the default, `int32`, is CloudEvents' Integer)",
+                ),
+                _ => {}
+            }
+        }
         if let Some(kind) = kind {
             out.push(ExtensionDecl {
                 name: name.clone(),
@@ -573,7 +715,8 @@ fn read_extensions(ctx: &mut Ctx, node: &Node) -> Vec<ExtensionDecl> {
             });
         }
     }
-    out
+    int64.sort();
+    (out, int64)
 }
 
 /// `MyFeature` → `my_feature`, when that is valid lower snake case.

@@ -35,6 +35,10 @@ pub struct Catalog {
     /// Per-type overrides of [`Catalog::compatibility`] (an event's own
     /// `compatibility:` key), by CloudEvents `type`.
     pub type_compatibility: BTreeMap<String, Compatibility>,
+    /// Base URI of the exported JSON Schema documents' `$id`s (`base_uri:`
+    /// at the top of the catalog, ending in `/`); `herald export
+    /// --base-uri` overrides it.
+    pub base_uri: Option<String>,
 }
 
 /// Which changes to a catalog are allowed, as schema registries define the
@@ -190,12 +194,43 @@ pub enum ExtensionKind {
     Boolean,
 }
 
-/// Catalog-level switches that change how envelopes are parsed.
+/// Catalog-level switches that change how envelopes are parsed, and the
+/// catalog's envelope rules (`envelope:`), which the runtime enforces and
+/// every export states.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EnvelopeOptions {
     /// Accept the legacy nested `"extensions": {"seq": 1, "traceparent": "…"}`
     /// object and normalise it into top-level extension attributes.
     pub legacy_extensions_object: bool,
+    /// Optional CloudEvents attributes every event must carry
+    /// (`envelope.required`), sorted: a subset of [`REQUIRABLE`].
+    pub required: Vec<String>,
+    /// The one media type `data` may be sent as (`envelope.datacontenttype`,
+    /// a JSON media type such as `application/json`), compared as media
+    /// types are: ASCII case ignored, parameters stripped.
+    pub datacontenttype: Option<String>,
+    /// `subject` must equal the type's `subject:` template filled from
+    /// `data` (`envelope.subject_matches_template`); checked for every type
+    /// that has a template.
+    pub subject_matches_template: bool,
+    /// Declared extensions whose integers are 64-bit (`{type: integer,
+    /// format: int64}`), sorted.
+    pub int64_extensions: Vec<String>,
+}
+
+/// The optional CloudEvents attributes `envelope.required` may name.
+pub const REQUIRABLE: [&str; 4] = ["datacontenttype", "dataschema", "subject", "time"];
+
+impl EnvelopeOptions {
+    /// Whether every event must carry `attribute`.
+    pub fn requires(&self, attribute: &str) -> bool {
+        self.required.iter().any(|a| a == attribute)
+    }
+
+    /// Whether the declared extension `name` is a 64-bit integer.
+    pub fn is_int64(&self, name: &str) -> bool {
+        self.int64_extensions.iter().any(|a| a == name)
+    }
 }
 
 /// One event type, keyed by its CloudEvents `type`.
@@ -295,6 +330,7 @@ impl Catalog {
             lifecycle: None,
             compatibility: Compatibility::default(),
             type_compatibility: BTreeMap::new(),
+            base_uri: None,
         }
     }
 

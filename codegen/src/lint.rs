@@ -257,7 +257,8 @@ pub(crate) fn schema_errors(schema: &Value, values: &[&Value]) -> Result<Vec<(us
 /// crate (formats on), pointing at the offending value inside the example.
 pub(crate) fn examples(ctx: &mut Ctx, event: &str, schema: &Value, examples: &[(&Node, Value)]) {
     let values: Vec<&Value> = examples.iter().map(|(_, v)| v).collect();
-    let outcome = schema_errors(schema, &values);
+    // Herald's own keywords (`offset: utc-only`) as the standard ones they mean.
+    let outcome = schema_errors(&crate::export::jsonschema::portable(schema), &values);
     let Some((first, _)) = examples.first() else {
         return;
     };

@@ -298,6 +298,7 @@ fn strict_type(obj: &Map<String, Value>) -> Option<&'static str> {
     }
     match obj.get("format").and_then(Value::as_str)? {
         "uuid" => Some("herald::types::Uuid"),
+        "date-time" if obj.get("offset").and_then(Value::as_str) == Some("utc-only") => Some("herald::types::UtcDateTime"),
         "date-time" => Some("herald::types::DateTime"),
         _ => None,
     }

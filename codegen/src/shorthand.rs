@@ -29,6 +29,7 @@ pub const TYPES: &[&str] = &[
     "uuid",
     "datetime",
     "date-time",
+    "utc_datetime",
     "date",
     "uri",
     "email",
@@ -85,6 +86,7 @@ pub fn type_schema(ty: &str) -> Result<Value, UnknownType> {
         "string" | "integer" | "number" | "boolean" | "object" => json!({"type": ty}),
         "uuid" => json!({"type": "string", "format": "uuid"}),
         "datetime" | "date-time" => json!({"type": "string", "format": "date-time"}),
+        "utc_datetime" => json!({"type": "string", "format": "date-time", "offset": "utc-only"}),
         "date" | "uri" | "email" => json!({"type": "string", "format": ty}),
         "any" => json!({}),
         _ => {

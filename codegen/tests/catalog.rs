@@ -31,7 +31,7 @@ fn assert_problems(name: &str, expected: &[&str]) {
 
 /// The help shared by every unsupported-keyword diagnostic.
 const SUBSET: &str = "Herald supports `type`, `properties`, `required`, `additionalProperties`, `items`, `enum` (of strings), \
-    `const`, `format`, `pattern`, `minimum`/`maximum` (and exclusive), `multipleOf`, length, item and property counts, \
+    `const`, `format` (with `offset: utc-only` on a `date-time`), `pattern`, `minimum`/`maximum` (and exclusive), `multipleOf`, length, item and property counts, \
     `uniqueItems`, `$ref` to `#/$defs/Name`, `$defs` and annotations (`description`, `title`, `default`, `examples`)";
 
 #[test]
@@ -182,7 +182,7 @@ fn bad_example() {
 fn unknown_key() {
     let keys = "expected one of `description`, `version`, `subject`, `stream_key`, `compatibility`, `fields`, `data` or `examples`";
     let expected = [
-        "unknown_key.yaml:2:1: unknown key `prefx` in the catalog — did you mean `prefix`? expected one of `prefix`, `naming`, `compatibility`, `envelope`, `extensions`, `events` or `lifecycle`".to_string(),
+        "unknown_key.yaml:2:1: unknown key `prefx` in the catalog — did you mean `prefix`? expected one of `prefix`, `naming`, `compatibility`, `base_uri`, `envelope`, `extensions`, `events` or `lifecycle`".to_string(),
         format!("unknown_key.yaml:6:5: unknown key `verison` in event `ai.run.started` — did you mean `version`? {keys}"),
         format!("unknown_key.yaml:10:5: unknown key `example` in event `ai.run.started` — did you mean `examples`? {keys}"),
     ];
@@ -630,4 +630,99 @@ fn integral_float_example() {
         msg(13, 95, 2, "/sizes/1", "2.0", "2"),
     ];
     assert_eq!(problems("integral_float_example.yaml"), expected);
+}
+
+/// One event type with `data_fields` (the `fields:` shorthand, flow style)
+/// and `example`, under the catalog-level `head`.
+fn one_event(head: &str, subject: &str, data_fields: &str, example: &str) -> String {
+    format!(
+        "prefix: ai\n{head}events:\n  ai.run.started:\n    description: d\n    version: 1\n    subject: \"{subject}\"\n    fields: {data_fields}\n    examples: [{example}]\n"
+    )
+}
+
+const RUN: &str = "run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10";
+
+#[test]
+fn envelope_rules_are_read_and_linted() {
+    let good = one_event(
+        "envelope:\n  required: [time, subject]\n  datacontenttype: Application/JSON\n  subject_matches_template: true\nextensions:\n  seq: {type: integer, format: int64}\n  n: {type: integer, format: int32}\n",
+        "run/{run_id}",
+        "{run_id: uuid}",
+        &format!("{{{RUN}}}"),
+    );
+    let c = catalog::parse("e.yaml", &good).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.envelope.required, ["subject", "time"], "sorted");
+    assert_eq!(c.envelope.datacontenttype.as_deref(), Some("application/json"), "as its essence");
+    assert!(c.envelope.subject_matches_template);
+    assert_eq!(c.envelope.int64_extensions, ["seq"]);
+    let plain = catalog::parse("e.yaml", &one_event("", "run/{run_id}", "{run_id: uuid}", &format!("{{{RUN}}}"))).unwrap();
+    assert_eq!(plain.envelope, herald_codegen::ir::EnvelopeOptions::default(), "all off unless written");
+
+    let bad = one_event(
+        "envelope:\n  required: [id, subjet, time, time]\n  datacontenttype: text/plain\n  subject_matches_template: yes\nextensions:\n  seq: {type: integer, format: int128}\n  tag: {type: string, format: int64}\n",
+        "run/{run_id}",
+        "{run_id: uuid}",
+        &format!("{{{RUN}}}"),
+    );
+    assert_eq!(
+        inline_problems_named("e.yaml", &bad),
+        [
+            "e.yaml:3:14: `id` is always required by CloudEvents — remove `id`; list only `datacontenttype`, `dataschema`, `subject` or `time`",
+            "e.yaml:3:18: `subjet` is not an optional CloudEvents attribute — did you mean `subject`? the optional attributes are `datacontenttype`, `dataschema`, `subject` or `time`",
+            "e.yaml:3:32: `time` is listed twice in `envelope.required` — list it once",
+            "e.yaml:4:20: `envelope.datacontenttype` `text/plain` is not a JSON media type without parameters — event data is JSON: write `datacontenttype: application/json` (or another `+json` type)",
+            "e.yaml:5:29: `subject_matches_template` must be `true` or `false`, found a string — write `true` or `false`",
+            "e.yaml:7:32: extension `seq` has unknown integer format `int128` — write `format: int64` for a 64-bit integer (the default, `int32`, is CloudEvents' Integer)",
+            "e.yaml:8:31: extension `tag` has a `format`, but only integer extensions have one — remove `format`, or make it `type: integer`",
+        ]
+    );
+}
+
+#[test]
+fn subject_check_needs_string_placeholders() {
+    let head = "envelope: {subject_matches_template: true}\n";
+    assert_eq!(
+        inline_problems_named("e.yaml", &one_event(head, "run/{n}", "{run_id: uuid, n: integer}", &format!("{{{RUN}, n: 3}}"))),
+        ["e.yaml:4:3: the `subject` of `ai.run.started` uses `{n}`, which is not a string property, but `envelope.subject_matches_template` compares text — make `n` a string (e.g. `uuid` or `string`), or turn `subject_matches_template` off"]
+    );
+    // Off, a number is fine; on, strings and string enums are.
+    catalog::parse("e.yaml", &one_event("", "run/{n}", "{run_id: uuid, n: integer}", &format!("{{{RUN}, n: 3}}"))).unwrap();
+    catalog::parse("e.yaml", &one_event(head, "run/{run_id}/{k}", "{run_id: uuid, k: {type: string, enum: [a, b]}}", &format!("{{{RUN}, k: a}}"))).unwrap();
+}
+
+#[test]
+fn base_uri_must_be_absolute() {
+    let c = catalog::parse("e.yaml", &one_event("base_uri: https://schemas.example.com/v1\n", "run/{run_id}", "{run_id: uuid}", &format!("{{{RUN}}}"))).unwrap();
+    assert_eq!(c.base_uri.as_deref(), Some("https://schemas.example.com/v1/"), "one trailing slash");
+    assert_eq!(
+        inline_problems_named("e.yaml", &one_event("base_uri: schemas/v1\n", "run/{run_id}", "{run_id: uuid}", &format!("{{{RUN}}}"))),
+        ["e.yaml:2:11: `base_uri` `schemas/v1` is not an absolute URI — write the full URI the schemas are published under, e.g. `https://schemas.example.com/events/`"]
+    );
+}
+
+#[test]
+fn utc_only_date_times() {
+    let fields = "{run_id: uuid, at: utc_datetime, also: {type: string, format: date-time, offset: utc-only}}";
+    let c = catalog::parse("e.yaml", &one_event("", "run/{run_id}", fields, &format!("{{{RUN}, at: \"2024-05-01T12:00:00Z\", also: \"2024-05-01t12:00:00z\"}}"))).unwrap();
+    let props = &c.events[0].schema["properties"];
+    assert_eq!(props["at"], serde_json::json!({"type": "string", "format": "date-time", "offset": "utc-only"}));
+    // An example with an offset is refused: the generated decoder would refuse it.
+    let problems = inline_problems_named("e.yaml", &one_event("", "run/{run_id}", fields, &format!("{{{RUN}, at: \"2024-05-01T12:00:00+00:00\", also: \"2024-05-01T12:00:00Z\"}}")));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("/at"), "{problems:?}");
+    // `offset` only on a date-time, and only its two values.
+    assert_eq!(
+        inline_problems_named("e.yaml", &one_event("", "run/{run_id}", "{run_id: uuid, d: {type: string, format: date, offset: utc-only}, t: {type: string, format: date-time, offset: local}}", &format!("{{{RUN}}}"))),
+        [
+            "e.yaml:7:60: `offset` in `ai.run.started` at /properties/d applies to `format: date-time` strings only — add `format: date-time`, or remove `offset`",
+            "e.yaml:7:124: unknown `offset` `local` in `ai.run.started` at /properties/t — write `offset: utc-only` (only `Z`, as Zod's `z.iso.datetime()`), or `offset: any` (the default: any RFC 3339 offset)",
+        ]
+    );
+}
+
+fn inline_problems_named(name: &str, text: &str) -> Vec<String> {
+    match catalog::parse(name, text) {
+        Ok(_) => panic!("should not pass the lints:\n{text}"),
+        Err(diags) => diags.0.iter().map(ToString::to_string).collect(),
+    }
 }

@@ -84,9 +84,18 @@ fn json_schema_documents_compile_and_accept_the_examples() {
             let envelope = compile(&format!("{}.envelope.json", event.type_name));
             for example in &event.examples {
                 assert!(data.is_valid(example), "{path}: example of `{}` rejected: {example}", event.type_name);
-                let event_json = serde_json::json!({
+                // A minimal event under the catalog's envelope rules.
+                let mut event_json = serde_json::json!({
                     "specversion": "1.0", "id": "1", "source": "/test", "type": event.type_name, "data": example,
                 });
+                for attribute in &catalog.envelope.required {
+                    event_json[attribute.as_str()] = match attribute.as_str() {
+                        "subject" => event.subject.as_deref().and_then(|t| export::asyncapi::fill_subject(t, example)).unwrap_or_else(|| "s".into()).into(),
+                        "time" => "2024-05-01T12:30:00Z".into(),
+                        "datacontenttype" => "application/json".into(),
+                        _ => "https://example.com/schema.json".into(),
+                    };
+                }
                 assert!(envelope.is_valid(&event_json), "{path}: envelope of `{}` rejected: {event_json}", event.type_name);
                 assert!(index.is_valid(&event_json), "{path}: index rejects `{}`: {event_json}", event.type_name);
                 let mut wrong = event_json.clone();
@@ -142,6 +151,18 @@ fn cli_writes_what_the_library_exports() {
     );
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(schemas.join("shop.order.placed.json")).unwrap()).unwrap();
     assert_eq!(doc["$id"], "https://example.com/s/shop.order.placed.json");
+
+    // The catalog's `base_uri:` is the default; `--base-uri` overrides it.
+    for (flag, base) in [(None, "https://schemas.example.com/kit/"), (Some("https://example.com/o/"), "https://example.com/o/")] {
+        let out = dir.join(format!("kit-{}", flag.is_some()));
+        let mut args = vec!["export", "jsonschema", "tests/catalogs/constructs.yaml", "-o", out.to_str().unwrap()];
+        args.extend(flag.map(|f| ["--base-uri", f]).into_iter().flatten());
+        let run = herald(&args);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(out.join("kit.shape.formats.envelope.json")).unwrap()).unwrap();
+        assert_eq!(doc["$id"], format!("{base}kit.shape.formats.envelope.json"));
+        assert_eq!(doc["properties"]["data"]["$ref"], format!("{base}kit.shape.formats.json"));
+    }
 
     // A directory format needs `-o`.
     let run = herald(&["export", "jsonschema", "examples/events.yaml"]);

@@ -54,6 +54,22 @@ pub enum EnvelopeError {
         /// The missing attribute.
         attribute: &'static str,
     },
+    /// An optional attribute that the catalog requires (`envelope.required`)
+    /// is absent or `null`.
+    #[error("attribute `{attribute}` is missing; this catalog requires it on every event (`envelope.required`), send a non-empty `{attribute}`")]
+    RequiredByCatalog {
+        /// The missing attribute.
+        attribute: &'static str,
+    },
+    /// `datacontenttype` is not the one media type the catalog allows
+    /// (`envelope.datacontenttype`).
+    #[error("attribute `datacontenttype` is {found}, but this catalog's events carry `{expected}` (`envelope.datacontenttype`); send `{expected}`")]
+    UnexpectedDatacontenttype {
+        /// Excerpt of the value sent.
+        found: String,
+        /// The media type the catalog pins.
+        expected: &'static str,
+    },
     /// An attribute that must be non-empty is `""`.
     #[error("attribute `{attribute}` is empty; it must be a non-empty string")]
     EmptyAttribute {
@@ -98,7 +114,8 @@ pub enum EnvelopeError {
         /// Which rule it breaks, and the fix.
         reason: String,
     },
-    /// An extension value is not a string, boolean or 32-bit integer.
+    /// An extension value is not a string, boolean or 32-bit integer (64-bit
+    /// for the extensions a catalog declares so).
     #[error("extension attribute `{name}` has an invalid value: {reason}")]
     InvalidExtensionValue {
         /// The extension.
@@ -185,7 +202,8 @@ impl EnvelopeError {
             EnvelopeError::InvalidJson { .. } => "invalid_json",
             EnvelopeError::NotAnObject { .. } => "not_an_object",
             EnvelopeError::DuplicateAttribute { .. } => "duplicate_attribute",
-            EnvelopeError::MissingAttribute { .. } => "missing_attribute",
+            EnvelopeError::MissingAttribute { .. } | EnvelopeError::RequiredByCatalog { .. } => "missing_attribute",
+            EnvelopeError::UnexpectedDatacontenttype { .. } => "invalid_datacontenttype",
             EnvelopeError::EmptyAttribute { .. } => "empty_attribute",
             EnvelopeError::InvalidAttributeType { .. } => "invalid_attribute_type",
             EnvelopeError::UnsupportedSpecversion { .. } => "unsupported_specversion",
@@ -215,7 +233,8 @@ impl EnvelopeError {
             | EnvelopeError::InvalidString { attribute, .. }
             | EnvelopeError::InvalidHeader { attribute, .. }
             | EnvelopeError::AttributeTooLong { attribute, .. } => Some(attribute),
-            EnvelopeError::MissingAttribute { attribute } => Some(attribute),
+            EnvelopeError::MissingAttribute { attribute } | EnvelopeError::RequiredByCatalog { attribute } => Some(attribute),
+            EnvelopeError::UnexpectedDatacontenttype { .. } => Some("datacontenttype"),
             EnvelopeError::InvalidExtensionName { name, .. }
             | EnvelopeError::InvalidExtensionValue { name, .. } => Some(name),
             EnvelopeError::UnsupportedSpecversion { .. } => Some("specversion"),

@@ -96,6 +96,21 @@ pub enum DataError {
         /// Every rule broken.
         errors: Vec<ValidationError>,
     },
+    /// `subject` is not the type's `subject:` template filled from `data`
+    /// (catalog option `envelope.subject_matches_template`): a sender bug,
+    /// such as a `run/{run_id}` subject over the data of another run.
+    #[serde(rename = "subject_mismatch")]
+    #[error("{pointer}: `subject` is {found:?}, but the template `{template}` filled from `data` gives {expected:?}; send the subject the template gives")]
+    Subject {
+        /// Always `/subject`.
+        pointer: String,
+        /// The type's template.
+        template: String,
+        /// The subject the template gives for this data.
+        expected: String,
+        /// The subject that was sent.
+        found: String,
+    },
     /// A declared extension attribute has the wrong type.
     #[error("extension `{name}` must be {expected}; fix the sender")]
     Extension {
@@ -114,7 +129,7 @@ impl DataError {
     /// The JSON pointers of every problem, for error bodies.
     pub fn pointers(&self) -> Vec<&str> {
         match self {
-            DataError::Shape { pointer, .. } => vec![pointer.as_str()],
+            DataError::Shape { pointer, .. } | DataError::Subject { pointer, .. } => vec![pointer.as_str()],
             DataError::Invalid { errors } => errors.iter().map(|e| e.pointer.as_str()).collect(),
             _ => Vec::new(),
         }
@@ -302,12 +317,153 @@ fn decode_with<C: EventCatalog>(
             datacontenttype: envelope.datacontenttype.as_deref().unwrap_or_default().to_string(),
         });
     }
-    match (&envelope.data, decoded) {
+    let event = match (&envelope.data, decoded) {
         (Some(Data::Json(_)), Some(decoded)) => decoded,
         (Some(Data::Json(raw)), None) => decode_json::<C>(index, *raw),
         (Some(Data::Binary(bytes)), _) => (info.decode)(bytes),
         (None, _) => Err(DataError::MissingData { type_name: info.type_name.to_string() }),
+    }?;
+    if C::ENVELOPE.subject_matches_template {
+        if let (Some(template), Some(subject), Some(data)) = (info.subject, envelope.subject.as_deref(), &envelope.data) {
+            check_subject(template, subject, data.as_bytes())?;
+        }
     }
+    Ok(event)
+}
+
+/// `subject` against `template` filled from the (valid) JSON `data`.
+/// An absent subject is not checked here: `envelope.required` says whether
+/// one must be sent.
+fn check_subject(template: &str, subject: &str, data: &[u8]) -> Result<(), DataError> {
+    if subject::matches(template, subject, data) {
+        return Ok(());
+    }
+    Err(DataError::Subject {
+        pointer: "/subject".to_owned(),
+        template: template.to_owned(),
+        expected: fill_subject(template, data).unwrap_or_default(),
+        found: subject.to_owned(),
+    })
+}
+
+/// The subject check on the accept path: it compares the subject with the
+/// template piece by piece, against the data's values borrowed from the
+/// input, so a matching subject costs no allocation (only a value with
+/// JSON escapes is decoded into a `String`).
+mod subject {
+    use std::borrow::Cow;
+    use std::fmt;
+
+    use serde::de::{self, Deserializer as _, IgnoredAny, MapAccess, Visitor};
+    use serde_json::value::RawValue;
+    use smallvec::SmallVec;
+
+    type Found<'de> = SmallVec<[Option<&'de RawValue>; 4]>;
+
+    /// Whether `subject` is `template` filled from the JSON object `data`.
+    pub(super) fn matches(template: &str, subject: &str, data: &[u8]) -> bool {
+        let mut names: SmallVec<[&str; 4]> = SmallVec::new();
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}').map(|c| open + c) else { return false };
+            names.push(&rest[open + 1..close]);
+            rest = &rest[close + 1..];
+        }
+        let mut de = serde_json::Deserializer::from_slice(data);
+        let Ok(found) = de.deserialize_map(Capture(&names)) else { return false };
+        let (mut template, mut subject) = (template, subject);
+        for value in found {
+            let Some(open) = template.find('{') else { return false };
+            let close = open + template[open..].find('}').unwrap_or_default();
+            let Some(after) = subject.strip_prefix(&template[..open]) else { return false };
+            let Some(raw) = value.map(RawValue::get) else { return false };
+            let text: Cow<'_, str> = match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+                Some(inner) if !inner.contains('\\') => Cow::Borrowed(inner),
+                Some(_) => match serde_json::from_str::<String>(raw) {
+                    Ok(decoded) => Cow::Owned(decoded),
+                    Err(_) => return false,
+                },
+                None => Cow::Borrowed(raw),
+            };
+            let Some(after) = after.strip_prefix(&*text) else { return false };
+            subject = after;
+            template = &template[close + 1..];
+        }
+        subject == template
+    }
+
+    /// Reads an object, keeping the raw values of the keys named.
+    struct Capture<'n>(&'n [&'n str]);
+
+    impl<'de> Visitor<'de> for Capture<'_> {
+        type Value = Found<'de>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found<'de>, A::Error> {
+            let mut found: Found<'de> = SmallVec::from_elem(None, self.0.len());
+            while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                if self.0.contains(&key.as_ref()) {
+                    let value: &'de RawValue = map.next_value()?;
+                    for (slot, name) in found.iter_mut().zip(self.0) {
+                        if *name == key.as_ref() {
+                            *slot = Some(value);
+                        }
+                    }
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+
+    /// An object key, borrowed from the input unless it has escapes.
+    struct Key<'de>(Cow<'de, str>);
+
+    impl<'de> de::Deserialize<'de> for Key<'de> {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct KeyVisitor;
+            impl<'de> Visitor<'de> for KeyVisitor {
+                type Value = Key<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a key")
+                }
+                fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Borrowed(v)))
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(v.to_owned())))
+                }
+            }
+            d.deserialize_str(KeyVisitor)
+        }
+    }
+}
+
+/// `template` with each `{name}` replaced by the top-level property `name`
+/// of the JSON object `data`: a string's text, any other value's JSON
+/// text. `None` when a property is missing (the catalog's lints make every
+/// placeholder a required property, so valid data has them all).
+pub fn fill_subject(template: &str, data: &[u8]) -> Option<String> {
+    use std::collections::BTreeMap;
+    let object: BTreeMap<std::borrow::Cow<'_, str>, &serde_json::value::RawValue> = serde_json::from_slice(data).ok()?;
+    let mut out = String::with_capacity(template.len() + 36);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = open + rest[open..].find('}')?;
+        out.push_str(&rest[..open]);
+        let raw = object.get(&rest[open + 1..close])?.get();
+        match serde_json::from_str::<String>(raw) {
+            Ok(text) => out.push_str(&text),
+            Err(_) => out.push_str(raw),
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 /// Decode JSON `data` from its text, which is UTF-8 already (no second
@@ -345,6 +501,49 @@ mod tests {
             Err(e) => json_pointer(e.path()),
             Ok(v) => panic!("{json} decoded: {v:?}"),
         }
+    }
+
+    #[test]
+    fn subject_templates_are_filled_from_the_data() {
+        use super::{DataError, check_subject, fill_subject};
+        let data = br#"{"run_id":"r-1","n":3,"ok":true,"esc":"a\u002fb","node":{"x":1}}"#;
+        assert_eq!(fill_subject("run/{run_id}", data).as_deref(), Some("run/r-1"));
+        assert_eq!(fill_subject("run/{run_id}/n/{n}/{ok}", data).as_deref(), Some("run/r-1/n/3/true"));
+        assert_eq!(fill_subject("{esc}", data).as_deref(), Some("a/b"), "escapes decoded");
+        assert_eq!(fill_subject("fixed", data).as_deref(), Some("fixed"));
+        assert_eq!(fill_subject("run/{missing}", data), None);
+        assert_eq!(fill_subject("run/{run_id", data), None);
+        assert_eq!(fill_subject("run/{run_id}", b"[1]"), None);
+        check_subject("run/{run_id}", "run/r-1", data).unwrap();
+        for (template, subject) in [
+            ("run/{run_id}/n/{n}/{ok}", "run/r-1/n/3/true"),
+            ("{esc}", "a/b"),
+            ("{run_id}{run_id}", "r-1r-1"),
+            ("fixed", "fixed"),
+        ] {
+            check_subject(template, subject, data).unwrap_or_else(|e| panic!("{template}: {e}"));
+        }
+        for (template, subject) in [
+            ("run/{run_id}", "run/r-1x"),
+            ("run/{run_id}", "run/r-"),
+            ("run/{run_id}", "job/r-1"),
+            ("{esc}", "a\\u002fb"),
+            ("run/{missing}", "run/"),
+            ("run/{run_id", "run/r-1"),
+            ("{node}", "{\"x\":1}x"),
+            ("fixed", "fixed/"),
+        ] {
+            assert!(check_subject(template, subject, data).is_err(), "{template} accepted {subject}");
+        }
+        match check_subject("run/{run_id}", "run/r-2", data) {
+            Err(DataError::Subject { pointer, expected, found, .. }) => {
+                assert_eq!((pointer.as_str(), expected.as_str(), found.as_str()), ("/subject", "run/r-1", "run/r-2"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = check_subject("run/{run_id}", "run/R-1", data).unwrap_err();
+        assert_eq!(e.pointers(), ["/subject"]);
+        assert!(e.to_string().contains("run/{run_id}") && e.to_string().contains("\"run/r-1\""), "{e}");
     }
 
     #[test]

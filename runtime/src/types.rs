@@ -4,7 +4,9 @@
 //! (braced or URN uuids, a space instead of `T`) and `DateTime<Utc>` drops
 //! the sender's offset. These wrappers accept exactly the JSON Schema
 //! `uuid` and `date-time` formats and keep the value as sent, so typed
-//! decoding and the schema agree.
+//! decoding and the schema agree. [`UtcDateTime`] is the catalog's
+//! `format: date-time` + `offset: utc-only`: a date-time written in UTC
+//! with `Z`, what Zod's `z.iso.datetime()` accepts.
 
 use std::fmt;
 use std::ops::Deref;
@@ -128,6 +130,49 @@ impl<'de> Deserialize<'de> for DateTime {
     }
 }
 
+/// An RFC 3339 date-time written in UTC with the `Z` designator
+/// (`2024-05-01T12:30:00Z`, `…:00.5z`): the catalog's `format: date-time`
+/// with `offset: utc-only` (shorthand `utc_datetime`). A numeric offset is
+/// refused, `+00:00` included: the sender did not write UTC as asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UtcDateTime(pub chrono::DateTime<chrono::Utc>);
+
+impl Deref for UtcDateTime {
+    type Target = chrono::DateTime<chrono::Utc>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl fmt::Display for UtcDateTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+    }
+}
+
+impl std::str::FromStr for UtcDateTime {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t: DateTime = s.parse()?;
+        if !s.ends_with(['Z', 'z']) {
+            return Err(format!("`{s}` has a UTC offset; this date-time must be written in UTC with `Z`, such as `2024-01-01T00:00:00Z`"));
+        }
+        Ok(UtcDateTime(t.0.with_timezone(&chrono::Utc)))
+    }
+}
+
+impl Serialize for UtcDateTime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for UtcDateTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(FromStrVisitor::<UtcDateTime>(std::marker::PhantomData))?.map_err(de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +194,21 @@ mod tests {
         for bad in ["\"2024-01-01 10:00:00Z\"", "\"2024-01-01T10:00:00\"", "\"2024-13-01T00:00:00Z\""] {
             assert!(serde_json::from_str::<DateTime>(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn utc_date_time_takes_only_z() {
+        for good in ["\"2024-01-01T10:00:00Z\"", "\"2024-01-01t10:00:00.250z\"", "\"2016-12-31T23:59:60Z\""] {
+            let t: UtcDateTime = serde_json::from_str(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+            assert_eq!(serde_json::from_str::<UtcDateTime>(&serde_json::to_string(&t).unwrap()).unwrap(), t);
+        }
+        let t: UtcDateTime = serde_json::from_str("\"2024-01-01T10:00:00Z\"").unwrap();
+        assert_eq!(serde_json::to_string(&t).unwrap(), "\"2024-01-01T10:00:00Z\"");
+        for bad in ["\"2024-01-01T10:00:00+00:00\"", "\"2024-01-01T10:00:00-00:00\"", "\"2024-01-01T10:00:00+05:30\"", "\"2024-01-01T10:00:00\"", "\"2024-02-30T00:00:00Z\"", "\"Z\""] {
+            let e = serde_json::from_str::<UtcDateTime>(bad).unwrap_err();
+            assert!(bad.contains('+') || bad.contains("-00:00") || !e.to_string().contains("UTC offset"), "{bad}: {e}");
+        }
+        let e = serde_json::from_str::<UtcDateTime>("\"2024-01-01T10:00:00+00:00\"").unwrap_err();
+        assert!(e.to_string().contains("written in UTC with `Z`"), "{e}");
     }
 }

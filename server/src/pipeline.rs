@@ -32,13 +32,13 @@ pub async fn prepare(envelope: &Envelope<'_>, event: Result<Event, DataError>) -
         Ok(change) => change.transition(transition),
         Err(never) => match never {},
     };
-    let seq = envelope.extension("seq").and_then(|v| v.as_i32());
+    let seq = envelope.extension("seq").and_then(|v| v.as_i64());
     Ok(NewEvent {
         source: envelope.source.to_string(),
         id: envelope.id.to_string(),
         type_name: envelope.ty.to_string(),
         run_id: change.run_id.clone(),
-        seq: seq.map(i64::from),
+        seq,
         envelope: stored_form(envelope, seq),
         change,
     })
@@ -47,7 +47,7 @@ pub async fn prepare(envelope: &Envelope<'_>, event: Result<Event, DataError>) -
 /// The envelope as it is stored: structured-mode JSON, with `seq` as the
 /// integer the catalog declares even when binary mode delivered it as the
 /// header string `"3"`, so stored events read the same whatever the mode.
-fn stored_form(envelope: &Envelope<'_>, seq: Option<i32>) -> String {
+fn stored_form(envelope: &Envelope<'_>, seq: Option<i64>) -> String {
     match (seq, envelope.extension("seq")) {
         (Some(n), Some(ExtensionValue::String(_))) => {
             let mut typed = envelope.clone();

@@ -189,6 +189,8 @@ async fn grants_decide_what_a_key_may_do() {
             .header("ce-id", "g-5")
             .header("ce-source", "/tests/worker")
             .header("ce-type", "ai.run.metric")
+            .header("ce-subject", format!("run/{run}"))
+            .header("ce-time", "2024-05-01T12:00:00Z")
             .body(json!({"run_id": run, "metric_name": "m", "value": 2.0}).to_string()),
     )
     .await;

@@ -64,6 +64,7 @@ async fn binary_mode_reads_ce_headers_and_stores_the_same_envelope(b: Backend) {
         .header("ce-id", "bin-1")
         .header("ce-source", "/workers/%E2%9C%93") // percent-encoded ✓
         .header("ce-type", "ai.run.progress")
+        .header("ce-subject", format!("run/{run}"))
         .header("ce-time", "2024-05-01T12:00:00+02:00")
         .header("ce-seq", "1")
         .body(json!({"run_id": run, "progress": 0.25}).to_string())
@@ -243,6 +244,43 @@ async fn malformed_envelopes_get_400_with_a_code(b: Backend) {
     assert_eq!(s.get("/api/runs").await.1["runs"], json!([]), "nothing was stored");
 }
 
+/// events.yaml's envelope rules (the seed's envelope): `subject`, `time`
+/// and `datacontenttype` required (400), the media type pinned (400), and
+/// the subject the template filled from the data (422, pointer `/subject`);
+/// `seq` is a 64-bit integer.
+async fn the_catalog_envelope_rules_are_enforced(b: Backend) {
+    let (_d, s) = server(b, &[]);
+    let run = run_id();
+    let good = event("r-good", "ai.run.started", json!({"run_id": run}), Some(1));
+    for attribute in ["subject", "time", "datacontenttype"] {
+        let mut e = good.clone();
+        e.as_object_mut().unwrap().remove(attribute);
+        let (status, p) = s.post("application/cloudevents+json", e.to_string()).await;
+        assert_eq!((status, p["code"].as_str(), p["attribute"].as_str()), (400, Some("missing_attribute"), Some(attribute)), "{p}");
+    }
+    let mut e = good.clone();
+    e["datacontenttype"] = json!("text/json");
+    let (status, p) = s.post("application/cloudevents+json", e.to_string()).await;
+    assert_eq!((status, p["code"].as_str()), (400, Some("invalid_datacontenttype")), "{p}");
+
+    let mut e = good.clone();
+    e["subject"] = json!(format!("run/{}", run_id()));
+    let (status, p) = s.post("application/cloudevents+json", e.to_string()).await;
+    assert_eq!((status, p["code"].as_str(), p["attribute"].as_str()), (422, Some("subject_mismatch"), Some("subject")), "{p}");
+    assert_eq!(p["errors"][0]["pointer"], "/subject", "{p}");
+    assert_eq!(p["errors"][0]["expected"], format!("run/{run}"), "{p}");
+    assert_eq!(s.get(&format!("/api/runs/{run}")).await.0, 404, "nothing was stored");
+
+    // A `seq` past 32 bits is sequenced like any other.
+    let (status, resp) = s.post("application/cloudevents+json", good.to_string()).await;
+    assert_eq!((status, resp["status"].as_str()), (200, Some("applied")), "{resp}");
+    let big = event("r-big", "ai.run.progress", json!({"run_id": run, "progress": 0.5}), Some(1_i64 << 40));
+    let (status, resp) = s.post("application/cloudevents+json", big.to_string()).await;
+    assert!(status == 200 || status == 202, "{resp}");
+    let (_, events) = s.get(&format!("/api/runs/{run}/events")).await;
+    assert!(events["events"].as_array().unwrap().iter().any(|e| e["event"]["seq"] == json!(1_i64 << 40)), "{events}");
+}
+
 async fn problem_responses_use_the_problem_media_type(b: Backend) {
     let (_d, s) = server(b, &[]);
     let resp = s.client.post(s.url("/api/ingest/event")).header("content-type", "application/json").body("{").send().await.unwrap();
@@ -386,6 +424,7 @@ conformance!(
     batch_edge_cases,
     duplicates_are_acknowledged_and_applied_once,
     malformed_envelopes_get_400_with_a_code,
+    the_catalog_envelope_rules_are_enforced,
     problem_responses_use_the_problem_media_type,
     unknown_types_and_bad_data_get_422_with_pointers,
     oversized_bodies_get_413_and_unknown_media_types_415,

@@ -27,7 +27,9 @@ async fn serve(store: Arc<SqliteStore>) -> String {
 }
 
 fn started(id: &str, run: &str) -> String {
-    json!({"specversion": "1.0", "id": id, "source": "/t", "type": "ai.run.started", "data": {"run_id": run}}).to_string()
+    json!({"specversion": "1.0", "id": id, "source": "/t", "type": "ai.run.started", "subject": format!("run/{run}"),
+           "time": "2024-05-01T12:00:00Z", "datacontenttype": "application/json", "data": {"run_id": run}})
+    .to_string()
 }
 
 #[tokio::test]

@@ -219,7 +219,14 @@ fn missing_and_non_json_data() {
     let mut env = full_envelope(info, "evt-xml", &data);
     env["datacontenttype"] = json!("application/xml");
     env["data"] = json!("<run/>");
-    let err = parse_and_decode(&bytes(&env)).unwrap_err();
+    // events.yaml pins `application/json`: the envelope itself is refused.
+    let e = Envelope::parse(&bytes(&env), Catalog::ENVELOPE).unwrap_err();
+    assert_eq!((e.code(), e.attribute()), ("invalid_datacontenttype", Some("datacontenttype")));
+    // Without the pin, the catalog refuses the data as not JSON.
+    let unpinned = herald::EnvelopeOptions { datacontenttype: None, ..Catalog::ENVELOPE };
+    let body = bytes(&env);
+    let envelope = Envelope::parse(&body, unpinned).unwrap();
+    let err = Catalog::decode(&envelope).unwrap_err();
     assert!(matches!(err, DataError::NotJson { .. }), "{err:?}");
 
     // Media types match case-insensitively, parameters stripped.
@@ -267,7 +274,7 @@ fn seed_curl_example_decodes() {
 /// top level and the typed accessors see them.
 #[test]
 fn legacy_extensions_object_is_accepted() {
-    assert_eq!(Catalog::ENVELOPE, herald::EnvelopeOptions { legacy_extensions_object: true }, "events.yaml turns the legacy object on");
+    assert!(Catalog::ENVELOPE.legacy_extensions_object, "events.yaml turns the legacy object on");
     let (info, data) = examples().swap_remove(0);
     let mut env = full_envelope(info, "evt-legacy", &data);
     env["extensions"] = json!({"seq": 3, "traceparent": TRACEPARENT});
@@ -295,6 +302,59 @@ fn legacy_extensions_object_is_accepted() {
     assert!(Envelope::parse(&body, herald::EnvelopeOptions::default()).is_err());
 }
 
+/// The seed's envelope, as `events.yaml` declares it under `envelope:`:
+/// `subject`, `time` and `datacontenttype` required, the media type pinned
+/// to `application/json`, `seq` a 64-bit integer, and the subject the
+/// template filled from the data.
+#[test]
+fn the_seed_envelope_rules_hold() {
+    assert_eq!(
+        Catalog::ENVELOPE,
+        herald::EnvelopeOptions {
+            legacy_extensions_object: true,
+            required: &["datacontenttype", "subject", "time"],
+            datacontenttype: Some("application/json"),
+            int64_extensions: &["seq"],
+            subject_matches_template: true,
+        }
+    );
+    let (info, data) = examples().swap_remove(0);
+    let env = full_envelope(info, "evt-rules", &data);
+    Catalog::decode(&Envelope::parse(&bytes(&env), Catalog::ENVELOPE).unwrap()).expect("the full envelope is valid");
+    for attribute in ["subject", "time", "datacontenttype"] {
+        let mut without = env.clone();
+        without.as_object_mut().unwrap().remove(attribute);
+        let e = Envelope::parse(&bytes(&without), Catalog::ENVELOPE).unwrap_err();
+        assert_eq!((e.code(), e.attribute()), ("missing_attribute", Some(attribute)), "{e}");
+    }
+    let mut text = env.clone();
+    text["datacontenttype"] = json!("text/json");
+    let e = Envelope::parse(&bytes(&text), Catalog::ENVELOPE).unwrap_err();
+    assert_eq!(e.code(), "invalid_datacontenttype");
+
+    // A subject of another run is a sender bug: refused, pointing at `/subject`.
+    let mut other = env.clone();
+    other["subject"] = json!("run/641ef1c3-152e-45b3-ace7-a1f374add988");
+    let err = Catalog::decode(&Envelope::parse(&bytes(&other), Catalog::ENVELOPE).unwrap()).unwrap_err();
+    assert!(matches!(&err, DataError::Subject { pointer, .. } if pointer == "/subject"), "{err:?}");
+    assert_eq!(err.pointers(), ["/subject"]);
+    // Decoding the data comes first: bad data is reported as such.
+    let mut bad = other.clone();
+    bad["data"]["run_id"] = json!("nope");
+    let err = Catalog::decode(&Envelope::parse(&bytes(&bad), Catalog::ENVELOPE).unwrap()).unwrap_err();
+    assert!(matches!(&err, DataError::Shape { .. }), "{err:?}");
+
+    // `seq` past 32 bits, as JSON and as binary mode's header text.
+    let mut wide = env.clone();
+    wide["seq"] = json!(1_i64 << 40);
+    let body = bytes(&wide);
+    let envelope = Envelope::parse(&body, Catalog::ENVELOPE).unwrap();
+    assert_eq!(envelope.seq(), Some(1_i64 << 40));
+    Catalog::decode(&envelope).expect("a 64-bit seq is valid");
+    wide["seq"] = json!(u64::MAX);
+    assert_eq!(Envelope::parse(&bytes(&wide), Catalog::ENVELOPE).unwrap_err().code(), "invalid_extension_value");
+}
+
 #[test]
 fn declared_extension_of_the_wrong_type_is_rejected() {
     let (info, data) = examples().swap_remove(0);
@@ -309,7 +369,7 @@ fn declared_extension_of_the_wrong_type_is_rejected() {
         let envelope = Envelope::parse(&body, Catalog::ENVELOPE).expect("any extension value type is a valid envelope");
         assert_eq!(envelope.seq(), None);
         let err = Catalog::decode(&envelope).unwrap_err();
-        assert_eq!(err, DataError::Extension { name: "seq".into(), expected: "a 32-bit integer" });
+        assert_eq!(err, DataError::Extension { name: "seq".into(), expected: "a 64-bit integer" });
     }
 
     // An integer sent as a canonical string (binary mode does that) is fine.

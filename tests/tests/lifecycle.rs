@@ -21,7 +21,8 @@ fn decode(type_name: &str, data: Value) -> Event {
         "id": format!("evt-{type_name}"),
         "source": "/orchestrator/worker-1",
         "type": type_name,
-        "subject": format!("run/{RUN_ID}"),
+        "subject": format!("run/{}", data.get("run_id").and_then(Value::as_str).unwrap_or(RUN_ID)),
+        "time": "2024-05-01T12:30:00Z",
         "datacontenttype": "application/json",
         "data": data,
     }))

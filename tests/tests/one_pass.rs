@@ -140,12 +140,17 @@ fn event(members: &[(&str, &str)]) -> String {
 #[test]
 fn edge_cases_agree() {
     let data = format!(r#"{{"run_id":"{RUN}","progress":0.5,"current_step":"x"}}"#);
+    let subject = format!("\"run/{RUN}\"");
     let base = [
         ("specversion", "\"1.0\""),
         ("id", "\"e1\""),
         ("source", "\"/w\""),
         ("type", "\"ai.run.progress\""),
         ("data", data.as_str()),
+        // The seed's envelope rules of events.yaml.
+        ("subject", &subject),
+        ("time", "\"2024-05-01T12:00:00Z\""),
+        ("datacontenttype", "\"application/json\""),
     ];
     let mut cases: Vec<String> = vec![event(&base)];
     let with = |extra: &[(&str, &str)]| {
@@ -179,7 +184,7 @@ fn edge_cases_agree() {
     }
     // Whitespace everywhere, an escaped `data` key, an escaped key after it.
     let spaced = format!(
-        " {{ \"specversion\" : \"1.0\" , \"id\":\"e\", \"source\":\"s\", \"type\" :\"ai.run.progress\" ,\n\"data\"\t: {data} \r\n, \"tr\\u0061ce\" : \"t\" }} "
+        " {{ \"specversion\" : \"1.0\" , \"id\":\"e\", \"source\":\"s\", \"subject\": {subject} , \"time\":\"2024-05-01T12:00:00Z\",\"datacontenttype\" : \"application/json\", \"type\" :\"ai.run.progress\" ,\n\"data\"\t: {data} \r\n, \"tr\\u0061ce\" : \"t\" }} "
     );
     cases.push(spaced.clone());
     cases.push(format!(r#"{{"specversion":"1.0","id":"e","source":"s","type":"ai.run.progress","d\u0061ta":{data}}}"#));

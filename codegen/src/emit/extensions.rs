@@ -25,6 +25,7 @@ pub(super) fn emit_extensions(catalog: &Catalog, opts: &EmitOptions) -> TokenStr
         let doc = docs::doc(&description);
         let (ret, body) = match x.kind {
             ExtensionKind::String => (quote!(::core::option::Option<&str>), quote!(__v.as_str())),
+            ExtensionKind::Integer if catalog.envelope.is_int64(&x.name) => (quote!(::core::option::Option<i64>), quote!(__v.as_i64())),
             ExtensionKind::Integer => (quote!(::core::option::Option<i32>), quote!(__v.as_i32())),
             ExtensionKind::Boolean => (quote!(::core::option::Option<bool>), quote!(__v.as_bool())),
         };

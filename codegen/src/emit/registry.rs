@@ -79,10 +79,18 @@ pub(super) fn emit_registry(catalog: &Catalog, opts: &EmitOptions) -> TokenStrea
         }
     });
     let legacy = catalog.envelope.legacy_extensions_object;
+    let required = &catalog.envelope.required;
+    let datacontenttype = match &catalog.envelope.datacontenttype {
+        Some(ct) => quote!(::core::option::Option::Some(#ct)),
+        None => quote!(::core::option::Option::None),
+    };
+    let int64 = &catalog.envelope.int64_extensions;
+    let subject_check = catalog.envelope.subject_matches_template;
     let ext_checks = catalog.extensions.iter().map(|x| {
         let name = &x.name;
         let (wrong_type, expected) = match x.kind {
             ExtensionKind::String => (quote!(__v.as_str().is_none()), "a string"),
+            ExtensionKind::Integer if catalog.envelope.is_int64(&x.name) => (quote!(__v.as_i64().is_none()), "a 64-bit integer"),
             ExtensionKind::Integer => (quote!(__v.as_i32().is_none()), "a 32-bit integer"),
             ExtensionKind::Boolean => (quote!(__v.as_bool().is_none()), "a boolean"),
         };
@@ -116,6 +124,10 @@ pub(super) fn emit_registry(catalog: &Catalog, opts: &EmitOptions) -> TokenStrea
 
             const ENVELOPE: #herald::EnvelopeOptions = #herald::EnvelopeOptions {
                 legacy_extensions_object: #legacy,
+                required: &[#(#required),*],
+                datacontenttype: #datacontenttype,
+                int64_extensions: &[#(#int64),*],
+                subject_matches_template: #subject_check,
             };
 
             fn check_extensions(

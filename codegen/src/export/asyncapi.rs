@@ -103,7 +103,7 @@ pub fn document(catalog: &Catalog, options: &Options) -> Value {
 
 fn message(catalog: &Catalog, event: &EventType, schemas: &mut Map<String, Value>) -> Value {
     let name = event.rust_name();
-    let mut payload = event.schema.clone();
+    let mut payload = super::jsonschema::portable(&event.schema);
     if let Some(defs) = payload.as_object_mut().and_then(|o| o.remove("$defs")).and_then(|d| d.as_object().cloned()) {
         for (def, mut schema) in defs {
             rewrite_refs(&mut schema, &name);
@@ -124,6 +124,12 @@ fn message(catalog: &Catalog, event: &EventType, schemas: &mut Map<String, Value
             });
             if let Some(subject) = event.subject.as_deref().and_then(|t| fill_subject(t, data)) {
                 headers["ce-subject"] = json!(subject);
+            }
+            if catalog.envelope.requires("time") {
+                headers["ce-time"] = json!("2024-05-01T12:30:00Z");
+            }
+            if catalog.envelope.requires("datacontenttype") {
+                headers["content-type"] = json!(catalog.envelope.datacontenttype.as_deref().unwrap_or("application/json"));
             }
             json!({"name": format!("example{}", i + 1), "headers": headers, "payload": data})
         })
@@ -149,7 +155,9 @@ fn headers(catalog: &Catalog, event: &EventType) -> Value {
     header("ce-id", json!({"type": "string", "minLength": 1, "description": "Identifies the event; unique per source."}));
     header("ce-source", json!({"type": "string", "minLength": 1, "description": "Where the event happened (URI reference)."}));
     header("ce-type", json!({"const": event.type_name, "description": "The CloudEvents type."}));
+    let rules = &catalog.envelope;
     let subject = match &event.subject {
+        Some(t) if rules.subject_matches_template => format!("What the event is about: `{t}` filled from the body; any other subject is refused (422, pointer `/subject`)."),
         Some(t) => format!("What the event is about, by convention `{t}`."),
         None => "What the event is about.".to_string(),
     };
@@ -159,16 +167,27 @@ fn headers(catalog: &Catalog, event: &EventType) -> Value {
     for ext in &catalog.extensions {
         let kind = match ext.kind {
             ExtensionKind::String => "a string",
+            ExtensionKind::Integer if rules.is_int64(&ext.name) => "a 64-bit integer, in decimal",
             ExtensionKind::Integer => "a 32-bit integer, in decimal",
             ExtensionKind::Boolean => "`true` or `false`",
         };
         header(&format!("ce-{}", ext.name), json!({"type": "string", "description": format!("{} ({kind})", ext.description)}));
     }
-    header("content-type", json!({"const": "application/json", "description": "Media type of the body (`data`)."}));
+    let content_type = match &rules.datacontenttype {
+        Some(ct) => format!("Media type of the body (`data`): `{ct}`, as this catalog requires (`envelope.datacontenttype`)."),
+        None => "Media type of the body (`data`).".to_string(),
+    };
+    header("content-type", json!({"const": rules.datacontenttype.as_deref().unwrap_or("application/json"), "description": content_type}));
+    let mut required = vec!["ce-id".to_string(), "ce-source".into(), "ce-specversion".into(), "ce-type".into()];
+    for attribute in &rules.required {
+        // Binary mode carries `datacontenttype` as `Content-Type`.
+        required.push(if attribute == "datacontenttype" { "content-type".to_string() } else { format!("ce-{attribute}") });
+    }
+    required.sort();
     json!({
         "type": "object",
         "properties": properties,
-        "required": ["ce-id", "ce-source", "ce-specversion", "ce-type"],
+        "required": required,
     })
 }
 

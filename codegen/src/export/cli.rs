@@ -31,9 +31,11 @@ pub struct ExportArgs {
     /// the others (`-` or absent: standard output).
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
-    /// Base URI of the JSON Schema `$id`s (`{base}{type}.json`).
-    #[arg(long, value_name = "URI", default_value_t = Options::default().base_uri)]
-    pub base_uri: String,
+    /// Base URI of the JSON Schema `$id`s (`{base}{type}.json`); overrides
+    /// the catalog's `base_uri:` (default: that key, else
+    /// https://herald.invalid/schemas/).
+    #[arg(long, value_name = "URI")]
+    pub base_uri: Option<String>,
 }
 
 /// Run `herald export`; returns the process exit code.

@@ -24,6 +24,7 @@ pub const DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
 /// All documents: file name → pretty-printed JSON (keys sorted, trailing
 /// newline).
 pub fn export(catalog: &Catalog, options: &Options) -> BTreeMap<String, String> {
+    let options = &options.for_catalog(catalog);
     let mut files = BTreeMap::new();
     for event in &catalog.events {
         files.insert(format!("{}.json", event.type_name), pretty(&data_schema(event, options)));
@@ -38,6 +39,7 @@ pub fn export(catalog: &Catalog, options: &Options) -> BTreeMap<String, String> 
 /// `$id` so that references resolve offline, and formats asserted as Herald
 /// checks them.
 pub fn validator(catalog: &Catalog, options: &Options, file: &str) -> Result<jsonschema::Validator, String> {
+    let options = &options.for_catalog(catalog);
     let docs: BTreeMap<String, Value> = export(catalog, options)
         .into_iter()
         .map(|(name, text)| serde_json::from_str(&text).map(|doc| (name, doc)).map_err(|e| e.to_string()))
@@ -54,7 +56,7 @@ pub fn validator(catalog: &Catalog, options: &Options, file: &str) -> Result<jso
 
 /// The schema of an event's `data`, as a standalone document.
 pub fn data_schema(event: &EventType, options: &Options) -> Value {
-    let mut doc = event.schema.as_object().cloned().unwrap_or_default();
+    let mut doc = portable(&event.schema).as_object().cloned().unwrap_or_default();
     doc.insert("$schema".into(), json!(DIALECT));
     doc.insert("$id".into(), json!(data_id(event, options)));
     doc.insert("title".into(), json!(format!("{}Data", event.rust_name())));
@@ -64,6 +66,36 @@ pub fn data_schema(event: &EventType, options: &Options) -> Value {
     }
     Value::Object(doc)
 }
+
+/// A catalog data schema in standard JSON Schema: Herald's own keyword
+/// `offset: utc-only` (on a `format: date-time` string) becomes the
+/// `pattern` it means, `Z` or `z` at the end (the lint keeps `pattern` off
+/// typed date-times, so there is none to merge with). Only schema
+/// positions are rewritten, never `examples`, `default` or `const` data.
+pub(crate) fn portable(schema: &Value) -> Value {
+    let Some(map) = schema.as_object() else { return schema.clone() };
+    let mut out = Map::new();
+    for (key, value) in map {
+        let value = match key.as_str() {
+            "offset" => continue,
+            "properties" | "$defs" => match value.as_object() {
+                Some(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), portable(v))).collect()),
+                None => value.clone(),
+            },
+            "items" | "additionalProperties" => portable(value),
+            _ => value.clone(),
+        };
+        out.insert(key.clone(), value);
+    }
+    if map.get("offset").and_then(Value::as_str) == Some("utc-only") {
+        out.insert("pattern".into(), json!(UTC_ONLY));
+    }
+    Value::Object(out)
+}
+
+/// `offset: utc-only` as a pattern: the date-time ends in `Z` (RFC 3339
+/// also allows `z`).
+pub(crate) const UTC_ONLY: &str = "[Zz]$";
 
 /// `$id` of an event's data schema.
 pub fn data_id(event: &EventType, options: &Options) -> String {
@@ -80,21 +112,50 @@ pub fn envelope_id(event: &EventType, options: &Options) -> String {
 /// lower-case letters and digits, `datacontenttype` is a JSON media type,
 /// extensions are strings, booleans or 32-bit integers (an integer or a
 /// boolean also in its canonical text form, as binary mode sends it).
+///
+/// The catalog's envelope rules narrow it: `envelope.required` attributes
+/// are required and never `null`, `envelope.datacontenttype` pins the
+/// media type, `format: int64` extensions take 64-bit integers. JSON
+/// Schema cannot compare `subject` with a template filled from `data`
+/// (`envelope.subject_matches_template`): the description says it.
 pub fn envelope_schema(catalog: &Catalog, event: &EventType, options: &Options) -> Value {
+    let options = &options.for_catalog(catalog);
+    let rules = &catalog.envelope;
     let mut properties = attributes();
     properties.insert(
         "type".into(),
         json!({"const": event.type_name, "description": "The CloudEvents type of this event."}),
     );
     if let Some(template) = &event.subject {
+        let description = if rules.subject_matches_template {
+            format!("`{template}` filled from `data` (Herald checks it, `envelope.subject_matches_template`; JSON Schema cannot).")
+        } else {
+            format!("By convention `{template}`, filled from `data`.")
+        };
+        properties["subject"]["description"] = json!(description);
+    }
+    if let Some(pinned) = &rules.datacontenttype {
         properties.insert(
-            "subject".into(),
-            json!({"type": ["string", "null"], "minLength": 1, "description": format!("By convention `{template}`, filled from `data`.")}),
+            "datacontenttype".into(),
+            json!({
+                "type": ["string", "null"],
+                "pattern": media_type_pattern(pinned),
+                "description": format!("Media type of `data`: `{pinned}` (`envelope.datacontenttype`), case-insensitive, parameters allowed."),
+            }),
         );
     }
+    let mut required: Vec<&str> = vec!["data", "id", "source", "specversion", "type"];
+    for attribute in &rules.required {
+        if let Some(schema) = properties.get_mut(attribute.as_str()) {
+            schema["type"] = json!("string");
+            schema["description"] = json!(format!("{} Required by this catalog (`envelope.required`).", schema["description"].as_str().unwrap_or_default()));
+        }
+        required.push(attribute);
+    }
+    required.sort_unstable();
     let mut declared = Map::new();
     for ext in &catalog.extensions {
-        declared.insert(ext.name.clone(), extension(ext));
+        declared.insert(ext.name.clone(), extension(ext, rules.is_int64(&ext.name)));
     }
     properties.extend(declared.clone());
     if catalog.envelope.legacy_extensions_object {
@@ -117,7 +178,7 @@ pub fn envelope_schema(catalog: &Catalog, event: &EventType, options: &Options) 
         "description": format!("A CloudEvents v1.0 event of type `{}`: {}", event.type_name, event.description),
         "type": "object",
         "properties": properties,
-        "required": ["data", "id", "source", "specversion", "type"],
+        "required": required,
         "propertyNames": {"pattern": ATTRIBUTE_NAME},
         "additionalProperties": extension_value(),
     })
@@ -153,13 +214,35 @@ fn attributes() -> Map<String, Value> {
 /// A JSON media type, case-insensitive, parameters allowed.
 const JSON_MEDIA_TYPE: &str = "^\\s*(?:[Aa][Pp][Pp][Ll][Ii][Cc][Aa][Tt][Ii][Oo][Nn]/[Jj][Ss][Oo][Nn]|[Tt][Ee][Xx][Tt]/[Jj][Ss][Oo][Nn]|[^;]*\\+[Jj][Ss][Oo][Nn])\\s*(?:;[\\s\\S]*)?$";
 
-fn extension(ext: &ExtensionDecl) -> Value {
+/// `pinned`'s essence as a pattern for the attribute: ASCII case ignored,
+/// whitespace around it and parameters after it allowed (as
+/// [`JSON_MEDIA_TYPE`] and Herald's media type matching).
+fn media_type_pattern(pinned: &str) -> String {
+    let mut essence = String::new();
+    for c in pinned.chars() {
+        if c.is_ascii_alphabetic() {
+            essence.push_str(&format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase()));
+        } else if c.is_ascii_alphanumeric() || c == '/' || c == '-' || c == '_' {
+            essence.push(c);
+        } else {
+            essence.push('\\');
+            essence.push(c);
+        }
+    }
+    format!("^\\s*{essence}\\s*(?:;[\\s\\S]*)?$")
+}
+
+fn extension(ext: &ExtensionDecl, int64: bool) -> Value {
     let mut schema = match ext.kind {
         ExtensionKind::String => json!({"type": ["string", "null"]}),
         ExtensionKind::Boolean => json!({"anyOf": [{"type": ["boolean", "null"]}, {"enum": ["true", "false"]}]}),
+        ExtensionKind::Integer if int64 => json!({"anyOf": [
+            {"type": ["integer", "null"], "minimum": i64::MIN, "maximum": i64::MAX},
+            {"type": "string", "pattern": int_text_pattern("9223372036854775807", "9223372036854775808")},
+        ]}),
         ExtensionKind::Integer => json!({"anyOf": [
             {"type": ["integer", "null"], "minimum": i32::MIN, "maximum": i32::MAX},
-            {"type": "string", "pattern": int32_text_pattern()},
+            {"type": "string", "pattern": int_text_pattern("2147483647", "2147483648")},
         ]}),
     };
     schema["description"] = json!(ext.description);
@@ -171,10 +254,12 @@ fn extension_value() -> Value {
     json!({"anyOf": [{"type": ["string", "boolean", "null"]}, {"type": "integer", "minimum": i32::MIN, "maximum": i32::MAX}]})
 }
 
-/// The canonical decimal text of a 32-bit integer (RFC 8259 `int`: no `+`,
-/// no leading zero), as a regular expression.
-fn int32_text_pattern() -> String {
-    format!("^(?:-?0|[1-9][0-9]{{0,8}}|{}|-(?:[1-9][0-9]{{0,8}}|{}))$", at_most("2147483647"), at_most("2147483648"))
+/// The canonical decimal text (RFC 8259 `int`: no `+`, no leading zero)
+/// of an integer from `-min` to `max`, both written out, as a regular
+/// expression.
+fn int_text_pattern(max: &str, min: &str) -> String {
+    let shorter = max.len() - 2;
+    format!("^(?:-?0|[1-9][0-9]{{0,{shorter}}}|{}|-(?:[1-9][0-9]{{0,{shorter}}}|{}))$", at_most(max), at_most(min))
 }
 
 /// Numbers of exactly `max.len()` digits (no leading zero) up to `max`.
@@ -195,6 +280,7 @@ fn at_most(max: &str) -> String {
 
 /// Any event of the catalog.
 pub fn index(catalog: &Catalog, options: &Options) -> Value {
+    let options = &options.for_catalog(catalog);
     let envelopes: Vec<Value> = catalog.events.iter().map(|e| json!({"$ref": envelope_id(e, options)})).collect();
     json!({
         "$schema": DIALECT,

@@ -36,24 +36,23 @@ pub mod python;
 mod shape;
 pub mod typescript;
 
+/// The base URI of JSON Schema `$id`s when neither the catalog
+/// (`base_uri:`) nor the caller (`--base-uri`) sets one.
+pub const DEFAULT_BASE_URI: &str = "https://herald.invalid/schemas/";
+
 /// What every exporter may need beyond the catalog.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
     /// Base URI of the JSON Schema documents: each gets `$id`
     /// `{base_uri}{type}.json` (the envelope `{base_uri}{type}.envelope.json`).
-    /// Ends with `/`. Default `https://herald.invalid/schemas/`, which says
-    /// plainly that it was not set.
-    pub base_uri: String,
+    /// `None` (the default): the catalog's `base_uri:`, else
+    /// [`DEFAULT_BASE_URI`], which says plainly that it was not set.
+    pub base_uri: Option<String>,
     /// The file name of the catalog as generated files name it in their
     /// header (`events.yaml`); default: the catalog's `source_name`.
     pub source_name: Option<String>,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Options { base_uri: "https://herald.invalid/schemas/".to_string(), source_name: None }
-    }
-}
 
 impl Options {
     /// The name generated headers give the catalog: its file name only, so
@@ -63,9 +62,16 @@ impl Options {
         Path::new(name).file_name().map_or_else(|| name.to_string(), |n| n.to_string_lossy().into_owned())
     }
 
-    /// `base_uri` with exactly one trailing `/`.
+    /// These options with what they leave open taken from `catalog`: the
+    /// base URI from its `base_uri:` key (an explicit `base_uri`, such as
+    /// `--base-uri`, wins). Every exporter starts with this.
+    pub fn for_catalog(&self, catalog: &Catalog) -> Options {
+        Options { base_uri: self.base_uri.clone().or_else(|| catalog.base_uri.clone()), ..self.clone() }
+    }
+
+    /// `base_uri` (or [`DEFAULT_BASE_URI`]) with exactly one trailing `/`.
     pub(crate) fn base(&self) -> String {
-        format!("{}/", self.base_uri.trim_end_matches('/'))
+        format!("{}/", self.base_uri.as_deref().unwrap_or(DEFAULT_BASE_URI).trim_end_matches('/'))
     }
 }
 

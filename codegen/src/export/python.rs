@@ -205,6 +205,8 @@ _FORMATS: dict[str, Callable[[str], bool]] = {
     "uri": lambda s: re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:" + _URI_CHARS, s) is not None,
     "uri-reference": lambda s: re.fullmatch(_URI_CHARS, s) is not None,
 }
+_FORMATS["utc-date-time"] = lambda s: _FORMATS["date-time"](s) and s[-1:] in ("Z", "z")
+"""`offset: utc-only`: a date-time written in UTC with `Z`."""
 
 
 def _format(name: str) -> AfterValidator:
@@ -229,14 +231,16 @@ def _unique(items: list[Any]) -> list[Any]:
 /// The envelope models and the functions over them.
 fn envelope(catalog: &Catalog, out: &mut String) {
     out.push_str(ENVELOPE);
+    let rules = &catalog.envelope;
     let mut declared = String::new();
     let mut params = String::new();
     let mut fields = String::new();
-    let mut nullable = vec!["datacontenttype", "dataschema", "subject", "time"];
+    let mut nullable: Vec<&str> = ["datacontenttype", "dataschema", "subject", "time"].into_iter().filter(|a| !rules.requires(a)).collect();
     for ext in &catalog.extensions {
         let (ty, plain) = match ext.kind {
             ExtensionKind::String => ("str", "str"),
             ExtensionKind::Boolean => ("BooleanExtension", "bool"),
+            ExtensionKind::Integer if rules.is_int64(&ext.name) => ("Int64Extension", "int"),
             ExtensionKind::Integer => ("Int32Extension", "int"),
         };
         let _ = writeln!(declared, "    {}: {ty} | None = None\n    \"\"\"{}\"\"\"", ext.name, doc_line(&ext.description));
@@ -263,13 +267,22 @@ fn envelope(catalog: &Catalog, out: &mut String) {
     out.push_str("    specversion: Literal[\"1.0\"]\n");
     out.push_str("    id: Annotated[str, Field(min_length=1)]\n");
     out.push_str("    source: Annotated[str, Field(min_length=1)]\n");
-    out.push_str("    subject: Annotated[str, Field(min_length=1)] | None = None\n");
-    out.push_str("    time: Annotated[str, _format(\"date-time\")] | None = None\n");
-    out.push_str("    datacontenttype: Annotated[str, AfterValidator(_json_media_type)] | None = None\n");
-    out.push_str("    dataschema: Annotated[str, _format(\"uri\")] | None = None\n");
+    // `envelope.required` attributes have no default and take no `null`.
+    let presence = |attribute: &str| if rules.requires(attribute) { "" } else { " | None = None" };
+    let media = match &rules.datacontenttype {
+        Some(ct) => format!("_media_type({})", quote(ct)),
+        None => "_json_media_type".to_string(),
+    };
+    let _ = writeln!(out, "    subject: Annotated[str, Field(min_length=1)]{}", presence("subject"));
+    let _ = writeln!(out, "    time: Annotated[str, _format(\"date-time\")]{}", presence("time"));
+    let _ = writeln!(out, "    datacontenttype: Annotated[str, AfterValidator({media})]{}", presence("datacontenttype"));
+    let _ = writeln!(out, "    dataschema: Annotated[str, _format(\"uri\")]{}", presence("dataschema"));
     out.push_str(&declared);
     if catalog.envelope.legacy_extensions_object {
         out.push_str("    extensions: LegacyExtensions | None = None\n");
+    }
+    if rules.subject_matches_template {
+        out.push_str(SUBJECT_CHECK);
     }
 
     let mut names = Vec::new();
@@ -338,7 +351,7 @@ def build_event(
 /// What the envelope models use.
 const ENVELOPE: &str = r#"
 
-def _int32_text(value: Any) -> Any:
+def _int_text(value: Any) -> Any:
     """The canonical decimal text of an integer (as binary mode sends it), as the integer."""
     if isinstance(value, str):
         if not re.fullmatch(r"-?(0|[1-9][0-9]*)", value):
@@ -356,6 +369,17 @@ def _bool_text(value: Any) -> Any:
     return value
 
 
+def _media_type(expected: str) -> Callable[[str], str]:
+    """A check that a media type is `expected` (case-insensitive, parameters allowed)."""
+
+    def validate(value: str) -> str:
+        if value.split(";")[0].strip().lower() != expected:
+            raise ValueError(f"expected {expected}")
+        return value
+
+    return validate
+
+
 def _json_media_type(value: str) -> str:
     """A JSON media type (`application/json`, `text/json`, `...+json`), case-insensitive, parameters allowed."""
     essence = value.split(";")[0].strip().lower()
@@ -364,7 +388,7 @@ def _json_media_type(value: str) -> str:
     return value
 
 
-Int32Extension = Annotated[int, BeforeValidator(_int32_text), Field(ge=-(2**31), le=2**31 - 1)]
+Int32Extension = Annotated[int, BeforeValidator(_int_text), Field(ge=-(2**31), le=2**31 - 1)]
 """A 32-bit integer extension: a JSON integer, or its canonical decimal text."""
 
 BooleanExtension = Annotated[bool, BeforeValidator(_bool_text)]
@@ -372,6 +396,22 @@ BooleanExtension = Annotated[bool, BeforeValidator(_bool_text)]
 
 ExtensionValue = Union[str, bool, Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]]
 """An undeclared extension: a string, a boolean or a 32-bit integer."""
+
+Int64Extension = Annotated[int, BeforeValidator(_int_text), Field(ge=-(2**63), le=2**63 - 1)]
+"""A 64-bit integer extension (`format: int64`): a JSON integer, or its canonical decimal text."""
+
+
+class SubjectMismatch(Exception):
+    """`subject` is not the type's template filled from `data`.
+
+    Not a `ValueError`, so pydantic lets it through and `parse_event` can
+    point at `/subject`.
+    """
+
+    def __init__(self, expected: str, found: str) -> None:
+        super().__init__(f"subject {found!r} is not the template filled from data, {expected!r}")
+        self.expected = expected
+        self.found = found
 
 
 class Attributes(HeraldModel):
@@ -385,6 +425,19 @@ class Attributes(HeraldModel):
                 if not (isinstance(key, str) and re.fullmatch("[a-z0-9]+", key)):
                     raise ValueError(f"attribute name {key!r} is not lower-case letters and digits")
         return value
+"#;
+
+/// `envelope.subject_matches_template`: the check on every envelope.
+const SUBJECT_CHECK: &str = r#"
+    @model_validator(mode="after")
+    def _subject_matches_template(self) -> CloudEventBase:
+        """`subject`, when sent, is the type's template filled from `data`."""
+        data = getattr(self, "data", None)
+        if self.subject is not None and isinstance(data, EventData) and data.SUBJECT is not None:
+            expected = data.SUBJECT.format_map(data.model_dump(mode="json", by_alias=True))
+            if self.subject != expected:
+                raise SubjectMismatch(expected, self.subject)
+        return self
 "#;
 
 const FUNCTIONS: &str = r#"
@@ -437,6 +490,8 @@ def parse_event(raw: bytes | str | dict[str, Any]) -> Event:
         return cast(Event, model.model_validate(value))
     except ValidationError as e:
         raise _first_error(e, "") from None
+    except SubjectMismatch as e:
+        raise EventError("/subject", str(e)) from None
 "#;
 
 struct Writer {
@@ -576,6 +631,7 @@ fn string(rules: &StringRules) -> String {
         metadata.push(format!("Field({})", args.join(", ")));
     }
     if let Some(f) = &rules.format {
+        let f = if rules.utc_only && f == "date-time" { "utc-date-time" } else { f };
         metadata.push(format!("_format({})", quote(f)));
     }
     annotated("str".to_string(), metadata)

@@ -36,6 +36,8 @@ pub(crate) struct StringRules {
     pub(crate) max_length: Option<u64>,
     pub(crate) pattern: Option<String>,
     pub(crate) format: Option<String>,
+    /// `offset: utc-only` on a `date-time`: only `Z` (or `z`) as the offset.
+    pub(crate) utc_only: bool,
     /// `enum` values (Herald's enums are of strings).
     pub(crate) values: Option<Vec<String>>,
 }
@@ -141,6 +143,7 @@ impl Shape {
                 max_length: uint("maxLength"),
                 pattern: map.get("pattern").and_then(Value::as_str).map(str::to_string),
                 format: map.get("format").and_then(Value::as_str).map(str::to_string),
+                utc_only: map.get("offset").and_then(Value::as_str) == Some("utc-only"),
                 values: map
                     .get("enum")
                     .and_then(Value::as_array)

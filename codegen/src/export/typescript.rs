@@ -51,11 +51,16 @@ pub fn export(catalog: &Catalog, options: &Options) -> String {
 /// The envelope, the type map and the unions.
 fn envelope(catalog: &Catalog, out: &mut String) {
     out.push_str(ENVELOPE);
+    let rules = &catalog.envelope;
+    if rules.int64_extensions.iter().any(|n| catalog.extensions.iter().any(|e| &e.name == n)) {
+        out.push_str(INT64);
+    }
     let mut declared = String::new();
     for ext in &catalog.extensions {
         let schema = match ext.kind {
             ExtensionKind::String => "z.string()",
             ExtensionKind::Boolean => "BooleanExtensionZ",
+            ExtensionKind::Integer if rules.is_int64(&ext.name) => "Int64ExtensionZ",
             ExtensionKind::Integer => "Int32ExtensionZ",
         };
         let _ = writeln!(declared, "  /** {} */\n  {}: {schema}.nullish(),", doc_line(&ext.description), ext.name);
@@ -67,10 +72,16 @@ fn envelope(catalog: &Catalog, out: &mut String) {
     out.push_str("  id: z.string().min(1),\n");
     out.push_str("  source: z.string().min(1),\n");
     out.push_str("  type: z.string().min(1),\n");
-    out.push_str("  subject: z.string().min(1).nullish(),\n");
-    out.push_str("  time: z.string().refine(isDateTime, \"expected an RFC 3339 date-time\").nullish(),\n");
-    out.push_str("  datacontenttype: z.string().refine(isJsonMediaType, \"expected a JSON media type\").nullish(),\n");
-    out.push_str("  dataschema: z.string().refine(isUri, \"expected an absolute URI\").nullish(),\n");
+    // `envelope.required` attributes are neither optional nor `null`.
+    let presence = |attribute: &str| if rules.requires(attribute) { "" } else { ".nullish()" };
+    let media = match &rules.datacontenttype {
+        Some(ct) => format!("z.string().refine((s) => mediaEssence(s) === {}, {})", quote(ct), quote(&format!("expected {ct}"))),
+        None => "z.string().refine(isJsonMediaType, \"expected a JSON media type\")".to_string(),
+    };
+    let _ = writeln!(out, "  subject: z.string().min(1){},", presence("subject"));
+    let _ = writeln!(out, "  time: z.string().refine(isDateTime, \"expected an RFC 3339 date-time\"){},", presence("time"));
+    let _ = writeln!(out, "  datacontenttype: {media}{},", presence("datacontenttype"));
+    let _ = writeln!(out, "  dataschema: z.string().refine(isUri, \"expected an absolute URI\"){},", presence("dataschema"));
     out.push_str(&declared);
     if catalog.envelope.legacy_extensions_object {
         out.push_str("  /** Extensions nested the legacy way; read as if they were top-level attributes. */\n");
@@ -86,7 +97,18 @@ fn envelope(catalog: &Catalog, out: &mut String) {
         let name = event.rust_name();
         let _ = writeln!(out, "/** A whole `{}` event. */", event.type_name);
         let _ = writeln!(out, "export const {name}EventZ = CloudEventBaseZ.extend({{");
-        let _ = writeln!(out, "  type: z.literal({}),\n  data: {name}DataZ,\n}});", quote(&event.type_name));
+        let _ = write!(out, "  type: z.literal({}),\n  data: {name}DataZ,\n}})", quote(&event.type_name));
+        match event.subject.as_deref().filter(|_| rules.subject_matches_template) {
+            Some(template) => {
+                let _ = writeln!(
+                    out,
+                    ".refine((e) => e.subject == null || e.subject === {}, {{\n  message: {},\n  path: [\"subject\"],\n}});",
+                    subject_expression(template),
+                    quote(&format!("expected the subject `{template}` filled from data"))
+                );
+            }
+            None => out.push_str(";\n"),
+        }
         let _ = writeln!(out, "export type {name}Event = z.infer<typeof {name}EventZ>;\n");
     }
 
@@ -110,6 +132,31 @@ fn envelope(catalog: &Catalog, out: &mut String) {
     out.push_str("  ])\n  .refine(hasAttributeNames, \"attribute names are lower-case letters and digits\");\n");
     out.push_str("/** Any event of the catalog. */\n");
     out.push_str("export type CloudEvent = z.infer<typeof CloudEventZ>;\n");
+}
+
+/// `template` filled from `e.data` as a TypeScript expression:
+/// `run/{run_id}` → `"run/" + e.data.run_id` (the placeholders are string
+/// properties, as the catalog's lint makes sure).
+fn subject_expression(template: &str) -> String {
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}').map(|c| open + c) else { break };
+        if open > 0 {
+            parts.push(quote(&rest[..open]));
+        }
+        let name = &rest[open + 1..close];
+        parts.push(if key(name) == name { format!("e.data.{name}") } else { format!("e.data[{}]", quote(name)) });
+        rest = &rest[close + 1..];
+    }
+    if !rest.is_empty() || parts.is_empty() {
+        parts.push(quote(rest));
+    }
+    if parts.len() == 1 && !parts[0].starts_with('"') {
+        // One placeholder alone: make sure the comparison is of strings.
+        return format!("String({})", parts[0]);
+    }
+    if parts[0].starts_with('"') { parts.join(" + ") } else { format!("\"\" + {}", parts.join(" + ")) }
 }
 
 /// Which helper functions the module needs (each written once, on top).
@@ -176,6 +223,9 @@ function isDateTime(s: string): boolean {
   return s.length > 11 && (s[10] === "T" || s[10] === "t") && isDate(s.slice(0, 10)) && isTime(s.slice(11));
 }
 
+/** A `date-time` in UTC, written with `Z` (`offset: utc-only`; what `z.iso.datetime()` means). */
+const isUtcDateTime = (s: string): boolean => isDateTime(s) && /[Zz]$/.test(s);
+
 "#;
 
 /// What the envelope schemas use.
@@ -191,11 +241,29 @@ const BooleanExtensionZ = z.union([z.boolean(), z.enum(["true", "false"]).transf
 /** CloudEvents attribute names: lower-case ASCII letters and digits. */
 const hasAttributeNames = (o: object): boolean => Object.keys(o).every((k) => /^[a-z0-9]+$/.test(k));
 
+/** A media type's `type/subtype`: parameters stripped, ASCII lower-cased. */
+const mediaEssence = (s: string): string => (s.split(";")[0] ?? "").trim().replace(/[A-Z]/g, (c) => c.toLowerCase());
+
 /** A JSON media type (`application/json`, `text/json`, `…+json`), case-insensitive, parameters allowed. */
 function isJsonMediaType(s: string): boolean {
-  const essence = (s.split(";")[0] ?? "").trim().replace(/[A-Z]/g, (c) => c.toLowerCase());
+  const essence = mediaEssence(s);
   return essence === "application/json" || essence === "text/json" || essence.endsWith("+json");
 }
+
+"#;
+
+/// The 64-bit integer extensions (`format: int64`).
+const INT64: &str = r#"/**
+ * A 64-bit integer extension: a JSON integer, or its canonical decimal text (as binary mode sends it).
+ * The text is checked exactly (with BigInt); a JSON number past 2^53 is not exact in JavaScript.
+ */
+const Int64ExtensionZ = z.union([
+  z.number().refine((n) => Number.isInteger(n) && n >= -(2 ** 63) && n <= 2 ** 63, "expected a 64-bit integer"),
+  z
+    .string()
+    .refine((s) => /^-?(0|[1-9][0-9]*)$/.test(s) && BigInt(s) >= -(2n ** 63n) && BigInt(s) < 2n ** 63n, "expected a 64-bit integer")
+    .transform(Number),
+]);
 
 "#;
 
@@ -340,6 +408,7 @@ impl Writer<'_> {
             Some("ipv6") => "z.ipv6()".to_string(),
             Some(f @ ("date-time" | "date" | "time" | "hostname" | "email" | "uri" | "uri-reference")) => {
                 let (func, what) = match f {
+                    "date-time" if rules.utc_only => ("isUtcDateTime", "an RFC 3339 date-time in UTC, ending in Z"),
                     "date-time" => ("isDateTime", "an RFC 3339 date-time"),
                     "date" => ("isDate", "an RFC 3339 date"),
                     "time" => ("isTime", "an RFC 3339 time"),

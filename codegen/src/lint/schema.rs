@@ -28,6 +28,7 @@ const SUPPORTED: &[&str] = &[
     "minLength",
     "maxLength",
     "pattern",
+    "offset",
     "items",
     "minItems",
     "maxItems",
@@ -38,7 +39,7 @@ const SUPPORTED: &[&str] = &[
     "$defs",
 ];
 const SUMMARY: &str = "Herald supports `type`, `properties`, `required`, `additionalProperties`, `items`, `enum` (of strings), \
-    `const`, `format`, `pattern`, `minimum`/`maximum` (and exclusive), `multipleOf`, length, item and property counts, \
+    `const`, `format` (with `offset: utc-only` on a `date-time`), `pattern`, `minimum`/`maximum` (and exclusive), `multipleOf`, length, item and property counts, \
     `uniqueItems`, `$ref` to `#/$defs/Name`, `$defs` and annotations (`description`, `title`, `default`, `examples`)";
 const TYPES: &[&str] = &["object", "string", "number", "integer", "boolean", "array"];
 /// The formats the generated `validate()` checks (see `herald::formats`).
@@ -208,6 +209,23 @@ impl Walker<'_> {
             "examples" => {
                 if value.items().is_none() {
                     self.expected(entry, pointer, "a sequence");
+                }
+            }
+            "offset" => {
+                let date_time = parent.get("format").and_then(|f| f.value.as_str()) == Some("date-time");
+                match value.as_str() {
+                    None => self.expected(entry, pointer, "a string"),
+                    Some("utc-only" | "any") if date_time => {}
+                    Some(_) if !date_time => self.ctx.error(
+                        entry.key_mark,
+                        format!("`offset` in {at} applies to `format: date-time` strings only"),
+                        "add `format: date-time`, or remove `offset`",
+                    ),
+                    Some(o) => self.ctx.error(
+                        value.mark,
+                        format!("unknown `offset` `{o}` in {at}"),
+                        "write `offset: utc-only` (only `Z`, as Zod's `z.iso.datetime()`), or `offset: any` (the default: any RFC 3339 offset)",
+                    ),
                 }
             }
             "format" => match value.as_str() {

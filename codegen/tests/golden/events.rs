@@ -1753,16 +1753,20 @@ impl ::herald::EventCatalog for Catalog {
     ];
     const ENVELOPE: ::herald::EnvelopeOptions = ::herald::EnvelopeOptions {
         legacy_extensions_object: true,
+        required: &["datacontenttype", "subject", "time"],
+        datacontenttype: ::core::option::Option::Some("application/json"),
+        int64_extensions: &["seq"],
+        subject_matches_template: true,
     };
     fn check_extensions(
         __envelope: &::herald::Envelope<'_>,
     ) -> ::core::result::Result<(), ::herald::DataError> {
         let _ = __envelope;
         if let ::core::option::Option::Some(__v) = __envelope.extension("seq") {
-            if __v.as_i32().is_none() {
+            if __v.as_i64().is_none() {
                 return ::core::result::Result::Err(::herald::DataError::Extension {
                     name: ::std::string::ToString::to_string("seq"),
-                    expected: "a 32-bit integer",
+                    expected: "a 64-bit integer",
                 });
             }
         }
@@ -2178,7 +2182,7 @@ pub trait EnvelopeExt {
     /// Per-run event sequence number; events of a run are applied in `seq` order.
     ///
     /// The `seq` extension attribute; `None` when absent or not of its declared type.
-    fn seq(&self) -> ::core::option::Option<i32>;
+    fn seq(&self) -> ::core::option::Option<i64>;
     /// W3C trace context (OpenTelemetry) of the operation that emitted the event.
     ///
     /// The `traceparent` extension attribute; `None` when absent or not of its declared type.
@@ -2186,8 +2190,8 @@ pub trait EnvelopeExt {
 }
 #[automatically_derived]
 impl EnvelopeExt for ::herald::Envelope<'_> {
-    fn seq(&self) -> ::core::option::Option<i32> {
-        self.extension("seq").and_then(|__v| __v.as_i32())
+    fn seq(&self) -> ::core::option::Option<i64> {
+        self.extension("seq").and_then(|__v| __v.as_i64())
     }
     fn traceparent(&self) -> ::core::option::Option<&str> {
         self.extension("traceparent").and_then(|__v| __v.as_str())

@@ -209,7 +209,7 @@ impl<'de> serde::de::Visitor<'de> for AtMost {
 mod tests {
     use super::*;
 
-    const OPTS: EnvelopeOptions = EnvelopeOptions { legacy_extensions_object: false };
+    const OPTS: EnvelopeOptions = EnvelopeOptions::STANDARD;
 
     #[test]
     fn empty_batch() {
@@ -281,7 +281,7 @@ mod tests {
     #[test]
     fn legacy_option_applies_to_elements() {
         let body = br#"[{"specversion":"1.0","id":"1","source":"s","type":"t","extensions":{"seq":3}}]"#;
-        let on = parse_batch(body, EnvelopeOptions { legacy_extensions_object: true }).unwrap();
+        let on = parse_batch(body, EnvelopeOptions { legacy_extensions_object: true, ..EnvelopeOptions::STANDARD }).unwrap();
         assert_eq!(on[0].as_ref().unwrap().extension("seq").unwrap().as_i32(), Some(3));
         let off = parse_batch(body, OPTS).unwrap();
         assert_eq!(off[0].as_ref().unwrap_err().code(), "invalid_extension_value");

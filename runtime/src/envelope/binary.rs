@@ -149,7 +149,7 @@ mod tests {
     use super::*;
     use crate::envelope::ExtensionValue;
 
-    const OPTS: EnvelopeOptions = EnvelopeOptions { legacy_extensions_object: false };
+    const OPTS: EnvelopeOptions = EnvelopeOptions::STANDARD;
 
     fn headers(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static [u8])> {
         let mut h: Vec<(&str, &[u8])> = vec![
@@ -260,7 +260,7 @@ mod tests {
     fn legacy_option_reserves_ce_extensions() {
         let h = headers(&[("ce-extensions", "x")]);
         assert!(parse_binary(h.clone(), b"", OPTS).is_ok());
-        let on = EnvelopeOptions { legacy_extensions_object: true };
+        let on = EnvelopeOptions { legacy_extensions_object: true, ..EnvelopeOptions::STANDARD };
         assert_eq!(parse_binary(h, b"", on).unwrap_err().code(), "invalid_extension_name");
     }
 

@@ -3,7 +3,8 @@
 //!
 //! CloudEvents v1.0 puts extensions at the top level, named with lower-case
 //! ASCII letters and digits only, valued as a string, boolean or 32-bit
-//! integer. Older producers (and the seed orchestrator) nest them in an
+//! integer (a catalog may widen one to 64 bits: `{type: integer, format:
+//! int64}`, as the orchestrator's `seq`). Older producers (and the seed orchestrator) nest them in an
 //! `"extensions": {…}` object; with the catalog option
 //! `envelope.legacy_extensions_object` those members are lifted to the top
 //! level under the very same rules, so handlers never see the difference.
@@ -22,8 +23,9 @@ pub enum ExtensionValue<'a> {
     String(Cow<'a, str>),
     /// A JSON `true` or `false`.
     Boolean(bool),
-    /// A JSON integer in the 32-bit signed range.
-    Integer(i32),
+    /// A JSON integer: in the 32-bit signed range, or the 64-bit one for an
+    /// extension the catalog declares `format: int64`.
+    Integer(i64),
 }
 
 impl ExtensionValue<'_> {
@@ -53,9 +55,15 @@ impl ExtensionValue<'_> {
     /// canonical encoding (RFC 8259 `int`: optional `-`, then `0` or digits
     /// without a leading zero; no `+`, no spaces) within the i32 range.
     pub fn as_i32(&self) -> Option<i32> {
+        self.as_i64().and_then(|i| i32::try_from(i).ok())
+    }
+
+    /// The integer value in the 64-bit range: an integer, or a string in
+    /// the canonical encoding [`ExtensionValue::as_i32`] describes.
+    pub fn as_i64(&self) -> Option<i64> {
         match self {
             ExtensionValue::Integer(i) => Some(*i),
-            ExtensionValue::String(s) => parse_canonical_i32(s),
+            ExtensionValue::String(s) => parse_canonical_i64(s),
             ExtensionValue::Boolean(_) => None,
         }
     }
@@ -87,12 +95,12 @@ impl serde::Serialize for ExtensionValue<'_> {
         match self {
             ExtensionValue::String(v) => s.serialize_str(v),
             ExtensionValue::Boolean(v) => s.serialize_bool(*v),
-            ExtensionValue::Integer(v) => s.serialize_i32(*v),
+            ExtensionValue::Integer(v) => s.serialize_i64(*v),
         }
     }
 }
 
-fn parse_canonical_i32(s: &str) -> Option<i32> {
+fn parse_canonical_i64(s: &str) -> Option<i64> {
     let digits = s.strip_prefix('-').unwrap_or(s);
     let canonical = match digits.as_bytes() {
         [b'0'] => true,
@@ -283,18 +291,17 @@ pub(crate) fn check_name(name: &str) -> Result<(), EnvelopeError> {
 }
 
 /// An extension's value: `null` is absent (`Ok(None)`); strings, booleans
-/// and i32 integers are kept; anything else is rejected with the fix.
-pub(crate) fn value<'a>(name: &str, member: Member<'a>) -> Result<Option<ExtensionValue<'a>>, EnvelopeError> {
+/// and i32 integers (i64 when `int64`: the catalog declares the extension
+/// so) are kept; anything else is rejected with the fix.
+pub(crate) fn value<'a>(name: &str, member: Member<'a>, int64: bool) -> Result<Option<ExtensionValue<'a>>, EnvelopeError> {
     let invalid = |reason: String| EnvelopeError::InvalidExtensionValue { name: name.to_owned(), reason };
     match member {
         Member::Null => Ok(None),
         Member::Bool(b) => Ok(Some(ExtensionValue::Boolean(b))),
         Member::Str(s) => check_chars(name, &s).map(|()| Some(ExtensionValue::String(s))),
-        Member::Int(i) => match i32::try_from(i) {
-            Ok(i) => Ok(Some(ExtensionValue::Integer(i))),
-            Err(_) => Err(out_of_range(name, i)),
-        },
-        Member::BigInt(u) => Err(out_of_range(name, u)),
+        Member::Int(i) if int64 || i32::try_from(i).is_ok() => Ok(Some(ExtensionValue::Integer(i))),
+        Member::Int(i) => Err(out_of_range(name, i, false)),
+        Member::BigInt(u) => Err(out_of_range(name, u, int64)),
         Member::Float => Err(invalid(
             "numbers with a fraction or exponent (`1.5`, `1.0`, `1e3`) are not allowed; \
              send a whole number such as `3`, or a string"
@@ -312,12 +319,11 @@ pub(crate) fn value<'a>(name: &str, member: Member<'a>) -> Result<Option<Extensi
     }
 }
 
-/// The error for an integer extension beyond 32 bits.
-fn out_of_range(name: &str, i: impl fmt::Display) -> EnvelopeError {
-    EnvelopeError::InvalidExtensionValue {
-        name: name.to_owned(),
-        reason: format!("the integer {i} is outside the 32-bit range -2147483648..=2147483647; send it as a string"),
-    }
+/// The error for an integer extension beyond 32 bits (64 for an `int64`
+/// one).
+fn out_of_range(name: &str, i: impl fmt::Display, int64: bool) -> EnvelopeError {
+    let range = if int64 { "64-bit range -9223372036854775808..=9223372036854775807" } else { "32-bit range -2147483648..=2147483647" };
+    EnvelopeError::InvalidExtensionValue { name: name.to_owned(), reason: format!("the integer {i} is outside the {range}; send it as a string") }
 }
 
 /// The members of a legacy `extensions` object (`null` means none).
@@ -364,6 +370,13 @@ mod tests {
         assert_eq!(ExtensionValue::Boolean(true).as_i32(), None);
         assert_eq!(s("x").as_str(), Some("x"));
         assert_eq!(ExtensionValue::Integer(-3).to_string(), "-3");
+        // 64-bit: the text form too; `as_i32` says when a value does not fit.
+        assert_eq!(s("9223372036854775807").as_i64(), Some(i64::MAX));
+        assert_eq!(s("-9223372036854775808").as_i64(), Some(i64::MIN));
+        assert_eq!(s("9223372036854775808").as_i64(), None);
+        assert_eq!(s("2147483648").as_i64(), Some(2_147_483_648));
+        assert_eq!(ExtensionValue::Integer(2_147_483_648).as_i32(), None);
+        assert_eq!(ExtensionValue::Integer(-5).as_i32(), Some(-5));
     }
 
     #[test]
@@ -385,7 +398,7 @@ mod tests {
         let names = ["f", "b", "e", "a", "d", "c"];
         let mut ext = Extensions::new();
         for (i, name) in names.iter().enumerate() {
-            assert!(ext.insert(*name, ExtensionValue::Integer(i as i32)).unwrap().is_none());
+            assert!(ext.insert(*name, ExtensionValue::Integer(i as i64)).unwrap().is_none());
             let mut sorted: Vec<&str> = names[..=i].to_vec();
             sorted.sort_unstable();
             assert_eq!(ext.iter().map(|(n, _)| n).collect::<Vec<_>>(), sorted, "after {name}");

@@ -27,6 +27,13 @@ pub fn is_json(ct: &str) -> bool {
         || essence.len() >= 5 && essence[essence.len() - 5..].eq_ignore_ascii_case(b"+json")
 }
 
+/// Whether two media types have the same essence (`type/subtype`, ASCII
+/// case ignored, parameters stripped): `Application/JSON; charset=utf-8`
+/// is `application/json`.
+pub fn same_essence(a: &str, b: &str) -> bool {
+    trimmed_essence(a).eq_ignore_ascii_case(trimmed_essence(b))
+}
+
 /// Whether `ct` is the structured-mode media type
 /// `application/cloudevents+json`.
 pub fn is_cloudevents(ct: &str) -> bool {

@@ -47,13 +47,83 @@ pub(crate) use structured::{DataHook, parse_with};
 
 pub(crate) use time::{parse_date, parse_date_time, parse_time};
 
-/// Catalog switches that change how envelopes are parsed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Catalog switches that change how envelopes are parsed, and the
+/// catalog's own envelope rules (its `envelope:` and `extensions:` keys).
+///
+/// [`EnvelopeOptions::STANDARD`] (also the `Default`) is CloudEvents v1.0
+/// exactly; every rule here only narrows what it accepts, except
+/// `int64_extensions`, which widens the integer range of the extensions it
+/// names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EnvelopeOptions {
     /// Accept the pre-v1.0 habit of nesting extensions in a top-level
     /// `"extensions": {…}` object, and treat its members as top-level
     /// extensions (catalog option `envelope.legacy_extensions_object`).
     pub legacy_extensions_object: bool,
+    /// Optional attributes the catalog requires (`envelope.required`): any
+    /// of `subject`, `time`, `datacontenttype`, `dataschema`. An event
+    /// without one (or with `null`) is refused with `missing_attribute`.
+    pub required: &'static [&'static str],
+    /// The one media type `data` may have (`envelope.datacontenttype`,
+    /// e.g. `application/json`), compared as media types are
+    /// (case-insensitive, parameters ignored). An event whose
+    /// `datacontenttype` is another one is refused with
+    /// `invalid_datacontenttype`; an absent one is allowed unless
+    /// `required` names it.
+    pub datacontenttype: Option<&'static str>,
+    /// Extensions the catalog declares as 64-bit integers
+    /// (`{type: integer, format: int64}`), sorted: their JSON integers may
+    /// use the whole `i64` range instead of CloudEvents' 32 bits.
+    pub int64_extensions: &'static [&'static str],
+    /// Check that `subject` equals the type's `subject:` template filled
+    /// from `data` (`envelope.subject_matches_template`). It needs the
+    /// data, so [`crate::EventCatalog::decode`] applies it, not the parser.
+    pub subject_matches_template: bool,
+}
+
+impl EnvelopeOptions {
+    /// CloudEvents v1.0 as the spec says, and nothing more.
+    pub const STANDARD: EnvelopeOptions = EnvelopeOptions {
+        legacy_extensions_object: false,
+        required: &[],
+        datacontenttype: None,
+        int64_extensions: &[],
+        subject_matches_template: false,
+    };
+
+    /// Whether the catalog declares extension `name` as a 64-bit integer.
+    pub fn is_int64_extension(&self, name: &str) -> bool {
+        self.int64_extensions.contains(&name)
+    }
+
+    /// The catalog's rules on the attributes of a parsed envelope:
+    /// `required` then `datacontenttype`.
+    pub(crate) fn check(&self, env: &Envelope<'_>) -> Result<(), EnvelopeError> {
+        for &attribute in self.required {
+            let present = match attribute {
+                "subject" => env.subject.is_some(),
+                "time" => env.time.is_some(),
+                "datacontenttype" => env.datacontenttype.is_some(),
+                "dataschema" => env.dataschema.is_some(),
+                _ => true,
+            };
+            if !present {
+                return Err(EnvelopeError::RequiredByCatalog { attribute });
+            }
+        }
+        if let (Some(pinned), Some(found)) = (self.datacontenttype, env.datacontenttype.as_deref()) {
+            if !media::same_essence(found, pinned) {
+                return Err(EnvelopeError::UnexpectedDatacontenttype { found: excerpt(found), expected: pinned });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for EnvelopeOptions {
+    fn default() -> Self {
+        EnvelopeOptions::STANDARD
+    }
 }
 
 /// The event payload.
@@ -459,7 +529,7 @@ pub(crate) fn build<'a>(members: Members<'a>, opts: EnvelopeOptions) -> Result<E
             }
             _ => {
                 extensions::check_name(&name)?;
-                if let Some(value) = extensions::value(&name, member)? {
+                if let Some(value) = extensions::value(&name, member, opts.is_int64_extension(&name))? {
                     extensions.push_unique(name, value);
                 }
             }
@@ -475,6 +545,7 @@ pub(crate) fn build<'a>(members: Members<'a>, opts: EnvelopeOptions) -> Result<E
     env.ty = ty.ok_or(missing("type"))?;
     extensions.sort();
     env.extensions = extensions;
+    opts.check(&env)?;
     Ok(env)
 }
 
@@ -495,8 +566,8 @@ fn data_base64(member: Member<'_>) -> Result<Option<Cow<'_, str>>, EnvelopeError
 mod tests {
     use super::*;
 
-    const OFF: EnvelopeOptions = EnvelopeOptions { legacy_extensions_object: false };
-    const ON: EnvelopeOptions = EnvelopeOptions { legacy_extensions_object: true };
+    const OFF: EnvelopeOptions = EnvelopeOptions::STANDARD;
+    const ON: EnvelopeOptions = EnvelopeOptions { legacy_extensions_object: true, ..EnvelopeOptions::STANDARD };
 
     /// A valid event with `extra` members spliced in after the required ones.
     /// Leaked so that envelopes borrowing it can outlive the statement.
@@ -721,6 +792,65 @@ mod tests {
         assert_eq!(on(r#""extensions":{"x":1"#).0, "invalid_json");
     }
 
+    /// The catalog's envelope rules: required attributes, a pinned
+    /// `datacontenttype`, 64-bit integer extensions.
+    #[test]
+    fn catalog_envelope_rules() {
+        const SEED: EnvelopeOptions = EnvelopeOptions {
+            required: &["datacontenttype", "subject", "time"],
+            datacontenttype: Some("application/json"),
+            int64_extensions: &["seq"],
+            ..EnvelopeOptions::STANDARD
+        };
+        let full = r#""subject":"run/1","time":"2024-05-01T12:00:00Z","datacontenttype":"application/json""#;
+        Envelope::parse(doc(full).as_bytes(), SEED).unwrap();
+        for (attr, rest) in [
+            ("subject", r#""time":"2024-05-01T12:00:00Z","datacontenttype":"application/json""#),
+            ("time", r#""subject":"run/1","datacontenttype":"application/json""#),
+            ("datacontenttype", r#""subject":"run/1","time":"2024-05-01T12:00:00Z""#),
+        ] {
+            for json in [doc(rest), doc(&format!(r#"{rest},"{attr}":null"#))] {
+                let e = err_with(json, SEED);
+                assert_eq!((e.code(), e.attribute()), ("missing_attribute", Some(attr)), "{json}");
+                assert!(matches!(e, EnvelopeError::RequiredByCatalog { .. }), "{e}");
+                assert!(e.to_string().contains("envelope.required"), "{e}");
+            }
+            // Without the rule, the same event is fine.
+            Envelope::parse(doc(rest).as_bytes(), OFF).unwrap();
+        }
+        // The pinned media type, compared as media types are.
+        for good in ["application/json", "Application/JSON", "application/json; charset=utf-8"] {
+            Envelope::parse(doc(&full.replace("application/json", good)).as_bytes(), SEED).unwrap();
+        }
+        for bad in ["text/json", "application/cloudevents+json", "text/plain"] {
+            let e = err_with(doc(&full.replace("application/json", bad)), SEED);
+            assert_eq!((e.code(), e.attribute()), ("invalid_datacontenttype", Some("datacontenttype")), "{bad}");
+            assert!(e.to_string().contains("`application/json`"), "{e}");
+            ok(doc(&full.replace("application/json", bad)));
+        }
+        let pinned_only = EnvelopeOptions { datacontenttype: Some("application/json"), ..EnvelopeOptions::STANDARD };
+        Envelope::parse(doc("").as_bytes(), pinned_only).expect("absent is allowed unless required");
+        // `seq` is 64-bit; other extensions keep the CloudEvents 32 bits.
+        let big = Envelope::parse(doc(&format!(r#"{full},"seq":9223372036854775807"#)).as_bytes(), SEED).unwrap();
+        assert_eq!(big.extension("seq").unwrap().as_i64(), Some(i64::MAX));
+        assert_eq!(big.extension("seq").unwrap().as_i32(), None);
+        assert_eq!(Envelope::parse(big.to_json().as_bytes(), SEED).unwrap(), big, "round-trips");
+        let min = Envelope::parse(doc(&format!(r#"{full},"seq":-9223372036854775808"#)).as_bytes(), SEED).unwrap();
+        assert_eq!(min.extension("seq").unwrap().as_i64(), Some(i64::MIN));
+        for bad in ["9223372036854775808", "18446744073709551615", "1.0", "1e3"] {
+            let e = err_with(doc(&format!(r#"{full},"seq":{bad}"#)), SEED);
+            assert_eq!((e.code(), e.attribute()), ("invalid_extension_value", Some("seq")), "{bad}");
+        }
+        assert!(err_with(doc(&format!(r#"{full},"seq":9223372036854775808"#)), SEED).to_string().contains("64-bit"));
+        let e = err_with(doc(&format!(r#"{full},"other":2147483648"#)), SEED);
+        assert_eq!((e.code(), e.attribute()), ("invalid_extension_value", Some("other")));
+        assert_eq!(err(doc(r#""seq":2147483648"#)), at("invalid_extension_value", "seq"), "32 bits without the rule");
+        // The legacy object follows the same rules.
+        let legacy = EnvelopeOptions { legacy_extensions_object: true, ..SEED };
+        let e = Envelope::parse(doc(&format!(r#"{full},"extensions":{{"seq":4294967296}}"#)).as_bytes(), legacy).unwrap();
+        assert_eq!(e.extension("seq").unwrap().as_i64(), Some(4_294_967_296));
+    }
+
     #[test]
     fn data_and_data_base64() {
         let e = ok(doc(r#""data":{"run_id":"r1","n":[1,2,{"x":null}]}"#));
@@ -835,7 +965,7 @@ mod tests {
             prop_oneof![
                 text().prop_map(|s| ExtensionValue::String(s.into())),
                 any::<bool>().prop_map(ExtensionValue::Boolean),
-                any::<i32>().prop_map(ExtensionValue::Integer),
+                any::<i32>().prop_map(|i| ExtensionValue::Integer(i.into())),
             ]
         }
 

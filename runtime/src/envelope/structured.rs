@@ -452,7 +452,7 @@ mod tests {
     use super::*;
     use crate::envelope::{Data, parse_batch, parse_binary};
 
-    const OPTS: EnvelopeOptions = EnvelopeOptions { legacy_extensions_object: false };
+    const OPTS: EnvelopeOptions = EnvelopeOptions::STANDARD;
     const VALID: &str = r#"{"specversion":"1.0","id":"e1","source":"/s","type":"t","seq":3,"data":{"a":[1,"x"]}}"#;
 
     fn code(bytes: &[u8]) -> &'static str {
@@ -576,7 +576,7 @@ mod tests {
             #[test]
             fn parsers_never_panic_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
                 let _ = Envelope::parse(&bytes, OPTS);
-                let _ = Envelope::parse(&bytes, EnvelopeOptions { legacy_extensions_object: true });
+                let _ = Envelope::parse(&bytes, EnvelopeOptions { legacy_extensions_object: true, ..EnvelopeOptions::STANDARD });
                 let _ = parse_batch(&bytes, OPTS);
                 let headers = [("ce-id", &bytes[..]), ("ce-x", &bytes[..]), ("content-type", &bytes[..])];
                 let _ = parse_binary(headers, &bytes, OPTS);

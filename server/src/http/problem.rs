@@ -78,9 +78,12 @@ impl Problem {
         let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, slug, title, code, e.to_string());
         p.errors = match e {
             DataError::Invalid { errors } => errors.iter().filter_map(|v| serde_json::to_value(v).ok()).collect(),
-            DataError::Shape { .. } => vec![body],
+            DataError::Shape { .. } | DataError::Subject { .. } => vec![body],
             _ => Vec::new(),
         };
+        if let DataError::Subject { .. } = e {
+            p.attribute = Some("subject".to_owned());
+        }
         if let DataError::Extension { name, .. } = e {
             p.attribute = Some(name.clone());
         }

@@ -350,13 +350,21 @@ pub fn run_id() -> String {
     format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", x >> 32, (x >> 16) & 0xffff, x & 0xfff, n & 0xfff, x & 0xffff_ffff_ffff)
 }
 
-/// A structured event of `ty` with `data`, and optionally `seq`.
+/// The `subject` events.yaml asks for: `run/{run_id}` filled from `data`.
+pub fn subject_of(data: &Value) -> String {
+    format!("run/{}", data.get("run_id").and_then(Value::as_str).unwrap_or("-"))
+}
+
+/// A structured event of `ty` with `data`, and optionally `seq`, with the
+/// attributes events.yaml requires (`subject` from the data, `time`,
+/// `datacontenttype`).
 pub fn event(id: &str, ty: &str, data: Value, seq: Option<i64>) -> Value {
     let mut e = json!({
         "specversion": "1.0",
         "id": id,
         "source": "/tests/worker",
         "type": ty,
+        "subject": subject_of(&data),
         "time": "2024-05-01T12:00:00Z",
         "datacontenttype": "application/json",
         "data": data,

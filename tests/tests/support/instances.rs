@@ -115,6 +115,7 @@ fn format_value(format: &str, rng: &mut Rng) -> Option<String> {
             if rng.chance(0.1) { u.to_uppercase() } else { u }
         }
         "date-time" => date_time(rng),
+        "utc-date-time" => format!("{}T{}Z", date(rng), time(rng)),
         "date" => date(rng),
         "time" => format!("{}{}", time(rng), offset(rng)),
         "uri" => (*rng.pick(&[
@@ -382,7 +383,10 @@ impl<'s> Generator<'s> {
     }
 
     fn string(&self, schema: &Value, rng: &mut Rng) -> String {
-        if let Some(s) = schema.get("format").and_then(Value::as_str).and_then(|f| format_value(f, rng)) {
+        // `offset: utc-only` (Herald's keyword): a date-time ending in `Z`.
+        let utc_only = schema.get("offset").and_then(Value::as_str) == Some("utc-only");
+        let format = schema.get("format").and_then(Value::as_str).map(|f| if utc_only && f == "date-time" { "utc-date-time" } else { f });
+        if let Some(s) = format.and_then(|f| format_value(f, rng)) {
             return s;
         }
         if let Some(s) = schema.get("pattern").and_then(Value::as_str).and_then(|p| pattern_value(p, rng)) {

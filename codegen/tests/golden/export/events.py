@@ -152,6 +152,8 @@ _FORMATS: dict[str, Callable[[str], bool]] = {
     "uri": lambda s: re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:" + _URI_CHARS, s) is not None,
     "uri-reference": lambda s: re.fullmatch(_URI_CHARS, s) is not None,
 }
+_FORMATS["utc-date-time"] = lambda s: _FORMATS["date-time"](s) and s[-1:] in ("Z", "z")
+"""`offset: utc-only`: a date-time written in UTC with `Z`."""
 
 
 def _format(name: str) -> AfterValidator:
@@ -458,7 +460,7 @@ class ValidationAutoStartedData(EventData):
     SUBJECT: ClassVar[str | None] = "run/{run_id}"
 
 
-def _int32_text(value: Any) -> Any:
+def _int_text(value: Any) -> Any:
     """The canonical decimal text of an integer (as binary mode sends it), as the integer."""
     if isinstance(value, str):
         if not re.fullmatch(r"-?(0|[1-9][0-9]*)", value):
@@ -476,6 +478,17 @@ def _bool_text(value: Any) -> Any:
     return value
 
 
+def _media_type(expected: str) -> Callable[[str], str]:
+    """A check that a media type is `expected` (case-insensitive, parameters allowed)."""
+
+    def validate(value: str) -> str:
+        if value.split(";")[0].strip().lower() != expected:
+            raise ValueError(f"expected {expected}")
+        return value
+
+    return validate
+
+
 def _json_media_type(value: str) -> str:
     """A JSON media type (`application/json`, `text/json`, `...+json`), case-insensitive, parameters allowed."""
     essence = value.split(";")[0].strip().lower()
@@ -484,7 +497,7 @@ def _json_media_type(value: str) -> str:
     return value
 
 
-Int32Extension = Annotated[int, BeforeValidator(_int32_text), Field(ge=-(2**31), le=2**31 - 1)]
+Int32Extension = Annotated[int, BeforeValidator(_int_text), Field(ge=-(2**31), le=2**31 - 1)]
 """A 32-bit integer extension: a JSON integer, or its canonical decimal text."""
 
 BooleanExtension = Annotated[bool, BeforeValidator(_bool_text)]
@@ -492,6 +505,22 @@ BooleanExtension = Annotated[bool, BeforeValidator(_bool_text)]
 
 ExtensionValue = Union[str, bool, Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]]
 """An undeclared extension: a string, a boolean or a 32-bit integer."""
+
+Int64Extension = Annotated[int, BeforeValidator(_int_text), Field(ge=-(2**63), le=2**63 - 1)]
+"""A 64-bit integer extension (`format: int64`): a JSON integer, or its canonical decimal text."""
+
+
+class SubjectMismatch(Exception):
+    """`subject` is not the type's template filled from `data`.
+
+    Not a `ValueError`, so pydantic lets it through and `parse_event` can
+    point at `/subject`.
+    """
+
+    def __init__(self, expected: str, found: str) -> None:
+        super().__init__(f"subject {found!r} is not the template filled from data, {expected!r}")
+        self.expected = expected
+        self.found = found
 
 
 class Attributes(HeraldModel):
@@ -513,7 +542,7 @@ class LegacyExtensions(Attributes):
     __pydantic_extra__: dict[str, ExtensionValue | None] = Field(init=False)
     NULLABLE: ClassVar[frozenset[str]] = frozenset({"seq", "traceparent"})
 
-    seq: Int32Extension | None = None
+    seq: Int64Extension | None = None
     """Per-run event sequence number; events of a run are applied in `seq` order."""
     traceparent: str | None = None
     """W3C trace context (OpenTelemetry) of the operation that emitted the event."""
@@ -526,20 +555,30 @@ class CloudEventBase(Attributes):
     """
 
     __pydantic_extra__: dict[str, ExtensionValue | None] = Field(init=False)
-    NULLABLE: ClassVar[frozenset[str]] = frozenset({"datacontenttype", "dataschema", "extensions", "seq", "subject", "time", "traceparent"})
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"dataschema", "extensions", "seq", "traceparent"})
 
     specversion: Literal["1.0"]
     id: Annotated[str, Field(min_length=1)]
     source: Annotated[str, Field(min_length=1)]
-    subject: Annotated[str, Field(min_length=1)] | None = None
-    time: Annotated[str, _format("date-time")] | None = None
-    datacontenttype: Annotated[str, AfterValidator(_json_media_type)] | None = None
+    subject: Annotated[str, Field(min_length=1)]
+    time: Annotated[str, _format("date-time")]
+    datacontenttype: Annotated[str, AfterValidator(_media_type("application/json"))]
     dataschema: Annotated[str, _format("uri")] | None = None
-    seq: Int32Extension | None = None
+    seq: Int64Extension | None = None
     """Per-run event sequence number; events of a run are applied in `seq` order."""
     traceparent: str | None = None
     """W3C trace context (OpenTelemetry) of the operation that emitted the event."""
     extensions: LegacyExtensions | None = None
+
+    @model_validator(mode="after")
+    def _subject_matches_template(self) -> CloudEventBase:
+        """`subject`, when sent, is the type's template filled from `data`."""
+        data = getattr(self, "data", None)
+        if self.subject is not None and isinstance(data, EventData) and data.SUBJECT is not None:
+            expected = data.SUBJECT.format_map(data.model_dump(mode="json", by_alias=True))
+            if self.subject != expected:
+                raise SubjectMismatch(expected, self.subject)
+        return self
 
 
 class ArtifactFailedEvent(CloudEventBase):
@@ -823,6 +862,8 @@ def parse_event(raw: bytes | str | dict[str, Any]) -> Event:
         return cast(Event, model.model_validate(value))
     except ValidationError as e:
         raise _first_error(e, "") from None
+    except SubjectMismatch as e:
+        raise EventError("/subject", str(e)) from None
 
 
 def build_event(

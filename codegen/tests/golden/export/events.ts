@@ -32,6 +32,9 @@ function isDateTime(s: string): boolean {
   return s.length > 11 && (s[10] === "T" || s[10] === "t") && isDate(s.slice(0, 10)) && isTime(s.slice(11));
 }
 
+/** A `date-time` in UTC, written with `Z` (`offset: utc-only`; what `z.iso.datetime()` means). */
+const isUtcDateTime = (s: string): boolean => isDateTime(s) && /[Zz]$/.test(s);
+
 /** RFC 3986 characters of a URI or reference: ASCII, `%` with two hex digits. */
 const URI_CHARS = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#[\]]|%[0-9A-Fa-f]{2})*$/;
 /** An absolute RFC 3986 URI: a scheme, then URI characters. */
@@ -286,11 +289,26 @@ const BooleanExtensionZ = z.union([z.boolean(), z.enum(["true", "false"]).transf
 /** CloudEvents attribute names: lower-case ASCII letters and digits. */
 const hasAttributeNames = (o: object): boolean => Object.keys(o).every((k) => /^[a-z0-9]+$/.test(k));
 
+/** A media type's `type/subtype`: parameters stripped, ASCII lower-cased. */
+const mediaEssence = (s: string): string => (s.split(";")[0] ?? "").trim().replace(/[A-Z]/g, (c) => c.toLowerCase());
+
 /** A JSON media type (`application/json`, `text/json`, `…+json`), case-insensitive, parameters allowed. */
 function isJsonMediaType(s: string): boolean {
-  const essence = (s.split(";")[0] ?? "").trim().replace(/[A-Z]/g, (c) => c.toLowerCase());
+  const essence = mediaEssence(s);
   return essence === "application/json" || essence === "text/json" || essence.endsWith("+json");
 }
+
+/**
+ * A 64-bit integer extension: a JSON integer, or its canonical decimal text (as binary mode sends it).
+ * The text is checked exactly (with BigInt); a JSON number past 2^53 is not exact in JavaScript.
+ */
+const Int64ExtensionZ = z.union([
+  z.number().refine((n) => Number.isInteger(n) && n >= -(2 ** 63) && n <= 2 ** 63, "expected a 64-bit integer"),
+  z
+    .string()
+    .refine((s) => /^-?(0|[1-9][0-9]*)$/.test(s) && BigInt(s) >= -(2n ** 63n) && BigInt(s) < 2n ** 63n, "expected a 64-bit integer")
+    .transform(Number),
+]);
 
 /**
  * The CloudEvents v1.0 attributes shared by every event, with the catalog's extensions.
@@ -301,19 +319,19 @@ export const CloudEventBaseZ = z.object({
   id: z.string().min(1),
   source: z.string().min(1),
   type: z.string().min(1),
-  subject: z.string().min(1).nullish(),
-  time: z.string().refine(isDateTime, "expected an RFC 3339 date-time").nullish(),
-  datacontenttype: z.string().refine(isJsonMediaType, "expected a JSON media type").nullish(),
+  subject: z.string().min(1),
+  time: z.string().refine(isDateTime, "expected an RFC 3339 date-time"),
+  datacontenttype: z.string().refine((s) => mediaEssence(s) === "application/json", "expected application/json"),
   dataschema: z.string().refine(isUri, "expected an absolute URI").nullish(),
   /** Per-run event sequence number; events of a run are applied in `seq` order. */
-  seq: Int32ExtensionZ.nullish(),
+  seq: Int64ExtensionZ.nullish(),
   /** W3C trace context (OpenTelemetry) of the operation that emitted the event. */
   traceparent: z.string().nullish(),
   /** Extensions nested the legacy way; read as if they were top-level attributes. */
   extensions: z
     .object({
       /** Per-run event sequence number; events of a run are applied in `seq` order. */
-      seq: Int32ExtensionZ.nullish(),
+      seq: Int64ExtensionZ.nullish(),
       /** W3C trace context (OpenTelemetry) of the operation that emitted the event. */
       traceparent: z.string().nullish(),
     })
@@ -327,6 +345,9 @@ export const CloudEventBaseZ = z.object({
 export const ArtifactFailedEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.artifact.failed"),
   data: ArtifactFailedDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type ArtifactFailedEvent = z.infer<typeof ArtifactFailedEventZ>;
 
@@ -334,6 +355,9 @@ export type ArtifactFailedEvent = z.infer<typeof ArtifactFailedEventZ>;
 export const ArtifactRegisteredEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.artifact.registered"),
   data: ArtifactRegisteredDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type ArtifactRegisteredEvent = z.infer<typeof ArtifactRegisteredEventZ>;
 
@@ -341,6 +365,9 @@ export type ArtifactRegisteredEvent = z.infer<typeof ArtifactRegisteredEventZ>;
 export const MyfeatureCompletedEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.myfeature.completed"),
   data: MyfeatureCompletedDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type MyfeatureCompletedEvent = z.infer<typeof MyfeatureCompletedEventZ>;
 
@@ -348,6 +375,9 @@ export type MyfeatureCompletedEvent = z.infer<typeof MyfeatureCompletedEventZ>;
 export const MyfeatureProgressEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.myfeature.progress"),
   data: MyfeatureProgressDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type MyfeatureProgressEvent = z.infer<typeof MyfeatureProgressEventZ>;
 
@@ -355,6 +385,9 @@ export type MyfeatureProgressEvent = z.infer<typeof MyfeatureProgressEventZ>;
 export const MyfeatureStartedEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.myfeature.started"),
   data: MyfeatureStartedDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type MyfeatureStartedEvent = z.infer<typeof MyfeatureStartedEventZ>;
 
@@ -362,6 +395,9 @@ export type MyfeatureStartedEvent = z.infer<typeof MyfeatureStartedEventZ>;
 export const NodeCompletedEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.node.completed"),
   data: NodeCompletedDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type NodeCompletedEvent = z.infer<typeof NodeCompletedEventZ>;
 
@@ -369,6 +405,9 @@ export type NodeCompletedEvent = z.infer<typeof NodeCompletedEventZ>;
 export const NodeCreatedEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.node.created"),
   data: NodeCreatedDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type NodeCreatedEvent = z.infer<typeof NodeCreatedEventZ>;
 
@@ -376,6 +415,9 @@ export type NodeCreatedEvent = z.infer<typeof NodeCreatedEventZ>;
 export const NodeExecutingEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.node.executing"),
   data: NodeExecutingDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type NodeExecutingEvent = z.infer<typeof NodeExecutingEventZ>;
 
@@ -383,6 +425,9 @@ export type NodeExecutingEvent = z.infer<typeof NodeExecutingEventZ>;
 export const PaperGeneratedEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.paper.generated"),
   data: PaperGeneratedDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type PaperGeneratedEvent = z.infer<typeof PaperGeneratedEventZ>;
 
@@ -390,6 +435,9 @@ export type PaperGeneratedEvent = z.infer<typeof PaperGeneratedEventZ>;
 export const PaperStartedEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.paper.started"),
   data: PaperStartedDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type PaperStartedEvent = z.infer<typeof PaperStartedEventZ>;
 
@@ -397,6 +445,9 @@ export type PaperStartedEvent = z.infer<typeof PaperStartedEventZ>;
 export const RunCanceledEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.run.canceled"),
   data: RunCanceledDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type RunCanceledEvent = z.infer<typeof RunCanceledEventZ>;
 
@@ -404,6 +455,9 @@ export type RunCanceledEvent = z.infer<typeof RunCanceledEventZ>;
 export const RunCompletedEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.run.completed"),
   data: RunCompletedDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type RunCompletedEvent = z.infer<typeof RunCompletedEventZ>;
 
@@ -411,6 +465,9 @@ export type RunCompletedEvent = z.infer<typeof RunCompletedEventZ>;
 export const RunErrorEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.run.error"),
   data: RunErrorDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type RunErrorEvent = z.infer<typeof RunErrorEventZ>;
 
@@ -418,6 +475,9 @@ export type RunErrorEvent = z.infer<typeof RunErrorEventZ>;
 export const RunFailedEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.run.failed"),
   data: RunFailedDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type RunFailedEvent = z.infer<typeof RunFailedEventZ>;
 
@@ -425,6 +485,9 @@ export type RunFailedEvent = z.infer<typeof RunFailedEventZ>;
 export const RunMetricEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.run.metric"),
   data: RunMetricDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type RunMetricEvent = z.infer<typeof RunMetricEventZ>;
 
@@ -432,6 +495,9 @@ export type RunMetricEvent = z.infer<typeof RunMetricEventZ>;
 export const RunProgressEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.run.progress"),
   data: RunProgressDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type RunProgressEvent = z.infer<typeof RunProgressEventZ>;
 
@@ -439,6 +505,9 @@ export type RunProgressEvent = z.infer<typeof RunProgressEventZ>;
 export const RunStageCompletedEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.run.stage_completed"),
   data: RunStageCompletedDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type RunStageCompletedEvent = z.infer<typeof RunStageCompletedEventZ>;
 
@@ -446,6 +515,9 @@ export type RunStageCompletedEvent = z.infer<typeof RunStageCompletedEventZ>;
 export const RunStageProgressEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.run.stage_progress"),
   data: RunStageProgressDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type RunStageProgressEvent = z.infer<typeof RunStageProgressEventZ>;
 
@@ -453,6 +525,9 @@ export type RunStageProgressEvent = z.infer<typeof RunStageProgressEventZ>;
 export const RunStageStartedEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.run.stage_started"),
   data: RunStageStartedDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type RunStageStartedEvent = z.infer<typeof RunStageStartedEventZ>;
 
@@ -460,6 +535,9 @@ export type RunStageStartedEvent = z.infer<typeof RunStageStartedEventZ>;
 export const RunStartedEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.run.started"),
   data: RunStartedDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type RunStartedEvent = z.infer<typeof RunStartedEventZ>;
 
@@ -467,6 +545,9 @@ export type RunStartedEvent = z.infer<typeof RunStartedEventZ>;
 export const ValidationAutoCompletedEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.validation.auto_completed"),
   data: ValidationAutoCompletedDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type ValidationAutoCompletedEvent = z.infer<typeof ValidationAutoCompletedEventZ>;
 
@@ -474,6 +555,9 @@ export type ValidationAutoCompletedEvent = z.infer<typeof ValidationAutoComplete
 export const ValidationAutoStartedEventZ = CloudEventBaseZ.extend({
   type: z.literal("ai.validation.auto_started"),
   data: ValidationAutoStartedDataZ,
+}).refine((e) => e.subject == null || e.subject === "run/" + e.data.run_id, {
+  message: "expected the subject `run/{run_id}` filled from data",
+  path: ["subject"],
 });
 export type ValidationAutoStartedEvent = z.infer<typeof ValidationAutoStartedEventZ>;
 
