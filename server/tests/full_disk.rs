@@ -68,7 +68,7 @@ async fn serve(store: Arc<SqliteStore>) -> String {
 fn metric(run: &str, n: usize) -> String {
     json!({
         "specversion": "1.0", "id": format!("m-{n}"), "source": "/full-disk", "type": "ai.run.metric",
-        "subject": format!("run/{run}"),
+        "subject": format!("run/{run}"), "time": "2026-12-02T12:00:00Z", "datacontenttype": "application/json",
         "data": {"run_id": run, "metric_name": "loss", "value": 0.5, "unit": "x".repeat(300)},
     })
     .to_string()
