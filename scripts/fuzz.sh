@@ -60,7 +60,7 @@ for target in "${targets[@]}"; do
     echo "!!! fuzz: $target FAILED (log above, full log in $log; input in fuzz/artifacts/$target/)"
     exit 1
   fi
-  done_line=$(grep -E '^#[0-9]+ +DONE' "$log" | tail -n 1)
+  done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1)
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
   cov=$(sed -nE 's/.* cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+).*/cov \1, ft \2, corpus \3/p' <<<"$done_line")

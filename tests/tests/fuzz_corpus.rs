@@ -40,11 +40,8 @@ fn every_corpus_input_passes_its_target() {
             // Name the input when its target panics.
             let result = std::panic::catch_unwind(|| run(&data));
             if let Err(panic) = result {
-                std::panic::resume_unwind(Box::new(format!(
-                    "{target}: {} fails: {}",
-                    path.display(),
-                    panic.downcast_ref::<String>().map(String::as_str).or(panic.downcast_ref::<&str>().copied()).unwrap_or("?")
-                )));
+                let message = panic.downcast_ref::<String>().map(String::as_str).or(panic.downcast_ref::<&str>().copied());
+                panic!("fuzz target `{target}` fails on {}: {}", path.display(), message.unwrap_or("(no message)"));
             }
         }
     }
