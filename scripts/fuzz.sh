@@ -23,6 +23,9 @@ if [ ${#targets[@]} -eq 0 ]; then
   targets=(structured parse_event batch binary decode catalog_yaml)
 fi
 work=${FUZZ_WORK:-fuzz/work}
+# The workspace's target dir (cargo-fuzz would use fuzz/target): the fuzz
+# build lands in its own `x86_64-unknown-linux-gnu/release/` there.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 # The cargo-fuzz release FUZZING.md's figures were measured with.
 cargo_fuzz_version=0.13.1
 
@@ -56,7 +59,10 @@ for target in "${targets[@]}"; do
   if ! cargo fuzz run "${flags[@]}" "$target" "$work/$target" "fuzz/corpus/$target" -- \
       -max_total_time="$seconds" -dict="$(dict_of "$target")" -timeout=10 -rss_limit_mb=2048 \
       -print_final_stats=1 >"$log" 2>&1; then
-    tail -n 60 "$log"
+    # The panic message (before its backtrace), then the end of the log.
+    grep -m 1 -A 2 -E 'panicked at|^==[0-9]+== ERROR: libFuzzer' "$log" || true
+    echo ...
+    tail -n 30 "$log"
     echo "!!! fuzz: $target FAILED (log above, full log in $log; input in fuzz/artifacts/$target/)"
     exit 1
   fi
