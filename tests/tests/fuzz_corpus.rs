@@ -103,6 +103,9 @@ fn write_seed_corpus() {
         .iter()
         .map(|v| v.to_string().into_bytes()),
     );
+    // Nesting past serde_json's recursion limit, in `data` and as the envelope.
+    structured.push(format!(r#"{{"specversion":"1.0","id":"n","source":"s","type":"{ty}","data":{}{}}}"#, "[".repeat(200), "]".repeat(200)).into_bytes());
+    structured.push("[{".repeat(150).into_bytes());
     // `data` before `type` (the two-pass path), with escapes.
     structured.push(br#"{"data":{"run_id":"d4a4b7db-8a88-45c1-84bf-a633dab24a25"},"type":"ai.run.started","id":"\u0066","source":"s","specversion":"1.0"}"#.to_vec());
 
@@ -131,7 +134,11 @@ fn write_seed_corpus() {
     for dir in [root.join("tests/catalogs"), root.join("codegen/tests/catalogs")] {
         yaml_files.extend(files(&dir).into_iter().filter(|p| p.extension().is_some_and(|e| e == "yaml")));
     }
-    let catalog_yaml: Vec<Vec<u8>> = yaml_files.iter().map(|p| std::fs::read(p).expect("catalog")).collect();
+    let mut catalog_yaml: Vec<Vec<u8>> = yaml_files.iter().map(|p| std::fs::read(p).expect("catalog")).collect();
+    // Nesting past the loader's limits: in a flow mapping, and in a schema.
+    let deep = |n: usize| "{type: object, properties: {a: ".repeat(n) + "{type: string}" + &"}}".repeat(n);
+    catalog_yaml.push(format!("prefix: ai\nevents:\n  ai.x.y:\n    description: d\n    version: 1\n    data:\n      type: object\n      properties:\n        a: {}\n", deep(70)).into_bytes());
+    catalog_yaml.push(format!("prefix: ai\nevents:\n  ai.x.y:\n    fields:\n      a: {}string{}\n", "{b: ".repeat(300), "}".repeat(300)).into_bytes());
 
     for (target, seeds) in [
         ("structured", &structured),
