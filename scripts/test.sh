@@ -30,6 +30,14 @@ else
   echo "!!! browser tests: SKIPPED, chromium / chromium-driver could not be installed"
 fi
 
+# Fuzz smoke (FUZZING.md): each fuzz target for 10 s from its checked-in
+# corpus, one after another; a crash, panic, timeout or out-of-memory fails
+# the run. Installs cargo-fuzz if missing; the instrumented build is the
+# cost (minutes, cold), the runs take one minute.
+fuzz_work=$(mktemp -d)
+FUZZ_WORK="$fuzz_work" scripts/fuzz.sh 10
+rm -rf "$fuzz_work"
+
 # The catalog guards itself: events.yaml must stay compatible (its own
 # `compatibility:` mode) with the version before its latest change, or with
 # HEAD when it has uncommitted changes.

@@ -1,6 +1,10 @@
 //! Shared fixtures for Herald's cross-crate tests: the catalogs compiled by
 //! `build.rs` (the project's `events.yaml`, the example's, and the
-//! every-construct fixture of the export tests, and the payloads one).
+//! every-construct fixture of the export tests, and the payloads one);
+//! and the fuzz targets ([`fuzz`]), shared by `fuzz/` and the corpus replay
+//! test.
+
+pub mod fuzz;
 
 /// The project's generated event types, from the workspace `events.yaml`.
 pub mod events {

@@ -1,0 +1,4 @@
+//! `herald_tests::fuzz::parse_event`; see FUZZING.md.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| herald_tests::fuzz::parse_event(data));
