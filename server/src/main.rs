@@ -4,33 +4,35 @@ use clap::Parser;
 use herald_server::config::{Command, Config};
 
 fn main() -> std::process::ExitCode {
-    limit_malloc_arenas();
+    fix_mmap_threshold();
     tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("the tokio runtime").block_on(serve())
 }
 
-/// glibc gives every thread that allocates its own malloc arena (up to 8
-/// per core), and memory freed in one arena is not reused by the others:
-/// the writer, tokio's workers and the blocking read threads each kept
-/// their own high-water mark. Four clients paging through a 100k-event
-/// run took the server from 31 to 69 MB; with one arena, to 42 MB
-/// (`tests/answer_memory.rs`, BENCHMARKS.md "malloc arenas" for the
-/// ingest rates). Set before any thread starts. `MALLOC_ARENA_MAX` in the
-/// environment still wins, for measuring.
-fn limit_malloc_arenas() {
+/// glibc serves a large block from the heap once a block that size was
+/// freed (its mmap threshold rises with each free, up to 32 MiB), and
+/// keeps the freed pages: answering four 1 MiB event pages at once left
+/// the server at 63–69 MB after a 100k-event run was paged through
+/// (`tests/answer_memory.rs`). With the threshold fixed at 128 KiB, blocks
+/// that large are mapped and unmapped on their own (56–63 MB);
+/// ingest allocates few of them and measured the same rate (BENCHMARKS.md,
+/// "malloc settings"). Fewer malloc arenas held memory lower still but
+/// cost 13–30% of the ingest rate. Set before any thread starts;
+/// `MALLOC_MMAP_THRESHOLD_` in the environment still wins, for measuring.
+fn fix_mmap_threshold() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
         // SAFETY: mallopt only sets a malloc parameter; no other thread
         // exists yet.
         #[allow(unsafe_code)]
         unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
         }
     }
 }
 
-/// See [`limit_malloc_arenas`].
+/// See [`fix_mmap_threshold`]: glibc's initial value, kept.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-const MALLOC_ARENAS: libc::c_int = 1;
+const MMAP_THRESHOLD: libc::c_int = 128 * 1024;
 
 async fn serve() -> std::process::ExitCode {
     let config = Config::parse();

@@ -162,7 +162,7 @@ pub async fn runs<S: Store>(State(app): State<Arc<App<S>>>, params: Result<Query
 /// A run's stored events.
 ///
 /// Envelopes in `seq` order, those without `seq` last; pages end after
-/// `limit` events or 1 MiB of envelopes, with `next_cursor` to go on.
+/// `limit` events or 512 KiB of envelopes, with `next_cursor` to go on.
 #[utoipa::path(get, path = "/api/runs/{run_id}/events", tag = "runs",
     params(("run_id" = String, Path, description = "The run's id."), EventsParams),
     responses(

@@ -225,11 +225,11 @@ pub const NO_SEQ: i64 = i32::MAX as i64 + 1;
 
 /// Most envelope bytes one page of events carries (at least one event is
 /// always returned): a page's memory does not depend on how large the
-/// run's events are. A page is held about five times over while it is
-/// answered (text, parsed envelopes, the answer), so 1 MiB keeps four
-/// concurrent readers of a 100k-event run under 64 MB RSS (4 MiB took
-/// them to 85 MB; `tests/answer_memory.rs`).
-pub const EVENT_PAGE_BYTES: usize = 1024 * 1024;
+/// run's events are. Four clients paging through a 100k-event run
+/// (`tests/answer_memory.rs`) peaked at 85 MB with 4 MiB pages and
+/// 60–63 MB with 1 MiB; 512 KiB keeps them at 56 MB, under the 64 MB goal
+/// with room to spare, for twice the requests.
+pub const EVENT_PAGE_BYTES: usize = 512 * 1024;
 
 /// A position in a run's list of events: its `seq` (or [`NO_SEQ`]) and
 /// the store's key for the event (a row id, an ObjectId), as text.
