@@ -34,11 +34,26 @@ pub const TARGETS: &[(&str, Target)] = &[
 /// its error path exercised, as a server's `--max-batch-events` would.
 const FUZZ_MAX_BATCH_EVENTS: usize = 16;
 
-/// Structured mode, both envelope option sets: [`Envelope::parse`] refuses
+/// The envelope option sets the structured target runs: none, the legacy
+/// `extensions` object alone, and every catalog rule on (what
+/// `events.yaml` asks for).
+const ENVELOPE_OPTIONS: [EnvelopeOptions; 3] = [
+    EnvelopeOptions::STANDARD,
+    EnvelopeOptions { legacy_extensions_object: true, ..EnvelopeOptions::STANDARD },
+    EnvelopeOptions {
+        legacy_extensions_object: true,
+        required: &["subject", "time", "datacontenttype"],
+        datacontenttype: Some("application/json"),
+        int64_extensions: &["seq"],
+        subject_matches_template: true,
+    },
+];
+
+/// Structured mode, each of [`ENVELOPE_OPTIONS`]: [`Envelope::parse`] refuses
 /// the input or gives an envelope whose canonical JSON
 /// ([`Envelope::to_json`]) parses back to the same envelope.
 pub fn structured(data: &[u8]) {
-    for opts in [EnvelopeOptions::default(), EnvelopeOptions { legacy_extensions_object: true }] {
+    for opts in ENVELOPE_OPTIONS {
         match Envelope::parse(data, opts) {
             Err(e) => describe_envelope_error(&e),
             Ok(envelope) => {
