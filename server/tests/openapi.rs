@@ -157,6 +157,13 @@ fn fuzz(s: &Server, scratch: &Path, extra: &[&str]) {
         .args(["run", &s.url("/openapi.json")])
         .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance"])
         .args(["--exclude-path-regex", "stream$"])
+        // Not the `coverage` phase: generating its boundary cases from the
+        // event envelope schemas crashed Hypothesis itself once in CI
+        // ("SystemError: AST constructor recursion depth mismatch", a
+        // CPython 3.11 fault), a runtime error of the tool that says
+        // nothing about the server. `fuzzing` still sends valid and
+        // invalid bodies of every operation.
+        .args(["--phases", "examples,fuzzing,stateful"])
         .args(extra)
         .args(["--max-time", &FUZZ_TIME.as_secs().to_string()])
         .args(["--max-examples", "50", "--request-timeout", "10", "--workers", "2"])
