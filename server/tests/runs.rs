@@ -307,6 +307,15 @@ async fn every_stored_event_can_be_listed_page_by_page(b: Backend) {
     };
     assert_eq!(list(String::new()).await, ["p1", "p2", "p3", "m1", "m2", "m3", "m4", "m5"]);
     assert_eq!(list("&after_seq=2".into()).await, ["p3", "m1", "m2", "m3", "m4", "m5"]);
+    // `seq` is 64-bit: one past 2^31 still lists before the events without.
+    let wide = run_id();
+    let plain = event("w-none", "ai.run.metric", json!({"run_id": wide, "metric_name": "m", "value": 1.0}), None);
+    assert_eq!(s.send(&plain).await.0, 200);
+    assert!(matches!(s.send(&progress(&wide, "w-big", (1_i64 << 31) + 1, 0.5)).await.0, 200 | 202));
+    let (_, page) = s.get(&format!("/api/runs/{wide}/events")).await;
+    let ids: Vec<&str> = page["events"].as_array().unwrap().iter().map(|e| e["event"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["w-big", "w-none"], "{page}");
+
     let (status, p) = s.get(&format!("/api/runs/{run}/events?cursor=nonsense")).await;
     assert_eq!((status, p["code"].as_str()), (400, Some("invalid_query")), "{p}");
 

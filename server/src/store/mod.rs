@@ -220,8 +220,14 @@ impl StoredEvent {
 }
 
 /// Where an event without `seq` sorts in its run's list: after every
-/// `seq` (a 32-bit integer extension), in arrival order.
-pub const NO_SEQ: i64 = i32::MAX as i64 + 1;
+/// `seq`, in arrival order. `seq` is a 64-bit extension (`format: int64`
+/// in `events.yaml`), so only the largest `i64` is past every one (it was
+/// 2^31 while `seq` was 32-bit; the SQLite store's migration 5 moved
+/// stored positions).
+pub const NO_SEQ: i64 = i64::MAX;
+
+/// [`NO_SEQ`] before `seq` was 64-bit, as schema 4 stores it.
+pub(crate) const NO_SEQ_32: i64 = i32::MAX as i64 + 1;
 
 /// Most envelope bytes one page of events carries (at least one event is
 /// always returned): a page's memory does not depend on how large the

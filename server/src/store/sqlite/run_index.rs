@@ -42,8 +42,7 @@ pub(super) const SHARDS: usize = 64;
 pub(super) const PASS_EVERY: usize = 512;
 
 // The `ord` of an event without `seq` is `NO_SEQ`: after every `seq`
-// (which is a CloudEvents Integer, 32 bits), then in arrival (`pk`) order.
-// The smallest such number, as SQLite stores it in 6 bytes rather than 8.
+// (a 64-bit integer), then in arrival (`pk`) order.
 
 /// The `run_key` of a run: its id's FNV-1a hash. Not std's hasher, which
 /// may change between Rust versions: what is stored must stay findable.

@@ -139,7 +139,7 @@ type Migration = fn(&Connection, &Layout) -> rusqlite::Result<()>;
 
 /// Steps from version `i` to `i + 1`, in order. A new store is created at
 /// [`VERSION`] directly; an older one runs the steps it has not run.
-const MIGRATIONS: [Migration; 4] = [legacy, split_runs, write_behind, deferred_dedup];
+const MIGRATIONS: [Migration; 5] = [legacy, split_runs, write_behind, deferred_dedup, no_seq_last];
 
 /// Create the tables if this is a new store, or bring an older one to
 /// [`VERSION`].
@@ -234,6 +234,14 @@ fn write_behind(conn: &Connection, _: &Layout) -> rusqlite::Result<()> {
     }
     conn.execute_batch(SCHEMA)?;
     conn.execute_batch("INSERT OR REPLACE INTO run_materialized SELECT 0, COALESCE(MAX(pk), 0) FROM events;")
+}
+
+/// 4 → 5: `seq` became 64-bit, so events without one sort at `i64::MAX`
+/// instead of 2^31 in the run index (else a `seq` of 2^31 or more would
+/// list among them).
+fn no_seq_last(conn: &Connection, _: &Layout) -> rusqlite::Result<()> {
+    // Unambiguous: no `seq` could be 2^31 while it was 32-bit.
+    conn.execute("UPDATE run_event_keys SET ord = ?1 WHERE ord = ?2", [crate::store::NO_SEQ, crate::store::NO_SEQ_32]).map(drop)
 }
 
 /// 3 → 4: the dedup guard moves from `UNIQUE (source, id)` on `events`
@@ -394,6 +402,18 @@ mod tests {
         let index = super::super::dedup_index::DedupIndex::open(&mut conn).unwrap();
         let hash = index.hash("/s", "b");
         assert_eq!(index.find(&conn, hash, "/s", "b").unwrap(), Some("r".to_owned()));
+    }
+
+    #[test]
+    fn events_without_seq_move_past_every_64_bit_seq() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        // A version 4 store: `seq` 7, and an event without one at 2^31.
+        conn.execute("INSERT INTO run_event_keys (run_key, ord, pk) VALUES (1, 7, 1), (1, ?1, 2)", [crate::store::NO_SEQ_32]).unwrap();
+        reopen(&mut conn, 4);
+        let ords: Vec<i64> =
+            conn.prepare("SELECT ord FROM run_event_keys ORDER BY pk").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(ords, [7, i64::MAX]);
     }
 
     fn rows(conn: &Connection) -> Vec<String> {
