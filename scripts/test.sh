@@ -16,6 +16,10 @@ services_install
 toolchains_install
 services_start
 
+# The tree stays formatted (rustfmt.toml; the quickstart keeps a
+# near-default style of its own, as the README quotes it).
+cargo fmt --all --check
+
 # Two cores: keep the build to one profile and one target dir.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Not `exec`: the trap must stop the services afterwards (and the

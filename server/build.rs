@@ -4,10 +4,7 @@
 use std::fmt::Write as _;
 
 fn main() {
-    herald_codegen::Config::new()
-        .catalog("../events.yaml")
-        .compile()
-        .unwrap_or_else(|e| panic!("\n{e}\n"));
+    herald_codegen::Config::new().catalog("../events.yaml").compile().unwrap_or_else(|e| panic!("\n{e}\n"));
     site();
 }
 

@@ -9,10 +9,6 @@ fn main() {
         ("catalogs/constructs.yaml", "constructs"),
         ("catalogs/payloads.yaml", "payloads"),
     ] {
-        herald_codegen::Config::new()
-            .catalog(catalog)
-            .file_name(name)
-            .compile()
-            .unwrap_or_else(|e| panic!("\n{e}\n"));
+        herald_codegen::Config::new().catalog(catalog).file_name(name).compile().unwrap_or_else(|e| panic!("\n{e}\n"));
     }
 }

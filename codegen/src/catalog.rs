@@ -99,17 +99,7 @@ const CATALOG_KEYS: &[&str] = &["prefix", "naming", "compatibility", "base_uri",
 /// The only naming rule Herald knows.
 const NAMING: &str = "{prefix}.{domain}.{action}";
 /// CloudEvents context attributes an extension must not shadow.
-const CONTEXT_ATTRIBUTES: &[&str] = &[
-    "id",
-    "source",
-    "specversion",
-    "type",
-    "datacontenttype",
-    "dataschema",
-    "subject",
-    "time",
-    "data",
-];
+const CONTEXT_ATTRIBUTES: &[&str] = &["id", "source", "specversion", "type", "datacontenttype", "dataschema", "subject", "time", "data"];
 
 /// Parse a catalog from YAML text and run every lint.
 ///
@@ -126,11 +116,7 @@ pub fn parse(file_name: &str, text: &str) -> Result<Catalog, Diagnostics> {
         Some(root) if root.value != yaml::Value::Null => read_catalog(&mut ctx, root),
         _ => {
             if ctx.diags.is_empty() {
-                ctx.error(
-                    Mark { line: 1, column: 1 },
-                    "the catalog is empty",
-                    "start with `prefix: ai` and an `events:` mapping",
-                );
+                ctx.error(Mark { line: 1, column: 1 }, "the catalog is empty", "start with `prefix: ai` and an `events:` mapping");
             }
             None
         }
@@ -159,21 +145,12 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     fn new(file: &str) -> Self {
-        Ctx {
-            file: file.to_string(),
-            diags: Vec::new(),
-        }
+        Ctx { file: file.to_string(), diags: Vec::new() }
     }
 
     /// Report a problem at `mark`, with the fix.
-    pub(crate) fn error(
-        &mut self,
-        mark: Mark,
-        message: impl Into<String>,
-        help: impl Into<String>,
-    ) {
-        self.diags
-            .push(Diagnostic::new(&self.file, mark.line, mark.column, message).with_help(help));
+    pub(crate) fn error(&mut self, mark: Mark, message: impl Into<String>, help: impl Into<String>) {
+        self.diags.push(Diagnostic::new(&self.file, mark.line, mark.column, message).with_help(help));
     }
 
     /// How many problems have been reported so far (to tell whether a
@@ -187,11 +164,7 @@ impl Ctx {
         match node.to_json() {
             Ok(v) => Some(v),
             Err(mark) => {
-                self.error(
-                    mark,
-                    "`.inf` and `.nan` cannot be written in JSON",
-                    "use a finite number",
-                );
+                self.error(mark, "`.inf` and `.nan` cannot be written in JSON", "use a finite number");
                 None
             }
         }
@@ -201,11 +174,7 @@ impl Ctx {
     pub(crate) fn string<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n str> {
         let found = node.as_str();
         if found.is_none() {
-            self.error(
-                node.mark,
-                format!("{what} must be a string, found {}", node.kind()),
-                "write it as text (quote it if needed)",
-            );
+            self.error(node.mark, format!("{what} must be a string, found {}", node.kind()), "write it as text (quote it if needed)");
         }
         found
     }
@@ -213,10 +182,9 @@ impl Ctx {
     fn yaml_problem(&mut self, problem: &yaml::Problem) {
         use yaml::ProblemKind as K;
         let (message, help) = match &problem.kind {
-            K::Syntax(info) => (
-                format!("YAML syntax error: {info}"),
-                "fix the YAML here (check indentation, quotes and brackets)".to_string(),
-            ),
+            K::Syntax(info) => {
+                (format!("YAML syntax error: {info}"), "fix the YAML here (check indentation, quotes and brackets)".to_string())
+            }
             K::DuplicateKey { key, first, path } if path.len() == 1 && path[0] == "events" => (
                 format!("duplicate event type `{key}`; it is already declared at line {}", first.line),
                 "remove or rename one of the two declarations".to_string(),
@@ -228,9 +196,7 @@ impl Ctx {
                     "YAML keeps only one of them: remove or rename the other".to_string(),
                 )
             }
-            K::NonStringKey { key, kind } => {
-                (format!("key `{key}` is {kind}, not a string"), format!("quote it: `\"{key}\"`"))
-            }
+            K::NonStringKey { key, kind } => (format!("key `{key}` is {kind}, not a string"), format!("quote it: `\"{key}\"`")),
             K::ComplexKey => ("a sequence or mapping cannot be a key".into(), "use a plain string key".into()),
             K::Alias => ("YAML aliases (`*name`) are not supported in a catalog".into(), "write the value out in full".into()),
             K::Tag(tag) => (
@@ -241,10 +207,9 @@ impl Ctx {
                 format!("nesting deeper than {} levels", yaml::MAX_DEPTH),
                 "flatten the structure; no catalog needs this much nesting".into(),
             ),
-            K::ExtraDocument => (
-                "a second YAML document (`---`) follows the catalog".into(),
-                "keep the whole catalog in one document".into(),
-            ),
+            K::ExtraDocument => {
+                ("a second YAML document (`---`) follows the catalog".into(), "keep the whole catalog in one document".into())
+            }
         };
         self.error(problem.mark, message, help);
     }
@@ -260,12 +225,7 @@ impl Ctx {
             _ => {
                 if self.diags.is_empty() {
                     // Every path that drops the catalog reports why; this is a backstop.
-                    self.diags.push(Diagnostic::new(
-                        &self.file,
-                        0,
-                        0,
-                        "the catalog could not be read",
-                    ));
+                    self.diags.push(Diagnostic::new(&self.file, 0, 0, "the catalog could not be read"));
                 }
                 Err(Diagnostics(self.diags))
             }
@@ -286,75 +246,42 @@ fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
 
     let prefix = match root.get("prefix") {
         None => {
-            ctx.error(
-                root.mark,
-                "the catalog has no `prefix`",
-                "add `prefix: ai` (the first segment of every event type)",
-            );
+            ctx.error(root.mark, "the catalog has no `prefix`", "add `prefix: ai` (the first segment of every event type)");
             None
         }
         Some(e) => ctx.string(&e.value, "`prefix`").and_then(|p| {
             let ok = lint::is_lower_snake(p);
             if !ok {
-                let help = suggestion(p)
-                    .map_or("use lower snake case, e.g. `ai`".to_string(), |s| {
-                        format!("rename it to `{s}`")
-                    });
-                ctx.error(
-                    e.value.mark,
-                    format!("prefix `{p}` is not lower snake case (`[a-z][a-z0-9_]*`)"),
-                    help,
-                );
+                let help = suggestion(p).map_or("use lower snake case, e.g. `ai`".to_string(), |s| format!("rename it to `{s}`"));
+                ctx.error(e.value.mark, format!("prefix `{p}` is not lower snake case (`[a-z][a-z0-9_]*`)"), help);
             }
             ok.then(|| p.to_string())
         }),
     };
 
     if let Some(e) = root.get("naming") {
-        if ctx
-            .string(&e.value, "`naming`")
-            .is_some_and(|n| n != NAMING)
-        {
+        if ctx.string(&e.value, "`naming`").is_some_and(|n| n != NAMING) {
             ctx.error(
                 e.value.mark,
                 format!("`naming` must be `{NAMING}`"),
-                format!(
-                    "Herald enforces this one rule: write `naming: \"{NAMING}\"` or remove the line"
-                ),
+                format!("Herald enforces this one rule: write `naming: \"{NAMING}\"` or remove the line"),
             );
         }
     }
 
-    let compatibility = root
-        .get("compatibility")
-        .and_then(|e| read_compatibility(ctx, &e.value))
-        .unwrap_or_default();
+    let compatibility = root.get("compatibility").and_then(|e| read_compatibility(ctx, &e.value)).unwrap_or_default();
     let mut type_compatibility = BTreeMap::new();
 
     let base_uri = root.get("base_uri").and_then(|e| read_base_uri(ctx, &e.value));
-    let mut envelope = root
-        .get("envelope")
-        .map(|e| read_envelope(ctx, &e.value))
-        .unwrap_or_default();
-    let (extensions, int64_extensions) = root
-        .get("extensions")
-        .map(|e| read_extensions(ctx, &e.value))
-        .unwrap_or_default();
+    let mut envelope = root.get("envelope").map(|e| read_envelope(ctx, &e.value)).unwrap_or_default();
+    let (extensions, int64_extensions) = root.get("extensions").map(|e| read_extensions(ctx, &e.value)).unwrap_or_default();
     envelope.int64_extensions = int64_extensions;
 
     let mut events = Vec::new();
     match root.get("events") {
-        None => ctx.error(
-            root.mark,
-            "the catalog has no `events`",
-            "add an `events:` mapping from event type to its declaration",
-        ),
+        None => ctx.error(root.mark, "the catalog has no `events`", "add an `events:` mapping from event type to its declaration"),
         Some(e) => match e.value.entries() {
-            Some([]) => ctx.error(
-                e.key_mark,
-                "`events` is empty",
-                "declare at least one event type",
-            ),
+            Some([]) => ctx.error(e.key_mark, "`events` is empty", "declare at least one event type"),
             Some(entries) => {
                 for entry in entries {
                     let named = lint::type_name(ctx, prefix.as_deref(), &entry.key, entry.key_mark);
@@ -381,13 +308,8 @@ fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
     }
 
     let lifecycle = root.get("lifecycle").and_then(|entry| {
-        let declared: Vec<&str> = root
-            .get("events")
-            .and_then(|e| e.value.entries())
-            .unwrap_or_default()
-            .iter()
-            .map(|e| e.key.as_str())
-            .collect();
+        let declared: Vec<&str> =
+            root.get("events").and_then(|e| e.value.entries()).unwrap_or_default().iter().map(|e| e.key.as_str()).collect();
         lifecycle::read(ctx, entry, &declared, &events)
     });
 
@@ -445,8 +367,7 @@ fn check_subject_placeholders(ctx: &mut Ctx, events: &[crate::ir::EventType]) {
                 None => schema,
             };
             let is_string = schema.is_some_and(|s| {
-                s.get("type").and_then(serde_json::Value::as_str) == Some("string")
-                    || (s.get("type").is_none() && s.get("enum").is_some())
+                s.get("type").and_then(serde_json::Value::as_str) == Some("string") || (s.get("type").is_none() && s.get("enum").is_some())
             });
             if schema.is_some() && !is_string {
                 ctx.error(
@@ -465,10 +386,12 @@ fn read_compatibility(ctx: &mut Ctx, node: &Node) -> Option<Compatibility> {
     let mode = Compatibility::from_name(name);
     if mode.is_none() {
         let upper = name.trim().to_ascii_uppercase().replace(['-', ' '], "_");
-        let help = match Compatibility::from_name(&upper).map(Compatibility::as_str).or_else(|| lint::did_you_mean(&upper, &Compatibility::NAMES)) {
-            Some(s) => format!("did you mean `{s}`? the modes are {}", lint::one_of(&Compatibility::NAMES)),
-            None => format!("use one of {}", lint::one_of(&Compatibility::NAMES)),
-        };
+        let help =
+            match Compatibility::from_name(&upper).map(Compatibility::as_str).or_else(|| lint::did_you_mean(&upper, &Compatibility::NAMES))
+            {
+                Some(s) => format!("did you mean `{s}`? the modes are {}", lint::one_of(&Compatibility::NAMES)),
+                None => format!("use one of {}", lint::one_of(&Compatibility::NAMES)),
+            };
         ctx.error(node.mark, format!("unknown compatibility mode `{name}`"), help);
     }
     mode
@@ -485,18 +408,12 @@ fn check_rust_names(ctx: &mut Ctx, events: &[(crate::ir::EventType, bool)]) {
         let rust = event.rust_name();
         if let Some(first) = seen.get(&rust) {
             let mark = match &event.origin {
-                crate::ir::Origin::Yaml { line, column, .. } => Mark {
-                    line: *line,
-                    column: *column,
-                },
+                crate::ir::Origin::Yaml { line, column, .. } => Mark { line: *line, column: *column },
                 _ => Mark::default(),
             };
             ctx.error(
                 mark,
-                format!(
-                    "event types `{first}` and `{}` both become the Rust type `{rust}`",
-                    event.type_name
-                ),
+                format!("event types `{first}` and `{}` both become the Rust type `{rust}`", event.type_name),
                 "rename one of them",
             );
         } else {
@@ -580,7 +497,11 @@ fn read_required(ctx: &mut Ctx, node: &Node) -> Vec<String> {
     for item in items {
         let Some(name) = ctx.string(item, "an `envelope.required` entry") else { continue };
         if ["id", "source", "specversion", "type"].contains(&name) {
-            ctx.error(item.mark, format!("`{name}` is always required by CloudEvents"), format!("remove `{name}`; list only {}", lint::one_of(&REQUIRABLE)));
+            ctx.error(
+                item.mark,
+                format!("`{name}` is always required by CloudEvents"),
+                format!("remove `{name}`; list only {}", lint::one_of(&REQUIRABLE)),
+            );
         } else if !REQUIRABLE.contains(&name) {
             let help = match lint::did_you_mean(name, &REQUIRABLE) {
                 Some(s) => format!("did you mean `{s}`? the optional attributes are {}", lint::one_of(&REQUIRABLE)),
@@ -613,28 +534,12 @@ fn read_extensions(ctx: &mut Ctx, node: &Node) -> (Vec<ExtensionDecl>, Vec<Strin
     for entry in entries {
         let name = &entry.key;
         let what = format!("extension `{name}`");
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        {
-            let fixed: String = name
-                .to_ascii_lowercase()
-                .chars()
-                .filter(char::is_ascii_alphanumeric)
-                .collect();
-            let help = if fixed.is_empty() {
-                "use lower-case letters and digits".to_string()
-            } else {
-                format!("rename it to `{fixed}`")
-            };
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+            let fixed: String = name.to_ascii_lowercase().chars().filter(char::is_ascii_alphanumeric).collect();
+            let help = if fixed.is_empty() { "use lower-case letters and digits".to_string() } else { format!("rename it to `{fixed}`") };
             ctx.error(entry.key_mark, format!("extension name `{name}` must be lower-case letters and digits only (CloudEvents)"), help);
         } else if CONTEXT_ATTRIBUTES.contains(&name.as_str()) {
-            ctx.error(
-                entry.key_mark,
-                format!("extension `{name}` has the name of a CloudEvents context attribute"),
-                "choose another name",
-            );
+            ctx.error(entry.key_mark, format!("extension `{name}` has the name of a CloudEvents context attribute"), "choose another name");
         }
         if entry.value.entries().is_none() {
             ctx.error(
@@ -647,11 +552,7 @@ fn read_extensions(ctx: &mut Ctx, node: &Node) -> (Vec<ExtensionDecl>, Vec<Strin
         lint::unknown_keys(ctx, &entry.value, &["type", "format", "description"], &what);
         let kind = match entry.value.get("type") {
             None => {
-                ctx.error(
-                    entry.key_mark,
-                    format!("{what} has no `type`"),
-                    "add `type: string`, `type: integer` or `type: boolean`",
-                );
+                ctx.error(entry.key_mark, format!("{what} has no `type`"), "add `type: string`, `type: integer` or `type: boolean`");
                 None
             }
             Some(t) => match ctx.string(&t.value, "an extension `type`") {
@@ -667,27 +568,17 @@ fn read_extensions(ctx: &mut Ctx, node: &Node) -> (Vec<ExtensionDecl>, Vec<Strin
                         _ => None,
                     };
                     let help = match lint::did_you_mean(other, &kinds).or(alias) {
-                        Some(s) => format!(
-                            "did you mean `{s}`? CloudEvents extensions are `string`, `integer` or `boolean`"
-                        ),
-                        None => "CloudEvents extensions are `string`, `integer` or `boolean`"
-                            .to_string(),
+                        Some(s) => format!("did you mean `{s}`? CloudEvents extensions are `string`, `integer` or `boolean`"),
+                        None => "CloudEvents extensions are `string`, `integer` or `boolean`".to_string(),
                     };
-                    ctx.error(
-                        t.value.mark,
-                        format!("{what} has unsupported type `{other}`"),
-                        help,
-                    );
+                    ctx.error(t.value.mark, format!("{what} has unsupported type `{other}`"), help);
                     None
                 }
                 None => None,
             },
         };
         let description = match entry.value.get("description") {
-            Some(d) => ctx
-                .string(&d.value, "an extension `description`")
-                .unwrap_or_default()
-                .to_string(),
+            Some(d) => ctx.string(&d.value, "an extension `description`").unwrap_or_default().to_string(),
             None => String::new(),
         };
         if let Some(f) = entry.value.get("format") {
@@ -708,11 +599,7 @@ fn read_extensions(ctx: &mut Ctx, node: &Node) -> (Vec<ExtensionDecl>, Vec<Strin
             }
         }
         if let Some(kind) = kind {
-            out.push(ExtensionDecl {
-                name: name.clone(),
-                kind,
-                description,
-            });
+            out.push(ExtensionDecl { name: name.clone(), kind, description });
         }
     }
     int64.sort();

@@ -108,9 +108,7 @@ pub enum Command {
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     match cli.command {
-        Command::New { type_name, fields, catalog } => {
-            crate::scaffold::run(&type_name, fields.as_deref(), &catalog, out, err)
-        }
+        Command::New { type_name, fields, catalog } => crate::scaffold::run(&type_name, fields.as_deref(), &catalog, out, err),
         Command::Send(args) => crate::send::run(&args, out, err),
         Command::Diff { old, new, format } => compat::command::diff(&old, &new, format, out, err),
         Command::Check { catalog: path, against, baseline, max_history, format } => {

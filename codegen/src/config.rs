@@ -86,9 +86,7 @@ impl Config {
 
     /// Generate the Rust source for the configured catalog, without writing.
     pub fn generate(&self) -> Result<String, Diagnostics> {
-        let path = self.catalog.as_deref().ok_or_else(|| {
-            single("no catalog configured; call `.catalog(\"events.yaml\")` first")
-        })?;
+        let path = self.catalog.as_deref().ok_or_else(|| single("no catalog configured; call `.catalog(\"events.yaml\")` first"))?;
         if self.cargo_directives {
             println!("cargo:rerun-if-changed={}", path.display());
         }
@@ -116,8 +114,7 @@ impl Config {
                 .map_or_else(|| "events".to_string(), |s| s.to_string_lossy().replace(['-', '.'], "_"))
         });
         let path = out_dir.join(format!("{stem}.rs"));
-        write::write_if_changed(&path, &code)
-            .map_err(|e| single(&format!("cannot write `{}`: {e}", path.display())))?;
+        write::write_if_changed(&path, &code).map_err(|e| single(&format!("cannot write `{}`: {e}", path.display())))?;
         Ok(path)
     }
 }

@@ -87,8 +87,7 @@ mod tests {
 
     #[test]
     fn renders_location_message_and_help() {
-        let d = Diagnostic::new("events.yaml", 12, 5, "unknown shorthand type `uuidd`")
-            .with_help("did you mean `uuid`?");
+        let d = Diagnostic::new("events.yaml", 12, 5, "unknown shorthand type `uuidd`").with_help("did you mean `uuid`?");
         assert_eq!(d.to_string(), "events.yaml:12:5: unknown shorthand type `uuidd` — did you mean `uuid`?");
         let d = Diagnostic::new("events.yaml", 0, 0, "empty catalog");
         assert_eq!(d.to_string(), "events.yaml: empty catalog");

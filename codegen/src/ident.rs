@@ -7,11 +7,10 @@ use heck::{ToSnakeCase, ToUpperCamelCase};
 
 /// Words that cannot be used as plain identifiers.
 const KEYWORDS: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
-    "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod",
-    "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait",
-    "true", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do",
-    "final", "macro", "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn", "for", "gen", "if",
+    "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super",
+    "trait", "true", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "macro", "override", "priv",
+    "try", "typeof", "unsized", "virtual", "yield",
 ];
 
 /// Whether `s` is a Rust keyword (strict or reserved).
@@ -31,18 +30,12 @@ fn unprefixed(type_name: &str) -> Vec<&str> {
 
 /// `ai.run.stage_started` → `RunStageStarted`.
 pub fn type_rust_name(type_name: &str) -> String {
-    unprefixed(type_name)
-        .iter()
-        .map(|p| p.to_upper_camel_case())
-        .collect()
+    unprefixed(type_name).iter().map(|p| p.to_upper_camel_case()).collect()
 }
 
 /// `ai.run.stage_started` → `on_run_stage_started`.
 pub fn handler_method_name(type_name: &str) -> String {
-    let tail: Vec<String> = unprefixed(type_name)
-        .iter()
-        .map(|p| p.to_snake_case())
-        .collect();
+    let tail: Vec<String> = unprefixed(type_name).iter().map(|p| p.to_snake_case()).collect();
     format!("on_{}", tail.join("_"))
 }
 

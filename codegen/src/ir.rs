@@ -77,15 +77,8 @@ impl Compatibility {
     ];
     /// The spelling of every mode in a catalog (upper case, as Confluent's
     /// schema registry spells them).
-    pub const NAMES: [&'static str; 7] = [
-        "BACKWARD",
-        "BACKWARD_TRANSITIVE",
-        "FORWARD",
-        "FORWARD_TRANSITIVE",
-        "FULL",
-        "FULL_TRANSITIVE",
-        "NONE",
-    ];
+    pub const NAMES: [&'static str; 7] =
+        ["BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE"];
 
     /// The mode's name as written in a catalog (`BACKWARD_TRANSITIVE`).
     pub fn as_str(self) -> &'static str {
@@ -301,12 +294,7 @@ impl EventType {
     /// (`ai.run.stage_started` → `RunStageStarted`).
     pub fn rust_name(&self) -> String {
         match &self.data {
-            DataSource::External(path) => path
-                .rsplit("::")
-                .next()
-                .unwrap_or(path.as_str())
-                .trim()
-                .to_string(),
+            DataSource::External(path) => path.rsplit("::").next().unwrap_or(path.as_str()).trim().to_string(),
             DataSource::Generated => ident::type_rust_name(&self.type_name),
         }
     }

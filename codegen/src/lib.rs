@@ -35,13 +35,13 @@ pub mod rust_front;
 pub mod scaffold;
 pub mod schema;
 pub mod send;
-pub mod site;
 pub mod shorthand;
+pub mod site;
 mod write;
 
-pub use config::{Config, generate_file};
 /// `Builder` is the build-script entry point under the name prost-build
 /// and tonic-build users expect: `herald_codegen::Builder::new().catalog("events.yaml").compile()`.
 pub use config::Config as Builder;
+pub use config::{Config, generate_file};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use ir::Catalog;

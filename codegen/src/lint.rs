@@ -66,8 +66,7 @@ fn levenshtein(a: &str, b: &str) -> usize {
 /// `[a-z][a-z0-9_]*`.
 pub fn is_lower_snake(s: &str) -> bool {
     let mut bytes = s.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase()) && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// "`a`, `b` or `c`", for help texts.
@@ -94,11 +93,7 @@ pub(crate) fn unknown_keys(ctx: &mut Ctx, node: &Node, allowed: &[&str], what: &
                 Some(s) => format!("did you mean `{s}`? {expected}"),
                 None => expected,
             };
-            ctx.error(
-                entry.key_mark,
-                format!("unknown key `{}` in {what}", entry.key),
-                help,
-            );
+            ctx.error(entry.key_mark, format!("unknown key `{}` in {what}", entry.key), help);
         }
     }
 }
@@ -121,11 +116,7 @@ pub(crate) fn type_name(ctx: &mut Ctx, prefix: Option<&str>, name: &str, mark: M
 pub fn type_name_problem(prefix: Option<&str>, name: &str) -> Option<(String, String)> {
     let segments: Vec<&str> = name.split('.').collect();
     let reason = if segments.len() != 3 {
-        format!(
-            "it has {} segment{}, not 3",
-            segments.len(),
-            if segments.len() == 1 { "" } else { "s" }
-        )
+        format!("it has {} segment{}, not 3", segments.len(), if segments.len() == 1 { "" } else { "s" })
     } else if let Some(p) = prefix.filter(|p| segments[0] != *p) {
         format!("the first segment must be the catalog prefix `{p}`")
     } else if !segments.iter().all(|s| is_lower_snake(s)) {
@@ -138,9 +129,7 @@ pub fn type_name_problem(prefix: Option<&str>, name: &str) -> Option<(String, St
     let fixed = (|| {
         let first = prefix.or(segments.first().copied()).and_then(suggestion)?;
         let (domain, action) = match segments.as_slice() {
-            [_, domain, rest @ ..] if !rest.is_empty() => {
-                (suggestion(domain)?, suggestion(&rest.join("_"))?)
-            }
+            [_, domain, rest @ ..] if !rest.is_empty() => (suggestion(domain)?, suggestion(&rest.join("_"))?),
             _ => return None,
         };
         Some(format!("{first}.{domain}.{action}"))
@@ -238,10 +227,7 @@ pub(crate) fn schema_errors(schema: &Value, values: &[&Value]) -> Result<Vec<(us
     // jsonschema is only run on schemas that passed the subset lints; the
     // guard is for anything it still chokes on.
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let validator = jsonschema::draft202012::options()
-            .should_validate_formats(true)
-            .build(schema)
-            .map_err(|e| e.to_string())?;
+        let validator = jsonschema::draft202012::options().should_validate_formats(true).build(schema).map_err(|e| e.to_string())?;
         let mut found = Vec::new();
         for (index, value) in values.iter().enumerate() {
             for error in validator.iter_errors(value) {
@@ -279,26 +265,15 @@ pub(crate) fn examples(ctx: &mut Ctx, event: &str, schema: &Value, examples: &[(
             }
             for (index, path, error) in found {
                 let node = examples[index].0.at_pointer(&path);
-                let at = if path.is_empty() {
-                    String::new()
-                } else {
-                    format!(" at `{path}`")
-                };
+                let at = if path.is_empty() { String::new() } else { format!(" at `{path}`") };
                 ctx.error(
                     node.mark,
-                    format!(
-                        "example {} of `{event}` does not match its schema{at}: {error}",
-                        index + 1
-                    ),
+                    format!("example {} of `{event}` does not match its schema{at}: {error}", index + 1),
                     "fix the example or the schema",
                 );
             }
         }
-        Err(e) => ctx.error(
-            first.mark,
-            format!("cannot check the examples of `{event}`: {e}"),
-            "simplify the schema",
-        ),
+        Err(e) => ctx.error(first.mark, format!("cannot check the examples of `{event}`: {e}"), "simplify the schema"),
     }
 }
 
@@ -363,10 +338,7 @@ mod tests {
 
     #[test]
     fn suggestions_catch_typos_only() {
-        assert_eq!(
-            did_you_mean("verison", &["description", "version"]),
-            Some("version")
-        );
+        assert_eq!(did_you_mean("verison", &["description", "version"]), Some("version"));
         assert_eq!(did_you_mean("uuidd", &["uri", "uuid"]), Some("uuid"));
         assert_eq!(did_you_mean("String", &["string"]), Some("string"));
         assert_eq!(did_you_mean("zzz", &["uuid", "uri"]), None);

@@ -47,9 +47,7 @@ pub fn parse_fields(spec: &str) -> Result<Vec<Field>, Vec<String>> {
             continue;
         }
         let Some((name, ty)) = item.split_once(':') else {
-            problems.push(format!(
-                "`--fields` item `{item}` has no type; write it as `{item}: string`"
-            ));
+            problems.push(format!("`--fields` item `{item}` has no type; write it as `{item}: string`"));
             continue;
         };
         let (name, ty) = (name.trim(), ty.trim());
@@ -62,15 +60,11 @@ pub fn parse_fields(spec: &str) -> Result<Vec<Field>, Vec<String>> {
                 Some(s) if s != name => format!("rename it to `{s}`"),
                 _ => "use lower snake case that is not a Rust keyword, e.g. `run_id`".to_string(),
             };
-            problems.push(format!(
-                "field name `{name}` is not lower snake case or is a Rust keyword; {help}"
-            ));
+            problems.push(format!("field name `{name}` is not lower snake case or is a Rust keyword; {help}"));
             continue;
         }
         if fields.iter().any(|f| f.name == name) {
-            problems.push(format!(
-                "field `{name}` is listed twice in `--fields`; keep one"
-            ));
+            problems.push(format!("field `{name}` is listed twice in `--fields`; keep one"));
             continue;
         }
         if ty.is_empty() {
@@ -78,32 +72,17 @@ pub fn parse_fields(spec: &str) -> Result<Vec<Field>, Vec<String>> {
             continue;
         }
         match shorthand::type_schema(ty) {
-            Ok(schema) => fields.push(Field {
-                name: name.to_string(),
-                required,
-                ty: ty.to_string(),
-                schema,
-            }),
+            Ok(schema) => fields.push(Field { name: name.to_string(), required, ty: ty.to_string(), schema }),
             Err(e) => {
                 let help = match e.suggestion {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => format!(
-                        "use one of {}, `list<T>` or `map<T>`",
-                        lint::one_of(shorthand::TYPES)
-                    ),
+                    None => format!("use one of {}, `list<T>` or `map<T>`", lint::one_of(shorthand::TYPES)),
                 };
-                problems.push(format!(
-                    "unknown type `{}` for field `{name}`; {help}",
-                    e.name
-                ));
+                problems.push(format!("unknown type `{}` for field `{name}`; {help}", e.name));
             }
         }
     }
-    if problems.is_empty() {
-        Ok(fields)
-    } else {
-        Err(problems)
-    }
+    if problems.is_empty() { Ok(fields) } else { Err(problems) }
 }
 
 /// Split at commas outside `<…>`.
@@ -139,17 +118,10 @@ pub struct Added {
 
 /// Append `type_name` with `fields` to the catalog `text` (named `file`).
 /// Errors are messages, one per problem.
-pub fn add_event(
-    file: &str,
-    text: &str,
-    type_name: &str,
-    fields: &str,
-) -> Result<Added, Vec<String>> {
+pub fn add_event(file: &str, text: &str, type_name: &str, fields: &str) -> Result<Added, Vec<String>> {
     let existing = catalog::parse(file, text).map_err(|d| {
         let mut v: Vec<String> = d.0.iter().map(ToString::to_string).collect();
-        v.push(format!(
-            "{file} does not lint; fix it before adding an event type"
-        ));
+        v.push(format!("{file} does not lint; fix it before adding an event type"));
         v
     })?;
     if let Some((message, help)) = lint::type_name_problem(Some(&existing.prefix), type_name) {
@@ -160,9 +132,7 @@ pub fn add_event(
             crate::ir::Origin::Yaml { line, column, .. } => format!("{file}:{line}:{column}"),
             _ => file.to_string(),
         };
-        return Err(vec![format!(
-            "`{type_name}` already exists at {at}; choose another name, or edit that entry"
-        )]);
+        return Err(vec![format!("`{type_name}` already exists at {at}; choose another name, or edit that entry")]);
     }
     let mut fields = parse_fields(fields)?;
     let mut notes = Vec::new();
@@ -174,34 +144,15 @@ pub fn add_event(
         }
         Some(_) => {}
         None => {
-            notes.push(format!(
-                "added `{STREAM_KEY}: uuid`, the stream key every event carries"
-            ));
+            notes.push(format!("added `{STREAM_KEY}: uuid`, the stream key every event carries"));
             let schema = shorthand::type_schema("uuid").unwrap_or_default();
-            fields.insert(
-                0,
-                Field {
-                    name: STREAM_KEY.into(),
-                    required: true,
-                    ty: "uuid".into(),
-                    schema,
-                },
-            );
+            fields.insert(0, Field { name: STREAM_KEY.into(), required: true, ty: "uuid".into(), schema });
         }
     }
-    let root = catalog::parse_yaml(text)
-        .root
-        .ok_or_else(|| vec![format!("{file} could not be read as YAML")])?;
+    let root = catalog::parse_yaml(text).root.ok_or_else(|| vec![format!("{file} could not be read as YAML")])?;
     let (at, indent, step) = insertion(text, &root).map_err(|e| vec![e])?;
     let subject = subject_template(&existing, &fields);
-    let entry = render(
-        type_name,
-        &fields,
-        subject.as_deref(),
-        &example(&existing, &fields),
-        indent,
-        step,
-    );
+    let entry = render(type_name, &fields, subject.as_deref(), &example(&existing, &fields), indent, step);
 
     let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
     let needs_newline = at > 0 && !lines[at - 1].ends_with('\n');
@@ -219,9 +170,7 @@ pub fn add_event(
     let line = at + 2; // after the blank separator line
     if let Err(d) = catalog::parse(file, &new_text) {
         let mut v: Vec<String> = d.0.iter().map(ToString::to_string).collect();
-        v.push(format!(
-            "the new entry for `{type_name}` would not lint; nothing was written"
-        ));
+        v.push(format!("the new entry for `{type_name}` would not lint; nothing was written"));
         return Err(v);
     }
     let rust = ident::type_rust_name(type_name);
@@ -229,12 +178,7 @@ pub fn add_event(
         "async fn {}(&self, ctx: &EventContext<'_>, data: {rust}) -> Result<Self::Output, Self::Error> {{\n    todo!()\n}}",
         ident::handler_method_name(type_name)
     );
-    Ok(Added {
-        text: new_text,
-        line,
-        notes,
-        handler,
-    })
+    Ok(Added { text: new_text, line, notes, handler })
 }
 
 /// Where the entry goes (a 0-based line index to insert before), the
@@ -252,9 +196,7 @@ fn insertion(text: &str, root: &Node) -> Result<(usize, usize, usize), String> {
         .and_then(|l| l.get(events.value.mark.column.saturating_sub(1)..))
         .is_some_and(|rest| rest.starts_with('{'));
     let Some(first) = first.filter(|_| !flow) else {
-        return Err(
-            "`events:` is not a block mapping (`events: {…}`); add the entry by hand".to_string(),
-        );
+        return Err("`events:` is not a block mapping (`events: {…}`); add the entry by hand".to_string());
     };
     let indent = first.key_mark.column - 1;
     let step = first
@@ -294,9 +236,7 @@ fn subject_template(catalog: &Catalog, fields: &[Field]) -> Option<String> {
         }
     }
     let (template, _) = counts.into_iter().max_by_key(|(_, n)| *n)?;
-    let fits = placeholders(template)
-        .iter()
-        .all(|p| fields.iter().any(|f| f.required && f.name == *p));
+    let fits = placeholders(template).iter().all(|p| fields.iter().any(|f| f.required && f.name == *p));
     fits.then(|| template.to_string())
 }
 
@@ -325,10 +265,7 @@ fn example(catalog: &Catalog, fields: &[Field]) -> Vec<(String, Value)> {
                     .then(|| e.examples.iter().find_map(|x| x.get(&f.name).cloned()))
                     .flatten()
             });
-            (
-                f.name.clone(),
-                reused.unwrap_or_else(|| value_for(&f.schema, 0)),
-            )
+            (f.name.clone(), reused.unwrap_or_else(|| value_for(&f.schema, 0)))
         })
         .collect()
 }
@@ -338,10 +275,7 @@ fn value_for(schema: &Value, depth: usize) -> Value {
     if depth > 8 {
         return json!(null);
     }
-    match (
-        schema.get("type").and_then(Value::as_str),
-        schema.get("format").and_then(Value::as_str),
-    ) {
+    match (schema.get("type").and_then(Value::as_str), schema.get("format").and_then(Value::as_str)) {
         (Some("string"), Some("uuid")) => json!("8f14e45f-ceea-467f-a0e6-f6e5c1a5e2b1"),
         (Some("string"), Some("date-time")) => json!("2024-01-01T00:00:00Z"),
         (Some("string"), Some("date")) => json!("2024-01-01"),
@@ -351,10 +285,7 @@ fn value_for(schema: &Value, depth: usize) -> Value {
         (Some("integer"), _) => json!(1),
         (Some("number"), _) => json!(1.5),
         (Some("boolean"), _) => json!(true),
-        (Some("array"), _) => json!([value_for(
-            schema.get("items").unwrap_or(&json!({})),
-            depth + 1
-        )]),
+        (Some("array"), _) => json!([value_for(schema.get("items").unwrap_or(&json!({})), depth + 1)]),
         (Some("object"), _) => match schema.get("additionalProperties").filter(|v| v.is_object()) {
             Some(values) => json!({"key": value_for(values, depth + 1)}),
             None => json!({}),
@@ -363,26 +294,12 @@ fn value_for(schema: &Value, depth: usize) -> Value {
     }
 }
 
-fn render(
-    type_name: &str,
-    fields: &[Field],
-    subject: Option<&str>,
-    example: &[(String, Value)],
-    indent: usize,
-    step: usize,
-) -> String {
-    let (i0, i1, i2, i3) = (
-        " ".repeat(indent),
-        " ".repeat(indent + step),
-        " ".repeat(indent + 2 * step),
-        " ".repeat(indent + 2 * step + 2),
-    );
+fn render(type_name: &str, fields: &[Field], subject: Option<&str>, example: &[(String, Value)], indent: usize, step: usize) -> String {
+    let (i0, i1, i2, i3) =
+        (" ".repeat(indent), " ".repeat(indent + step), " ".repeat(indent + 2 * step), " ".repeat(indent + 2 * step + 2));
     let mut s = format!("{i0}{type_name}:\n{i1}description: {DESCRIPTION}\n{i1}version: 1\n");
     if let Some(subject) = subject {
-        s.push_str(&format!(
-            "{i1}subject: {}\n",
-            Value::String(subject.to_string())
-        ));
+        s.push_str(&format!("{i1}subject: {}\n", Value::String(subject.to_string())));
     }
     s.push_str(&format!("{i1}fields:\n"));
     for f in fields {
@@ -391,32 +308,19 @@ fn render(
     }
     s.push_str(&format!("{i1}examples:\n"));
     for (n, (name, value)) in example.iter().enumerate() {
-        let lead = if n == 0 {
-            format!("{i2}- ")
-        } else {
-            i3.clone()
-        };
+        let lead = if n == 0 { format!("{i2}- ") } else { i3.clone() };
         s.push_str(&format!("{lead}{name}: {value}\n"));
     }
     s
 }
 
 /// `herald new`: add the type to the catalog file and say what comes next.
-pub fn run(
-    type_name: &str,
-    fields: Option<&str>,
-    path: &Path,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> i32 {
+pub fn run(type_name: &str, fields: Option<&str>, path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let file = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            let _ = writeln!(
-                err,
-                "error: cannot read {file}: {e}; give the catalog with `--catalog PATH`"
-            );
+            let _ = writeln!(err, "error: cannot read {file}: {e}; give the catalog with `--catalog PATH`");
             return 2;
         }
     };
@@ -436,11 +340,7 @@ pub fn run(
     for n in &added.notes {
         let _ = writeln!(out, "note: {n}");
     }
-    let handler: String = added
-        .handler
-        .lines()
-        .map(|l| format!("    {l}\n"))
-        .collect();
+    let handler: String = added.handler.lines().map(|l| format!("    {l}\n")).collect();
     let _ = write!(
         out,
         "added `{type_name}` to {file}:{}\n\nnext: write its description, run `cargo build`, and implement the handler method the compiler asks for:\n\n{handler}",

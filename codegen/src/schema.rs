@@ -36,19 +36,20 @@ pub struct GeneratedTypes {
 pub fn generate_types(catalog: &Catalog) -> Result<GeneratedTypes, Diagnostics> {
     let mut diags = Vec::new();
     let mut settings = TypeSpaceSettings::default();
-    settings
-        .with_struct_builder(false)
-        .with_derive("PartialEq".to_string())
-        .with_map_type("::std::collections::BTreeMap")
-        .with_crate("herald", CrateVers::Any, None);
+    settings.with_struct_builder(false).with_derive("PartialEq".to_string()).with_map_type("::std::collections::BTreeMap").with_crate(
+        "herald",
+        CrateVers::Any,
+        None,
+    );
     let mut space = TypeSpace::new(&settings);
 
     // Pool `$defs` across events: they become named Rust types in one
     // module. The YAML loader reports conflicts with their positions
     // already; this catches catalogs built any other way.
-    let (defs, conflicts) = pool_defs(generated(catalog).flat_map(|event| {
-        event_defs(event).map(move |(name, schema)| DefEntry { event: &event.type_name, name, schema, at: event })
-    }));
+    let (defs, conflicts) = pool_defs(
+        generated(catalog)
+            .flat_map(|event| event_defs(event).map(move |(name, schema)| DefEntry { event: &event.type_name, name, schema, at: event })),
+    );
     for conflict in conflicts {
         diags.push(at(conflict.at, conflict.message).with_help(DefsConflict::<()>::HELP));
     }
@@ -127,8 +128,7 @@ pub(crate) struct DefsConflict<L> {
 
 impl<L> DefsConflict<L> {
     /// How to fix a conflict.
-    pub(crate) const HELP: &'static str =
-        "the definitions of all events share one namespace (each becomes one Rust type): give one of them another name, or make them identical";
+    pub(crate) const HELP: &'static str = "the definitions of all events share one namespace (each becomes one Rust type): give one of them another name, or make them identical";
 }
 
 /// The `$defs` of an event's data schema, by name.
@@ -148,11 +148,7 @@ pub(crate) fn pool_defs<'a, L>(entries: impl IntoIterator<Item = DefEntry<'a, L>
     for entry in entries {
         match pooled.get(entry.name) {
             Some((schema, _, first)) if schema != entry.schema => conflicts.push(DefsConflict {
-                message: format!(
-                    "`$defs/{name}` of `{}` differs from the `$defs/{name}` of `{first}`",
-                    entry.event,
-                    name = entry.name
-                ),
+                message: format!("`$defs/{name}` of `{}` differs from the `$defs/{name}` of `{first}`", entry.event, name = entry.name),
                 at: entry.at,
             }),
             Some(_) => {}
@@ -209,13 +205,9 @@ fn prepare(schema: &Value) -> Value {
                     continue;
                 }
                 let v = match (k.as_str(), v) {
-                    ("$ref", Value::String(r)) => {
-                        Value::String(r.replacen("#/$defs/", "#/definitions/", 1))
-                    }
+                    ("$ref", Value::String(r)) => Value::String(r.replacen("#/$defs/", "#/definitions/", 1)),
                     // Keyword positions whose values are schemas or maps of them.
-                    ("properties" | "$defs", Value::Object(m)) => {
-                        Value::Object(m.iter().map(|(k, v)| (k.clone(), prepare(v))).collect())
-                    }
+                    ("properties" | "$defs", Value::Object(m)) => Value::Object(m.iter().map(|(k, v)| (k.clone(), prepare(v))).collect()),
                     ("items" | "additionalProperties", v) => prepare(v),
                     // Examples, defaults and enums are data, not schemas.
                     _ => v.clone(),
@@ -224,10 +216,7 @@ fn prepare(schema: &Value) -> Value {
             }
             optional_collections_as_options(&mut out);
             if let Some(path) = strict_type(&out) {
-                out.insert(
-                    "x-rust-type".into(),
-                    json!({"crate": "herald", "version": "*", "path": path}),
-                );
+                out.insert("x-rust-type".into(), json!({"crate": "herald", "version": "*", "path": path}));
             }
             Value::Object(out)
         }
@@ -319,7 +308,8 @@ mod tests {
     /// rely on it naming every field as typify does.
     #[test]
     fn typify_names_fields_as_herald_expects() {
-        let names = ["runId", "type", "self", "Self", "match", "crate", "fooBar", "dash-name", "HTTPStatus", "2fa", "with space", "été", "a'b"];
+        let names =
+            ["runId", "type", "self", "Self", "match", "crate", "fooBar", "dash-name", "HTTPStatus", "2fa", "with space", "été", "a'b"];
         let properties: Map<String, Value> = names.iter().map(|n| (n.to_string(), json!({"type": "string"}))).collect();
         let mut catalog = Catalog::new("names.yaml", "ai");
         catalog.events.push(EventType {

@@ -21,21 +21,8 @@ use crate::catalog::{Ctx, Entry, YamlValue};
 use crate::lint;
 
 /// The plain shorthand type names.
-pub const TYPES: &[&str] = &[
-    "string",
-    "integer",
-    "number",
-    "boolean",
-    "uuid",
-    "datetime",
-    "date-time",
-    "utc_datetime",
-    "date",
-    "uri",
-    "email",
-    "object",
-    "any",
-];
+pub const TYPES: &[&str] =
+    &["string", "integer", "number", "boolean", "uuid", "datetime", "date-time", "utc_datetime", "date", "uri", "email", "object", "any"];
 
 /// Names people reach for, mapped to what Herald calls them.
 const ALIASES: &[(&str, &str)] = &[
@@ -73,14 +60,10 @@ pub struct UnknownType {
 pub fn type_schema(ty: &str) -> Result<Value, UnknownType> {
     let ty = ty.trim();
     if let Some(inner) = generic(ty, "list") {
-        return type_schema(inner)
-            .map(|items| json!({"type": "array", "items": items}))
-            .map_err(|e| wrap(e, "list"));
+        return type_schema(inner).map(|items| json!({"type": "array", "items": items})).map_err(|e| wrap(e, "list"));
     }
     if let Some(inner) = generic(ty, "map") {
-        return type_schema(inner)
-            .map(|values| json!({"type": "object", "additionalProperties": values}))
-            .map_err(|e| wrap(e, "map"));
+        return type_schema(inner).map(|values| json!({"type": "object", "additionalProperties": values})).map_err(|e| wrap(e, "map"));
     }
     Ok(match ty {
         "string" | "integer" | "number" | "boolean" | "object" => json!({"type": ty}),
@@ -90,28 +73,19 @@ pub fn type_schema(ty: &str) -> Result<Value, UnknownType> {
         "date" | "uri" | "email" => json!({"type": "string", "format": ty}),
         "any" => json!({}),
         _ => {
-            return Err(UnknownType {
-                name: ty.to_string(),
-                suggestion: suggest(ty),
-            });
+            return Err(UnknownType { name: ty.to_string(), suggestion: suggest(ty) });
         }
     })
 }
 
 /// `list<T>` → `T`.
 fn generic<'a>(ty: &'a str, name: &str) -> Option<&'a str> {
-    ty.strip_prefix(name)?
-        .trim_start()
-        .strip_prefix('<')?
-        .strip_suffix('>')
+    ty.strip_prefix(name)?.trim_start().strip_prefix('<')?.strip_suffix('>')
 }
 
 /// Put an inner suggestion back inside its `list<…>` / `map<…>`.
 fn wrap(e: UnknownType, outer: &str) -> UnknownType {
-    UnknownType {
-        suggestion: e.suggestion.map(|s| format!("{outer}<{s}>")),
-        ..e
-    }
+    UnknownType { suggestion: e.suggestion.map(|s| format!("{outer}<{s}>")), ..e }
 }
 
 fn suggest(ty: &str) -> Option<String> {
@@ -133,10 +107,7 @@ pub(crate) fn desugar(ctx: &mut Ctx, event: &str, fields: &Entry) -> Option<Valu
     let Some(entries) = fields.value.entries() else {
         ctx.error(
             fields.value.mark,
-            format!(
-                "`fields` of `{event}` must be a mapping from field name to type, found {}",
-                fields.value.kind()
-            ),
+            format!("`fields` of `{event}` must be a mapping from field name to type, found {}", fields.value.kind()),
             "write one `name: type` per line, e.g. `run_id: uuid`",
         );
         return None;
@@ -151,11 +122,7 @@ pub(crate) fn desugar(ctx: &mut Ctx, event: &str, fields: &Entry) -> Option<Valu
         };
         let pointer = format!("/properties/{}", lint::escape_pointer(name));
         if properties.contains_key(name) {
-            ctx.error(
-                entry.key_mark,
-                format!("field `{name}` of `{event}` is declared twice"),
-                "keep one of `name` and `name?`",
-            );
+            ctx.error(entry.key_mark, format!("field `{name}` of `{event}` is declared twice"), "keep one of `name` and `name?`");
             continue;
         }
         fields.add(ctx, event, name, entry.key_mark, &pointer);
@@ -168,14 +135,7 @@ pub(crate) fn desugar(ctx: &mut Ctx, event: &str, fields: &Entry) -> Option<Valu
                         Some(s) => format!("did you mean `{s}`? {list}"),
                         None => list.to_string(),
                     };
-                    ctx.error(
-                        entry.value.mark,
-                        format!(
-                            "unknown shorthand type `{}` for field `{name}` of `{event}`",
-                            unknown.name
-                        ),
-                        help,
-                    );
+                    ctx.error(entry.value.mark, format!("unknown shorthand type `{}` for field `{name}` of `{event}`", unknown.name), help);
                     continue;
                 }
             },
@@ -213,28 +173,13 @@ mod tests {
 
     #[test]
     fn plain_types() {
-        assert_eq!(
-            type_schema("uuid").unwrap(),
-            json!({"type": "string", "format": "uuid"})
-        );
-        assert_eq!(
-            type_schema("datetime").unwrap(),
-            json!({"type": "string", "format": "date-time"})
-        );
-        assert_eq!(
-            type_schema("date-time").unwrap(),
-            type_schema("datetime").unwrap()
-        );
-        assert_eq!(
-            type_schema("email").unwrap(),
-            json!({"type": "string", "format": "email"})
-        );
+        assert_eq!(type_schema("uuid").unwrap(), json!({"type": "string", "format": "uuid"}));
+        assert_eq!(type_schema("datetime").unwrap(), json!({"type": "string", "format": "date-time"}));
+        assert_eq!(type_schema("date-time").unwrap(), type_schema("datetime").unwrap());
+        assert_eq!(type_schema("email").unwrap(), json!({"type": "string", "format": "email"}));
         assert_eq!(type_schema("object").unwrap(), json!({"type": "object"}));
         assert_eq!(type_schema("any").unwrap(), json!({}));
-        assert_eq!(
-            type_schema(" integer ").unwrap(),
-            json!({"type": "integer"})
-        );
+        assert_eq!(type_schema(" integer ").unwrap(), json!({"type": "integer"}));
     }
 
     #[test]
@@ -243,34 +188,16 @@ mod tests {
             type_schema("list<map<number>>").unwrap(),
             json!({"type": "array", "items": {"type": "object", "additionalProperties": {"type": "number"}}})
         );
-        assert_eq!(
-            type_schema("map< string >").unwrap(),
-            json!({"type": "object", "additionalProperties": {"type": "string"}})
-        );
+        assert_eq!(type_schema("map< string >").unwrap(), json!({"type": "object", "additionalProperties": {"type": "string"}}));
     }
 
     #[test]
     fn unknown_types_suggest_the_closest() {
         let err = |t: &str| type_schema(t).unwrap_err();
-        assert_eq!(
-            err("uuidd"),
-            UnknownType {
-                name: "uuidd".into(),
-                suggestion: Some("uuid".into())
-            }
-        );
+        assert_eq!(err("uuidd"), UnknownType { name: "uuidd".into(), suggestion: Some("uuid".into()) });
         assert_eq!(err("int").suggestion.as_deref(), Some("integer"));
-        assert_eq!(
-            err("list<strng>"),
-            UnknownType {
-                name: "strng".into(),
-                suggestion: Some("list<string>".into())
-            }
-        );
-        assert_eq!(
-            err("lsit<string>").suggestion.as_deref(),
-            Some("list<string>")
-        );
+        assert_eq!(err("list<strng>"), UnknownType { name: "strng".into(), suggestion: Some("list<string>".into()) });
+        assert_eq!(err("lsit<string>").suggestion.as_deref(), Some("list<string>"));
         assert_eq!(err("frobnicate").suggestion, None);
         assert!(type_schema("list<>").is_err());
         assert!(type_schema("list<string").is_err());

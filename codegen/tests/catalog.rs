@@ -36,19 +36,14 @@ const SUBSET: &str = "Herald supports `type`, `properties`, `required`, `additio
 
 #[test]
 fn the_project_catalog_passes_every_lint() {
-    let catalog =
-        catalog::load(&project_catalog()).unwrap_or_else(|e| panic!("events.yaml must load:\n{e}"));
+    let catalog = catalog::load(&project_catalog()).unwrap_or_else(|e| panic!("events.yaml must load:\n{e}"));
     assert_eq!(catalog.prefix, "ai");
     assert_eq!(catalog.events.len(), 22);
     assert!(catalog.envelope.legacy_extensions_object);
     let names: Vec<&str> = catalog.extensions.iter().map(|x| x.name.as_str()).collect();
     assert_eq!(names, ["seq", "traceparent"]);
     // Normalized: sorted by type.
-    let types: Vec<&str> = catalog
-        .events
-        .iter()
-        .map(|e| e.type_name.as_str())
-        .collect();
+    let types: Vec<&str> = catalog.events.iter().map(|e| e.type_name.as_str()).collect();
     let mut sorted = types.clone();
     sorted.sort();
     assert_eq!(types, sorted);
@@ -75,14 +70,8 @@ fn the_project_catalog_passes_every_lint() {
     );
     // The `data:` form keeps its `$defs`.
     let completed = catalog.event("ai.run.completed").unwrap();
-    assert_eq!(
-        completed.schema["properties"]["metrics"]["$ref"],
-        "#/$defs/RunMetrics"
-    );
-    assert_eq!(
-        completed.schema["$defs"]["RunMetrics"]["required"],
-        serde_json::json!(["duration_ms", "items_processed"])
-    );
+    assert_eq!(completed.schema["properties"]["metrics"]["$ref"], "#/$defs/RunMetrics");
+    assert_eq!(completed.schema["$defs"]["RunMetrics"]["required"], serde_json::json!(["duration_ms", "items_processed"]));
 }
 
 #[test]
@@ -121,9 +110,7 @@ fn unknown_shorthand() {
         format!(
             "unknown_shorthand.yaml:9:16: unknown shorthand type `strng` for field `checks` of `ai.run.started` — did you mean `list<string>`? {types}"
         ),
-        format!(
-            "unknown_shorthand.yaml:10:16: unknown shorthand type `frobnicate` for field `config` of `ai.run.started` — {types}"
-        ),
+        format!("unknown_shorthand.yaml:10:16: unknown shorthand type `frobnicate` for field `config` of `ai.run.started` — {types}"),
     ];
     assert_eq!(problems("unknown_shorthand.yaml"), expected);
 }
@@ -263,7 +250,9 @@ fn an_event_may_belong_to_no_run() {
     let lines: Vec<String> = diags.0.iter().map(ToString::to_string).collect();
     assert_eq!(
         lines,
-        ["s.yaml:14:12: transition 1 (`ai.user.signed_up`): `ai.user.signed_up` belongs to no run (`stream_key: none`) — a transition moves a run's status: give the event a stream key (`run_id`), or remove the transition"]
+        [
+            "s.yaml:14:12: transition 1 (`ai.user.signed_up`): `ai.user.signed_up` belongs to no run (`stream_key: none`) — a transition moves a run's status: give the event a stream key (`run_id`), or remove the transition"
+        ]
     );
 }
 
@@ -271,39 +260,20 @@ fn an_event_may_belong_to_no_run() {
 fn load_names_the_file_as_given() {
     let path = fixture_dir().join("yaml_syntax.yaml");
     let diags = catalog::load(&path).unwrap_err();
-    assert!(
-        diags.0[0]
-            .to_string()
-            .starts_with(&format!("{}:7:13: ", path.display())),
-        "{diags}"
-    );
+    assert!(diags.0[0].to_string().starts_with(&format!("{}:7:13: ", path.display())), "{diags}");
 
     let missing = PathBuf::from("/nonexistent/events.yaml");
     let diags = catalog::load(&missing).unwrap_err();
     assert_eq!(diags.0.len(), 1);
-    assert!(
-        diags.0[0]
-            .to_string()
-            .starts_with("/nonexistent/events.yaml: cannot read the catalog:"),
-        "{diags}"
-    );
+    assert!(diags.0[0].to_string().starts_with("/nonexistent/events.yaml: cannot read the catalog:"), "{diags}");
 }
 
 #[test]
 fn empty_and_non_mapping_files_are_diagnosed() {
     for (text, expected) in [
-        (
-            "",
-            "e.yaml:1:1: the catalog is empty — start with `prefix: ai` and an `events:` mapping",
-        ),
-        (
-            "# only a comment\n",
-            "e.yaml:1:1: the catalog is empty — start with `prefix: ai` and an `events:` mapping",
-        ),
-        (
-            "- a\n- b\n",
-            "e.yaml:1:1: the catalog must be a mapping, found a sequence — start with `prefix: ai` and an `events:` mapping",
-        ),
+        ("", "e.yaml:1:1: the catalog is empty — start with `prefix: ai` and an `events:` mapping"),
+        ("# only a comment\n", "e.yaml:1:1: the catalog is empty — start with `prefix: ai` and an `events:` mapping"),
+        ("- a\n- b\n", "e.yaml:1:1: the catalog must be a mapping, found a sequence — start with `prefix: ai` and an `events:` mapping"),
     ] {
         let diags = catalog::parse("e.yaml", text).unwrap_err();
         assert_eq!(diags.to_string(), expected);
@@ -335,10 +305,7 @@ fn must_not_panic(text: &str) {
 fn broken_input_gives_diagnostics_not_panics() {
     let text = std::fs::read_to_string(project_catalog()).unwrap();
     // Truncations: at every line end and at a stride inside lines.
-    let cuts = text
-        .char_indices()
-        .filter(|(i, c)| *c == '\n' || i % 17 == 0)
-        .map(|(i, _)| i);
+    let cuts = text.char_indices().filter(|(i, c)| *c == '\n' || i % 17 == 0).map(|(i, _)| i);
     for cut in cuts {
         must_not_panic(&text[..cut]);
     }
@@ -347,9 +314,7 @@ fn broken_input_gives_diagnostics_not_panics() {
     let alphabet = b"{}[]:-,?&*!|>'\"#%@`\\ \n\t.~0123456789abcxyzAI_<>$/";
     for _ in 0..400 {
         let len = (rng.next() % 200) as usize;
-        let bytes: Vec<u8> = (0..len)
-            .map(|_| alphabet[(rng.next() % alphabet.len() as u64) as usize])
-            .collect();
+        let bytes: Vec<u8> = (0..len).map(|_| alphabet[(rng.next() % alphabet.len() as u64) as usize]).collect();
         must_not_panic(&String::from_utf8_lossy(&bytes));
     }
     // Random byte mutations of the real catalog.
@@ -513,7 +478,9 @@ fn inline_problems(text: &str) -> Vec<String> {
 fn lifecycle_must_be_a_mapping_with_states_and_transitions() {
     assert_eq!(
         inline_problems(&with_events("lifecycle: [queued]\n")),
-        ["l.yaml:22:12: `lifecycle` must be a mapping, found a sequence — give it `states`, `initial`, `terminal` and `transitions` (see the catalog format)"]
+        [
+            "l.yaml:22:12: `lifecycle` must be a mapping, found a sequence — give it `states`, `initial`, `terminal` and `transitions` (see the catalog format)"
+        ]
     );
     assert_eq!(
         inline_problems(&with_events("lifecycle:\n  initial: queued\n")),
@@ -530,7 +497,9 @@ fn lifecycle_names_must_not_clash_with_generated_types() {
         lifecycle:\n  states: [queued, done]\n  initial: queued\n  terminal: [done]\n  transitions:\n    - {on: ai.run.status, from: queued, to: done}\n";
     assert_eq!(
         inline_problems(yaml),
-        ["l.yaml:3:3: `ai.run.status` declares the Rust type `RunStatus`, which `lifecycle` generates too — rename the event type or definition"]
+        [
+            "l.yaml:3:3: `ai.run.status` declares the Rust type `RunStatus`, which `lifecycle` generates too — rename the event type or definition"
+        ]
     );
 }
 
@@ -605,12 +574,23 @@ fn lifecycle_states_listed_twice() {
 #[test]
 fn typed_format_rules() {
     let help = |format: &str, key: &str| {
-        format!("Herald decodes `{format}` into a typed value and does not check its text; remove `{key}`, or remove `format` and keep `{key}` (then the value is a plain string)")
+        format!(
+            "Herald decodes `{format}` into a typed value and does not check its text; remove `{key}`, or remove `format` and keep `{key}` (then the value is a plain string)"
+        )
     };
     let expected = [
-        format!("typed_format_rules.yaml:7:44: `pattern` on a `format: uuid` string in `ai.run.started` at /properties/run_id would not be checked — {}", help("uuid", "pattern")),
-        format!("typed_format_rules.yaml:8:45: `pattern` on a `format: date-time` string in `ai.run.started` at /properties/at would not be checked — {}", help("date-time", "pattern")),
-        format!("typed_format_rules.yaml:8:60: `maxLength` on a `format: date-time` string in `ai.run.started` at /properties/at would not be checked — {}", help("date-time", "maxLength")),
+        format!(
+            "typed_format_rules.yaml:7:44: `pattern` on a `format: uuid` string in `ai.run.started` at /properties/run_id would not be checked — {}",
+            help("uuid", "pattern")
+        ),
+        format!(
+            "typed_format_rules.yaml:8:45: `pattern` on a `format: date-time` string in `ai.run.started` at /properties/at would not be checked — {}",
+            help("date-time", "pattern")
+        ),
+        format!(
+            "typed_format_rules.yaml:8:60: `maxLength` on a `format: date-time` string in `ai.run.started` at /properties/at would not be checked — {}",
+            help("date-time", "maxLength")
+        ),
     ];
     assert_eq!(problems("typed_format_rules.yaml"), expected);
 }
@@ -683,36 +663,63 @@ fn subject_check_needs_string_placeholders() {
     let head = "envelope: {subject_matches_template: true}\n";
     assert_eq!(
         inline_problems_named("e.yaml", &one_event(head, "run/{n}", "{run_id: uuid, n: integer}", &format!("{{{RUN}, n: 3}}"))),
-        ["e.yaml:4:3: the `subject` of `ai.run.started` uses `{n}`, which is not a string property, but `envelope.subject_matches_template` compares text — make `n` a string (e.g. `uuid` or `string`), or turn `subject_matches_template` off"]
+        [
+            "e.yaml:4:3: the `subject` of `ai.run.started` uses `{n}`, which is not a string property, but `envelope.subject_matches_template` compares text — make `n` a string (e.g. `uuid` or `string`), or turn `subject_matches_template` off"
+        ]
     );
     // Off, a number is fine; on, strings and string enums are.
     catalog::parse("e.yaml", &one_event("", "run/{n}", "{run_id: uuid, n: integer}", &format!("{{{RUN}, n: 3}}"))).unwrap();
-    catalog::parse("e.yaml", &one_event(head, "run/{run_id}/{k}", "{run_id: uuid, k: {type: string, enum: [a, b]}}", &format!("{{{RUN}, k: a}}"))).unwrap();
+    catalog::parse(
+        "e.yaml",
+        &one_event(head, "run/{run_id}/{k}", "{run_id: uuid, k: {type: string, enum: [a, b]}}", &format!("{{{RUN}, k: a}}")),
+    )
+    .unwrap();
 }
 
 #[test]
 fn base_uri_must_be_absolute() {
-    let c = catalog::parse("e.yaml", &one_event("base_uri: https://schemas.example.com/v1\n", "run/{run_id}", "{run_id: uuid}", &format!("{{{RUN}}}"))).unwrap();
+    let c = catalog::parse(
+        "e.yaml",
+        &one_event("base_uri: https://schemas.example.com/v1\n", "run/{run_id}", "{run_id: uuid}", &format!("{{{RUN}}}")),
+    )
+    .unwrap();
     assert_eq!(c.base_uri.as_deref(), Some("https://schemas.example.com/v1/"), "one trailing slash");
     assert_eq!(
         inline_problems_named("e.yaml", &one_event("base_uri: schemas/v1\n", "run/{run_id}", "{run_id: uuid}", &format!("{{{RUN}}}"))),
-        ["e.yaml:2:11: `base_uri` `schemas/v1` is not an absolute URI — write the full URI the schemas are published under, e.g. `https://schemas.example.com/events/`"]
+        [
+            "e.yaml:2:11: `base_uri` `schemas/v1` is not an absolute URI — write the full URI the schemas are published under, e.g. `https://schemas.example.com/events/`"
+        ]
     );
 }
 
 #[test]
 fn utc_only_date_times() {
     let fields = "{run_id: uuid, at: utc_datetime, also: {type: string, format: date-time, offset: utc-only}}";
-    let c = catalog::parse("e.yaml", &one_event("", "run/{run_id}", fields, &format!("{{{RUN}, at: \"2024-05-01T12:00:00Z\", also: \"2024-05-01t12:00:00z\"}}"))).unwrap();
+    let c = catalog::parse(
+        "e.yaml",
+        &one_event("", "run/{run_id}", fields, &format!("{{{RUN}, at: \"2024-05-01T12:00:00Z\", also: \"2024-05-01t12:00:00z\"}}")),
+    )
+    .unwrap();
     let props = &c.events[0].schema["properties"];
     assert_eq!(props["at"], serde_json::json!({"type": "string", "format": "date-time", "offset": "utc-only"}));
     // An example with an offset is refused: the generated decoder would refuse it.
-    let problems = inline_problems_named("e.yaml", &one_event("", "run/{run_id}", fields, &format!("{{{RUN}, at: \"2024-05-01T12:00:00+00:00\", also: \"2024-05-01T12:00:00Z\"}}")));
+    let problems = inline_problems_named(
+        "e.yaml",
+        &one_event("", "run/{run_id}", fields, &format!("{{{RUN}, at: \"2024-05-01T12:00:00+00:00\", also: \"2024-05-01T12:00:00Z\"}}")),
+    );
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains("/at"), "{problems:?}");
     // `offset` only on a date-time, and only its two values.
     assert_eq!(
-        inline_problems_named("e.yaml", &one_event("", "run/{run_id}", "{run_id: uuid, d: {type: string, format: date, offset: utc-only}, t: {type: string, format: date-time, offset: local}}", &format!("{{{RUN}}}"))),
+        inline_problems_named(
+            "e.yaml",
+            &one_event(
+                "",
+                "run/{run_id}",
+                "{run_id: uuid, d: {type: string, format: date, offset: utc-only}, t: {type: string, format: date-time, offset: local}}",
+                &format!("{{{RUN}}}")
+            )
+        ),
         [
             "e.yaml:7:60: `offset` in `ai.run.started` at /properties/d applies to `format: date-time` strings only — add `format: date-time`, or remove `offset`",
             "e.yaml:7:124: unknown `offset` `local` in `ai.run.started` at /properties/t — write `offset: utc-only` (only `Z`, as Zod's `z.iso.datetime()`), or `offset: any` (the default: any RFC 3339 offset)",

@@ -5,34 +5,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn herald(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_herald"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_herald")).current_dir(dir).args(args).output().unwrap()
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=Herald Test",
-            "-c",
-            "user.email=test@example.invalid",
-            "-c",
-            "commit.gpgsign=false",
-        ])
+        .args(["-c", "user.name=Herald Test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"])
         .args(args)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_TERMINAL_PROMPT", "0")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -66,11 +51,7 @@ fn repo(name: &str) -> PathBuf {
 }
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 #[test]
@@ -79,11 +60,7 @@ fn baseline_modes_and_history() {
     // 5 → 3 loosens: compatible with BACKWARD.
     let out = herald(&dir, &["check", "events.yaml", "--baseline", "HEAD~1"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(
-        text(&out).contains("`minimum` changed from 5 to 3 (loosened) — compatible with BACKWARD"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("`minimum` changed from 5 to 3 (loosened) — compatible with BACKWARD"), "{}", text(&out));
 
     // 0 → 5 tightened: the commit that did it fails against its parent.
     std::fs::write(dir.join("events.yaml"), catalog("BACKWARD", 5)).unwrap();
@@ -98,26 +75,11 @@ fn baseline_modes_and_history() {
     // BACKWARD_TRANSITIVE: 3 is still tighter than the first version's 0.
     std::fs::write(dir.join("events.yaml"), catalog("BACKWARD_TRANSITIVE", 3)).unwrap();
     let first = git(&dir, &["rev-list", "--max-count=1", "HEAD~2"]);
-    let out = herald(
-        &dir,
-        &[
-            "check",
-            "events.yaml",
-            "--baseline",
-            "HEAD",
-            "--format",
-            "json",
-        ],
-    );
+    let out = herald(&dir, &["check", "events.yaml", "--baseline", "HEAD", "--format", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["compatible"], false);
-    let broken: Vec<&serde_json::Value> = report["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["verdict"] == "breaking")
-        .collect();
+    let broken: Vec<&serde_json::Value> = report["changes"].as_array().unwrap().iter().filter(|c| c["verdict"] == "breaking").collect();
     assert_eq!(broken.len(), 1, "{report:#}");
     assert_eq!(broken[0]["against"], first[..10]);
     assert_eq!(broken[0]["mode"], "BACKWARD_TRANSITIVE");
@@ -128,49 +90,26 @@ fn baseline_modes_and_history() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let out = herald(&dir, &["diff", "HEAD~2:events.yaml", "HEAD~1:events.yaml"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("changed from 0 to 5 (tightened)"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("changed from 0 to 5 (tightened)"), "{}", text(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn could_not_run_exits_2_with_the_reason() {
     let dir = repo("errors");
-    let out = herald(
-        &dir,
-        &["check", "events.yaml", "--baseline", "no-such-branch"],
-    );
+    let out = herald(&dir, &["check", "events.yaml", "--baseline", "no-such-branch"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out).contains("unknown git revision `no-such-branch`"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("unknown git revision `no-such-branch`"), "{}", text(&out));
     let out = herald(&dir, &["check", "missing.yaml", "--baseline", "HEAD"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out).contains("cannot read missing.yaml"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("cannot read missing.yaml"), "{}", text(&out));
     let out = herald(&dir, &["diff", "nope.yaml", "events.yaml"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out).contains("cannot read nope.yaml"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("cannot read nope.yaml"), "{}", text(&out));
     // Before the catalog existed: nothing to compare.
     let out = herald(&dir, &["check", "events.yaml", "--baseline", "HEAD~3"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(
-        text(&out).contains("does not exist at `HEAD~3`"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("does not exist at `HEAD~3`"), "{}", text(&out));
     // Outside any repository.
     let plain = temp_dir("plain");
     std::fs::write(plain.join("events.yaml"), catalog("BACKWARD", 0)).unwrap();
@@ -181,11 +120,7 @@ fn could_not_run_exits_2_with_the_reason() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("is not inside a git repository"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("is not inside a git repository"), "{}", text(&out));
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&plain);
 }
@@ -200,11 +135,7 @@ fn transitive_history_follows_renames_and_names_its_bound() {
     std::fs::create_dir_all(dir.join("schema")).unwrap();
     // minimum 0 as schema/catalog.yaml, then 5 (a break), then moved.
     for minimum in [0, 5] {
-        std::fs::write(
-            dir.join("schema/catalog.yaml"),
-            catalog("BACKWARD", minimum),
-        )
-        .unwrap();
+        std::fs::write(dir.join("schema/catalog.yaml"), catalog("BACKWARD", minimum)).unwrap();
         git(&dir, &["add", "schema/catalog.yaml"]);
         git(&dir, &["commit", "-q", "-m", &format!("minimum {minimum}")]);
     }
@@ -232,60 +163,26 @@ fn transitive_history_follows_renames_and_names_its_bound() {
         "{}",
         text(&out)
     );
-    assert!(
-        text(&out).contains("`minimum` changed from 0 to 3 (tightened)"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("`minimum` changed from 0 to 3 (tightened)"), "{}", text(&out));
     // With a bound of one version, the first is not read, and the report
     // says so.
-    let out = herald(
-        &dir,
-        &[
-            "check",
-            "events.yaml",
-            "--baseline",
-            "HEAD",
-            "--max-history",
-            "1",
-        ],
-    );
+    let out = herald(&dir, &["check", "events.yaml", "--baseline", "HEAD", "--max-history", "1"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         text(&out).contains("note: `_TRANSITIVE` modes compared against the 1 most recent versions of events.yaml only"),
         "{}",
         text(&out)
     );
-    assert!(
-        text(&out).contains("raise the bound with `--max-history N`"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("raise the bound with `--max-history N`"), "{}", text(&out));
 
     // A field removed since the renamed file's first version: the message
     // says where it was, under the old name.
-    let without_n = catalog("BACKWARD_TRANSITIVE", 3)
-        .replace("      n?: {type: integer, minimum: 3}\n", "")
-        .replace(", n: 7", "");
+    let without_n = catalog("BACKWARD_TRANSITIVE", 3).replace("      n?: {type: integer, minimum: 3}\n", "").replace(", n: 7", "");
     std::fs::write(dir.join("events.yaml"), without_n).unwrap();
-    let out = herald(
-        &dir,
-        &[
-            "check",
-            "events.yaml",
-            "--baseline",
-            "HEAD",
-            "--format",
-            "json",
-        ],
-    );
+    let out = herald(&dir, &["check", "events.yaml", "--baseline", "HEAD", "--format", "json"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let removed: Vec<&serde_json::Value> = report["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["change"] == "field `n` removed")
-        .collect();
+    let removed: Vec<&serde_json::Value> =
+        report["changes"].as_array().unwrap().iter().filter(|c| c["change"] == "field `n` removed").collect();
     assert_eq!(removed.len(), 1, "{report:#}");
     assert_eq!(removed[0]["line"], 8, "the `fields:` key: {report:#}");
     assert_eq!(removed[0]["was"]["file"], "HEAD:events.yaml", "{report:#}");

@@ -90,7 +90,12 @@ fn json_schema_documents_compile_and_accept_the_examples() {
                 });
                 for attribute in &catalog.envelope.required {
                     event_json[attribute.as_str()] = match attribute.as_str() {
-                        "subject" => event.subject.as_deref().and_then(|t| export::asyncapi::fill_subject(t, example)).unwrap_or_else(|| "s".into()).into(),
+                        "subject" => event
+                            .subject
+                            .as_deref()
+                            .and_then(|t| export::asyncapi::fill_subject(t, example))
+                            .unwrap_or_else(|| "s".into())
+                            .into(),
                         "time" => "2024-05-01T12:30:00Z".into(),
                         "datacontenttype" => "application/json".into(),
                         _ => "https://example.com/schema.json".into(),
@@ -141,13 +146,21 @@ fn cli_writes_what_the_library_exports() {
         assert_eq!(String::from_utf8_lossy(&stdout.stdout), expected, "{format} to stdout");
     }
     let schemas = dir.join("schemas");
-    let run = herald(&["export", "jsonschema", "examples/events.yaml", "-o", schemas.to_str().unwrap(), "--base-uri", "https://example.com/s"]);
+    let run =
+        herald(&["export", "jsonschema", "examples/events.yaml", "-o", schemas.to_str().unwrap(), "--base-uri", "https://example.com/s"]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    let mut names: Vec<String> = std::fs::read_dir(&schemas).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(&schemas).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     assert_eq!(
         names,
-        ["index.json", "shop.order.placed.envelope.json", "shop.order.placed.json", "shop.order.shipped.envelope.json", "shop.order.shipped.json"]
+        [
+            "index.json",
+            "shop.order.placed.envelope.json",
+            "shop.order.placed.json",
+            "shop.order.shipped.envelope.json",
+            "shop.order.shipped.json"
+        ]
     );
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(schemas.join("shop.order.placed.json")).unwrap()).unwrap();
     assert_eq!(doc["$id"], "https://example.com/s/shop.order.placed.json");

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 #[test]
 fn project_catalog_snapshot() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let generated = herald_codegen::generate_file(&root.join("../events.yaml"))
-        .unwrap_or_else(|e| panic!("events.yaml must compile:\n{e}"));
+    let generated =
+        herald_codegen::generate_file(&root.join("../events.yaml")).unwrap_or_else(|e| panic!("events.yaml must compile:\n{e}"));
     // The snapshot must not depend on where the workspace lives.
     let generated = generated.replace(&root.join("../events.yaml").display().to_string(), "events.yaml");
     let snapshot = root.join("tests/golden/events.rs");

@@ -58,10 +58,7 @@ fn yaml_and_struct_events_share_one_registry() {
     assert_eq!(info.description, "A refund was requested for an order.");
     assert_eq!(info.schema, RefundRequested::SCHEMA);
     // The YAML-only module and the combined one agree on the YAML types.
-    assert_eq!(
-        yaml_only::Catalog::lookup("shop.order.placed").map(|i| i.schema),
-        Catalog::lookup("shop.order.placed").map(|i| i.schema)
-    );
+    assert_eq!(yaml_only::Catalog::lookup("shop.order.placed").map(|i| i.schema), Catalog::lookup("shop.order.placed").map(|i| i.schema));
     assert_eq!(refunds::Catalog::TYPES.len(), 2);
 }
 
@@ -70,7 +67,8 @@ fn dispatch_reaches_yaml_and_struct_handlers() {
     let placed = format!(r#"{{"run_id":"{RUN}","customer_email":"ada@example.com","total_cents":4200,"items":["book"]}}"#);
     assert_eq!(handle(&envelope("shop.order.placed", &placed)).unwrap(), "placed 4200 cents");
 
-    let refund = format!(r#"{{"run_id":"{RUN}","amount_cents":500,"reason":"broken","share":0.25,"requested_at":"2024-05-01T10:00:00+02:00"}}"#);
+    let refund =
+        format!(r#"{{"run_id":"{RUN}","amount_cents":500,"reason":"broken","share":0.25,"requested_at":"2024-05-01T10:00:00+02:00"}}"#);
     assert_eq!(handle(&envelope("shop.refund.requested", &refund)).unwrap(), "refund 500 cents (broken), seq Some(3)");
 
     let paid = format!(r#"{{"run_id":"{RUN}","ref":"pp-77"}}"#);

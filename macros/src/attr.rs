@@ -5,11 +5,11 @@
 //! attribute is reported to the [`Ctxt`] and skipped, so the user sees every
 //! problem at once.
 
+use herald_codegen::rust_front::StreamKey;
 use proc_macro2::{Span, TokenStream};
 use serde_json::{Map, Number, Value};
 use syn::parse::ParseStream;
 use syn::spanned::Spanned;
-use herald_codegen::rust_front::StreamKey;
 
 use crate::ctxt::Ctxt;
 use crate::symbol::*;
@@ -36,9 +36,7 @@ impl CloudEventArgs {
 
 fn parse_args(cx: &Ctxt, input: ParseStream<'_>, args: &mut CloudEventArgs) -> syn::Result<()> {
     if input.is_empty() || !input.peek(syn::LitStr) {
-        return Err(input.error(
-            "expected the CloudEvents type as the first argument, e.g. `#[cloud_event(\"ai.run.started\")]`",
-        ));
+        return Err(input.error("expected the CloudEvents type as the first argument, e.g. `#[cloud_event(\"ai.run.started\")]`"));
     }
     args.type_name = Some(input.parse()?);
     let mut seen: Vec<String> = Vec::new();
@@ -69,7 +67,10 @@ fn parse_args(cx: &Ctxt, input: ParseStream<'_>, args: &mut CloudEventArgs) -> s
                 if none == "none" {
                     args.stream_key = StreamKey::None;
                 } else {
-                    cx.error_spanned_by(&none, "`stream_key` is a field name in quotes (`stream_key = \"run_id\"`), or `none` for an event that belongs to no run");
+                    cx.error_spanned_by(
+                        &none,
+                        "`stream_key` is a field name in quotes (`stream_key = \"run_id\"`), or `none` for an event that belongs to no run",
+                    );
                 }
             }
             STREAM_KEY => args.stream_key = StreamKey::Field(input.parse::<syn::LitStr>()?.value()),

@@ -180,12 +180,7 @@ fn read_struct(cx: &Ctxt, args: &CloudEventArgs, item: &mut syn::ItemStruct, her
             } else {
                 cx.error_at(
                     rule.span,
-                    format!(
-                        "`{}` applies to {}, but `{rust_name}` is {}",
-                        rule.key,
-                        plural(rule.applies_to),
-                        describe(kind)
-                    ),
+                    format!("`{}` applies to {}, but `{rust_name}` is {}", rule.key, plural(rule.applies_to), describe(kind)),
                 );
             }
         }
@@ -373,9 +368,8 @@ fn add_derives(item: &mut syn::ItemStruct, herald: &syn::Path) {
     if !derives.is_empty() {
         item.attrs.insert(0, syn::parse_quote!(#[derive(#(#derives),*)]));
     }
-    let has_crate = item.attrs.iter().any(|a| {
-        a.path().is_ident("serde") && quote::ToTokens::to_token_stream(a).to_string().contains("crate")
-    });
+    let has_crate =
+        item.attrs.iter().any(|a| a.path().is_ident("serde") && quote::ToTokens::to_token_stream(a).to_string().contains("crate"));
     if serde_added && !has_crate {
         let krate = format!("{}::__private::serde", quote!(#herald).to_string().replace(' ', ""));
         item.attrs.push(syn::parse_quote!(#[serde(crate = #krate)]));

@@ -43,9 +43,9 @@ impl Parse for Header {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let attrs = input.call(syn::Attribute::parse_outer)?;
         let vis = input.parse()?;
-        input.parse::<syn::Token![mod]>().map_err(|e| {
-            syn::Error::new(e.span(), "expected `mod`: write `registry! { pub mod app_events { MyEvent, … } }`")
-        })?;
+        input
+            .parse::<syn::Token![mod]>()
+            .map_err(|e| syn::Error::new(e.span(), "expected `mod`: write `registry! { pub mod app_events { MyEvent, … } }`"))?;
         let name = input.parse()?;
         Ok(Header { attrs, vis, name })
     }
@@ -55,9 +55,9 @@ impl Parse for RegistryInput {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let attrs = input.call(syn::Attribute::parse_outer)?;
         let vis: syn::Visibility = input.parse()?;
-        let mod_token = input.parse::<syn::Token![mod]>().map_err(|e| {
-            syn::Error::new(e.span(), "expected `mod`: write `registry! { pub mod app_events { MyEvent, … } }`")
-        })?;
+        let mod_token = input
+            .parse::<syn::Token![mod]>()
+            .map_err(|e| syn::Error::new(e.span(), "expected `mod`: write `registry! { pub mod app_events { MyEvent, … } }`"))?;
         let name: syn::Ident = input.parse()?;
         let header = quote!(#(#attrs)* #vis #mod_token #name);
         let content;
@@ -68,7 +68,10 @@ impl Parse for RegistryInput {
             if content.peek(syn::Ident) && content.peek2(syn::Token![!]) {
                 let mac: syn::Ident = content.parse()?;
                 if mac != "include_events" {
-                    return Err(syn::Error::new_spanned(mac, "a registry entry is an event struct's path or `include_events!(\"events.yaml\")`"));
+                    return Err(syn::Error::new_spanned(
+                        mac,
+                        "a registry entry is an event struct's path or `include_events!(\"events.yaml\")`",
+                    ));
                 }
                 content.parse::<syn::Token![!]>()?;
                 let args;

@@ -24,14 +24,11 @@ pub(crate) const NUMBER_RULES: &[(&str, &str)] = &[
 ];
 pub(crate) const STRING_RULES: &[(&str, &str)] =
     &[("min_length", "minLength"), ("max_length", "maxLength"), ("pattern", "pattern"), ("format", "format")];
-pub(crate) const ARRAY_RULES: &[(&str, &str)] =
-    &[("min_items", "minItems"), ("max_items", "maxItems"), (UNIQUE_ITEMS, "uniqueItems")];
-pub(crate) const OBJECT_RULES: &[(&str, &str)] =
-    &[("min_properties", "minProperties"), ("max_properties", "maxProperties")];
+pub(crate) const ARRAY_RULES: &[(&str, &str)] = &[("min_items", "minItems"), ("max_items", "maxItems"), (UNIQUE_ITEMS, "uniqueItems")];
+pub(crate) const OBJECT_RULES: &[(&str, &str)] = &[("min_properties", "minProperties"), ("max_properties", "maxProperties")];
 
 /// String formats a `String` field may declare (checked by `validate()`).
-pub(crate) const FORMATS: &[&str] =
-    &["date", "time", "email", "hostname", "ipv4", "ipv6", "uri", "uri-reference"];
+pub(crate) const FORMATS: &[&str] = &["date", "time", "email", "hostname", "ipv4", "ipv6", "uri", "uri-reference"];
 
 /// serde attributes.
 pub(crate) const SERDE: &str = "serde";

@@ -56,14 +56,18 @@ pub enum EnvelopeError {
     },
     /// An optional attribute that the catalog requires (`envelope.required`)
     /// is absent or `null`.
-    #[error("attribute `{attribute}` is missing; this catalog requires it on every event (`envelope.required`), send a non-empty `{attribute}`")]
+    #[error(
+        "attribute `{attribute}` is missing; this catalog requires it on every event (`envelope.required`), send a non-empty `{attribute}`"
+    )]
     RequiredByCatalog {
         /// The missing attribute.
         attribute: &'static str,
     },
     /// `datacontenttype` is not the one media type the catalog allows
     /// (`envelope.datacontenttype`).
-    #[error("attribute `datacontenttype` is {found}, but this catalog's events carry `{expected}` (`envelope.datacontenttype`); send `{expected}`")]
+    #[error(
+        "attribute `datacontenttype` is {found}, but this catalog's events carry `{expected}` (`envelope.datacontenttype`); send `{expected}`"
+    )]
     UnexpectedDatacontenttype {
         /// Excerpt of the value sent.
         found: String,
@@ -93,13 +97,17 @@ pub enum EnvelopeError {
         found: String,
     },
     /// `dataschema` is not an absolute URI.
-    #[error("attribute `dataschema` {value} is not an absolute URI (RFC 3986); use a full URI with a scheme, such as `https://example.com/schemas/started.json`")]
+    #[error(
+        "attribute `dataschema` {value} is not an absolute URI (RFC 3986); use a full URI with a scheme, such as `https://example.com/schemas/started.json`"
+    )]
     InvalidDataschema {
         /// Excerpt of the value sent.
         value: String,
     },
     /// `time` is not an RFC 3339 date-time.
-    #[error("attribute `time` {value} is not an RFC 3339 date-time ({reason}); use a form such as `2024-05-01T12:30:00Z` or `2024-05-01T12:30:00.5+02:00`")]
+    #[error(
+        "attribute `time` {value} is not an RFC 3339 date-time ({reason}); use a form such as `2024-05-01T12:30:00Z` or `2024-05-01T12:30:00.5+02:00`"
+    )]
     InvalidTime {
         /// Excerpt of the value sent.
         value: String,
@@ -127,13 +135,17 @@ pub enum EnvelopeError {
     #[error("`data` and `data_base64` are both present; send JSON data as `data` or binary data as `data_base64`, never both")]
     DataAndDataBase64,
     /// `data_base64` is not standard, padded base64.
-    #[error("attribute `data_base64` is not valid base64 ({detail}); encode binary data with the standard alphabet and `=` padding (RFC 4648 §4)")]
+    #[error(
+        "attribute `data_base64` is not valid base64 ({detail}); encode binary data with the standard alphabet and `=` padding (RFC 4648 §4)"
+    )]
     InvalidBase64 {
         /// What the decoder reported.
         detail: String,
     },
     /// A string contains a character CloudEvents forbids.
-    #[error("attribute `{attribute}` contains the forbidden character U+{code_point:04X}; CloudEvents strings must not contain control characters or Unicode noncharacters")]
+    #[error(
+        "attribute `{attribute}` contains the forbidden character U+{code_point:04X}; CloudEvents strings must not contain control characters or Unicode noncharacters"
+    )]
     InvalidString {
         /// The attribute or extension.
         attribute: String,
@@ -141,13 +153,17 @@ pub enum EnvelopeError {
         code_point: u32,
     },
     /// A batch body is valid JSON but not an array.
-    #[error("a CloudEvents batch must be a JSON array of event objects, found {found}; send `[…]`, or use `application/cloudevents+json` for a single event")]
+    #[error(
+        "a CloudEvents batch must be a JSON array of event objects, found {found}; send `[…]`, or use `application/cloudevents+json` for a single event"
+    )]
     NotABatch {
         /// The JSON type found instead.
         found: &'static str,
     },
     /// An attribute or extension string is longer than Herald stores.
-    #[error("attribute `{attribute}` is {len} bytes long; at most {max} are accepted — send an identifier or a reference, and put content in `data`")]
+    #[error(
+        "attribute `{attribute}` is {len} bytes long; at most {max} are accepted — send an identifier or a reference, and put content in `data`"
+    )]
     AttributeTooLong {
         /// The attribute or extension.
         attribute: String,
@@ -186,7 +202,9 @@ pub enum EnvelopeError {
     #[error("header `ce-datacontenttype` is not allowed in binary mode; send the data's media type in the `Content-Type` header instead")]
     DatacontenttypeHeader,
     /// A binary-mode body does not match its JSON content type.
-    #[error("the body is not valid JSON although the content type {content_type} says it is: {detail}; send a JSON body or the right `Content-Type`")]
+    #[error(
+        "the body is not valid JSON although the content type {content_type} says it is: {detail}; send a JSON body or the right `Content-Type`"
+    )]
     InvalidBody {
         /// The content type (quoted), or `(none)` when absent.
         content_type: String,
@@ -235,8 +253,7 @@ impl EnvelopeError {
             | EnvelopeError::AttributeTooLong { attribute, .. } => Some(attribute),
             EnvelopeError::MissingAttribute { attribute } | EnvelopeError::RequiredByCatalog { attribute } => Some(attribute),
             EnvelopeError::UnexpectedDatacontenttype { .. } => Some("datacontenttype"),
-            EnvelopeError::InvalidExtensionName { name, .. }
-            | EnvelopeError::InvalidExtensionValue { name, .. } => Some(name),
+            EnvelopeError::InvalidExtensionName { name, .. } | EnvelopeError::InvalidExtensionValue { name, .. } => Some(name),
             EnvelopeError::UnsupportedSpecversion { .. } => Some("specversion"),
             EnvelopeError::InvalidDataschema { .. } => Some("dataschema"),
             EnvelopeError::InvalidTime { .. } => Some("time"),
@@ -295,10 +312,7 @@ mod tests {
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["code"], "missing_attribute");
         assert_eq!(v["attribute"], "id");
-        assert_eq!(
-            v["message"],
-            "required attribute `id` is missing; every CloudEvent needs a non-empty `id`"
-        );
+        assert_eq!(v["message"], "required attribute `id` is missing; every CloudEvent needs a non-empty `id`");
         let v = serde_json::to_value(EnvelopeError::DataAndDataBase64).unwrap();
         assert_eq!(v.as_object().unwrap().len(), 2, "attribute omitted when none: {v}");
     }

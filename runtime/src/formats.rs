@@ -401,10 +401,7 @@ impl<'s> UriParser<'s> {
             [b'v' | b'V', rest @ ..] => match rest.iter().position(|&c| c == b'.') {
                 Some(dot) => {
                     let (ver, tail) = (&rest[..dot], &rest[dot + 1..]);
-                    !ver.is_empty()
-                        && ver.iter().all(u8::is_ascii_hexdigit)
-                        && !tail.is_empty()
-                        && tail.iter().all(|&c| is_userinfo(c))
+                    !ver.is_empty() && ver.iter().all(u8::is_ascii_hexdigit) && !tail.is_empty() && tail.iter().all(|&c| is_userinfo(c))
                 }
                 None => false,
             },

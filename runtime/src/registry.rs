@@ -100,7 +100,9 @@ pub enum DataError {
     /// (catalog option `envelope.subject_matches_template`): a sender bug,
     /// such as a `run/{run_id}` subject over the data of another run.
     #[serde(rename = "subject_mismatch")]
-    #[error("{pointer}: `subject` is {found:?}, but the template `{template}` filled from `data` gives {expected:?}; send the subject the template gives")]
+    #[error(
+        "{pointer}: `subject` is {found:?}, but the template `{template}` filled from `data` gives {expected:?}; send the subject the template gives"
+    )]
     Subject {
         /// Always `/subject`.
         pointer: String,
@@ -232,10 +234,7 @@ pub trait EventCatalog: Sized + 'static {
     /// Deserialize and validate the data of the type at `index` in
     /// [`EventCatalog::TYPES`] from `d` (generated: one arm per type, each
     /// calling [`deserialize_valid`]).
-    fn deserialize_data<'de, D: serde::Deserializer<'de>>(
-        index: usize,
-        d: D,
-    ) -> Result<Result<Self::Event, DataError>, D::Error>;
+    fn deserialize_data<'de, D: serde::Deserializer<'de>>(index: usize, d: D) -> Result<Result<Self::Event, DataError>, D::Error>;
 
     /// Find a type's position in [`EventCatalog::TYPES`].
     fn lookup_index(type_name: &str) -> Option<usize> {
@@ -269,10 +268,7 @@ pub trait EventCatalog: Sized + 'static {
     /// events: what [`envelope::parse_batch_limited`] followed by
     /// [`EventCatalog::decode`] of each envelope gives, in one pass.
     #[allow(clippy::type_complexity)] // Outer: the body; inner: each event.
-    fn parse_batch_events(
-        bytes: &[u8],
-        max_events: usize,
-    ) -> Result<Vec<Result<Parsed<'_, Self::Event>, EnvelopeError>>, EnvelopeError> {
+    fn parse_batch_events(bytes: &[u8], max_events: usize) -> Result<Vec<Result<Parsed<'_, Self::Event>, EnvelopeError>>, EnvelopeError> {
         let parsed = envelope::parse_batch_with::<CatalogHook<Self>>(bytes, Self::ENVELOPE, max_events)?;
         Ok(parsed
             .into_iter()
@@ -304,10 +300,7 @@ impl<C: EventCatalog> DataHook for CatalogHook<C> {
 /// [`EventCatalog::decode`], given what the envelope reader already made of
 /// JSON `data` (`decoded`), if anything. The order of the checks is the
 /// verdict's: unknown type, declared extensions, content type, then data.
-fn decode_with<C: EventCatalog>(
-    envelope: &Envelope<'_>,
-    decoded: Option<Result<C::Event, DataError>>,
-) -> Result<C::Event, DataError> {
+fn decode_with<C: EventCatalog>(envelope: &Envelope<'_>, decoded: Option<Result<C::Event, DataError>>) -> Result<C::Event, DataError> {
     let index = C::lookup_index(&envelope.ty).ok_or_else(|| DataError::UnknownType { type_name: envelope.ty.to_string() })?;
     let info = &C::TYPES[index];
     C::check_extensions(envelope)?;
@@ -515,12 +508,9 @@ mod tests {
         assert_eq!(fill_subject("run/{run_id", data), None);
         assert_eq!(fill_subject("run/{run_id}", b"[1]"), None);
         check_subject("run/{run_id}", "run/r-1", data).unwrap();
-        for (template, subject) in [
-            ("run/{run_id}/n/{n}/{ok}", "run/r-1/n/3/true"),
-            ("{esc}", "a/b"),
-            ("{run_id}{run_id}", "r-1r-1"),
-            ("fixed", "fixed"),
-        ] {
+        for (template, subject) in
+            [("run/{run_id}/n/{n}/{ok}", "run/r-1/n/3/true"), ("{esc}", "a/b"), ("{run_id}{run_id}", "r-1r-1"), ("fixed", "fixed")]
+        {
             check_subject(template, subject, data).unwrap_or_else(|e| panic!("{template}: {e}"));
         }
         for (template, subject) in [

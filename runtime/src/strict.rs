@@ -62,10 +62,8 @@ mod tests {
 
     #[test]
     fn loose_forms_are_rejected() {
-        let ok: Probe = serde_json::from_str(
-            r#"{"id": "0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f", "at": "2024-01-01T10:00:00+01:00"}"#,
-        )
-        .unwrap();
+        let ok: Probe =
+            serde_json::from_str(r#"{"id": "0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f", "at": "2024-01-01T10:00:00+01:00"}"#).unwrap();
         assert_eq!(ok.at.to_rfc3339(), "2024-01-01T09:00:00+00:00");
         assert_eq!(ok.id.to_string(), "0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f");
         for bad in [

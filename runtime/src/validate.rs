@@ -150,8 +150,14 @@ pub mod checks {
         )*};
     }
     nonzero_as_f64!(
-        std::num::NonZeroU8, std::num::NonZeroU16, std::num::NonZeroU32, std::num::NonZeroU64,
-        std::num::NonZeroI8, std::num::NonZeroI16, std::num::NonZeroI32, std::num::NonZeroI64
+        std::num::NonZeroU8,
+        std::num::NonZeroU16,
+        std::num::NonZeroU32,
+        std::num::NonZeroU64,
+        std::num::NonZeroI8,
+        std::num::NonZeroI16,
+        std::num::NonZeroI32,
+        std::num::NonZeroI64
     );
 
     fn number_value(v: f64) -> serde_json::Value {
@@ -278,11 +284,7 @@ pub mod checks {
 
     /// `uniqueItems`: items are compared as JSON values, so `1` and `1.0`
     /// are equal, as JSON Schema requires.
-    pub fn unique_items<'a, T: serde::Serialize + 'a>(
-        p: &Pointer,
-        e: &mut Vec<ValidationError>,
-        items: impl IntoIterator<Item = &'a T>,
-    ) {
+    pub fn unique_items<'a, T: serde::Serialize + 'a>(p: &Pointer, e: &mut Vec<ValidationError>, items: impl IntoIterator<Item = &'a T>) {
         let values: Vec<serde_json::Value> =
             items.into_iter().map(|i| serde_json::to_value(i).unwrap_or(serde_json::Value::Null)).collect();
         for i in 0..values.len() {
@@ -310,9 +312,7 @@ pub mod checks {
         match (a, b) {
             (V::Number(x), V::Number(y)) => x.as_f64() == y.as_f64(),
             (V::Array(x), V::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
-            (V::Object(x), V::Object(y)) => {
-                x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-            }
+            (V::Object(x), V::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w))),
             _ => a == b,
         }
     }

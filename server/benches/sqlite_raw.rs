@@ -51,7 +51,8 @@ fn main() {
          );",
     )
     .expect("create raw_events");
-    let envelope = format!(r#"{{"specversion":"1.0","source":"/bench/raw","type":"ai.run.progress","data":{{"pad":"{}"}}}}"#, "x".repeat(200));
+    let envelope =
+        format!(r#"{{"specversion":"1.0","source":"/bench/raw","type":"ai.run.progress","data":{{"pad":"{}"}}}}"#, "x".repeat(200));
     let (mut rows, mut commits) = (0_u64, 0_u64);
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(seconds) {

@@ -249,8 +249,15 @@ mod tests {
     #[test]
     fn timeouts_take_units_and_must_be_positive() {
         let c = Config::try_parse_from([
-            "herald-server", "--header-timeout", "300ms", "--body-timeout", "2s", "--idle-timeout", "1m",
-            "--max-connections", "3",
+            "herald-server",
+            "--header-timeout",
+            "300ms",
+            "--body-timeout",
+            "2s",
+            "--idle-timeout",
+            "1m",
+            "--max-connections",
+            "3",
         ])
         .unwrap();
         assert_eq!((c.header_timeout, c.body_timeout), (Duration::from_millis(300), Duration::from_secs(2)));
@@ -269,8 +276,17 @@ mod tests {
         let err = Config::try_parse_from(["herald-server", "--store", "mongodb"]).unwrap_err().to_string();
         assert!(err.contains("--mongodb-uri"), "{err}");
         let c = Config::try_parse_from([
-            "herald-server", "--store", "mongodb", "--mongodb-uri", "mongodb://h", "--mongodb-db", "d",
-            "--redis-url", "redis://r", "--dedup-ttl", "90s",
+            "herald-server",
+            "--store",
+            "mongodb",
+            "--mongodb-uri",
+            "mongodb://h",
+            "--mongodb-db",
+            "d",
+            "--redis-url",
+            "redis://r",
+            "--dedup-ttl",
+            "90s",
         ])
         .unwrap();
         assert_eq!((c.store, c.mongodb_uri.as_deref(), c.mongodb_db.as_str()), (StoreKind::Mongodb, Some("mongodb://h"), "d"));

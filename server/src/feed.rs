@@ -47,7 +47,13 @@ impl Notice {
             Outcome::IllegalTransition { .. } => ("illegal_transition", None, Vec::new()),
             Outcome::Duplicate { .. } => return None,
         };
-        Some(Notice { run_id: Some(outcome.run_id().to_owned()), type_name: Some(type_name.to_owned()), seq, outcome: outcome_name, released })
+        Some(Notice {
+            run_id: Some(outcome.run_id().to_owned()),
+            type_name: Some(type_name.to_owned()),
+            seq,
+            outcome: outcome_name,
+            released,
+        })
     }
 
     /// Parked events of some runs were applied because their gap timed out.
@@ -145,6 +151,9 @@ mod tests {
         let n = applied("r1", 1);
         assert!(n.concerns(Some("r1")) && n.concerns(None) && !n.concerns(Some("r2")));
         assert!(Notice::gaps_released().concerns(Some("r2")));
-        assert_eq!(serde_json::to_value(&n).unwrap(), serde_json::json!({"run_id": "r1", "type": "ai.run.progress", "seq": 1, "outcome": "applied"}));
+        assert_eq!(
+            serde_json::to_value(&n).unwrap(),
+            serde_json::json!({"run_id": "r1", "type": "ai.run.progress", "seq": 1, "outcome": "applied"})
+        );
     }
 }

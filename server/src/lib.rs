@@ -79,7 +79,6 @@ pub enum StartError {
     Serve(std::io::Error),
 }
 
-
 /// Run the server until SIGTERM or Ctrl-C, then finish in-flight requests,
 /// commit what is queued and close the store.
 pub async fn run(config: Config) -> Result<(), StartError> {
@@ -210,7 +209,8 @@ async fn serve_guarded<S: Store>(
         }
         None => (routes, None),
     };
-    listen::serve_maybe_tls(listener, http::counted(metrics, http::layers(routes)), listen::Limits::from(config), security.tls, shutdown).await;
+    listen::serve_maybe_tls(listener, http::counted(metrics, http::layers(routes)), listen::Limits::from(config), security.tls, shutdown)
+        .await;
     if let Some(w) = watcher {
         w.abort();
     }

@@ -202,10 +202,7 @@ pub async fn serve_maybe_tls(
 
 /// Errors about one connection that never reached us: nothing to wait for.
 fn is_per_connection(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
-    )
+    matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset)
 }
 
 /// Logs the connection cap being hit at most every 10 seconds, with a count.

@@ -170,22 +170,12 @@ impl Metrics {
             metrics::describe_gauge!(STORE_READY, "1 when the store can take writes, 0 when not (as of the last scrape or /readyz)");
             metrics::describe_gauge!(DEDUP_UP, "1 when the Redis dedup fast path answers, 0 when not; absent without Redis");
             let types = Catalog::TYPES.iter().map(|t| t.type_name).chain([UNKNOWN_TYPE]);
-            let events = types
-                .map(|ty| EventOutcome::ALL.map(|o| metrics::counter!(EVENTS, "type" => ty, "outcome" => o.as_str())))
-                .collect();
+            let events =
+                types.map(|ty| EventOutcome::ALL.map(|o| metrics::counter!(EVENTS, "type" => ty, "outcome" => o.as_str()))).collect();
             let commits = CommitMetrics { events: metrics::histogram!(COMMIT_EVENTS), seconds: metrics::histogram!(COMMIT_SECONDS) };
             (events, commits, metrics::gauge!(PARKED_EVENTS), metrics::gauge!(STORE_READY))
         });
-        Metrics {
-            recorder,
-            handle,
-            events,
-            http: RwLock::new(HashMap::new()),
-            commits,
-            parked,
-            store_ready,
-            dedup_up: OnceLock::new(),
-        }
+        Metrics { recorder, handle, events, http: RwLock::new(HashMap::new()), commits, parked, store_ready, dedup_up: OnceLock::new() }
     }
 
     /// Count one event of type `type_name` (any string: types outside the
@@ -213,9 +203,10 @@ impl Metrics {
             return;
         }
         // First request of this route and status: register its series.
-        let counter = metrics::with_local_recorder(&self.recorder, || {
-            metrics::counter!(HTTP_REQUESTS, "route" => route.to_owned(), "status" => status.to_string())
-        });
+        let counter = metrics::with_local_recorder(
+            &self.recorder,
+            || metrics::counter!(HTTP_REQUESTS, "route" => route.to_owned(), "status" => status.to_string()),
+        );
         counter.increment(1);
         if let Ok(mut http) = self.http.write() {
             http.entry(status).or_default().entry(route.into()).or_insert(counter);

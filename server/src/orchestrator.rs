@@ -23,8 +23,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::change::RunChange;
-use crate::runstate::{Layout, Rules};
 use crate::events::*;
+use crate::runstate::{Layout, Rules};
 
 /// The run fields that are keyed collections: a run of the orchestrator
 /// gains an entry in one of these per node, paper, artifact, stage or
@@ -78,10 +78,7 @@ impl Handler for Orchestrator {
     // ── run lifecycle ────────────────────────────────────────────────────
     async fn on_run_started(&self, ctx: &EventContext<'_>, d: RunStarted) -> Out {
         let started_at = d.started_at.as_ref().map(to_json).unwrap_or_else(|| at(ctx));
-        Ok(change(&d.run_id)
-            .set(["started_at"], started_at)
-            .set_some(["pipeline"], d.pipeline)
-            .set_some(["config"], non_empty(d.config)))
+        Ok(change(&d.run_id).set(["started_at"], started_at).set_some(["pipeline"], d.pipeline).set_some(["config"], non_empty(d.config)))
     }
 
     async fn on_run_completed(&self, ctx: &EventContext<'_>, d: RunCompleted) -> Out {
@@ -93,17 +90,11 @@ impl Handler for Orchestrator {
     }
 
     async fn on_run_failed(&self, ctx: &EventContext<'_>, d: RunFailed) -> Out {
-        Ok(change(&d.run_id)
-            .set(["error_message"], d.error_message)
-            .set_some(["error_type"], d.error_type)
-            .set(["completed_at"], at(ctx)))
+        Ok(change(&d.run_id).set(["error_message"], d.error_message).set_some(["error_type"], d.error_type).set(["completed_at"], at(ctx)))
     }
 
     async fn on_run_canceled(&self, ctx: &EventContext<'_>, d: RunCanceled) -> Out {
-        Ok(change(&d.run_id)
-            .set(["canceled_at"], at(ctx))
-            .set_some(["canceled_by"], d.canceled_by)
-            .set_some(["cancel_reason"], d.reason))
+        Ok(change(&d.run_id).set(["canceled_at"], at(ctx)).set_some(["canceled_by"], d.canceled_by).set_some(["cancel_reason"], d.reason))
     }
 
     // ── common patterns ──────────────────────────────────────────────────
@@ -139,10 +130,7 @@ impl Handler for Orchestrator {
         let started_at = d.timestamp.as_ref().map(to_json).unwrap_or_else(|| at(ctx));
         // A new feature replaces the previous one wholesale, so no stale
         // `completed_at` or `progress` survives from it.
-        Ok(change(&d.run_id).set(
-            ["current_feature"],
-            json!({"name": d.feature_name, "status": "running", "started_at": started_at}),
-        ))
+        Ok(change(&d.run_id).set(["current_feature"], json!({"name": d.feature_name, "status": "running", "started_at": started_at})))
     }
 
     async fn on_myfeature_progress(&self, _: &EventContext<'_>, d: MyfeatureProgress) -> Out {
@@ -216,10 +204,7 @@ impl Handler for Orchestrator {
 
     // ── papers ───────────────────────────────────────────────────────────
     async fn on_paper_started(&self, ctx: &EventContext<'_>, d: PaperStarted) -> Out {
-        Ok(change(&d.run_id).set(
-            ["papers", d.paper_id.as_str()],
-            json!({"status": "generating", "title": d.title, "started_at": at(ctx)}),
-        ))
+        Ok(change(&d.run_id).set(["papers", d.paper_id.as_str()], json!({"status": "generating", "title": d.title, "started_at": at(ctx)})))
     }
 
     async fn on_paper_generated(&self, ctx: &EventContext<'_>, d: PaperGenerated) -> Out {
@@ -254,10 +239,7 @@ impl Handler for Orchestrator {
 
     // ── validation ───────────────────────────────────────────────────────
     async fn on_validation_auto_started(&self, ctx: &EventContext<'_>, d: ValidationAutoStarted) -> Out {
-        Ok(change(&d.run_id).set(
-            ["validation"],
-            json!({"status": "running", "checks": d.checks, "started_at": at(ctx)}),
-        ))
+        Ok(change(&d.run_id).set(["validation"], json!({"status": "running", "checks": d.checks, "started_at": at(ctx)})))
     }
 
     async fn on_validation_auto_completed(&self, ctx: &EventContext<'_>, d: ValidationAutoCompleted) -> Out {

@@ -61,8 +61,5 @@ fn stored_form(envelope: &Envelope<'_>, seq: Option<i64>) -> String {
 
 /// The status move an event requests, from the catalog's `lifecycle`.
 fn transition_of(event: &Event) -> Option<Transition> {
-    event.transition().map(|t| Transition {
-        from: t.from.iter().map(|s| s.as_str().to_owned()).collect(),
-        to: t.to.as_str().to_owned(),
-    })
+    event.transition().map(|t| Transition { from: t.from.iter().map(|s| s.as_str().to_owned()).collect(), to: t.to.as_str().to_owned() })
 }

@@ -28,15 +28,20 @@ pub fn acceptor(config: &Config) -> Result<Option<TlsAcceptor>, TlsError> {
 }
 
 fn load(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<_, _>>())
-        .map_err(|e| TlsError(format!("cannot read certificates from --tls-cert {}: {e}; give a PEM file (leaf first, then intermediates)", cert.display())))?;
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(cert).and_then(|certs| certs.collect::<Result<_, _>>()).map_err(|e| {
+            TlsError(format!(
+                "cannot read certificates from --tls-cert {}: {e}; give a PEM file (leaf first, then intermediates)",
+                cert.display()
+            ))
+        })?;
     if chain.is_empty() {
         return Err(TlsError(format!("--tls-cert {} holds no PEM certificate", cert.display())));
     }
     // Never quote the key file's contents.
-    let private = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| TlsError(format!("cannot read a private key from --tls-key {}: {e}; give a PEM file (PKCS#8, PKCS#1 or SEC1)", key.display())))?;
+    let private = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        TlsError(format!("cannot read a private key from --tls-key {}: {e}; give a PEM file (PKCS#8, PKCS#1 or SEC1)", key.display()))
+    })?;
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let mut server = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -64,7 +64,8 @@ async fn paging_through_a_100k_event_run_keeps_the_server_under_64_mb() {
             bytes += ev.to_string().len() + 1;
             batch.push(ev);
             if batch.len() as i64 == BATCH || bytes > 900_000 || seq == EVENTS {
-                let (status, body) = writer.post("application/cloudevents-batch+json", Value::Array(std::mem::take(&mut batch)).to_string()).await;
+                let (status, body) =
+                    writer.post("application/cloudevents-batch+json", Value::Array(std::mem::take(&mut batch)).to_string()).await;
                 assert_eq!(status, 200, "batch ending at {seq}: {body}");
                 bytes = 0;
             }

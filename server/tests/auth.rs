@@ -233,7 +233,8 @@ async fn malformed_authorization_headers_are_401_never_a_crash() {
     for v in &values {
         let value = reqwest::header::HeaderValue::from_bytes(v).expect("a header value reqwest will send");
         for path in ["/api/runs", "/api/ingest/event"] {
-            let req = s.client.post(s.url(path)).header("authorization", value.clone()).header("content-type", "application/json").body("{}");
+            let req =
+                s.client.post(s.url(path)).header("authorization", value.clone()).header("content-type", "application/json").body("{}");
             let req = if path == "/api/runs" { s.client.get(s.url(path)).header("authorization", value.clone()) } else { req };
             let (status, headers, body) = send(req).await;
             assert_problem(status, &headers, &body, 401);
@@ -241,7 +242,13 @@ async fn malformed_authorization_headers_are_401_never_a_crash() {
         }
     }
     // Two Authorization headers, even both valid, are refused.
-    let (status, ..) = send(s.client.get(s.url("/api/runs")).header("authorization", format!("Bearer {READER}")).header("authorization", format!("Bearer {READER}"))).await;
+    let (status, ..) = send(
+        s.client
+            .get(s.url("/api/runs"))
+            .header("authorization", format!("Bearer {READER}"))
+            .header("authorization", format!("Bearer {READER}")),
+    )
+    .await;
     assert_eq!(status, 401);
     // The scheme is case-insensitive (RFC 7235); the server is still up.
     let (status, _, body) = send(s.client.get(s.url("/api/runs")).header("authorization", format!("bEaReR {READER}"))).await;
@@ -438,12 +445,8 @@ fn the_binary_refuses_a_broken_keys_file_and_hashes_keys() {
     assert!(stderr.contains("`hash` must be `sha256:`"), "{stderr}");
     assert!(!stderr.contains("sk-plain-secret"), "a key in the wrong place must not be printed: {stderr}");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_herald-server"))
-        .arg("hash-key")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        Command::new(env!("CARGO_BIN_EXE_herald-server")).arg("hash-key").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(b"password\n").unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
@@ -508,7 +511,11 @@ async fn tls_serves_https_with_keys() {
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     let anon = https(&s.base, "GET /api/runs HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n").await;
     assert!(anon.starts_with("HTTP/1.1 401"), "{anon}");
-    let read = https(&s.base, &format!("GET /api/runs HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {READER}\r\nconnection: close\r\n\r\n")).await;
+    let read = https(
+        &s.base,
+        &format!("GET /api/runs HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {READER}\r\nconnection: close\r\n\r\n"),
+    )
+    .await;
     assert!(read.starts_with("HTTP/1.1 200"), "{read}");
     // Plain HTTP to the TLS port gets no HTTP answer.
     let plain = tokio::time::timeout(Duration::from_secs(10), s.client.get(s.base.replace("https://", "http://") + "/healthz").send())
@@ -532,6 +539,9 @@ fn tls_needs_both_files_and_says_what_is_wrong() {
     assert!(err.contains("--tls-cert"), "{err}");
     // A key that is not the certificate's.
     let ca = fixture("ca.pem");
-    let err = herald_server::tls::acceptor(&config(&["--tls-cert", ca.to_str().unwrap(), "--tls-key", key]).unwrap()).err().expect("refused").to_string();
+    let err = herald_server::tls::acceptor(&config(&["--tls-cert", ca.to_str().unwrap(), "--tls-key", key]).unwrap())
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(err.contains("usable pair"), "{err}");
 }

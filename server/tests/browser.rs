@@ -81,9 +81,14 @@ async fn a_run_page_follows_a_scripted_run_live() {
     assert_eq!(browser.text("#status").await.as_deref(), Some("running"));
     assert_eq!(browser.text("#feature-name").await.as_deref(), Some("summarize_papers"));
     assert_eq!(browser.eval("return document.querySelector('#feature-progress progress').value", json!([])).await, json!(0.4));
-    let rows = browser.eval("return [...document.querySelectorAll('#timeline tbody tr')].map(r => [r.dataset.seq, r.dataset.state])", json!([])).await;
+    let rows = browser
+        .eval("return [...document.querySelectorAll('#timeline tbody tr')].map(r => [r.dataset.seq, r.dataset.state])", json!([]))
+        .await;
     assert_eq!(rows, json!([["1", "applied"], ["2", "applied"], ["3", "applied"], ["5", "parked"]]));
-    assert_eq!(browser.eval("return [...document.querySelectorAll('#parked tbody tr')].map(r => r.dataset.seq)", json!([])).await, json!(["5"]));
+    assert_eq!(
+        browser.eval("return [...document.querySelectorAll('#parked tbody tr')].map(r => r.dataset.seq)", json!([])).await,
+        json!(["5"])
+    );
     assert!(browser.text("#gap").await.unwrap_or_default().contains("seq 4"));
     assert_eq!(
         browser.eval("return document.querySelector('#lifecycle .node.current').dataset.status", json!([])).await,
@@ -104,7 +109,11 @@ async fn a_run_page_follows_a_scripted_run_live() {
     let (status, body) = server.send(&event("e4", "ai.run.stage_started", json!({"run_id": run, "stage": "writing"}), Some(4))).await;
     assert_eq!(status, 200, "{body}");
     browser
-        .wait_for("progress 0.8 on the page", "const p = document.querySelector('#feature-progress progress'); return p && p.value === 0.8", WAIT)
+        .wait_for(
+            "progress 0.8 on the page",
+            "const p = document.querySelector('#feature-progress progress'); return p && p.value === 0.8",
+            WAIT,
+        )
         .await;
     assert_eq!(browser.eval("return window.__same_page", json!([])).await, json!("yes"), "updated in place, not reloaded");
     assert!(browser.text("#no-parked").await.is_some(), "nothing parked any more");
@@ -197,9 +206,7 @@ async fn the_catalog_served_and_from_file() {
     let domains = browser.eval("return [...document.querySelectorAll('section.domain')].map(s => s.dataset.domain)", json!([])).await;
     assert!(domains.as_array().unwrap().contains(&json!("myfeature")), "{domains}");
     // The filter box works (and exists only with scripts on).
-    browser
-        .eval("const f = document.getElementById('filter'); f.value = 'stage'; f.dispatchEvent(new Event('input'));", json!([]))
-        .await;
+    browser.eval("const f = document.getElementById('filter'); f.value = 'stage'; f.dispatchEvent(new Event('input'));", json!([])).await;
     let visible = browser.eval("return [...document.querySelectorAll('tr[data-search]')].filter(r => !r.hidden).length", json!([])).await;
     assert_eq!(visible, json!(3), "ai.run.stage_started, _progress, _completed");
     browser.eval("const f = document.getElementById('filter'); f.value = ''; f.dispatchEvent(new Event('input'));", json!([])).await;
@@ -212,18 +219,27 @@ async fn the_catalog_served_and_from_file() {
     // `herald docs -o DIR`, opened from disk: links are relative and work.
     let site = tempfile::tempdir().unwrap();
     let catalog = workspace().join("events.yaml");
-    let cli = herald_codegen::cli::Cli::try_parse_from(["herald", "docs", catalog.to_str().unwrap(), "-o", site.path().to_str().unwrap()]).unwrap();
+    let cli = herald_codegen::cli::Cli::try_parse_from(["herald", "docs", catalog.to_str().unwrap(), "-o", site.path().to_str().unwrap()])
+        .unwrap();
     let (mut out, mut err) = (Vec::new(), Vec::new());
     assert_eq!(herald_codegen::cli::run(cli, &mut out, &mut err), 0, "{}", String::from_utf8_lossy(&err));
     browser.goto(&format!("file://{}", site.path().join("index.html").display())).await;
-    browser.wait_for("the static index", "return document.querySelector('svg.lifecycle') && document.title.includes('Event catalog')", WAIT).await;
+    browser
+        .wait_for("the static index", "return document.querySelector('svg.lifecycle') && document.title.includes('Event catalog')", WAIT)
+        .await;
     assert_eq!(
         browser.eval("return getComputedStyle(document.querySelector('header.site')).backgroundColor", json!([])).await,
         json!("rgb(32, 35, 42)"),
         "the stylesheet loaded from a relative path"
     );
     browser.eval("document.querySelector('a[href=\"types/ai.run.progress.html\"]').click()", json!([])).await;
-    browser.wait_for("a type page from file://", "return location.href.endsWith('types/ai.run.progress.html') && document.querySelector('td.rules')", WAIT).await;
+    browser
+        .wait_for(
+            "a type page from file://",
+            "return location.href.endsWith('types/ai.run.progress.html') && document.querySelector('td.rules')",
+            WAIT,
+        )
+        .await;
     browser.eval("document.querySelector('.crumbs a').click()", json!([])).await;
     browser.wait_for("back to the index", "return location.href.endsWith('/index.html')", WAIT).await;
 }

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use herald_server::change::RunChange;
 use herald_server::store::dedup::Deduped;
-use herald_server::store::{EventPage, EventQuery, HistoryEntry, ItemPage, NewEvent, Outcome, RunPage, Reads, RunQuery, RunView, Store, StoreError};
+use herald_server::store::{
+    EventPage, EventQuery, HistoryEntry, ItemPage, NewEvent, Outcome, Reads, RunPage, RunQuery, RunView, Store, StoreError,
+};
 
 /// A store that fails its next ingest when told to, and counts events.
 #[derive(Default)]

@@ -85,9 +85,8 @@ async fn a_full_disk_makes_the_server_unready_until_space_is_back() {
     let base = serve(store.clone()).await;
     let client = reqwest::Client::new();
     let run = "0e7c1f1e-5a8b-4c2d-9e3f-4a5b6c7d8e9f";
-    let post = |n: usize| {
-        client.post(format!("{base}/api/ingest/event")).header("content-type", "application/json").body(metric(run, n)).send()
-    };
+    let post =
+        |n: usize| client.post(format!("{base}/api/ingest/event")).header("content-type", "application/json").body(metric(run, n)).send();
     let ready = || async {
         let resp = client.get(format!("{base}/readyz")).send().await.unwrap();
         (resp.status().as_u16(), resp.json::<Value>().await.unwrap())

@@ -144,7 +144,11 @@ async fn a_body_that_stalls_gets_408_and_the_connection_is_closed() {
 async fn a_trickling_body_is_cut_off_at_the_body_timeout() {
     let (_d, s) = start(&["--body-timeout", "300ms"]);
     let mut c = connect(&s).await;
-    c.write_all(b"POST /api/ingest/event HTTP/1.1\r\nhost: t\r\ncontent-type: application/cloudevents+json\r\ncontent-length: 1000\r\n\r\n").await.unwrap();
+    c.write_all(
+        b"POST /api/ingest/event HTTP/1.1\r\nhost: t\r\ncontent-type: application/cloudevents+json\r\ncontent-length: 1000\r\n\r\n",
+    )
+    .await
+    .unwrap();
     let (mut rd, mut wr) = c.split();
     let trickle = async {
         for _ in 0..100 {
@@ -208,7 +212,9 @@ async fn normal_clients_are_served_while_slow_clients_hold_connections() {
         if i % 2 == 0 {
             c.write_all(b"POST /api/ingest/event HTTP/1.1\r\nhost: t\r\n").await.unwrap();
         } else {
-            c.write_all(b"POST /api/ingest/event HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{").await.unwrap();
+            c.write_all(b"POST /api/ingest/event HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{")
+                .await
+                .unwrap();
         }
         slow.push(c);
     }

@@ -231,7 +231,10 @@ async fn malformed_envelopes_get_400_with_a_code(b: Backend) {
         (r#"{"specversion":"1.0","id":"a","id":"b","source":"/s","type":"t"}"#.into(), "duplicate_attribute"),
         (json!({"specversion": "1.0", "id": "x", "source": "/s", "type": "t", "time": "yesterday"}).to_string(), "invalid_time"),
         (json!({"specversion": "1.0", "id": "x", "source": "/s", "type": "t", "Bad-Name": 1}).to_string(), "invalid_extension_name"),
-        (json!({"specversion": "1.0", "id": "x", "source": "/s", "type": "t", "data": {}, "data_base64": "AA=="}).to_string(), "data_and_data_base64"),
+        (
+            json!({"specversion": "1.0", "id": "x", "source": "/s", "type": "t", "data": {}, "data_base64": "AA=="}).to_string(),
+            "data_and_data_base64",
+        ),
     ];
     for (body, code) in cases {
         let (status, p) = s.post("application/cloudevents+json", body.clone()).await;
@@ -309,7 +312,8 @@ async fn unknown_types_and_bad_data_get_422_with_pointers(b: Backend) {
     assert_eq!(p["code"], "unknown_type");
     assert_eq!(p["type"], "urn:herald:problem:unknown-type");
 
-    let (status, p) = s.send(&event("v", "ai.myfeature.progress", json!({"run_id": run, "feature_name": "f", "progress": 1.5}), None)).await;
+    let (status, p) =
+        s.send(&event("v", "ai.myfeature.progress", json!({"run_id": run, "feature_name": "f", "progress": 1.5}), None)).await;
     assert_eq!(status, 422, "{p}");
     assert_eq!(p["errors"][0]["pointer"], "/data/progress");
     assert_eq!(p["errors"][0]["rule"], "maximum");

@@ -44,7 +44,8 @@ async fn an_sqlite_data_dir_restored_from_a_backup_does_not_inherit_markers() {
     let url = redis_url();
     let args = ["--redis-url", url.as_str()];
     let run = run_id();
-    let (first, second) = (started("before-backup", &run), event("after-backup", "ai.run.progress", json!({"run_id": run, "progress": 0.5}), None));
+    let (first, second) =
+        (started("before-backup", &run), event("after-backup", "ai.run.progress", json!({"run_id": run, "progress": 0.5}), None));
 
     let s = Server::start(&data, &args);
     assert_eq!(status_of(&s, &first).await, "applied");

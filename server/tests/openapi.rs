@@ -42,11 +42,25 @@ async fn the_document_describes_every_route_and_the_catalog() {
     let doc = document(&s).await;
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().expect("paths");
-    for expected in ["/api/ingest/event", "/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/events", "/healthz", "/readyz", "/metrics", "/runs", "/openapi.json"] {
+    for expected in [
+        "/api/ingest/event",
+        "/api/runs",
+        "/api/runs/{run_id}",
+        "/api/runs/{run_id}/events",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/runs",
+        "/openapi.json",
+    ] {
         assert!(paths.contains_key(expected), "{expected} is not documented");
     }
     for (path, item) in paths {
-        let concrete = path.replace("{run_id}", "r1").replace("{collection}", "nodes").replace("{type}", "ai.run.started").replace("{file}", "herald.css");
+        let concrete = path
+            .replace("{run_id}", "r1")
+            .replace("{collection}", "nodes")
+            .replace("{type}", "ai.run.started")
+            .replace("{file}", "herald.css");
         for method in item.as_object().unwrap().keys() {
             let url = s.url(&concrete);
             let req = match method.as_str() {
@@ -62,7 +76,8 @@ async fn the_document_describes_every_route_and_the_catalog() {
             assert!(!body.contains("no route for"), "{method} {path}: documented but no route serves it");
         }
     }
-    let mut ids: Vec<&str> = paths.values().flat_map(|item| item.as_object().unwrap().values()).filter_map(|op| op["operationId"].as_str()).collect();
+    let mut ids: Vec<&str> =
+        paths.values().flat_map(|item| item.as_object().unwrap().values()).filter_map(|op| op["operationId"].as_str()).collect();
     let all = ids.len();
     ids.sort_unstable();
     ids.dedup();
@@ -107,7 +122,10 @@ async fn with_keys_the_document_asks_for_one_and_needs_none() {
 fn keyed_server() -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys.toml");
-    let toml = format!("[[key]]\nname = \"openapi\"\nhash = \"{}\"\nread = true\n[key.ingest]\nsources = [\"*\"]\ntypes = [\"*\"]\n", hash_key(KEY));
+    let toml = format!(
+        "[[key]]\nname = \"openapi\"\nhash = \"{}\"\nread = true\n[key.ingest]\nsources = [\"*\"]\ntypes = [\"*\"]\n",
+        hash_key(KEY)
+    );
     std::fs::write(&keys, toml).unwrap();
     let s = Server::start(&dir.path().join("data"), &["--keys-file", keys.to_str().unwrap()]);
     (dir, s)
@@ -155,7 +173,10 @@ fn fuzz(s: &Server, scratch: &Path, extra: &[&str]) {
     let mut child = Command::new(tool)
         .current_dir(&work)
         .args(["run", &s.url("/openapi.json")])
-        .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance"])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
+        ])
         .args(["--exclude-path-regex", "stream$"])
         // Not the `coverage` phase: generating its boundary cases from the
         // event envelope schemas crashed Hypothesis itself once in CI

@@ -54,7 +54,8 @@ async fn every_page_is_html_with_a_restrictive_csp() {
 async fn assets_are_served_with_their_types() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
-    for (path, ct) in [("/assets/herald.css", "text/css"), ("/assets/live.js", "text/javascript"), ("/assets/filter.js", "text/javascript")] {
+    for (path, ct) in [("/assets/herald.css", "text/css"), ("/assets/live.js", "text/javascript"), ("/assets/filter.js", "text/javascript")]
+    {
         let (status, headers, body) = get(&server, path).await;
         assert_eq!(status, 200, "{path}");
         assert!(headers["content-type"].to_str().unwrap().starts_with(ct), "{path}");
@@ -85,12 +86,9 @@ async fn a_trailing_slash_leads_to_the_page() {
 async fn unknown_types_runs_and_statuses_are_html_errors() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
-    for (path, want) in [
-        ("/catalog/ai.no.such", 404),
-        ("/catalog/..%2F..%2Fetc%2Fpasswd", 404),
-        ("/runs/no-such-run", 404),
-        ("/runs?status=sleeping", 400),
-    ] {
+    for (path, want) in
+        [("/catalog/ai.no.such", 404), ("/catalog/..%2F..%2Fetc%2Fpasswd", 404), ("/runs/no-such-run", 404), ("/runs?status=sleeping", 400)]
+    {
         let (status, headers, body) = get(&server, path).await;
         assert_eq!(status, want, "{path}: {body}");
         assert_html_page(path, &headers);
@@ -166,7 +164,11 @@ async fn the_stream_sends_a_json_event_per_applied_change_of_its_run() {
         server.send(&event("s0", "ai.run.started", json!({"run_id": other}), Some(1))).await;
         server.send(&event("s1", "ai.run.started", json!({"run_id": run}), Some(1))).await;
         let first = next_event(&mut resp, &mut buf, "change").await;
-        assert_eq!(first, json!({"run_id": run, "type": "ai.run.started", "seq": 1, "outcome": "applied"}), "the other run's change is not sent");
+        assert_eq!(
+            first,
+            json!({"run_id": run, "type": "ai.run.started", "seq": 1, "outcome": "applied"}),
+            "the other run's change is not sent"
+        );
         server.send(&support::progress(&run, "s3", 3, 0.3)).await;
         let parked = next_event(&mut resp, &mut buf, "change").await;
         assert_eq!(parked["outcome"], "parked");

@@ -250,7 +250,9 @@ async fn runs_are_listed_filtered_and_paged(b: Backend) {
 
 async fn bad_query_parameters_get_400_problems(b: Backend) {
     let (_d, s) = server(b, &[]);
-    for path in ["/api/runs?limit=0", "/api/runs?limit=abc", "/api/runs?limit=5000", "/api/runs?status=sleeping", "/api/runs/x/events?after_seq=x"] {
+    for path in
+        ["/api/runs?limit=0", "/api/runs?limit=abc", "/api/runs?limit=5000", "/api/runs?status=sleeping", "/api/runs/x/events?after_seq=x"]
+    {
         let resp = s.client.get(s.url(path)).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 400, "{path}");
         assert_eq!(resp.headers()["content-type"], "application/problem+json", "{path}");
@@ -324,7 +326,12 @@ async fn every_stored_event_can_be_listed_page_by_page(b: Backend) {
     let big = run_id();
     let traceback = "t".repeat(900_000);
     for i in 1..=6 {
-        let e = event(&format!("big{i}"), "ai.run.error", json!({"run_id": big, "error_type": "E", "error_message": "m", "traceback": traceback}), None);
+        let e = event(
+            &format!("big{i}"),
+            "ai.run.error",
+            json!({"run_id": big, "error_type": "E", "error_message": "m", "traceback": traceback}),
+            None,
+        );
         assert_eq!(s.send(&e).await.0, 200);
     }
     let mut pages = Vec::new();

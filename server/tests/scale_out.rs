@@ -242,13 +242,8 @@ async fn two_servers_on_one_mongodb_and_redis_reach_the_same_state_as_one() {
 async fn crash_at(failpoint: &str, txn: &str, e: &Value) -> Env {
     let env = Env::new(Backend::Mongo);
     let s = env.start_with_env(&["--gap-timeout", "1h", "--mongodb-transactions", txn], &[("HERALD_FAILPOINT", failpoint)]);
-    let resp = s
-        .client
-        .post(s.url("/api/ingest/event"))
-        .header("content-type", "application/cloudevents+json")
-        .body(e.to_string())
-        .send()
-        .await;
+    let resp =
+        s.client.post(s.url("/api/ingest/event")).header("content-type", "application/cloudevents+json").body(e.to_string()).send().await;
     assert!(resp.is_err(), "the process died before answering: {resp:?}");
     let status = s.wait_exit(Duration::from_secs(10));
     assert!(!status.success(), "aborted at the failpoint: {status}");

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use herald_server::orchestrator;
 use herald_server::http::{App, router};
-use herald_server::store::{EventQuery, Reads};
+use herald_server::orchestrator;
 use herald_server::store::sqlite::SqliteStore;
+use herald_server::store::{EventQuery, Reads};
 use serde_json::{Value, json};
 
 async fn serve(store: Arc<SqliteStore>) -> String {

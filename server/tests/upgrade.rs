@@ -25,7 +25,10 @@ async fn check_converted(env: &Env, run: &str) {
     assert_eq!(status, 200, "{resp}");
     assert_eq!(resp["status"], "applied");
     let (_, doc) = s.get(&format!("/api/runs/{run}")).await;
-    assert_eq!(doc["nodes"]["n.1"], json!({"status": "success", "node_type": "step", "score": 0.9, "completed_at": doc["nodes"]["n.1"]["completed_at"]}));
+    assert_eq!(
+        doc["nodes"]["n.1"],
+        json!({"status": "success", "node_type": "step", "score": 0.9, "completed_at": doc["nodes"]["n.1"]["completed_at"]})
+    );
     assert!(doc["nodes"]["n.1"]["completed_at"].is_string());
     assert_eq!(doc["last_event_seq"], 3);
     assert!(doc.get("history").is_some());
@@ -62,7 +65,7 @@ async fn a_mongodb_database_of_whole_run_documents_is_converted() {
     let pending = ObjectId::new();
     db.collection("events")
         .insert_one(doc! {"_id": pending, "source": "/old", "id": "old-1", "type": "ai.run.progress", "run_id": &run, "seq": 2_i64,
-                          "received_at": 0_i64, "state": "pending", "change": "{}", "envelope": "{}"})
+        "received_at": 0_i64, "state": "pending", "change": "{}", "envelope": "{}"})
         .await
         .unwrap();
     db.collection("runs")

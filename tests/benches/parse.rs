@@ -231,11 +231,7 @@ fn with_jsonschema(corpus: &[Vec<u8>], validators: &HashMap<&str, jsonschema::Va
             err += 1;
             continue;
         };
-        let valid = value
-            .get("type")
-            .and_then(Value::as_str)
-            .and_then(|t| validators.get(t))
-            .is_some_and(|v| v.is_valid(&value["data"]));
+        let valid = value.get("type").and_then(Value::as_str).and_then(|t| validators.get(t)).is_some_and(|v| v.is_valid(&value["data"]));
         if valid { ok += 1 } else { err += 1 }
     }
     (ok, err)
@@ -246,8 +242,7 @@ fn bench(c: &mut Criterion) {
     let corpus = corpus::build(events);
     // A `specversion` other than 1.0 refuses a whole batch (the body is not
     // a batch of CloudEvents v1.0), so batches hold the other events.
-    let batched: Vec<Vec<u8>> =
-        corpus.events.iter().filter(|e| !e.windows(19).any(|w| w == br#""specversion":"0.3""#)).cloned().collect();
+    let batched: Vec<Vec<u8>> = corpus.events.iter().filter(|e| !e.windows(19).any(|w| w == br#""specversion":"0.3""#)).cloned().collect();
     let bodies = corpus::batches(&batched, BATCH);
     let n = corpus.events.len();
     let validators: HashMap<&str, jsonschema::Validator> = Catalog::TYPES
@@ -281,11 +276,7 @@ fn bench(c: &mut Criterion) {
         let lines: Vec<String> = corpus.events.iter().map(|e| outcome(e)).collect();
         std::fs::write(path, lines.join("\n")).expect("outcomes written");
     }
-    println!(
-        "outcome digest: first 20000 {:#018x}, all {:#018x}",
-        digest(&corpus.events[..n.min(20_000)]),
-        digest(&corpus.events)
-    );
+    println!("outcome digest: first 20000 {:#018x}, all {:#018x}", digest(&corpus.events[..n.min(20_000)]), digest(&corpus.events));
     println!("sample event: {}", String::from_utf8_lossy(&corpus.events[0]));
     assert_eq!(ok + corpus.invalid, n, "Herald rejects exactly the events generated invalid");
     assert_eq!(batch_two_pass(&bodies), herald_two_pass(&batched), "batches give the same verdicts");

@@ -25,7 +25,11 @@ fn date_format_is_exactly_full_date() {
         assert_eq!(decode("kit.shape.formats", &json!({"run_id": run_id, "at": at, "day": good})), Ok(()), "{good}");
     }
     for bad in ["2024-1-01", "2024-01-1", "2023-02-29", "2024-01-01T00:00:00Z", "2024-01-01 "] {
-        assert_eq!(decode("kit.shape.formats", &json!({"run_id": run_id, "at": at, "day": bad})), Err(vec!["/data/day".to_string()]), "{bad}");
+        assert_eq!(
+            decode("kit.shape.formats", &json!({"run_id": run_id, "at": at, "day": bad})),
+            Err(vec!["/data/day".to_string()]),
+            "{bad}"
+        );
     }
 }
 

@@ -148,8 +148,7 @@ fn generated_validation_agrees_with_jsonschema() {
     let (mut valid_total, mut mutated_total, mut examples_total) = (0, 0, 0);
 
     for info in Catalog::TYPES {
-        let schema: Value = serde_json::from_str(info.schema)
-            .unwrap_or_else(|e| panic!("schema of `{}` is not JSON: {e}", info.type_name));
+        let schema: Value = serde_json::from_str(info.schema).unwrap_or_else(|e| panic!("schema of `{}` is not JSON: {e}", info.type_name));
         let validator = oracle(info.type_name, &schema);
         let generator = Generator::new(&schema);
         let mut rng = Rng::new(seed_for(info.type_name));
@@ -164,11 +163,8 @@ fn generated_validation_agrees_with_jsonschema() {
             let herald = herald_verdict_on(info.decode, text.as_bytes(), &sent);
             let mut report = String::new();
             if herald.is_ok() != oracle_ok {
-                let oracle_why = validator
-                    .iter_errors(&sent)
-                    .map(|e| format!("{e} at `{}`", e.instance_path))
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                let oracle_why =
+                    validator.iter_errors(&sent).map(|e| format!("{e} at `{}`", e.instance_path)).collect::<Vec<_>>().join("; ");
                 report = format!(
                     "`{}` [{what}]: oracle {} ({oracle_why}); Herald {}\n    instance: {sent}\n    sent as:  {text}",
                     info.type_name,

@@ -229,9 +229,11 @@ const DEVIATIONS: &[Deviation] = &[
         // jsonschema 0.33 computes `multipleOf` with a fractional divisor so
         // that no negative number passes (`-2.5` is "not a multiple of 0.5").
         name: "negative number under a fractional multipleOf",
-        matches: |_, schema, instance| any_value(schema, schema, instance, &|s, v| {
-            s.get("multipleOf").and_then(Value::as_f64).is_some_and(|m| m.fract() != 0.0) && v.as_f64().is_some_and(|x| x < 0.0)
-        }),
+        matches: |_, schema, instance| {
+            any_value(schema, schema, instance, &|s, v| {
+                s.get("multipleOf").and_then(Value::as_f64).is_some_and(|m| m.fract() != 0.0) && v.as_f64().is_some_and(|x| x < 0.0)
+            })
+        },
         verdicts: [true, false, true, true],
     },
 ];
@@ -245,7 +247,8 @@ fn any_value(root: &Value, schema: &Value, instance: &Value, test: &dyn Fn(&Valu
     }
     match instance {
         Value::Object(map) => map.iter().any(|(k, v)| {
-            let sub = schema.get("properties").and_then(|p| p.get(k)).or_else(|| schema.get("additionalProperties").filter(|s| s.is_object()));
+            let sub =
+                schema.get("properties").and_then(|p| p.get(k)).or_else(|| schema.get("additionalProperties").filter(|s| s.is_object()));
             sub.is_some_and(|sub| any_value(root, sub, v, test))
         }),
         Value::Array(items) => schema.get("items").is_some_and(|sub| items.iter().any(|v| any_value(root, sub, v, test))),
@@ -273,7 +276,8 @@ fn herald_verdicts<C: EventCatalog>(cases: &[Case]) -> Vec<bool> {
 
 fn jsonschema_verdicts(catalog: &Catalog, cases: &[Case]) -> Vec<bool> {
     let options = Options::default();
-    let compile = |file: &str| export::jsonschema::validator(catalog, &options, file).unwrap_or_else(|e| panic!("the JSON Schema export: {e}"));
+    let compile =
+        |file: &str| export::jsonschema::validator(catalog, &options, file).unwrap_or_else(|e| panic!("the JSON Schema export: {e}"));
     let data: BTreeMap<&str, jsonschema::Validator> =
         catalog.events.iter().map(|e| (e.type_name.as_str(), compile(&format!("{}.json", e.type_name)))).collect();
     let index = compile("index.json");
@@ -289,7 +293,8 @@ fn jsonschema_verdicts(catalog: &Catalog, cases: &[Case]) -> Vec<bool> {
 /// Verdicts of one of the toolchain's runner scripts on the cases file.
 fn runner_verdicts(output: std::process::Output, who: &str, n: usize) -> Vec<bool> {
     assert!(output.status.success(), "{who} runner failed:\n{}", text(&output));
-    let verdicts: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{who} runner output: {e}\n{}", text(&output)));
+    let verdicts: Vec<Value> =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{who} runner output: {e}\n{}", text(&output)));
     assert_eq!(verdicts.len(), n, "{who} judged {} of {n} cases", verdicts.len());
     verdicts.iter().map(|v| v["ok"] == json!(true)).collect()
 }
@@ -311,7 +316,19 @@ fn every_export_gives_herald_s_verdict() {
         let js_dir = dir.join(format!("{name}-js"));
         let tsc = tools.tsc(
             &dir,
-            &["--strict", "--target", "es2022", "--module", "nodenext", "--moduleResolution", "nodenext", "--noEmitOnError", "--outDir", js_dir.to_str().unwrap(), ts.to_str().unwrap()],
+            &[
+                "--strict",
+                "--target",
+                "es2022",
+                "--module",
+                "nodenext",
+                "--moduleResolution",
+                "nodenext",
+                "--noEmitOnError",
+                "--outDir",
+                js_dir.to_str().unwrap(),
+                ts.to_str().unwrap(),
+            ],
         );
         assert!(tsc.status.success(), "tsc on {path}:\n{}", text(&tsc));
         let js = js_dir.join(format!("{name}.js"));
@@ -325,7 +342,14 @@ fn every_export_gives_herald_s_verdict() {
         let schema = jsonschema_verdicts(&catalog, &cases);
         let zod = runner_verdicts(tools.node_script(&dir, "verdicts.mjs", &[&js, &cases_file]), "zod", cases.len());
         let pydantic = runner_verdicts(
-            tools.python(&dir, &[support::toolchain::toolchain_dir().join("verdicts.py").to_str().unwrap(), py.to_str().unwrap(), cases_file.to_str().unwrap()]),
+            tools.python(
+                &dir,
+                &[
+                    support::toolchain::toolchain_dir().join("verdicts.py").to_str().unwrap(),
+                    py.to_str().unwrap(),
+                    cases_file.to_str().unwrap(),
+                ],
+            ),
             "pydantic",
             cases.len(),
         );
@@ -342,7 +366,12 @@ fn every_export_gives_herald_s_verdict() {
                 tally.1 += 1;
             }
             if case.label == "example" && v != [true; 4] {
-                failures.push(format!("{path} `{}`: an example is not accepted by all: {}\n    {}", case.type_name, verdict_row(v), case.text));
+                failures.push(format!(
+                    "{path} `{}`: an example is not accepted by all: {}\n    {}",
+                    case.type_name,
+                    verdict_row(v),
+                    case.text
+                ));
                 continue;
             }
             if v.iter().all(|x| *x == v[0]) {
@@ -354,7 +383,12 @@ fn every_export_gives_herald_s_verdict() {
                 Some(d) if d.verdicts == v => *seen.entry(d.name).or_default() += 1,
                 Some(d) => failures.push(format!(
                     "{path} `{}` [{}]: {} — the documented deviation `{}` says {}\n    {}",
-                    case.type_name, case.label, verdict_row(v), d.name, verdict_row(d.verdicts), case.text
+                    case.type_name,
+                    case.label,
+                    verdict_row(v),
+                    d.name,
+                    verdict_row(d.verdicts),
+                    case.text
                 )),
                 None => failures.push(format!("{path} `{}` [{}]: {}\n    {}", case.type_name, case.label, verdict_row(v), case.text)),
             }
@@ -373,7 +407,11 @@ fn every_export_gives_herald_s_verdict() {
     }
     if !failures.is_empty() {
         let shown: Vec<&String> = failures.iter().take(60).collect();
-        panic!("{} disagreements between Herald and its exports:\n{}", failures.len(), shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"));
+        panic!(
+            "{} disagreements between Herald and its exports:\n{}",
+            failures.len(),
+            shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+        );
     }
 }
 
@@ -382,8 +420,9 @@ fn case_set(catalog: &Catalog) -> Vec<Case> {
     let mut cases = Vec::new();
     for event in &catalog.events {
         let schema = &event.schema;
-        let mut push =
-            |label: &str, text: String| cases.push(Case { type_name: event.type_name.clone(), label: label.to_string(), text, envelope: false });
+        let mut push = |label: &str, text: String| {
+            cases.push(Case { type_name: event.type_name.clone(), label: label.to_string(), text, envelope: false })
+        };
         let mut rng = Rng::new(seed_for(&event.type_name));
         for example in &event.examples {
             push("example", example.to_string());
@@ -434,7 +473,12 @@ fn envelope_cases(catalog: &Catalog) -> Vec<Case> {
             base["datacontenttype"] = json!("application/json");
         }
         let mut push = |label: &str, value: Value| {
-            cases.push(Case { type_name: event.type_name.clone(), label: format!("envelope {label}"), text: value.to_string(), envelope: true });
+            cases.push(Case {
+                type_name: event.type_name.clone(),
+                label: format!("envelope {label}"),
+                text: value.to_string(),
+                envelope: true,
+            });
         };
         let with = |key: &str, value: Value| {
             let mut e = base.clone();
@@ -472,7 +516,11 @@ fn envelope_cases(catalog: &Catalog) -> Vec<Case> {
         }
         for (label, key, value) in [
             ("subject not from template", "subject", json!("run/42")),
-            ("subject of another run not from template", "subject", json!(filled.as_deref().unwrap_or("x").replace(|c: char| c.is_ascii_hexdigit() && c.is_ascii_digit(), "7"))),
+            (
+                "subject of another run not from template",
+                "subject",
+                json!(filled.as_deref().unwrap_or("x").replace(|c: char| c.is_ascii_hexdigit() && c.is_ascii_digit(), "7")),
+            ),
             ("time utc with +00:00", "time", json!("2024-05-01T12:30:00+00:00")),
             ("time utc", "time", json!("2024-05-01T12:30:00Z")),
             ("time offset", "time", json!("2024-05-01T12:30:00.5+02:00")),
@@ -534,12 +582,9 @@ fn envelope_cases(catalog: &Catalog) -> Vec<Case> {
                     ("boolean", json!(true)),
                 ],
                 herald_codegen::ir::ExtensionKind::String => &[("valid", json!("00-ab-01")), ("number", json!(5)), ("empty", json!(""))],
-                herald_codegen::ir::ExtensionKind::Boolean => &[
-                    ("valid", json!(true)),
-                    ("text", json!("false")),
-                    ("text capitalised", json!("True")),
-                    ("number", json!(1)),
-                ],
+                herald_codegen::ir::ExtensionKind::Boolean => {
+                    &[("valid", json!(true)), ("text", json!("false")), ("text capitalised", json!("True")), ("number", json!(1))]
+                }
             };
             for (label, value) in values.iter().chain(int64) {
                 push(&format!("extension {name} {label}"), with(name, value.clone()));

@@ -80,8 +80,7 @@ fn envelope(id: &str, ty: &str, data: &Value) -> Value {
 fn write_seed_corpus() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let ir = herald_codegen::catalog::load(&root.join("events.yaml")).expect("events.yaml loads");
-    let examples: Vec<(&str, &Value)> =
-        ir.events.iter().flat_map(|e| e.examples.iter().map(move |x| (e.type_name.as_str(), x))).collect();
+    let examples: Vec<(&str, &Value)> = ir.events.iter().flat_map(|e| e.examples.iter().map(move |x| (e.type_name.as_str(), x))).collect();
     let bench = corpus::build(48);
 
     let mut structured: Vec<Vec<u8>> = bench.events.clone();
@@ -104,7 +103,10 @@ fn write_seed_corpus() {
         .map(|v| v.to_string().into_bytes()),
     );
     // Nesting past serde_json's recursion limit, in `data` and as the envelope.
-    structured.push(format!(r#"{{"specversion":"1.0","id":"n","source":"s","type":"{ty}","data":{}{}}}"#, "[".repeat(200), "]".repeat(200)).into_bytes());
+    structured.push(
+        format!(r#"{{"specversion":"1.0","id":"n","source":"s","type":"{ty}","data":{}{}}}"#, "[".repeat(200), "]".repeat(200))
+            .into_bytes(),
+    );
     structured.push("[{".repeat(150).into_bytes());
     // `data` before `type` (the two-pass path), with escapes.
     structured.push(br#"{"data":{"run_id":"d4a4b7db-8a88-45c1-84bf-a633dab24a25"},"type":"ai.run.started","id":"\u0066","source":"s","specversion":"1.0"}"#.to_vec());
@@ -117,7 +119,10 @@ fn write_seed_corpus() {
 
     let mut binary: Vec<Vec<u8>> = Vec::new();
     for (i, (ty, data)) in examples.iter().enumerate().step_by(3) {
-        binary.push(format!("ce-specversion: 1.0\nce-id: b{i}\nce-source: /fuzz\nce-type: {ty}\ncontent-type: application/json\n\n{data}").into_bytes());
+        binary.push(
+            format!("ce-specversion: 1.0\nce-id: b{i}\nce-source: /fuzz\nce-type: {ty}\ncontent-type: application/json\n\n{data}")
+                .into_bytes(),
+        );
     }
     binary.extend([
         b"ce-specversion: 1.0\nce-id: \"q%20\\\"x\\\"\"\nce-source: s\nce-type: ai.run.started\nce-seq: 7\nce-time: 2024-05-01T12:30:00Z\nContent-Type: text/plain\n\nhello".to_vec(),
@@ -128,7 +133,9 @@ fn write_seed_corpus() {
     ]);
 
     let mut decode: Vec<Vec<u8>> = examples.iter().map(|(ty, data)| format!("{ty}\n{data}").into_bytes()).collect();
-    decode.push(b"ai.run.metric\n{\"run_id\":\"d4a4b7db-8a88-45c1-84bf-a633dab24a25\",\"name\":\"m\",\"value\":1,\"tags\":{\"x[\":1}}".to_vec());
+    decode.push(
+        b"ai.run.metric\n{\"run_id\":\"d4a4b7db-8a88-45c1-84bf-a633dab24a25\",\"name\":\"m\",\"value\":1,\"tags\":{\"x[\":1}}".to_vec(),
+    );
 
     let mut yaml_files = vec![root.join("events.yaml"), root.join("examples/events.yaml")];
     for dir in [root.join("tests/catalogs"), root.join("codegen/tests/catalogs")] {
@@ -138,7 +145,9 @@ fn write_seed_corpus() {
     // Nesting past the loader's limits: in a flow mapping, and in a schema.
     let deep = |n: usize| "{type: object, properties: {a: ".repeat(n) + "{type: string}" + &"}}".repeat(n);
     catalog_yaml.push(format!("prefix: ai\nevents:\n  ai.x.y:\n    description: d\n    version: 1\n    data:\n      type: object\n      properties:\n        a: {}\n", deep(70)).into_bytes());
-    catalog_yaml.push(format!("prefix: ai\nevents:\n  ai.x.y:\n    fields:\n      a: {}string{}\n", "{b: ".repeat(300), "}".repeat(300)).into_bytes());
+    catalog_yaml.push(
+        format!("prefix: ai\nevents:\n  ai.x.y:\n    fields:\n      a: {}string{}\n", "{b: ".repeat(300), "}".repeat(300)).into_bytes(),
+    );
 
     for (target, seeds) in [
         ("structured", &structured),

@@ -187,10 +187,7 @@ fn status_names_parse_display_and_serialize_as_declared() {
 
     let err: ParseRunStatusError = "Running".parse::<RunStatus>().unwrap_err();
     assert_eq!(err.input(), "Running");
-    assert_eq!(
-        err.to_string(),
-        "unknown run status `Running`; expected `queued`, `running`, `completed`, `failed` or `canceled`"
-    );
+    assert_eq!(err.to_string(), "unknown run status `Running`; expected `queued`, `running`, `completed`, `failed` or `canceled`");
     let _: &dyn std::error::Error = &err;
     assert!(serde_json::from_value::<RunStatus>(json!("done")).is_err());
 }

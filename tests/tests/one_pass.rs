@@ -82,7 +82,8 @@ fn batches_give_each_event_its_single_outcome() {
             let values: Vec<&serde_json::value::RawValue> = serde_json::from_slice(&body).unwrap();
             values.iter().map(|v| v.get().as_bytes()).collect()
         };
-        let (batch, envelopes) = match (Catalog::parse_batch_events(&body, DEFAULT_MAX_BATCH_EVENTS), parse_batch(&body, Catalog::ENVELOPE)) {
+        let (batch, envelopes) = match (Catalog::parse_batch_events(&body, DEFAULT_MAX_BATCH_EVENTS), parse_batch(&body, Catalog::ENVELOPE))
+        {
             (Ok(batch), Ok(envelopes)) => (batch, envelopes),
             // A `specversion` other than 1.0 refuses the whole body, both ways.
             (Err(a), Err(b)) => {
@@ -111,7 +112,8 @@ fn batches_give_each_event_its_single_outcome() {
 
 #[test]
 fn batch_bodies_refused_whole_as_before() {
-    let good = r#"{"specversion":"1.0","id":"1","source":"s","type":"ai.run.canceled","data":{"run_id":"0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f"}}"#;
+    let good =
+        r#"{"specversion":"1.0","id":"1","source":"s","type":"ai.run.canceled","data":{"run_id":"0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f"}}"#;
     for body in [
         format!("[{good},]"),
         format!("[{good}"),
@@ -191,7 +193,10 @@ fn edge_cases_agree() {
     cases.push(format!(r#"{{"specversion":"1.0","id":"e","source":"s","type":"ai.run.progress","data":{data} , "x":1}}"#));
     cases.push(format!(r#"{{"specversion":"1.0","id":"e","source":"s","type":"ai.run.progress","data":{data}}} x"#));
     cases.push(format!(r#"{{"specversion":"1.0","id":"e","source":"s","type":"ai.run.progress","data":{data}"#));
-    cases.push(format!(r#"{{"specversion":"1.0","id":"e","source":"s","type":"ai.run.started","data":{{"run_id":"{RUN}","config":{}}}}}"#, "[".repeat(200) + &"]".repeat(200)));
+    cases.push(format!(
+        r#"{{"specversion":"1.0","id":"e","source":"s","type":"ai.run.started","data":{{"run_id":"{RUN}","config":{}}}}}"#,
+        "[".repeat(200) + &"]".repeat(200)
+    ));
     cases.push(format!("{{\"specversion\":\"1.0\",\"id\":\"\u{e9}\",\"source\":\"s\",\"type\":\"ai.run.progress\",\"data\":{data}}}"));
     let mut invalid_utf8 = event(&base).into_bytes();
     invalid_utf8.splice(20..20, [0xff]);

@@ -91,9 +91,7 @@ fn an_event_may_belong_to_no_run() {
     let info = Catalog::lookup("kit.user.signed_up").unwrap();
     assert_eq!(info.stream_key, None);
     let data = json!({"userId": "u-42", "email": "ada@example.com"});
-    let Ok(Event::UserSignedUp(UserSignedUp { user_id, email })) = decode("kit.user.signed_up", &data) else {
-        panic!("the event decodes")
-    };
+    let Ok(Event::UserSignedUp(UserSignedUp { user_id, email })) = decode("kit.user.signed_up", &data) else { panic!("the event decodes") };
     assert_eq!((user_id.as_str(), email.as_str()), ("u-42", "ada@example.com"));
     assert_eq!(decode("kit.user.signed_up", &json!({"userId": "u-42", "email": "nope"})).map(|_| ()), Err(vec!["/data/email".to_string()]));
 }

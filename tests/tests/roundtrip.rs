@@ -137,7 +137,12 @@ fn agree<S: EventData, Y: EventData>(type_name: &str, schema_text: &str) {
             if s.is_ok() { accepted += 1 } else { rejected += 1 }
         }
     }
-    assert!(disagreements.is_empty(), "{} disagreements on `{type_name}`:\n{}", disagreements.len(), disagreements[..disagreements.len().min(10)].join("\n"));
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements on `{type_name}`:\n{}",
+        disagreements.len(),
+        disagreements[..disagreements.len().min(10)].join("\n")
+    );
     // Not vacuous: plenty of both verdicts.
     assert!(accepted >= 300 && rejected >= 300, "accepted {accepted}, rejected {rejected}");
 }

@@ -8,16 +8,7 @@ use crate::lint;
 use crate::shorthand;
 
 /// Keys an event declaration may have.
-const EVENT_KEYS: &[&str] = &[
-    "description",
-    "version",
-    "subject",
-    "stream_key",
-    "compatibility",
-    "fields",
-    "data",
-    "examples",
-];
+const EVENT_KEYS: &[&str] = &["description", "version", "subject", "stream_key", "compatibility", "fields", "data", "examples"];
 
 /// The stream key of an event that does not say.
 const DEFAULT_STREAM_KEY: &str = "run_id";
@@ -42,20 +33,12 @@ pub(super) fn read(ctx: &mut Ctx, entry: &Entry) -> Option<EventType> {
 
     let description = match node.get("description") {
         None => {
-            ctx.error(
-                entry.key_mark,
-                format!("event `{name}` has no `description`"),
-                "add `description:` saying when the event is sent",
-            );
+            ctx.error(entry.key_mark, format!("event `{name}` has no `description`"), "add `description:` saying when the event is sent");
             None
         }
         Some(d) => ctx.string(&d.value, "`description`").map(|s| {
             if s.trim().is_empty() {
-                ctx.error(
-                    d.value.mark,
-                    format!("the `description` of `{name}` is empty"),
-                    "say when the event is sent",
-                );
+                ctx.error(d.value.mark, format!("the `description` of `{name}` is empty"), "say when the event is sent");
             }
             s.trim().to_string()
         }),
@@ -63,11 +46,7 @@ pub(super) fn read(ctx: &mut Ctx, entry: &Entry) -> Option<EventType> {
 
     let version = match node.get("version") {
         None => {
-            ctx.error(
-                entry.key_mark,
-                format!("event `{name}` has no `version`"),
-                "add `version: 1`",
-            );
+            ctx.error(entry.key_mark, format!("event `{name}` has no `version`"), "add `version: 1`");
             None
         }
         Some(v) => match v.value.value {
@@ -88,15 +67,9 @@ pub(super) fn read(ctx: &mut Ctx, entry: &Entry) -> Option<EventType> {
         }),
     };
 
-    let subject = node.get("subject").and_then(|s| {
-        ctx.string(&s.value, "`subject`")
-            .map(|t| (t.to_string(), s))
-    });
+    let subject = node.get("subject").and_then(|s| ctx.string(&s.value, "`subject`").map(|t| (t.to_string(), s)));
     // `stream_key: none`: the event belongs to no run.
-    let stream_key = node.get("stream_key").and_then(|s| {
-        ctx.string(&s.value, "`stream_key`")
-            .map(|t| (t.to_string(), s))
-    });
+    let stream_key = node.get("stream_key").and_then(|s| ctx.string(&s.value, "`stream_key`").map(|t| (t.to_string(), s)));
     let no_stream = stream_key.as_ref().is_some_and(|(key, _)| key == NO_STREAM);
 
     let schema = match (node.get("fields"), node.get("data")) {
@@ -126,17 +99,10 @@ pub(super) fn read(ctx: &mut Ctx, entry: &Entry) -> Option<EventType> {
         }
         match &stream_key {
             Some(_) if no_stream => {}
-            Some((key, at)) => {
-                check_stream_key(ctx, name, key, at.value.mark, schema, "`stream_key`")
+            Some((key, at)) => check_stream_key(ctx, name, key, at.value.mark, schema, "`stream_key`"),
+            None if node.get("stream_key").is_none() => {
+                check_stream_key(ctx, name, DEFAULT_STREAM_KEY, entry.key_mark, schema, "the default stream key")
             }
-            None if node.get("stream_key").is_none() => check_stream_key(
-                ctx,
-                name,
-                DEFAULT_STREAM_KEY,
-                entry.key_mark,
-                schema,
-                "the default stream key",
-            ),
             None => {}
         }
     }
@@ -150,26 +116,25 @@ pub(super) fn read(ctx: &mut Ctx, entry: &Entry) -> Option<EventType> {
             );
             Vec::new()
         }
-        Some(e) => {
-            match e.value.items() {
-                Some([]) => {
-                    ctx.error(e.value.mark, format!("`examples` of `{name}` is empty"), "list at least one realistic `data` payload under `examples:` (`- run_id: …`)");
-                    Vec::new()
-                }
-                None => {
-                    ctx.error(
+        Some(e) => match e.value.items() {
+            Some([]) => {
+                ctx.error(
+                    e.value.mark,
+                    format!("`examples` of `{name}` is empty"),
+                    "list at least one realistic `data` payload under `examples:` (`- run_id: …`)",
+                );
+                Vec::new()
+            }
+            None => {
+                ctx.error(
                     e.value.mark,
                     format!("`examples` of `{name}` must be a sequence, found {}", e.value.kind()),
                     "list at least one realistic `data` payload under `examples:` (`- run_id: …`)",
                 );
-                    Vec::new()
-                }
-                Some(items) => items
-                    .iter()
-                    .filter_map(|n| ctx.json(n).map(|j| (n, j)))
-                    .collect(),
+                Vec::new()
             }
-        }
+            Some(items) => items.iter().filter_map(|n| ctx.json(n).map(|j| (n, j))).collect(),
+        },
     };
     if let Some(schema) = &schema {
         if ctx.count() == before {
@@ -193,11 +158,7 @@ pub(super) fn read(ctx: &mut Ctx, entry: &Entry) -> Option<EventType> {
         schema: schema?,
         examples: examples.into_iter().map(|(_, j)| j).collect(),
         data: DataSource::Generated,
-        origin: Origin::Yaml {
-            file: ctx.file.clone(),
-            line: entry.key_mark.line,
-            column: entry.key_mark.column,
-        },
+        origin: Origin::Yaml { file: ctx.file.clone(), line: entry.key_mark.line, column: entry.key_mark.column },
     })
 }
 
@@ -259,14 +220,7 @@ fn check_subject(ctx: &mut Ctx, event: &str, template: &str, at: &Entry, schema:
     }
 }
 
-fn check_stream_key(
-    ctx: &mut Ctx,
-    event: &str,
-    key: &str,
-    mark: super::Mark,
-    schema: &Json,
-    what: &str,
-) {
+fn check_stream_key(ctx: &mut Ctx, event: &str, key: &str, mark: super::Mark, schema: &Json, what: &str) {
     match property(schema, key) {
         Some(true) => {}
         Some(false) => ctx.error(
@@ -283,11 +237,7 @@ fn check_stream_key(
                     lint::one_of(&props)
                 ),
             };
-            ctx.error(
-                mark,
-                format!("{what} `{key}` of `{event}` is not a property of its data"),
-                help,
-            );
+            ctx.error(mark, format!("{what} `{key}` of `{event}` is not a property of its data"), help);
         }
     }
 }

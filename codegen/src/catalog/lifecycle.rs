@@ -55,12 +55,7 @@ pub(crate) struct MarkedTransition {
 /// holds every event type key in `events:` (also those that had errors);
 /// `events` the ones read successfully. Returns `None` when anything was
 /// reported.
-pub(super) fn read(
-    ctx: &mut Ctx,
-    entry: &Entry,
-    declared: &[&str],
-    events: &[EventType],
-) -> Option<Lifecycle> {
+pub(super) fn read(ctx: &mut Ctx, entry: &Entry, declared: &[&str], events: &[EventType]) -> Option<Lifecycle> {
     let before = ctx.count();
     let marked = read_marked(ctx, entry)?;
     lint::lifecycle(ctx, &marked, declared, events);
@@ -150,10 +145,7 @@ fn read_marked(ctx: &mut Ctx, entry: &Entry) -> Option<Marked> {
             ctx.error(entry.key_mark, "`lifecycle` has no `initial` state", help);
             None
         }
-        Some(i) => ctx.string(&i.value, "`initial` of `lifecycle`").map(|name| Named {
-            name: name.to_string(),
-            mark: i.value.mark,
-        }),
+        Some(i) => ctx.string(&i.value, "`initial` of `lifecycle`").map(|name| Named { name: name.to_string(), mark: i.value.mark }),
     };
 
     let terminal = match node.get("terminal") {
@@ -171,11 +163,7 @@ fn read_marked(ctx: &mut Ctx, entry: &Entry) -> Option<Marked> {
             Vec::new()
         }
         Some(t) => match t.value.items() {
-            Some(items) => items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, item)| read_transition(ctx, i + 1, item))
-                .collect(),
+            Some(items) => items.iter().enumerate().filter_map(|(i, item)| read_transition(ctx, i + 1, item)).collect(),
             None => {
                 ctx.error(
                     t.value.mark,
@@ -213,10 +201,8 @@ fn read_transition(ctx: &mut Ctx, number: usize, node: &Node) -> Option<MarkedTr
     let from = required("from", "add `from:` listing the states the transition is legal from, e.g. `from: [queued]`");
     let to = required("to", "add `to:` naming the state the transition moves a run to, e.g. `to: running`");
 
-    let on = on.and_then(|e| {
-        ctx.string(&e.value, &format!("`on` of {what}"))
-            .map(|name| Named { name: name.to_string(), mark: e.value.mark })
-    });
+    let on =
+        on.and_then(|e| ctx.string(&e.value, &format!("`on` of {what}")).map(|name| Named { name: name.to_string(), mark: e.value.mark }));
     let from = match from {
         Some(e) => {
             let list = names(ctx, &e.value, &format!("`from` of {what}"), true);
@@ -231,10 +217,8 @@ fn read_transition(ctx: &mut Ctx, number: usize, node: &Node) -> Option<MarkedTr
         }
         None => Vec::new(),
     };
-    let to = to.and_then(|e| {
-        ctx.string(&e.value, &format!("`to` of {what}"))
-            .map(|name| Named { name: name.to_string(), mark: e.value.mark })
-    });
+    let to =
+        to.and_then(|e| ctx.string(&e.value, &format!("`to` of {what}")).map(|name| Named { name: name.to_string(), mark: e.value.mark }));
 
     let mut when_ok = true;
     let when = match node.get("when") {
@@ -249,10 +233,7 @@ fn read_transition(ctx: &mut Ctx, number: usize, node: &Node) -> Option<MarkedTr
                 when_ok = false;
                 Vec::new()
             }
-            Some(entries) => entries
-                .iter()
-                .map(|e| (Named { name: e.key.clone(), mark: e.key_mark }, e.value.clone()))
-                .collect(),
+            Some(entries) => entries.iter().map(|e| (Named { name: e.key.clone(), mark: e.key_mark }, e.value.clone())).collect(),
             None => {
                 ctx.error(
                     w.value.mark,
@@ -274,8 +255,7 @@ fn names(ctx: &mut Ctx, node: &Node, what: &str, scalar_ok: bool) -> Vec<Named> 
         yaml::Value::Seq(items) => items
             .iter()
             .filter_map(|item| {
-                ctx.string(item, &format!("a state in {what}"))
-                    .map(|name| Named { name: name.to_string(), mark: item.mark })
+                ctx.string(item, &format!("a state in {what}")).map(|name| Named { name: name.to_string(), mark: item.mark })
             })
             .collect(),
         yaml::Value::Str(name) if scalar_ok => vec![Named { name: name.clone(), mark: node.mark }],

@@ -29,10 +29,7 @@ pub(crate) struct Mark {
 impl From<Marker> for Mark {
     fn from(m: Marker) -> Self {
         // yaml-rust2 counts lines from 1 but columns from 0.
-        Mark {
-            line: m.line(),
-            column: m.col() + 1,
-        }
+        Mark { line: m.line(), column: m.col() + 1 }
     }
 }
 
@@ -75,11 +72,7 @@ pub(crate) enum ProblemKind {
     /// The parser gave up; the text is its own.
     Syntax(String),
     /// `key` appeared twice; `path` holds the keys (or indices) leading to the mapping.
-    DuplicateKey {
-        key: String,
-        first: Mark,
-        path: Vec<String>,
-    },
+    DuplicateKey { key: String, first: Mark, path: Vec<String> },
     /// A scalar key that is not a string (`1:`, `true:`, `~:`); `kind` says what it is.
     NonStringKey { key: String, kind: &'static str },
     /// A sequence or mapping used as a key.
@@ -116,27 +109,18 @@ pub(crate) fn parse(text: &str) -> Parsed {
                 }
                 Err(e) => {
                     let mark = (*e.marker()).into();
-                    builder.problems.push(Problem {
-                        mark,
-                        kind: ProblemKind::Syntax(e.info().to_string()),
-                    });
+                    builder.problems.push(Problem { mark, kind: ProblemKind::Syntax(e.info().to_string()) });
                     // A half-built tree would only produce follow-on noise.
                     builder.root = None;
                     break;
                 }
             }
         }
-        Parsed {
-            root: builder.root,
-            problems: builder.problems,
-        }
+        Parsed { root: builder.root, problems: builder.problems }
     }));
     outcome.unwrap_or_else(|_| Parsed {
         root: None,
-        problems: vec![Problem {
-            mark: last,
-            kind: ProblemKind::Syntax("the YAML parser failed here".into()),
-        }],
+        problems: vec![Problem { mark: last, kind: ProblemKind::Syntax("the YAML parser failed here".into()) }],
     })
 }
 
@@ -148,16 +132,8 @@ enum KeySlot {
 }
 
 enum Frame {
-    Seq {
-        mark: Mark,
-        items: Vec<Node>,
-    },
-    Map {
-        mark: Mark,
-        entries: Vec<Entry>,
-        key: KeySlot,
-        seen: HashMap<String, Mark>,
-    },
+    Seq { mark: Mark, items: Vec<Node> },
+    Map { mark: Mark, entries: Vec<Entry>, key: KeySlot, seen: HashMap<String, Mark> },
 }
 
 #[derive(Default)]
@@ -187,14 +163,9 @@ impl Builder {
             }
             Event::Alias(_) if self.skip == 0 => {
                 self.problem(mark, ProblemKind::Alias);
-                self.complete(Node {
-                    value: Value::Null,
-                    mark,
-                });
+                self.complete(Node { value: Value::Null, mark });
             }
-            Event::Scalar(text, style, _anchor, tag) if self.skip == 0 => {
-                self.scalar(text, style, tag, mark)
-            }
+            Event::Scalar(text, style, _anchor, tag) if self.skip == 0 => self.scalar(text, style, tag, mark),
             Event::SequenceStart(..) | Event::MappingStart(..) => {
                 if self.skip > 0 {
                     self.skip += 1;
@@ -202,51 +173,29 @@ impl Builder {
                     self.problem(mark, ProblemKind::TooDeep);
                     self.skip = 1;
                 } else if matches!(event, Event::SequenceStart(..)) {
-                    self.stack.push(Frame::Seq {
-                        mark,
-                        items: Vec::new(),
-                    });
+                    self.stack.push(Frame::Seq { mark, items: Vec::new() });
                 } else {
                     let key = KeySlot::Expecting;
-                    self.stack.push(Frame::Map {
-                        mark,
-                        entries: Vec::new(),
-                        key,
-                        seen: HashMap::new(),
-                    });
+                    self.stack.push(Frame::Map { mark, entries: Vec::new(), key, seen: HashMap::new() });
                 }
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 if self.skip > 0 {
                     self.skip -= 1;
                     if self.skip == 0 {
-                        self.complete(Node {
-                            value: Value::Null,
-                            mark,
-                        });
+                        self.complete(Node { value: Value::Null, mark });
                     }
                 } else if let Some(frame) = self.stack.pop() {
                     let node = match frame {
-                        Frame::Seq { mark, items } => Node {
-                            value: Value::Seq(items),
-                            mark,
-                        },
+                        Frame::Seq { mark, items } => Node { value: Value::Seq(items), mark },
                         Frame::Map { mark, entries, .. } => {
                             // The scanner notices a block mapping only at its
                             // first `:`; point at the first key instead.
                             let mark = match entries.first() {
-                                Some(e)
-                                    if (e.key_mark.line, e.key_mark.column)
-                                        < (mark.line, mark.column) =>
-                                {
-                                    e.key_mark
-                                }
+                                Some(e) if (e.key_mark.line, e.key_mark.column) < (mark.line, mark.column) => e.key_mark,
                                 _ => mark,
                             };
-                            Node {
-                                value: Value::Map(entries),
-                                mark,
-                            }
+                            Node { value: Value::Map(entries), mark }
                         }
                     };
                     self.complete(node);
@@ -258,9 +207,7 @@ impl Builder {
 
     fn problem(&mut self, mark: Mark, kind: ProblemKind) {
         // One depth report is enough; the rest would point into the same blob.
-        if kind == ProblemKind::TooDeep
-            && self.problems.iter().any(|p| p.kind == ProblemKind::TooDeep)
-        {
+        if kind == ProblemKind::TooDeep && self.problems.iter().any(|p| p.kind == ProblemKind::TooDeep) {
             return;
         }
         self.problems.push(Problem { mark, kind });
@@ -269,18 +216,11 @@ impl Builder {
     fn scalar(&mut self, text: String, style: TScalarStyle, tag: Option<Tag>, mark: Mark) {
         if let Some(tag) = &tag {
             if core_tag(tag).is_none() {
-                self.problem(
-                    mark,
-                    ProblemKind::Tag(format!("{}{}", tag.handle, tag.suffix)),
-                );
+                self.problem(mark, ProblemKind::Tag(format!("{}{}", tag.handle, tag.suffix)));
             }
         }
         let value = resolve(text.clone(), style, tag.as_ref().and_then(core_tag));
-        if let Some(Frame::Map {
-            key: key @ KeySlot::Expecting,
-            ..
-        }) = self.stack.last_mut()
-        {
+        if let Some(Frame::Map { key: key @ KeySlot::Expecting, .. }) = self.stack.last_mut() {
             let kind = match value {
                 Value::Str(_) => None,
                 Value::Null => Some("null"),
@@ -302,11 +242,7 @@ impl Builder {
     fn complete(&mut self, node: Node) {
         // The path is only needed (and only built) for a duplicate key.
         let duplicate = match self.stack.last() {
-            Some(Frame::Map {
-                key: KeySlot::Have(name, _),
-                seen,
-                ..
-            }) => seen.contains_key(name),
+            Some(Frame::Map { key: KeySlot::Have(name, _), seen, .. }) => seen.contains_key(name),
             _ => false,
         };
         let path = if duplicate { self.path() } else { Vec::new() };
@@ -317,34 +253,18 @@ impl Builder {
                 }
             }
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map {
-                entries, key, seen, ..
-            }) => match std::mem::replace(key, KeySlot::Expecting) {
+            Some(Frame::Map { entries, key, seen, .. }) => match std::mem::replace(key, KeySlot::Expecting) {
                 KeySlot::Expecting => {
                     *key = KeySlot::Skip;
-                    self.problems.push(Problem {
-                        mark: node.mark,
-                        kind: ProblemKind::ComplexKey,
-                    });
+                    self.problems.push(Problem { mark: node.mark, kind: ProblemKind::ComplexKey });
                 }
                 KeySlot::Have(name, key_mark) => {
                     if let Some(first) = seen.get(&name) {
-                        let kind = ProblemKind::DuplicateKey {
-                            key: name,
-                            first: *first,
-                            path,
-                        };
-                        self.problems.push(Problem {
-                            mark: key_mark,
-                            kind,
-                        });
+                        let kind = ProblemKind::DuplicateKey { key: name, first: *first, path };
+                        self.problems.push(Problem { mark: key_mark, kind });
                     } else {
                         seen.insert(name.clone(), key_mark);
-                        entries.push(Entry {
-                            key: name,
-                            key_mark,
-                            value: node,
-                        });
+                        entries.push(Entry { key: name, key_mark, value: node });
                     }
                 }
                 KeySlot::Skip => {}
@@ -359,10 +279,7 @@ impl Builder {
             .iter()
             .map(|f| match f {
                 Frame::Seq { items, .. } => items.len().to_string(),
-                Frame::Map {
-                    key: KeySlot::Have(k, _),
-                    ..
-                } => k.clone(),
+                Frame::Map { key: KeySlot::Have(k, _), .. } => k.clone(),
                 Frame::Map { .. } => "?".to_string(),
             })
             .collect()
@@ -372,10 +289,7 @@ impl Builder {
 /// The suffix of a core-schema tag (`!!str` → `str`).
 fn core_tag(tag: &Tag) -> Option<&str> {
     let core = tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!";
-    let known = matches!(
-        tag.suffix.as_str(),
-        "str" | "int" | "float" | "bool" | "null"
-    );
+    let known = matches!(tag.suffix.as_str(), "str" | "int" | "float" | "bool" | "null");
     (core && known).then_some(tag.suffix.as_str())
 }
 
@@ -465,15 +379,10 @@ impl Node {
             Value::Int(i) => J::from(*i),
             Value::Float(f) => J::Number(serde_json::Number::from_f64(*f).ok_or(self.mark)?),
             Value::Str(s) => J::String(s.clone()),
-            Value::Seq(items) => {
-                J::Array(items.iter().map(Node::to_json).collect::<Result<_, _>>()?)
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect::<Result<_, _>>()?),
+            Value::Map(entries) => {
+                J::Object(entries.iter().map(|e| Ok::<_, Mark>((e.key.clone(), e.value.to_json()?))).collect::<Result<_, _>>()?)
             }
-            Value::Map(entries) => J::Object(
-                entries
-                    .iter()
-                    .map(|e| Ok::<_, Mark>((e.key.clone(), e.value.to_json()?)))
-                    .collect::<Result<_, _>>()?,
-            ),
         })
     }
 
@@ -517,21 +426,13 @@ mod tests {
         let c = b.value.get("c").unwrap();
         assert_eq!(c.key_mark, Mark { line: 3, column: 3 });
         let items = c.value.items().unwrap();
-        assert_eq!(
-            items[1].mark,
-            Mark {
-                line: 3,
-                column: 10
-            }
-        );
+        assert_eq!(items[1].mark, Mark { line: 3, column: 10 });
         assert_eq!(items[1].value, Value::Str("y".into()));
     }
 
     #[test]
     fn scalars_resolve_like_yaml_1_2() {
-        let node = root(
-            "a: 1\nb: 1.5\nc: true\nd: ~\ne: '1'\nf: 0b7f6e0e-1\ng: .inf\nh: 2024-01-01T00:00:00Z\ni: !!str 5\n",
-        );
+        let node = root("a: 1\nb: 1.5\nc: true\nd: ~\ne: '1'\nf: 0b7f6e0e-1\ng: .inf\nh: 2024-01-01T00:00:00Z\ni: !!str 5\n");
         let v = |k: &str| node.get(k).unwrap().value.value.clone();
         assert_eq!(v("a"), Value::Int(1));
         assert_eq!(v("b"), Value::Float(1.5));
@@ -548,11 +449,7 @@ mod tests {
     #[test]
     fn duplicate_keys_are_reported_at_every_level_and_the_first_kept() {
         let parsed = parse("x: 1\nevents:\n  a: {k: 1, k: 2}\n  a: 3\nx: 4\n");
-        let kinds: Vec<_> = parsed
-            .problems
-            .iter()
-            .map(|p| (p.mark.line, p.mark.column, p.kind.clone()))
-            .collect();
+        let kinds: Vec<_> = parsed.problems.iter().map(|p| (p.mark.line, p.mark.column, p.kind.clone())).collect();
         let dup = |key: &str, line, column, path: &[&str]| ProblemKind::DuplicateKey {
             key: key.into(),
             first: Mark { line, column },
@@ -560,18 +457,11 @@ mod tests {
         };
         assert_eq!(
             kinds,
-            vec![
-                (3, 13, dup("k", 3, 7, &["events", "a"])),
-                (4, 3, dup("a", 3, 3, &["events"])),
-                (5, 1, dup("x", 1, 1, &[])),
-            ]
+            vec![(3, 13, dup("k", 3, 7, &["events", "a"])), (4, 3, dup("a", 3, 3, &["events"])), (5, 1, dup("x", 1, 1, &[])),]
         );
         let root = parsed.root.unwrap();
         assert_eq!(root.get("x").unwrap().value.value, Value::Int(1));
-        assert_eq!(
-            root.get("events").unwrap().value.entries().unwrap().len(),
-            1
-        );
+        assert_eq!(root.get("events").unwrap().value.entries().unwrap().len(), 1);
     }
 
     #[test]
@@ -580,22 +470,11 @@ mod tests {
         let kinds: Vec<_> = parsed.problems.iter().map(|p| p.kind.clone()).collect();
         assert_eq!(
             kinds,
-            vec![
-                ProblemKind::NonStringKey {
-                    key: "1".into(),
-                    kind: "an integer"
-                },
-                ProblemKind::ComplexKey,
-                ProblemKind::Alias,
-            ]
+            vec![ProblemKind::NonStringKey { key: "1".into(), kind: "an integer" }, ProblemKind::ComplexKey, ProblemKind::Alias,]
         );
         let parsed = parse("a: [1, 2\nb: 3\n");
         assert!(parsed.root.is_none());
-        assert!(
-            matches!(parsed.problems[0].kind, ProblemKind::Syntax(_)),
-            "{:?}",
-            parsed.problems
-        );
+        assert!(matches!(parsed.problems[0].kind, ProblemKind::Syntax(_)), "{:?}", parsed.problems);
     }
 
     #[test]
@@ -604,33 +483,16 @@ mod tests {
         let parsed = parse(&text);
         assert_eq!(parsed.problems.len(), 1, "{:?}", parsed.problems);
         assert_eq!(parsed.problems[0].kind, ProblemKind::TooDeep);
-        assert_eq!(
-            parsed.root.unwrap().get("a").unwrap().value.kind(),
-            "a sequence"
-        );
+        assert_eq!(parsed.root.unwrap().get("a").unwrap().value.kind(), "a sequence");
         // Past the scanner's own limit it is a syntax error, still no crash.
         let parsed = parse(&"[".repeat(100_000));
-        assert!(
-            parsed
-                .problems
-                .iter()
-                .any(|p| matches!(p.kind, ProblemKind::Syntax(_)))
-        );
+        assert!(parsed.problems.iter().any(|p| matches!(p.kind, ProblemKind::Syntax(_))));
     }
 
     #[test]
     fn pointers_find_nodes() {
         let node = root("a:\n  b: [x, {c/d: 1}]\n");
-        assert_eq!(
-            node.at_pointer("/a/b/1/c~1d").mark,
-            Mark {
-                line: 2,
-                column: 16
-            }
-        );
-        assert_eq!(
-            node.at_pointer("/a/missing").mark,
-            node.get("a").unwrap().value.mark
-        );
+        assert_eq!(node.at_pointer("/a/b/1/c~1d").mark, Mark { line: 2, column: 16 });
+        assert_eq!(node.at_pointer("/a/missing").mark, node.get("a").unwrap().value.mark);
     }
 }

@@ -35,9 +35,7 @@ fn split(path: &Path) -> (PathBuf, String) {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     (dir, name)
 }
 
@@ -51,17 +49,11 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, BaselineError> {
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_OPTIONAL_LOCKS", "0")
         .output()
-        .map_err(|e| {
-            BaselineError(format!(
-                "cannot run git: {e}; install git, or compare two files with `herald diff OLD NEW`"
-            ))
-        })?;
+        .map_err(|e| BaselineError(format!("cannot run git: {e}; install git, or compare two files with `herald diff OLD NEW`")))?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
-        Err(BaselineError(
-            String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        ))
+        Err(BaselineError(String::from_utf8_lossy(&output.stderr).trim().to_string()))
     }
 }
 
@@ -72,10 +64,7 @@ fn commit(path: &Path, rev: &str) -> Result<String, BaselineError> {
         return Err(BaselineError(format!("`{rev}` is not a git revision")));
     }
     git(&dir, &["rev-parse", "--is-inside-work-tree"]).map_err(|e| {
-        BaselineError(format!(
-            "{} is not inside a git repository ({e}); give the baseline as a file instead",
-            dir.display()
-        ))
+        BaselineError(format!("{} is not inside a git repository ({e}); give the baseline as a file instead", dir.display()))
     })?;
     git(&dir, &["rev-parse", "--verify", "--quiet", "--end-of-options", &format!("{rev}^{{commit}}")])
         .map(|s| s.trim().to_string())
@@ -96,34 +85,14 @@ pub fn read_at(path: &Path, rev: &str) -> Result<Option<String>, BaselineError> 
 pub fn renamed_at(path: &Path, rev: &str) -> Result<Option<(String, String)>, BaselineError> {
     let sha = commit(path, rev)?;
     let (dir, name) = split(path);
-    let log = git(
-        &dir,
-        &[
-            "log",
-            "--follow",
-            "--name-status",
-            "--format=%x00%H",
-            &format!("{sha}..HEAD"),
-            "--",
-            &name,
-        ],
-    )?;
+    let log = git(&dir, &["log", "--follow", "--name-status", "--format=%x00%H", &format!("{sha}..HEAD"), "--", &name])?;
     // Newest first: the last rename listed is the first one after `rev`,
     // and its source is the path at `rev`.
-    let Some(old) = log
-        .lines()
-        .filter(|l| l.starts_with('R'))
-        .filter_map(|l| l.split('\t').nth(1))
-        .next_back()
-    else {
+    let Some(old) = log.lines().filter(|l| l.starts_with('R')).filter_map(|l| l.split('\t').nth(1)).next_back() else {
         return Ok(None);
     };
     let texts = cat_files(&dir, &[(sha, old.to_string())])?;
-    Ok(texts
-        .into_iter()
-        .next()
-        .flatten()
-        .map(|text| (old.to_string(), text)))
+    Ok(texts.into_iter().next().flatten().map(|text| (old.to_string(), text)))
 }
 
 fn show(path: &Path, sha: &str) -> Result<Option<String>, BaselineError> {
@@ -169,16 +138,7 @@ pub fn history(path: &Path, rev: &str, limit: usize) -> Result<History, Baseline
     // of the newer commit.
     let log = git(
         &dir,
-        &[
-            "log",
-            "--follow",
-            "--name-only",
-            "--format=%x00%H",
-            &format!("--max-count={}", limit.saturating_add(1)),
-            &sha,
-            "--",
-            &name,
-        ],
+        &["log", "--follow", "--name-only", "--format=%x00%H", &format!("--max-count={}", limit.saturating_add(1)), &sha, "--", &name],
     )?;
     let mut commits: Vec<(String, String)> = Vec::new();
     let mut last_path: Option<String> = None;
@@ -190,11 +150,7 @@ pub fn history(path: &Path, rev: &str, limit: usize) -> Result<History, Baseline
             None => match &last_path {
                 Some(p) => p.clone(),
                 // The newest commit is a merge: the path it has now.
-                None => git(&dir, &["ls-files", "--full-name", "--", &name])?
-                    .lines()
-                    .next()
-                    .unwrap_or(&name)
-                    .to_string(),
+                None => git(&dir, &["ls-files", "--full-name", "--", &name])?.lines().next().unwrap_or(&name).to_string(),
             },
         };
         last_path = Some(path.clone());
@@ -206,33 +162,20 @@ pub fn history(path: &Path, rev: &str, limit: usize) -> Result<History, Baseline
     let versions = commits
         .into_iter()
         .zip(texts)
-        .filter_map(|((commit, path), text)| {
-            Some(Past {
-                commit: commit.chars().take(10).collect(),
-                path,
-                text: text?,
-            })
-        })
+        .filter_map(|((commit, path), text)| Some(Past { commit: commit.chars().take(10).collect(), path, text: text? }))
         .collect();
-    Ok(History {
-        versions,
-        truncated_at,
-    })
+    Ok(History { versions, truncated_at })
 }
 
 /// The text of each `(commit, path from the root)` by one `git cat-file
 /// --batch`; `None` where the file is absent (a commit that deleted it).
-fn cat_files(
-    dir: &Path,
-    wanted: &[(String, String)],
-) -> Result<Vec<Option<String>>, BaselineError> {
+fn cat_files(dir: &Path, wanted: &[(String, String)]) -> Result<Vec<Option<String>>, BaselineError> {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::process::Stdio;
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let fail =
-        |e: std::io::Error| BaselineError(format!("reading the history with git cat-file: {e}"));
+    let fail = |e: std::io::Error| BaselineError(format!("reading the history with git cat-file: {e}"));
     let mut child = Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -245,19 +188,11 @@ fn cat_files(
         .spawn()
         .map_err(fail)?;
     let requests: String = wanted.iter().map(|(c, p)| format!("{c}:{p}\n")).collect();
-    let mut stdin = child
-        .stdin
-        .take()
-        .ok_or_else(|| BaselineError("git cat-file has no stdin".into()))?;
+    let mut stdin = child.stdin.take().ok_or_else(|| BaselineError("git cat-file has no stdin".into()))?;
     // Written from a thread: git answers while it reads, and a full
     // stdout pipe must not stall our writing.
     let writer = std::thread::spawn(move || stdin.write_all(requests.as_bytes()));
-    let mut reader = BufReader::new(
-        child
-            .stdout
-            .take()
-            .ok_or_else(|| BaselineError("git cat-file has no stdout".into()))?,
-    );
+    let mut reader = BufReader::new(child.stdout.take().ok_or_else(|| BaselineError("git cat-file has no stdout".into()))?);
     let mut out = Vec::with_capacity(wanted.len());
     for (commit, path) in wanted {
         let mut header = String::new();
@@ -269,9 +204,7 @@ fn cat_files(
         };
         let Some(size) = size else {
             if header.is_empty() {
-                return Err(BaselineError(format!(
-                    "git cat-file stopped before {commit}:{path}"
-                )));
+                return Err(BaselineError(format!("git cat-file stopped before {commit}:{path}")));
             }
             out.push(None);
             continue;
@@ -300,25 +233,16 @@ pub enum Source {
 impl Source {
     /// Decide what `spec` names.
     pub fn parse(spec: &str) -> Source {
-        if Path::new(spec).is_file() {
-            Source::File(PathBuf::from(spec))
-        } else {
-            Source::Revision(spec.to_string())
-        }
+        if Path::new(spec).is_file() { Source::File(PathBuf::from(spec)) } else { Source::Revision(spec.to_string()) }
     }
 }
 
 /// A catalog named on the command line as a file or as `REV:path`.
 pub fn read_spec(spec: &str) -> Result<(String, String), BaselineError> {
     if Path::new(spec).is_file() {
-        return std::fs::read_to_string(spec)
-            .map(|t| (spec.to_string(), t))
-            .map_err(|e| BaselineError(format!("cannot read {spec}: {e}")));
+        return std::fs::read_to_string(spec).map(|t| (spec.to_string(), t)).map_err(|e| BaselineError(format!("cannot read {spec}: {e}")));
     }
-    if let Some((rev, file)) = spec
-        .split_once(':')
-        .filter(|(r, f)| !r.is_empty() && !f.is_empty())
-    {
+    if let Some((rev, file)) = spec.split_once(':').filter(|(r, f)| !r.is_empty() && !f.is_empty()) {
         return match read_at(Path::new(file), rev)? {
             Some(text) => Ok((file.to_string(), text)),
             None => Err(BaselineError(format!("{file} does not exist at `{rev}`"))),

@@ -38,13 +38,7 @@ fn cannot_run(err: &mut dyn Write, e: &BaselineError) -> i32 {
 }
 
 /// `herald diff OLD NEW`: each a catalog file or `REV:path`.
-pub fn diff(
-    old_spec: &str,
-    new_spec: &str,
-    format: Format,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> i32 {
+pub fn diff(old_spec: &str, new_spec: &str, format: Format, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let (old_name, old_text) = match baseline::read_spec(old_spec) {
         Ok(v) => v,
         Err(e) => return cannot_run(err, &e),
@@ -69,11 +63,7 @@ pub fn diff(
         findings: check(
             &new,
             &locator,
-            &Version {
-                label: old_spec.to_string(),
-                catalog: old,
-                locator: Some(Locator::new(old_spec, Some(&old_text))),
-            },
+            &Version { label: old_spec.to_string(), catalog: old, locator: Some(Locator::new(old_spec, Some(&old_text))) },
             &[],
         ),
         notes: Vec::new(),
@@ -89,14 +79,7 @@ pub fn diff(
 
 /// `herald check CATALOG --baseline REF`; `_TRANSITIVE` modes read at most
 /// `max_history` earlier versions.
-pub fn baseline(
-    path: &Path,
-    spec: &str,
-    max_history: usize,
-    format: Format,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> i32 {
+pub fn baseline(path: &Path, spec: &str, max_history: usize, format: Format, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let name = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -112,10 +95,7 @@ pub fn baseline(
         Source::File(file) => match std::fs::read_to_string(&file) {
             Ok(t) => (file.display().to_string(), t),
             Err(e) => {
-                return cannot_run(
-                    err,
-                    &BaselineError(format!("cannot read {}: {e}", file.display())),
-                );
+                return cannot_run(err, &BaselineError(format!("cannot read {}: {e}", file.display())));
             }
         },
         Source::Revision(rev) => match baseline::read_at(path, &rev) {
@@ -125,15 +105,11 @@ pub fn baseline(
             Ok(None) => match baseline::renamed_at(path, &rev) {
                 Err(e) => return cannot_run(err, &e),
                 Ok(Some((old_path, t))) => {
-                    report.notes.push(format!(
-                        "{name} was {old_path} at `{rev}` (renamed since): compared with that"
-                    ));
+                    report.notes.push(format!("{name} was {old_path} at `{rev}` (renamed since): compared with that"));
                     (format!("{rev}:{old_path}"), t)
                 }
                 Ok(None) => {
-                    report.notes.push(format!(
-                        "{name} does not exist at `{rev}`: nothing to compare, every type is new"
-                    ));
+                    report.notes.push(format!("{name} does not exist at `{rev}`: nothing to compare, every type is new"));
                     let _ = out.write_all(report.render(format).as_bytes());
                     return 0;
                 }
@@ -147,9 +123,7 @@ pub fn baseline(
     let mut history = Vec::new();
     if needs_history(&new) {
         match Source::parse(spec) {
-            Source::File(_) => report.notes.push(format!(
-                "`_TRANSITIVE` modes compare only against {label}: a file has no history"
-            )),
+            Source::File(_) => report.notes.push(format!("`_TRANSITIVE` modes compare only against {label}: a file has no history")),
             Source::Revision(rev) => match baseline::history(path, &rev, max_history) {
                 Err(e) => return cannot_run(err, &e),
                 Ok(past) => {
@@ -165,16 +139,7 @@ pub fn baseline(
         }
     }
     let old_locator = Locator::new(label.clone(), Some(&old_text));
-    report.findings = check(
-        &new,
-        &locator,
-        &Version {
-            label,
-            catalog: old,
-            locator: Some(old_locator),
-        },
-        &history,
-    );
+    report.findings = check(&new, &locator, &Version { label, catalog: old, locator: Some(old_locator) }, &history);
     let _ = out.write_all(report.render(format).as_bytes());
     report.exit_code()
 }
@@ -182,12 +147,7 @@ pub fn baseline(
 /// Parse each earlier version once (a version identical to the baseline
 /// or to a newer one adds nothing); one that does not lint is skipped with
 /// a note.
-fn read_history(
-    name: &str,
-    baseline_text: &str,
-    past: &baseline::History,
-    notes: &mut Vec<String>,
-) -> Vec<Version> {
+fn read_history(name: &str, baseline_text: &str, past: &baseline::History, notes: &mut Vec<String>) -> Vec<Version> {
     let mut seen = std::collections::HashSet::from([baseline_text]);
     let mut out = Vec::new();
     for version in &past.versions {
@@ -196,11 +156,9 @@ fn read_history(
         }
         let file = format!("{}:{}", version.commit, version.path);
         match catalog::parse(&file, &version.text) {
-            Ok(catalog) => out.push(Version {
-                label: version.commit.clone(),
-                catalog,
-                locator: Some(Locator::new(file, Some(&version.text))),
-            }),
+            Ok(catalog) => {
+                out.push(Version { label: version.commit.clone(), catalog, locator: Some(Locator::new(file, Some(&version.text))) })
+            }
             Err(diags) => notes.push(format!(
                 "skipped {name} at {} ({}): it does not lint ({} problem(s))",
                 version.commit,

@@ -26,10 +26,7 @@ impl Locator {
     /// given text; without text, only event positions from the IR are used.
     pub fn new(file: impl Into<String>, text: Option<&str>) -> Locator {
         let root = text.and_then(|t| parse_yaml(t).root);
-        Locator {
-            file: file.into(),
-            root,
-        }
+        Locator { file: file.into(), root }
     }
 
     /// The file name messages show.
@@ -39,14 +36,9 @@ impl Locator {
 
     /// 1-based line and column of `change` in `new`; `(0, 0)` when unknown.
     pub fn locate(&self, new: &Catalog, change: &Change) -> (usize, usize) {
-        let mark = self.in_tree(change).map(|(m, _)| m).or_else(|| {
-            match new.event(&change.type_name).map(|e| &e.origin) {
-                Some(Origin::Yaml { line, column, .. }) => Some(Mark {
-                    line: *line,
-                    column: *column,
-                }),
-                _ => None,
-            }
+        let mark = self.in_tree(change).map(|(m, _)| m).or_else(|| match new.event(&change.type_name).map(|e| &e.origin) {
+            Some(Origin::Yaml { line, column, .. }) => Some(Mark { line: *line, column: *column }),
+            _ => None,
         });
         mark.map_or((0, 0), |m| (m.line, m.column))
     }
@@ -73,37 +65,17 @@ impl Locator {
                 .value
                 .get("transitions")
                 .and_then(|t| t.value.items())
-                .and_then(|items| {
-                    items.iter().find(|i| {
-                        i.get("on").and_then(|on| on.value.as_str()) == Some(&change.type_name)
-                    })
-                });
+                .and_then(|items| items.iter().find(|i| i.get("on").and_then(|on| on.value.as_str()) == Some(&change.type_name)));
             if let Some(item) = item.filter(|_| change.what.contains("transition")) {
                 return Some((item.mark, true));
             }
-            let key = if change.what.contains("transition") {
-                "transitions"
-            } else {
-                "states"
-            };
+            let key = if change.what.contains("transition") { "transitions" } else { "states" };
             // Statuses are a list: their key is as close as it gets.
-            return Some(
-                lifecycle
-                    .value
-                    .get(key)
-                    .map_or((lifecycle.key_mark, false), |e| {
-                        (e.key_mark, key == "states")
-                    }),
-            );
+            return Some(lifecycle.value.get(key).map_or((lifecycle.key_mark, false), |e| (e.key_mark, key == "states")));
         }
         if let Some(name) = change.type_name.strip_prefix("extension ") {
             let extensions = root.get("extensions")?;
-            return Some(
-                extensions
-                    .value
-                    .get(name)
-                    .map_or((extensions.key_mark, false), |e| (e.key_mark, true)),
-            );
+            return Some(extensions.value.get(name).map_or((extensions.key_mark, false), |e| (e.key_mark, true)));
         }
         let events = root.get("events")?;
         let Some(event) = events.value.get(&change.type_name) else {
@@ -117,16 +89,9 @@ impl Locator {
         if let Some(first) = path.next() {
             // A property not there (removed): the `fields:` or `data:` key
             // it was under.
-            let holder = event
-                .value
-                .get("fields")
-                .map(|f| (f, true))
-                .or_else(|| event.value.get("data").map(|d| (d, false)));
+            let holder = event.value.get("fields").map(|f| (f, true)).or_else(|| event.value.get("data").map(|d| (d, false)));
             let found = match holder {
-                Some((fields, true)) => fields
-                    .value
-                    .get(first)
-                    .or_else(|| fields.value.get(&format!("{first}?"))),
+                Some((fields, true)) => fields.value.get(first).or_else(|| fields.value.get(&format!("{first}?"))),
                 Some((data, false)) => step(&data.value, first),
                 None => None,
             };
@@ -142,20 +107,11 @@ impl Locator {
                 // An attribute of the type: its key, or the type's when
                 // it was removed.
                 Some(key @ ("version" | "subject" | "stream_key")) => {
-                    return Some(
-                        event
-                            .value
-                            .get(key)
-                            .map_or((mark, false), |v| (v.key_mark, true)),
-                    );
+                    return Some(event.value.get(key).map_or((mark, false), |v| (v.key_mark, true)));
                 }
                 // A keyword on the data schema's top level.
                 Some(_) => {
-                    if let Some(data) = event
-                        .value
-                        .get("fields")
-                        .or_else(|| event.value.get("data"))
-                    {
+                    if let Some(data) = event.value.get("fields").or_else(|| event.value.get("data")) {
                         mark = data.key_mark;
                         node = &data.value;
                     }
@@ -165,10 +121,7 @@ impl Locator {
         let defs = event.value.get("data").and_then(|d| d.value.get("$defs"));
         for seg in path {
             // Follow `$ref: "#/$defs/Name"` into the definition.
-            let target = node
-                .get("$ref")
-                .and_then(|r| r.value.as_str())
-                .and_then(|r| r.strip_prefix("#/$defs/"));
+            let target = node.get("$ref").and_then(|r| r.value.as_str()).and_then(|r| r.strip_prefix("#/$defs/"));
             if let Some(def) = target.and_then(|name| defs?.value.get(name)) {
                 node = &def.value;
             }

@@ -49,11 +49,7 @@ impl Impact {
 
     /// [`Impact::Breaks`] when `cond` holds, else [`Impact::None`].
     pub fn breaks_if(cond: bool, why: impl FnOnce() -> String) -> Impact {
-        if cond {
-            Impact::Breaks(why())
-        } else {
-            Impact::None
-        }
+        if cond { Impact::Breaks(why()) } else { Impact::None }
     }
 
     /// Some events may be rejected, because `why`.
@@ -164,9 +160,7 @@ impl Finding {
     /// for an allowed break, "nothing to do" for a compatible change.
     pub fn fix(&self) -> &str {
         match self.verdict {
-            Verdict::Allowed => {
-                "migrate: serve both versions side by side, or upgrade the producers first, then the consumers"
-            }
+            Verdict::Allowed => "migrate: serve both versions side by side, or upgrade the producers first, then the consumers",
             // What the other direction would need is in the reason.
             Verdict::Compatible => "nothing to do",
             Verdict::Breaking => &self.change.fix,
@@ -175,13 +169,7 @@ impl Finding {
 }
 
 /// Hold each change to its type's mode in `new`.
-pub fn judge(
-    old: &Catalog,
-    new: &Catalog,
-    changes: Vec<Change>,
-    locator: &Locator,
-    against: Option<&str>,
-) -> Vec<Finding> {
+pub fn judge(old: &Catalog, new: &Catalog, changes: Vec<Change>, locator: &Locator, against: Option<&str>) -> Vec<Finding> {
     changes
         .into_iter()
         .map(|change| {
@@ -209,47 +197,19 @@ pub fn judge(
         .collect()
 }
 
-fn verdict(
-    old: &Catalog,
-    new: &Catalog,
-    change: &Change,
-    mode: Compatibility,
-) -> (Verdict, String) {
-    let directions = [
-        ("backward", &change.backward, mode.checks_backward()),
-        ("forward", &change.forward, mode.checks_forward()),
-    ];
-    let broken: Vec<(&str, &Impact)> = directions
-        .iter()
-        .filter(|(_, i, on)| *on && i.is_some())
-        .map(|(d, i, _)| (*d, *i))
-        .collect();
-    let other: Vec<(&str, &Impact)> = directions
-        .iter()
-        .filter(|(_, i, on)| !*on && i.is_some())
-        .map(|(d, i, _)| (*d, *i))
-        .collect();
-    let whys = |list: &[(&str, &Impact)]| {
-        list.iter()
-            .filter_map(|(_, i)| i.why())
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
+fn verdict(old: &Catalog, new: &Catalog, change: &Change, mode: Compatibility) -> (Verdict, String) {
+    let directions = [("backward", &change.backward, mode.checks_backward()), ("forward", &change.forward, mode.checks_forward())];
+    let broken: Vec<(&str, &Impact)> = directions.iter().filter(|(_, i, on)| *on && i.is_some()).map(|(d, i, _)| (*d, *i)).collect();
+    let other: Vec<(&str, &Impact)> = directions.iter().filter(|(_, i, on)| !*on && i.is_some()).map(|(d, i, _)| (*d, *i)).collect();
+    let whys = |list: &[(&str, &Impact)]| list.iter().filter_map(|(_, i)| i.why()).collect::<Vec<_>>().join("; ");
     if broken.is_empty() {
-        let base = if mode == Compatibility::None {
-            "allowed: compatibility is NONE".to_string()
-        } else {
-            format!("compatible with {mode}")
-        };
+        let base =
+            if mode == Compatibility::None { "allowed: compatibility is NONE".to_string() } else { format!("compatible with {mode}") };
         let reason = match other.as_slice() {
             [] => base,
             list => {
                 let dirs: Vec<String> = list.iter().map(|(d, _)| d.to_ascii_uppercase()).collect();
-                format!(
-                    "{base} (it would break {}: {})",
-                    dirs.join(" and "),
-                    whys(list)
-                )
+                format!("{base} (it would break {}: {})", dirs.join(" and "), whys(list))
             }
         };
         return (Verdict::Compatible, reason);
@@ -257,15 +217,9 @@ fn verdict(
     let possibly = broken.iter().all(|(_, i)| matches!(i, Impact::Possibly(_)));
     let breaks = if possibly { "may break" } else { "breaks" };
     let reason = format!("{breaks} {mode}: {}", whys(&broken));
-    let versions = (
-        old.event(&change.type_name).map(|e| e.version),
-        new.event(&change.type_name).map(|e| e.version),
-    );
+    let versions = (old.event(&change.type_name).map(|e| e.version), new.event(&change.type_name).map(|e| e.version));
     match versions {
-        (Some(a), Some(b)) if b > a => (
-            Verdict::Allowed,
-            format!("allowed because `version` was raised from {a} to {b} (it {reason})"),
-        ),
+        (Some(a), Some(b)) if b > a => (Verdict::Allowed, format!("allowed because `version` was raised from {a} to {b} (it {reason})")),
         _ => (Verdict::Breaking, reason),
     }
 }
@@ -292,11 +246,7 @@ fn place_removed(findings: &mut [Finding], new: &Locator, old: &Version) {
             continue;
         }
         if let Some((line, column)) = old_locator.exact(&f.change) {
-            f.was = Some(Position {
-                file: old_locator.file().to_string(),
-                line,
-                column,
-            });
+            f.was = Some(Position { file: old_locator.file().to_string(), line, column });
         }
     }
 }
@@ -304,32 +254,12 @@ fn place_removed(findings: &mut [Finding], new: &Locator, old: &Version) {
 /// Compare `new` with `baseline` under every type's mode, and with each of
 /// `history` (older versions, newest first) for the types whose mode is
 /// `_TRANSITIVE`. A change already reported is not repeated.
-pub fn check(
-    new: &Catalog,
-    locator: &Locator,
-    baseline: &Version,
-    history: &[Version],
-) -> Vec<Finding> {
-    let mut findings = judge(
-        &baseline.catalog,
-        new,
-        diff(&baseline.catalog, new),
-        locator,
-        None,
-    );
+pub fn check(new: &Catalog, locator: &Locator, baseline: &Version, history: &[Version]) -> Vec<Finding> {
+    let mut findings = judge(&baseline.catalog, new, diff(&baseline.catalog, new), locator, None);
     place_removed(&mut findings, locator, baseline);
-    let mut seen: BTreeSet<(String, String)> = findings
-        .iter()
-        .map(|f| (f.change.type_name.clone(), f.change.what.clone()))
-        .collect();
+    let mut seen: BTreeSet<(String, String)> = findings.iter().map(|f| (f.change.type_name.clone(), f.change.what.clone())).collect();
     for version in history {
-        let mut found = judge(
-            &version.catalog,
-            new,
-            diff(&version.catalog, new),
-            locator,
-            Some(&version.label),
-        );
+        let mut found = judge(&version.catalog, new, diff(&version.catalog, new), locator, Some(&version.label));
         place_removed(&mut found, locator, version);
         for f in found {
             if !f.mode.is_transitive() || f.verdict == Verdict::Compatible {
@@ -346,11 +276,7 @@ pub fn check(
 /// Whether any of `catalog`'s modes (catalog-wide or per type) is
 /// `_TRANSITIVE`, so older versions must be read too.
 pub fn needs_history(catalog: &Catalog) -> bool {
-    catalog.compatibility.is_transitive()
-        || catalog
-            .type_compatibility
-            .values()
-            .any(|m| m.is_transitive())
+    catalog.compatibility.is_transitive() || catalog.type_compatibility.values().any(|m| m.is_transitive())
 }
 
 #[cfg(test)]

@@ -44,10 +44,7 @@ impl Report {
     }
 
     fn count(&self, verdict: Verdict) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| f.verdict == verdict)
-            .count()
+        self.findings.iter().filter(|f| f.verdict == verdict).count()
     }
 
     /// The text form: breaking changes first, then allowed ones, then
@@ -62,20 +59,9 @@ impl Report {
         for n in &self.notes {
             let _ = writeln!(s, "note: {n}");
         }
-        let (b, a, c) = (
-            self.count(Verdict::Breaking),
-            self.count(Verdict::Allowed),
-            self.count(Verdict::Compatible),
-        );
-        let head = if b > 0 {
-            "error: not compatible"
-        } else {
-            "ok: compatible"
-        };
-        let _ = writeln!(
-            s,
-            "{head}: {b} breaking, {a} allowed by a raised `version`, {c} compatible change(s)"
-        );
+        let (b, a, c) = (self.count(Verdict::Breaking), self.count(Verdict::Allowed), self.count(Verdict::Compatible));
+        let head = if b > 0 { "error: not compatible" } else { "ok: compatible" };
+        let _ = writeln!(s, "{head}: {b} breaking, {a} allowed by a raised `version`, {c} compatible change(s)");
         s
     }
 

@@ -11,25 +11,14 @@ use crate::ir::{Catalog, ExtensionKind, Transition};
 pub(crate) const LIFECYCLE: &str = "lifecycle";
 
 fn change(type_name: &str, what: String, backward: Impact, forward: Impact, fix: &str) -> Change {
-    Change {
-        type_name: type_name.to_string(),
-        path: Vec::new(),
-        keyword: None,
-        what,
-        backward,
-        forward,
-        fix: fix.to_string(),
-    }
+    Change { type_name: type_name.to_string(), path: Vec::new(), keyword: None, what, backward, forward, fix: fix.to_string() }
 }
 
 /// Types removed, added and changed.
 pub(crate) fn event_types(old: &Catalog, new: &Catalog, out: &mut Vec<Change>) {
     for o in &old.events {
         let Some(n) = new.event(&o.type_name) else {
-            let renamed = new
-                .events
-                .iter()
-                .find(|n| old.event(&n.type_name).is_none() && n.schema == o.schema);
+            let renamed = new.events.iter().find(|n| old.event(&n.type_name).is_none() && n.schema == o.schema);
             let what = match renamed {
                 Some(n) => format!("event type removed (renamed to `{}`?)", n.type_name),
                 None => "event type removed".to_string(),
@@ -44,38 +33,24 @@ pub(crate) fn event_types(old: &Catalog, new: &Catalog, out: &mut Vec<Change>) {
             continue;
         };
         if n.version < o.version {
-            out.push(Change { keyword: Some("version".into()), ..change(
-                &o.type_name,
-                format!("`version` lowered from {} to {}", o.version, n.version),
-                Impact::breaks("events of the higher version are read under an older schema"),
-                Impact::breaks("consumers already on the higher version receive events that claim an older one"),
-                &format!("versions only go up: set `version: {}` or higher", o.version),
-            )
+            out.push(Change {
+                keyword: Some("version".into()),
+                ..change(
+                    &o.type_name,
+                    format!("`version` lowered from {} to {}", o.version, n.version),
+                    Impact::breaks("events of the higher version are read under an older schema"),
+                    Impact::breaks("consumers already on the higher version receive events that claim an older one"),
+                    &format!("versions only go up: set `version: {}` or higher", o.version),
+                )
             });
         }
-        subject(
-            &o.type_name,
-            o.subject.as_deref(),
-            n.subject.as_deref(),
-            out,
-        );
-        stream_key(
-            &o.type_name,
-            o.stream_key.as_deref(),
-            n.stream_key.as_deref(),
-            out,
-        );
+        subject(&o.type_name, o.subject.as_deref(), n.subject.as_deref(), out);
+        stream_key(&o.type_name, o.stream_key.as_deref(), n.stream_key.as_deref(), out);
         schema::compare(&o.type_name, &o.schema, &n.schema, out);
     }
     for n in &new.events {
         if old.event(&n.type_name).is_none() {
-            out.push(change(
-                &n.type_name,
-                format!("new event type (version {})", n.version),
-                Impact::None,
-                Impact::None,
-                "nothing to do",
-            ));
+            out.push(change(&n.type_name, format!("new event type (version {})", n.version), Impact::None, Impact::None, "nothing to do"));
         }
     }
 }
@@ -150,11 +125,7 @@ fn stream_key(type_name: &str, old: Option<&str>, new: Option<&str>, out: &mut V
                 runs(new),
                 runs(old)
             )),
-            Impact::breaks(format!(
-                "a server on the old catalog sorts events from upgraded producers {}, not {}",
-                runs(old),
-                runs(new)
-            )),
+            Impact::breaks(format!("a server on the old catalog sorts events from upgraded producers {}, not {}", runs(old), runs(new))),
             &format!(
                 "keep `stream_key: {}`; to key these events differently, declare a new event type and retire this one",
                 old.unwrap_or("none")
@@ -179,13 +150,7 @@ pub(crate) fn lifecycle(old: &Catalog, new: &Catalog, out: &mut Vec<Change>) {
             return;
         }
         (None, Some(_)) => {
-            out.push(change(
-                LIFECYCLE,
-                "lifecycle added".to_string(),
-                Impact::None,
-                Impact::None,
-                "nothing to do",
-            ));
+            out.push(change(LIFECYCLE, "lifecycle added".to_string(), Impact::None, Impact::None, "nothing to do"));
             return;
         }
         (Some(o), Some(n)) => (o, n),
@@ -204,9 +169,7 @@ pub(crate) fn lifecycle(old: &Catalog, new: &Catalog, out: &mut Vec<Change>) {
             LIFECYCLE,
             format!("status `{s}` added"),
             Impact::None,
-            Impact::breaks(format!(
-                "consumers on the old catalog do not know status `{s}`"
-            )),
+            Impact::breaks(format!("consumers on the old catalog do not know status `{s}`")),
             "upgrade the consumers before any event moves a run there",
         ));
     }
@@ -219,22 +182,9 @@ pub(crate) fn lifecycle(old: &Catalog, new: &Catalog, out: &mut Vec<Change>) {
             "keep the initial status",
         ));
     }
-    let key = |t: &Transition| {
-        (
-            t.on.clone(),
-            serde_json::to_string(&t.when).unwrap_or_default(),
-            t.to.clone(),
-        )
-    };
+    let key = |t: &Transition| (t.on.clone(), serde_json::to_string(&t.when).unwrap_or_default(), t.to.clone());
     let show = |t: &Transition| {
-        let when = if t.when.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " when {}",
-                serde_json::to_string(&t.when).unwrap_or_default()
-            )
-        };
+        let when = if t.when.is_empty() { String::new() } else { format!(" when {}", serde_json::to_string(&t.when).unwrap_or_default()) };
         format!("`{}`{when} → `{}`", t.on, t.to)
     };
     for ot in &o.transitions {
@@ -243,36 +193,19 @@ pub(crate) fn lifecycle(old: &Catalog, new: &Catalog, out: &mut Vec<Change>) {
             None => out.push(change(
                 &ot.on,
                 format!("lifecycle transition {} removed", show(ot)),
-                Impact::breaks(format!(
-                    "`{}` events that moved a run to `{}` no longer do",
-                    ot.on, ot.to
-                )),
+                Impact::breaks(format!("`{}` events that moved a run to `{}` no longer do", ot.on, ot.to)),
                 Impact::None,
                 "keep the transition",
             )),
             Some(nt) => {
                 let from_new: BTreeSet<&String> = nt.from.iter().collect();
-                let lost: Vec<String> = from_old
-                    .difference(&from_new)
-                    .map(|s| format!("`{s}`"))
-                    .collect();
-                let gained: Vec<String> = from_new
-                    .difference(&from_old)
-                    .map(|s| format!("`{s}`"))
-                    .collect();
+                let lost: Vec<String> = from_old.difference(&from_new).map(|s| format!("`{s}`")).collect();
+                let gained: Vec<String> = from_new.difference(&from_old).map(|s| format!("`{s}`")).collect();
                 if !lost.is_empty() {
                     out.push(change(
                         &ot.on,
-                        format!(
-                            "lifecycle transition {} no longer allowed from {}",
-                            show(ot),
-                            lost.join(", ")
-                        ),
-                        Impact::breaks(format!(
-                            "`{}` events sent while a run is {} become illegal transitions",
-                            ot.on,
-                            lost.join(" or ")
-                        )),
+                        format!("lifecycle transition {} no longer allowed from {}", show(ot), lost.join(", ")),
+                        Impact::breaks(format!("`{}` events sent while a run is {} become illegal transitions", ot.on, lost.join(" or "))),
                         Impact::None,
                         "keep the `from` statuses",
                     ));
@@ -289,19 +222,12 @@ pub(crate) fn lifecycle(old: &Catalog, new: &Catalog, out: &mut Vec<Change>) {
             }
         }
     }
-    for nt in n
-        .transitions
-        .iter()
-        .filter(|nt| !o.transitions.iter().any(|ot| key(ot) == key(nt)))
-    {
+    for nt in n.transitions.iter().filter(|nt| !o.transitions.iter().any(|ot| key(ot) == key(nt))) {
         out.push(change(
             &nt.on,
             format!("lifecycle transition {} added", show(nt)),
             Impact::None,
-            Impact::breaks(format!(
-                "a server on the old catalog stores `{}` events but does not move the run to `{}`",
-                nt.on, nt.to
-            )),
+            Impact::breaks(format!("a server on the old catalog stores `{}` events but does not move the run to `{}`", nt.on, nt.to)),
             "upgrade the consumers first",
         ));
     }
@@ -318,20 +244,10 @@ pub(crate) fn extensions(old: &Catalog, new: &Catalog, out: &mut Vec<Change>) {
     for o in &old.extensions {
         let label = format!("extension {}", o.name);
         match new.extensions.iter().find(|n| n.name == o.name) {
-            None => out.push(change(
-                &label,
-                "declared extension removed".to_string(),
-                Impact::None,
-                Impact::None,
-                "nothing to do",
-            )),
+            None => out.push(change(&label, "declared extension removed".to_string(), Impact::None, Impact::None, "nothing to do")),
             Some(n) if n.kind != o.kind => out.push(change(
                 &label,
-                format!(
-                    "extension type changed from `{}` to `{}`",
-                    kind(o.kind),
-                    kind(n.kind)
-                ),
+                format!("extension type changed from `{}` to `{}`", kind(o.kind), kind(n.kind)),
                 Impact::breaks(format!(
                     "old events carry `{}` as {}, which the new catalog reads as {}",
                     o.name,
@@ -349,17 +265,7 @@ pub(crate) fn extensions(old: &Catalog, new: &Catalog, out: &mut Vec<Change>) {
             Some(_) => {}
         }
     }
-    for n in new
-        .extensions
-        .iter()
-        .filter(|n| !old.extensions.iter().any(|o| o.name == n.name))
-    {
-        out.push(change(
-            &format!("extension {}", n.name),
-            "extension declared".to_string(),
-            Impact::None,
-            Impact::None,
-            "nothing to do",
-        ));
+    for n in new.extensions.iter().filter(|n| !old.extensions.iter().any(|o| o.name == n.name)) {
+        out.push(change(&format!("extension {}", n.name), "extension declared".to_string(), Impact::None, Impact::None, "nothing to do"));
     }
 }

@@ -35,13 +35,7 @@ const BOUNDS: &[(&str, bool, &str)] = &[
 /// Compare the data schemas of one event type; push a [`Change`] per
 /// difference that changes which events are accepted.
 pub(crate) fn compare(type_name: &str, old: &Value, new: &Value, out: &mut Vec<Change>) {
-    let mut walk = Walk {
-        type_name,
-        old_root: old,
-        new_root: new,
-        seen: BTreeSet::new(),
-        out,
-    };
+    let mut walk = Walk { type_name, old_root: old, new_root: new, seen: BTreeSet::new(), out };
     walk.node(old, new, &mut Vec::new(), 0);
 }
 
@@ -60,10 +54,7 @@ fn resolve<'v>(root: &'v Value, mut node: &'v Value) -> (&'v Value, Option<&'v s
         let Some(r) = node.get("$ref").and_then(Value::as_str) else {
             break;
         };
-        let Some(def) = r
-            .strip_prefix("#/$defs/")
-            .and_then(|n| root.get("$defs")?.get(n))
-        else {
+        let Some(def) = r.strip_prefix("#/$defs/").and_then(|n| root.get("$defs")?.get(n)) else {
             break;
         };
         name = Some(r);
@@ -84,19 +75,13 @@ fn types(node: &Value) -> Option<BTreeSet<&str>> {
 /// Whether every value of a type in `inner` is also of a type in `outer`
 /// (an integer is a number).
 fn covers(outer: &BTreeSet<&str>, inner: &BTreeSet<&str>) -> bool {
-    inner
-        .iter()
-        .all(|t| outer.contains(t) || (*t == "integer" && outer.contains("number")))
+    inner.iter().all(|t| outer.contains(t) || (*t == "integer" && outer.contains("number")))
 }
 
 fn show_types(t: &Option<BTreeSet<&str>>) -> String {
     match t {
         None => "any type".to_string(),
-        Some(set) => set
-            .iter()
-            .map(|t| format!("`{t}`"))
-            .collect::<Vec<_>>()
-            .join(" or "),
+        Some(set) => set.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" or "),
     }
 }
 
@@ -122,15 +107,7 @@ pub(crate) fn display_path(path: &[String]) -> String {
 }
 
 impl Walk<'_> {
-    fn push(
-        &mut self,
-        path: &[String],
-        keyword: Option<&str>,
-        what: String,
-        backward: Impact,
-        forward: Impact,
-        fix: &str,
-    ) {
+    fn push(&mut self, path: &[String], keyword: Option<&str>, what: String, backward: Impact, forward: Impact, fix: &str) {
         self.out.push(Change {
             type_name: self.type_name.to_string(),
             path: path.to_vec(),
@@ -144,11 +121,7 @@ impl Walk<'_> {
 
     /// `field `a.b`` or `the data` for the top level.
     fn subject(path: &[String]) -> String {
-        if path.is_empty() {
-            "the data".to_string()
-        } else {
-            format!("field `{}`", display_path(path))
-        }
+        if path.is_empty() { "the data".to_string() } else { format!("field `{}`", display_path(path)) }
     }
 
     fn node(&mut self, old: &Value, new: &Value, path: &mut Vec<String>, depth: usize) {
@@ -157,12 +130,8 @@ impl Walk<'_> {
         }
         let (old, old_ref) = resolve(self.old_root, old);
         let (new, new_ref) = resolve(self.new_root, new);
-        let pair = (old_ref.is_some() || new_ref.is_some()).then(|| {
-            (
-                old_ref.unwrap_or_default().to_string(),
-                new_ref.unwrap_or_default().to_string(),
-            )
-        });
+        let pair = (old_ref.is_some() || new_ref.is_some())
+            .then(|| (old_ref.unwrap_or_default().to_string(), new_ref.unwrap_or_default().to_string()));
         if let Some(pair) = &pair
             && !self.seen.insert(pair.clone())
         {
@@ -187,34 +156,19 @@ impl Walk<'_> {
             self.node(o, n, path, depth + 1);
             path.pop();
         } else {
-            self.loosened_or_tightened(
-                old.get("items"),
-                new.get("items"),
-                path,
-                "items",
-                "an item schema",
-            );
+            self.loosened_or_tightened(old.get("items"), new.get("items"), path, "items", "an item schema");
         }
     }
 
     /// A keyword holding a schema that appeared or disappeared.
-    fn loosened_or_tightened(
-        &mut self,
-        old: Option<&Value>,
-        new: Option<&Value>,
-        path: &[String],
-        keyword: &str,
-        what: &str,
-    ) {
+    fn loosened_or_tightened(&mut self, old: Option<&Value>, new: Option<&Value>, path: &[String], keyword: &str, what: &str) {
         let subject = Self::subject(path);
         match (old, new) {
             (None, Some(_)) => self.push(
                 path,
                 Some(keyword),
                 format!("{subject}: {what} (`{keyword}`) added"),
-                Impact::breaks(format!(
-                    "events the old catalog accepted may not match the new `{keyword}`"
-                )),
+                Impact::breaks(format!("events the old catalog accepted may not match the new `{keyword}`")),
                 Impact::None,
                 "drop the new constraint, or raise `version`",
             ),
@@ -237,11 +191,7 @@ impl Walk<'_> {
             return true;
         }
         let subject = Self::subject(path);
-        let what = format!(
-            "{subject}: type changed from {} to {}",
-            show_types(&o),
-            show_types(&n)
-        );
+        let what = format!("{subject}: type changed from {} to {}", show_types(&o), show_types(&n));
         let widened = match (&o, &n) {
             (_, None) => true,
             (None, Some(_)) => false,
@@ -252,40 +202,17 @@ impl Walk<'_> {
             (Some(_), None) => false,
             (Some(o), Some(n)) => covers(o, n),
         };
-        let back = Impact::breaks(format!(
-            "old events with {} values are rejected",
-            show_types(&o)
-        ));
-        let fwd = Impact::breaks(format!(
-            "new events with {} values are rejected by the old catalog",
-            show_types(&n)
-        ));
+        let back = Impact::breaks(format!("old events with {} values are rejected", show_types(&o)));
+        let fwd = Impact::breaks(format!("new events with {} values are rejected by the old catalog", show_types(&n)));
         match (widened, narrowed) {
-            (true, _) => self.push(
-                path,
-                Some("type"),
-                format!("{what} (a widening)"),
-                Impact::None,
-                fwd,
-                "keep the old type, or raise `version`",
-            ),
-            (false, true) => self.push(
-                path,
-                Some("type"),
-                format!("{what} (a narrowing)"),
-                back,
-                Impact::None,
-                "keep the old type, or raise `version`",
-            ),
+            (true, _) => {
+                self.push(path, Some("type"), format!("{what} (a widening)"), Impact::None, fwd, "keep the old type, or raise `version`")
+            }
+            (false, true) => {
+                self.push(path, Some("type"), format!("{what} (a narrowing)"), back, Impact::None, "keep the old type, or raise `version`")
+            }
             (false, false) => {
-                self.push(
-                    path,
-                    Some("type"),
-                    what,
-                    back,
-                    fwd,
-                    "add a new field with the new type instead, or raise `version`",
-                );
+                self.push(path, Some("type"), what, back, fwd, "add a new field with the new type instead, or raise `version`");
                 return false;
             }
         }
@@ -295,10 +222,7 @@ impl Walk<'_> {
     fn bounds(&mut self, old: &Value, new: &Value, path: &[String]) {
         let subject = Self::subject(path);
         for &(keyword, lower, kind) in BOUNDS {
-            let (o, n) = (
-                old.get(keyword).and_then(Value::as_f64),
-                new.get(keyword).and_then(Value::as_f64),
-            );
+            let (o, n) = (old.get(keyword).and_then(Value::as_f64), new.get(keyword).and_then(Value::as_f64));
             let tightened = match (o, n) {
                 (None, None) => continue,
                 (Some(a), Some(b)) if a == b => continue,
@@ -317,20 +241,22 @@ impl Walk<'_> {
                     path,
                     Some(keyword),
                     format!("{subject}: {from_to} (tightened)"),
-                    Impact::breaks(format!(
-                        "old events with {kind} outside the new bound are rejected"
-                    )),
+                    Impact::breaks(format!("old events with {kind} outside the new bound are rejected")),
                     Impact::None,
                     "keep the old bound, or raise `version`",
                 );
             } else {
-                self.push(path, Some(keyword), format!("{subject}: {from_to} (loosened)"), Impact::None, Impact::breaks(format!("new events with {kind} outside the old bound are rejected by the old catalog")), "keep the old bound, or raise `version`");
+                self.push(
+                    path,
+                    Some(keyword),
+                    format!("{subject}: {from_to} (loosened)"),
+                    Impact::None,
+                    Impact::breaks(format!("new events with {kind} outside the old bound are rejected by the old catalog")),
+                    "keep the old bound, or raise `version`",
+                );
             }
         }
-        let (o, n) = (
-            old.get("multipleOf").and_then(Value::as_f64),
-            new.get("multipleOf").and_then(Value::as_f64),
-        );
+        let (o, n) = (old.get("multipleOf").and_then(Value::as_f64), new.get("multipleOf").and_then(Value::as_f64));
         let divides = |a: f64, b: f64| b != 0.0 && (a / b).fract() == 0.0;
         let change = match (o, n) {
             (Some(a), Some(b)) if a == b => None,
@@ -340,30 +266,20 @@ impl Walk<'_> {
             (Some(a), Some(b)) => Some((!divides(a, b), !divides(b, a))),
         };
         if let Some((tight, loose)) = change {
-            let back = Impact::breaks_if(tight, || {
-                "old values that are not multiples of the new `multipleOf` are rejected".into()
-            });
+            let back = Impact::breaks_if(tight, || "old values that are not multiples of the new `multipleOf` are rejected".into());
             let fwd = Impact::breaks_if(loose, || {
                 "new values that are not multiples of the old `multipleOf` are rejected by the old catalog".into()
             });
             self.push(
                 path,
                 Some("multipleOf"),
-                format!(
-                    "{subject}: `multipleOf` changed from {} to {}",
-                    opt(old.get("multipleOf")),
-                    opt(new.get("multipleOf"))
-                ),
+                format!("{subject}: `multipleOf` changed from {} to {}", opt(old.get("multipleOf")), opt(new.get("multipleOf"))),
                 back,
                 fwd,
                 "keep the old `multipleOf`, or raise `version`",
             );
         }
-        let unique = |v: &Value| {
-            v.get("uniqueItems")
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-        };
+        let unique = |v: &Value| v.get("uniqueItems").and_then(Value::as_bool).unwrap_or(false);
         match (unique(old), unique(new)) {
             (false, true) => self.push(
                 path,
@@ -394,11 +310,7 @@ impl Walk<'_> {
             }
             v.get("enum").and_then(Value::as_array).cloned()
         };
-        let keyword = if new.get("const").is_some() || old.get("const").is_some() {
-            "const"
-        } else {
-            "enum"
-        };
+        let keyword = if new.get("const").is_some() || old.get("const").is_some() { "const" } else { "enum" };
         match (set(old), set(new)) {
             (None, None) => {}
             (None, Some(n)) => self.push(
@@ -426,10 +338,7 @@ impl Walk<'_> {
                         Some(keyword),
                         format!("{subject}: value {} added to `enum`", list(&added)),
                         Impact::None,
-                        Impact::breaks(format!(
-                            "new events with {} are rejected by the old catalog",
-                            list(&added)
-                        )),
+                        Impact::breaks(format!("new events with {} are rejected by the old catalog", list(&added))),
                         "upgrade the consumers before producers send it, or raise `version`",
                     );
                 }
@@ -458,9 +367,7 @@ impl Walk<'_> {
                     path,
                     Some(keyword),
                     format!("{subject}: `{keyword}` {b} added"),
-                    Impact::breaks(format!(
-                        "old events whose value does not match {b} are rejected"
-                    )),
+                    Impact::breaks(format!("old events whose value does not match {b} are rejected")),
                     Impact::None,
                     &format!("drop the `{keyword}`, or raise `version`"),
                 ),
@@ -469,26 +376,20 @@ impl Walk<'_> {
                     Some(keyword),
                     format!("{subject}: `{keyword}` {a} removed"),
                     Impact::None,
-                    Impact::breaks(format!(
-                        "new events whose value does not match {a} are rejected by the old catalog"
-                    )),
+                    Impact::breaks(format!("new events whose value does not match {a} are rejected by the old catalog")),
                     &format!("keep the `{keyword}`, or raise `version`"),
                 ),
                 (Some(a), Some(b)) => {
                     let possibly = keyword == "pattern";
                     let (back, fwd) = if possibly {
                         (
-                            Impact::possibly(format!(
-                                "old values matching {a} may not match {b} (patterns are compared as text)"
-                            )),
+                            Impact::possibly(format!("old values matching {a} may not match {b} (patterns are compared as text)")),
                             Impact::possibly(format!("new values matching {b} may not match {a}")),
                         )
                     } else {
                         (
                             Impact::breaks(format!("old values in format {a} are rejected")),
-                            Impact::breaks(format!(
-                                "new values in format {b} are rejected by the old catalog"
-                            )),
+                            Impact::breaks(format!("new values in format {b} are rejected by the old catalog")),
                         )
                     };
                     self.push(

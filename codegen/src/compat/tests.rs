@@ -3,9 +3,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::ir::{
-    DataSource, EventType, ExtensionDecl, ExtensionKind, Lifecycle, Origin, Transition,
-};
+use crate::ir::{DataSource, EventType, ExtensionDecl, ExtensionKind, Lifecycle, Origin, Transition};
 
 const T: &str = "ai.x.y";
 
@@ -46,21 +44,12 @@ fn closed(mut schema: Value) -> Value {
 fn verdicts(old: &Catalog, new: &Catalog) -> (String, Vec<String>) {
     let mut letters = String::new();
     let mut whats = Vec::new();
-    for (mode, letter) in [
-        (Compatibility::Backward, 'B'),
-        (Compatibility::Forward, 'F'),
-        (Compatibility::Full, 'U'),
-        (Compatibility::None, 'N'),
-    ] {
+    for (mode, letter) in
+        [(Compatibility::Backward, 'B'), (Compatibility::Forward, 'F'), (Compatibility::Full, 'U'), (Compatibility::None, 'N')]
+    {
         let mut new = new.clone();
         new.compatibility = mode;
-        let found = judge(
-            old,
-            &new,
-            diff(old, &new),
-            &Locator::new("events.yaml", None),
-            None,
-        );
+        let found = judge(old, &new, diff(old, &new), &Locator::new("events.yaml", None), None);
         let breaks = found.iter().any(|f| f.verdict == Verdict::Breaking);
         letters.push(if breaks { letter } else { '-' });
         if whats.is_empty() {
@@ -72,28 +61,18 @@ fn verdicts(old: &Catalog, new: &Catalog) -> (String, Vec<String>) {
 
 /// Compare the schemas of one type (version 1 on both sides).
 fn schemas(old: Value, new: Value) -> (String, Vec<String>) {
-    verdicts(
-        &catalog(vec![event(T, 1, old)]),
-        &catalog(vec![event(T, 1, new)]),
-    )
+    verdicts(&catalog(vec![event(T, 1, old)]), &catalog(vec![event(T, 1, new)]))
 }
 
 #[track_caller]
 fn assert_verdict(got: (String, Vec<String>), letters: &str, what: &str) {
     assert_eq!(got.0, letters, "verdicts for {:?}", got.1);
-    assert!(
-        got.1.iter().any(|w| w.contains(what)),
-        "no change mentions {what:?}: {:?}",
-        got.1
-    );
+    assert!(got.1.iter().any(|w| w.contains(what)), "no change mentions {what:?}: {:?}", got.1);
 }
 
 #[test]
 fn identical_catalogs_have_no_changes() {
-    let s = obj(
-        json!({"run_id": {"type": "string", "format": "uuid"}}),
-        &["run_id"],
-    );
+    let s = obj(json!({"run_id": {"type": "string", "format": "uuid"}}), &["run_id"]);
     let (letters, whats) = schemas(s.clone(), s);
     assert_eq!(letters, "----");
     assert!(whats.is_empty());
@@ -102,67 +81,39 @@ fn identical_catalogs_have_no_changes() {
 #[test]
 fn a_removed_type_breaks_backward_and_a_rename_is_named() {
     let s = obj(json!({"a": {"type": "string"}}), &["a"]);
-    let got = verdicts(
-        &catalog(vec![event(T, 1, s.clone())]),
-        &catalog(vec![event("ai.x.z", 1, s)]),
-    );
-    assert_verdict(
-        got.clone(),
-        "B-U-",
-        "event type removed (renamed to `ai.x.z`?)",
-    );
+    let got = verdicts(&catalog(vec![event(T, 1, s.clone())]), &catalog(vec![event("ai.x.z", 1, s)]));
+    assert_verdict(got.clone(), "B-U-", "event type removed (renamed to `ai.x.z`?)");
     assert!(got.1.iter().any(|w| w.contains("new event type")));
 }
 
 #[test]
 fn an_added_type_is_compatible() {
     let s = obj(json!({}), &[]);
-    let got = verdicts(
-        &catalog(vec![event(T, 1, s.clone())]),
-        &catalog(vec![event(T, 1, s.clone()), event("ai.x.z", 1, s)]),
-    );
+    let got = verdicts(&catalog(vec![event(T, 1, s.clone())]), &catalog(vec![event(T, 1, s.clone()), event("ai.x.z", 1, s)]));
     assert_verdict(got, "----", "new event type (version 1)");
 }
 
 #[test]
 fn a_required_field_added_breaks_backward() {
-    let got = schemas(
-        obj(json!({}), &[]),
-        obj(json!({"b": {"type": "string"}}), &["b"]),
-    );
+    let got = schemas(obj(json!({}), &[]), obj(json!({"b": {"type": "string"}}), &["b"]));
     assert_verdict(got, "B-U-", "field `b` added as required");
 }
 
 #[test]
 fn an_optional_field_added_is_compatible_unless_the_old_schema_was_closed() {
-    let got = schemas(
-        obj(json!({}), &[]),
-        obj(json!({"b": {"type": "string"}}), &[]),
-    );
+    let got = schemas(obj(json!({}), &[]), obj(json!({"b": {"type": "string"}}), &[]));
     assert_verdict(got, "----", "field `b` added as optional");
-    let got = schemas(
-        closed(obj(json!({}), &[])),
-        closed(obj(json!({"b": {"type": "string"}}), &[])),
-    );
+    let got = schemas(closed(obj(json!({}), &[])), closed(obj(json!({"b": {"type": "string"}}), &[])));
     assert_verdict(got, "-FU-", "field `b` added as optional");
 }
 
 #[test]
 fn a_removed_field_breaks_forward_when_required_and_backward_when_closed() {
-    let got = schemas(
-        obj(json!({"a": {"type": "string"}}), &["a"]),
-        obj(json!({}), &[]),
-    );
+    let got = schemas(obj(json!({"a": {"type": "string"}}), &["a"]), obj(json!({}), &[]));
     assert_verdict(got, "-FU-", "field `a` removed");
-    let got = schemas(
-        obj(json!({"a": {"type": "string"}}), &[]),
-        obj(json!({}), &[]),
-    );
+    let got = schemas(obj(json!({"a": {"type": "string"}}), &[]), obj(json!({}), &[]));
     assert_verdict(got, "----", "field `a` removed");
-    let got = schemas(
-        closed(obj(json!({"a": {"type": "string"}}), &[])),
-        closed(obj(json!({}), &[])),
-    );
+    let got = schemas(closed(obj(json!({"a": {"type": "string"}}), &[])), closed(obj(json!({}), &[])));
     assert_verdict(got, "B-U-", "field `a` removed");
 }
 
@@ -170,11 +121,7 @@ fn a_removed_field_breaks_forward_when_required_and_backward_when_closed() {
 fn optional_and_required_swaps() {
     let opt = obj(json!({"a": {"type": "string"}}), &[]);
     let req = obj(json!({"a": {"type": "string"}}), &["a"]);
-    assert_verdict(
-        schemas(opt.clone(), req.clone()),
-        "B-U-",
-        "field `a` became required",
-    );
+    assert_verdict(schemas(opt.clone(), req.clone()), "B-U-", "field `a` became required");
     assert_verdict(schemas(req, opt), "-FU-", "field `a` became optional");
 }
 
@@ -185,181 +132,70 @@ fn integer_to_number_widens_and_number_to_integer_narrows() {
     let s = obj(json!({"n": {"type": "string"}}), &["n"]);
     assert_verdict(schemas(int.clone(), num.clone()), "-FU-", "(a widening)");
     assert_verdict(schemas(num, int.clone()), "B-U-", "(a narrowing)");
-    assert_verdict(
-        schemas(int, s),
-        "BFU-",
-        "type changed from `integer` to `string`",
-    );
+    assert_verdict(schemas(int, s), "BFU-", "type changed from `integer` to `string`");
 }
 
 #[test]
 fn bounds_tightened_break_backward_and_loosened_break_forward() {
     let with = |k: &str, v: Value| obj(json!({"n": {"type": "number", k: v}}), &["n"]);
     let plain = obj(json!({"n": {"type": "number"}}), &["n"]);
-    assert_verdict(
-        schemas(with("minimum", json!(0)), with("minimum", json!(1))),
-        "B-U-",
-        "`minimum` changed from 0 to 1 (tightened)",
-    );
-    assert_verdict(
-        schemas(with("minimum", json!(1)), with("minimum", json!(0))),
-        "-FU-",
-        "(loosened)",
-    );
-    assert_verdict(
-        schemas(with("maximum", json!(10)), with("maximum", json!(5))),
-        "B-U-",
-        "`maximum` changed from 10 to 5 (tightened)",
-    );
-    assert_verdict(
-        schemas(plain.clone(), with("maxLength", json!(40))),
-        "B-U-",
-        "`maxLength: 40` added (tightened)",
-    );
-    assert_verdict(
-        schemas(with("minLength", json!(2)), plain.clone()),
-        "-FU-",
-        "`minLength: 2` removed (loosened)",
-    );
-    assert_verdict(
-        schemas(with("maxItems", json!(100)), with("maxItems", json!(10))),
-        "B-U-",
-        "`maxItems` changed from 100 to 10",
-    );
-    assert_verdict(
-        schemas(with("minItems", json!(1)), with("minItems", json!(0))),
-        "-FU-",
-        "`minItems` changed from 1 to 0",
-    );
-    assert_verdict(
-        schemas(with("exclusiveMinimum", json!(0)), plain),
-        "-FU-",
-        "`exclusiveMinimum: 0` removed",
-    );
-    assert_verdict(
-        schemas(with("multipleOf", json!(2)), with("multipleOf", json!(4))),
-        "B-U-",
-        "`multipleOf` changed",
-    );
+    assert_verdict(schemas(with("minimum", json!(0)), with("minimum", json!(1))), "B-U-", "`minimum` changed from 0 to 1 (tightened)");
+    assert_verdict(schemas(with("minimum", json!(1)), with("minimum", json!(0))), "-FU-", "(loosened)");
+    assert_verdict(schemas(with("maximum", json!(10)), with("maximum", json!(5))), "B-U-", "`maximum` changed from 10 to 5 (tightened)");
+    assert_verdict(schemas(plain.clone(), with("maxLength", json!(40))), "B-U-", "`maxLength: 40` added (tightened)");
+    assert_verdict(schemas(with("minLength", json!(2)), plain.clone()), "-FU-", "`minLength: 2` removed (loosened)");
+    assert_verdict(schemas(with("maxItems", json!(100)), with("maxItems", json!(10))), "B-U-", "`maxItems` changed from 100 to 10");
+    assert_verdict(schemas(with("minItems", json!(1)), with("minItems", json!(0))), "-FU-", "`minItems` changed from 1 to 0");
+    assert_verdict(schemas(with("exclusiveMinimum", json!(0)), plain), "-FU-", "`exclusiveMinimum: 0` removed");
+    assert_verdict(schemas(with("multipleOf", json!(2)), with("multipleOf", json!(4))), "B-U-", "`multipleOf` changed");
 }
 
 #[test]
 fn enum_values_added_break_forward_and_removed_break_backward() {
     let e = |v: Value| obj(json!({"r": {"type": "string", "enum": v}}), &["r"]);
-    assert_verdict(
-        schemas(e(json!(["a", "b"])), e(json!(["a", "b", "c"]))),
-        "-FU-",
-        "value `\"c\"` added to `enum`",
-    );
-    assert_verdict(
-        schemas(e(json!(["a", "b"])), e(json!(["a"]))),
-        "B-U-",
-        "value `\"b\"` removed from `enum`",
-    );
+    assert_verdict(schemas(e(json!(["a", "b"])), e(json!(["a", "b", "c"]))), "-FU-", "value `\"c\"` added to `enum`");
+    assert_verdict(schemas(e(json!(["a", "b"])), e(json!(["a"]))), "B-U-", "value `\"b\"` removed from `enum`");
     let plain = obj(json!({"r": {"type": "string"}}), &["r"]);
-    assert_verdict(
-        schemas(plain, e(json!(["a"]))),
-        "B-U-",
-        "restricted to `\"a\"`",
-    );
+    assert_verdict(schemas(plain, e(json!(["a"]))), "B-U-", "restricted to `\"a\"`");
 }
 
 #[test]
 fn patterns_and_formats() {
     let p = |k: &str, v: &str| obj(json!({"s": {"type": "string", k: v}}), &["s"]);
     let plain = obj(json!({"s": {"type": "string"}}), &["s"]);
-    assert_verdict(
-        schemas(plain.clone(), p("pattern", "^a")),
-        "B-U-",
-        "`pattern` \"^a\" added",
-    );
-    assert_verdict(
-        schemas(p("pattern", "^a"), plain.clone()),
-        "-FU-",
-        "`pattern` \"^a\" removed",
-    );
-    assert_verdict(
-        schemas(p("pattern", "^a"), p("pattern", "^[a]")),
-        "BFU-",
-        "`pattern` changed from \"^a\" to \"^[a]\"",
-    );
+    assert_verdict(schemas(plain.clone(), p("pattern", "^a")), "B-U-", "`pattern` \"^a\" added");
+    assert_verdict(schemas(p("pattern", "^a"), plain.clone()), "-FU-", "`pattern` \"^a\" removed");
+    assert_verdict(schemas(p("pattern", "^a"), p("pattern", "^[a]")), "BFU-", "`pattern` changed from \"^a\" to \"^[a]\"");
     assert_eq!(schemas(p("pattern", "^a"), p("pattern", "^a")).0, "----");
-    assert_verdict(
-        schemas(plain, p("format", "uuid")),
-        "B-U-",
-        "`format` \"uuid\" added",
-    );
-    assert_verdict(
-        schemas(p("format", "uuid"), p("format", "email")),
-        "BFU-",
-        "`format` changed",
-    );
+    assert_verdict(schemas(plain, p("format", "uuid")), "B-U-", "`format` \"uuid\" added");
+    assert_verdict(schemas(p("format", "uuid"), p("format", "email")), "BFU-", "`format` changed");
 }
 
 #[test]
 fn a_changed_pattern_is_reported_as_possibly_breaking() {
-    let p = |v: &str| {
-        catalog(vec![event(
-            T,
-            1,
-            obj(json!({"s": {"type": "string", "pattern": v}}), &["s"]),
-        )])
-    };
-    let found = judge(
-        &p("^a"),
-        &p("^b"),
-        diff(&p("^a"), &p("^b")),
-        &Locator::new("events.yaml", None),
-        None,
-    );
-    assert!(
-        found[0].reason.starts_with("may break BACKWARD"),
-        "{}",
-        found[0].reason
-    );
+    let p = |v: &str| catalog(vec![event(T, 1, obj(json!({"s": {"type": "string", "pattern": v}}), &["s"]))]);
+    let found = judge(&p("^a"), &p("^b"), diff(&p("^a"), &p("^b")), &Locator::new("events.yaml", None), None);
+    assert!(found[0].reason.starts_with("may break BACKWARD"), "{}", found[0].reason);
 }
 
 #[test]
 fn additional_properties_changes() {
     let ap = |v: Value| json!({"type": "object", "properties": {}, "additionalProperties": v});
     let open = json!({"type": "object", "properties": {}});
-    assert_verdict(
-        schemas(open.clone(), ap(json!(false))),
-        "B-U-",
-        "`additionalProperties` changed from absent (any) to `false`",
-    );
-    assert_verdict(
-        schemas(ap(json!(false)), open),
-        "-FU-",
-        "`additionalProperties` changed from `false`",
-    );
+    assert_verdict(schemas(open.clone(), ap(json!(false))), "B-U-", "`additionalProperties` changed from absent (any) to `false`");
+    assert_verdict(schemas(ap(json!(false)), open), "-FU-", "`additionalProperties` changed from `false`");
     let map = |t: &str| ap(json!({"type": t}));
-    assert_verdict(
-        schemas(map("string"), map("number")),
-        "BFU-",
-        "field `*`: type changed from `string` to `number`",
-    );
+    assert_verdict(schemas(map("string"), map("number")), "BFU-", "field `*`: type changed from `string` to `number`");
 }
 
 #[test]
 fn nested_objects_and_arrays_are_followed() {
     let nested = |max: u32| {
-        obj(
-            json!({"m": {"type": "object", "properties": {"d": {"type": "number", "maximum": max}}, "required": ["d"]}}),
-            &["m"],
-        )
+        obj(json!({"m": {"type": "object", "properties": {"d": {"type": "number", "maximum": max}}, "required": ["d"]}}), &["m"])
     };
-    assert_verdict(
-        schemas(nested(10), nested(5)),
-        "B-U-",
-        "field `m.d`: `maximum` changed from 10 to 5",
-    );
+    assert_verdict(schemas(nested(10), nested(5)), "B-U-", "field `m.d`: `maximum` changed from 10 to 5");
     let list = |t: &str| obj(json!({"l": {"type": "array", "items": {"type": t}}}), &[]);
-    assert_verdict(
-        schemas(list("integer"), list("number")),
-        "-FU-",
-        "field `l[]`: type changed",
-    );
+    assert_verdict(schemas(list("integer"), list("number")), "-FU-", "field `l[]`: type changed");
 }
 
 #[test]
@@ -368,11 +204,7 @@ fn defs_are_followed_through_refs_and_recursion_ends() {
         json!({"type": "object", "properties": {"m": {"$ref": "#/$defs/M"}}, "required": ["m"],
                "$defs": {"M": {"type": "object", "properties": {"n": {"type": "integer", "minimum": min}, "child": {"$ref": "#/$defs/M"}}}}})
     };
-    assert_verdict(
-        schemas(with_def(0), with_def(1)),
-        "B-U-",
-        "field `m.n`: `minimum` changed from 0 to 1",
-    );
+    assert_verdict(schemas(with_def(0), with_def(1)), "B-U-", "field `m.n`: `minimum` changed from 0 to 1");
 }
 
 #[test]
@@ -396,35 +228,15 @@ fn lifecycle_transitions_and_statuses() {
         c
     };
     let old = with(lc(&["queued", "running"], vec![tr(&["queued"], "running")]));
+    assert_verdict(verdicts(&old, &with(lc(&["queued", "running"], vec![]))), "B-U-", "lifecycle transition `ai.x.y` → `running` removed");
     assert_verdict(
-        verdicts(&old, &with(lc(&["queued", "running"], vec![]))),
-        "B-U-",
-        "lifecycle transition `ai.x.y` → `running` removed",
-    );
-    assert_verdict(
-        verdicts(
-            &old,
-            &with(lc(
-                &["queued", "running", "done"],
-                vec![tr(&["queued"], "running")],
-            )),
-        ),
+        verdicts(&old, &with(lc(&["queued", "running", "done"], vec![tr(&["queued"], "running")]))),
         "-FU-",
         "status `done` added",
     );
+    assert_verdict(verdicts(&old, &with(lc(&["queued"], vec![]))), "B-U-", "status `running` removed");
     assert_verdict(
-        verdicts(&old, &with(lc(&["queued"], vec![]))),
-        "B-U-",
-        "status `running` removed",
-    );
-    assert_verdict(
-        verdicts(
-            &old,
-            &with(lc(
-                &["queued", "running"],
-                vec![tr(&["queued", "running"], "running")],
-            )),
-        ),
+        verdicts(&old, &with(lc(&["queued", "running"], vec![tr(&["queued", "running"], "running")]))),
         "-FU-",
         "now also allowed from `running`",
     );
@@ -434,97 +246,43 @@ fn lifecycle_transitions_and_statuses() {
 fn an_extension_type_change_breaks_both_ways() {
     let ext = |kind| {
         let mut c = catalog(vec![event(T, 1, obj(json!({}), &[]))]);
-        c.extensions = vec![ExtensionDecl {
-            name: "seq".into(),
-            kind,
-            description: String::new(),
-        }];
+        c.extensions = vec![ExtensionDecl { name: "seq".into(), kind, description: String::new() }];
         c
     };
     let got = verdicts(&ext(ExtensionKind::Integer), &ext(ExtensionKind::String));
-    assert_verdict(
-        got,
-        "BFU-",
-        "extension type changed from `integer` to `string`",
-    );
+    assert_verdict(got, "BFU-", "extension type changed from `integer` to `string`");
 }
 
 #[test]
 fn a_raised_version_turns_a_break_into_an_allowed_note_and_a_lowered_one_breaks() {
     let old = catalog(vec![event(T, 1, obj(json!({}), &[]))]);
-    let new = catalog(vec![event(
-        T,
-        2,
-        obj(json!({"b": {"type": "string"}}), &["b"]),
-    )]);
-    let found = judge(
-        &old,
-        &new,
-        diff(&old, &new),
-        &Locator::new("events.yaml", None),
-        None,
-    );
+    let new = catalog(vec![event(T, 2, obj(json!({"b": {"type": "string"}}), &["b"]))]);
+    let found = judge(&old, &new, diff(&old, &new), &Locator::new("events.yaml", None), None);
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].verdict, Verdict::Allowed);
     assert!(found[0].reason.contains("`version` was raised from 1 to 2"));
     assert!(found[0].fix().contains("side by side"));
     let lowered = catalog(vec![event(T, 1, obj(json!({}), &[]))]);
-    assert_verdict(
-        verdicts(&new, &lowered),
-        "BFU-",
-        "`version` lowered from 2 to 1",
-    );
+    assert_verdict(verdicts(&new, &lowered), "BFU-", "`version` lowered from 2 to 1");
 }
 
 #[test]
 fn a_type_override_wins_over_the_catalog_mode() {
     let old = catalog(vec![event(T, 1, obj(json!({}), &[]))]);
-    let mut new = catalog(vec![event(
-        T,
-        1,
-        obj(json!({"b": {"type": "string"}}), &["b"]),
-    )]);
+    let mut new = catalog(vec![event(T, 1, obj(json!({"b": {"type": "string"}}), &["b"]))]);
     new.type_compatibility.insert(T.into(), Compatibility::None);
-    let found = judge(
-        &old,
-        &new,
-        diff(&old, &new),
-        &Locator::new("events.yaml", None),
-        None,
-    );
+    let found = judge(&old, &new, diff(&old, &new), &Locator::new("events.yaml", None), None);
     assert_eq!(found[0].verdict, Verdict::Compatible);
-    assert!(
-        found[0]
-            .reason
-            .starts_with("allowed: compatibility is NONE (it would break BACKWARD"),
-        "{}",
-        found[0].reason
-    );
+    assert!(found[0].reason.starts_with("allowed: compatibility is NONE (it would break BACKWARD"), "{}", found[0].reason);
 }
 
 #[test]
 fn transitive_modes_compare_with_every_earlier_version() {
-    let v = |min: u32| {
-        catalog(vec![event(
-            T,
-            1,
-            obj(json!({"n": {"type": "integer", "minimum": min}}), &["n"]),
-        )])
-    };
+    let v = |min: u32| catalog(vec![event(T, 1, obj(json!({"n": {"type": "integer", "minimum": min}}), &["n"]))]);
     // 0 → 5 (tightened, breaks BACKWARD), then 5 → 3: compatible with the
     // baseline (5), but tighter than the first version (0).
-    let (first, baseline) = (
-        Version {
-            label: "abc".into(),
-            catalog: v(0),
-            locator: None,
-        },
-        Version {
-            label: "HEAD".into(),
-            catalog: v(5),
-            locator: None,
-        },
-    );
+    let (first, baseline) =
+        (Version { label: "abc".into(), catalog: v(0), locator: None }, Version { label: "HEAD".into(), catalog: v(5), locator: None });
     let mut new = v(3);
     let locator = Locator::new("events.yaml", None);
     let plain = check(&new, &locator, &baseline, std::slice::from_ref(&first));
@@ -532,10 +290,7 @@ fn transitive_modes_compare_with_every_earlier_version() {
     new.compatibility = Compatibility::BackwardTransitive;
     assert!(needs_history(&new));
     let transitive = check(&new, &locator, &baseline, &[first]);
-    let broken: Vec<_> = transitive
-        .iter()
-        .filter(|f| f.verdict == Verdict::Breaking)
-        .collect();
+    let broken: Vec<_> = transitive.iter().filter(|f| f.verdict == Verdict::Breaking).collect();
     assert_eq!(broken.len(), 1);
     assert_eq!(broken[0].against.as_deref(), Some("abc"));
     assert!(report::line(broken[0]).contains("(against abc)"));
@@ -554,10 +309,7 @@ fn messages_point_at_the_change_in_the_new_file() {
         "events.yaml:8:27: ai.x.y: field `n`: `minimum` changed from 0 to 1 (tightened) — breaks BACKWARD: \
          old events with values outside the new bound are rejected — keep the old bound, or raise `version`"
     );
-    let report = Report {
-        findings: found,
-        notes: vec![],
-    };
+    let report = Report { findings: found, notes: vec![] };
     assert_eq!(report.exit_code(), 1);
     assert_eq!(report.to_json()["changes"][0]["line"], 8);
     assert_eq!(report.to_json()["compatible"], false);
@@ -572,31 +324,14 @@ fn the_loader_reads_compatibility_and_reports_bad_values() {
     };
     let c = crate::catalog::parse("events.yaml", &text("", "")).unwrap();
     assert_eq!(c.compatibility, Compatibility::Backward);
-    let c = crate::catalog::parse(
-        "events.yaml",
-        &text(
-            "compatibility: FULL_TRANSITIVE\n",
-            "    compatibility: NONE\n",
-        ),
-    )
-    .unwrap();
+    let c = crate::catalog::parse("events.yaml", &text("compatibility: FULL_TRANSITIVE\n", "    compatibility: NONE\n")).unwrap();
     assert_eq!(c.compatibility, Compatibility::FullTransitive);
     assert_eq!(c.compatibility_of("ai.x.y"), Compatibility::None);
-    let error = |top: &str, per: &str| {
-        crate::catalog::parse("events.yaml", &text(top, per))
-            .unwrap_err()
-            .to_string()
-    };
+    let error = |top: &str, per: &str| crate::catalog::parse("events.yaml", &text(top, per)).unwrap_err().to_string();
     let e = error("compatibility: full\n", "");
-    assert!(
-        e.contains("events.yaml:2:16: unknown compatibility mode `full` — did you mean `FULL`?"),
-        "{e}"
-    );
+    assert!(e.contains("events.yaml:2:16: unknown compatibility mode `full` — did you mean `FULL`?"), "{e}");
     let e = error("", "    compatibility: BACKWARDS\n");
-    assert!(
-        e.contains("unknown compatibility mode `BACKWARDS` — did you mean `BACKWARD`?"),
-        "{e}"
-    );
+    assert!(e.contains("unknown compatibility mode `BACKWARDS` — did you mean `BACKWARD`?"), "{e}");
     let e = error("compatibility: [FULL]\n", "");
     assert!(e.contains("`compatibility` must be a string"), "{e}");
 }
@@ -611,13 +346,7 @@ fn lifecycle_changes_point_at_the_transition() {
     let old = crate::catalog::parse("events.yaml", &text("queued")).unwrap();
     let new_text = text("queued, running");
     let new = crate::catalog::parse("events.yaml", &new_text).unwrap();
-    let found = judge(
-        &old,
-        &new,
-        diff(&old, &new),
-        &Locator::new("events.yaml", Some(&new_text)),
-        None,
-    );
+    let found = judge(&old, &new, diff(&old, &new), &Locator::new("events.yaml", Some(&new_text)), None);
     assert_eq!(found.len(), 1);
     assert_eq!((found[0].line, found[0].column), (19, 7));
     assert_eq!(found[0].fix(), "nothing to do");
@@ -626,14 +355,7 @@ fn lifecycle_changes_point_at_the_transition() {
 /// One type with `run_id`, `task_id` and `note`, and the given subject
 /// template and stream key.
 fn keyed(subject: Option<&str>, stream_key: Option<&str>) -> Catalog {
-    let mut e = event(
-        T,
-        1,
-        obj(
-            json!({"run_id": {"type": "string"}, "task_id": {"type": "string"}}),
-            &["run_id", "task_id"],
-        ),
-    );
+    let mut e = event(T, 1, obj(json!({"run_id": {"type": "string"}, "task_id": {"type": "string"}}), &["run_id", "task_id"]));
     e.subject = subject.map(str::to_string);
     e.stream_key = stream_key.map(str::to_string);
     catalog(vec![e])
@@ -642,15 +364,8 @@ fn keyed(subject: Option<&str>, stream_key: Option<&str>) -> Catalog {
 #[test]
 fn a_changed_subject_template_possibly_breaks_both_ways() {
     let run = Some("run/{run_id}");
-    let got = verdicts(
-        &keyed(run, Some("run_id")),
-        &keyed(Some("runs/{run_id}"), Some("run_id")),
-    );
-    assert_verdict(
-        got,
-        "BFU-",
-        "`subject` template changed from `run/{run_id}` to `runs/{run_id}`",
-    );
+    let got = verdicts(&keyed(run, Some("run_id")), &keyed(Some("runs/{run_id}"), Some("run_id")));
+    assert_verdict(got, "BFU-", "`subject` template changed from `run/{run_id}` to `runs/{run_id}`");
     // Removed: upgraded producers stop setting it (FORWARD); added:
     // producers that have not upgraded send none (BACKWARD).
     assert_verdict(
@@ -658,75 +373,33 @@ fn a_changed_subject_template_possibly_breaks_both_ways() {
         "-FU-",
         "`subject` template `run/{run_id}` removed",
     );
-    assert_verdict(
-        verdicts(&keyed(None, Some("run_id")), &keyed(run, Some("run_id"))),
-        "B-U-",
-        "`subject` template `run/{run_id}` added",
-    );
+    assert_verdict(verdicts(&keyed(None, Some("run_id")), &keyed(run, Some("run_id"))), "B-U-", "`subject` template `run/{run_id}` added");
     // The same template is no change at all.
     let (letters, whats) = verdicts(&keyed(run, Some("run_id")), &keyed(run, Some("run_id")));
     assert_eq!((letters.as_str(), whats.len()), ("----", 0));
     // Possibly, not certainly: the server stores any subject.
-    let (old, new) = (
-        keyed(run, Some("run_id")),
-        keyed(Some("r/{run_id}"), Some("run_id")),
-    );
-    let found = judge(
-        &old,
-        &new,
-        diff(&old, &new),
-        &Locator::new("events.yaml", None),
-        None,
-    );
-    assert!(
-        found[0]
-            .reason
-            .starts_with("may break BACKWARD: the server stores either shape"),
-        "{}",
-        found[0].reason
-    );
+    let (old, new) = (keyed(run, Some("run_id")), keyed(Some("r/{run_id}"), Some("run_id")));
+    let found = judge(&old, &new, diff(&old, &new), &Locator::new("events.yaml", None), None);
+    assert!(found[0].reason.starts_with("may break BACKWARD: the server stores either shape"), "{}", found[0].reason);
 }
 
 #[test]
 fn a_changed_stream_key_breaks_both_ways() {
     let got = verdicts(&keyed(None, Some("run_id")), &keyed(None, Some("task_id")));
-    assert_verdict(
-        got.clone(),
-        "BFU-",
-        "`stream_key` changed from `run_id` to `task_id`",
-    );
+    assert_verdict(got.clone(), "BFU-", "`stream_key` changed from `run_id` to `task_id`");
     let (old, new) = (keyed(None, Some("run_id")), keyed(None, None));
-    assert_verdict(
-        verdicts(&old, &new),
-        "BFU-",
-        "`stream_key` changed from `run_id` to none",
-    );
-    let found = judge(
-        &old,
-        &new,
-        diff(&old, &new),
-        &Locator::new("events.yaml", None),
-        None,
-    );
+    assert_verdict(verdicts(&old, &new), "BFU-", "`stream_key` changed from `run_id` to none");
+    let found = judge(&old, &new, diff(&old, &new), &Locator::new("events.yaml", None), None);
     assert!(
         found[0].reason.contains("into no run (not sequenced, no lifecycle transition), not into the runs named by `run_id`"),
         "{}",
         found[0].reason
     );
-    assert_eq!(
-        found[0].fix(),
-        "keep `stream_key: run_id`; to key these events differently, declare a new event type and retire this one"
-    );
+    assert_eq!(found[0].fix(), "keep `stream_key: run_id`; to key these events differently, declare a new event type and retire this one");
     // A raised version allows it, like any other break.
     let mut raised = keyed(None, Some("task_id"));
     raised.events[0].version = 2;
-    let found = judge(
-        &old,
-        &raised,
-        diff(&old, &raised),
-        &Locator::new("events.yaml", None),
-        None,
-    );
+    let found = judge(&old, &raised, diff(&old, &raised), &Locator::new("events.yaml", None), None);
     assert_eq!(found[0].verdict, Verdict::Allowed);
 }
 
@@ -740,17 +413,13 @@ fn subject_and_stream_key_changes_point_at_their_keys() {
     let old = crate::catalog::parse("events.yaml", &text("run/{run_id}", "run_id")).unwrap();
     let new_text = text("task/{task_id}", "task_id");
     let new = crate::catalog::parse("events.yaml", &new_text).unwrap();
-    let found = judge(
-        &old,
-        &new,
-        diff(&old, &new),
-        &Locator::new("events.yaml", Some(&new_text)),
-        None,
-    );
+    let found = judge(&old, &new, diff(&old, &new), &Locator::new("events.yaml", Some(&new_text)), None);
     let lines: Vec<String> = found.iter().map(report::line).collect();
     assert_eq!(lines.len(), 2, "{lines:#?}");
     assert!(
-        lines[0].starts_with("events.yaml:6:5: ai.x.y: `subject` template changed from `run/{run_id}` to `task/{task_id}` — may break BACKWARD"),
+        lines[0].starts_with(
+            "events.yaml:6:5: ai.x.y: `subject` template changed from `run/{run_id}` to `task/{task_id}` — may break BACKWARD"
+        ),
         "{lines:#?}"
     );
     assert!(
@@ -762,22 +431,12 @@ fn subject_and_stream_key_changes_point_at_their_keys() {
 #[test]
 fn a_removed_field_points_at_its_holder_and_says_where_it_was() {
     let old_text = "prefix: ai\nevents:\n  ai.x.y:\n    description: d\n    version: 1\n    fields:\n      run_id: uuid\n      note: string\n    examples:\n      - {run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10, note: n}\n";
-    let new_text = old_text
-        .replace("      note: string\n", "")
-        .replace(", note: n", "");
+    let new_text = old_text.replace("      note: string\n", "").replace(", note: n", "");
     let old = crate::catalog::parse("events.yaml", old_text).unwrap();
     let new = crate::catalog::parse("events.yaml", &new_text).unwrap();
-    let baseline = Version {
-        label: "HEAD~1:events.yaml".into(),
-        catalog: old,
-        locator: Some(Locator::new("HEAD~1:events.yaml", Some(old_text))),
-    };
-    let found = check(
-        &new,
-        &Locator::new("events.yaml", Some(&new_text)),
-        &baseline,
-        &[],
-    );
+    let baseline =
+        Version { label: "HEAD~1:events.yaml".into(), catalog: old, locator: Some(Locator::new("HEAD~1:events.yaml", Some(old_text))) };
+    let found = check(&new, &Locator::new("events.yaml", Some(&new_text)), &baseline, &[]);
     assert_eq!(found.len(), 1, "{found:#?}");
     // The new file: the `fields:` key it was under; the old: the field.
     assert_eq!(
@@ -785,23 +444,11 @@ fn a_removed_field_points_at_its_holder_and_says_where_it_was() {
         "events.yaml:6:5: ai.x.y: field `note` removed (it was at HEAD~1:events.yaml:8:7) — compatible with BACKWARD \
          (it would break FORWARD: new events lack `note`, which the old catalog requires) — nothing to do"
     );
-    let json = Report {
-        findings: found,
-        notes: vec![],
-    }
-    .to_json();
-    assert_eq!(
-        json["changes"][0]["was"],
-        json!({"file": "HEAD~1:events.yaml", "line": 8, "column": 7})
-    );
+    let json = Report { findings: found, notes: vec![] }.to_json();
+    assert_eq!(json["changes"][0]["was"], json!({"file": "HEAD~1:events.yaml", "line": 8, "column": 7}));
     // A change to a node the new file still has says nothing of the old.
     let tightened = old_text.replace("note: string", "note: {type: string, maxLength: 3}");
     let new = crate::catalog::parse("events.yaml", &tightened).unwrap();
-    let found = check(
-        &new,
-        &Locator::new("events.yaml", Some(&tightened)),
-        &baseline,
-        &[],
-    );
+    let found = check(&new, &Locator::new("events.yaml", Some(&tightened)), &baseline, &[]);
     assert!(found.iter().all(|f| f.was.is_none()), "{found:#?}");
 }

@@ -82,10 +82,7 @@ fn emit_status(catalog: &Catalog, lc: &Lifecycle, opts: &EmitOptions) -> TokenSt
             _ => names.concat(),
         }
     };
-    let mut summary = format!(
-        "Generated from the `lifecycle` of `{}`. A run starts `{}`",
-        catalog.source_name, lc.initial
-    );
+    let mut summary = format!("Generated from the `lifecycle` of `{}`. A run starts `{}`", catalog.source_name, lc.initial);
     match lc.terminal.as_slice() {
         [] => summary.push('.'),
         [one] => summary.push_str(&format!("; `{one}` is terminal: no event moves a run out of it.")),
@@ -101,13 +98,7 @@ fn emit_status(catalog: &Catalog, lc: &Lifecycle, opts: &EmitOptions) -> TokenSt
     ];
     for t in &lc.transitions {
         let from: Vec<String> = t.from.iter().map(|s| format!("`{s}`")).collect();
-        table.push(format!(
-            "| `{}` | {} | {} | `{}` |",
-            t.on,
-            when_text(t).unwrap_or_default().replace('|', "\\|"),
-            from.join(", "),
-            t.to
-        ));
+        table.push(format!("| `{}` | {} | {} | `{}` |", t.on, when_text(t).unwrap_or_default().replace('|', "\\|"), from.join(", "), t.to));
     }
     let doc = docs::doc(&table.join("\n"));
 
@@ -214,12 +205,7 @@ fn when_text(t: &Transition) -> Option<String> {
 }
 
 /// `RunTransition` and `impl Event { fn transition }`.
-fn emit_transition(
-    catalog: &Catalog,
-    lc: &Lifecycle,
-    generated: Option<&GeneratedTypes>,
-    opts: &EmitOptions,
-) -> TokenStream {
+fn emit_transition(catalog: &Catalog, lc: &Lifecycle, generated: Option<&GeneratedTypes>, opts: &EmitOptions) -> TokenStream {
     let mut arms = Vec::new();
     // Events that move nothing share one `None` arm.
     let mut none = Vec::new();
@@ -306,13 +292,7 @@ fn transition_value(t: &Transition) -> TokenStream {
 
 /// `__data.<field>` has the value `expected` (a string or a boolean);
 /// `property` is the field's JSON name.
-fn condition(
-    event: &EventType,
-    property: &str,
-    expected: &Value,
-    generated: Option<&GeneratedTypes>,
-    opts: &EmitOptions,
-) -> TokenStream {
+fn condition(event: &EventType, property: &str, expected: &Value, generated: Option<&GeneratedTypes>, opts: &EmitOptions) -> TokenStream {
     let field = crate::ident::field_name(property);
     let ident = format_ident!("{}", field);
     let place = quote!(__data.#ident);

@@ -18,9 +18,8 @@ const PRIVATE_CRATES: &[&str] = &["serde", "serde_json", "regress", "uuid", "chr
 
 pub(super) fn emit_data_types(generated: &GeneratedTypes, opts: &EmitOptions) -> Result<TokenStream, Diagnostics> {
     let tokens = generated.space.to_stream();
-    let mut file: syn::File = syn::parse2(tokens).map_err(|e| {
-        Diagnostics(vec![Diagnostic::new("<typify>", 0, 0, format!("typify produced unparsable code: {e}"))])
-    })?;
+    let mut file: syn::File = syn::parse2(tokens)
+        .map_err(|e| Diagnostics(vec![Diagnostic::new("<typify>", 0, 0, format!("typify produced unparsable code: {e}"))]))?;
     let herald: syn::Path = syn::parse_str(&opts.herald_path).unwrap_or_else(|_| syn::parse_quote!(::herald));
     let herald_text = herald.to_token_stream().to_string().replace(' ', "");
     let mut rewriter = Rewriter { herald, herald_text };
@@ -221,9 +220,7 @@ impl VisitMut for Rewriter {
             _ => None,
         };
         if let Some(attrs) = attrs {
-            let derives_serde = attrs.iter().any(|a| {
-                a.path().is_ident("derive") && a.to_token_stream().to_string().contains("serde")
-            });
+            let derives_serde = attrs.iter().any(|a| a.path().is_ident("derive") && a.to_token_stream().to_string().contains("serde"));
             if derives_serde {
                 let krate = format!("{}::__private::serde", self.herald_text);
                 attrs.push(syn::parse_quote!(#[serde(crate = #krate)]));

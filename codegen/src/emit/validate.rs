@@ -23,11 +23,7 @@ use crate::ident;
 use crate::ir::Catalog;
 use crate::schema::{GeneratedTypes, format_enforced_by_type};
 
-pub(super) fn emit_validate(
-    catalog: &Catalog,
-    generated: &GeneratedTypes,
-    opts: &EmitOptions,
-) -> Result<TokenStream, Diagnostics> {
+pub(super) fn emit_validate(catalog: &Catalog, generated: &GeneratedTypes, opts: &EmitOptions) -> Result<TokenStream, Diagnostics> {
     let herald = opts.herald();
     let mut walker = Walker::new(generated, &herald, BTreeMap::new());
 
@@ -82,9 +78,7 @@ pub(super) fn emit_validate(
     }
 
     if !walker.errors.is_empty() {
-        return Err(Diagnostics(
-            walker.errors.into_iter().map(|m| Diagnostic::new(&catalog.source_name, 0, 0, m)).collect(),
-        ));
+        return Err(Diagnostics(walker.errors.into_iter().map(|m| Diagnostic::new(&catalog.source_name, 0, 0, m)).collect()));
     }
 
     let patterns = walker.pattern_statics();
@@ -220,7 +214,11 @@ impl<'a> Walker<'a> {
             TypeDetails::Option(inner) => {
                 let body = self.walk(schema, &inner, Place::reference(quote!(__x)), in_newtype);
                 let r = v.by_ref();
-                return if body.is_empty() { body } else { quote! { if let ::core::option::Option::Some(__x) = #r { #body } } };
+                return if body.is_empty() {
+                    body
+                } else {
+                    quote! { if let ::core::option::Option::Some(__x) = #r { #body } }
+                };
             }
             // Field access, method calls and `&Box<T>` → `&T` coercion all see
             // through the box, so the same place serves.

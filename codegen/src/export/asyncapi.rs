@@ -157,7 +157,9 @@ fn headers(catalog: &Catalog, event: &EventType) -> Value {
     header("ce-type", json!({"const": event.type_name, "description": "The CloudEvents type."}));
     let rules = &catalog.envelope;
     let subject = match &event.subject {
-        Some(t) if rules.subject_matches_template => format!("What the event is about: `{t}` filled from the body; any other subject is refused (422, pointer `/subject`)."),
+        Some(t) if rules.subject_matches_template => {
+            format!("What the event is about: `{t}` filled from the body; any other subject is refused (422, pointer `/subject`).")
+        }
         Some(t) => format!("What the event is about, by convention `{t}`."),
         None => "What the event is about.".to_string(),
     };

@@ -122,10 +122,7 @@ pub fn envelope_schema(catalog: &Catalog, event: &EventType, options: &Options) 
     let options = &options.for_catalog(catalog);
     let rules = &catalog.envelope;
     let mut properties = attributes();
-    properties.insert(
-        "type".into(),
-        json!({"const": event.type_name, "description": "The CloudEvents type of this event."}),
-    );
+    properties.insert("type".into(), json!({"const": event.type_name, "description": "The CloudEvents type of this event."}));
     if let Some(template) = &event.subject {
         let description = if rules.subject_matches_template {
             format!("`{template}` filled from `data` (Herald checks it, `envelope.subject_matches_template`; JSON Schema cannot).")
@@ -148,7 +145,8 @@ pub fn envelope_schema(catalog: &Catalog, event: &EventType, options: &Options) 
     for attribute in &rules.required {
         if let Some(schema) = properties.get_mut(attribute.as_str()) {
             schema["type"] = json!("string");
-            schema["description"] = json!(format!("{} Required by this catalog (`envelope.required`).", schema["description"].as_str().unwrap_or_default()));
+            schema["description"] =
+                json!(format!("{} Required by this catalog (`envelope.required`).", schema["description"].as_str().unwrap_or_default()));
         }
         required.push(attribute);
     }

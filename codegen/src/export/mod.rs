@@ -53,7 +53,6 @@ pub struct Options {
     pub source_name: Option<String>,
 }
 
-
 impl Options {
     /// The name generated headers give the catalog: its file name only, so
     /// output does not depend on where the workspace lives.

@@ -42,7 +42,8 @@ pub fn export(catalog: &Catalog, options: &Options) -> String {
         }
         let mut class = w.class(&format!("{name}Data"), &data.root, "EventData", &event.description);
         let subject = event.subject.as_deref().map_or_else(|| "None".to_string(), quote);
-        let _ = write!(class, "\n    EVENT_TYPE: ClassVar[str] = {}\n    SUBJECT: ClassVar[str | None] = {subject}\n", quote(&event.type_name));
+        let _ =
+            write!(class, "\n    EVENT_TYPE: ClassVar[str] = {}\n    SUBJECT: ClassVar[str | None] = {subject}\n", quote(&event.type_name));
         w.classes.push(class);
         for c in w.classes {
             out.push_str("\n\n");
@@ -251,7 +252,9 @@ fn envelope(catalog: &Catalog, out: &mut String) {
     let extension_names: Vec<String> = catalog.extensions.iter().map(|e| quote(&e.name)).collect();
     if catalog.envelope.legacy_extensions_object {
         out.push_str("\n\nclass LegacyExtensions(Attributes):\n");
-        out.push_str("    \"\"\"Extensions nested the legacy way (`\"extensions\": {…}`); read as if they were top-level attributes.\"\"\"\n\n");
+        out.push_str(
+            "    \"\"\"Extensions nested the legacy way (`\"extensions\": {…}`); read as if they were top-level attributes.\"\"\"\n\n",
+        );
         out.push_str("    __pydantic_extra__: dict[str, ExtensionValue | None] = Field(init=False)\n");
         let _ = writeln!(out, "    NULLABLE: ClassVar[frozenset[str]] = frozenset({{{}}})\n", extension_names.join(", "));
         out.push_str(&declared);
@@ -585,7 +588,9 @@ impl Writer {
                 annotated(format!("list[{inner}]"), metadata)
             }
             Shape::Object(o) if o.is_map() => match &o.additional {
-                Additional::Schema(values) => format!("dict[str, {}]", self.shape(values, &format!("{name}Value"), &format!("A value of: {}", what.to_lowercase()))),
+                Additional::Schema(values) => {
+                    format!("dict[str, {}]", self.shape(values, &format!("{name}Value"), &format!("A value of: {}", what.to_lowercase())))
+                }
                 Additional::Any => "dict[str, JsonValue]".to_string(),
                 Additional::Forbidden => {
                     let class = self.class(name, o, "HeraldModel", what);
@@ -638,8 +643,7 @@ fn string(rules: &StringRules) -> String {
 }
 
 fn number(rules: &NumberRules) -> String {
-    let args: Vec<String> =
-        rules.bounds(["ge", "le", "gt", "lt", "multiple_of"]).map(|(name, bound)| format!("{name}={bound}")).collect();
+    let args: Vec<String> = rules.bounds(["ge", "le", "gt", "lt", "multiple_of"]).map(|(name, bound)| format!("{name}={bound}")).collect();
     let base = if rules.integer { "int" } else { "float" };
     if args.is_empty() { base.to_string() } else { annotated(base.to_string(), vec![format!("Field({})", args.join(", "))]) }
 }
@@ -651,10 +655,51 @@ fn annotated(base: String, metadata: Vec<String>) -> String {
 /// The Python attribute for a JSON property, and the alias when they differ.
 fn field_name(name: &str) -> (String, Option<String>) {
     const RESERVED: &[&str] = &[
-        "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
-        "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda",
-        "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield", "json", "copy", "dict",
-        "schema", "construct", "validate", "fields", "NULLABLE", "EVENT_TYPE", "SUBJECT",
+        "False",
+        "None",
+        "True",
+        "and",
+        "as",
+        "assert",
+        "async",
+        "await",
+        "break",
+        "class",
+        "continue",
+        "def",
+        "del",
+        "elif",
+        "else",
+        "except",
+        "finally",
+        "for",
+        "from",
+        "global",
+        "if",
+        "import",
+        "in",
+        "is",
+        "lambda",
+        "nonlocal",
+        "not",
+        "or",
+        "pass",
+        "raise",
+        "return",
+        "try",
+        "while",
+        "with",
+        "yield",
+        "json",
+        "copy",
+        "dict",
+        "schema",
+        "construct",
+        "validate",
+        "fields",
+        "NULLABLE",
+        "EVENT_TYPE",
+        "SUBJECT",
     ];
     let mut ident: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
     if ident.is_empty() || ident.starts_with(|c: char| c.is_ascii_digit()) || ident.starts_with('_') {

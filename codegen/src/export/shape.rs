@@ -14,12 +14,7 @@ pub(crate) enum Shape {
     /// `type: boolean`.
     Boolean,
     /// `type: array`.
-    Array {
-        items: Box<Shape>,
-        min_items: Option<u64>,
-        max_items: Option<u64>,
-        unique: bool,
-    },
+    Array { items: Box<Shape>, min_items: Option<u64>, max_items: Option<u64>, unique: bool },
     /// `type: object`.
     Object(ObjectShape),
     /// `const`: exactly this JSON value.
@@ -144,10 +139,7 @@ impl Shape {
                 pattern: map.get("pattern").and_then(Value::as_str).map(str::to_string),
                 format: map.get("format").and_then(Value::as_str).map(str::to_string),
                 utc_only: map.get("offset").and_then(Value::as_str) == Some("utc-only"),
-                values: map
-                    .get("enum")
-                    .and_then(Value::as_array)
-                    .map(|v| v.iter().filter_map(Value::as_str).map(str::to_string).collect()),
+                values: map.get("enum").and_then(Value::as_array).map(|v| v.iter().filter_map(Value::as_str).map(str::to_string).collect()),
             }),
             Some(t @ ("number" | "integer")) => Shape::Number(NumberRules {
                 integer: t == "integer",
@@ -189,11 +181,8 @@ impl Shape {
 
 impl ObjectShape {
     fn from_map(map: &Map<String, Value>) -> ObjectShape {
-        let required: Vec<&str> = map
-            .get("required")
-            .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
+        let required: Vec<&str> =
+            map.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
         let properties = map
             .get("properties")
             .and_then(Value::as_object)

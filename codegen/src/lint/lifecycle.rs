@@ -133,11 +133,7 @@ fn check_states<'a>(ctx: &mut Ctx, lc: &'a Marked) -> BTreeSet<&'a str> {
         }
         let variant = state_variant(name);
         if variant == "Self" {
-            ctx.error(
-                state.mark,
-                format!("state `{name}` would become the Rust variant `Self`, a keyword"),
-                "choose another name",
-            );
+            ctx.error(state.mark, format!("state `{name}` would become the Rust variant `Self`, a keyword"), "choose another name");
         } else if let Some(first) = variants.get(&variant) {
             ctx.error(
                 state.mark,
@@ -162,8 +158,7 @@ fn states_sound(lc: &Marked, states: &BTreeSet<&str>) -> bool {
         && lc.states.iter().all(|s| is_lower_snake(&s.name))
         && lc.initial.as_ref().is_some_and(|i| states.contains(i.name.as_str()))
         && lc.transitions.iter().all(|t| {
-            t.to.as_ref().is_some_and(|to| states.contains(to.name.as_str()))
-                && t.from.iter().all(|f| states.contains(f.name.as_str()))
+            t.to.as_ref().is_some_and(|to| states.contains(to.name.as_str())) && t.from.iter().all(|f| states.contains(f.name.as_str()))
         })
 }
 
@@ -271,16 +266,12 @@ fn check_when_value(ctx: &mut Ctx, number: usize, event: &str, field: &str, valu
             }
         }
         (Some(Kind::Boolean), crate::catalog::YamlValue::Bool(_)) => {}
-        (Some(Kind::Boolean), _) => ctx.error(
-            value.mark,
-            format!("{at} is a boolean, but `when` gives {}", value.kind()),
-            "write `true` or `false`",
-        ),
-        (Some(Kind::Enum(_) | Kind::String(_)), _) => ctx.error(
-            value.mark,
-            format!("{at} is a string, but `when` gives {}", value.kind()),
-            "quote the value: `\"…\"`",
-        ),
+        (Some(Kind::Boolean), _) => {
+            ctx.error(value.mark, format!("{at} is a boolean, but `when` gives {}", value.kind()), "write `true` or `false`")
+        }
+        (Some(Kind::Enum(_) | Kind::String(_)), _) => {
+            ctx.error(value.mark, format!("{at} is a string, but `when` gives {}", value.kind()), "quote the value: `\"…\"`")
+        }
     }
 }
 

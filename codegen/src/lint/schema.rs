@@ -43,18 +43,7 @@ const SUMMARY: &str = "Herald supports `type`, `properties`, `required`, `additi
     `uniqueItems`, `$ref` to `#/$defs/Name`, `$defs` and annotations (`description`, `title`, `default`, `examples`)";
 const TYPES: &[&str] = &["object", "string", "number", "integer", "boolean", "array"];
 /// The formats the generated `validate()` checks (see `herald::formats`).
-const FORMATS: &[&str] = &[
-    "date-time",
-    "date",
-    "time",
-    "email",
-    "hostname",
-    "ipv4",
-    "ipv6",
-    "uri",
-    "uri-reference",
-    "uuid",
-];
+const FORMATS: &[&str] = &["date-time", "date", "time", "email", "hostname", "ipv4", "ipv6", "uri", "uri-reference", "uuid"];
 
 /// Lint the `data:` schema of `event`: Herald's subset, plus the top level
 /// must be `type: object`.
@@ -71,11 +60,7 @@ pub(crate) fn data(ctx: &mut Ctx, event: &str, node: &Node) {
                 "add `type: object`: event data is always a JSON object",
             ),
             Some(t) => {
-                if let Some(ty) = t
-                    .value
-                    .as_str()
-                    .filter(|t| *t != "object" && TYPES.contains(t))
-                {
+                if let Some(ty) = t.value.as_str().filter(|t| *t != "object" && TYPES.contains(t)) {
                     ctx.error(
                         t.value.mark,
                         format!("the data schema of `{event}` is `type: {ty}`"),
@@ -90,12 +75,7 @@ pub(crate) fn data(ctx: &mut Ctx, event: &str, node: &Node) {
 
 /// Lint an inline JSON Schema of a shorthand field at `pointer`.
 pub(crate) fn inline(ctx: &mut Ctx, event: &str, node: &Node, pointer: &str) {
-    Walker {
-        ctx,
-        event,
-        defs: Vec::new(),
-    }
-    .node(node, pointer, false);
+    Walker { ctx, event, defs: Vec::new() }.node(node, pointer, false);
 }
 
 struct Walker<'c> {
@@ -108,11 +88,7 @@ struct Walker<'c> {
 impl Walker<'_> {
     /// "`ai.x.y` at /properties/foo", or just "`ai.x.y`" at the root.
     fn at(&self, pointer: &str) -> String {
-        if pointer.is_empty() {
-            format!("`{}`", self.event)
-        } else {
-            format!("`{}` at {pointer}", self.event)
-        }
+        if pointer.is_empty() { format!("`{}`", self.event) } else { format!("`{}` at {pointer}", self.event) }
     }
 
     fn node(&mut self, node: &Node, pointer: &str, top: bool) {
@@ -237,11 +213,7 @@ impl Walker<'_> {
                         Some(s) => format!("did you mean `{s}`? {formats}"),
                         None => formats,
                     };
-                    self.ctx.error(
-                        value.mark,
-                        format!("unsupported format `{f}` in {at}"),
-                        help,
-                    );
+                    self.ctx.error(value.mark, format!("unsupported format `{f}` in {at}"), help);
                 }
             },
             "minimum" | "maximum" => {
@@ -251,11 +223,7 @@ impl Walker<'_> {
             }
             key @ ("exclusiveMinimum" | "exclusiveMaximum") => {
                 if matches!(value.value, YamlValue::Bool(_)) {
-                    let bound = if key == "exclusiveMinimum" {
-                        "minimum"
-                    } else {
-                        "maximum"
-                    };
+                    let bound = if key == "exclusiveMinimum" { "minimum" } else { "maximum" };
                     self.ctx.error(
                         value.mark,
                         format!("boolean `{key}` in {at} is draft-4 style"),
@@ -270,8 +238,7 @@ impl Walker<'_> {
                     self.expected(entry, pointer, "a number greater than 0");
                 }
             }
-            "minLength" | "maxLength" | "minItems" | "maxItems" | "minProperties"
-            | "maxProperties" => {
+            "minLength" | "maxLength" | "minItems" | "maxItems" | "minProperties" | "maxProperties" => {
                 if !matches!(value.value, YamlValue::Int(i) if i >= 0) {
                     self.expected(entry, pointer, "a non-negative integer");
                 }
@@ -307,23 +274,16 @@ impl Walker<'_> {
                     return self.expected(entry, pointer, "a mapping of named schemas");
                 };
                 for def in defs {
-                    let ok = def
-                        .key
-                        .chars()
-                        .next()
-                        .is_some_and(|c| c.is_ascii_alphabetic())
-                        && def
-                            .key
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    let ok = def.key.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                        && def.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
                     if !ok {
-                        self.ctx.error(def.key_mark, format!("definition name `{}` in `{}` is not a valid type name", def.key, self.event), "use letters, digits and `_`, starting with a letter (it becomes a Rust type)");
+                        self.ctx.error(
+                            def.key_mark,
+                            format!("definition name `{}` in `{}` is not a valid type name", def.key, self.event),
+                            "use letters, digits and `_`, starting with a letter (it becomes a Rust type)",
+                        );
                     }
-                    self.node(
-                        &def.value,
-                        &format!("/$defs/{}", escape_pointer(&def.key)),
-                        false,
-                    );
+                    self.node(&def.value, &format!("/$defs/{}", escape_pointer(&def.key)), false);
                 }
             }
             key => self.unsupported(entry.key_mark, key, pointer),
@@ -342,9 +302,7 @@ impl Walker<'_> {
             "prefixItems" | "contains" | "minContains" | "maxContains" | "unevaluatedItems" => {
                 "use `items` with one schema for every element".to_string()
             }
-            "dependentRequired" | "dependentSchemas" | "dependencies" => {
-                "make the fields required, or split the event type".to_string()
-            }
+            "dependentRequired" | "dependentSchemas" | "dependencies" => "make the fields required, or split the event type".to_string(),
             "nullable" => "leave the property out of `required` instead (`name?:` in the shorthand)".to_string(),
             _ => match did_you_mean(key, SUPPORTED) {
                 Some(s) => format!("did you mean `{s}`?"),
@@ -352,11 +310,7 @@ impl Walker<'_> {
             },
         };
         let at = self.at(pointer);
-        self.ctx.error(
-            mark,
-            format!("unsupported JSON Schema keyword `{key}` in {at}"),
-            format!("{SUMMARY}; {advice}"),
-        );
+        self.ctx.error(mark, format!("unsupported JSON Schema keyword `{key}` in {at}"), format!("{SUMMARY}; {advice}"));
     }
 
     fn type_keyword(&mut self, entry: &Entry, pointer: &str) {
@@ -365,19 +319,14 @@ impl Walker<'_> {
         let value = &entry.value;
         match &value.value {
             YamlValue::Str(t) if TYPES.contains(&t.as_str()) => {}
-            YamlValue::Str(t) if t == "null" => self.ctx.error(
-                value.mark,
-                format!("type `null` in {at} is not supported"),
-                optional,
-            ),
+            YamlValue::Str(t) if t == "null" => self.ctx.error(value.mark, format!("type `null` in {at} is not supported"), optional),
             YamlValue::Str(t) => {
                 let types = format!("supported types are {}", one_of(TYPES));
                 let help = match did_you_mean(t, TYPES) {
                     Some(s) => format!("did you mean `{s}`? {types}"),
                     None => types,
                 };
-                self.ctx
-                    .error(value.mark, format!("unknown type `{t}` in {at}"), help);
+                self.ctx.error(value.mark, format!("unknown type `{t}` in {at}"), help);
             }
             YamlValue::Seq(_) => self.ctx.error(
                 value.mark,
@@ -392,42 +341,26 @@ impl Walker<'_> {
         let Some(items) = entry.value.items() else {
             return self.expected(entry, pointer, "a sequence of property names");
         };
-        let props = parent
-            .get("properties")
-            .and_then(|p| p.value.entries())
-            .unwrap_or_default();
+        let props = parent.get("properties").and_then(|p| p.value.entries()).unwrap_or_default();
         let names: Vec<&str> = props.iter().map(|p| p.key.as_str()).collect();
         let at = self.at(pointer);
         for (i, item) in items.iter().enumerate() {
             let Some(name) = item.as_str() else {
                 self.ctx.error(
                     item.mark,
-                    format!(
-                        "`required` in {at} lists {}, not a property name",
-                        item.kind()
-                    ),
+                    format!("`required` in {at} lists {}, not a property name", item.kind()),
                     "list property names as strings",
                 );
                 continue;
             };
             if items[..i].iter().any(|p| p.as_str() == Some(name)) {
-                self.ctx.error(
-                    item.mark,
-                    format!("`required` in {at} lists `{name}` twice"),
-                    "list each property once",
-                );
+                self.ctx.error(item.mark, format!("`required` in {at} lists `{name}` twice"), "list each property once");
             } else if !names.contains(&name) {
                 let help = match did_you_mean(name, &names) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => {
-                        "declare it under `properties` or remove it from `required`".to_string()
-                    }
+                    None => "declare it under `properties` or remove it from `required`".to_string(),
                 };
-                self.ctx.error(
-                    item.mark,
-                    format!("`required` in {at} lists `{name}`, which is not a declared property"),
-                    help,
-                );
+                self.ctx.error(item.mark, format!("`required` in {at} lists `{name}`, which is not a declared property"), help);
             }
         }
     }
@@ -437,20 +370,16 @@ impl Walker<'_> {
             return self.expected(entry, pointer, "a non-empty sequence of strings");
         };
         let at = self.at(pointer);
-        if let Some(t) = parent
-            .get("type")
-            .and_then(|t| t.value.as_str())
-            .filter(|t| *t != "string")
-        {
-            self.ctx.error(
-                entry.key_mark,
-                format!("`enum` in {at} is on a `{t}`"),
-                "Herald supports enums of strings: use `type: string`",
-            );
+        if let Some(t) = parent.get("type").and_then(|t| t.value.as_str()).filter(|t| *t != "string") {
+            self.ctx.error(entry.key_mark, format!("`enum` in {at} is on a `{t}`"), "Herald supports enums of strings: use `type: string`");
         }
         for (i, item) in items.iter().enumerate() {
             match item.as_str() {
-                None => self.ctx.error(item.mark, format!("`enum` in {at} has a value that is {}", item.kind()), "Herald supports enums of strings; bound numbers with `minimum`/`maximum` or use `const`"),
+                None => self.ctx.error(
+                    item.mark,
+                    format!("`enum` in {at} has a value that is {}", item.kind()),
+                    "Herald supports enums of strings; bound numbers with `minimum`/`maximum` or use `const`",
+                ),
                 Some(s) if items[..i].iter().any(|p| p.as_str() == Some(s)) => {
                     self.ctx.error(item.mark, format!("`enum` in {at} lists `{s}` twice"), "list each value once")
                 }

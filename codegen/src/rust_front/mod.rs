@@ -212,8 +212,7 @@ impl StructEvent {
         let type_name = &event.type_name;
         let version = event.version;
         let schema = serde_json::to_string(&event.schema).unwrap_or_else(|_| "{}".to_string());
-        let renames: BTreeMap<String, String> =
-            self.fields.iter().map(|f| (f.rust_name.clone(), f.wire_name.clone())).collect();
+        let renames: BTreeMap<String, String> = self.fields.iter().map(|f| (f.rust_name.clone(), f.wire_name.clone())).collect();
         let validate = emit::emit_external_validate(ty, &event, &self.shape(), renames, opts)?;
         Ok(quote! {
             #[automatically_derived]
@@ -275,8 +274,20 @@ mod tests {
             stream_key: StreamKey::Default,
             deny_unknown_fields: false,
             fields: vec![
-                StructField { rust_name: "run_id".into(), wire_name: "run_id".into(), schema: json!({"type": "string", "format": "uuid"}), required: true, is_option: false },
-                StructField { rust_name: "name".into(), wire_name: "feature_name".into(), schema: json!({"type": "string", "minLength": 1}), required: false, is_option: true },
+                StructField {
+                    rust_name: "run_id".into(),
+                    wire_name: "run_id".into(),
+                    schema: json!({"type": "string", "format": "uuid"}),
+                    required: true,
+                    is_option: false,
+                },
+                StructField {
+                    rust_name: "name".into(),
+                    wire_name: "feature_name".into(),
+                    schema: json!({"type": "string", "minLength": 1}),
+                    required: false,
+                    is_option: true,
+                },
             ],
         }
     }

@@ -131,13 +131,7 @@ fn value_schema(ty: &syn::Type, top: bool) -> syn::Result<(Value, Option<StrictF
     Ok((schema, None))
 }
 
-fn strict(
-    schema: Value,
-    format: StrictFormat,
-    is_herald: bool,
-    top: bool,
-    ty: &syn::Type,
-) -> syn::Result<(Value, Option<StrictFormat>)> {
+fn strict(schema: Value, format: StrictFormat, is_herald: bool, top: bool, ty: &syn::Type) -> syn::Result<(Value, Option<StrictFormat>)> {
     if is_herald {
         return Ok((schema, None));
     }
@@ -199,10 +193,7 @@ mod tests {
         let opt = schema("Option<String>").unwrap();
         assert!(opt.optional);
         assert_eq!(opt.schema, json!({"type": "string"}));
-        assert_eq!(
-            schema("Option<serde_json::Map<String, serde_json::Value>>").unwrap().schema,
-            json!({"type": "object"})
-        );
+        assert_eq!(schema("Option<serde_json::Map<String, serde_json::Value>>").unwrap().schema, json!({"type": "object"}));
         assert_eq!(
             schema("Vec<BTreeMap<String, f64>>").unwrap().schema,
             json!({"type": "array", "items": {"type": "object", "additionalProperties": {"type": "number"}}})

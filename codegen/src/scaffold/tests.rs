@@ -28,13 +28,7 @@ lifecycle:
 
 #[test]
 fn a_clean_append_keeps_every_byte_and_lints() {
-    let added = add_event(
-        "events.yaml",
-        SMALL,
-        "ai.run.paused",
-        "reason?: string, attempts: integer, tags?: list<string>",
-    )
-    .unwrap();
+    let added = add_event("events.yaml", SMALL, "ai.run.paused", "reason?: string, attempts: integer, tags?: list<string>").unwrap();
     // Everything before and after the new entry is byte for byte the same.
     let split = SMALL.find("\n\n# ── statuses ──").unwrap() + 1;
     assert!(added.text.starts_with(&SMALL[..split]));
@@ -46,15 +40,8 @@ fn a_clean_append_keeps_every_byte_and_lints() {
     );
     assert_eq!(added.line, 15);
     assert_eq!(added.text.lines().nth(14), Some("    ai.run.paused:"));
-    assert_eq!(
-        added.notes,
-        vec!["added `run_id: uuid`, the stream key every event carries".to_string()]
-    );
-    assert!(
-        added
-            .handler
-            .starts_with("async fn on_run_paused(&self, ctx: &EventContext<'_>, data: RunPaused)")
-    );
+    assert_eq!(added.notes, vec!["added `run_id: uuid`, the stream key every event carries".to_string()]);
+    assert!(added.handler.starts_with("async fn on_run_paused(&self, ctx: &EventContext<'_>, data: RunPaused)"));
     let catalog = crate::catalog::parse("events.yaml", &added.text).unwrap();
     assert_eq!(catalog.event("ai.run.paused").unwrap().version, 1);
 }
@@ -63,9 +50,7 @@ fn a_clean_append_keeps_every_byte_and_lints() {
 fn the_generated_handler_trait_asks_for_the_new_method() {
     let added = add_event("events.yaml", SMALL, "ai.run.paused", "run_id: uuid").unwrap();
     let catalog = crate::catalog::parse("events.yaml", &added.text).unwrap();
-    let code = crate::emit::emit_catalog(&catalog, &crate::emit::EmitOptions::default())
-        .unwrap()
-        .to_string();
+    let code = crate::emit::emit_catalog(&catalog, &crate::emit::EmitOptions::default()).unwrap().to_string();
     assert!(code.contains("fn on_run_paused"), "{code}");
 }
 
@@ -74,24 +59,11 @@ fn appends_at_the_end_when_events_is_last_and_to_the_project_catalog() {
     let text = "prefix: ai\nevents:\n  ai.run.started:\n    description: d\n    version: 1\n    fields: {run_id: uuid}\n    examples: [{run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10}]";
     let added = add_event("events.yaml", text, "ai.run.paused", "").unwrap();
     assert!(added.text.starts_with(text));
-    assert!(
-        added
-            .text
-            .contains("\n\n  ai.run.paused:\n    description:"),
-        "{}",
-        added.text
-    );
+    assert!(added.text.contains("\n\n  ai.run.paused:\n    description:"), "{}", added.text);
     assert!(crate::catalog::parse("events.yaml", &added.text).is_ok());
 
-    let project =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events.yaml")).unwrap();
-    let added = add_event(
-        "events.yaml",
-        &project,
-        "ai.myfeature.paused",
-        "run_id: uuid, feature_name: string, at?: datetime",
-    )
-    .unwrap();
+    let project = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events.yaml")).unwrap();
+    let added = add_event("events.yaml", &project, "ai.myfeature.paused", "run_id: uuid, feature_name: string, at?: datetime").unwrap();
     let catalog = crate::catalog::parse("events.yaml", &added.text).unwrap();
     assert_eq!(catalog.events.len(), 23);
     // The entry lands after the last event, before the lifecycle's comment.
@@ -102,29 +74,16 @@ fn appends_at_the_end_when_events_is_last_and_to_the_project_catalog() {
 
 #[test]
 fn refuses_a_bad_name_a_duplicate_and_bad_fields() {
-    let err = |name: &str, fields: &str| {
-        add_event("events.yaml", SMALL, name, fields)
-            .unwrap_err()
-            .join("\n")
-    };
+    let err = |name: &str, fields: &str| add_event("events.yaml", SMALL, name, fields).unwrap_err().join("\n");
     assert_eq!(
         err("ai.Run.Paused", ""),
         "event type `ai.Run.Paused` breaks the naming rule `{prefix}.{domain}.{action}`: segments must be lower snake case; rename it to `ai.run.paused`"
     );
     assert!(err("ml.run.paused", "").contains("the first segment must be the catalog prefix `ai`"));
+    assert_eq!(err("ai.run.started", ""), "`ai.run.started` already exists at events.yaml:6:5; choose another name, or edit that entry");
+    assert_eq!(err("ai.run.paused", "run_id: uuidd"), "unknown type `uuidd` for field `run_id`; did you mean `uuid`?");
     assert_eq!(
-        err("ai.run.started", ""),
-        "`ai.run.started` already exists at events.yaml:6:5; choose another name, or edit that entry"
-    );
-    assert_eq!(
-        err("ai.run.paused", "run_id: uuidd"),
-        "unknown type `uuidd` for field `run_id`; did you mean `uuid`?"
-    );
-    assert_eq!(
-        err(
-            "ai.run.paused",
-            "Reason: string, note, x: string, x: integer"
-        ),
+        err("ai.run.paused", "Reason: string, note, x: string, x: integer"),
         "field name `Reason` is not lower snake case or is a Rust keyword; rename it to `reason`\n\
          `--fields` item `note` has no type; write it as `note: string`\n\
          field `x` is listed twice in `--fields`; keep one"
@@ -135,20 +94,8 @@ fn refuses_a_bad_name_a_duplicate_and_bad_fields() {
 
 #[test]
 fn refuses_a_catalog_that_does_not_lint_or_uses_flow_style() {
-    let broken = add_event(
-        "events.yaml",
-        "prefix: ai\nevents: {}\n",
-        "ai.run.paused",
-        "",
-    )
-    .unwrap_err();
-    assert!(
-        broken
-            .last()
-            .unwrap()
-            .contains("does not lint; fix it before adding"),
-        "{broken:?}"
-    );
+    let broken = add_event("events.yaml", "prefix: ai\nevents: {}\n", "ai.run.paused", "").unwrap_err();
+    assert!(broken.last().unwrap().contains("does not lint; fix it before adding"), "{broken:?}");
     let flow = "prefix: ai\nevents: {ai.run.started: {description: d, version: 1, fields: {run_id: uuid}, examples: [{run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10}]}}\n";
     let err = add_event("events.yaml", flow, "ai.run.paused", "").unwrap_err();
     assert!(err[0].contains("not a block mapping"), "{err:?}");
@@ -178,10 +125,7 @@ fn the_trybuild_fixture_is_what_herald_new_writes() {
 fn crlf_files_keep_their_line_endings() {
     let crlf = SMALL.replace('\n', "\r\n");
     let added = add_event("events.yaml", &crlf, "ai.run.paused", "").unwrap();
-    assert!(
-        !added.text.replace("\r\n", "").contains('\n'),
-        "a bare LF was written"
-    );
+    assert!(!added.text.replace("\r\n", "").contains('\n'), "a bare LF was written");
     assert!(crate::catalog::parse("events.yaml", &added.text).is_ok());
 }
 

@@ -116,26 +116,14 @@ pub struct Build<'a> {
 /// returned, one message each.
 pub fn build(catalog: &Catalog, type_name: &str, opts: &Build<'_>) -> Result<Value, Vec<String>> {
     let event = catalog.event(type_name).ok_or_else(|| {
-        let names: Vec<&str> = catalog
-            .events
-            .iter()
-            .map(|e| e.type_name.as_str())
-            .collect();
+        let names: Vec<&str> = catalog.events.iter().map(|e| e.type_name.as_str()).collect();
         let help = match crate::lint::did_you_mean(type_name, &names) {
             Some(s) => format!("did you mean `{s}`?"),
-            None => "`herald check events.yaml` lists nothing; see the `events:` of the catalog"
-                .to_string(),
+            None => "`herald check events.yaml` lists nothing; see the `events:` of the catalog".to_string(),
         };
-        vec![format!(
-            "`{type_name}` is not an event type of {}; {help}",
-            catalog.source_name
-        )]
+        vec![format!("`{type_name}` is not an event type of {}; {help}", catalog.source_name)]
     })?;
-    let mut data = match opts
-        .example
-        .checked_sub(1)
-        .and_then(|i| event.examples.get(i))
-    {
+    let mut data = match opts.example.checked_sub(1).and_then(|i| event.examples.get(i)) {
         Some(d) => d.clone(),
         None if event.examples.is_empty() => json!({}),
         None => {
@@ -200,34 +188,24 @@ fn check_data(event: &EventType, data: &Value) -> Result<(), Vec<String>> {
 /// `a.b=value`: set a (nested) field. The value is JSON when it parses as
 /// JSON, else a string.
 pub fn apply_set(data: &mut Value, spec: &str) -> Result<(), String> {
-    let (path, raw) = spec
-        .split_once('=')
-        .ok_or_else(|| format!("`--set {spec}` has no `=`; write `--set field=value`"))?;
+    let (path, raw) = spec.split_once('=').ok_or_else(|| format!("`--set {spec}` has no `=`; write `--set field=value`"))?;
     let path: Vec<&str> = path.trim().split('.').collect();
     if path.iter().any(|p| p.is_empty()) {
-        return Err(format!(
-            "`--set {spec}`: the field name is empty; write `--set field=value` (`a.b=value` for a nested field)"
-        ));
+        return Err(format!("`--set {spec}`: the field name is empty; write `--set field=value` (`a.b=value` for a nested field)"));
     }
     let value = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
     let mut node = data;
     for (i, key) in path.iter().enumerate() {
         if !node.is_object() {
             let at = path[..i].join(".");
-            return Err(format!(
-                "`--set {spec}`: `{at}` is not an object, so it has no field `{key}`"
-            ));
+            return Err(format!("`--set {spec}`: `{at}` is not an object, so it has no field `{key}`"));
         }
-        let map = node
-            .as_object_mut()
-            .ok_or_else(|| format!("`--set {spec}`: not an object"))?;
+        let map = node.as_object_mut().ok_or_else(|| format!("`--set {spec}`: not an object"))?;
         if i + 1 == path.len() {
             map.insert(key.to_string(), value);
             return Ok(());
         }
-        node = map
-            .entry(key.to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
+        node = map.entry(key.to_string()).or_insert_with(|| Value::Object(Map::new()));
     }
     Ok(())
 }
@@ -268,25 +246,15 @@ fn rfc3339(t: SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, d.subsec_millis())
 }
 
 /// Headers and body of the request carrying `envelope` in `mode`.
 pub fn request(envelope: &Value, mode: Mode) -> (Vec<(String, String)>, Vec<u8>) {
     match mode {
-        Mode::Structured => (
-            vec![(
-                "Content-Type".into(),
-                "application/cloudevents+json; charset=utf-8".into(),
-            )],
-            envelope.to_string().into_bytes(),
-        ),
+        Mode::Structured => {
+            (vec![("Content-Type".into(), "application/cloudevents+json; charset=utf-8".into())], envelope.to_string().into_bytes())
+        }
         Mode::Binary => {
             let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
             for (name, value) in envelope.as_object().into_iter().flatten() {
@@ -301,9 +269,7 @@ pub fn request(envelope: &Value, mode: Mode) -> (Vec<(String, String)>, Vec<u8>)
                 // as the CloudEvents HTTP binding says.
                 headers.push((format!("ce-{name}"), percent_encode(&text)));
             }
-            let body = envelope
-                .get("data")
-                .map_or_else(Vec::new, |d| d.to_string().into_bytes());
+            let body = envelope.get("data").map_or_else(Vec::new, |d| d.to_string().into_bytes());
             (headers, body)
         }
     }
@@ -344,12 +310,7 @@ fn show_answer(resp: &http::Response, out: &mut dyn Write, err: &mut dyn Write) 
                     v.get("title").and_then(Value::as_str).unwrap_or("error"),
                     v.get("detail").and_then(Value::as_str).unwrap_or_default()
                 );
-                for e in v
-                    .get("errors")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
+                for e in v.get("errors").and_then(Value::as_array).into_iter().flatten() {
                     let pointer = e.get("pointer").and_then(Value::as_str).unwrap_or_default();
                     let message = e.get("message").and_then(Value::as_str).unwrap_or_default();
                     s.push_str(&format!("\n  {pointer}: {message}"));
@@ -357,11 +318,7 @@ fn show_answer(resp: &http::Response, out: &mut dyn Write, err: &mut dyn Write) 
                 s
             },
         );
-        let _ = writeln!(
-            err,
-            "error: the server answered {} {}: {detail}",
-            resp.status, resp.reason
-        );
+        let _ = writeln!(err, "error: the server answered {} {}: {detail}", resp.status, resp.reason);
     }
 }
 
@@ -372,9 +329,7 @@ fn unreachable_help(url: &http::Url, failure: &http::Failure) -> String {
             url.path
         ),
         http::Failure::Handshake(why) => format!("{why}; nothing was sent"),
-        http::Failure::Exchange(why) => format!(
-            "{why}; the event may or may not have been stored (resending the same id is safe)"
-        ),
+        http::Failure::Exchange(why) => format!("{why}; the event may or may not have been stored (resending the same id is safe)"),
     }
 }
 
@@ -399,21 +354,14 @@ pub fn run(args: &SendArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         return replay::replay(file, &url, &tls, timeout, out, err);
     }
     let Some(type_name) = &args.type_name else {
-        let _ = writeln!(
-            err,
-            "error: name the event type to send (`herald send ai.run.started`), or replay a file with `--file`"
-        );
+        let _ = writeln!(err, "error: name the event type to send (`herald send ai.run.started`), or replay a file with `--file`");
         return CANNOT_RUN;
     };
     let catalog = match catalog::load(&args.catalog) {
         Ok(c) => c,
         Err(diags) => {
             let _ = writeln!(err, "{diags}");
-            let _ = writeln!(
-                err,
-                "error: cannot build an event from {}; pass `--catalog PATH`",
-                args.catalog.display()
-            );
+            let _ = writeln!(err, "error: cannot build an event from {}; pass `--catalog PATH`", args.catalog.display());
             return CANNOT_RUN;
         }
     };

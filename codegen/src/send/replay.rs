@@ -26,40 +26,22 @@ pub(super) fn replay(
             return CANNOT_RUN;
         }
     };
-    let lines: Vec<(usize, &str)> = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim()))
-        .filter(|(_, l)| !l.is_empty())
-        .collect();
+    let lines: Vec<(usize, &str)> = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty()).collect();
     let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
     let mut failures = Vec::new();
     for (n, (line_no, line)) in lines.iter().enumerate() {
         let outcome = match serde_json::from_str::<Value>(line) {
             Err(e) => Err(format!("not JSON: {e}")),
-            Ok(v) if !(v.is_object() || v.is_array()) => {
-                Err("not an envelope object or a batch array".to_string())
-            }
+            Ok(v) if !(v.is_object() || v.is_array()) => Err("not an envelope object or a batch array".to_string()),
             Ok(v) => {
-                let media = if v.is_array() {
-                    "application/cloudevents-batch+json"
-                } else {
-                    "application/cloudevents+json"
-                };
-                let headers = vec![(
-                    "Content-Type".to_string(),
-                    format!("{media}; charset=utf-8"),
-                )];
+                let media = if v.is_array() { "application/cloudevents-batch+json" } else { "application/cloudevents+json" };
+                let headers = vec![("Content-Type".to_string(), format!("{media}; charset=utf-8"))];
                 match http::post(url, tls, &headers, line.as_bytes(), timeout) {
                     Ok(resp) => Ok(resp),
                     Err(failure) => {
                         let _ = writeln!(err);
                         let _ = writeln!(err, "error: {}", unreachable_help(url, &failure));
-                        let _ = writeln!(
-                            err,
-                            "stopped at line {line_no} of {}; {n} line(s) were sent before",
-                            file.display()
-                        );
+                        let _ = writeln!(err, "stopped at line {line_no} of {}; {n} line(s) were sent before", file.display());
                         return CANNOT_RUN;
                     }
                 }
@@ -77,31 +59,15 @@ pub(super) fn replay(
                     .ok()
                     .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_string))
                     .unwrap_or(resp.body);
-                failures.push(format!(
-                    "line {line_no}: {} {}: {detail}",
-                    resp.status, resp.reason
-                ));
+                failures.push(format!("line {line_no}: {} {}: {detail}", resp.status, resp.reason));
             }
             Err(why) => failures.push(format!("line {line_no}: {why}")),
         }
-        let _ = write!(
-            err,
-            "\r{}: {}/{} sent — {}",
-            file.display(),
-            n + 1,
-            lines.len(),
-            summary(&statuses)
-        );
+        let _ = write!(err, "\r{}: {}/{} sent — {}", file.display(), n + 1, lines.len(), summary(&statuses));
         let _ = err.flush();
     }
     let _ = writeln!(err);
-    let _ = writeln!(
-        out,
-        "{}: {} line(s): {}",
-        file.display(),
-        lines.len(),
-        summary(&statuses)
-    );
+    let _ = writeln!(out, "{}: {} line(s): {}", file.display(), lines.len(), summary(&statuses));
     const SHOWN: usize = 20;
     for f in failures.iter().take(SHOWN) {
         let _ = writeln!(out, "  {f}");
@@ -113,9 +79,5 @@ pub(super) fn replay(
 }
 
 fn summary(statuses: &BTreeMap<String, usize>) -> String {
-    statuses
-        .iter()
-        .map(|(s, n)| format!("{s} ×{n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    statuses.iter().map(|(s, n)| format!("{s} ×{n}")).collect::<Vec<_>>().join(", ")
 }

@@ -28,23 +28,17 @@ impl Tls {
     pub fn new(cacert: Option<&Path>) -> Result<Tls, String> {
         use rustls::pki_types::CertificateDer;
         use rustls::pki_types::pem::PemObject;
-        let mut roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
+        let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         if let Some(file) = cacert {
             let shown = file.display();
             let certs = CertificateDer::pem_file_iter(file)
                 .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
                 .map_err(|e| format!("cannot read the CA certificates in {shown}: {e}; pass a PEM file (`-----BEGIN CERTIFICATE-----`)"))?;
             if certs.is_empty() {
-                return Err(format!(
-                    "{shown} holds no certificate; pass a PEM file with `-----BEGIN CERTIFICATE-----` blocks"
-                ));
+                return Err(format!("{shown} holds no certificate; pass a PEM file with `-----BEGIN CERTIFICATE-----` blocks"));
             }
             for cert in certs {
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("{shown}: not a usable CA certificate: {e}"))?;
+                roots.add(cert).map_err(|e| format!("{shown}: not a usable CA certificate: {e}"))?;
             }
         }
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
@@ -53,9 +47,7 @@ impl Tls {
             .map_err(|e| format!("cannot set up TLS: {e}"))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        Ok(Tls {
-            config: std::sync::Arc::new(config),
-        })
+        Ok(Tls { config: std::sync::Arc::new(config) })
     }
 
     /// Without the `tls` feature: only `--cacert` is refused here; an
@@ -75,11 +67,9 @@ impl Tls {
     pub fn wrap(&self, host: &str, mut tcp: TcpStream) -> Result<Box<dyn Conn>, String> {
         let name = rustls::pki_types::ServerName::try_from(host.to_string())
             .map_err(|e| format!("`{host}` cannot be checked against a certificate: {e}"))?;
-        let mut conn = rustls::ClientConnection::new(self.config.clone(), name)
-            .map_err(|e| format!("cannot start TLS: {e}"))?;
+        let mut conn = rustls::ClientConnection::new(self.config.clone(), name).map_err(|e| format!("cannot start TLS: {e}"))?;
         while conn.is_handshaking() {
-            conn.complete_io(&mut tcp)
-                .map_err(|e| format!("{e}{}", hint(&e)))?;
+            conn.complete_io(&mut tcp).map_err(|e| format!("{e}{}", hint(&e)))?;
         }
         Ok(Box::new(rustls::StreamOwned::new(conn, tcp)))
     }
@@ -92,7 +82,8 @@ impl Tls {
 }
 
 #[cfg(not(feature = "tls"))]
-const NO_TLS: &str = "this `herald` was built without TLS (the `tls` feature of herald-codegen); rebuild it with that feature, or use an http:// URL";
+const NO_TLS: &str =
+    "this `herald` was built without TLS (the `tls` feature of herald-codegen); rebuild it with that feature, or use an http:// URL";
 
 /// What to do about a failed TLS exchange, to append to its message: a
 /// certificate issued for another name, or one the client does not trust
@@ -102,9 +93,7 @@ pub(super) fn hint(e: &std::io::Error) -> &'static str {
     {
         use rustls::{CertificateError, Error};
         match e.get_ref().and_then(|inner| inner.downcast_ref::<Error>()) {
-            Some(Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => {
+            Some(Error::InvalidCertificate(CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. })) => {
                 return " — the server's certificate does not name this host; use the host name or address it was issued for in `--url`";
             }
             Some(Error::InvalidCertificate(_)) => {
@@ -127,18 +116,11 @@ mod tests {
 
     #[test]
     fn hints_name_the_fix_for_each_certificate_failure() {
-        let tls = |e: CertificateError| {
-            hint(&Error::new(
-                ErrorKind::InvalidData,
-                TlsError::InvalidCertificate(e),
-            ))
-        };
+        let tls = |e: CertificateError| hint(&Error::new(ErrorKind::InvalidData, TlsError::InvalidCertificate(e)));
         assert!(tls(CertificateError::UnknownIssuer).contains("--cacert FILE"));
         assert!(tls(CertificateError::NotValidForName).contains("does not name this host"));
         let context = CertificateError::NotValidForNameContext {
-            expected: rustls::pki_types::ServerName::try_from("example.com")
-                .unwrap()
-                .to_owned(),
+            expected: rustls::pki_types::ServerName::try_from("example.com").unwrap().to_owned(),
             presented: vec!["127.0.0.1".into()],
         };
         assert!(tls(context).contains("does not name this host"));

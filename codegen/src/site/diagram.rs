@@ -47,7 +47,8 @@ pub fn lifecycle_svg(lifecycle: &Lifecycle, current: Option<&str>) -> Markup {
     // One arrow per (from, to); events that make the same move share it.
     let mut edges: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
     for t in &lifecycle.transitions {
-        let when: Vec<String> = t.when.iter().map(|(k, v)| format!("{k} = {}", v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect();
+        let when: Vec<String> =
+            t.when.iter().map(|(k, v)| format!("{k} = {}", v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect();
         let label = if when.is_empty() { t.on.clone() } else { format!("{} [{}]", t.on, when.join(", ")) };
         for from in &t.from {
             edges.entry((from.as_str(), t.to.as_str())).or_default().push(label.clone());
@@ -186,7 +187,12 @@ mod tests {
     fn a_cycle_does_not_loop() {
         let mut l = lifecycle();
         l.terminal.clear();
-        l.transitions.push(Transition { on: "ai.run.retried".into(), when: BTreeMap::new(), from: vec!["failed".into()], to: "running".into() });
+        l.transitions.push(Transition {
+            on: "ai.run.retried".into(),
+            when: BTreeMap::new(),
+            from: vec!["failed".into()],
+            to: "running".into(),
+        });
         let cols = columns(&l);
         assert_eq!(cols.values().map(Vec::len).sum::<usize>(), 4);
         assert_eq!(cols[&0], ["queued"]);

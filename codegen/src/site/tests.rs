@@ -103,7 +103,10 @@ fn rendering_is_deterministic() {
 fn maud_splices_escape_markup_and_attribute_quotes() {
     let hostile = "\"><script>alert('x')</script>&";
     let out = maud::html! { p title=(hostile) { (hostile) } }.into_string();
-    assert_eq!(out, "<p title=\"&quot;&gt;&lt;script&gt;alert('x')&lt;/script&gt;&amp;\">&quot;&gt;&lt;script&gt;alert('x')&lt;/script&gt;&amp;</p>");
+    assert_eq!(
+        out,
+        "<p title=\"&quot;&gt;&lt;script&gt;alert('x')&lt;/script&gt;&amp;\">&quot;&gt;&lt;script&gt;alert('x')&lt;/script&gt;&amp;</p>"
+    );
 }
 
 #[test]

@@ -37,7 +37,8 @@ pub fn fields(schema: &Value) -> Vec<FieldRow> {
 
 fn object_rows(schema: &Value, defs: Option<&Map<String, Value>>, prefix: &str, depth: usize, rows: &mut Vec<FieldRow>) {
     let Some(props) = schema.get("properties").and_then(Value::as_object) else { return };
-    let required: Vec<&str> = schema.get("required").and_then(Value::as_array).map_or_else(Vec::new, |r| r.iter().filter_map(Value::as_str).collect());
+    let required: Vec<&str> =
+        schema.get("required").and_then(Value::as_array).map_or_else(Vec::new, |r| r.iter().filter_map(Value::as_str).collect());
     for (name, raw) in props {
         let prop = resolve(raw, defs);
         let full = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
@@ -112,7 +113,10 @@ fn value_words(v: &Value) -> String {
 
 /// `low ≤ name ≤ high` from the numeric bounds, with `<` for exclusive ones.
 fn bounds(name: &str, schema: &Value) -> Option<String> {
-    let bound = |inclusive: &str, exclusive: &str| match (schema.get(exclusive).filter(|v| v.is_number()), schema.get(inclusive).filter(|v| v.is_number())) {
+    let bound = |inclusive: &str, exclusive: &str| match (
+        schema.get(exclusive).filter(|v| v.is_number()),
+        schema.get(inclusive).filter(|v| v.is_number()),
+    ) {
         (Some(v), _) => Some((v.to_string(), "<")),
         (None, Some(v)) => Some((v.to_string(), "≤")),
         (None, None) => None,
@@ -183,7 +187,10 @@ mod tests {
     #[test]
     fn enums_patterns_and_counts_read_as_words() {
         assert_eq!(constraints("result", &json!({"enum": ["success", "failure"]})), ["one of success, failure"]);
-        assert_eq!(constraints("s", &json!({"minLength": 1, "maxLength": 8, "pattern": "^[a-z]+$"})), ["1 to 8 characters", "matches ^[a-z]+$"]);
+        assert_eq!(
+            constraints("s", &json!({"minLength": 1, "maxLength": 8, "pattern": "^[a-z]+$"})),
+            ["1 to 8 characters", "matches ^[a-z]+$"]
+        );
         assert_eq!(constraints("s", &json!({"minLength": 1})), ["at least 1 character"]);
         assert_eq!(constraints("xs", &json!({"maxItems": 3, "uniqueItems": true})), ["at most 3 items", "no duplicate items"]);
         assert_eq!(constraints("m", &json!({"minProperties": 2})), ["at least 2 entries"]);

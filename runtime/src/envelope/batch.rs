@@ -26,10 +26,7 @@ pub const DEFAULT_MAX_BATCH_EVENTS: usize = 1000;
 /// Parse a batch of at most [`DEFAULT_MAX_BATCH_EVENTS`] events: one result
 /// per array element, in order. See [`parse_batch_limited`].
 #[allow(clippy::type_complexity)] // The nesting is the contract: outer body, inner per event.
-pub fn parse_batch<'a>(
-    bytes: &'a [u8],
-    opts: EnvelopeOptions,
-) -> Result<Vec<Result<Envelope<'a>, EnvelopeError>>, EnvelopeError> {
+pub fn parse_batch<'a>(bytes: &'a [u8], opts: EnvelopeOptions) -> Result<Vec<Result<Envelope<'a>, EnvelopeError>>, EnvelopeError> {
     parse_batch_limited(bytes, opts, DEFAULT_MAX_BATCH_EVENTS)
 }
 
@@ -68,10 +65,7 @@ pub(crate) fn parse_batch_with<H: DataHook>(
     };
     let parsed = match fast {
         Some(parsed) => parsed,
-        None => read_exact(bytes, opts, max_events)?
-            .into_iter()
-            .map(|r| r.map(|envelope| (envelope, None)))
-            .collect(),
+        None => read_exact(bytes, opts, max_events)?.into_iter().map(|r| r.map(|envelope| (envelope, None))).collect(),
     };
     for (index, result) in parsed.iter().enumerate() {
         let reason = match result {
@@ -94,11 +88,7 @@ impl<'de, H: DataHook, const LEGACY: bool> Deserialize<'de> for FastElement<'de,
 }
 
 /// The fast reader; `None` when it refuses the body.
-fn read_fast<'a, H: DataHook, const LEGACY: bool>(
-    text: &'a str,
-    opts: EnvelopeOptions,
-    max_events: usize,
-) -> Option<Vec<Element<'a, H>>> {
+fn read_fast<'a, H: DataHook, const LEGACY: bool>(text: &'a str, opts: EnvelopeOptions, max_events: usize) -> Option<Vec<Element<'a, H>>> {
     let b = text.as_bytes();
     let skip_ws = |mut pos: usize| {
         while pos < b.len() && matches!(b[pos], b' ' | b'\t' | b'\n' | b'\r') {
@@ -161,11 +151,7 @@ fn read_fast<'a, H: DataHook, const LEGACY: bool>(
 
 /// The exact reader: split the array into raw elements, then parse each.
 #[allow(clippy::type_complexity)]
-fn read_exact(
-    bytes: &[u8],
-    opts: EnvelopeOptions,
-    max_events: usize,
-) -> Result<Vec<Result<Envelope<'_>, EnvelopeError>>, EnvelopeError> {
+fn read_exact(bytes: &[u8], opts: EnvelopeOptions, max_events: usize) -> Result<Vec<Result<Envelope<'_>, EnvelopeError>>, EnvelopeError> {
     match first_non_ws(bytes) {
         Some(b'[') => {}
         first => return Err(not_expected(bytes, first, |found| EnvelopeError::NotABatch { found })),

@@ -37,9 +37,8 @@ pub fn parse_binary<'a, 'h>(
         };
         if name.eq_ignore_ascii_case("content-type") {
             // A plain HTTP header: no quoted-string or percent rules apply.
-            let text = std::str::from_utf8(trim_ows(value)).map_err(|_| {
-                invalid("datacontenttype", "the value is not valid UTF-8; send an ASCII media type".into())
-            })?;
+            let text = std::str::from_utf8(trim_ows(value))
+                .map_err(|_| invalid("datacontenttype", "the value is not valid UTF-8; send an ASCII media type".into()))?;
             members.push(("datacontenttype".into(), Member::Str(Cow::Owned(text.to_owned())), Origin::Header));
             continue;
         }
@@ -152,12 +151,8 @@ mod tests {
     const OPTS: EnvelopeOptions = EnvelopeOptions::STANDARD;
 
     fn headers(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static [u8])> {
-        let mut h: Vec<(&str, &[u8])> = vec![
-            ("ce-specversion", b"1.0"),
-            ("ce-id", b"abc"),
-            ("ce-source", b"/orchestrator"),
-            ("ce-type", b"ai.run.started"),
-        ];
+        let mut h: Vec<(&str, &[u8])> =
+            vec![("ce-specversion", b"1.0"), ("ce-id", b"abc"), ("ce-source", b"/orchestrator"), ("ce-type", b"ai.run.started")];
         h.extend(extra.iter().map(|(n, v)| (*n, v.as_bytes())));
         h
     }

@@ -312,10 +312,7 @@ pub(crate) fn value<'a>(name: &str, member: Member<'a>, int64: bool) -> Result<O
              or turn on the catalog option `envelope.legacy_extensions_object`"
                 .to_owned(),
         )),
-        other => Err(invalid(format!(
-            "found {}; an extension value must be a string, a boolean or a 32-bit integer",
-            other.kind()
-        ))),
+        other => Err(invalid(format!("found {}; an extension value must be a string, a boolean or a 32-bit integer", other.kind()))),
     }
 }
 
@@ -323,7 +320,10 @@ pub(crate) fn value<'a>(name: &str, member: Member<'a>, int64: bool) -> Result<O
 /// one).
 fn out_of_range(name: &str, i: impl fmt::Display, int64: bool) -> EnvelopeError {
     let range = if int64 { "64-bit range -9223372036854775808..=9223372036854775807" } else { "32-bit range -2147483648..=2147483647" };
-    EnvelopeError::InvalidExtensionValue { name: name.to_owned(), reason: format!("the integer {i} is outside the {range}; send it as a string") }
+    EnvelopeError::InvalidExtensionValue {
+        name: name.to_owned(),
+        reason: format!("the integer {i} is outside the {range}; send it as a string"),
+    }
 }
 
 /// The members of a legacy `extensions` object (`null` means none).

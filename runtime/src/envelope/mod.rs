@@ -185,11 +185,7 @@ pub struct Envelope<'a> {
 impl<'a> Envelope<'a> {
     /// An envelope with the three required attributes and nothing else.
     /// Nothing is validated: use [`Envelope::parse`] for input.
-    pub fn new(
-        id: impl Into<Cow<'a, str>>,
-        source: impl Into<Cow<'a, str>>,
-        ty: impl Into<Cow<'a, str>>,
-    ) -> Self {
+    pub fn new(id: impl Into<Cow<'a, str>>, source: impl Into<Cow<'a, str>>, ty: impl Into<Cow<'a, str>>) -> Self {
         Envelope {
             id: id.into(),
             source: source.into(),
@@ -353,8 +349,7 @@ pub(crate) enum Origin {
 /// The context attributes, which can never be extension names (the rules
 /// recognise them with [`Name`]; this list is for tests).
 #[cfg(test)]
-const ATTRIBUTES: [&str; 8] =
-    ["id", "source", "specversion", "type", "datacontenttype", "dataschema", "subject", "time"];
+const ATTRIBUTES: [&str; 8] = ["id", "source", "specversion", "type", "datacontenttype", "dataschema", "subject", "time"];
 
 /// The first character CloudEvents forbids in a string: C0 and C1 controls
 /// (U+0000–U+001F, U+007F–U+009F) and Unicode noncharacters (U+FDD0–U+FDEF,
@@ -398,11 +393,7 @@ fn attribute_string<'a>(name: &str, member: Member<'a>) -> Result<Option<Cow<'a,
         Member::Null => Ok(None),
         Member::Str(s) if s.is_empty() => Err(EnvelopeError::EmptyAttribute { attribute: name.to_owned() }),
         Member::Str(s) => check_chars(name, &s).map(|()| Some(s)),
-        other => Err(EnvelopeError::InvalidAttributeType {
-            attribute: name.to_owned(),
-            expected: "string",
-            found: other.kind(),
-        }),
+        other => Err(EnvelopeError::InvalidAttributeType { attribute: name.to_owned(), expected: "string", found: other.kind() }),
     }
 }
 
@@ -554,11 +545,9 @@ fn data_base64(member: Member<'_>) -> Result<Option<Cow<'_, str>>, EnvelopeError
     match member {
         Member::Null => Ok(None),
         Member::Str(s) => Ok(Some(s)),
-        other => Err(EnvelopeError::InvalidAttributeType {
-            attribute: "data_base64".into(),
-            expected: "base64 string",
-            found: other.kind(),
-        }),
+        other => {
+            Err(EnvelopeError::InvalidAttributeType { attribute: "data_base64".into(), expected: "base64 string", found: other.kind() })
+        }
     }
 }
 
@@ -939,8 +928,7 @@ mod tests {
         let out = e.to_json();
         assert_eq!(
             out,
-            r#"{"specversion":"1.0","id":"i","source":"s","type":"t","datacontenttype":"application/json","subject":"a\"b\\c"#
-                .to_owned()
+            r#"{"specversion":"1.0","id":"i","source":"s","type":"t","datacontenttype":"application/json","subject":"a\"b\\c"#.to_owned()
                 + "\u{2028}"
                 + r#"","time":"2024-05-01t12:00:00z","aa":-5,"zz":true,"data":{"b" : 1}}"#
         );

@@ -69,10 +69,7 @@ pub(crate) fn parse(bytes: &[u8], opts: EnvelopeOptions) -> Result<Envelope<'_>,
 /// Parse one structured-mode event, decoding `data` with `H` when `type`
 /// comes first. The second value is `H`'s output when it decoded `data`;
 /// `None` leaves `data` (absent, or kept raw) to the caller.
-pub(crate) fn parse_with<H: DataHook>(
-    bytes: &[u8],
-    opts: EnvelopeOptions,
-) -> Result<(Envelope<'_>, Option<H::Out>), EnvelopeError> {
+pub(crate) fn parse_with<H: DataHook>(bytes: &[u8], opts: EnvelopeOptions) -> Result<(Envelope<'_>, Option<H::Out>), EnvelopeError> {
     match std::str::from_utf8(bytes) {
         Ok(text) => parse_str_with::<H>(text, opts),
         Err(_) => parse_exact(bytes, opts).map(|envelope| (envelope, None)),
@@ -80,10 +77,7 @@ pub(crate) fn parse_with<H: DataHook>(
 }
 
 /// [`parse_with`] for input already known to be UTF-8 (a batch element).
-pub(crate) fn parse_str_with<H: DataHook>(
-    text: &str,
-    opts: EnvelopeOptions,
-) -> Result<(Envelope<'_>, Option<H::Out>), EnvelopeError> {
+pub(crate) fn parse_str_with<H: DataHook>(text: &str, opts: EnvelopeOptions) -> Result<(Envelope<'_>, Option<H::Out>), EnvelopeError> {
     match read_fast::<H>(text, opts.legacy_extensions_object) {
         Some(object) => finish(object.members, opts).map(|envelope| (envelope, object.data)),
         None => parse_exact(text.as_bytes(), opts).map(|envelope| (envelope, None)),
@@ -147,9 +141,7 @@ fn read_fast<H: DataHook>(text: &str, raw_extensions: bool) -> Option<FastObject
 /// already (a legacy `extensions` object), with [`Origin::Legacy`].
 pub(crate) fn object_members(text: &str) -> Result<Members<'_>, EnvelopeError> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let object = (&mut de)
-        .deserialize_map(ObjectVisitor::<NoHook>::nested(Origin::Legacy))
-        .map_err(|e| EnvelopeError::from_json(&e))?;
+    let object = (&mut de).deserialize_map(ObjectVisitor::<NoHook>::nested(Origin::Legacy)).map_err(|e| EnvelopeError::from_json(&e))?;
     de.end().map_err(|e| EnvelopeError::from_json(&e))?;
     Ok(object.members)
 }
@@ -162,9 +154,7 @@ pub(crate) fn members(bytes: &[u8], raw_extensions: bool) -> Result<Members<'_>,
         first => return Err(not_expected(bytes, first, |found| EnvelopeError::NotAnObject { found })),
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let object = (&mut de)
-        .deserialize_map(ObjectVisitor::<NoHook>::new(raw_extensions))
-        .map_err(|e| EnvelopeError::from_json(&e))?;
+    let object = (&mut de).deserialize_map(ObjectVisitor::<NoHook>::new(raw_extensions)).map_err(|e| EnvelopeError::from_json(&e))?;
     // Without this, `{…} garbage` would be accepted.
     de.end().map_err(|e| EnvelopeError::from_json(&e))?;
     Ok(object.members)
@@ -172,16 +162,9 @@ pub(crate) fn members(bytes: &[u8], raw_extensions: bool) -> Result<Members<'_>,
 
 /// The error for a body whose first byte is not the expected bracket:
 /// `invalid_json` if it is not JSON at all, else `wrong(kind)`.
-pub(crate) fn not_expected(
-    bytes: &[u8],
-    first: Option<u8>,
-    wrong: impl FnOnce(&'static str) -> EnvelopeError,
-) -> EnvelopeError {
+pub(crate) fn not_expected(bytes: &[u8], first: Option<u8>, wrong: impl FnOnce(&'static str) -> EnvelopeError) -> EnvelopeError {
     if first.is_none() {
-        return EnvelopeError::InvalidJson {
-            detail: "the body is empty".into(),
-            hint: "send a JSON document",
-        };
+        return EnvelopeError::InvalidJson { detail: "the body is empty".into(), hint: "send a JSON document" };
     }
     match serde_json::from_slice::<IgnoredAny>(bytes) {
         Ok(_) => wrong(json_kind(bytes)),
@@ -514,14 +497,7 @@ mod tests {
     #[test]
     fn duplicate_members() {
         let dup = |extra: &str| VALID.replacen('{', &format!("{{{extra},"), 1);
-        for extra in [
-            r#""id":"e2""#,
-            r#""i\u0064":"e1""#,
-            r#""specversion":"1.0""#,
-            r#""seq":3"#,
-            r#""se\u0071":null"#,
-            r#""data":null"#,
-        ] {
+        for extra in [r#""id":"e2""#, r#""i\u0064":"e1""#, r#""specversion":"1.0""#, r#""seq":3"#, r#""se\u0071":null"#, r#""data":null"#] {
             let json = dup(extra);
             let e = Envelope::parse(json.as_bytes(), OPTS).unwrap_err();
             assert_eq!(e.code(), "duplicate_attribute", "{json}");

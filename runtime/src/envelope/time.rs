@@ -60,9 +60,7 @@ pub(crate) fn parse_date(b: &[u8]) -> Result<DateParts, &'static str> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return Err("the date must be `YYYY-MM-DD`");
     }
-    let (Some(year), Some(month), Some(day)) =
-        (four_digits(&b[0..4]), two_digits(&b[5..7]), two_digits(&b[8..10]))
-    else {
+    let (Some(year), Some(month), Some(day)) = (four_digits(&b[0..4]), two_digits(&b[5..7]), two_digits(&b[8..10])) else {
         return Err("the date must be `YYYY-MM-DD` in digits");
     };
     if !(1..=12).contains(&month) {
@@ -88,9 +86,7 @@ pub(crate) fn parse_time(b: &[u8]) -> Result<TimeParts, &'static str> {
     if b.len() < 9 || b[2] != b':' || b[5] != b':' {
         return Err("the time must be `HH:MM:SS` followed by `Z` or an offset");
     }
-    let (Some(hour), Some(minute), Some(second)) =
-        (two_digits(&b[0..2]), two_digits(&b[3..5]), two_digits(&b[6..8]))
-    else {
+    let (Some(hour), Some(minute), Some(second)) = (two_digits(&b[0..2]), two_digits(&b[3..5]), two_digits(&b[6..8])) else {
         return Err("the time must be `HH:MM:SS` in digits");
     };
     if hour > 23 {
@@ -189,15 +185,16 @@ impl<'a> Timestamp<'a> {
     pub fn to_datetime(&self) -> DateTime<FixedOffset> {
         let d = self.date;
         let t = self.time;
-        let (second, nanos) =
-            if t.second == 60 { (59, t.nanos + 1_000_000_000) } else { (u32::from(t.second), t.nanos) };
-        let naive = NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
-            .zip(NaiveTime::from_hms_nano_opt(u32::from(t.hour), u32::from(t.minute), second, nanos));
+        let (second, nanos) = if t.second == 60 { (59, t.nanos + 1_000_000_000) } else { (u32::from(t.second), t.nanos) };
+        let naive = NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day)).zip(NaiveTime::from_hms_nano_opt(
+            u32::from(t.hour),
+            u32::from(t.minute),
+            second,
+            nanos,
+        ));
         let offset = FixedOffset::east_opt(i32::from(t.offset_minutes) * 60);
         match (naive, offset) {
-            (Some((date, time)), Some(offset)) => {
-                date.and_time(time).and_local_timezone(offset).single()
-            }
+            (Some((date, time)), Some(offset)) => date.and_time(time).and_local_timezone(offset).single(),
             _ => None,
         }
         // Unreachable: `parse` validated every field, years 0000-9999 and

@@ -150,7 +150,9 @@ fn check(k: KeyDoc, nth: usize) -> Result<Key, String> {
         Some(g) => {
             let list = |what: &str, items: Vec<String>| -> Result<Vec<Pattern>, String> {
                 if items.is_empty() {
-                    return Err(format!("key `{name}`: `ingest.{what}` is empty, so it could send nothing; list patterns, or [\"*\"] for any"));
+                    return Err(format!(
+                        "key `{name}`: `ingest.{what}` is empty, so it could send nothing; list patterns, or [\"*\"] for any"
+                    ));
                 }
                 items.iter().map(|p| Pattern::new(p).map_err(|e| format!("key `{name}`: `ingest.{what}`: {e}"))).collect()
             };
@@ -232,7 +234,10 @@ read = true
         let h = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
         assert!(error(&format!("[[key]]\nname = \"a\"\nhash = \"{h}\"\n")).contains("grants nothing"));
         assert!(error(&format!("[[key]]\nname = \"a\"\nhash = \"{h}\"\nreed = true\n")).contains("not a valid keys file (line 4)"));
-        assert!(error(&format!("[[key]]\nname = \"a\"\nhash = \"{h}\"\n[key.ingest]\nsources = []\ntypes = [\"*\"]\n")).contains("`ingest.sources` is empty"));
+        assert!(
+            error(&format!("[[key]]\nname = \"a\"\nhash = \"{h}\"\n[key.ingest]\nsources = []\ntypes = [\"*\"]\n"))
+                .contains("`ingest.sources` is empty")
+        );
         let two = format!("[[key]]\nname = \"a\"\nhash = \"{h}\"\nread = true\n[[key]]\nname = \"a\"\nhash = \"{h}\"\nread = true\n");
         assert!(error(&two).contains("two keys are named `a`"));
         assert!(error(&two.replacen("\"a\"", "\"b\"", 1)).contains("the same hash"));

@@ -191,10 +191,8 @@ impl Guard {
         }
         if let Some(path) = &self.file {
             let origin = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|e| KeysError {
-                origin: origin.clone(),
-                detail: format!("cannot read the keys file: {e}; check --keys-file"),
-            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| KeysError { origin: origin.clone(), detail: format!("cannot read the keys file: {e}; check --keys-file") })?;
             let from_file = keys::parse(&text, &origin)?;
             if let Some(k) = from_file.iter().find(|k| keys.iter().any(|o| o.name == k.name || o.hash == k.hash)) {
                 return Err(KeysError {
@@ -390,7 +388,11 @@ fn too_many(key: &Key, cost: u64, refused: Refused) -> Problem {
 /// (nothing of it is stored, so a client never has to work out which half
 /// went through); then `cost` tokens are taken (one per event in the
 /// request, valid or not). `None` — auth is off — admits everything.
-pub fn admit_ingest<'e>(access: Option<&Access>, events: impl IntoIterator<Item = (usize, &'e str, &'e str)>, cost: u64) -> Result<(), Box<Problem>> {
+pub fn admit_ingest<'e>(
+    access: Option<&Access>,
+    events: impl IntoIterator<Item = (usize, &'e str, &'e str)>,
+    cost: u64,
+) -> Result<(), Box<Problem>> {
     let Some(Access(entry)) = access else { return Ok(()) };
     let key = &entry.key;
     let Some(grant) = &key.ingest else {

@@ -5,7 +5,6 @@
 //! and decode), `pipeline::prepare` (handle) and `Store::ingest` (dedup,
 //! store, apply). The response is sent only after the store has committed.
 
-use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -14,6 +13,7 @@ use herald::envelope::{media, parse_binary};
 use herald::{EnvelopeError, EventCatalog, Parsed};
 use http_body_util::BodyExt;
 use serde::Serialize;
+use std::sync::Arc;
 use tracing::Instrument;
 use utoipa::ToSchema;
 
@@ -88,7 +88,12 @@ fn mode(content_type: Option<&str>, headers: &HeaderMap) -> Option<Mode> {
         (status = 415, description = "No mode matches the `Content-Type`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown event type, or `data` fails its schema (`errors` has a JSON pointer per failure).", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn ingest<S: Store>(State(app): State<Arc<App<S>>>, access: Option<Extension<Access>>, headers: HeaderMap, body: Body) -> Response {
+pub async fn ingest<S: Store>(
+    State(app): State<Arc<App<S>>>,
+    access: Option<Extension<Access>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let access = access.map(|Extension(a)| a);
     let access = access.as_ref();
     let content_type = match headers.get(header::CONTENT_TYPE).map(|v| v.to_str()) {

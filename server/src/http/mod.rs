@@ -78,9 +78,7 @@ pub fn routes<S: Store>(app: App<S>, keys_required: bool) -> Router {
         .route(pages::runs::__path_page, pages::runs::page::<S>)
         .route(pages::run::__path_page, pages::run::page::<S>)
         .finish(keys_required)
-        .fallback(|uri: axum::http::Uri| async move {
-            problem::Problem::not_found(format!("no route for {uri}; see README for the API"))
-        })
+        .fallback(|uri: axum::http::Uri| async move { problem::Problem::not_found(format!("no route for {uri}; see README for the API")) })
         .with_state(Arc::new(app))
 }
 
@@ -109,11 +107,10 @@ pub fn layers(routes: Router) -> Router {
 /// pages (HTML, for people) stay as they are.
 async fn as_problem(resp: Response) -> Response {
     let status = resp.status();
-    let is_problem = resp
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/problem+json") || ct.starts_with("application/json") || ct.starts_with("text/html"));
+    let is_problem =
+        resp.headers().get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
+            ct.starts_with("application/problem+json") || ct.starts_with("application/json") || ct.starts_with("text/html")
+        });
     if !status.is_client_error() || is_problem {
         return resp;
     }
@@ -126,7 +123,12 @@ async fn as_problem(resp: Response) -> Response {
     let (slug, title, code, detail) = match status {
         StatusCode::METHOD_NOT_ALLOWED => {
             let allow = parts.headers.get(axum::http::header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-            ("method-not-allowed", "Method not allowed", "method_not_allowed", format!("this route answers {allow}; see README for the API"))
+            (
+                "method-not-allowed",
+                "Method not allowed",
+                "method_not_allowed",
+                format!("this route answers {allow}; see README for the API"),
+            )
         }
         _ if text.is_empty() => ("bad-request", "Bad request", "bad_request", format!("{status}")),
         _ => ("bad-request", "Bad request", "bad_request", text),
@@ -191,11 +193,7 @@ mod tests {
     /// problem document instead of dropping the connection.
     #[tokio::test]
     async fn a_handler_panic_is_a_500_problem() {
-        let app = super::layers(
-            axum::Router::new()
-                .route("/boom", get(boom))
-                .route("/fine", get(|| async { "ok" })),
-        );
+        let app = super::layers(axum::Router::new().route("/boom", get(boom)).route("/fine", get(|| async { "ok" })));
         let resp = app.clone().oneshot(Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(resp.headers()[header::CONTENT_TYPE], super::problem::PROBLEM_JSON);

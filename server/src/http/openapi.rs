@@ -21,11 +21,11 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::{Extension, Router};
 use axum::handler::Handler;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
+use axum::{Extension, Router};
 use serde_json::{Map, Value, json};
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
@@ -112,7 +112,16 @@ pub async fn openapi_json(Extension(Document(text)): Extension<Document>) -> Res
 pub fn document(mut paths: Paths, keys_required: bool) -> Value {
     for (path, item) in paths.paths.iter_mut() {
         let secured = keys_required && !crate::auth::OPEN_PATHS.contains(&path.as_str());
-        let methods = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.options, &mut item.head, &mut item.patch, &mut item.trace];
+        let methods = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
         for op in methods.into_iter().flatten() {
             layer_responses(op, secured);
             // A route that takes a body needs one (without, ingest has no
@@ -157,9 +166,8 @@ pub fn document(mut paths: Paths, keys_required: bool) -> Value {
 /// where the handler did not document that status itself.
 fn layer_responses(op: &mut Operation, secured: bool) {
     let mut add = |status: &str, description: &str, headers: &[(&str, &str)]| {
-        let mut response = ResponseBuilder::new()
-            .description(description)
-            .content(PROBLEM_JSON, Content::new(Some(Ref::from_schema_name("Problem"))));
+        let mut response =
+            ResponseBuilder::new().description(description).content(PROBLEM_JSON, Content::new(Some(Ref::from_schema_name("Problem"))));
         for (name, what) in headers {
             response = response.header(*name, utoipa::openapi::Header::builder().description(Some(*what)).build());
         }
@@ -194,10 +202,8 @@ pub fn catalog_components() -> Map<String, Value> {
         Some(name) => name.replace(".envelope", ".event"),
         None => file.to_owned(),
     };
-    let by_id: Vec<(String, String)> = docs
-        .iter()
-        .filter_map(|(file, doc)| Some((doc.get("$id")?.as_str()?.to_owned(), component_name(file))))
-        .collect();
+    let by_id: Vec<(String, String)> =
+        docs.iter().filter_map(|(file, doc)| Some((doc.get("$id")?.as_str()?.to_owned(), component_name(file)))).collect();
     let mut out = Map::new();
     for (file, mut doc) in docs {
         let name = component_name(&file);

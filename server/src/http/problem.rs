@@ -112,7 +112,13 @@ impl Problem {
                      application/cloudevents-batch+json, application/json, or binary mode with ce-* headers"
                 .to_owned(),
         };
-        Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type", "unsupported_media_type", detail)
+        Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "unsupported_media_type",
+            detail,
+        )
     }
 
     /// 400: the request body could not be read (client aborted, bad framing).

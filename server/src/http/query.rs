@@ -1,6 +1,5 @@
 //! Read endpoints: runs, a run's events, the event-type registry, health.
 
-use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -9,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use herald::EventCatalog;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 
 use super::App;

@@ -8,8 +8,8 @@
 //! stream ends after [`MAX_STREAM`] (EventSource reconnects by itself) or
 //! when the server shuts down, so it never holds a connection forever.
 
-use std::sync::Arc;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};

@@ -45,8 +45,7 @@ pub fn around(routes: Router) -> Router {
 /// fit). Anything else — spaces, quotes, control or non-ASCII bytes —
 /// could forge or garble fields in text logs, so it is replaced.
 pub fn is_sane_request_id(id: &[u8]) -> bool {
-    (1..=MAX_REQUEST_ID).contains(&id.len())
-        && id.iter().all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=@".contains(b))
+    (1..=MAX_REQUEST_ID).contains(&id.len()) && id.iter().all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=@".contains(b))
 }
 
 /// Remove an `x-request-id` the server will not keep (see

@@ -549,8 +549,7 @@ impl<K: Copy + Eq + Hash + Ord> RunState<K> {
 
     /// The item, marked changed.
     fn slot(&mut self, collection: &str, key: &str) -> &mut Slot {
-        let slot =
-            self.items.entry(collection.to_owned()).or_default().entry(key.to_owned()).or_insert(Slot { value: None, dirty: false });
+        let slot = self.items.entry(collection.to_owned()).or_default().entry(key.to_owned()).or_insert(Slot { value: None, dirty: false });
         if !slot.dirty {
             slot.dirty = true;
             self.dirty.push(ItemKey::new(collection, key));
@@ -743,7 +742,10 @@ mod tests {
         // Later in the same transaction the plan remembers what it wrote.
         let again = RunChange::new("r").set(["nodes", "a", "score"], 2);
         st.apply(&layout(), &ev(4, "4", None, &again), 1).unwrap();
-        assert_eq!(st.take_writes().items, vec![(ItemKey::new("nodes", "a"), Some(serde_json::json!({"status": "done", "parent": null, "score": 2})))]);
+        assert_eq!(
+            st.take_writes().items,
+            vec![(ItemKey::new("nodes", "a"), Some(serde_json::json!({"status": "done", "parent": null, "score": 2})))]
+        );
     }
 
     #[test]

@@ -122,11 +122,10 @@ impl<S: Store> Deduped<S> {
     /// live `ttl`. Never fails on an unreachable Redis: it connects in the
     /// background and the store works without it meanwhile.
     pub async fn new(inner: S, redis_url: &str, namespace: String, ttl: Duration) -> Result<Self, StoreError> {
-        let client = redis::Client::open(redis_url)
-            .map_err(|e| {
-                let e = crate::redact::scrub(&e.to_string(), redis_url);
-                StoreError::unavailable(format!("--redis-url `{}` is not a valid Redis URL: {e}", crate::redact::uri(redis_url)))
-            })?;
+        let client = redis::Client::open(redis_url).map_err(|e| {
+            let e = crate::redact::scrub(&e.to_string(), redis_url);
+            StoreError::unavailable(format!("--redis-url `{}` is not a valid Redis URL: {e}", crate::redact::uri(redis_url)))
+        })?;
         let redis = Arc::new(Redis {
             // Only ever shown: without its password.
             url: crate::redact::uri(redis_url),
@@ -242,10 +241,7 @@ impl<S: Store> Store for Deduped<S> {
                 *slot = stored.next();
             }
         }
-        outcomes
-            .into_iter()
-            .map(|o| o.ok_or_else(|| StoreError::internal("the store returned fewer outcomes than events")))
-            .collect()
+        outcomes.into_iter().map(|o| o.ok_or_else(|| StoreError::internal("the store returned fewer outcomes than events"))).collect()
     }
 
     async fn release_gaps(&self, timeout: Duration) -> Result<usize, StoreError> {

@@ -15,12 +15,12 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{
-    EventCursor, EventPage, EventQuery, HistoryEntry, INLINE_ITEMS, Item, ItemPage, NO_SEQ, NewEvent, Outcome, RunPage, RunQuery, RunView,
-    Reads, Store, StoreError, StoredEvent,
+    EventCursor, EventPage, EventQuery, HistoryEntry, INLINE_ITEMS, Item, ItemPage, NO_SEQ, NewEvent, Outcome, Reads, RunPage, RunQuery,
+    RunView, Store, StoreError, StoredEvent,
 };
 use crate::change::RunChange;
 use crate::clock::{millis_to_rfc3339, now_millis};
-use crate::runstate::{EventState, History, Incoming, ItemKey, Need, Parked, RunHead, RunState, Rules, Writes};
+use crate::runstate::{EventState, History, Incoming, ItemKey, Need, Parked, Rules, RunHead, RunState, Writes};
 
 /// How many history entries `run()` returns (the newest).
 const HISTORY_LIMIT: usize = 100;
@@ -90,9 +90,7 @@ impl Inner {
                     .iter()
                     .enumerate()
                     .filter(|(_, r)| r.run_id == run_id && r.state == EventState::Parked)
-                    .filter_map(|(key, r)| {
-                        Some(Parked { key, id: r.id.clone(), seq: r.seq?, change: r.change.clone()? })
-                    })
+                    .filter_map(|(key, r)| Some(Parked { key, id: r.id.clone(), seq: r.seq?, change: r.change.clone()? }))
                     .collect();
                 state.provide_parked(parked);
             }
@@ -130,9 +128,9 @@ impl Inner {
     }
 
     fn state_of<'a>(&self, planning: &'a mut HashMap<String, RunState<usize>>, run_id: &str, initial: &str) -> &'a mut RunState<usize> {
-        planning.entry(run_id.to_owned()).or_insert_with(|| {
-            RunState::new(self.runs.get(run_id).cloned().unwrap_or_else(|| RunHead::new(run_id, initial)))
-        })
+        planning
+            .entry(run_id.to_owned())
+            .or_insert_with(|| RunState::new(self.runs.get(run_id).cloned().unwrap_or_else(|| RunHead::new(run_id, initial))))
     }
 
     fn view(&self, head: &RunHead) -> RunView {

@@ -229,11 +229,8 @@ impl Server {
         reader.read_line(&mut line).expect("read the listen line");
         // Keep draining stdout so the server never writes into a full pipe.
         std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-        let base = line
-            .trim()
-            .strip_prefix("herald-server listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_owned();
+        let base =
+            line.trim().strip_prefix("herald-server listening on ").unwrap_or_else(|| panic!("unexpected first line: {line:?}")).to_owned();
         Server { proc: Proc::Child(child), base, data_dir: data_dir.to_owned(), client: reqwest::Client::new() }
     }
 
@@ -275,14 +272,8 @@ impl Server {
 
     /// POST `body` with `content_type`; returns status and JSON body.
     pub async fn post(&self, content_type: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
-        let resp = self
-            .client
-            .post(self.url("/api/ingest/event"))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .expect("request");
+        let resp =
+            self.client.post(self.url("/api/ingest/event")).header("content-type", content_type).body(body).send().await.expect("request");
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))

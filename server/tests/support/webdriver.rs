@@ -22,7 +22,8 @@ pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// Why the browser tests cannot run here, or `None` when they can.
 pub fn unavailable() -> Option<String> {
     let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER].into_iter().filter(|p| !Path::new(p).exists()).collect();
-    (!missing.is_empty()).then(|| format!("{} not installed (`apt-get install chromium chromium-driver`; scripts/test.sh does it)", missing.join(" and ")))
+    (!missing.is_empty())
+        .then(|| format!("{} not installed (`apt-get install chromium chromium-driver`; scripts/test.sh does it)", missing.join(" and ")))
 }
 
 /// A running chromedriver and one headless chromium session.
@@ -113,7 +114,8 @@ impl Browser {
 
     /// The text of the first element matching `selector`, `None` when there is none.
     pub async fn text(&self, selector: &str) -> Option<String> {
-        let v = self.eval("const e = document.querySelector(arguments[0]); return e ? e.textContent.trim() : null;", json!([selector])).await;
+        let v =
+            self.eval("const e = document.querySelector(arguments[0]); return e ? e.textContent.trim() : null;", json!([selector])).await;
         v.as_str().map(str::to_owned)
     }
 

@@ -51,8 +51,7 @@ pub struct Corpus {
 /// numbers) with fresh valid ones; keep everything else of the example.
 fn vary(generator: &Generator<'_>, root: &Value, schema: &Value, value: &Value, rng: &mut Rng) -> Value {
     let schema = instances::resolve(root, schema);
-    let varies = schema.get("format").is_some()
-        || matches!(schema.get("type").and_then(Value::as_str), Some("number" | "integer"));
+    let varies = schema.get("format").is_some() || matches!(schema.get("type").and_then(Value::as_str), Some("number" | "integer"));
     if varies && schema.get("enum").is_none() && schema.get("const").is_none() {
         return generator.value(schema, rng, 1);
     }
@@ -144,7 +143,17 @@ pub fn build(n: usize) -> Corpus {
             ("source", quote(&format!("//orchestrator.example.com/pools/gpu-{}/workers/worker-{worker:02}", worker % 4))),
             ("type", quote(info.type_name)),
             ("subject", quote(&format!("run/{run}"))),
-            ("time", quote(&format!("2024-05-{:02}T{:02}:{:02}:{:02}.{:06}Z", 1 + rng.below(28), rng.below(24), rng.below(60), rng.below(60), rng.below(1_000_000)))),
+            (
+                "time",
+                quote(&format!(
+                    "2024-05-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+                    1 + rng.below(28),
+                    rng.below(24),
+                    rng.below(60),
+                    rng.below(60),
+                    rng.below(1_000_000)
+                )),
+            ),
             ("datacontenttype", quote("application/json")),
             ("dataschema", quote(&format!("https://schemas.example.com/{}/v1.json", info.type_name.replace('.', "/")))),
         ];

@@ -182,9 +182,7 @@ fn date_time(rng: &mut Rng) -> String {
 }
 
 /// Characters for free text: ASCII, JSON escapes, and multi-byte text.
-const TEXT: &[&str] = &[
-    "a", "b", "c", "x", "y", "z", "0", "7", "_", "-", " ", ".", "é", "ß", "日", "😀", "\"", "\\", "\n", "/",
-];
+const TEXT: &[&str] = &["a", "b", "c", "x", "y", "z", "0", "7", "_", "-", " ", ".", "é", "ß", "日", "😀", "\"", "\\", "\n", "/"];
 
 fn text(rng: &mut Rng, min: u64, max: u64) -> String {
     let len = rng.range(min as i64, max as i64) as usize;
@@ -260,11 +258,7 @@ impl<'s> Generator<'s> {
             Some(ts) if !ts.is_empty() => {
                 // Prefer a non-null type; `null` only now and then.
                 let non_null: Vec<&str> = ts.iter().copied().filter(|t| *t != "null").collect();
-                if non_null.is_empty() || (ts.contains(&"null") && rng.chance(0.2)) {
-                    "null"
-                } else {
-                    *rng.pick(&non_null)
-                }
+                if non_null.is_empty() || (ts.contains(&"null") && rng.chance(0.2)) { "null" } else { *rng.pick(&non_null) }
             }
             _ if schema.get("properties").is_some() => "object",
             _ if schema.get("items").is_some() => "array",
@@ -349,12 +343,8 @@ impl<'s> Generator<'s> {
             (false, true) => (hi - 10_000.0, hi),
             (false, false) => (-10_000.0, 10_000.0),
         };
-        let in_range = |v: f64| {
-            min.is_none_or(|m| v >= m)
-                && max.is_none_or(|m| v <= m)
-                && xmin.is_none_or(|m| v > m)
-                && xmax.is_none_or(|m| v < m)
-        };
+        let in_range =
+            |v: f64| min.is_none_or(|m| v >= m) && max.is_none_or(|m| v <= m) && xmin.is_none_or(|m| v > m) && xmax.is_none_or(|m| v < m);
         if let Some(m) = num(schema, "multipleOf").filter(|m| *m > 0.0) {
             let k_lo = (lo_f / m).ceil() as i64;
             let k_hi = (hi_f / m).floor() as i64;
@@ -472,9 +462,7 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
+        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w))),
         _ => a == b,
     }
 }
@@ -805,19 +793,11 @@ fn bound_value(x: f64, integer: bool) -> Value {
 }
 
 fn below(m: f64, integer: bool, rng: &mut Rng) -> Value {
-    if integer {
-        json!(m.ceil() as i64 - 1 - rng.below(3) as i64)
-    } else {
-        json!(m - *rng.pick(&[1e-6, 0.01, 0.5, 1.0, 1000.0]))
-    }
+    if integer { json!(m.ceil() as i64 - 1 - rng.below(3) as i64) } else { json!(m - *rng.pick(&[1e-6, 0.01, 0.5, 1.0, 1000.0])) }
 }
 
 fn above(m: f64, integer: bool, rng: &mut Rng) -> Value {
-    if integer {
-        json!(m.floor() as i64 + 1 + rng.below(3) as i64)
-    } else {
-        json!(m + *rng.pick(&[1e-6, 0.01, 0.5, 1.0, 1000.0]))
-    }
+    if integer { json!(m.floor() as i64 + 1 + rng.below(3) as i64) } else { json!(m + *rng.pick(&[1e-6, 0.01, 0.5, 1.0, 1000.0])) }
 }
 
 /// The pointer of the first `null` in `instance` that sits in an optional

@@ -164,7 +164,8 @@ pub async fn asset(Path(name): Path<String>) -> Response {
     match text {
         Some(text) => {
             let ct = if name.ends_with(".css") { "text/css; charset=utf-8" } else { "text/javascript; charset=utf-8" };
-            ([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "no-cache"), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")], text).into_response()
+            ([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "no-cache"), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")], text)
+                .into_response()
         }
         None => error_page(StatusCode::NOT_FOUND, "no such asset"),
     }
@@ -180,7 +181,6 @@ pub fn lifecycle_svg(status: &str) -> &'static str {
 /// A path segment with everything but unreserved characters
 /// percent-encoded, for links that carry a run id.
 pub fn path_segment(text: &str) -> String {
-    const SET: &percent_encoding::AsciiSet =
-        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~');
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~');
     percent_encoding::utf8_percent_encode(text, SET).to_string()
 }

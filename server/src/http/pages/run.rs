@@ -1,17 +1,17 @@
 //! `GET /runs/{run_id}`: one run — its place in the lifecycle, current
 //! feature, metrics, collections, event timeline and parked events.
 
-use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, PreEscaped, html};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
-use crate::http::problem::Problem;
 use super::runs::{feature, progress_bar, status_badge};
 use super::{error_page, html_page, layout, lifecycle_svg, path_segment};
 use crate::http::App;
+use crate::http::problem::Problem;
 use crate::store::{EventQuery, HistoryEntry, INLINE_ITEMS, Reads, RunView, Store, StoredEvent};
 
 /// Events shown in the timeline; the rest are a link to the API.

@@ -1,7 +1,6 @@
 //! `GET /runs`: every run as a table, filtered by status, paged like
 //! `GET /api/runs`.
 
-use std::sync::Arc;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -9,11 +8,12 @@ use axum::response::Response;
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
+use std::sync::Arc;
 
-use crate::http::problem::Problem;
 use super::{error_page, html_page, layout, path_segment};
 use crate::events::RunStatus;
 use crate::http::App;
+use crate::http::problem::Problem;
 use crate::store::{Reads, RunQuery, RunView, Store};
 
 /// Runs per page.

@@ -225,7 +225,8 @@ mod tests {
         run.cleared.insert("papers".into(), 4);
         run.outbox.items.push((ItemKey::new("nodes", "a"), Some(json!({"from": "outbox"}))));
         let mut p = Planning::new(run);
-        let asked = vec![ItemKey::new("nodes", "a"), ItemKey::new("papers", "old"), ItemKey::new("papers", "new"), ItemKey::new("nodes", "gone")];
+        let asked =
+            vec![ItemKey::new("nodes", "a"), ItemKey::new("papers", "old"), ItemKey::new("papers", "new"), ItemKey::new("nodes", "gone")];
         let found = [
             (ItemKey::new("nodes", "a"), json!({"from": "store"}), 4),
             (ItemKey::new("papers", "old"), json!({"x": 1}), 3),
@@ -245,7 +246,7 @@ mod tests {
             items,
             vec![
                 (ItemKey::new("nodes", "a"), Some(json!({"from": "outbox", "y": 1}))),
-                (ItemKey::new("papers", "old"), Some(json!({"y": 1})), ),
+                (ItemKey::new("papers", "old"), Some(json!({"y": 1})),),
                 (ItemKey::new("papers", "new"), Some(json!({"x": 2, "y": 1}))),
                 (ItemKey::new("nodes", "gone"), Some(json!({"y": 1}))),
             ]

@@ -30,8 +30,7 @@ pub(super) fn event_doc(oid: ObjectId, ev: &NewEvent) -> Result<Document, StoreE
 }
 
 /// The fields [`parked_from_doc`] reads.
-pub(super) static PARKED_FIELDS: LazyLock<Document> =
-    LazyLock::new(|| doc! {"_id": 1, "id": 1, "run_id": 1, "seq": 1, "change": 1});
+pub(super) static PARKED_FIELDS: LazyLock<Document> = LazyLock::new(|| doc! {"_id": 1, "id": 1, "run_id": 1, "seq": 1, "change": 1});
 
 /// A parked `events` document as its run id and [`Parked`]; `None` (with a
 /// warning) for one that cannot be applied.
@@ -58,11 +57,8 @@ pub(super) fn run_to_doc(run: &Run) -> Document {
         .iter()
         .map(|(k, v)| Bson::Document(doc! {"c": &k.collection, "k": &k.key, "v": v.as_ref().map_or(Bson::Null, bson::to_bson)}))
         .collect();
-    let history: Vec<Bson> = o
-        .history
-        .iter()
-        .map(|h| Bson::Document(doc! {"at": h.at, "kind": &h.kind, "detail": bson::to_bson(&h.detail)}))
-        .collect();
+    let history: Vec<Bson> =
+        o.history.iter().map(|h| Bson::Document(doc! {"at": h.at, "kind": &h.kind, "detail": bson::to_bson(&h.detail)})).collect();
     let cleared: Document = run.cleared.iter().map(|(c, v)| (bson::escape_key(c), Bson::Int64(*v))).collect();
     doc! {
         "_id": &h.run_id,
@@ -93,7 +89,8 @@ pub(super) fn settle_from_doc(s: &Document) -> Option<Settle> {
 /// A `runs` document written by [`run_to_doc`] back as a [`Run`].
 pub(super) fn run_from_doc(run_id: &str, d: &Document) -> Run {
     let outbox = d.get_document("outbox").ok();
-    let array = |name: &str| outbox.and_then(|o| o.get_array(name).ok()).map(|a| a.iter().filter_map(Bson::as_document)).into_iter().flatten();
+    let array =
+        |name: &str| outbox.and_then(|o| o.get_array(name).ok()).map(|a| a.iter().filter_map(Bson::as_document)).into_iter().flatten();
     let settles = array("settles").filter_map(settle_from_doc).collect();
     let items = array("items")
         .filter_map(|i| {

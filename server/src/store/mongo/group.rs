@@ -29,10 +29,9 @@ use super::apply::{Incoming, Planning, Run, state};
 use super::doc::{event_doc, run_from_doc, run_to_doc};
 use super::outbox::{Flush, settled_events};
 use super::{Core, DUPLICATE_KEY, unavailable};
-use crate::runstate::ItemKey;
 use crate::clock::now_millis;
+use crate::runstate::ItemKey;
 use crate::store::{NewEvent, Outcome, StoreError};
-
 
 /// How one run's group write ended.
 enum RunWrite {
@@ -164,8 +163,7 @@ impl Core {
         // (and before replacing their outboxes) — unless this process
         // flushed that very version already.
         let mut taken: HashSet<ObjectId> = settled_events(loaded.values().map(|r| &r.outbox));
-        let unflushed: Vec<Flush<'_>> =
-            loaded.values().filter(|r| self.unflushed(r)).map(Flush::stored).collect();
+        let unflushed: Vec<Flush<'_>> = loaded.values().filter(|r| self.unflushed(r)).map(Flush::stored).collect();
 
         // Events someone else processed since we inserted them (a retry
         // racing its original, the sweeper): in an outbox, or settled.
@@ -189,11 +187,8 @@ impl Core {
         // What the planner will ask for, read for all runs at once: the
         // parked events of runs an event may release them in, the items
         // the events merge into.
-        let want_parked: Vec<String> = plans
-            .iter()
-            .filter(|(p, todo)| todo.iter().any(|e| p.wants_parked(e.seq)))
-            .map(|(p, _)| p.run_id().to_owned())
-            .collect();
+        let want_parked: Vec<String> =
+            plans.iter().filter(|(p, todo)| todo.iter().any(|e| p.wants_parked(e.seq))).map(|(p, _)| p.run_id().to_owned()).collect();
         let mut parked = if want_parked.is_empty() {
             HashMap::new()
         } else {

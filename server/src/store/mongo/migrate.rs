@@ -58,10 +58,8 @@ impl Core {
     async fn migrate_run(&self, d: &Document) -> Result<bool, StoreError> {
         let Ok(run_id) = d.get_str("_id") else { return Ok(false) };
         // The old outbox first: its entries may leave it only once flushed.
-        let settles: Vec<Settle> = d
-            .get_array("outbox")
-            .map(|a| a.iter().filter_map(Bson::as_document).filter_map(settle_from_doc).collect())
-            .unwrap_or_default();
+        let settles: Vec<Settle> =
+            d.get_array("outbox").map(|a| a.iter().filter_map(Bson::as_document).filter_map(settle_from_doc).collect()).unwrap_or_default();
         for (filter, update) in settle_updates(settles.iter()) {
             self.events.update_many(filter, update).await.map_err(unavailable)?;
         }

@@ -86,7 +86,7 @@ use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
 
-use super::{EventPage, EventQuery, HistoryEntry, ItemPage, NewEvent, Outcome, RunPage, Reads, RunQuery, RunView, Store, StoreError};
+use super::{EventPage, EventQuery, HistoryEntry, ItemPage, NewEvent, Outcome, Reads, RunPage, RunQuery, RunView, Store, StoreError};
 use crate::runstate::{ItemKey, Layout, Need, ROUNDS, Rules};
 
 mod apply;
@@ -225,12 +225,10 @@ impl MongoStore {
     /// transactions when the deployment offers them (a replica set or a
     /// sharded cluster).
     pub async fn open(uri: &str, db_name: &str, rules: Rules, transactions: bool) -> Result<Self, StoreError> {
-        let mut options = ClientOptions::parse(uri)
-            .await
-            .map_err(|e| {
-                let e = crate::redact::scrub(&e.to_string(), uri);
-                StoreError::unavailable(format!("--mongodb-uri `{}` is not usable: {e}", crate::redact::uri(uri)))
-            })?;
+        let mut options = ClientOptions::parse(uri).await.map_err(|e| {
+            let e = crate::redact::scrub(&e.to_string(), uri);
+            StoreError::unavailable(format!("--mongodb-uri `{}` is not usable: {e}", crate::redact::uri(uri)))
+        })?;
         options.server_selection_timeout.get_or_insert(DEFAULT_TIMEOUT);
         let write_concern = durable(options.write_concern.take());
         options.write_concern = Some(write_concern.clone());
@@ -258,7 +256,10 @@ impl MongoStore {
         };
         core.create_indexes().await.map_err(|e| {
             let uri = crate::redact::uri(uri);
-            StoreError::unavailable(format!("cannot prepare MongoDB database `{db_name}` at {uri}: {}; is MongoDB running?", unavailable(e).message))
+            StoreError::unavailable(format!(
+                "cannot prepare MongoDB database `{db_name}` at {uri}: {}; is MongoDB running?",
+                unavailable(e).message
+            ))
         })?;
         let converted = core.migrate().await?;
         if converted > 0 {

@@ -144,7 +144,11 @@ fn write_errors(reply: &Document) -> Result<Vec<WriteError>, StoreError> {
         let Some(index) = number("index").and_then(|i| usize::try_from(i).ok()) else {
             return Err(StoreError::internal(format!("MongoDB reported a write error without a usable index: {e}")));
         };
-        out.push(WriteError { index, code: number("code").unwrap_or_default(), message: e.get_str("errmsg").unwrap_or_default().to_owned() });
+        out.push(WriteError {
+            index,
+            code: number("code").unwrap_or_default(),
+            message: e.get_str("errmsg").unwrap_or_default().to_owned(),
+        });
     }
     Ok(out)
 }
@@ -206,7 +210,9 @@ impl Core {
         for (filter, update) in settle_updates(flushes.iter().flat_map(|f| f.outbox.settles.iter())) {
             self.events.update_many(filter, update).session(&mut *session).await?;
         }
-        for (collection, statements) in [(self.items.name(), item_statements(flushes, true)), (self.history.name(), history_statements(flushes))] {
+        for (collection, statements) in
+            [(self.items.name(), item_statements(flushes, true)), (self.history.name(), history_statements(flushes))]
+        {
             if statements.is_empty() {
                 continue;
             }

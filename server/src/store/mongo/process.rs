@@ -44,8 +44,7 @@ impl Core {
     async fn finish_pending(&self, stored: &Document) -> Result<(), StoreError> {
         let bad = |what: &str| StoreError::internal(format!("stored event has no valid `{what}`"));
         let oid = stored.get_object_id("_id").map_err(|_| bad("_id"))?;
-        let change: RunChange =
-            serde_json::from_str(stored.get_str("change").map_err(|_| bad("change"))?).map_err(|_| bad("change"))?;
+        let change: RunChange = serde_json::from_str(stored.get_str("change").map_err(|_| bad("change"))?).map_err(|_| bad("change"))?;
         let run_id = stored.get_str("run_id").map_err(|_| bad("run_id"))?;
         let incoming = Incoming {
             key: oid,
@@ -84,12 +83,7 @@ impl Core {
     }
 
     async fn is_pending(&self, oid: ObjectId) -> Result<bool, StoreError> {
-        let found = self
-            .events
-            .find_one(doc! {"_id": oid})
-            .projection(doc! {"state": 1})
-            .await
-            .map_err(unavailable)?;
+        let found = self.events.find_one(doc! {"_id": oid}).projection(doc! {"state": 1}).await.map_err(unavailable)?;
         Ok(found.is_some_and(|d| d.get_str("state").ok() == Some(state::PENDING)))
     }
 
@@ -177,11 +171,8 @@ impl Core {
             self.finish_pending(d).await?;
         }
 
-        let runs = self
-            .events
-            .distinct("run_id", doc! {"state": state::PARKED, "received_at": {"$lte": cutoff}})
-            .await
-            .map_err(unavailable)?;
+        let runs =
+            self.events.distinct("run_id", doc! {"state": state::PARKED, "received_at": {"$lte": cutoff}}).await.map_err(unavailable)?;
         let mut applied = 0;
         for run_id in runs.iter().filter_map(Bson::as_str) {
             applied += self.skip_gap(run_id).await?;

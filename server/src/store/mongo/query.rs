@@ -8,7 +8,8 @@ use super::doc::run_from_doc;
 use super::{Core, bson, unavailable};
 use crate::clock::millis_to_rfc3339;
 use crate::store::{
-    EventCursor, EventPage, EventQuery, HistoryEntry, INLINE_ITEMS, Item, ItemPage, NO_SEQ, RunPage, RunQuery, RunView, StoreError, StoredEvent,
+    EventCursor, EventPage, EventQuery, HistoryEntry, INLINE_ITEMS, Item, ItemPage, NO_SEQ, RunPage, RunQuery, RunView, StoreError,
+    StoredEvent,
 };
 
 /// How many history entries `run()` returns (the newest).
@@ -98,11 +99,8 @@ impl Core {
             h.parked_events
         } else {
             // Written before the count was kept.
-            let n = self
-                .events
-                .count_documents(doc! {"run_id": &h.run_id, "state": super::apply::state::PARKED})
-                .await
-                .map_err(unavailable)?;
+            let n =
+                self.events.count_documents(doc! {"run_id": &h.run_id, "state": super::apply::state::PARKED}).await.map_err(unavailable)?;
             i64::try_from(n).unwrap_or(i64::MAX)
         };
         Ok(RunView {
@@ -123,13 +121,8 @@ impl Core {
         if let Some(status) = q.status {
             filter.insert("status", status);
         }
-        let mut cursor = self
-            .runs
-            .find(filter)
-            .sort(doc! {"_id": 1})
-            .limit(i64::try_from(limit + 1).unwrap_or(i64::MAX))
-            .await
-            .map_err(unavailable)?;
+        let mut cursor =
+            self.runs.find(filter).sort(doc! {"_id": 1}).limit(i64::try_from(limit + 1).unwrap_or(i64::MAX)).await.map_err(unavailable)?;
         let mut docs = Vec::new();
         while cursor.advance().await.map_err(unavailable)? {
             docs.push(cursor.deserialize_current().map_err(unavailable)?);
@@ -174,7 +167,12 @@ impl Core {
         Ok(EventPage::from_overfetch(found, query.limit))
     }
 
-    async fn collect_events(&self, filter: Document, sort: Document, limit: i64) -> Result<Vec<(EventCursor, StoredEvent, usize)>, StoreError> {
+    async fn collect_events(
+        &self,
+        filter: Document,
+        sort: Document,
+        limit: i64,
+    ) -> Result<Vec<(EventCursor, StoredEvent, usize)>, StoreError> {
         let mut out = Vec::new();
         if limit <= 0 {
             return Ok(out);

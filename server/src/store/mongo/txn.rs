@@ -46,11 +46,7 @@ enum Abort {
 }
 
 fn abort(e: mongodb::error::Error) -> Abort {
-    if is_duplicate_key(&e) || e.contains_label(TRANSIENT_TRANSACTION_ERROR) {
-        Abort::FallBack
-    } else {
-        Abort::Unavailable(unavailable(e))
-    }
+    if is_duplicate_key(&e) || e.contains_label(TRANSIENT_TRANSACTION_ERROR) { Abort::FallBack } else { Abort::Unavailable(unavailable(e)) }
 }
 
 impl Core {
@@ -94,7 +90,11 @@ impl Core {
 
     /// The group's outcomes, and the run versions it wrote (their outboxes
     /// flushed), to remember once the transaction commits.
-    async fn transaction_body(&self, session: &mut ClientSession, events: &[&NewEvent]) -> Result<(Vec<Outcome>, Vec<(String, i64)>), Abort> {
+    async fn transaction_body(
+        &self,
+        session: &mut ClientSession,
+        events: &[&NewEvent],
+    ) -> Result<(Vec<Outcome>, Vec<(String, i64)>), Abort> {
         let oids: Vec<ObjectId> = events.iter().map(|_| ObjectId::new()).collect();
         let runs = by_run(events, |_| true);
         let run_ids: Vec<&str> = runs.iter().map(|(r, _)| *r).collect();
@@ -111,7 +111,13 @@ impl Core {
             .iter()
             .map(|run_id| Planning::new(loaded.remove(*run_id).unwrap_or_else(|| Run::new(run_id, &self.initial_status))))
             .collect();
-        let incoming = |i: usize| Incoming { key: oids[i], source: &events[i].source, id: &events[i].id, seq: events[i].seq, change: &events[i].change };
+        let incoming = |i: usize| Incoming {
+            key: oids[i],
+            source: &events[i].source,
+            id: &events[i].id,
+            seq: events[i].seq,
+            change: &events[i].change,
+        };
 
         let want_parked: Vec<String> = plans
             .iter()
@@ -199,7 +205,6 @@ impl Core {
         let written = planned.iter().map(|r| (r.id().to_owned(), r.version + 1)).collect();
         Ok((outcomes, written))
     }
-
 }
 
 /// Every document `filter` finds in `coll`, read in `session`.

@@ -96,13 +96,20 @@ impl<'c> Runs<'c> {
                 }
                 // The recorded change stays: replay needs it.
                 let change = s.change.as_ref().map(json_text).transpose()?;
-                tx.prepare_cached("UPDATE events SET state = ?2, change = COALESCE(?3, change) WHERE pk = ?1")?
-                    .execute(params![s.key, s.state.as_str(), change])?;
+                tx.prepare_cached("UPDATE events SET state = ?2, change = COALESCE(?3, change) WHERE pk = ?1")?.execute(params![
+                    s.key,
+                    s.state.as_str(),
+                    change
+                ])?;
             }
             if record == Record::Yes {
                 for h in &writes.history {
-                    tx.prepare_cached("INSERT INTO run_history (run_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)")?
-                        .execute(params![run_id, h.at, h.kind.as_str(), h.detail.to_string()])?;
+                    tx.prepare_cached("INSERT INTO run_history (run_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4)")?.execute(params![
+                        run_id,
+                        h.at,
+                        h.kind.as_str(),
+                        h.detail.to_string()
+                    ])?;
                 }
             }
             p.pending.record(writes.cleared, writes.items);
@@ -228,7 +235,11 @@ pub(super) fn recover(conn: &mut Connection, layout: &Layout, initial_status: &s
         }
         run.first_pk.get_or_insert(*pk);
         let change: RunChange = serde_json::from_str(change.as_deref().unwrap_or_default()).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, format!("event {pk} has no readable recorded change to replay: {e}").into())
+            rusqlite::Error::FromSqlConversionFailure(
+                6,
+                rusqlite::types::Type::Text,
+                format!("event {pk} has no readable recorded change to replay: {e}").into(),
+            )
         })?;
         let incoming = Incoming { key: *pk, source, id, seq: *seq, change: &change };
         plan_with(&tx, run, |state| state.apply(layout, &incoming, *received_at))?;

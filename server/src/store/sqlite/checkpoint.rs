@@ -103,9 +103,8 @@ impl WalRestart {
             return;
         }
         // (busy, frames in the WAL, frames copied): caught up when all are.
-        let pass = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-        });
+        let pass =
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)));
         match pass {
             Ok((0, log, copied)) if log == copied => {
                 self.last = Instant::now();

@@ -13,10 +13,11 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    EventPage, EventQuery, HistoryEntry, INLINE_ITEMS, Item, ItemPage, NewEvent, Outcome, RunPage, Reads, RunQuery, RunView, Store, StoreError,
+    EventPage, EventQuery, HistoryEntry, INLINE_ITEMS, Item, ItemPage, NewEvent, Outcome, Reads, RunPage, RunQuery, RunView, Store,
+    StoreError,
 };
-use crate::runstate::{Layout, Rules};
 use crate::clock::{millis_to_rfc3339, now_millis};
+use crate::runstate::{Layout, Rules};
 
 mod apply;
 mod checkpoint;
@@ -65,8 +66,8 @@ impl SqliteStore {
         schema::migrate(&mut conn, &rules.layout).map_err(open_err)?;
         let index = writer::Indexes::open(&mut conn).map_err(open_err)?;
         let runs = apply::recover(&mut conn, &rules.layout, &rules.initial_status).map_err(open_err)?;
-        let reader = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(open_err)?;
+        let reader =
+            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(open_err)?;
         reader.pragma_update(None, "busy_timeout", 5000).map_err(open_err)?;
 
         // Bounded: when the disk is slower than the network, requests wait
@@ -128,10 +129,7 @@ impl SqliteStore {
         self.submit(Job::Materialize { reply }, rx).await
     }
 
-    async fn read<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, StoreError> {
+    async fn read<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static) -> Result<T, StoreError> {
         let reader = self.reader.clone();
         tokio::task::spawn_blocking(move || {
             let conn = reader.lock().map_err(|_| StoreError::internal("reader connection poisoned"))?;
@@ -206,10 +204,7 @@ impl Reads for SqliteStore {
         let layout = self.layout.clone();
         self.materialize().await?;
         self.read(move |c| {
-            let Some(mut view) = c
-                .prepare_cached(&format!("{RUN_SELECT} WHERE run_id = ?1"))?
-                .query_row([&run_id], run_view)
-                .optional()?
+            let Some(mut view) = c.prepare_cached(&format!("{RUN_SELECT} WHERE run_id = ?1"))?.query_row([&run_id], run_view).optional()?
             else {
                 return Ok(None);
             };
@@ -265,9 +260,7 @@ impl Reads for SqliteStore {
         self.materialize().await?;
         self.read(move |c| {
             let items = c
-                .prepare_cached(
-                    "SELECT key, value FROM run_items WHERE run_id = ?1 AND coll = ?2 AND key > ?3 ORDER BY key LIMIT ?4",
-                )?
+                .prepare_cached("SELECT key, value FROM run_items WHERE run_id = ?1 AND coll = ?2 AND key > ?3 ORDER BY key LIMIT ?4")?
                 .query_map(params![run_id, collection, cursor.unwrap_or_default(), limit + 1], item)?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(ItemPage::from_overfetch(items, limit))
@@ -348,8 +341,8 @@ fn add_items(c: &Connection, layout: &Layout, view: &mut RunView) -> rusqlite::R
 
 fn item(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
     let value: String = r.get(1)?;
-    let value = serde_json::from_str(&value)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into()))?;
+    let value =
+        serde_json::from_str(&value).map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into()))?;
     Ok(Item { key: r.get(0)?, value })
 }
 

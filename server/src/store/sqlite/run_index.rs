@@ -132,7 +132,8 @@ pub(super) fn run_events(
                 seq: r.get(2)?,
                 state: r.get(3)?,
                 received_at: millis_to_rfc3339(r.get(4)?),
-                event: StoredEvent::envelope(envelope).map_err(|e| rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e)))?,
+                event: StoredEvent::envelope(envelope)
+                    .map_err(|e| rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e)))?,
             },
             size,
         ))
@@ -285,8 +286,13 @@ mod tests {
         assert!(most <= 4 * PASS_EVERY, "one transaction wrote {most} index entries");
         let oldest = *index.through().iter().min().unwrap();
         assert!(index.committed_through() - oldest <= (2 * PASS_EVERY) as i64, "an idle shard's watermark stayed behind at {oldest}");
-        let stored: Vec<i64> = conn.prepare("SELECT through_pk FROM run_index_watermarks ORDER BY shard").unwrap()
-            .query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        let stored: Vec<i64> = conn
+            .prepare("SELECT through_pk FROM run_index_watermarks ORDER BY shard")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(stored, index.through(), "the table says what memory says");
         assert_eq!(seqs(&conn, "run-0", None, 100_000).len(), 40 * PASS_EVERY);
     }
@@ -331,8 +337,7 @@ mod tests {
         open(&mut conn).unwrap();
         assert_eq!(indexed(&conn), 3);
         assert_eq!(seqs(&conn, "r", None, 10), vec![Some(1), Some(2), None]);
-        let old: i64 =
-            conn.query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'events_by_run'", [], |r| r.get(0)).unwrap();
+        let old: i64 = conn.query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'events_by_run'", [], |r| r.get(0)).unwrap();
         assert_eq!(old, 0);
     }
 
@@ -347,8 +352,7 @@ mod tests {
         index.committed(passes, Vec::new(), |_| ());
         // What a hash collision would store: the other run's event under
         // this run's key.
-        conn.execute("INSERT INTO run_event_keys (run_key, ord, pk) VALUES (?1, 2, ?2)", params![mine.run_key, other.pk])
-            .unwrap();
+        conn.execute("INSERT INTO run_event_keys (run_key, ord, pk) VALUES (?1, 2, ?2)", params![mine.run_key, other.pk]).unwrap();
         assert_eq!(seqs(&conn, "mine", None, 10), vec![Some(1)]);
     }
 

@@ -391,10 +391,7 @@ mod tests {
     fn run(id: &str, dirty: Option<(u64, i64)>, items: usize) -> Run {
         let mut run = Run::stored(RunHead::new(id, "queued"), None, 0);
         run.pending.record(Vec::new(), (0..items).map(|i| (key("nodes", &i.to_string()), Some(json!(i)))).collect());
-        run.dirty = dirty.map(|(age, first_pk)| Dirty {
-            since: Instant::now().checked_sub(Duration::from_millis(age)).unwrap(),
-            first_pk,
-        });
+        run.dirty = dirty.map(|(age, first_pk)| Dirty { since: Instant::now().checked_sub(Duration::from_millis(age)).unwrap(), first_pk });
         run
     }
 

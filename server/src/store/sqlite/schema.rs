@@ -147,10 +147,13 @@ pub(super) fn migrate(conn: &mut Connection, layout: &Layout) -> rusqlite::Resul
     let fresh: bool = conn.query_row("SELECT COUNT(*) = 0 FROM sqlite_master WHERE name = 'runs'", [], |r| r.get(0))?;
     let mut version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > VERSION {
-        return Err(rusqlite::Error::ToSqlConversionFailure(format!(
-            "this data dir was written by a newer herald-server (schema {version}, this one knows up to {VERSION}); \
+        return Err(rusqlite::Error::ToSqlConversionFailure(
+            format!(
+                "this data dir was written by a newer herald-server (schema {version}, this one knows up to {VERSION}); \
              run the newer server, or point --data-dir elsewhere"
-        ).into()));
+            )
+            .into(),
+        ));
     }
     if fresh {
         let tx = conn.transaction()?;
@@ -209,8 +212,9 @@ fn split_runs(conn: &Connection, layout: &Layout) -> rusqlite::Result<()> {
     let ids: Vec<String> = conn.prepare("SELECT run_id FROM runs")?.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
     for run_id in ids {
         let doc: String = conn.query_row("SELECT doc FROM runs WHERE run_id = ?1", [&run_id], |r| r.get(0))?;
-        let doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&doc)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(format!("run {run_id}: its stored document is not a JSON object ({e})").into()))?;
+        let doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&doc).map_err(|e| {
+            rusqlite::Error::ToSqlConversionFailure(format!("run {run_id}: its stored document is not a JSON object ({e})").into())
+        })?;
         let (fields, items) = layout.split(doc);
         if items.is_empty() && !layout.collections().iter().any(|c| fields.contains_key(c)) {
             continue;
@@ -221,7 +225,10 @@ fn split_runs(conn: &Connection, layout: &Layout) -> rusqlite::Result<()> {
                 rusqlite::params![run_id, item.collection, item.key, value.to_string()],
             )?;
         }
-        conn.execute("UPDATE runs SET doc = ?2 WHERE run_id = ?1", rusqlite::params![run_id, serde_json::Value::Object(fields).to_string()])?;
+        conn.execute(
+            "UPDATE runs SET doc = ?2 WHERE run_id = ?1",
+            rusqlite::params![run_id, serde_json::Value::Object(fields).to_string()],
+        )?;
     }
     Ok(())
 }
@@ -320,8 +327,9 @@ mod tests {
         )
         .unwrap();
         reopen(&mut conn, 0);
-        let n: (i64, i64) =
-            conn.query_row("SELECT applied_events, parked_events FROM runs WHERE run_id = 'r'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        let n: (i64, i64) = conn
+            .query_row("SELECT applied_events, parked_events FROM runs WHERE run_id = 'r'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
         assert_eq!(n, (2, 1), "applied and parked events counted");
         migrate(&mut conn, &layout()).unwrap();
         let n: i64 = conn.query_row("SELECT applied_events FROM runs WHERE run_id = 'r'", [], |r| r.get(0)).unwrap();
@@ -395,8 +403,7 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'events' AND name LIKE 'sqlite_autoindex%'", [], |r| r.get(0))
             .unwrap();
         assert_eq!(unique, 0, "the UNIQUE index is gone");
-        let parked: i64 =
-            conn.query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'events_parked'", [], |r| r.get(0)).unwrap();
+        let parked: i64 = conn.query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'events_parked'", [], |r| r.get(0)).unwrap();
         assert_eq!(parked, 1, "the table's other index is back");
         // The guard is filled from the moved events when the store opens.
         let index = super::super::dedup_index::DedupIndex::open(&mut conn).unwrap();
@@ -411,8 +418,13 @@ mod tests {
         // A version 4 store: `seq` 7, and an event without one at 2^31.
         conn.execute("INSERT INTO run_event_keys (run_key, ord, pk) VALUES (1, 7, 1), (1, ?1, 2)", [crate::store::NO_SEQ_32]).unwrap();
         reopen(&mut conn, 4);
-        let ords: Vec<i64> =
-            conn.prepare("SELECT ord FROM run_event_keys ORDER BY pk").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        let ords: Vec<i64> = conn
+            .prepare("SELECT ord FROM run_event_keys ORDER BY pk")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(ords, [7, i64::MAX]);
     }
 

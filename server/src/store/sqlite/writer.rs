@@ -60,14 +60,24 @@ impl Indexes {
 pub(super) enum Job {
     /// Shared with the request, which frees the events after the reply:
     /// freeing them here took 8% of the writer's time under batch load.
-    Ingest { events: Arc<Vec<Arrival>>, reply: oneshot::Sender<Result<Vec<Outcome>, StoreError>> },
-    ReleaseGaps { cutoff: i64, reply: oneshot::Sender<Result<usize, StoreError>> },
+    Ingest {
+        events: Arc<Vec<Arrival>>,
+        reply: oneshot::Sender<Result<Vec<Outcome>, StoreError>>,
+    },
+    ReleaseGaps {
+        cutoff: i64,
+        reply: oneshot::Sender<Result<usize, StoreError>>,
+    },
     /// Write the runs held ahead of the tables, so a read sees every
     /// acknowledged event.
-    Materialize { reply: oneshot::Sender<Result<(), StoreError>> },
+    Materialize {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
     /// Commit a write of one page (the schema version, unchanged), to see
     /// whether writes work again after failing (`/readyz`).
-    Probe { reply: oneshot::Sender<Result<(), StoreError>> },
+    Probe {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
     /// Finish what is queued before this, then close the database.
     Shutdown,
 }
@@ -348,9 +358,7 @@ fn transact(
                     .collect::<rusqlite::Result<Vec<_>>>()
                     .map_err(unavailable)?,
             ),
-            Work::ReleaseGaps(cutoff) => {
-                Done::ReleaseGaps(apply::release_gaps(&tx, &mut runs, *cutoff, now).map_err(unavailable)?)
-            }
+            Work::ReleaseGaps(cutoff) => Done::ReleaseGaps(apply::release_gaps(&tx, &mut runs, *cutoff, now).map_err(unavailable)?),
             Work::Materialize => {
                 asked = true;
                 Done::Materialize
@@ -425,7 +433,15 @@ mod tests {
 
     fn ingest(conn: &mut Connection, index: &mut Indexes, cache: &mut Option<RunCache>, events: Vec<NewEvent>) -> Vec<Outcome> {
         let (reply, mut rx) = oneshot::channel();
-        commit_group(conn, index, cache, vec![Job::Ingest { events: arrivals(events), reply }], &rules(), &WriteHealth::default(), &mut Throttle::new());
+        commit_group(
+            conn,
+            index,
+            cache,
+            vec![Job::Ingest { events: arrivals(events), reply }],
+            &rules(),
+            &WriteHealth::default(),
+            &mut Throttle::new(),
+        );
         rx.try_recv().unwrap().unwrap()
     }
 
@@ -513,8 +529,11 @@ mod tests {
 
     /// What the tables say of the runs and their events.
     fn snapshot(conn: &Connection) -> String {
-        let rows = |sql: &str| -> Vec<String> { conn.prepare(sql).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect() };
-        let runs = rows("SELECT run_id || ':' || status || last_event_seq || '/' || applied_events || '/' || parked_events || doc FROM runs ORDER BY run_id");
+        let rows =
+            |sql: &str| -> Vec<String> { conn.prepare(sql).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect() };
+        let runs = rows(
+            "SELECT run_id || ':' || status || last_event_seq || '/' || applied_events || '/' || parked_events || doc FROM runs ORDER BY run_id",
+        );
         let items = rows("SELECT run_id || '.' || key || '=' || value FROM run_items ORDER BY run_id, key");
         let states = rows("SELECT id || ':' || state FROM events ORDER BY pk");
         let history = rows("SELECT run_id || kind || detail FROM run_history ORDER BY pk");
@@ -531,7 +550,10 @@ mod tests {
         materialize(&mut conn, &mut index, &mut cache);
         let expected = snapshot(&conn);
         assert!(expected.starts_with(r#"["q:queued4/4/0{\"last\":4}", "r:queued12/12/0{\"last\":12}"]"#), "{expected}");
-        assert!(expected.contains(r#""e12:applied", "e13:applied", "e14:applied", "e15:stale""#), "r's 11 parked then applied, q's second 2 stale: {expected}");
+        assert!(
+            expected.contains(r#""e12:applied", "e13:applied", "e14:applied", "e15:stale""#),
+            "r's 11 parked then applied, q's second 2 stale: {expected}"
+        );
 
         // The writer dies after each prefix of the script, holding runs the
         // tables do not have yet; a new writer opens the same database.
