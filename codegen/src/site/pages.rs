@@ -70,10 +70,12 @@ fn source_file(catalog: &Catalog) -> String {
     std::path::Path::new(&catalog.source_name).file_name().map_or_else(|| catalog.source_name.clone(), |n| n.to_string_lossy().into_owned())
 }
 
-fn extension_kind(kind: ExtensionKind) -> &'static str {
+/// An extension's type in words; `wide`: declared `format: int64`.
+fn extension_kind(kind: ExtensionKind, wide: bool) -> &'static str {
     match kind {
         ExtensionKind::String => "string",
-        ExtensionKind::Integer => "integer",
+        ExtensionKind::Integer if wide => "integer (64-bit)",
+        ExtensionKind::Integer => "integer (32-bit)",
         ExtensionKind::Boolean => "boolean",
     }
 }
@@ -149,7 +151,7 @@ pub(super) fn event_type(catalog: &Catalog, event: &EventType, target: Target) -
                 thead { tr { th { "name" } th { "type" } th { "description" } } }
                 tbody {
                     @for x in &catalog.extensions {
-                        tr { td { code { (x.name) } } td { (extension_kind(x.kind)) } td { (x.description) } }
+                        tr { td { code { (x.name) } } td { (extension_kind(x.kind, catalog.envelope.is_int64(&x.name))) } td { (x.description) } }
                     }
                 }
             }

@@ -5,7 +5,8 @@ use super::*;
 const CATALOG: &str = r#"
 prefix: ai
 extensions:
-  seq: {type: integer, description: Per-run sequence number.}
+  seq: {type: integer, format: int64, description: Per-run sequence number.}
+  attempt: {type: integer, description: Delivery attempt.}
 events:
   ai.run.started:
     description: "A run began. It says <script>alert(1)</script> & more."
@@ -92,6 +93,17 @@ fn a_type_page_shows_rules_in_words_examples_schema_transitions_and_extensions()
     let node = &files["types/ai.node.done.html"];
     assert!(node.contains("one of success, failure"));
     assert!(node.contains("does not change a run"));
+}
+
+#[test]
+fn extensions_show_their_integer_width() {
+    let index = &render(&catalog(), Target::Static)["types/ai.node.done.html"];
+    let row = |name: &str| {
+        let at = index.find(&format!("<code>{name}</code>")).unwrap_or_else(|| panic!("{name} listed: {index}"));
+        index[at..].split("</tr>").next().unwrap().to_owned()
+    };
+    assert!(row("seq").contains("integer (64-bit)"), "{}", row("seq"));
+    assert!(row("attempt").contains("integer (32-bit)"), "{}", row("attempt"));
 }
 
 #[test]

@@ -161,8 +161,21 @@ fn items_table(collection: &str, items: &Map<String, Value>) -> Markup {
     }
 }
 
-fn event_field(e: &StoredEvent, k: &str) -> String {
-    e.attribute(k)
+/// The envelope attributes the timeline shows, read in one parse of the
+/// stored text (other members, `data` included, are skipped, not built).
+#[derive(Default, serde::Deserialize)]
+struct Shown<'a> {
+    #[serde(rename = "type", borrow, default)]
+    type_name: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    time: std::borrow::Cow<'a, str>,
+}
+
+impl<'a> Shown<'a> {
+    /// Empty where the stored text is not an envelope (never a page error).
+    fn of(e: &'a StoredEvent) -> Self {
+        serde_json::from_str(e.event.get()).unwrap_or_default()
+    }
 }
 
 fn timeline(events: &[StoredEvent]) -> Markup {
@@ -172,10 +185,11 @@ fn timeline(events: &[StoredEvent]) -> Markup {
                 thead { tr { th { "seq" } th { "type" } th { "time" } th { "received" } th { "outcome" } } }
                 tbody {
                     @for e in events {
+                        @let shown = Shown::of(e);
                         tr data-seq=[e.seq] data-state=(e.state) {
                             td.num { @if let Some(s) = e.seq { (s) } }
-                            td { code { (event_field(e, "type")) } }
-                            td { (event_field(e, "time")) }
+                            td { code { (shown.type_name) } }
+                            td { (shown.time) }
                             td { (e.received_at) }
                             td { span class=(format!("outcome {}", e.state)) { (e.state.replace('_', " ")) } }
                         }
@@ -216,7 +230,7 @@ fn parked_table(run: &RunView, parked: &[&StoredEvent], gap_timeout: std::time::
                     @for e in parked {
                         tr data-seq=[e.seq] {
                             td.num { @if let Some(s) = e.seq { (s) } }
-                            td { code { (event_field(e, "type")) } }
+                            td { code { (Shown::of(e).type_name) } }
                             td { (e.received_at) }
                             td { (gap) }
                         }

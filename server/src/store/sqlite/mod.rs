@@ -29,7 +29,7 @@ mod runs;
 mod schema;
 mod writer;
 
-use writer::Job;
+use writer::{Done, Job, Work};
 
 /// How many history entries `run()` returns (the newest).
 const HISTORY_LIMIT: usize = 100;
@@ -117,16 +117,23 @@ impl SqliteStore {
         }
     }
 
-    async fn submit<T>(&self, job: Job, rx: oneshot::Receiver<Result<T, StoreError>>) -> Result<T, StoreError> {
-        self.jobs.send(job).await.map_err(|_| StoreError::unavailable("the writer has stopped (server shutting down)"))?;
+    /// Hand `work` to the writer and wait for its committed result.
+    async fn submit(&self, work: Work) -> Result<Done, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Run { work, reply })
+            .await
+            .map_err(|_| StoreError::unavailable("the writer has stopped (server shutting down)"))?;
         rx.await.map_err(|_| StoreError::unavailable("the writer stopped before committing"))?
     }
 
     /// Have the writer write the runs it holds ahead of the tables, so a
     /// read that follows sees every acknowledged event's effect.
     async fn materialize(&self) -> Result<(), StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.submit(Job::Materialize { reply }, rx).await
+        match self.submit(Work::Materialize).await? {
+            Done::Materialize => Ok(()),
+            other => Err(mismatched(other)),
+        }
     }
 
     async fn read<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static) -> Result<T, StoreError> {
@@ -152,18 +159,22 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let events = apply::Arrival::all(events).map_err(store_error)?;
-        let (reply, rx) = oneshot::channel();
         let events = Arc::new(events);
-        let result = self.submit(Job::Ingest { events: events.clone(), reply }, rx).await;
+        let result = self.submit(Work::Ingest(events.clone())).await;
         // Usually the last reference: the events are freed here, not on the writer.
         drop(events);
-        result
+        match result? {
+            Done::Ingest(outcomes) => Ok(outcomes),
+            other => Err(mismatched(other)),
+        }
     }
 
     async fn release_gaps(&self, timeout: Duration) -> Result<usize, StoreError> {
         let cutoff = now_millis() - i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
-        let (reply, rx) = oneshot::channel();
-        self.submit(Job::ReleaseGaps { cutoff, reply }, rx).await
+        match self.submit(Work::ReleaseGaps(cutoff)).await? {
+            Done::ReleaseGaps(n) => Ok(n),
+            other => Err(mismatched(other)),
+        }
     }
 
     async fn ready(&self) -> Result<(), StoreError> {
@@ -174,9 +185,12 @@ impl Store for SqliteStore {
         // failed commit, ready again once a probe write commits (so a node
         // taken out of rotation comes back without traffic to retry).
         if let Some(why) = self.health.failure() {
-            let (reply, rx) = oneshot::channel();
-            self.submit(Job::Probe { reply }, rx)
+            self.submit(Work::Probe)
                 .await
+                .and_then(|done| match done {
+                    Done::Probe => Ok(()),
+                    other => Err(mismatched(other)),
+                })
                 .map_err(|e| StoreError::unavailable(format!("writes fail: {} (last failed commit: {why})", e.message)))?;
         }
         self.read(|c| c.query_row("SELECT COUNT(*) FROM runs WHERE 0", [], |r| r.get::<_, i64>(0))).await.map(drop)
@@ -295,6 +309,11 @@ fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, StoreError> {
         }
     })?;
     Ok(file)
+}
+
+/// The writer answered a job with another job's result: a bug.
+fn mismatched(done: Done) -> StoreError {
+    StoreError::internal(format!("internal: the writer answered with a result of another kind of job ({})", done.kind()))
 }
 
 /// A SQLite failure as the client sees it: data the store cannot read (or

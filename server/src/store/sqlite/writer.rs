@@ -56,27 +56,12 @@ impl Indexes {
     }
 }
 
-/// Work for the writer thread.
+/// Work for the writer thread: what to do, and where its result goes
+/// (sent only after the transaction that did it committed).
 pub(super) enum Job {
-    /// Shared with the request, which frees the events after the reply:
-    /// freeing them here took 8% of the writer's time under batch load.
-    Ingest {
-        events: Arc<Vec<Arrival>>,
-        reply: oneshot::Sender<Result<Vec<Outcome>, StoreError>>,
-    },
-    ReleaseGaps {
-        cutoff: i64,
-        reply: oneshot::Sender<Result<usize, StoreError>>,
-    },
-    /// Write the runs held ahead of the tables, so a read sees every
-    /// acknowledged event.
-    Materialize {
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-    /// Commit a write of one page (the schema version, unchanged), to see
-    /// whether writes work again after failing (`/readyz`).
-    Probe {
-        reply: oneshot::Sender<Result<(), StoreError>>,
+    Run {
+        work: Work,
+        reply: oneshot::Sender<Result<Done, StoreError>>,
     },
     /// Finish what is queued before this, then close the database.
     Shutdown,
@@ -85,59 +70,47 @@ pub(super) enum Job {
 impl Job {
     fn weight(&self) -> usize {
         match self {
-            Job::Ingest { events, .. } => events.len().max(1),
+            Job::Run { work: Work::Ingest(events), .. } => events.len().max(1),
             _ => 1,
         }
     }
 }
 
-/// What a job asks for, apart from where its answer goes.
-enum Work {
+/// What a job asks the writer to do.
+pub(super) enum Work {
+    /// Shared with the request, which frees the events after the reply:
+    /// freeing them here took 8% of the writer's time under batch load.
     Ingest(Arc<Vec<Arrival>>),
+    /// Give up on gaps whose first parked event arrived before this time
+    /// (milliseconds since the epoch).
     ReleaseGaps(i64),
+    /// Write the runs held ahead of the tables, so a read sees every
+    /// acknowledged event.
     Materialize,
+    /// Commit a write of one page (the schema version, unchanged), to see
+    /// whether writes work again after failing (`/readyz`).
     Probe,
 }
 
-/// Where a job's answer goes.
-enum Reply {
-    Ingest(oneshot::Sender<Result<Vec<Outcome>, StoreError>>),
-    ReleaseGaps(oneshot::Sender<Result<usize, StoreError>>),
-    Materialize(oneshot::Sender<Result<(), StoreError>>),
-    Probe(oneshot::Sender<Result<(), StoreError>>),
-}
-
-/// A job's result, sent only after its transaction committed.
-enum Done {
+/// A job's result: one variant per [`Work`] variant.
+#[derive(Debug)]
+pub(super) enum Done {
     Ingest(Vec<Outcome>),
     ReleaseGaps(usize),
     Materialize,
     Probe,
 }
 
-impl Reply {
-    fn send(self, result: Result<Done, StoreError>) {
-        // A caller that went away (client disconnected) just misses its
-        // answer; the commit stands either way.
-        match (self, result) {
-            (Reply::Ingest(tx), Ok(Done::Ingest(outcomes))) => drop(tx.send(Ok(outcomes))),
-            (Reply::ReleaseGaps(tx), Ok(Done::ReleaseGaps(n))) => drop(tx.send(Ok(n))),
-            (Reply::Materialize(tx), Ok(Done::Materialize)) => drop(tx.send(Ok(()))),
-            (Reply::Probe(tx), Ok(Done::Probe)) => drop(tx.send(Ok(()))),
-            (Reply::Ingest(tx), Err(e)) => drop(tx.send(Err(e))),
-            (Reply::ReleaseGaps(tx), Err(e)) => drop(tx.send(Err(e))),
-            (Reply::Materialize(tx), Err(e)) => drop(tx.send(Err(e))),
-            (Reply::Probe(tx), Err(e)) => drop(tx.send(Err(e))),
-            (Reply::Ingest(tx), Ok(_)) => drop(tx.send(Err(mismatched()))),
-            (Reply::ReleaseGaps(tx), Ok(_)) => drop(tx.send(Err(mismatched()))),
-            (Reply::Materialize(tx), Ok(_)) => drop(tx.send(Err(mismatched()))),
-            (Reply::Probe(tx), Ok(_)) => drop(tx.send(Err(mismatched()))),
+impl Done {
+    /// The kind of job this answers, for error messages.
+    pub(super) fn kind(&self) -> &'static str {
+        match self {
+            Done::Ingest(_) => "ingest",
+            Done::ReleaseGaps(_) => "release gaps",
+            Done::Materialize => "materialize",
+            Done::Probe => "probe",
         }
     }
-}
-
-fn mismatched() -> StoreError {
-    StoreError::internal("internal: mismatched job result")
 }
 
 /// The writer loop, starting from the runs `cache` holds (as
@@ -171,7 +144,7 @@ pub(super) fn run(
                 Err(_) => break,
             }
         }
-        let events: usize = group.iter().map(|j| if let Job::Ingest { events, .. } = j { events.len() } else { 0 }).sum();
+        let events: usize = group.iter().map(|j| if let Job::Run { work: Work::Ingest(events), .. } = j { events.len() } else { 0 }).sum();
         let started = std::time::Instant::now();
         let committed = commit_group(&mut conn, &mut index, &mut cache, group, &rules, &health, &mut failures);
         if events > 0 && committed {
@@ -215,13 +188,10 @@ fn commit_group(
     failures: &mut Throttle,
 ) -> bool {
     let now = now_millis();
-    let (work, replies): (Vec<Work>, Vec<Reply>) = group
+    let (work, replies): (Vec<Work>, Vec<_>) = group
         .into_iter()
         .filter_map(|job| match job {
-            Job::Ingest { events, reply } => Some((Work::Ingest(events), Reply::Ingest(reply))),
-            Job::ReleaseGaps { cutoff, reply } => Some((Work::ReleaseGaps(cutoff), Reply::ReleaseGaps(reply))),
-            Job::Materialize { reply } => Some((Work::Materialize, Reply::Materialize(reply))),
-            Job::Probe { reply } => Some((Work::Probe, Reply::Probe(reply))),
+            Job::Run { work, reply } => Some((work, reply)),
             Job::Shutdown => None,
         })
         .unzip();
@@ -252,7 +222,9 @@ fn commit_group(
             Ok(_) => committed = true,
             Err(e) => failed = Some(e.message.clone()),
         }
-        reply.send(result);
+        // A caller that went away (client disconnected) just misses its
+        // answer; the commit stands either way.
+        drop(reply.send(result));
     }
     if committed {
         health.ok();
@@ -437,17 +409,28 @@ mod tests {
             conn,
             index,
             cache,
-            vec![Job::Ingest { events: arrivals(events), reply }],
+            vec![Job::Run { work: Work::Ingest(arrivals(events)), reply }],
             &rules(),
             &WriteHealth::default(),
             &mut Throttle::new(),
         );
-        rx.try_recv().unwrap().unwrap()
+        match rx.try_recv().unwrap().unwrap() {
+            Done::Ingest(outcomes) => outcomes,
+            other => panic!("{other:?}"),
+        }
     }
 
     fn materialize(conn: &mut Connection, index: &mut Indexes, cache: &mut Option<RunCache>) {
         let (reply, mut rx) = oneshot::channel();
-        commit_group(conn, index, cache, vec![Job::Materialize { reply }], &rules(), &WriteHealth::default(), &mut Throttle::new());
+        commit_group(
+            conn,
+            index,
+            cache,
+            vec![Job::Run { work: Work::Materialize, reply }],
+            &rules(),
+            &WriteHealth::default(),
+            &mut Throttle::new(),
+        );
         rx.try_recv().unwrap().unwrap();
     }
 
@@ -464,18 +447,22 @@ mod tests {
         let (b, mut rb) = oneshot::channel();
         let (c, mut rc) = oneshot::channel();
         let group = vec![
-            Job::Ingest { events: arrivals(vec![event("/ok", "1")]), reply: a },
-            Job::Ingest { events: arrivals(vec![event("/ok", "2"), event("/poison", "3")]), reply: b },
-            Job::Ingest { events: arrivals(vec![event("/ok", "4")]), reply: c },
+            Job::Run { work: Work::Ingest(arrivals(vec![event("/ok", "1")])), reply: a },
+            Job::Run { work: Work::Ingest(arrivals(vec![event("/ok", "2"), event("/poison", "3")])), reply: b },
+            Job::Run { work: Work::Ingest(arrivals(vec![event("/ok", "4")])), reply: c },
         ];
         let mut cache = Some(RunCache::default());
         commit_group(&mut conn, &mut index, &mut cache, group, &rules(), &WriteHealth::default(), &mut Throttle::new());
 
         let applied = |o: Vec<Outcome>| o.iter().all(|o| matches!(o, Outcome::Applied { .. }));
-        assert!(applied(ra.try_recv().unwrap().unwrap()));
+        let outcomes = |done| match done {
+            Done::Ingest(outcomes) => outcomes,
+            other => panic!("{other:?}"),
+        };
+        assert!(applied(outcomes(ra.try_recv().unwrap().unwrap())));
         let err = rb.try_recv().unwrap().unwrap_err();
         assert!(err.message.contains("poisoned"), "{err}");
-        assert!(applied(rc.try_recv().unwrap().unwrap()));
+        assert!(applied(outcomes(rc.try_recv().unwrap().unwrap())));
         let ids: Vec<String> =
             conn.prepare("SELECT id FROM events ORDER BY pk").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
         assert_eq!(ids, ["1", "4"], "the failed job's events are all rolled back, the others kept");
