@@ -95,13 +95,11 @@ pub(super) fn emit_registry(catalog: &Catalog, opts: &EmitOptions) -> TokenStrea
             ExtensionKind::Boolean => (quote!(__v.as_bool().is_none()), "a boolean"),
         };
         quote! {
-            if let ::core::option::Option::Some(__v) = __envelope.extension(#name) {
-                if #wrong_type {
-                    return ::core::result::Result::Err(#herald::DataError::Extension {
-                        name: ::std::string::ToString::to_string(#name),
-                        expected: #expected,
-                    });
-                }
+            if __envelope.extension(#name).is_some_and(|__v| #wrong_type) {
+                return ::core::result::Result::Err(#herald::DataError::Extension {
+                    name: ::std::string::ToString::to_string(#name),
+                    expected: #expected,
+                });
             }
         }
     });

@@ -1762,21 +1762,18 @@ impl ::herald::EventCatalog for Catalog {
         __envelope: &::herald::Envelope<'_>,
     ) -> ::core::result::Result<(), ::herald::DataError> {
         let _ = __envelope;
-        if let ::core::option::Option::Some(__v) = __envelope.extension("seq") {
-            if __v.as_i64().is_none() {
-                return ::core::result::Result::Err(::herald::DataError::Extension {
-                    name: ::std::string::ToString::to_string("seq"),
-                    expected: "a 64-bit integer",
-                });
-            }
+        if __envelope.extension("seq").is_some_and(|__v| __v.as_i64().is_none()) {
+            return ::core::result::Result::Err(::herald::DataError::Extension {
+                name: ::std::string::ToString::to_string("seq"),
+                expected: "a 64-bit integer",
+            });
         }
-        if let ::core::option::Option::Some(__v) = __envelope.extension("traceparent") {
-            if __v.as_str().is_none() {
-                return ::core::result::Result::Err(::herald::DataError::Extension {
-                    name: ::std::string::ToString::to_string("traceparent"),
-                    expected: "a string",
-                });
-            }
+        if __envelope.extension("traceparent").is_some_and(|__v| __v.as_str().is_none())
+        {
+            return ::core::result::Result::Err(::herald::DataError::Extension {
+                name: ::std::string::ToString::to_string("traceparent"),
+                expected: "a string",
+            });
         }
         ::core::result::Result::Ok(())
     }

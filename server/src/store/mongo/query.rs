@@ -144,7 +144,7 @@ impl Core {
         let mut found = Vec::new();
         let seq_part = match after {
             None => Some(doc! {"run_id": run_id, "seq": {"$ne": Bson::Null}}),
-            Some((ord, _)) if ord >= NO_SEQ => None,
+            Some((ord, _)) if ord == NO_SEQ => None,
             Some((ord, Some(Some(oid)))) => {
                 Some(doc! {"run_id": run_id, "$or": [{"seq": {"$gt": ord}}, {"seq": ord, "_id": {"$gt": oid}}]})
             }
@@ -156,7 +156,7 @@ impl Core {
         let rest = want - i64::try_from(found.len()).unwrap_or(want);
         if rest > 0 {
             let filter = match after {
-                Some((ord, Some(key))) if ord >= NO_SEQ => match key {
+                Some((ord, Some(key))) if ord == NO_SEQ => match key {
                     Some(oid) => doc! {"run_id": run_id, "seq": Bson::Null, "_id": {"$gt": oid}},
                     None => doc! {"run_id": run_id, "seq": Bson::Null, "_id": {"$exists": false}},
                 },
