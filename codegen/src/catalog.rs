@@ -8,6 +8,10 @@
 //! compatibility: BACKWARD                 # optional (default BACKWARD): what `herald check
 //!                                         # --baseline` allows; FORWARD, FULL, each also
 //!                                         # `_TRANSITIVE`, or NONE
+//! version: 1                              # optional (default 1): version of the catalog-wide
+//!                                         # rules (envelope, extensions, lifecycle statuses);
+//!                                         # raise it to let `herald check --baseline` pass a
+//!                                         # deliberate breaking change to them
 //! base_uri: https://schemas.example.com/events/   # optional: `$id` base of the JSON Schema
 //!                                         # export (`herald export --base-uri` overrides it)
 //! envelope:                               # optional: envelope rules, enforced by the runtime
@@ -95,7 +99,8 @@ use crate::{lint, schema};
 pub(crate) use yaml::{Entry, Mark, Node, Value as YamlValue, parse as parse_yaml};
 
 /// Top-level keys of a catalog.
-const CATALOG_KEYS: &[&str] = &["prefix", "naming", "compatibility", "base_uri", "envelope", "extensions", "events", "lifecycle"];
+const CATALOG_KEYS: &[&str] =
+    &["prefix", "naming", "compatibility", "version", "base_uri", "envelope", "extensions", "events", "lifecycle"];
 /// The only naming rule Herald knows.
 const NAMING: &str = "{prefix}.{domain}.{action}";
 /// CloudEvents context attributes an extension must not shadow.
@@ -270,6 +275,8 @@ fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
     }
 
     let compatibility = root.get("compatibility").and_then(|e| read_compatibility(ctx, &e.value)).unwrap_or_default();
+    // Absent is 1, like a catalog written before the key existed.
+    let version = root.get("version").map_or(Some(1), |e| read_version(ctx, &e.value, "the catalog"));
     let mut type_compatibility = BTreeMap::new();
 
     let base_uri = root.get("base_uri").and_then(|e| read_base_uri(ctx, &e.value));
@@ -322,6 +329,7 @@ fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
         lifecycle,
         compatibility,
         type_compatibility,
+        version: version?,
         base_uri,
     })
 }
@@ -395,6 +403,26 @@ fn read_compatibility(ctx: &mut Ctx, node: &Node) -> Option<Compatibility> {
         ctx.error(node.mark, format!("unknown compatibility mode `{name}`"), help);
     }
     mode
+}
+
+/// A `version:` value (of an event type, or of the catalog's own rules):
+/// an integer from 1 up. `whose` names the owner in the message
+/// (`` `ai.run.started` ``, `the catalog`).
+pub(crate) fn read_version(ctx: &mut Ctx, node: &Node, whose: &str) -> Option<u32> {
+    let found = match &node.value {
+        yaml::Value::Int(i) if *i >= 1 => match u32::try_from(*i) {
+            Ok(v) => return Some(v),
+            Err(_) => i.to_string(),
+        },
+        yaml::Value::Int(i) => i.to_string(),
+        _ => node.kind().to_string(),
+    };
+    ctx.error(
+        node.mark,
+        format!("the `version` of {whose} must be a positive integer, found {found}"),
+        "start at `version: 1` and count up",
+    );
+    None
 }
 
 /// `ai.run_stage.started` and `ai.run.stage_started` would both become

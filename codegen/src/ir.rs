@@ -35,6 +35,12 @@ pub struct Catalog {
     /// Per-type overrides of [`Catalog::compatibility`] (an event's own
     /// `compatibility:` key), by CloudEvents `type`.
     pub type_compatibility: BTreeMap<String, Compatibility>,
+    /// Version of the catalog-wide rules (`version:` at the top, default
+    /// 1): the envelope rules, declared extensions and lifecycle statuses,
+    /// which belong to no one event type. Raising it is to those what
+    /// raising an [`EventType::version`] is to a type's data: `herald check
+    /// --baseline` then reports their breaking changes as allowed.
+    pub version: u32,
     /// Base URI of the exported JSON Schema documents' `$id`s (`base_uri:`
     /// at the top of the catalog, ending in `/`); `herald export
     /// --base-uri` overrides it.
@@ -318,6 +324,7 @@ impl Catalog {
             lifecycle: None,
             compatibility: Compatibility::default(),
             type_compatibility: BTreeMap::new(),
+            version: 1,
             base_uri: None,
         }
     }

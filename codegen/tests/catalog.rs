@@ -169,7 +169,7 @@ fn bad_example() {
 fn unknown_key() {
     let keys = "expected one of `description`, `version`, `subject`, `stream_key`, `compatibility`, `fields`, `data` or `examples`";
     let expected = [
-        "unknown_key.yaml:2:1: unknown key `prefx` in the catalog — did you mean `prefix`? expected one of `prefix`, `naming`, `compatibility`, `base_uri`, `envelope`, `extensions`, `events` or `lifecycle`".to_string(),
+        "unknown_key.yaml:2:1: unknown key `prefx` in the catalog — did you mean `prefix`? expected one of `prefix`, `naming`, `compatibility`, `version`, `base_uri`, `envelope`, `extensions`, `events` or `lifecycle`".to_string(),
         format!("unknown_key.yaml:6:5: unknown key `verison` in event `ai.run.started` — did you mean `version`? {keys}"),
         format!("unknown_key.yaml:10:5: unknown key `example` in event `ai.run.started` — did you mean `examples`? {keys}"),
     ];

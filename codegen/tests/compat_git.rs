@@ -189,3 +189,67 @@ fn transitive_history_follows_renames_and_names_its_bound() {
     assert_eq!(removed[0]["was"]["line"], 10, "{report:#}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The test catalog with `top` inserted after `prefix:` (envelope rules,
+/// a catalog `version:`).
+fn enveloped(top: &str) -> String {
+    catalog("BACKWARD", 0).replace("prefix: ai\n", &format!("prefix: ai\n{top}"))
+}
+
+/// An envelope rule is catalog-wide: newly requiring `time` breaks BACKWARD
+/// whatever the types' versions, until the catalog's own `version:` is
+/// raised; lowering it again is a break of its own.
+#[test]
+fn an_envelope_break_passes_only_with_a_raised_catalog_version() {
+    let dir = temp_dir("envelope");
+    git(&dir, &["init", "-q"]);
+    let required = "envelope:\n  required: [time]\n";
+    let raised = format!("version: 2\n{required}");
+    for (message, text) in
+        [("no envelope rules", enveloped("")), ("require time", enveloped(required)), ("raise the catalog version", enveloped(&raised))]
+    {
+        std::fs::write(dir.join("events.yaml"), text).unwrap();
+        git(&dir, &["add", "events.yaml"]);
+        git(&dir, &["commit", "-q", "-m", message]);
+    }
+    // The commit that required `time`, against its parent.
+    std::fs::write(dir.join("events.yaml"), enveloped(required)).unwrap();
+    let out = herald(&dir, &["check", "events.yaml", "--baseline", "HEAD~2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("events.yaml:4:3: envelope: `required` now lists `time` — breaks BACKWARD: producers that have not upgraded may send events of any type without `time` (CloudEvents makes it optional), which the new catalog refuses — leave `time` out of `envelope.required` until every producer sends it, or raise the catalog's `version`"),
+        "{}",
+        text(&out)
+    );
+    // Today's file (version raised) against the same baseline: allowed.
+    std::fs::write(dir.join("events.yaml"), enveloped(&raised)).unwrap();
+    let out = herald(&dir, &["check", "events.yaml", "--baseline", "HEAD~2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("events.yaml:5:3: envelope: `required` now lists `time` — allowed because the catalog's `version` was raised from 1 to 2 (it breaks BACKWARD"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("events.yaml:3:1: catalog: the catalog's `version` raised from 1 to 2 — compatible with BACKWARD"),
+        "{}",
+        text(&out)
+    );
+    // Against its parent only the raise is new.
+    let out = herald(&dir, &["check", "events.yaml", "--baseline", "HEAD~1", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["changes"].as_array().unwrap().len(), 1, "{report:#}");
+    // Undoing the raise: a lowered version breaks against HEAD.
+    std::fs::write(dir.join("events.yaml"), enveloped(required)).unwrap();
+    let out = herald(&dir, &["check", "events.yaml", "--baseline", "HEAD"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "events.yaml: catalog: the catalog's `version` lowered from 2 to 1 (it was at HEAD:events.yaml:3:1) — breaks BACKWARD"
+        ),
+        "{}",
+        text(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

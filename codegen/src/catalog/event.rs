@@ -2,7 +2,7 @@
 
 use serde_json::Value as Json;
 
-use super::{Ctx, Entry, Node, yaml};
+use super::{Ctx, Entry, Node};
 use crate::ir::{DataSource, EventType, Origin};
 use crate::lint;
 use crate::shorthand;
@@ -49,22 +49,7 @@ pub(super) fn read(ctx: &mut Ctx, entry: &Entry) -> Option<EventType> {
             ctx.error(entry.key_mark, format!("event `{name}` has no `version`"), "add `version: 1`");
             None
         }
-        Some(v) => match v.value.value {
-            yaml::Value::Int(i) if i >= 1 => u32::try_from(i).ok(),
-            _ => None,
-        }
-        .or_else(|| {
-            let found = match &v.value.value {
-                yaml::Value::Int(i) => i.to_string(),
-                _ => v.value.kind().to_string(),
-            };
-            ctx.error(
-                v.value.mark,
-                format!("the `version` of `{name}` must be a positive integer, found {found}"),
-                "start at `version: 1` and count up",
-            );
-            None
-        }),
+        Some(v) => super::read_version(ctx, &v.value, &format!("`{name}`")),
     };
 
     let subject = node.get("subject").and_then(|s| ctx.string(&s.value, "`subject`").map(|t| (t.to_string(), s)));

@@ -10,6 +10,7 @@
 //! it was.
 
 use super::Change;
+use super::envelope::{CATALOG, ENVELOPE};
 use super::rules::LIFECYCLE;
 use crate::catalog::{Mark, Node, parse_yaml};
 use crate::ir::{Catalog, Origin};
@@ -75,7 +76,23 @@ impl Locator {
         }
         if let Some(name) = change.type_name.strip_prefix("extension ") {
             let extensions = root.get("extensions")?;
-            return Some(extensions.value.get(name).map_or((extensions.key_mark, false), |e| (e.key_mark, true)));
+            let Some(extension) = extensions.value.get(name) else {
+                return Some((extensions.key_mark, false));
+            };
+            // `format: int64` or `type`: that key, else the extension's.
+            let keyword = change.keyword.as_deref().and_then(|k| extension.value.get(k));
+            return Some(keyword.map_or((extension.key_mark, change.keyword.is_none()), |k| (k.key_mark, true)));
+        }
+        // Catalog settings sit at the top, envelope rules under `envelope:`.
+        if change.type_name == CATALOG || change.type_name == ENVELOPE {
+            let (holder, mark) = if change.type_name == CATALOG {
+                (root, None)
+            } else {
+                let envelope = root.get(ENVELOPE)?;
+                (&envelope.value, Some(envelope.key_mark))
+            };
+            let found = change.keyword.as_deref().and_then(|k| holder.get(k));
+            return found.map(|e| (e.key_mark, true)).or(mark.map(|m| (m, false)));
         }
         let events = root.get("events")?;
         let Some(event) = events.value.get(&change.type_name) else {
@@ -106,7 +123,7 @@ impl Locator {
                 None => return Some((mark, true)),
                 // An attribute of the type: its key, or the type's when
                 // it was removed.
-                Some(key @ ("version" | "subject" | "stream_key")) => {
+                Some(key @ ("version" | "subject" | "stream_key" | "compatibility")) => {
                     return Some(event.value.get(key).map_or((mark, false), |v| (v.key_mark, true)));
                 }
                 // A keyword on the data schema's top level.

@@ -11,12 +11,28 @@
 //! `_TRANSITIVE` modes, against every earlier version of the file.
 //!
 //! The rules live by subject: [`rules`] for event types, the lifecycle and
-//! extensions; [`schema`] for the JSON Schema of `data`. Positions in the
+//! extensions; [`envelope`] for the catalog's envelope rules and its own
+//! settings (`compatibility:`, `version:`); [`schema`] for the JSON Schema
+//! of `data`.
+//!
+//! # Which mode and which version govern a change
+//!
+//! A change that belongs to one event type ([`Scope::Type`]) is held to
+//! that type's mode *in the new catalog* (its override, else the catalog's)
+//! — the mode being changed in the same commit included, as schema
+//! registries apply the mode in force when the new schema is registered; the
+//! change of mode itself is reported as a compatible change, so a review
+//! sees it. A raised type `version` allows its breaks. A change that belongs
+//! to the catalog as a whole ([`Scope::Catalog`]: an envelope rule, a
+//! declared extension, a lifecycle status) reaches every type, so it breaks
+//! when the mode of *any* type breaks on it; the catalog's own `version:`
+//! allows its breaks. Positions in the
 //! new file come from [`locate`]; reading a catalog at a git revision from
 //! [`baseline`]; text and JSON output from [`report`].
 
 pub mod baseline;
 pub mod command;
+mod envelope;
 pub mod locate;
 pub mod report;
 mod rules;
@@ -70,13 +86,27 @@ impl Impact {
     }
 }
 
+/// What a change belongs to, which decides the mode and the `version`
+/// that govern it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// One event type, named by [`Change::type_name`]: its mode, its
+    /// `version`.
+    Type,
+    /// The whole catalog (envelope rules, extensions, lifecycle statuses,
+    /// the catalog's settings): every type's mode, the catalog's `version`.
+    Catalog,
+}
+
 /// One difference between two catalogs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     /// The event type the change belongs to (its mode and `version`
-    /// decide the verdict), or a label such as `lifecycle` or
+    /// decide the verdict), or a label such as `envelope`, `lifecycle` or
     /// `extension seq` for catalog-wide changes.
     pub type_name: String,
+    /// Whether the change belongs to one type or to the whole catalog.
+    pub scope: Scope,
     /// Property path inside `data` (`["metrics", "duration_ms"]`, `[]` for
     /// array items, `*` for map values); empty for the type itself.
     pub path: Vec<String>,
@@ -96,6 +126,8 @@ pub struct Change {
 /// the schemas are walked).
 pub fn diff(old: &Catalog, new: &Catalog) -> Vec<Change> {
     let mut out = Vec::new();
+    envelope::settings(old, new, &mut out);
+    envelope::rules(old, new, &mut out);
     rules::event_types(old, new, &mut out);
     rules::lifecycle(old, new, &mut out);
     rules::extensions(old, new, &mut out);
@@ -107,7 +139,8 @@ pub fn diff(old: &Catalog, new: &Catalog) -> Vec<Change> {
 pub enum Verdict {
     /// It breaks the mode: the check fails.
     Breaking,
-    /// It would break the mode, but the type's `version` was raised.
+    /// It would break the mode, but the type's `version` (the catalog's,
+    /// for a catalog-wide change) was raised.
     Allowed,
     /// The mode allows it.
     Compatible,
@@ -160,6 +193,15 @@ impl Finding {
     /// for an allowed break, "nothing to do" for a compatible change.
     pub fn fix(&self) -> &str {
         match self.verdict {
+            // One envelope for every type: there are no two versions to
+            // serve side by side, only an order to upgrade in.
+            Verdict::Allowed if self.change.scope == Scope::Catalog => {
+                if self.mode.checks_backward() && self.change.backward.is_some() {
+                    "migrate: upgrade every producer to follow the new rule first, then the servers"
+                } else {
+                    "migrate: upgrade the servers and consumers first, then the producers"
+                }
+            }
             Verdict::Allowed => "migrate: serve both versions side by side, or upgrade the producers first, then the consumers",
             // What the other direction would need is in the reason.
             Verdict::Compatible => "nothing to do",
@@ -168,19 +210,17 @@ impl Finding {
     }
 }
 
-/// Hold each change to its type's mode in `new`.
+/// Hold each change to the mode that governs it in `new` (see the module
+/// documentation).
 pub fn judge(old: &Catalog, new: &Catalog, changes: Vec<Change>, locator: &Locator, against: Option<&str>) -> Vec<Finding> {
     changes
         .into_iter()
         .map(|change| {
-            // A removed type keeps the override it had.
-            let mode = new
-                .type_compatibility
-                .get(&change.type_name)
-                .or(old.type_compatibility.get(&change.type_name))
-                .copied()
-                .unwrap_or(new.compatibility);
-            let (verdict, reason) = verdict(old, new, &change, mode);
+            let (mode, whose) = mode_of(old, new, &change);
+            let (verdict, mut reason) = verdict(old, new, &change, mode);
+            if let Some(whose) = whose {
+                reason = format!("{reason} (the mode of `{whose}`, which a catalog-wide change reaches too)");
+            }
             let (line, column) = locator.locate(new, &change);
             Finding {
                 file: locator.file().to_string(),
@@ -195,6 +235,40 @@ pub fn judge(old: &Catalog, new: &Catalog, changes: Vec<Change>, locator: &Locat
             }
         })
         .collect()
+}
+
+/// Whether `mode` breaks on `change`.
+fn breaks_under(change: &Change, mode: Compatibility) -> bool {
+    (mode.checks_backward() && change.backward.is_some()) || (mode.checks_forward() && change.forward.is_some())
+}
+
+/// The mode `change` is held to, and the type whose override it is when a
+/// catalog-wide change is held to a type's mode rather than the catalog's.
+fn mode_of<'c>(old: &Catalog, new: &'c Catalog, change: &Change) -> (Compatibility, Option<&'c str>) {
+    match change.scope {
+        // A removed type keeps the override it had.
+        Scope::Type => (
+            new.type_compatibility
+                .get(&change.type_name)
+                .or(old.type_compatibility.get(&change.type_name))
+                .copied()
+                .unwrap_or(new.compatibility),
+            None,
+        ),
+        // Every type is reached: the catalog's mode when a type has it and
+        // it breaks, else the first override that breaks.
+        Scope::Catalog => {
+            let catalog_mode_used = new.events.iter().any(|e| !new.type_compatibility.contains_key(&e.type_name));
+            if catalog_mode_used && breaks_under(change, new.compatibility) {
+                return (new.compatibility, None);
+            }
+            let strict = new.events.iter().find_map(|e| {
+                let mode = *new.type_compatibility.get(&e.type_name)?;
+                breaks_under(change, mode).then_some((mode, Some(e.type_name.as_str())))
+            });
+            strict.unwrap_or((new.compatibility, None))
+        }
+    }
 }
 
 fn verdict(old: &Catalog, new: &Catalog, change: &Change, mode: Compatibility) -> (Verdict, String) {
@@ -217,9 +291,12 @@ fn verdict(old: &Catalog, new: &Catalog, change: &Change, mode: Compatibility) -
     let possibly = broken.iter().all(|(_, i)| matches!(i, Impact::Possibly(_)));
     let breaks = if possibly { "may break" } else { "breaks" };
     let reason = format!("{breaks} {mode}: {}", whys(&broken));
-    let versions = (old.event(&change.type_name).map(|e| e.version), new.event(&change.type_name).map(|e| e.version));
+    let (versions, whose) = match change.scope {
+        Scope::Type => ((old.event(&change.type_name).map(|e| e.version), new.event(&change.type_name).map(|e| e.version)), "`version`"),
+        Scope::Catalog => ((Some(old.version), Some(new.version)), "the catalog's `version`"),
+    };
     match versions {
-        (Some(a), Some(b)) if b > a => (Verdict::Allowed, format!("allowed because `version` was raised from {a} to {b} (it {reason})")),
+        (Some(a), Some(b)) if b > a => (Verdict::Allowed, format!("allowed because {whose} was raised from {a} to {b} (it {reason})")),
         _ => (Verdict::Breaking, reason),
     }
 }

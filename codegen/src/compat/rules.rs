@@ -4,14 +4,30 @@
 
 use std::collections::BTreeSet;
 
-use super::{Change, Impact, schema};
+use super::{Change, Impact, Scope, schema};
 use crate::ir::{Catalog, ExtensionKind, Transition};
 
 /// Label of lifecycle-wide changes (statuses, initial status).
 pub(crate) const LIFECYCLE: &str = "lifecycle";
 
+/// A change to the event type `type_name`.
 fn change(type_name: &str, what: String, backward: Impact, forward: Impact, fix: &str) -> Change {
-    Change { type_name: type_name.to_string(), path: Vec::new(), keyword: None, what, backward, forward, fix: fix.to_string() }
+    Change {
+        type_name: type_name.to_string(),
+        scope: Scope::Type,
+        path: Vec::new(),
+        keyword: None,
+        what,
+        backward,
+        forward,
+        fix: fix.to_string(),
+    }
+}
+
+/// A change to the whole catalog, labelled `label` (`lifecycle`,
+/// `extension seq`, `envelope`).
+pub(crate) fn catalog_change(label: &str, what: String, backward: Impact, forward: Impact, fix: &str) -> Change {
+    Change { scope: Scope::Catalog, ..change(label, what, backward, forward, fix) }
 }
 
 /// Types removed, added and changed.
@@ -140,46 +156,46 @@ pub(crate) fn lifecycle(old: &Catalog, new: &Catalog, out: &mut Vec<Change>) {
     let (o, n) = match (&old.lifecycle, &new.lifecycle) {
         (None, None) => return,
         (Some(_), None) => {
-            out.push(change(
+            out.push(catalog_change(
                 LIFECYCLE,
                 "lifecycle removed".to_string(),
                 Impact::breaks("stored runs have statuses the new catalog no longer knows, and their events stop moving them"),
                 Impact::None,
-                "keep the `lifecycle:` section",
+                "keep the `lifecycle:` section, or raise the catalog's `version`",
             ));
             return;
         }
         (None, Some(_)) => {
-            out.push(change(LIFECYCLE, "lifecycle added".to_string(), Impact::None, Impact::None, "nothing to do"));
+            out.push(catalog_change(LIFECYCLE, "lifecycle added".to_string(), Impact::None, Impact::None, "nothing to do"));
             return;
         }
         (Some(o), Some(n)) => (o, n),
     };
     for s in o.states.iter().filter(|s| !n.states.contains(s)) {
-        out.push(change(
+        out.push(catalog_change(
             LIFECYCLE,
             format!("status `{s}` removed"),
             Impact::breaks(format!("runs stored in status `{s}`, and the events that moved them there, are no longer understood")),
             Impact::None,
-            "keep the status (with no transition into it, if it is retired)",
+            "keep the status (with no transition into it, if it is retired), or raise the catalog's `version`",
         ));
     }
     for s in n.states.iter().filter(|s| !o.states.contains(s)) {
-        out.push(change(
+        out.push(catalog_change(
             LIFECYCLE,
             format!("status `{s}` added"),
             Impact::None,
             Impact::breaks(format!("consumers on the old catalog do not know status `{s}`")),
-            "upgrade the consumers before any event moves a run there",
+            "upgrade the consumers before any event moves a run there, or raise the catalog's `version`",
         ));
     }
     if o.initial != n.initial {
-        out.push(change(
+        out.push(catalog_change(
             LIFECYCLE,
             format!("initial status changed from `{}` to `{}`", o.initial, n.initial),
             Impact::breaks("existing runs started in the old initial status, from which the new transitions may not lead"),
             Impact::breaks("consumers on the old catalog start runs in another status"),
-            "keep the initial status",
+            "keep the initial status, or raise the catalog's `version`",
         ));
     }
     let key = |t: &Transition| (t.on.clone(), serde_json::to_string(&t.when).unwrap_or_default(), t.to.clone());
@@ -233,39 +249,77 @@ pub(crate) fn lifecycle(old: &Catalog, new: &Catalog, out: &mut Vec<Change>) {
     }
 }
 
-/// Declared extensions: a changed value type breaks both ways; added and
-/// removed extensions are noted (undeclared extensions are still accepted).
+/// Declared extensions: a changed value type breaks both ways, and so
+/// does a change between `string`, `integer` and `boolean`; between a
+/// 32-bit and a 64-bit integer (`format: int64`) it is a widening (FORWARD:
+/// a server on the old catalog refuses values beyond 32 bits) or a
+/// narrowing (BACKWARD). Added and removed extensions are noted
+/// (undeclared extensions are still accepted).
 pub(crate) fn extensions(old: &Catalog, new: &Catalog, out: &mut Vec<Change>) {
-    let kind = |k: ExtensionKind| match k {
-        ExtensionKind::String => "string",
-        ExtensionKind::Integer => "integer",
-        ExtensionKind::Boolean => "boolean",
+    let kind = |c: &Catalog, name: &str, k: ExtensionKind| match k {
+        ExtensionKind::String => "`string`",
+        ExtensionKind::Integer if c.envelope.is_int64(name) => "`integer` (`format: int64`)",
+        ExtensionKind::Integer => "`integer`",
+        ExtensionKind::Boolean => "`boolean`",
     };
     for o in &old.extensions {
         let label = format!("extension {}", o.name);
-        match new.extensions.iter().find(|n| n.name == o.name) {
-            None => out.push(change(&label, "declared extension removed".to_string(), Impact::None, Impact::None, "nothing to do")),
-            Some(n) if n.kind != o.kind => out.push(change(
-                &label,
-                format!("extension type changed from `{}` to `{}`", kind(o.kind), kind(n.kind)),
-                Impact::breaks(format!(
-                    "old events carry `{}` as {}, which the new catalog reads as {}",
-                    o.name,
-                    kind(o.kind),
-                    kind(n.kind)
-                )),
-                Impact::breaks(format!(
-                    "new events carry `{}` as {}, which the old catalog reads as {}",
-                    o.name,
-                    kind(n.kind),
-                    kind(o.kind)
-                )),
-                "declare a new extension with the new type instead",
-            )),
-            Some(_) => {}
+        let Some(n) = new.extensions.iter().find(|n| n.name == o.name) else {
+            out.push(catalog_change(&label, "declared extension removed".to_string(), Impact::None, Impact::None, "nothing to do"));
+            continue;
+        };
+        let (was, is) = (kind(old, &o.name, o.kind), kind(new, &n.name, n.kind));
+        if was == is {
+            continue;
         }
+        let what = format!("extension type changed from {was} to {is}");
+        let int64 = |c: &Catalog| c.envelope.is_int64(&o.name);
+        let found = if o.kind == ExtensionKind::Integer && n.kind == ExtensionKind::Integer {
+            // Only `format: int64` differs: one side holds the other.
+            let widened = int64(new) && !int64(old);
+            Change {
+                keyword: Some("format".into()),
+                ..catalog_change(
+                    &label,
+                    if widened {
+                        "`format: int64` added (a widening to 64-bit integers)".to_string()
+                    } else {
+                        "`format: int64` removed (a narrowing to 32-bit integers)".to_string()
+                    },
+                    Impact::breaks_if(!widened, || {
+                        format!("old events may carry `{}` beyond 32 bits, which the new catalog refuses", o.name)
+                    }),
+                    Impact::breaks_if(widened, || {
+                        format!("new events may carry `{}` beyond 32 bits, which a server on the old catalog refuses", o.name)
+                    }),
+                    if widened {
+                        "upgrade the servers (consumers) before producers send values beyond 32 bits, or raise the catalog's `version`"
+                    } else {
+                        "keep `format: int64`, or raise the catalog's `version`"
+                    },
+                )
+            }
+        } else {
+            Change {
+                keyword: Some("type".into()),
+                ..catalog_change(
+                    &label,
+                    what,
+                    Impact::breaks(format!("old events carry `{}` as {was}, which the new catalog reads as {is}", o.name)),
+                    Impact::breaks(format!("new events carry `{}` as {is}, which the old catalog reads as {was}", o.name)),
+                    "declare a new extension with the new type instead, or raise the catalog's `version`",
+                )
+            }
+        };
+        out.push(found);
     }
     for n in new.extensions.iter().filter(|n| !old.extensions.iter().any(|o| o.name == n.name)) {
-        out.push(change(&format!("extension {}", n.name), "extension declared".to_string(), Impact::None, Impact::None, "nothing to do"));
+        out.push(catalog_change(
+            &format!("extension {}", n.name),
+            "extension declared".to_string(),
+            Impact::None,
+            Impact::None,
+            "nothing to do",
+        ));
     }
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::{Change, Impact};
+use super::{Change, Impact, Scope};
 
 mod object;
 
@@ -110,6 +110,7 @@ impl Walk<'_> {
     fn push(&mut self, path: &[String], keyword: Option<&str>, what: String, backward: Impact, forward: Impact, fix: &str) {
         self.out.push(Change {
             type_name: self.type_name.to_string(),
+            scope: Scope::Type,
             path: path.to_vec(),
             keyword: keyword.map(str::to_string),
             what,
@@ -150,6 +151,7 @@ impl Walk<'_> {
         self.bounds(old, new, path);
         self.values(old, new, path);
         self.strings(old, new, path);
+        self.offset(old, new, path);
         self.object(old, new, path, depth);
         if let (Some(o), Some(n)) = (old.get("items"), new.get("items")) {
             path.push("[]".to_string());
@@ -402,6 +404,39 @@ impl Walk<'_> {
                     );
                 }
             }
+        }
+    }
+}
+
+impl Walk<'_> {
+    /// `offset: utc-only` on a `date-time` (absent means `any`: every RFC
+    /// 3339 offset). Compared only when both sides are date-times: a
+    /// `format` change is reported on its own.
+    fn offset(&mut self, old: &Value, new: &Value, path: &[String]) {
+        let date_time = |v: &Value| v.get("format").and_then(Value::as_str) == Some("date-time");
+        if !date_time(old) || !date_time(new) {
+            return;
+        }
+        let utc_only = |v: &Value| v.get("offset").and_then(Value::as_str) == Some("utc-only");
+        let subject = Self::subject(path);
+        match (utc_only(old), utc_only(new)) {
+            (false, true) => self.push(
+                path,
+                Some("offset"),
+                format!("{subject}: `offset: utc-only` added (a narrowing: only `Z`)"),
+                Impact::breaks("old events with a date-time at another offset (`+02:00`) are rejected"),
+                Impact::None,
+                "keep `offset: any` (the default), or raise `version`",
+            ),
+            (true, false) => self.push(
+                path,
+                Some("offset"),
+                format!("{subject}: `offset: utc-only` removed (a widening: any RFC 3339 offset)"),
+                Impact::None,
+                Impact::breaks("new events with a date-time at another offset than `Z` are rejected by the old catalog"),
+                "keep `offset: utc-only`, or raise `version`",
+            ),
+            _ => {}
         }
     }
 }

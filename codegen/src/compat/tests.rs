@@ -40,16 +40,18 @@ fn closed(mut schema: Value) -> Value {
 
 /// Which of BACKWARD, FORWARD, FULL, NONE the change from `old` to `new`
 /// breaks, as four letters (`B`, `F`, `U` for FULL, `-` for none), with
-/// every change's text for the message check.
+/// every change's text for the message check. Both sides get the mode, so
+/// that the mode itself is not a change.
 fn verdicts(old: &Catalog, new: &Catalog) -> (String, Vec<String>) {
     let mut letters = String::new();
     let mut whats = Vec::new();
     for (mode, letter) in
         [(Compatibility::Backward, 'B'), (Compatibility::Forward, 'F'), (Compatibility::Full, 'U'), (Compatibility::None, 'N')]
     {
-        let mut new = new.clone();
+        let (mut old, mut new) = (old.clone(), new.clone());
+        old.compatibility = mode;
         new.compatibility = mode;
-        let found = judge(old, &new, diff(old, &new), &Locator::new("events.yaml", None), None);
+        let found = judge(&old, &new, diff(&old, &new), &Locator::new("events.yaml", None), None);
         let breaks = found.iter().any(|f| f.verdict == Verdict::Breaking);
         letters.push(if breaks { letter } else { '-' });
         if whats.is_empty() {
@@ -253,6 +255,231 @@ fn an_extension_type_change_breaks_both_ways() {
     assert_verdict(got, "BFU-", "extension type changed from `integer` to `string`");
 }
 
+/// One type (with a `subject:` template) and the extension `seq`, with the
+/// envelope rules `rules` sets.
+fn enveloped(rules: impl FnOnce(&mut crate::ir::EnvelopeOptions)) -> Catalog {
+    let mut e = event(T, 1, obj(json!({"run_id": {"type": "string"}}), &["run_id"]));
+    e.subject = Some("run/{run_id}".into());
+    let mut c = catalog(vec![e]);
+    c.extensions = vec![ExtensionDecl { name: "seq".into(), kind: ExtensionKind::Integer, description: String::new() }];
+    rules(&mut c.envelope);
+    c
+}
+
+#[test]
+fn format_int64_on_an_extension_widens_and_its_removal_narrows() {
+    let (int32, int64) = (enveloped(|_| {}), enveloped(|e| e.int64_extensions = vec!["seq".into()]));
+    assert_verdict(verdicts(&int32, &int64), "-FU-", "`format: int64` added (a widening to 64-bit integers)");
+    assert_verdict(verdicts(&int64, &int32), "B-U-", "`format: int64` removed (a narrowing to 32-bit integers)");
+    // Another type change still breaks both ways, and names the format.
+    let mut string = enveloped(|_| {});
+    string.extensions[0].kind = ExtensionKind::String;
+    assert_verdict(verdicts(&int64, &string), "BFU-", "extension type changed from `integer` (`format: int64`) to `string`");
+    let found = judge(&int64, &int32, diff(&int64, &int32), &Locator::new("events.yaml", None), None);
+    assert_eq!(found[0].change.type_name, "extension seq");
+    assert!(found[0].reason.contains("old events may carry `seq` beyond 32 bits"), "{}", found[0].reason);
+}
+
+#[test]
+fn an_attribute_newly_required_breaks_backward_and_one_dropped_breaks_forward() {
+    let (none, time) = (enveloped(|_| {}), enveloped(|e| e.required = vec!["time".into()]));
+    assert_verdict(verdicts(&none, &time), "B-U-", "`required` now lists `time`");
+    assert_verdict(verdicts(&time, &none), "-FU-", "`required` no longer lists `time`");
+    let both = enveloped(|e| e.required = vec!["subject".into(), "time".into()]);
+    let (_, whats) = verdicts(&none, &both);
+    assert_eq!(whats, ["`required` now lists `subject`", "`required` now lists `time`"]);
+    let found = judge(&none, &time, diff(&none, &time), &Locator::new("events.yaml", None), None);
+    assert_eq!(
+        report::line(&found[0]),
+        "events.yaml: envelope: `required` now lists `time` — breaks BACKWARD: producers that have not upgraded may send events \
+         of any type without `time` (CloudEvents makes it optional), which the new catalog refuses — leave `time` out of \
+         `envelope.required` until every producer sends it, or raise the catalog's `version`"
+    );
+}
+
+#[test]
+fn a_datacontenttype_restriction_added_removed_or_changed() {
+    let pin = |ct: &str| {
+        let ct = ct.to_string();
+        enveloped(move |e| e.datacontenttype = Some(ct))
+    };
+    let open = enveloped(|_| {});
+    assert_verdict(verdicts(&open, &pin("application/json")), "B-U-", "`datacontenttype` restricted to `application/json`");
+    assert_verdict(verdicts(&pin("application/json"), &open), "-FU-", "`datacontenttype` no longer restricted to `application/json`");
+    assert_verdict(
+        verdicts(&pin("application/json"), &pin("application/cloudevents+json")),
+        "BFU-",
+        "`datacontenttype` changed from `application/json` to `application/cloudevents+json`",
+    );
+}
+
+#[test]
+fn subject_matches_template_turned_on_breaks_backward_and_off_forward() {
+    let (off, on) = (enveloped(|_| {}), enveloped(|e| e.subject_matches_template = true));
+    assert_verdict(verdicts(&off, &on), "B-U-", "`subject_matches_template` turned on");
+    assert_verdict(verdicts(&on, &off), "-FU-", "`subject_matches_template` turned off");
+    // With no `subject:` template anywhere, the check reaches no event.
+    let untemplated = |c: &Catalog| {
+        let mut c = c.clone();
+        c.events[0].subject = None;
+        c
+    };
+    assert_verdict(verdicts(&untemplated(&off), &untemplated(&on)), "----", "`subject_matches_template` turned on");
+}
+
+#[test]
+fn the_legacy_extensions_object_turned_off_breaks_backward() {
+    let (off, on) = (enveloped(|_| {}), enveloped(|e| e.legacy_extensions_object = true));
+    assert_verdict(verdicts(&on, &off), "B-U-", "`legacy_extensions_object` turned off");
+    assert_verdict(verdicts(&off, &on), "-FU-", "`legacy_extensions_object` turned on");
+}
+
+#[test]
+fn offset_utc_only_added_narrows_and_removed_widens_also_nested_and_in_defs() {
+    let dt = |utc: bool| {
+        let mut s = json!({"type": "string", "format": "date-time"});
+        if utc {
+            s["offset"] = json!("utc-only");
+        }
+        s
+    };
+    let top = |utc: bool| obj(json!({"at": dt(utc)}), &["at"]);
+    assert_verdict(schemas(top(false), top(true)), "B-U-", "field `at`: `offset: utc-only` added (a narrowing: only `Z`)");
+    assert_verdict(schemas(top(true), top(false)), "-FU-", "field `at`: `offset: utc-only` removed (a widening");
+    let nested = |utc: bool| obj(json!({"m": {"type": "object", "properties": {"at": dt(utc)}}}), &["m"]);
+    assert_verdict(schemas(nested(false), nested(true)), "B-U-", "field `m.at`: `offset: utc-only` added");
+    let defs = |utc: bool| {
+        json!({"type": "object", "properties": {"m": {"$ref": "#/$defs/M"}}, "required": ["m"],
+               "$defs": {"M": {"type": "object", "properties": {"at": dt(utc)}}}})
+    };
+    assert_verdict(schemas(defs(true), defs(false)), "-FU-", "field `m.at`: `offset: utc-only` removed");
+    // `offset: any` is the default, written out or not.
+    let mut any = top(false);
+    any["properties"]["at"]["offset"] = json!("any");
+    assert_eq!(schemas(top(false), any).0, "----");
+}
+
+#[test]
+fn a_changed_compatibility_setting_is_a_note_and_the_new_mode_governs() {
+    let old = enveloped(|_| {});
+    let mut new = enveloped(|e| e.required = vec!["time".into()]);
+    // Loosened to NONE in the same change as a BACKWARD break: the new
+    // mode governs, and the loosening is listed.
+    new.compatibility = Compatibility::None;
+    let found = judge(&old, &new, diff(&old, &new), &Locator::new("events.yaml", None), None);
+    assert!(found.iter().all(|f| f.verdict == Verdict::Compatible), "{found:#?}");
+    assert!(found[0].change.what.starts_with("`compatibility` changed from BACKWARD to NONE (this check holds changes to the new mode"));
+    // Tightened: the new, stricter mode holds at once.
+    let mut new = enveloped(|e| e.required = vec!["time".into()]);
+    new.compatibility = Compatibility::Full;
+    new.envelope.required.clear();
+    let old = enveloped(|e| e.required = vec!["time".into()]);
+    let found = judge(&old, &new, diff(&old, &new), &Locator::new("events.yaml", None), None);
+    assert!(found.iter().any(|f| f.verdict == Verdict::Breaking && f.mode == Compatibility::Full), "{found:#?}");
+    // A type's override, added: noted on the type.
+    let old = enveloped(|_| {});
+    let mut new = enveloped(|_| {});
+    new.type_compatibility.insert(T.into(), Compatibility::Forward);
+    let (letters, whats) = verdicts(&old, &new);
+    assert_eq!(letters, "----");
+    assert_eq!(whats.len(), 1);
+    assert!(whats[0].starts_with("`compatibility` changed from the catalog's (BACKWARD) to FORWARD"), "{whats:?}");
+}
+
+#[test]
+fn an_envelope_break_is_held_to_every_types_mode() {
+    // The catalog says NONE, but one type keeps BACKWARD: newly requiring
+    // `time` refuses that type's old events too.
+    let old = enveloped(|_| {});
+    let mut new = enveloped(|e| e.required = vec!["time".into()]);
+    new.compatibility = Compatibility::None;
+    new.type_compatibility.insert(T.into(), Compatibility::Backward);
+    let mut old_with_override = old.clone();
+    old_with_override.type_compatibility.insert(T.into(), Compatibility::Backward);
+    old_with_override.compatibility = Compatibility::None;
+    let found = judge(&old_with_override, &new, diff(&old_with_override, &new), &Locator::new("events.yaml", None), None);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!((found[0].verdict, found[0].mode), (Verdict::Breaking, Compatibility::Backward));
+    assert!(found[0].reason.ends_with("(the mode of `ai.x.y`, which a catalog-wide change reaches too)"), "{}", found[0].reason);
+}
+
+#[test]
+fn the_catalog_version_allows_catalog_wide_breaks_and_only_those() {
+    let old = enveloped(|_| {});
+    let mut new = enveloped(|e| e.required = vec!["subject".into(), "time".into()]);
+    // A type's version does not cover the envelope.
+    new.events[0].version = 2;
+    let found = judge(&old, &new, diff(&old, &new), &Locator::new("events.yaml", None), None);
+    assert!(found.iter().all(|f| f.verdict == Verdict::Breaking), "{found:#?}");
+    // The catalog's does, and the raise itself is listed.
+    new.events[0].version = 1;
+    new.version = 2;
+    let found = judge(&old, &new, diff(&old, &new), &Locator::new("events.yaml", None), None);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert_eq!(found[0].change.what, "the catalog's `version` raised from 1 to 2");
+    assert_eq!(found[0].verdict, Verdict::Compatible);
+    for f in &found[1..] {
+        assert_eq!(f.verdict, Verdict::Allowed, "{f:#?}");
+        assert!(f.reason.starts_with("allowed because the catalog's `version` was raised from 1 to 2 (it breaks BACKWARD"), "{}", f.reason);
+    }
+    // ... but not a type's data.
+    let mut data = enveloped(|_| {});
+    data.version = 2;
+    data.events[0].schema = obj(json!({"run_id": {"type": "string"}, "b": {"type": "string"}}), &["run_id", "b"]);
+    let found = judge(&old, &data, diff(&old, &data), &Locator::new("events.yaml", None), None);
+    assert!(found.iter().any(|f| f.verdict == Verdict::Breaking && f.change.what.contains("field `b` added as required")), "{found:#?}");
+    // Lifecycle statuses and extensions are catalog-wide too.
+    let mut narrowed = enveloped(|_| {});
+    narrowed.extensions[0].kind = ExtensionKind::String;
+    narrowed.version = 2;
+    let found = judge(&old, &narrowed, diff(&old, &narrowed), &Locator::new("events.yaml", None), None);
+    assert!(found.iter().all(|f| f.verdict != Verdict::Breaking), "{found:#?}");
+    // Lowered: a break of its own.
+    assert_verdict(verdicts(&new, &old), "BFU-", "the catalog's `version` lowered from 2 to 1");
+}
+
+#[test]
+fn the_catalog_version_key_is_read_and_linted() {
+    let text = |top: &str| {
+        format!(
+            "prefix: ai\n{top}events:\n  ai.x.y:\n    description: d\n    version: 1\n    fields: {{run_id: uuid}}\n    examples: [{{run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10}}]\n"
+        )
+    };
+    assert_eq!(crate::catalog::parse("events.yaml", &text("")).unwrap().version, 1);
+    assert_eq!(crate::catalog::parse("events.yaml", &text("version: 3\n")).unwrap().version, 3);
+    for (bad, found) in [("0", "0"), ("-1", "-1"), ("two", "a string"), ("1.5", "a number")] {
+        let e = crate::catalog::parse("events.yaml", &text(&format!("version: {bad}\n"))).unwrap_err().to_string();
+        assert!(e.contains(&format!("events.yaml:2:10: the `version` of the catalog must be a positive integer, found {found}")), "{e}");
+        assert!(e.contains("start at `version: 1` and count up"), "{e}");
+    }
+}
+
+#[test]
+fn envelope_and_setting_changes_point_at_their_keys() {
+    let text = |top: &str, required: &str| {
+        format!(
+            "prefix: ai\n{top}envelope:\n  legacy_extensions_object: true\n  required: [{required}]\nextensions:\n  seq: {{type: integer, format: int64}}\nevents:\n  ai.x.y:\n    description: d\n    version: 1\n    fields: {{run_id: uuid}}\n    examples: [{{run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10}}]\n"
+        )
+    };
+    let old = crate::catalog::parse("events.yaml", &text("", "subject")).unwrap();
+    let new_text = text("compatibility: FULL\nversion: 2\n", "subject, time");
+    let new = crate::catalog::parse("events.yaml", &new_text).unwrap();
+    let found = judge(&old, &new, diff(&old, &new), &Locator::new("events.yaml", Some(&new_text)), None);
+    let at: Vec<(String, usize, usize)> = found.iter().map(|f| (f.change.what.clone(), f.line, f.column)).collect();
+    assert_eq!(at.len(), 3, "{at:#?}");
+    assert!(at[0].0.starts_with("`compatibility` changed from BACKWARD to FULL") && (at[0].1, at[0].2) == (2, 1), "{at:#?}");
+    assert_eq!((at[1].0.as_str(), at[1].1, at[1].2), ("the catalog's `version` raised from 1 to 2", 3, 1));
+    assert_eq!((at[2].0.as_str(), at[2].1, at[2].2), ("`required` now lists `time`", 6, 3));
+    assert_eq!(found[2].verdict, Verdict::Allowed);
+    // The extension's `format:` key.
+    let int32_text = text("", "subject").replace(", format: int64", "");
+    let int32 = crate::catalog::parse("events.yaml", &int32_text).unwrap();
+    let found = judge(&old, &int32, diff(&old, &int32), &Locator::new("events.yaml", Some(&int32_text)), None);
+    assert_eq!((found[0].line, found[0].column), (6, 3), "{found:#?}");
+    let found = judge(&int32, &old, diff(&int32, &old), &Locator::new("events.yaml", Some(&text("", "subject"))), None);
+    assert_eq!((found[0].line, found[0].column), (6, 24), "{found:#?}");
+}
+
 #[test]
 fn a_raised_version_turns_a_break_into_an_allowed_note_and_a_lowered_one_breaks() {
     let old = catalog(vec![event(T, 1, obj(json!({}), &[]))]);
@@ -268,10 +495,12 @@ fn a_raised_version_turns_a_break_into_an_allowed_note_and_a_lowered_one_breaks(
 
 #[test]
 fn a_type_override_wins_over_the_catalog_mode() {
-    let old = catalog(vec![event(T, 1, obj(json!({}), &[]))]);
+    let mut old = catalog(vec![event(T, 1, obj(json!({}), &[]))]);
+    old.type_compatibility.insert(T.into(), Compatibility::None);
     let mut new = catalog(vec![event(T, 1, obj(json!({"b": {"type": "string"}}), &["b"]))]);
     new.type_compatibility.insert(T.into(), Compatibility::None);
     let found = judge(&old, &new, diff(&old, &new), &Locator::new("events.yaml", None), None);
+    assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].verdict, Verdict::Compatible);
     assert!(found[0].reason.starts_with("allowed: compatibility is NONE (it would break BACKWARD"), "{}", found[0].reason);
 }
