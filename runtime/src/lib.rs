@@ -5,7 +5,7 @@
 //! - [`envelope`]: a zero-copy CloudEvents v1.0 envelope parser (structured,
 //!   batch and binary mode) that enforces the spec's rules exactly;
 //! - [`validate`]: the error type and helpers used by generated `validate()`;
-//! - [`registry`] and [`handler`]: the traits generated catalogs implement;
+//! - [`registry`](mod@registry) and [`handler`]: the traits generated catalogs implement;
 //! - `derive` (default feature): the `#[cloud_event]`, `registry!` and
 //!   `include_events!` macros, re-exported as serde re-exports its derives.
 //!

@@ -49,7 +49,7 @@ const ENVELOPE_OPTIONS: [EnvelopeOptions; 3] = [
     },
 ];
 
-/// Structured mode, each of [`ENVELOPE_OPTIONS`]: [`Envelope::parse`] refuses
+/// Structured mode, each of the option sets `ENVELOPE_OPTIONS` lists: [`Envelope::parse`] refuses
 /// the input or gives an envelope whose canonical JSON
 /// ([`Envelope::to_json`]) parses back to the same envelope.
 pub fn structured(data: &[u8]) {

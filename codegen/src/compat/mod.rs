@@ -10,9 +10,9 @@
 //! or is compatible. [`check`] does both against a baseline and, for the
 //! `_TRANSITIVE` modes, against every earlier version of the file.
 //!
-//! The rules live by subject: [`rules`] for event types, the lifecycle and
-//! extensions; [`envelope`] for the catalog's envelope rules and its own
-//! settings (`compatibility:`, `version:`); [`schema`] for the JSON Schema
+//! The rules live by subject: `rules` for event types, the lifecycle and
+//! extensions; `envelope` for the catalog's envelope rules and its own
+//! settings (`compatibility:`, `version:`); `schema` for the JSON Schema
 //! of `data`.
 //!
 //! # Which mode and which version govern a change

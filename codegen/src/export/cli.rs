@@ -33,7 +33,7 @@ pub struct ExportArgs {
     pub output: Option<PathBuf>,
     /// Base URI of the JSON Schema `$id`s (`{base}{type}.json`); overrides
     /// the catalog's `base_uri:` (default: that key, else
-    /// https://herald.invalid/schemas/).
+    /// <https://herald.invalid/schemas/>).
     #[arg(long, value_name = "URI")]
     pub base_uri: Option<String>,
 }

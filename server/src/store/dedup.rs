@@ -15,7 +15,7 @@
 //!   `/readyz`, and ingestion goes on through the store alone — never a
 //!   5xx because of Redis. While it is known down, requests do not wait on
 //!   it at all (a circuit breaker): a background probe pings it every
-//!   [`PROBE_EVERY`] and closes the circuit when it answers again.
+//!   `PROBE_EVERY` (half a second) and closes the circuit when it answers again.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
