@@ -30,7 +30,7 @@ use serde::de::{self, Deserialize, DeserializeSeed, IgnoredAny, MapAccess, SeqAc
 use serde_json::value::RawValue;
 
 use super::names::Name;
-use super::{Envelope, EnvelopeOptions, Member, Members, Origin, RawJson, build, extensions};
+use super::{Envelope, EnvelopeOptions, Field, Member, Members, Origin, RawJson, build, extensions};
 use crate::error::EnvelopeError;
 
 /// Decodes `data` during the envelope pass: what a catalog lends the
@@ -93,15 +93,15 @@ pub(crate) fn parse_exact(bytes: &[u8], opts: EnvelopeOptions) -> Result<Envelop
 /// Lift the members of a legacy `extensions` object to the top level, then
 /// apply the attribute rules.
 pub(crate) fn finish(top: Members<'_>, opts: EnvelopeOptions) -> Result<Envelope<'_>, EnvelopeError> {
-    let legacy_at = |m: &(Cow<'_, str>, Member<'_>, Origin)| matches!(m.1, Member::Raw(_)) && Name::of(&m.0) == Name::Extensions;
+    let legacy_at = |m: &Field<'_>| matches!(m.value, Member::Raw(_)) && m.known == Name::Extensions;
     if !opts.legacy_extensions_object || !top.iter().any(legacy_at) {
         return build(top, opts);
     }
     let mut all = Members::new();
     let mut legacy_seen = false;
-    for (name, member, origin) in top {
-        match member {
-            Member::Raw(raw) if Name::of(&name) == Name::Extensions => {
+    for field in top {
+        match field.value {
+            Member::Raw(raw) if field.known == Name::Extensions => {
                 // The object's own name vanishes once its members are lifted,
                 // so a repeated `extensions` must be caught here.
                 if legacy_seen {
@@ -110,7 +110,7 @@ pub(crate) fn finish(top: Members<'_>, opts: EnvelopeOptions) -> Result<Envelope
                 legacy_seen = true;
                 all.extend(extensions::legacy_members(raw)?);
             }
-            member => all.push((name, member, origin)),
+            _ => all.push(field),
         }
     }
     build(all, opts)
@@ -327,7 +327,7 @@ impl<'a, H: DataHook> ObjectRead<'a, H> {
         let b = whole.as_bytes();
         let offset = |s: &str| s.as_ptr() as usize - whole.as_ptr() as usize;
         // The visitor decodes `data` only after a borrowed key.
-        let key: &'a str = match &self.members[i].0 {
+        let key: &'a str = match &self.members[i].name {
             Cow::Borrowed(key) => *key,
             Cow::Owned(_) => return None,
         };
@@ -335,7 +335,7 @@ impl<'a, H: DataHook> ObjectRead<'a, H> {
         while is_ws(b[start]) || b[start] == b':' {
             start += 1;
         }
-        let end = match self.members.get(i + 1).map(|m| &m.0) {
+        let end = match self.members.get(i + 1).map(|m| &m.name) {
             None => Some(close),
             // The next key's opening quote, then back over `ws , ws`.
             Some(Cow::Borrowed(next)) => Some(offset(next) - 1),
@@ -355,7 +355,7 @@ impl<'a, H: DataHook> ObjectRead<'a, H> {
                 start + <&RawValue>::deserialize(&mut de).ok()?.get().len()
             }
         };
-        self.members[i].1 = Member::Raw(RawJson::new(&whole[start..end]));
+        self.members[i].value = Member::Raw(RawJson::new(&whole[start..end]));
         Some(())
     }
 
@@ -424,7 +424,7 @@ impl<'de, H: DataHook> Visitor<'de> for ObjectVisitor<H> {
                     _ => None,
                 };
             }
-            members.push((key, value, self.origin));
+            members.push(Field::classified(key, name, value, self.origin));
         }
         Ok(ObjectRead { members, data })
     }
