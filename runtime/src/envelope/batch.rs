@@ -122,7 +122,7 @@ fn read_fast<'a, H: DataHook, const LEGACY: bool>(text: &'a str, opts: EnvelopeO
                 Some((object, len)) => {
                     pos += len;
                     let object = object.into_fast();
-                    structured::finish(object.members, opts).map(|envelope| (envelope, object.data))
+                    structured::finish(object.members, object.legacy, opts).map(|envelope| (envelope, object.data))
                 }
                 // Refused: skip the element as raw JSON, and let the exact
                 // reader read it alone (or the body, if it is not JSON).

@@ -79,85 +79,64 @@ pub(crate) fn parse_with<H: DataHook>(bytes: &[u8], opts: EnvelopeOptions) -> Re
 /// [`parse_with`] for input already known to be UTF-8 (a batch element).
 pub(crate) fn parse_str_with<H: DataHook>(text: &str, opts: EnvelopeOptions) -> Result<(Envelope<'_>, Option<H::Out>), EnvelopeError> {
     match read_fast::<H>(text, opts.legacy_extensions_object) {
-        Some(object) => finish(object.members, opts).map(|envelope| (envelope, object.data)),
+        Some(object) => finish(object.members, object.legacy, opts).map(|envelope| (envelope, object.data)),
         None => parse_exact(text.as_bytes(), opts).map(|envelope| (envelope, None)),
     }
 }
 
 /// The exact reader: every error as it has always been reported.
 pub(crate) fn parse_exact(bytes: &[u8], opts: EnvelopeOptions) -> Result<Envelope<'_>, EnvelopeError> {
-    let members = members(bytes, opts.legacy_extensions_object)?;
-    finish(members, opts)
+    let object = members(bytes, opts.legacy_extensions_object)?;
+    finish(object.members, object.legacy, opts)
 }
 
-/// Lift the members of a legacy `extensions` object to the top level, then
-/// apply the attribute rules.
-pub(crate) fn finish(top: Members<'_>, opts: EnvelopeOptions) -> Result<Envelope<'_>, EnvelopeError> {
-    let legacy_at = |m: &Field<'_>| matches!(m.value, Member::Raw(_)) && m.known == Name::Extensions;
-    if !opts.legacy_extensions_object || !top.iter().any(legacy_at) {
-        return build(top, opts);
+/// Apply the attribute rules to the members the visitor read, after the
+/// legacy `extensions` object's own fault, if it had one: that object is
+/// gone once its members are lifted, so its faults are reported first, as
+/// they were when it was lifted before the rules ran.
+pub(crate) fn finish<'a>(members: Members<'a>, legacy: Option<EnvelopeError>, opts: EnvelopeOptions) -> Result<Envelope<'a>, EnvelopeError> {
+    match legacy {
+        Some(fault) => Err(fault),
+        None => build(members, opts),
     }
-    let mut all = Members::new();
-    let mut legacy_seen = false;
-    for field in top {
-        match field.value {
-            Member::Raw(raw) if field.known == Name::Extensions => {
-                // The object's own name vanishes once its members are lifted,
-                // so a repeated `extensions` must be caught here.
-                if legacy_seen {
-                    return Err(EnvelopeError::DuplicateAttribute { attribute: "extensions".into() });
-                }
-                legacy_seen = true;
-                all.extend(extensions::legacy_members(raw)?);
-            }
-            _ => all.push(field),
-        }
-    }
-    build(all, opts)
 }
 
 /// One object as the fast reader saw it.
 pub(crate) struct FastObject<'a, H: DataHook> {
-    /// Its members, in input order.
+    /// Its members, in input order (a legacy object's lifted in its place).
     pub(crate) members: Members<'a>,
+    /// The first fault of a legacy `extensions` object, if any.
+    pub(crate) legacy: Option<EnvelopeError>,
     /// What the hook made of `data`, when it decoded it.
     pub(crate) data: Option<H::Out>,
 }
 
 /// The fast reader over a whole document; `None` when it refuses the input.
-fn read_fast<H: DataHook>(text: &str, raw_extensions: bool) -> Option<FastObject<'_, H>> {
+fn read_fast<H: DataHook>(text: &str, lift_extensions: bool) -> Option<FastObject<'_, H>> {
     if first_non_ws(text.as_bytes()) != Some(b'{') {
         return None;
     }
     let mut de = serde_json::Deserializer::from_str(text);
-    let mut object = (&mut de).deserialize_map(ObjectVisitor::<H>::new(raw_extensions)).ok()?;
+    let mut object = (&mut de).deserialize_map(ObjectVisitor::<H>::new(lift_extensions)).ok()?;
     de.end().ok()?;
     let close = text.trim_end_matches([' ', '\t', '\n', '\r']).len() - 1;
     object.place_data(text, close)?;
     Some(object.into_fast())
 }
 
-/// The members of a JSON object given as text that has been read as JSON
-/// already (a legacy `extensions` object), with [`Origin::Legacy`].
-pub(crate) fn object_members(text: &str) -> Result<Members<'_>, EnvelopeError> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let object = (&mut de).deserialize_map(ObjectVisitor::<NoHook>::nested(Origin::Legacy)).map_err(|e| EnvelopeError::from_json(&e))?;
-    de.end().map_err(|e| EnvelopeError::from_json(&e))?;
-    Ok(object.members)
-}
-
 /// The members of a JSON object, in input order, duplicates included.
-/// `data` is always kept raw; `extensions` too when `raw_extensions`.
-pub(crate) fn members(bytes: &[u8], raw_extensions: bool) -> Result<Members<'_>, EnvelopeError> {
+/// `data` is always kept raw; a legacy `extensions` object is lifted when
+/// `lift_extensions`.
+pub(crate) fn members(bytes: &[u8], lift_extensions: bool) -> Result<ObjectRead<'_, NoHook>, EnvelopeError> {
     match first_non_ws(bytes) {
         Some(b'{') => {}
         first => return Err(not_expected(bytes, first, |found| EnvelopeError::NotAnObject { found })),
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let object = (&mut de).deserialize_map(ObjectVisitor::<NoHook>::new(raw_extensions)).map_err(|e| EnvelopeError::from_json(&e))?;
+    let object = (&mut de).deserialize_map(ObjectVisitor::<NoHook>::new(lift_extensions)).map_err(|e| EnvelopeError::from_json(&e))?;
     // Without this, `{…} garbage` would be accepted.
     de.end().map_err(|e| EnvelopeError::from_json(&e))?;
-    Ok(object.members)
+    Ok(object)
 }
 
 /// The error for a body whose first byte is not the expected bracket:
@@ -307,12 +286,86 @@ impl<'de, H: DataHook> Visitor<'de> for TypedData<H> {
     }
 }
 
+/// A legacy `extensions` object: its members are pushed onto `.0` with
+/// [`Origin::Legacy`]; the value is `Ok` for an object or `null` (none),
+/// else the JSON type found, for the error.
+struct Lift<'m, 'de>(&'m mut Members<'de>);
+
+impl<'de> DeserializeSeed<'de> for Lift<'_, 'de> {
+    type Value = Result<(), &'static str>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Lift<'_, 'de> {
+    type Value = Result<(), &'static str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of extension attributes")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Ok(()))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while let Some(CowStr(key)) = map.next_key()? {
+            let value: Member<'de> = map.next_value()?;
+            self.0.push(Field::new(key, value, Origin::Legacy));
+        }
+        Ok(Ok(()))
+    }
+    // Anything else is the wrong type; its kind is all the error needs.
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Err("a boolean"))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Err("a number"))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Err("a number"))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Err("a number"))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Err("a string"))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Err("an array"))
+    }
+}
+
 /// An object's members, as the visitor read them.
 pub(crate) struct ObjectRead<'a, H: DataHook> {
     members: Members<'a>,
-    /// `data` decoded by the hook: its member's index (whose raw text is
-    /// still to be placed), and the hook's output.
-    data: Option<(usize, H::Out)>,
+    /// The first fault of a legacy `extensions` object (not an object, or
+    /// a second one), if any.
+    legacy: Option<EnvelopeError>,
+    /// `data` decoded by the hook, whose raw text is still to be placed.
+    data: Option<Hooked<'a, H::Out>>,
+}
+
+/// `data` as the hook decoded it.
+struct Hooked<'a, O> {
+    /// Its member's index.
+    at: usize,
+    /// What follows it: where its raw text ends.
+    next: Next<'a>,
+    /// The hook's output.
+    out: O,
+}
+
+/// What follows `data` in its object.
+enum Next<'a> {
+    /// The object's closing brace.
+    Close,
+    /// The next member's key, borrowed from the input.
+    Key(&'a str),
+    /// A next key with escapes (a copy, which says nothing about where it
+    /// lies in the input).
+    EscapedKey,
 }
 
 impl<'a, H: DataHook> ObjectRead<'a, H> {
@@ -323,7 +376,8 @@ impl<'a, H: DataHook> ObjectRead<'a, H> {
     /// brace at `close` (a byte index of `whole`, the text every borrowed
     /// key points into).
     pub(crate) fn place_data(&mut self, whole: &'a str, close: usize) -> Option<()> {
-        let Some((i, _)) = self.data else { return Some(()) };
+        let Some(Hooked { at: i, next, .. }) = &self.data else { return Some(()) };
+        let i = *i;
         let b = whole.as_bytes();
         let offset = |s: &str| s.as_ptr() as usize - whole.as_ptr() as usize;
         // The visitor decodes `data` only after a borrowed key.
@@ -335,13 +389,13 @@ impl<'a, H: DataHook> ObjectRead<'a, H> {
         while is_ws(b[start]) || b[start] == b':' {
             start += 1;
         }
-        let end = match self.members.get(i + 1).map(|m| &m.name) {
-            None => Some(close),
+        let end = match next {
+            Next::Close => Some(close),
             // The next key's opening quote, then back over `ws , ws`.
-            Some(Cow::Borrowed(next)) => Some(offset(next) - 1),
+            Next::Key(next) => Some(offset(next) - 1),
             // An escaped next key is a copy: find the end by skipping the
             // value instead (rare: senders do not escape member names).
-            Some(Cow::Owned(_)) => None,
+            Next::EscapedKey => None,
         };
         let end = match end {
             Some(mut end) => {
@@ -359,31 +413,25 @@ impl<'a, H: DataHook> ObjectRead<'a, H> {
         Some(())
     }
 
-    /// The members and the hook's output.
+    /// The members, the legacy object's fault and the hook's output.
     pub(crate) fn into_fast(self) -> FastObject<'a, H> {
-        FastObject { members: self.members, data: self.data.map(|(_, out)| out) }
+        FastObject { members: self.members, legacy: self.legacy, data: self.data.map(|hooked| hooked.out) }
     }
 }
 
-/// Reads one JSON object's members. `data` is kept raw, or decoded by `H`
+/// Reads one event object's members. `data` is kept raw, or decoded by `H`
 /// when the object's `type` (read before it) is one of `H`'s; a legacy
-/// `extensions` object is kept raw when `raw_extensions`.
+/// `extensions` object's members are lifted in its place when
+/// `lift_extensions`, in the same pass.
 pub(crate) struct ObjectVisitor<H> {
-    raw_extensions: bool,
-    origin: Origin,
+    lift_extensions: bool,
     hook: PhantomData<H>,
 }
 
 impl<H> ObjectVisitor<H> {
     /// A top-level event object.
-    pub(crate) fn new(raw_extensions: bool) -> Self {
-        ObjectVisitor { raw_extensions, origin: Origin::Json, hook: PhantomData }
-    }
-
-    /// An object nested in one (the legacy `extensions`), whose members
-    /// have `origin`.
-    fn nested(origin: Origin) -> Self {
-        ObjectVisitor { raw_extensions: false, origin, hook: PhantomData }
+    pub(crate) fn new(lift_extensions: bool) -> Self {
+        ObjectVisitor { lift_extensions, hook: PhantomData }
     }
 }
 
@@ -397,8 +445,18 @@ impl<'de, H: DataHook> Visitor<'de> for ObjectVisitor<H> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut members = Members::new();
         let mut type_index = None;
-        let mut data = None;
+        let mut data: Option<Hooked<'de, H::Out>> = None;
+        let mut awaiting_next = false;
+        let mut legacy = extensions::Legacy::default();
         while let Some(CowStr(key)) = map.next_key()? {
+            if std::mem::take(&mut awaiting_next) {
+                if let Some(hooked) = &mut data {
+                    hooked.next = match key {
+                        Cow::Borrowed(key) => Next::Key(key),
+                        Cow::Owned(_) => Next::EscapedKey,
+                    };
+                }
+            }
             // Keys compare after unescaping, so `"d\u0061ta"` is `data`.
             let name = Name::of(&key);
             let value = match name {
@@ -408,25 +466,32 @@ impl<'de, H: DataHook> Visitor<'de> for ObjectVisitor<H> {
                     let index = type_index.unwrap_or_default();
                     match map.next_value_seed(TypedData::<H>(index, PhantomData))? {
                         Some(out) => {
-                            data = Some((members.len(), out));
+                            data = Some(Hooked { at: members.len(), next: Next::Close, out });
+                            awaiting_next = true;
                             Member::Raw(RawJson::new(""))
                         }
                         None => Member::Raw(RawJson::new("null")),
                     }
                 }
                 Name::Data => Member::Raw(map.next_value::<Raw<'de>>()?.0),
-                Name::Extensions if self.raw_extensions => Member::Raw(map.next_value::<Raw<'de>>()?.0),
+                Name::Extensions if self.lift_extensions => {
+                    // Its members join the others here, in its place; the
+                    // object itself is not a member.
+                    let shape = map.next_value_seed(Lift(&mut members))?;
+                    legacy.saw(shape);
+                    continue;
+                }
                 _ => map.next_value()?,
             };
-            if name == Name::Type && self.origin == Origin::Json {
+            if name == Name::Type {
                 type_index = match &value {
                     Member::Str(ty) => H::index(ty),
                     _ => None,
                 };
             }
-            members.push(Field::classified(key, name, value, self.origin));
+            members.push(Field::classified(key, name, value, Origin::Json));
         }
-        Ok(ObjectRead { members, data })
+        Ok(ObjectRead { members, legacy: legacy.fault(), data })
     }
 }
 
