@@ -525,13 +525,14 @@ impl<'de, H: DataHook> Visitor<'de> for ObjectVisitor<H> {
         let mut awaiting_next = false;
         let mut legacy = extensions::Legacy::default();
         while let Some(CowStr(key)) = map.next_key()? {
-            if std::mem::take(&mut awaiting_next) {
-                if let Some(hooked) = &mut data {
-                    hooked.next = match key {
-                        Cow::Borrowed(key) => Next::Key(key),
-                        Cow::Owned(_) => Next::EscapedKey,
-                    };
-                }
+            // The first key after decoded `data` says where its text ends.
+            if std::mem::take(&mut awaiting_next)
+                && let Some(hooked) = &mut data
+            {
+                hooked.next = match key {
+                    Cow::Borrowed(key) => Next::Key(key),
+                    Cow::Owned(_) => Next::EscapedKey,
+                };
             }
             // Keys compare after unescaping, so `"d\u0061ta"` is `data`.
             let name = Name::of(&key);
