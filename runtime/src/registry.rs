@@ -169,10 +169,7 @@ pub fn deserialize_valid<'de, T: EventData, D: serde::Deserializer<'de>>(d: D) -
 fn locate_shape_error<T: serde::de::DeserializeOwned>(bytes: &[u8], first: serde_json::Error) -> DataError {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
-        Err(e) => {
-            let pointer = json_pointer(e.path());
-            DataError::Shape { pointer, message: e.into_inner().to_string() }
-        }
+        Err(e) => shape_error(e.path(), e.inner()),
         // Only trailing input can fail the first decode but not this one.
         Ok(_) => DataError::Shape { pointer: "/data".into(), message: first.to_string() },
     }
@@ -294,6 +291,10 @@ impl<C: EventCatalog> DataHook for CatalogHook<C> {
 
     fn decode<'de, D: serde::Deserializer<'de>>(index: usize, d: D) -> Result<Self::Out, D::Error> {
         C::deserialize_data(index, d)
+    }
+
+    fn refused(index: usize, text: &str) -> Self::Out {
+        decode_tracking::<C>(index, text)
     }
 }
 
@@ -460,14 +461,34 @@ pub fn fill_subject(template: &str, data: &[u8]) -> Option<String> {
 }
 
 /// Decode JSON `data` from its text, which is UTF-8 already (no second
-/// check, unlike decoding its bytes). A shape error is found again by the
-/// type's `decode`, which says where.
+/// check, unlike decoding its bytes). A shape error is found again with
+/// path tracking, which says where.
 fn decode_json<C: EventCatalog>(index: usize, raw: RawJson<'_>) -> Result<C::Event, DataError> {
     let mut de = serde_json::Deserializer::from_str(raw.get());
     match C::deserialize_data(index, &mut de).and_then(|decoded| de.end().map(|()| decoded)) {
         Ok(decoded) => decoded,
-        Err(_) => (C::TYPES[index].decode)(raw.get().as_bytes()),
+        Err(_) => decode_tracking::<C>(index, raw.get()),
     }
+}
+
+/// Decode the JSON text of `data` (one well-formed value) as the type at
+/// `index`, tracking the path as it goes: what [`decode_data`] does once
+/// its plain decode has failed, so a shape error gets the same pointer and
+/// message. Called for data a plain decode refused, so it skips that.
+#[cold]
+fn decode_tracking<C: EventCatalog>(index: usize, text: &str) -> Result<C::Event, DataError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let mut track = serde_path_to_error::Track::new();
+    let decoded = C::deserialize_data(index, serde_path_to_error::Deserializer::new(&mut de, &mut track));
+    match decoded.and_then(|decoded| de.end().map(|()| decoded)) {
+        Ok(decoded) => decoded,
+        Err(e) => Err(shape_error(&track.path(), &e)),
+    }
+}
+
+/// A shape error at `path` (rooted at `/data`), as serde reported it.
+fn shape_error(path: &serde_path_to_error::Path, e: &serde_json::Error) -> DataError {
+    DataError::Shape { pointer: json_pointer(path), message: e.to_string() }
 }
 
 #[cfg(test)]

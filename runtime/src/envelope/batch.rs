@@ -14,7 +14,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::structured::{self, DataHook, NoHook, ObjectVisitor, first_non_ws, not_expected};
+use super::structured::{self, DataHook, NoHook, ObjectVisitor, Refusal, first_non_ws, not_expected};
 use super::{Envelope, EnvelopeOptions};
 use crate::error::EnvelopeError;
 
@@ -83,7 +83,7 @@ struct FastElement<'a, H: DataHook, const LEGACY: bool>(structured::ObjectRead<'
 
 impl<'de, H: DataHook, const LEGACY: bool> Deserialize<'de> for FastElement<'de, H, LEGACY> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(ObjectVisitor::<H>::new(LEGACY)).map(FastElement)
+        d.deserialize_map(ObjectVisitor::<H>::new(LEGACY, true)).map(FastElement)
     }
 }
 
@@ -114,24 +114,28 @@ fn read_fast<'a, H: DataHook, const LEGACY: bool>(text: &'a str, opts: EnvelopeO
             let fast = match stream.next() {
                 Some(Ok(FastElement(mut object))) => {
                     let len = stream.byte_offset();
-                    object.place_data(text, pos + len - 1).map(|()| (object, len))
+                    object.place_data(text, pos + len - 1).map(|()| (object, len)).ok_or(Refusal::Other)
                 }
-                _ => None,
+                Some(Err(e)) => Err(Refusal::of(&e)),
+                None => Err(Refusal::Other),
             };
             let result = match fast {
-                Some((object, len)) => {
+                Ok((object, len)) => {
                     pos += len;
-                    let object = object.into_fast();
-                    structured::finish(object.members, opts).map(|envelope| (envelope, object.data))
+                    object.into_fast().finish(opts)
                 }
-                // Refused: skip the element as raw JSON, and let the exact
-                // reader read it alone (or the body, if it is not JSON).
-                _ => {
+                // Refused: skip the element as raw JSON, and read it alone:
+                // without decoding `data` if that is what failed, else with
+                // the exact reader (or the body, if it is not JSON).
+                Err(refusal) => {
                     let mut de = serde_json::Deserializer::from_str(rest);
                     let raw = <&RawValue>::deserialize(&mut de).ok()?;
                     let element = raw.get();
                     pos = element.as_ptr() as usize - text.as_ptr() as usize + element.len();
-                    structured::parse_exact(element.as_bytes(), opts).map(|envelope| (envelope, None))
+                    match refusal {
+                        Refusal::Data => structured::parse_refused::<H>(element, opts),
+                        Refusal::Other => structured::parse_exact(element.as_bytes(), opts).map(|envelope| (envelope, None)),
+                    }
                 }
             };
             out.push(result);

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use serde_json::value::RawValue;
 
-use super::{Data, Envelope, EnvelopeOptions, Member, Members, Origin, RawJson, build};
+use super::{Data, Envelope, EnvelopeOptions, Field, Member, Members, Origin, RawJson, build};
 use crate::error::EnvelopeError;
 
 /// Parse a binary-mode event from all the request's header `(name, value)`
@@ -39,7 +39,7 @@ pub fn parse_binary<'a, 'h>(
             // A plain HTTP header: no quoted-string or percent rules apply.
             let text = std::str::from_utf8(trim_ows(value))
                 .map_err(|_| invalid("datacontenttype", "the value is not valid UTF-8; send an ASCII media type".into()))?;
-            members.push(("datacontenttype".into(), Member::Str(Cow::Owned(text.to_owned())), Origin::Header));
+            members.push(Field::new("datacontenttype".into(), Member::Str(Cow::Owned(text.to_owned())), Origin::Header));
             continue;
         }
         let Some(attribute) = strip_ce_prefix(name) else { continue };
@@ -48,7 +48,7 @@ pub fn parse_binary<'a, 'h>(
             return Err(EnvelopeError::DatacontenttypeHeader);
         }
         let text = decode_value(value).map_err(|reason| invalid(&attribute, reason))?;
-        members.push((Cow::Owned(attribute), Member::Str(Cow::Owned(text)), Origin::Header));
+        members.push(Field::new(Cow::Owned(attribute), Member::Str(Cow::Owned(text)), Origin::Header));
     }
     let mut env = build(members, opts)?;
     if !body.is_empty() {

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::names::Name;
-use super::{Member, Members, RawJson, check_chars, structured};
+use super::{Member, check_chars};
 use crate::error::EnvelopeError;
 
 /// The value of an extension attribute.
@@ -307,7 +307,7 @@ pub(crate) fn value<'a>(name: &str, member: Member<'a>, int64: bool) -> Result<O
              send a whole number such as `3`, or a string"
                 .to_owned(),
         )),
-        Member::Object | Member::Raw(_) if name == "extensions" => Err(invalid(
+        Member::Object if name == "extensions" => Err(invalid(
             "a nested `extensions` object is the pre-v1.0 layout; put each extension at the top level, \
              or turn on the catalog option `envelope.legacy_extensions_object`"
                 .to_owned(),
@@ -326,23 +326,41 @@ fn out_of_range(name: &str, i: impl fmt::Display, int64: bool) -> EnvelopeError 
     }
 }
 
-/// The members of a legacy `extensions` object (`null` means none).
-pub(crate) fn legacy_members(raw: RawJson<'_>) -> Result<Members<'_>, EnvelopeError> {
-    let text = raw.get();
-    if text == "null" {
-        return Ok(Members::new());
+/// The legacy `extensions` objects of one event, as the reader meets them
+/// (it lifts their members in place): only the first fault counts, in
+/// input order, as for any attribute.
+#[derive(Default)]
+pub(crate) struct Legacy {
+    seen: bool,
+    fault: Option<EnvelopeError>,
+}
+
+impl Legacy {
+    /// One more `extensions` member: `Ok` if it was an object or `null`,
+    /// else the JSON type it was.
+    pub(crate) fn saw(&mut self, shape: Result<(), &'static str>) {
+        if self.fault.is_none() {
+            self.fault = if self.seen {
+                // The object's own name vanishes once its members are
+                // lifted, so the duplicate check after cannot see it twice.
+                Some(EnvelopeError::DuplicateAttribute { attribute: "extensions".into() })
+            } else {
+                shape.err().map(|found| EnvelopeError::InvalidExtensionValue {
+                    name: "extensions".into(),
+                    reason: format!(
+                        "found {found}; with the catalog option `envelope.legacy_extensions_object` on, \
+                         `extensions` must be an object of extension attributes"
+                    ),
+                })
+            };
+        }
+        self.seen = true;
     }
-    if !text.starts_with('{') {
-        return Err(EnvelopeError::InvalidExtensionValue {
-            name: "extensions".into(),
-            reason: format!(
-                "found {}; with the catalog option `envelope.legacy_extensions_object` on, \
-                 `extensions` must be an object of extension attributes",
-                structured::json_kind(text.as_bytes())
-            ),
-        });
+
+    /// The first fault, if any.
+    pub(crate) fn fault(self) -> Option<EnvelopeError> {
+        self.fault
     }
-    structured::object_members(text)
 }
 
 #[cfg(test)]

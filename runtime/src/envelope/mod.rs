@@ -397,9 +397,36 @@ fn attribute_string<'a>(name: &str, member: Member<'a>) -> Result<Option<Cow<'a,
     }
 }
 
-/// The members a front end found, in input order: name, value, origin.
+/// One member as a front end found it.
+#[derive(Debug)]
+pub(crate) struct Field<'a> {
+    /// Its name, unescaped.
+    pub(crate) name: Cow<'a, str>,
+    /// What [`Name::of`] says of `name`: classified once, where the member
+    /// is read, since every rule below asks.
+    pub(crate) known: Name,
+    /// Its value.
+    pub(crate) value: Member<'a>,
+    /// Where it came from.
+    pub(crate) origin: Origin,
+}
+
+impl<'a> Field<'a> {
+    /// A member whose name the caller has classified as `known`.
+    pub(crate) fn classified(name: Cow<'a, str>, known: Name, value: Member<'a>, origin: Origin) -> Self {
+        debug_assert_eq!(known, Name::of(&name));
+        Field { name, known, value, origin }
+    }
+
+    /// A member, its name classified here.
+    pub(crate) fn new(name: Cow<'a, str>, value: Member<'a>, origin: Origin) -> Self {
+        Field { known: Name::of(&name), name, value, origin }
+    }
+}
+
+/// The members a front end found, in input order.
 /// Events have a dozen or so, so they stay on the stack.
-pub(crate) type Members<'a> = smallvec::SmallVec<[(Cow<'a, str>, Member<'a>, Origin); 16]>;
+pub(crate) type Members<'a> = smallvec::SmallVec<[Field<'a>; 16]>;
 
 /// The name CloudEvents sees twice first, when some name is: the smallest
 /// such name in byte order, so the same input always names the same one.
@@ -409,16 +436,19 @@ fn first_duplicate<'m>(members: &'m Members<'_>) -> Option<&'m str> {
     const PAIRWISE_MAX: usize = 24;
     if members.len() <= PAIRWISE_MAX {
         let mut found: Option<&str> = None;
-        for (i, (a, _, _)) in members.iter().enumerate() {
-            for (b, _, _) in &members[i + 1..] {
-                if a == b && found.is_none_or(|f| a.as_ref() < f) {
-                    found = Some(a);
+        for (i, a) in members.iter().enumerate() {
+            for b in &members[i + 1..] {
+                // Names known apart by their class need no byte compare; two
+                // names of one known class are the same name.
+                let same = a.known == b.known && (a.known != Name::Other || a.name == b.name);
+                if same && found.is_none_or(|f| a.name.as_ref() < f) {
+                    found = Some(&a.name);
                 }
             }
         }
         return found;
     }
-    let mut names: Vec<&str> = members.iter().map(|(n, _, _)| n.as_ref()).collect();
+    let mut names: Vec<&str> = members.iter().map(|m| m.name.as_ref()).collect();
     names.sort_unstable();
     names.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
 }
@@ -436,8 +466,8 @@ pub(crate) fn build<'a>(members: Members<'a>, opts: EnvelopeOptions) -> Result<E
     // `specversion` first: an event of another version would otherwise be
     // reported through whatever attribute its version spells differently.
     let mut has_specversion = false;
-    for (name, member, origin) in &members {
-        if *origin != Origin::Legacy && Name::of(name) == Name::Specversion {
+    for Field { known, value: member, origin, .. } in &members {
+        if *origin != Origin::Legacy && *known == Name::Specversion {
             match member {
                 Member::Null => {}
                 Member::Str(s) if s == "1.0" => has_specversion = true,
@@ -462,8 +492,7 @@ pub(crate) fn build<'a>(members: Members<'a>, opts: EnvelopeOptions) -> Result<E
     let mut env = Envelope::new("", "", "");
     let mut extensions = Extensions::new();
     let mut data_base64_present = false;
-    for (name, member, origin) in members {
-        let known = Name::of(&name);
+    for Field { name, known, value: member, origin } in members {
         let reserved = match origin {
             Origin::Json => false,
             Origin::Legacy => known.is_context_attribute() || matches!(known, Name::Data | Name::Extensions),

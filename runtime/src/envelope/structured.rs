@@ -17,9 +17,17 @@
 //!   registered type instead of being skipped and parsed a second time;
 //! - the **exact** one is the reader as it always was (bytes, `data` kept
 //!   raw). Whatever the fast reader refuses — invalid UTF-8, a syntax
-//!   error, `data` its type cannot decode — is read again by it, so every
-//!   error is the one the exact reader gives, and data errors are found by
-//!   the caller's ordinary decode of the raw `data`.
+//!   error — is read again by it, so every error is the one the exact
+//!   reader gives.
+//!
+//! `data` its type cannot decode is the one refusal the fast reader handles
+//! itself: it reads the object once more with `data` kept raw, and the hook
+//! decodes that text again with path tracking, to say where it goes wrong
+//! (the same pointer and message the two-pass decode gives).
+//!
+//! A legacy `extensions` object (catalog option
+//! `envelope.legacy_extensions_object`) is lifted by both readers as they
+//! go: its members join the object's own in its place.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -30,7 +38,7 @@ use serde::de::{self, Deserialize, DeserializeSeed, IgnoredAny, MapAccess, SeqAc
 use serde_json::value::RawValue;
 
 use super::names::Name;
-use super::{Envelope, EnvelopeOptions, Member, Members, Origin, RawJson, build, extensions};
+use super::{Data, Envelope, EnvelopeOptions, Field, Member, Members, Origin, RawJson, build, extensions};
 use crate::error::EnvelopeError;
 
 /// Decodes `data` during the envelope pass: what a catalog lends the
@@ -44,13 +52,18 @@ pub(crate) trait DataHook {
 
     /// Decode `data` of the type `index` names from `d`.
     fn decode<'de, D: de::Deserializer<'de>>(index: usize, d: D) -> Result<Self::Out, D::Error>;
+
+    /// Decode the JSON text of `data` that [`DataHook::decode`] refused as
+    /// the type `index` names, finding out where it goes wrong (it is read
+    /// again on its own, so its text is known to be JSON).
+    fn refused(index: usize, text: &str) -> Self::Out;
 }
 
 /// No decoding: `data` stays raw (the two-pass API).
 pub(crate) enum NoHook {}
 
 impl DataHook for NoHook {
-    type Out = std::convert::Infallible;
+    type Out = ();
 
     fn index(_: &str) -> Option<usize> {
         None
@@ -59,6 +72,8 @@ impl DataHook for NoHook {
     fn decode<'de, D: de::Deserializer<'de>>(_: usize, _: D) -> Result<Self::Out, D::Error> {
         Err(de::Error::custom("no data hook"))
     }
+
+    fn refused(_: usize, _: &str) -> Self::Out {}
 }
 
 /// Parse one structured-mode event, keeping `data` raw.
@@ -76,88 +91,123 @@ pub(crate) fn parse_with<H: DataHook>(bytes: &[u8], opts: EnvelopeOptions) -> Re
     }
 }
 
-/// [`parse_with`] for input already known to be UTF-8 (a batch element).
-pub(crate) fn parse_str_with<H: DataHook>(text: &str, opts: EnvelopeOptions) -> Result<(Envelope<'_>, Option<H::Out>), EnvelopeError> {
-    match read_fast::<H>(text, opts.legacy_extensions_object) {
-        Some(object) => finish(object.members, opts).map(|envelope| (envelope, object.data)),
-        None => parse_exact(text.as_bytes(), opts).map(|envelope| (envelope, None)),
+/// [`parse_with`] for input already known to be UTF-8.
+fn parse_str_with<H: DataHook>(text: &str, opts: EnvelopeOptions) -> Result<(Envelope<'_>, Option<H::Out>), EnvelopeError> {
+    match read_fast::<H>(text, opts.legacy_extensions_object, true) {
+        Ok(object) => object.finish(opts),
+        Err(Refusal::Data) => parse_refused::<H>(text, opts),
+        Err(Refusal::Other) => parse_exact(text.as_bytes(), opts).map(|envelope| (envelope, None)),
+    }
+}
+
+/// Parse an object (UTF-8) whose `data` the hook refused to decode in the
+/// fast reader: the fast reader again, with `data` kept raw, so that the
+/// hook's [`DataHook::refused`] reads it once more on its own, straight to
+/// saying where it goes wrong. If the fast reader refuses the object
+/// anyway, the exact reader has the last word, as always.
+pub(crate) fn parse_refused<H: DataHook>(text: &str, opts: EnvelopeOptions) -> Result<(Envelope<'_>, Option<H::Out>), EnvelopeError> {
+    match read_fast::<H>(text, opts.legacy_extensions_object, false) {
+        Ok(object) => object.finish(opts),
+        Err(_) => parse_exact(text.as_bytes(), opts).map(|envelope| (envelope, None)),
     }
 }
 
 /// The exact reader: every error as it has always been reported.
 pub(crate) fn parse_exact(bytes: &[u8], opts: EnvelopeOptions) -> Result<Envelope<'_>, EnvelopeError> {
-    let members = members(bytes, opts.legacy_extensions_object)?;
-    finish(members, opts)
+    let object = members(bytes, opts.legacy_extensions_object)?;
+    finish(object.members, object.legacy, opts)
 }
 
-/// Lift the members of a legacy `extensions` object to the top level, then
-/// apply the attribute rules.
-pub(crate) fn finish(top: Members<'_>, opts: EnvelopeOptions) -> Result<Envelope<'_>, EnvelopeError> {
-    let legacy_at = |m: &(Cow<'_, str>, Member<'_>, Origin)| matches!(m.1, Member::Raw(_)) && Name::of(&m.0) == Name::Extensions;
-    if !opts.legacy_extensions_object || !top.iter().any(legacy_at) {
-        return build(top, opts);
+/// Apply the attribute rules to the members the visitor read, after the
+/// legacy `extensions` object's own fault, if it had one: that object is
+/// gone once its members are lifted, so its faults are reported first, as
+/// they were when it was lifted before the rules ran.
+pub(crate) fn finish<'a>(
+    members: Members<'a>,
+    legacy: Option<EnvelopeError>,
+    opts: EnvelopeOptions,
+) -> Result<Envelope<'a>, EnvelopeError> {
+    match legacy {
+        Some(fault) => Err(fault),
+        None => build(members, opts),
     }
-    let mut all = Members::new();
-    let mut legacy_seen = false;
-    for (name, member, origin) in top {
-        match member {
-            Member::Raw(raw) if Name::of(&name) == Name::Extensions => {
-                // The object's own name vanishes once its members are lifted,
-                // so a repeated `extensions` must be caught here.
-                if legacy_seen {
-                    return Err(EnvelopeError::DuplicateAttribute { attribute: "extensions".into() });
-                }
-                legacy_seen = true;
-                all.extend(extensions::legacy_members(raw)?);
-            }
-            member => all.push((name, member, origin)),
-        }
-    }
-    build(all, opts)
 }
 
 /// One object as the fast reader saw it.
 pub(crate) struct FastObject<'a, H: DataHook> {
-    /// Its members, in input order.
-    pub(crate) members: Members<'a>,
+    /// Its members, in input order (a legacy object's lifted in its place).
+    members: Members<'a>,
+    /// The first fault of a legacy `extensions` object, if any.
+    legacy: Option<EnvelopeError>,
     /// What the hook made of `data`, when it decoded it.
-    pub(crate) data: Option<H::Out>,
+    data: Option<H::Out>,
+    /// The type index of `data` the hook would have decoded, had the reader
+    /// not been told to keep it raw (after the hook refused it).
+    refused: Option<usize>,
 }
 
-/// The fast reader over a whole document; `None` when it refuses the input.
-fn read_fast<H: DataHook>(text: &str, raw_extensions: bool) -> Option<FastObject<'_, H>> {
+impl<'a, H: DataHook> FastObject<'a, H> {
+    /// Apply the attribute rules; then, for a valid envelope whose `data`
+    /// the hook refused, let the hook say why.
+    pub(crate) fn finish(self, opts: EnvelopeOptions) -> Result<(Envelope<'a>, Option<H::Out>), EnvelopeError> {
+        let envelope = finish(self.members, self.legacy, opts)?;
+        let data = match (self.data, self.refused, &envelope.data) {
+            (Some(out), _, _) => Some(out),
+            (None, Some(index), Some(Data::Json(raw))) => Some(H::refused(index, raw.get())),
+            _ => None,
+        };
+        Ok((envelope, data))
+    }
+}
+
+/// Why the fast reader gave up on an object.
+pub(crate) enum Refusal {
+    /// The hook could not decode `data` as its type (serde's data errors
+    /// come from nowhere else: every other member is read as any value).
+    Data,
+    /// Anything else: a syntax error, a recursion limit, `data` whose raw
+    /// text could not be placed.
+    Other,
+}
+
+impl Refusal {
+    /// What a serde_json error from the fast reader means.
+    pub(crate) fn of(e: &serde_json::Error) -> Refusal {
+        match e.classify() {
+            serde_json::error::Category::Data => Refusal::Data,
+            _ => Refusal::Other,
+        }
+    }
+}
+
+/// The fast reader over a whole document. With `decode` off, `data` stays
+/// raw even where the hook would decode it.
+fn read_fast<H: DataHook>(text: &str, lift_extensions: bool, decode: bool) -> Result<FastObject<'_, H>, Refusal> {
     if first_non_ws(text.as_bytes()) != Some(b'{') {
-        return None;
+        return Err(Refusal::Other);
     }
     let mut de = serde_json::Deserializer::from_str(text);
-    let mut object = (&mut de).deserialize_map(ObjectVisitor::<H>::new(raw_extensions)).ok()?;
-    de.end().ok()?;
+    let mut object = (&mut de).deserialize_map(ObjectVisitor::<H>::new(lift_extensions, decode)).map_err(|e| Refusal::of(&e))?;
+    de.end().map_err(|_| Refusal::Other)?;
     let close = text.trim_end_matches([' ', '\t', '\n', '\r']).len() - 1;
-    object.place_data(text, close)?;
-    Some(object.into_fast())
-}
-
-/// The members of a JSON object given as text that has been read as JSON
-/// already (a legacy `extensions` object), with [`Origin::Legacy`].
-pub(crate) fn object_members(text: &str) -> Result<Members<'_>, EnvelopeError> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let object = (&mut de).deserialize_map(ObjectVisitor::<NoHook>::nested(Origin::Legacy)).map_err(|e| EnvelopeError::from_json(&e))?;
-    de.end().map_err(|e| EnvelopeError::from_json(&e))?;
-    Ok(object.members)
+    object.place_data(text, close).ok_or(Refusal::Other)?;
+    Ok(object.into_fast())
 }
 
 /// The members of a JSON object, in input order, duplicates included.
-/// `data` is always kept raw; `extensions` too when `raw_extensions`.
-pub(crate) fn members(bytes: &[u8], raw_extensions: bool) -> Result<Members<'_>, EnvelopeError> {
+/// `data` is always kept raw; a legacy `extensions` object is lifted when
+/// `lift_extensions`.
+pub(crate) fn members(bytes: &[u8], lift_extensions: bool) -> Result<ObjectRead<'_, NoHook>, EnvelopeError> {
     match first_non_ws(bytes) {
         Some(b'{') => {}
         first => return Err(not_expected(bytes, first, |found| EnvelopeError::NotAnObject { found })),
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let object = (&mut de).deserialize_map(ObjectVisitor::<NoHook>::new(raw_extensions)).map_err(|e| EnvelopeError::from_json(&e))?;
+    let object =
+        (&mut de).deserialize_map(ObjectVisitor::<NoHook>::new(lift_extensions, false)).map_err(|e| EnvelopeError::from_json(&e))?;
     // Without this, `{…} garbage` would be accepted.
     de.end().map_err(|e| EnvelopeError::from_json(&e))?;
-    Ok(object.members)
+    Ok(object)
 }
 
 /// The error for a body whose first byte is not the expected bracket:
@@ -307,12 +357,88 @@ impl<'de, H: DataHook> Visitor<'de> for TypedData<H> {
     }
 }
 
+/// A legacy `extensions` object: its members are pushed onto `.0` with
+/// [`Origin::Legacy`]; the value is `Ok` for an object or `null` (none),
+/// else the JSON type found, for the error.
+struct Lift<'m, 'de>(&'m mut Members<'de>);
+
+impl<'de> DeserializeSeed<'de> for Lift<'_, 'de> {
+    type Value = Result<(), &'static str>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Lift<'_, 'de> {
+    type Value = Result<(), &'static str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of extension attributes")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Ok(()))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while let Some(CowStr(key)) = map.next_key()? {
+            let value: Member<'de> = map.next_value()?;
+            self.0.push(Field::new(key, value, Origin::Legacy));
+        }
+        Ok(Ok(()))
+    }
+    // Anything else is the wrong type; its kind is all the error needs.
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Err("a boolean"))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Err("a number"))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Err("a number"))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Err("a number"))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Err("a string"))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Err("an array"))
+    }
+}
+
 /// An object's members, as the visitor read them.
 pub(crate) struct ObjectRead<'a, H: DataHook> {
     members: Members<'a>,
-    /// `data` decoded by the hook: its member's index (whose raw text is
-    /// still to be placed), and the hook's output.
-    data: Option<(usize, H::Out)>,
+    /// The first fault of a legacy `extensions` object (not an object, or
+    /// a second one), if any.
+    legacy: Option<EnvelopeError>,
+    /// `data` decoded by the hook, whose raw text is still to be placed.
+    data: Option<Hooked<'a, H::Out>>,
+    /// The type index of `data` kept raw where the hook would have decoded it.
+    refused: Option<usize>,
+}
+
+/// `data` as the hook decoded it.
+struct Hooked<'a, O> {
+    /// Its member's index.
+    at: usize,
+    /// What follows it: where its raw text ends.
+    next: Next<'a>,
+    /// The hook's output.
+    out: O,
+}
+
+/// What follows `data` in its object.
+enum Next<'a> {
+    /// The object's closing brace.
+    Close,
+    /// The next member's key, borrowed from the input.
+    Key(&'a str),
+    /// A next key with escapes (a copy, which says nothing about where it
+    /// lies in the input).
+    EscapedKey,
 }
 
 impl<'a, H: DataHook> ObjectRead<'a, H> {
@@ -323,11 +449,12 @@ impl<'a, H: DataHook> ObjectRead<'a, H> {
     /// brace at `close` (a byte index of `whole`, the text every borrowed
     /// key points into).
     pub(crate) fn place_data(&mut self, whole: &'a str, close: usize) -> Option<()> {
-        let Some((i, _)) = self.data else { return Some(()) };
+        let Some(Hooked { at: i, next, .. }) = &self.data else { return Some(()) };
+        let i = *i;
         let b = whole.as_bytes();
         let offset = |s: &str| s.as_ptr() as usize - whole.as_ptr() as usize;
         // The visitor decodes `data` only after a borrowed key.
-        let key: &'a str = match &self.members[i].0 {
+        let key: &'a str = match &self.members[i].name {
             Cow::Borrowed(key) => *key,
             Cow::Owned(_) => return None,
         };
@@ -335,13 +462,13 @@ impl<'a, H: DataHook> ObjectRead<'a, H> {
         while is_ws(b[start]) || b[start] == b':' {
             start += 1;
         }
-        let end = match self.members.get(i + 1).map(|m| &m.0) {
-            None => Some(close),
+        let end = match next {
+            Next::Close => Some(close),
             // The next key's opening quote, then back over `ws , ws`.
-            Some(Cow::Borrowed(next)) => Some(offset(next) - 1),
+            Next::Key(next) => Some(offset(next) - 1),
             // An escaped next key is a copy: find the end by skipping the
             // value instead (rare: senders do not escape member names).
-            Some(Cow::Owned(_)) => None,
+            Next::EscapedKey => None,
         };
         let end = match end {
             Some(mut end) => {
@@ -355,35 +482,31 @@ impl<'a, H: DataHook> ObjectRead<'a, H> {
                 start + <&RawValue>::deserialize(&mut de).ok()?.get().len()
             }
         };
-        self.members[i].1 = Member::Raw(RawJson::new(&whole[start..end]));
+        self.members[i].value = Member::Raw(RawJson::new(&whole[start..end]));
         Some(())
     }
 
-    /// The members and the hook's output.
+    /// The members, the legacy object's fault and the hook's output.
     pub(crate) fn into_fast(self) -> FastObject<'a, H> {
-        FastObject { members: self.members, data: self.data.map(|(_, out)| out) }
+        FastObject { members: self.members, legacy: self.legacy, data: self.data.map(|hooked| hooked.out), refused: self.refused }
     }
 }
 
-/// Reads one JSON object's members. `data` is kept raw, or decoded by `H`
+/// Reads one event object's members. `data` is kept raw, or decoded by `H`
 /// when the object's `type` (read before it) is one of `H`'s; a legacy
-/// `extensions` object is kept raw when `raw_extensions`.
+/// `extensions` object's members are lifted in its place when
+/// `lift_extensions`, in the same pass.
 pub(crate) struct ObjectVisitor<H> {
-    raw_extensions: bool,
-    origin: Origin,
+    lift_extensions: bool,
+    /// Whether the hook decodes `data` (off once it has refused it).
+    decode: bool,
     hook: PhantomData<H>,
 }
 
 impl<H> ObjectVisitor<H> {
     /// A top-level event object.
-    pub(crate) fn new(raw_extensions: bool) -> Self {
-        ObjectVisitor { raw_extensions, origin: Origin::Json, hook: PhantomData }
-    }
-
-    /// An object nested in one (the legacy `extensions`), whose members
-    /// have `origin`.
-    fn nested(origin: Origin) -> Self {
-        ObjectVisitor { raw_extensions: false, origin, hook: PhantomData }
+    pub(crate) fn new(lift_extensions: bool, decode: bool) -> Self {
+        ObjectVisitor { lift_extensions, decode, hook: PhantomData }
     }
 }
 
@@ -397,43 +520,68 @@ impl<'de, H: DataHook> Visitor<'de> for ObjectVisitor<H> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut members = Members::new();
         let mut type_index = None;
-        let mut data = None;
+        let mut data: Option<Hooked<'de, H::Out>> = None;
+        let mut refused = None;
+        let mut awaiting_next = false;
+        let mut legacy = extensions::Legacy::default();
         while let Some(CowStr(key)) = map.next_key()? {
+            // The first key after decoded `data` says where its text ends.
+            if std::mem::take(&mut awaiting_next)
+                && let Some(hooked) = &mut data
+            {
+                hooked.next = match key {
+                    Cow::Borrowed(key) => Next::Key(key),
+                    Cow::Owned(_) => Next::EscapedKey,
+                };
+            }
             // Keys compare after unescaping, so `"d\u0061ta"` is `data`.
             let name = Name::of(&key);
             let value = match name {
                 // Decoding needs a borrowed key: its position is where the
                 // raw text of `data` begins.
-                Name::Data if data.is_none() && matches!(key, Cow::Borrowed(_)) && type_index.is_some() => {
+                Name::Data if data.is_none() && refused.is_none() && matches!(key, Cow::Borrowed(_)) && type_index.is_some() => {
                     let index = type_index.unwrap_or_default();
+                    if !self.decode {
+                        refused = Some(index);
+                        let raw = map.next_value::<Raw<'de>>()?.0;
+                        members.push(Field::classified(key, name, Member::Raw(raw), Origin::Json));
+                        continue;
+                    }
                     match map.next_value_seed(TypedData::<H>(index, PhantomData))? {
                         Some(out) => {
-                            data = Some((members.len(), out));
+                            data = Some(Hooked { at: members.len(), next: Next::Close, out });
+                            awaiting_next = true;
                             Member::Raw(RawJson::new(""))
                         }
                         None => Member::Raw(RawJson::new("null")),
                     }
                 }
                 Name::Data => Member::Raw(map.next_value::<Raw<'de>>()?.0),
-                Name::Extensions if self.raw_extensions => Member::Raw(map.next_value::<Raw<'de>>()?.0),
+                Name::Extensions if self.lift_extensions => {
+                    // Its members join the others here, in its place; the
+                    // object itself is not a member.
+                    let shape = map.next_value_seed(Lift(&mut members))?;
+                    legacy.saw(shape);
+                    continue;
+                }
                 _ => map.next_value()?,
             };
-            if name == Name::Type && self.origin == Origin::Json {
+            if name == Name::Type {
                 type_index = match &value {
                     Member::Str(ty) => H::index(ty),
                     _ => None,
                 };
             }
-            members.push((key, value, self.origin));
+            members.push(Field::classified(key, name, value, Origin::Json));
         }
-        Ok(ObjectRead { members, data })
+        Ok(ObjectRead { members, legacy: legacy.fault(), data, refused })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envelope::{Data, parse_batch, parse_binary};
+    use crate::envelope::{Data, parse_batch, parse_batch_with, parse_binary};
 
     const OPTS: EnvelopeOptions = EnvelopeOptions::STANDARD;
     const VALID: &str = r#"{"specversion":"1.0","id":"e1","source":"/s","type":"t","seq":3,"data":{"a":[1,"x"]}}"#;
@@ -534,6 +682,64 @@ mod tests {
         let json = format!(r#"{{"specversion":"1.0","id":"1","source":"s","type":"t","data":{abyss}}}"#);
         let e = Envelope::parse(json.as_bytes(), OPTS).unwrap();
         assert_eq!(e.data.map(|d| d.as_bytes().len()), Some(abyss.len()));
+    }
+
+    /// Decodes `data` of type `n` as a `u32`, counting its calls.
+    struct Counting;
+
+    thread_local! {
+        /// Calls of `decode` and of `refused` on this thread.
+        static CALLS: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
+    }
+
+    impl DataHook for Counting {
+        type Out = Result<u32, String>;
+
+        fn index(ty: &str) -> Option<usize> {
+            (ty == "n").then_some(0)
+        }
+
+        fn decode<'de, D: de::Deserializer<'de>>(_: usize, d: D) -> Result<Self::Out, D::Error> {
+            CALLS.with(|c| c.set((c.get().0 + 1, c.get().1)));
+            u32::deserialize(d).map(Ok)
+        }
+
+        fn refused(_: usize, text: &str) -> Self::Out {
+            CALLS.with(|c| c.set((c.get().0, c.get().1 + 1)));
+            Err(format!("refused {text}"))
+        }
+    }
+
+    /// `data` its type refuses goes from the fast reader straight to the
+    /// hook's `refused` (which says where it is wrong), once the envelope
+    /// is known to be valid; single events and batch elements alike.
+    #[test]
+    fn data_the_hook_refuses_goes_straight_to_refused() {
+        let event = |data: &str, extra: &str| format!(r#"{{"specversion":"1.0","id":"1","source":"s","type":"n","data":{data}{extra}}}"#);
+        let parse = |json: &str| {
+            CALLS.with(|c| c.set((0, 0)));
+            let result =
+                parse_with::<Counting>(json.as_bytes(), OPTS).map(|(envelope, out)| (envelope.data.map(|d| d.as_bytes().to_vec()), out));
+            (result, CALLS.with(std::cell::Cell::get))
+        };
+        let (result, calls) = parse(&event("7", ""));
+        assert_eq!(result.unwrap(), (Some(b"7".to_vec()), Some(Ok(7))));
+        assert_eq!(calls, (1, 0));
+        let (result, calls) = parse(&event(" \"x\" ", r#","seq":1"#));
+        assert_eq!(result.unwrap(), (Some(br#""x""#.to_vec()), Some(Err(r#"refused "x""#.to_owned()))));
+        assert_eq!(calls, (1, 1), "decoded once, then refused once");
+        // An invalid envelope is the verdict: its data is not looked at again.
+        let (result, calls) = parse(&event("\"x\"", r#","id":"2""#));
+        assert_eq!(result.unwrap_err().code(), "duplicate_attribute");
+        assert_eq!(calls, (1, 0));
+        // A syntax error after refused data is still the syntax error.
+        let (result, _) = parse(&event("\"x\"", r#","seq":"#));
+        assert_eq!(result.unwrap_err().code(), "invalid_json");
+
+        let body = format!("[{},{}]", event("\"x\"", ""), event("8", ""));
+        let batch = parse_batch_with::<Counting>(body.as_bytes(), OPTS, 10).unwrap();
+        let outs: Vec<_> = batch.into_iter().map(|r| r.unwrap().1).collect();
+        assert_eq!(outs, [Some(Err(r#"refused "x""#.to_owned())), Some(Ok(8))]);
     }
 
     #[test]
