@@ -9,14 +9,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// Smallest body limit accepted: a batch of a few events must always fit.
 pub const MIN_BODY_LIMIT: usize = 64 * 1024;
 
-/// Smallest `--max-header-bytes` accepted: hyper's own floor for its read
-/// buffer (it refuses less), and room for any ordinary request head.
+/// Smallest `--max-header-bytes` accepted: room for any ordinary request
+/// head (browsers send a few KiB with their cookies).
 pub const MIN_HEADER_BYTES: usize = 8 * 1024;
 
 /// Default `--max-header-bytes`: above the longest request target HTTP
 /// parsing takes (65534 bytes), so an over-long URL is told 414 and not
-/// 431, and far below hyper's own default (~400 KiB), since each
-/// connection may buffer this much while its head arrives.
+/// 431, with room for ordinary headers besides.
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 128 * 1024;
 
 /// Herald ingest server: receives CloudEvents over HTTP, validates them

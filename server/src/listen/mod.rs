@@ -163,9 +163,9 @@ pub async fn serve_maybe_tls(
     builder
         .timer(TokioTimer::new())
         .keep_alive(true)
-        // hyper refuses a larger head itself (431), and so never buffers
-        // more than this per connection while reading one.
-        .max_buf_size(limits.max_header_bytes)
+        // hyper refuses a larger head itself (431) once it is complete; an
+        // incomplete one is bounded by hyper's read buffer (~400 KiB).
+        .max_header_size(limits.max_header_bytes)
         // Backstop only: `Deadlines` enforces the header and idle timeouts
         // separately and always first (see the module docs).
         .header_read_timeout(limits.idle_timeout.saturating_add(limits.header_timeout));
