@@ -9,6 +9,15 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// Smallest body limit accepted: a batch of a few events must always fit.
 pub const MIN_BODY_LIMIT: usize = 64 * 1024;
 
+/// Smallest `--max-header-bytes` accepted: room for any ordinary request
+/// head (browsers send a few KiB with their cookies).
+pub const MIN_HEADER_BYTES: usize = 8 * 1024;
+
+/// Default `--max-header-bytes`: above the longest request target HTTP
+/// parsing takes (65534 bytes), so an over-long URL is told 414 and not
+/// 431, with room for ordinary headers besides.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 128 * 1024;
+
 /// Herald ingest server: receives CloudEvents over HTTP, validates them
 /// against the catalog (events.yaml), deduplicates on (source, id), stores
 /// them durably and applies them in `seq` order to per-run state.
@@ -100,12 +109,25 @@ pub struct Config {
     #[arg(long, env = "HERALD_MAX_CONNECTIONS", default_value_t = 4096, value_parser = parse_max_connections)]
     pub max_connections: usize,
 
+    /// Largest request head in bytes, request line and header fields
+    /// together (at least 8192). A larger head is answered 431 (a problem
+    /// document) and the connection closed. A request target (path and
+    /// query) is further limited to 65534 bytes (414) by HTTP parsing.
+    #[arg(long, env = "HERALD_MAX_HEADER_BYTES", default_value_t = DEFAULT_MAX_HEADER_BYTES, value_parser = parse_max_header_bytes)]
+    pub max_header_bytes: usize,
+
+    /// Most header fields in one request (1 to 10000); one more is
+    /// answered 431 (a problem document) and the connection closed.
+    #[arg(long, env = "HERALD_MAX_HEADERS", default_value_t = crate::listen::HYPER_MAX_HEADERS, value_parser = parse_max_headers)]
+    pub max_headers: usize,
+
     /// Log output format.
     #[arg(long, env = "HERALD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
     /// API keys file (TOML, see README "Authentication"): every request
-    /// but /healthz, /readyz and /openapi.json then needs `Authorization: Bearer <key>`.
+    /// but /healthz, /readyz and /openapi.json then needs `Authorization: Bearer <key>`,
+    /// or HTTP Basic auth with the key as the password (browsers are asked for it).
     /// Reloaded on SIGHUP and when the file changes; a broken file keeps
     /// the keys in force.
     #[arg(long, env = "HERALD_KEYS_FILE")]
@@ -136,6 +158,16 @@ pub struct Config {
     /// TLS private key (PEM: PKCS#8, PKCS#1 or SEC1) for --tls-cert.
     #[arg(long, env = "HERALD_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// Export each request's tracing span to an OpenTelemetry collector
+    /// over OTLP/HTTP (protobuf), e.g. http://127.0.0.1:4318 (spans go to
+    /// its /v1/traces; plain http only). A caller's `traceparent` makes
+    /// the span a child of the caller's. Off by default. Spans wait in a
+    /// bounded queue (2048) and are sent in batches from a thread of their
+    /// own: a slow or dead collector never slows requests, and spans it
+    /// cannot take are dropped.
+    #[arg(long, env = "HERALD_OTLP_ENDPOINT", value_parser = parse_otlp_endpoint)]
+    pub otlp_endpoint: Option<String>,
 
     /// A tool to run instead of the server.
     #[command(subcommand)]
@@ -197,6 +229,26 @@ fn parse_body_limit(s: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+fn parse_max_header_bytes(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|_| format!("`{s}` is not a number of bytes"))?;
+    if n < MIN_HEADER_BYTES {
+        return Err(format!("{n} bytes is below the minimum of {MIN_HEADER_BYTES}; ordinary request heads would be refused"));
+    }
+    Ok(n)
+}
+
+fn parse_max_headers(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|_| format!("`{s}` is not a number of header fields"))?;
+    if !(1..=10_000).contains(&n) {
+        return Err(format!("{n} is outside 1 to 10000 header fields"));
+    }
+    Ok(n)
+}
+
+fn parse_otlp_endpoint(s: &str) -> Result<String, String> {
+    crate::telemetry::traces_url(s).map(|_| s.to_owned())
+}
+
 fn parse_timeout(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (use e.g. 10s, 500ms, 2m)"))?;
     if d.is_zero() {
@@ -244,6 +296,22 @@ mod tests {
         assert_eq!(c.body_timeout, Duration::from_secs(30));
         assert_eq!(c.idle_timeout, Duration::from_secs(60));
         assert_eq!(c.max_connections, 4096);
+        assert_eq!((c.max_header_bytes, c.max_headers), (128 * 1024, 100));
+        assert_eq!(c.otlp_endpoint, None);
+        let c = Config::try_parse_from(["herald-server", "--otlp-endpoint", "http://127.0.0.1:4318"]).unwrap();
+        assert_eq!(c.otlp_endpoint.as_deref(), Some("http://127.0.0.1:4318"));
+        let err = Config::try_parse_from(["herald-server", "--otlp-endpoint", "https://c:4318"]).unwrap_err().to_string();
+        assert!(err.contains("https is not supported"), "{err}");
+    }
+
+    #[test]
+    fn head_limits_have_floors() {
+        let c = Config::try_parse_from(["herald-server", "--max-header-bytes", "8192", "--max-headers", "20"]).unwrap();
+        assert_eq!((c.max_header_bytes, c.max_headers), (8192, 20));
+        let err = Config::try_parse_from(["herald-server", "--max-header-bytes", "8191"]).unwrap_err().to_string();
+        assert!(err.contains("below the minimum of 8192"), "{err}");
+        assert!(Config::try_parse_from(["herald-server", "--max-headers", "0"]).is_err());
+        assert!(Config::try_parse_from(["herald-server", "--max-headers", "many"]).is_err());
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! [`store`] (the storage trait; SQLite and MongoDB backends; the Redis
 //! dedup decorator), [`auth`] (API keys, grants, rate limits, the
 //! loopback-only default), [`tls`] (optional HTTPS), [`metrics`] (the
-//! Prometheus series of `/metrics`).
+//! Prometheus series of `/metrics`), [`telemetry`] (logs, and request
+//! spans over OTLP).
 
 pub mod auth;
 pub mod change;
@@ -29,6 +30,7 @@ pub mod pipeline;
 pub mod redact;
 pub mod runstate;
 pub mod store;
+pub mod telemetry;
 pub mod tls;
 
 use std::future::Future;
@@ -44,14 +46,10 @@ use crate::store::dedup::Deduped;
 use crate::store::mongo::MongoStore;
 use crate::store::sqlite::SqliteStore;
 
-/// Start logging to stderr in the configured format; `RUST_LOG` filters.
+/// Start logging to stderr in the configured format (`RUST_LOG` filters),
+/// without span export; see [`telemetry::init`] for the rest.
 pub fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
+    let _ = telemetry::init(format, None);
 }
 
 /// Why the server could not start.
@@ -209,8 +207,8 @@ async fn serve_guarded<S: Store>(
         }
         None => (routes, None),
     };
-    listen::serve_maybe_tls(listener, http::counted(metrics, http::layers(routes)), listen::Limits::from(config), security.tls, shutdown)
-        .await;
+    let router = http::counted(metrics.clone(), http::layers(routes));
+    listen::serve_maybe_tls(listener, router, listen::Limits::from(config), metrics, security.tls, shutdown).await;
     if let Some(w) = watcher {
         w.abort();
     }

@@ -49,12 +49,22 @@ async fn serve() -> std::process::ExitCode {
             }
         };
     }
-    herald_server::init_tracing(config.log_format);
-    match herald_server::run(config).await {
+    let telemetry = match herald_server::telemetry::init(config.log_format, config.otlp_endpoint.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("herald-server: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let code = match herald_server::run(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("herald-server: {e}");
             std::process::ExitCode::FAILURE
         }
-    }
+    };
+    // Sends the spans still queued (bounded by the export timeout); it
+    // blocks, so off the runtime's threads.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    code
 }

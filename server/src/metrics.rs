@@ -54,6 +54,11 @@ pub const UNKNOWN_TYPE: &str = "unknown";
 /// The `route` label of a request no route matched (404s, scans).
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
+/// The `route` label of an answer given before any request reached the
+/// router: a connection over `--max-connections` (503), or a request head
+/// that could not be read (400, 414, 431).
+pub const CONNECTION_ROUTE: &str = "connection";
+
 /// What became of one event, the `outcome` label of [`EVENTS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventOutcome {

@@ -119,9 +119,63 @@ fn assert_problem(status: u16, headers: &reqwest::header::HeaderMap, body: &Valu
     assert_eq!(headers["content-type"], "application/problem+json", "{body}");
     assert_eq!(body["status"], want, "{body}");
     if want == 401 {
-        let challenge = headers.get("www-authenticate").expect("a 401 carries WWW-Authenticate").to_str().unwrap();
-        assert!(challenge.starts_with("Bearer"), "{challenge}");
+        let challenges = challenges(headers);
+        assert!(challenges.iter().any(|c| c == "Bearer realm=\"herald\""), "a 401 carries the Bearer challenge: {challenges:?}");
     }
+}
+
+/// Every `WWW-Authenticate` value of an answer.
+fn challenges(headers: &reqwest::header::HeaderMap) -> Vec<String> {
+    headers.get_all("www-authenticate").iter().map(|v| v.to_str().unwrap().to_owned()).collect()
+}
+
+/// Browsers send HTTP Basic credentials by themselves once asked: the
+/// routes a browser opens (pages, their assets, the event streams they
+/// follow) ask with a Basic challenge, API routes only with Bearer, and
+/// every route takes the key as the Basic password, whatever the user.
+#[tokio::test]
+async fn browsers_are_asked_for_the_key_with_basic_auth() {
+    let (_d, s) = start(&keys_toml(), &[]);
+    let basic = "Basic realm=\"herald\", charset=\"UTF-8\"";
+    for path in
+        ["/", "/runs", "/runs/r1", "/catalog", "/catalog/ai.run.started", "/assets/herald.css", "/api/stream", "/api/runs/r1/stream"]
+    {
+        let (status, headers, body) = get(&s, path, None).await;
+        assert_problem(status, &headers, &body, 401);
+        assert!(challenges(&headers).iter().any(|c| c == basic), "{path}: {:?}", challenges(&headers));
+    }
+    for path in ["/api/runs", "/api/event-types", "/metrics", "/api/ingest/event"] {
+        let (status, headers, body) = get(&s, path, None).await;
+        assert_problem(status, &headers, &body, 401);
+        assert_eq!(challenges(&headers), vec!["Bearer realm=\"herald\"".to_owned()], "{path}");
+    }
+    // The key as the password, with any user name (none included).
+    for user in ["", "me", "anyone at all"] {
+        let resp = s.client.get(s.url("/runs")).basic_auth(user, Some(READER)).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "user {user:?}");
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    }
+    let (status, _, body) = send(s.client.get(s.url("/api/runs")).basic_auth("x", Some(READER))).await;
+    assert_eq!(status, 200, "{body}");
+    // The same key check as for bearer keys: unknown keys, keys without
+    // `read`, and the key in the user name instead of the password fail.
+    let (status, headers, body) = send(s.client.get(s.url("/runs")).basic_auth("x", Some("hrld_not_a_key"))).await;
+    assert_problem(status, &headers, &body, 401);
+    let (status, headers, body) = send(s.client.get(s.url("/runs")).basic_auth(READER, None::<&str>)).await;
+    assert_problem(status, &headers, &body, 401);
+    let (status, headers, body) = send(s.client.get(s.url("/runs")).basic_auth("x", Some(WORKER))).await;
+    assert_problem(status, &headers, &body, 403);
+    // Ingest with Basic credentials works as with a bearer key.
+    let run = run_id();
+    let req = s
+        .client
+        .post(s.url("/api/ingest/event"))
+        .header("content-type", "application/cloudevents+json")
+        .basic_auth("worker", Some(WORKER))
+        .body(started("basic-1", &run).to_string());
+    let (status, _, body) = send(req).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(stored_ids(&s, &run).await, vec!["basic-1"]);
 }
 
 #[tokio::test]

@@ -166,6 +166,48 @@ async fn without_server_sent_events_the_page_polls() {
     assert_eq!(browser.eval("return window.__same_page", json!([])).await, json!("yes"));
 }
 
+/// With API keys, a browser given the key as Basic credentials (the
+/// password; what it sends after its login prompt, here in the URL since a
+/// headless browser has no prompt) opens the pages and follows their live
+/// stream, which asks with the same Basic challenge.
+#[tokio::test]
+async fn with_keys_a_browser_uses_the_pages_with_basic_credentials() {
+    if skip("with_keys_a_browser_uses_the_pages_with_basic_credentials") {
+        return;
+    }
+    let _one = ONE_BROWSER.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = "hrld_browser_0123456789abcdef";
+    let keys = dir.path().join("keys.toml");
+    let toml = format!(
+        "[[key]]\nname = \"browser\"\nhash = \"{}\"\nread = true\n[key.ingest]\nsources = [\"*\"]\ntypes = [\"*\"]\n",
+        herald_server::auth::keys::hash_key(key)
+    );
+    std::fs::write(&keys, toml).unwrap();
+    let server = Server::start(&dir.path().join("data"), &["--keys-file", keys.to_str().unwrap()]);
+    let send = |e: serde_json::Value| {
+        server
+            .client
+            .post(server.url("/api/ingest/event"))
+            .bearer_auth(key)
+            .header("content-type", "application/cloudevents+json")
+            .body(e.to_string())
+            .send()
+    };
+    let run = run_id();
+    assert_eq!(send(event("b1", "ai.run.started", json!({"run_id": run}), Some(1))).await.unwrap().status(), 200);
+
+    let browser = Browser::start().await;
+    let with_credentials = server.base.replacen("http://", &format!("http://me:{key}@"), 1);
+    browser.goto(&format!("{with_credentials}/runs")).await;
+    let listed = browser.eval("return [...document.querySelectorAll('#runs tbody tr')].map(r => r.dataset.run)", json!([])).await;
+    assert_eq!(listed, json!([run]), "the runs page, shown with the key");
+    browser.wait_for("the live stream of all runs", "return document.getElementById('live').textContent === 'live'", WAIT).await;
+    let second = run_id();
+    assert_eq!(send(event("b2", "ai.run.started", json!({"run_id": second}), Some(1))).await.unwrap().status(), 200);
+    browser.wait_for("the new run in the table", "return document.querySelectorAll('#runs tbody tr').length === 2", WAIT).await;
+}
+
 #[tokio::test]
 async fn markup_in_event_data_is_shown_never_run() {
     if skip("markup_in_event_data_is_shown_never_run") {

@@ -7,14 +7,16 @@
 //! root (`scripts/test.sh` runs as root); elsewhere the test says it was
 //! skipped and passes.
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use herald_server::http::{App, router};
 use herald_server::orchestrator;
 use herald_server::store::sqlite::SqliteStore;
 use serde_json::{Value, json};
+use support::serve_sqlite_in_process;
 
 /// A tmpfs mounted on a temp dir, unmounted on drop.
 struct Tmpfs {
@@ -48,22 +50,6 @@ impl Drop for Tmpfs {
     }
 }
 
-async fn serve(store: Arc<SqliteStore>) -> String {
-    let app = App {
-        store,
-        body_limit: 1 << 20,
-        max_batch_events: 1000,
-        layout: Arc::new(orchestrator::layout()),
-        feed: herald_server::feed::Feed::new(),
-        gap_timeout: std::time::Duration::from_secs(30),
-        metrics: Default::default(),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(app)).await });
-    format!("http://{addr}")
-}
-
 /// An event of about 500 bytes.
 fn metric(run: &str, n: usize) -> String {
     json!({
@@ -82,7 +68,7 @@ async fn a_full_disk_makes_the_server_unready_until_space_is_back() {
     };
     let data = disk.path().join("data");
     let store = Arc::new(SqliteStore::open(&data, orchestrator::rules()).unwrap());
-    let base = serve(store.clone()).await;
+    let base = serve_sqlite_in_process(store.clone()).await;
     let client = reqwest::Client::new();
     let run = "0e7c1f1e-5a8b-4c2d-9e3f-4a5b6c7d8e9f";
     let post =

@@ -136,6 +136,91 @@ async fn a_body_that_stalls_gets_408_and_the_connection_is_closed() {
     assert!(got.to_ascii_lowercase().contains("content-type: application/problem+json"), "{got}");
     assert!(got.contains("\"code\":\"body_timeout\""), "{got}");
     assert!(took >= SHORT - Duration::from_millis(50), "answered after {took:?}");
+    // Counted as what the client got: a 408, not the 400 its handler gave.
+    let metrics = scrape(&s).await;
+    assert!(metrics.lines().any(|l| l == r#"herald_http_requests_total{route="/api/ingest/event",status="408"} 1"#), "{metrics}");
+    assert!(!metrics.contains(r#"status="400""#), "{metrics}");
+}
+
+async fn scrape(s: &Server) -> String {
+    s.client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap()
+}
+
+/// The head and the JSON body of a raw answer; checks that it is a whole
+/// problem document with a request id.
+fn problem_of(raw: &str, status: u16) -> Value {
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no complete head: {raw:?}"));
+    assert!(head.starts_with(&format!("HTTP/1.1 {status} ")), "{head}");
+    let lower = head.to_ascii_lowercase();
+    assert!(lower.contains("\r\ncontent-type: application/problem+json"), "{head}");
+    let id = lower.lines().find_map(|l| l.strip_prefix("x-request-id: ")).unwrap_or_else(|| panic!("no request id: {head}"));
+    assert!(!id.trim().is_empty(), "{head}");
+    let doc: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body:?}"));
+    assert_eq!(doc["status"], status, "{doc}");
+    for field in ["type", "title", "detail"] {
+        assert!(doc[field].as_str().is_some_and(|v| !v.is_empty()), "no `{field}`: {doc}");
+    }
+    doc
+}
+
+/// Send `request` on a fresh connection and read until the server closes it.
+async fn raw_exchange(s: &Server, request: &[u8]) -> String {
+    let mut c = connect(s).await;
+    // The server may answer (and close) before it read everything.
+    let _ = c.write_all(request).await;
+    until_closed(&mut c, Duration::from_secs(5)).await.0
+}
+
+/// Requests refused before they reach a route — by hyper while it parses
+/// the head (414, 431, 400) or by the framework (405, an undecodable path)
+/// — are answered with problem documents like every other error, with a
+/// request id, and counted in the metrics.
+#[tokio::test]
+async fn requests_refused_while_parsing_get_problem_documents() {
+    let (_d, s) = start(&["--max-header-bytes", "32768", "--max-headers", "20"]);
+    // A 70 KB path: over what HTTP parsing takes. (Over --max-header-bytes
+    // too, so give the head room: the limits are separate.)
+    let (_d2, roomy) = start(&[]);
+    let long_path = format!("GET /{} HTTP/1.1\r\nhost: t\r\n\r\n", "a".repeat(70_000));
+    let doc = problem_of(&raw_exchange(&roomy, long_path.as_bytes()).await, 414);
+    assert_eq!(doc["code"], "uri_too_long", "{doc}");
+
+    // A 40 KB header, over --max-header-bytes.
+    let big = format!("GET /healthz HTTP/1.1\r\nhost: t\r\nx-big: {}\r\n\r\n", "b".repeat(40_000));
+    let doc = problem_of(&raw_exchange(&s, big.as_bytes()).await, 431);
+    assert_eq!(doc["code"], "headers_too_large", "{doc}");
+    assert!(doc["detail"].as_str().unwrap().contains("32768"), "{doc}");
+    // 30 header fields, over --max-headers.
+    let many: String = (0..30).map(|i| format!("x-h{i}: v\r\n")).collect();
+    let doc = problem_of(&raw_exchange(&s, format!("GET /healthz HTTP/1.1\r\nhost: t\r\n{many}\r\n").as_bytes()).await, 431);
+    assert_eq!(doc["code"], "headers_too_large", "{doc}");
+
+    // Raw bytes that are not UTF-8 (nor ASCII) in the path; a request line
+    // that is not HTTP.
+    let doc = problem_of(&raw_exchange(&s, b"GET /caf\xc3\x28\xff HTTP/1.1\r\nhost: t\r\n\r\n").await, 400);
+    assert_eq!(doc["code"], "malformed_request", "{doc}");
+    let doc = problem_of(&raw_exchange(&s, b"NOT HTTP AT ALL\r\n\r\n").await, 400);
+    assert_eq!(doc["code"], "malformed_request", "{doc}");
+    // Percent-encoded bytes that are not UTF-8, where a route wants text;
+    // a method the route does not answer.
+    let doc = problem_of(&raw_exchange(&s, b"GET /api/runs/%FF%FE HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n").await, 400);
+    assert_eq!(doc["code"], "bad_request", "{doc}");
+    let raw = raw_exchange(&s, b"DELETE /healthz HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n").await;
+    let doc = problem_of(&raw, 405);
+    assert_eq!(doc["code"], "method_not_allowed", "{doc}");
+    assert!(raw.to_ascii_lowercase().contains("\r\nallow: get"), "{raw}");
+
+    // The server is fine, and counted each refusal.
+    let metrics = scrape(&s).await;
+    for line in [
+        r#"herald_http_requests_total{route="connection",status="431"} 2"#,
+        r#"herald_http_requests_total{route="connection",status="400"} 2"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "no `{line}` in\n{metrics}");
+    }
+    let metrics = scrape(&roomy).await;
+    let line = r#"herald_http_requests_total{route="connection",status="414"} 1"#;
+    assert!(metrics.lines().any(|l| l == line), "no `{line}` in\n{metrics}");
 }
 
 /// A body that keeps trickling (a byte every 50 ms) is still bounded by
@@ -248,6 +333,7 @@ async fn connections_over_the_cap_get_503_at_once_and_the_cap_frees_up() {
     assert!(got.to_ascii_lowercase().contains("retry-after: 1"), "{got}");
     assert!(got.contains("\"code\":\"too_many_connections\""), "{got}");
     assert!(took < Duration::from_secs(2), "the over-cap connection waited {took:?}");
+    problem_of(&got, 503);
 
     // One held connection goes away: its slot serves a new client.
     drop(held.pop());
@@ -262,6 +348,14 @@ async fn connections_over_the_cap_get_503_at_once_and_the_cap_frees_up() {
         assert!(Instant::now() < deadline, "a freed slot was never reused: {got}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The refusal is counted (the retries above may have been refused too).
+    drop(held);
+    let metrics = scrape(&s).await;
+    let refused = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"herald_http_requests_total{route="connection",status="503"} "#))
+        .unwrap_or_else(|| panic!("the 503 was not counted:\n{metrics}"));
+    assert!(refused.parse::<f64>().unwrap() >= 1.0, "{metrics}");
 }
 
 /// The first response on a connection (or what came before it closed).

@@ -363,7 +363,8 @@ async fn the_registry_and_health_endpoints(b: Backend) {
     assert_eq!(s.get("/api/event-types/ai.nope").await.0, 404);
     assert_eq!(s.get("/healthz").await.0, 200);
     let (status, ready) = s.get("/readyz").await;
-    assert_eq!((status, ready["status"].as_str()), (200, Some("ready")));
+    assert_eq!((status, ready["status"].as_str()), (200, Some("ok")), "{ready}");
+    assert!(ready.get("reason").is_none(), "no reason while ready: {ready}");
     assert_eq!(s.get("/no/such/route").await.0, 404);
 }
 

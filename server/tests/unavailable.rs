@@ -2,29 +2,15 @@
 //! and nothing is half-stored. In-process so the test can close the store
 //! under a live router.
 
+mod support;
+
 use std::sync::Arc;
 
-use herald_server::http::{App, router};
 use herald_server::orchestrator;
 use herald_server::store::sqlite::SqliteStore;
 use herald_server::store::{EventQuery, Reads};
 use serde_json::{Value, json};
-
-async fn serve(store: Arc<SqliteStore>) -> String {
-    let app = App {
-        store,
-        body_limit: 1 << 20,
-        max_batch_events: 1000,
-        layout: Arc::new(orchestrator::layout()),
-        feed: herald_server::feed::Feed::new(),
-        gap_timeout: std::time::Duration::from_secs(30),
-        metrics: Default::default(),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(app)).await });
-    format!("http://{addr}")
-}
+use support::serve_sqlite_in_process;
 
 fn started(id: &str, run: &str) -> String {
     json!({"specversion": "1.0", "id": id, "source": "/t", "type": "ai.run.started", "subject": format!("run/{run}"),
@@ -36,7 +22,7 @@ fn started(id: &str, run: &str) -> String {
 async fn a_closed_store_gives_503_with_retry_after_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path(), orchestrator::rules()).unwrap());
-    let base = serve(store.clone()).await;
+    let base = serve_sqlite_in_process(store.clone()).await;
     let client = reqwest::Client::new();
     let run = "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b";
     let post = |body: String| client.post(format!("{base}/api/ingest/event")).header("content-type", "application/json").body(body).send();
@@ -53,6 +39,10 @@ async fn a_closed_store_gives_503_with_retry_after_and_stores_nothing() {
 
     let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 503);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["status"], "unavailable", "{ready}");
+    let reason = ready["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("the store cannot take writes: ") && reason.len() < 300 && !reason.contains('\n'), "{ready}");
 
     // Operators see it in the metrics: the refused event, the store down.
     let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
@@ -90,7 +80,7 @@ async fn an_unreadable_run_is_a_500_not_a_503_and_other_runs_go_on() {
     let (broken, fine) = ("6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b", "7a2d3b0f-4c5e-4f60-9b8c-0d1e2f3a4b5c");
     {
         let store = Arc::new(SqliteStore::open(dir.path(), orchestrator::rules()).unwrap());
-        let base = serve(store.clone()).await;
+        let base = serve_sqlite_in_process(store.clone()).await;
         let client = reqwest::Client::new();
         let resp = client.post(format!("{base}/api/ingest/event")).header("content-type", "application/json").body(started("s1", broken));
         assert_eq!(resp.send().await.unwrap().status().as_u16(), 200);
@@ -102,7 +92,7 @@ async fn an_unreadable_run_is_a_500_not_a_503_and_other_runs_go_on() {
     drop(conn);
 
     let store = Arc::new(SqliteStore::open(dir.path(), orchestrator::rules()).unwrap());
-    let base = serve(store.clone()).await;
+    let base = serve_sqlite_in_process(store.clone()).await;
     let client = reqwest::Client::new();
     let resp = client.get(format!("{base}/api/runs/{broken}")).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 500);

@@ -5,9 +5,13 @@
 //!   (same format, read at start). Only their SHA-256 is stored; a
 //!   presented key is hashed and compared in constant time with every
 //!   configured hash ([`keys`]).
-//! - **Requests** carry `Authorization: Bearer <key>`. [`require`], a
+//! - **Requests** carry `Authorization: Bearer <key>`, or HTTP Basic
+//!   credentials with the key as the password (any user name), which is
+//!   what a browser can send by itself ([`presented_key`]). [`require`], a
 //!   middleware, answers 401 (no or unknown key, with
-//!   `WWW-Authenticate: Bearer`) or 403 (the key lacks `read`, or any
+//!   `WWW-Authenticate: Bearer`, and on the routes a browser opens — the
+//!   pages and the event streams they follow — a `Basic` challenge too, so
+//!   the browser asks for the key) or 403 (the key lacks `read`, or any
 //!   ingest grant); `/healthz`, `/readyz` and `/openapi.json` stay open.
 //! - **Ingest** is checked per event once the envelope is parsed
 //!   ([`admit_ingest`]): every event's `source` and `type` must match the
@@ -48,6 +52,12 @@ pub const INGEST_PATH: &str = "/api/ingest/event";
 /// Longest `Authorization` value looked at; keys are far shorter, and a
 /// huge header is refused before anything is hashed.
 const MAX_AUTHORIZATION: usize = 1024;
+/// The challenge every 401 carries (RFC 6750).
+const BEARER_CHALLENGE: &str = "Bearer realm=\"herald\"";
+/// The challenge 401s of the routes a browser opens carry as well (RFC
+/// 7617): a browser then asks for a user name and password, and the key
+/// goes in as the password.
+const BASIC_CHALLENGE: &str = "Basic realm=\"herald\", charset=\"UTF-8\"";
 
 /// Why the server cannot start with its auth configuration.
 #[derive(Debug, thiserror::Error)]
@@ -294,12 +304,13 @@ pub async fn require(State(guard): State<Arc<Guard>>, mut req: Request, next: Ne
     if need == Need::Nothing {
         return next.run(req).await;
     }
-    let token = match bearer(req.headers()) {
+    let browser = crate::http::pages::opened_by_browsers(req.uri().path());
+    let token = match presented_key(req.headers()) {
         Ok(t) => t,
-        Err(why) => return unauthorized(why),
+        Err(why) => return unauthorized(why, browser),
     };
-    let Some(entry) = guard.keyring().find(token.as_bytes()) else {
-        return unauthorized("the key is not known (revoked, mistyped, or from another server)");
+    let Some(entry) = guard.keyring().find(&token) else {
+        return unauthorized("the key is not known (revoked, mistyped, or from another server)", browser);
     };
     match need {
         Need::Read if !entry.key.read => {
@@ -322,12 +333,18 @@ pub async fn require(State(guard): State<Arc<Guard>>, mut req: Request, next: Ne
     next.run(req).await
 }
 
-/// The key in `Authorization: Bearer <key>`, or why there is none. Never
-/// quotes the header: it is a credential.
-fn bearer(headers: &HeaderMap) -> Result<&str, &'static str> {
+/// The key a request presents, or why there is none. Never quotes the
+/// header: it is a credential.
+///
+/// Two forms: `Authorization: Bearer <key>` (API clients), and HTTP Basic
+/// with the key as the password and any user name, empty included
+/// (`Basic base64(user:key)`), which a browser sends once it has asked
+/// for credentials. Either way the same key check follows ([`Keyring::find`]).
+fn presented_key(headers: &HeaderMap) -> Result<Vec<u8>, &'static str> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
-        return Err("the request has no `Authorization` header; send `Authorization: Bearer <key>`");
+        return Err("the request has no `Authorization` header; send `Authorization: Bearer <key>` \
+                    (or HTTP Basic auth with the key as the password)");
     };
     if values.next().is_some() {
         return Err("the request has more than one `Authorization` header; send exactly one");
@@ -338,21 +355,43 @@ fn bearer(headers: &HeaderMap) -> Result<&str, &'static str> {
     let Ok(value) = value.to_str() else {
         return Err("the `Authorization` header is not visible ASCII");
     };
-    let (scheme, token) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err("the `Authorization` header is not a bearer token; send `Authorization: Bearer <key>`");
+    let (scheme, credentials) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+    let credentials = credentials.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        if credentials.is_empty() {
+            return Err("the bearer token is empty; send `Authorization: Bearer <key>`");
+        }
+        return Ok(credentials.as_bytes().to_vec());
     }
-    let token = token.trim();
-    if token.is_empty() {
-        return Err("the bearer token is empty; send `Authorization: Bearer <key>`");
+    if scheme.eq_ignore_ascii_case("basic") {
+        use base64::Engine;
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(credentials) else {
+            return Err("the Basic credentials are not base64 of `user:password`; put the key in the password");
+        };
+        let Some(colon) = decoded.iter().position(|b| *b == b':') else {
+            return Err("the Basic credentials have no `:` between user and password; put the key in the password");
+        };
+        let key = decoded[colon + 1..].to_vec();
+        if key.is_empty() {
+            return Err("the Basic password is empty; the key goes in the password (the user name is ignored)");
+        }
+        return Ok(key);
     }
-    Ok(token)
+    Err("the `Authorization` header is neither `Bearer` nor `Basic`; send `Authorization: Bearer <key>` \
+         (or HTTP Basic auth with the key as the password)")
 }
 
-/// 401 with the RFC 6750 challenge.
-fn unauthorized(why: &'static str) -> Response {
+/// 401 with the RFC 6750 challenge, and on routes a browser opens
+/// (`browser`) the Basic challenge before it, so the browser asks for the
+/// key (browsers answer the first scheme they know; API clients see
+/// `Bearer` as before).
+fn unauthorized(why: &'static str, browser: bool) -> Response {
     let mut resp = make_problem(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", "unauthorized", why.to_owned()).into_response();
-    resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"herald\""));
+    let h = resp.headers_mut();
+    if browser {
+        h.append(header::WWW_AUTHENTICATE, HeaderValue::from_static(BASIC_CHALLENGE));
+    }
+    h.append(header::WWW_AUTHENTICATE, HeaderValue::from_static(BEARER_CHALLENGE));
     resp
 }
 
@@ -469,24 +508,32 @@ mod tests {
     }
 
     #[test]
-    fn bearer_parsing_refuses_everything_odd() {
+    fn keys_are_read_from_bearer_or_basic_and_everything_odd_is_refused() {
         let h = |v: &[u8]| {
             let mut m = HeaderMap::new();
             m.insert(header::AUTHORIZATION, HeaderValue::from_bytes(v).unwrap());
             m
         };
-        assert_eq!(bearer(&h(b"Bearer abc")), Ok("abc"));
-        assert_eq!(bearer(&h(b"bearer   abc ")), Ok("abc"));
-        assert!(bearer(&HeaderMap::new()).is_err());
-        assert!(bearer(&h(b"")).is_err());
-        assert!(bearer(&h(b"Bearer")).is_err());
-        assert!(bearer(&h(b"Bearer ")).is_err());
-        assert!(bearer(&h(b"Basic YWxhZGRpbjpvcGVuc2VzYW1l")).is_err());
-        assert!(bearer(&h(b"Bearer \xff\xfe")).is_err());
-        assert!(bearer(&h(&[b'a'; 5000])).is_err());
+        let key = |v: &[u8]| presented_key(&h(v)).map(String::from_utf8).map(Result::unwrap);
+        assert_eq!(key(b"Bearer abc"), Ok("abc".to_owned()));
+        assert_eq!(key(b"bearer   abc "), Ok("abc".to_owned()));
+        // Basic: the password is the key, whatever the user (empty too).
+        assert_eq!(key(b"Basic YWxhZGRpbjpvcGVuc2VzYW1l"), Ok("opensesame".to_owned())); // aladdin:opensesame
+        assert_eq!(key(b"basic OmsxOmsy"), Ok("k1:k2".to_owned())); // ":k1:k2": empty user, a colon in the key
+        assert!(key(b"Basic YWxhZGRpbg==").is_err(), "no colon"); // "aladdin"
+        assert!(key(b"Basic YWxhZGRpbjo=").is_err(), "empty password"); // "aladdin:"
+        assert!(key(b"Basic !!!").is_err(), "not base64");
+        assert!(key(b"Basic").is_err());
+        assert!(presented_key(&HeaderMap::new()).is_err());
+        assert!(key(b"").is_err());
+        assert!(key(b"Bearer").is_err());
+        assert!(key(b"Bearer ").is_err());
+        assert!(key(b"Digest abc").is_err());
+        assert!(key(b"Bearer \xff\xfe").is_err());
+        assert!(key(&[b'a'; 5000]).is_err());
         let mut two = h(b"Bearer a");
         two.append(header::AUTHORIZATION, HeaderValue::from_static("Bearer b"));
-        assert!(bearer(&two).is_err());
+        assert!(presented_key(&two).is_err());
     }
 
     #[test]

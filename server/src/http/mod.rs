@@ -96,8 +96,14 @@ pub fn counted(metrics: Arc<crate::metrics::Metrics>, router: Router) -> Router 
 /// 500 problem document and the connection stays usable. Outside that, the
 /// request id and the request's tracing span ([`trace::around`]), so the
 /// panic's log line and its 500 carry the request id too.
+///
+/// Outermost of these (inside the request id), a request whose body missed
+/// `--body-timeout` is answered 408 ([`crate::listen::answer_body_timeouts`]).
 pub fn layers(routes: Router) -> Router {
-    let routes = routes.layer(axum::middleware::map_response(as_problem)).layer(CatchPanicLayer::custom(panic_response));
+    let routes = routes
+        .layer(axum::middleware::map_response(as_problem))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn(crate::listen::answer_body_timeouts));
     trace::around(routes)
 }
 

@@ -8,8 +8,9 @@
 //!
 //! Three things are added once here rather than on every handler:
 //! - the responses the layers around every route can give (`layer_responses`:
-//!   a framework 400, the body timeout's 408, a caught panic's 500, the
-//!   connection cap's 503, and on routes that need a key, 401/403/429);
+//!   a framework 400, the body timeout's 408, the head limits' 414/431, a
+//!   caught panic's 500, the connection cap's 503, and on routes that need
+//!   a key, 401/403/429);
 //! - the API-key scheme (`Authorization: Bearer <key>`), asked for on every
 //!   route but [`crate::auth::OPEN_PATHS`] when the server has keys;
 //! - the event types, from the catalog: build.rs embeds the catalog's
@@ -148,7 +149,8 @@ pub fn document(mut paths: Paths, keys_required: bool) -> Value {
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
                 .description(Some(
-                    "An API key (`--keys-file` or `HERALD_KEYS`) as `Authorization: Bearer <key>`. Required on every route \
+                    "An API key (`--keys-file` or `HERALD_KEYS`) as `Authorization: Bearer <key>`, or as the password of \
+                     HTTP Basic credentials (any user name; what a browser sends when a page asks). Required on every route \
                      but /healthz, /readyz and /openapi.json when the server has keys (its operations then list this \
                      scheme); a server without keys (loopback only) asks for none.",
                 ))
@@ -175,6 +177,8 @@ fn layer_responses(op: &mut Operation, secured: bool) {
     };
     add("400", "The path or query could not be decoded.", &[]);
     add("408", "The request body did not arrive within `--body-timeout`.", &[]);
+    add("414", "The request target (path and query) is over 65534 bytes.", &[]);
+    add("431", "The request head is over `--max-header-bytes`, or has more than `--max-headers` fields.", &[]);
     add("500", "A bug: the server failed while handling the request; nothing it carried was acknowledged.", &[]);
     add(
         "503",
@@ -182,7 +186,11 @@ fn layer_responses(op: &mut Operation, secured: bool) {
         &[("retry-after", "Seconds to wait before retrying.")],
     );
     if secured {
-        add("401", "No key, or an unknown one.", &[("www-authenticate", "`Bearer realm=\"herald\"`.")]);
+        add(
+            "401",
+            "No key, or an unknown one.",
+            &[("www-authenticate", "`Bearer realm=\"herald\"`; on the pages and event streams also `Basic realm=\"herald\"`.")],
+        );
         add("403", "The key does not grant this (reading, or ingesting these events).", &[]);
         add("429", "The key is over its rate limit.", &[("retry-after", "Seconds to wait before retrying.")]);
         op.security = Some(vec![SecurityRequirement::new(API_KEY, Vec::<String>::new())]);

@@ -312,14 +312,37 @@ pub struct Health {
 /// The answer of `/readyz`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ready` or `unavailable`.
-    pub status: String,
-    /// `ok`, or why the store cannot take writes.
+    /// `ok` when the store can take writes, else `unavailable`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// Why the server is unavailable, in one short line (absent when `ok`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `ok`, or why the store cannot take writes (one short line).
     pub store: String,
     /// The Redis dedup fast path, when one is configured (detail only:
     /// it does not decide readiness).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dedup: Option<Value>,
+}
+
+/// Longest reason `/readyz` gives: enough for "the disk is full" or
+/// "MongoDB does not answer", never a driver's multi-line dump.
+const MAX_REASON: usize = 200;
+
+/// `text` as a short reason: its first line, cut at [`MAX_REASON`] bytes
+/// (on a character boundary). Store and dedup errors are written for the
+/// log; a probe or a person reading `/readyz` needs the gist.
+fn short_reason(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.len() <= MAX_REASON {
+        return line.to_owned();
+    }
+    let mut end = MAX_REASON;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &line[..end])
 }
 
 /// Liveness: the process is up.
@@ -333,19 +356,41 @@ pub async fn healthz() -> Json<Health> {
 /// of the Redis dedup fast path).
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
-        (status = 200, description = "Ready.", body = Readiness),
-        (status = 503, description = "The store cannot take writes now.", body = Readiness),
+        (status = 200, description = "Ready: `status` is `ok`.", body = Readiness),
+        (status = 503, description = "The store cannot take writes now: `status` is `unavailable`, `reason` says why.", body = Readiness),
     ))]
 pub async fn readyz<S: Store>(State(app): State<Arc<App<S>>>) -> Response {
     let (status, mut body) = match app.store.ready().await {
-        Ok(()) => (StatusCode::OK, Readiness { status: "ready".into(), store: "ok".into(), dedup: None }),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Readiness { status: "unavailable".into(), store: e.to_string(), dedup: None }),
+        Ok(()) => (StatusCode::OK, Readiness { status: "ok", reason: None, store: "ok".into(), dedup: None }),
+        Err(e) => {
+            let why = short_reason(&e.to_string());
+            let reason = Some(format!("the store cannot take writes: {why}"));
+            (StatusCode::SERVICE_UNAVAILABLE, Readiness { status: "unavailable", reason, store: why, dedup: None })
+        }
     };
     app.metrics.store_ready(status == StatusCode::OK);
     // A dedup fast path is detail only: the store alone decides readiness.
-    if let Some(dedup) = app.store.dedup_status().await {
+    if let Some(mut dedup) = app.store.dedup_status().await {
         app.metrics.dedup_up(dedup.get("status").and_then(Value::as_str) == Some("ok"));
+        if let Some(error) = dedup.get_mut("error") {
+            *error = Value::String(short_reason(error.as_str().unwrap_or_default()));
+        }
         body.dedup = Some(dedup);
     }
     (status, Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_reason;
+
+    #[test]
+    fn reasons_are_one_short_line() {
+        assert_eq!(short_reason("the disk is full"), "the disk is full");
+        assert_eq!(short_reason("MongoDB does not answer\nTopology { servers: [...] }"), "MongoDB does not answer");
+        let long = "é".repeat(300);
+        let short = short_reason(&long);
+        assert!(short.len() <= super::MAX_REASON + "…".len() && short.ends_with('…'), "{short}");
+        assert_eq!(short_reason(""), "");
+    }
 }

@@ -40,6 +40,16 @@ pub fn around(routes: Router) -> Router {
         .layer(axum::middleware::map_request(drop_insane_request_id))
 }
 
+/// A fresh request id (UUID v4, as generated for requests that bring none),
+/// for answers given before a request reached the router.
+pub fn new_request_id() -> axum::http::HeaderValue {
+    use tower_http::request_id::MakeRequestId;
+    MakeRequestUuid
+        .make_request_id(&axum::http::Request::new(()))
+        .map(|id| id.header_value().clone())
+        .unwrap_or_else(|| axum::http::HeaderValue::from_static("-"))
+}
+
 /// Whether a client's request id is kept: 1 to [`MAX_REQUEST_ID`] bytes of
 /// letters, digits and `-_.:/+=@` (UUIDs, ULIDs, hex and base64 ids all
 /// fit). Anything else — spaces, quotes, control or non-ASCII bytes —
@@ -85,6 +95,8 @@ fn request_span(req: &axum::http::Request<Body>) -> tracing::Span {
         // Display, not Debug: bare hex in the log, as a trace UI shows it.
         span.record("trace_id", tracing::field::display(tp.trace_id));
         span.record("parent_span_id", tracing::field::display(tp.parent_id));
+        // For span export: the caller's span becomes this span's parent.
+        crate::telemetry::set_remote_parent(&span, &tp);
     }
     span
 }

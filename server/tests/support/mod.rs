@@ -331,6 +331,26 @@ impl Drop for Server {
     }
 }
 
+/// Serve `store` through the library's router (no auth, no connection
+/// limits) on an ephemeral port of this process, for tests that reach into
+/// the store while the server runs (close it, fill its disk). Returns
+/// `http://127.0.0.1:PORT`.
+pub async fn serve_sqlite_in_process(store: Arc<herald_server::store::sqlite::SqliteStore>) -> String {
+    let app = herald_server::http::App {
+        store,
+        body_limit: 1 << 20,
+        max_batch_events: 1000,
+        layout: Arc::new(herald_server::orchestrator::layout()),
+        feed: herald_server::feed::Feed::new(),
+        gap_timeout: Duration::from_secs(30),
+        metrics: Default::default(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, herald_server::http::router(app)).await });
+    format!("http://{addr}")
+}
+
 /// A fresh random-looking run id (uuid v4 shape) per test.
 pub fn run_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};

@@ -29,6 +29,19 @@ const LIVE_JS: &str = include_str!("live.js");
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                        connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// Whether a browser opens `path` by itself: the pages, their assets, and
+/// the event streams the pages follow. With API keys, these 401s also ask
+/// for HTTP Basic credentials, so a browser prompts for the key.
+pub fn opened_by_browsers(path: &str) -> bool {
+    let under = |prefix: &str| path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'));
+    path == "/"
+        || under("/catalog")
+        || under("/runs")
+        || under("/assets")
+        || path == "/api/stream"
+        || (path.starts_with("/api/runs/") && path.ends_with("/stream"))
+}
+
 /// An HTML answer with the headers every page carries.
 pub fn html_page(status: StatusCode, body: String) -> Response {
     let mut resp = (status, body).into_response();

@@ -12,7 +12,10 @@
 //!   the request is answered 408 and the connection closed;
 //! - **idle** kept-alive connections are closed after `--idle-timeout`;
 //! - at most `--max-connections` are open; one more is answered 503 at once
-//!   and closed.
+//!   and closed (with a request id, and counted in the metrics);
+//! - request heads are bounded by `--max-header-bytes` and `--max-headers`
+//!   (hyper enforces them while parsing; [`head_errors`] turns its bare
+//!   answers into problem documents).
 //!
 //! Why not hyper's own `header_read_timeout` alone: in hyper 1.x (1.12
 //! here) its timer starts when a kept-alive connection goes idle and runs until the
@@ -45,6 +48,11 @@ use tower::ServiceExt;
 
 use crate::config::Config;
 use crate::http::make_problem;
+use crate::metrics::{CONNECTION_ROUTE, Metrics};
+
+pub mod head_errors;
+
+use head_errors::{HeadLimits, ProblemHeads};
 
 /// The connection bounds, from [`Config`].
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +65,16 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// Most connections open at once (`--max-connections`).
     pub max_connections: usize,
+    /// Largest request head, request line included (`--max-header-bytes`).
+    pub max_header_bytes: usize,
+    /// Most header fields in one request (`--max-headers`).
+    pub max_headers: usize,
+}
+
+impl Limits {
+    fn head(&self) -> HeadLimits {
+        HeadLimits { max_header_bytes: self.max_header_bytes, max_headers: self.max_headers }
+    }
 }
 
 impl From<&Config> for Limits {
@@ -66,9 +84,14 @@ impl From<&Config> for Limits {
             body_timeout: c.body_timeout,
             idle_timeout: c.idle_timeout,
             max_connections: c.max_connections,
+            max_header_bytes: c.max_header_bytes,
+            max_headers: c.max_headers,
         }
     }
 }
+
+/// hyper's own header-count limit, the `--max-headers` default.
+pub const HYPER_MAX_HEADERS: usize = 100;
 
 /// File descriptors kept free of client connections: the listener, the
 /// store's files, MongoDB and Redis sockets, logs.
@@ -114,9 +137,11 @@ const REJECT_LINGER: Duration = Duration::from_secs(1);
 /// close at once).
 ///
 /// Accept errors (a connection reset before it was accepted, or the
-/// open-file limit reached) are logged and never end the loop.
-pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdown: impl Future<Output = ()>) {
-    serve_maybe_tls(listener, router, limits, None, shutdown).await;
+/// open-file limit reached) are logged and never end the loop. Answers
+/// given before a request reaches `router` (over the connection cap, an
+/// unreadable request head) are counted in `metrics`.
+pub async fn serve(listener: TcpListener, router: Router, limits: Limits, metrics: Arc<Metrics>, shutdown: impl Future<Output = ()>) {
+    serve_maybe_tls(listener, router, limits, metrics, None, shutdown).await;
 }
 
 /// [`serve`], over TLS when `tls` is given. The TLS handshake counts
@@ -127,20 +152,29 @@ pub async fn serve_maybe_tls(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    metrics: Arc<Metrics>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let rejecting = Arc::new(Semaphore::new(MAX_REJECTING));
-    let overloaded: Arc<[u8]> = overloaded_response(limits.max_connections).into();
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .keep_alive(true)
+        // hyper refuses a larger head itself (431) once it is complete; an
+        // incomplete one is bounded by hyper's read buffer (~400 KiB).
+        .max_header_size(limits.max_header_bytes)
         // Backstop only: `Deadlines` enforces the header and idle timeouts
         // separately and always first (see the module docs).
         .header_read_timeout(limits.idle_timeout.saturating_add(limits.header_timeout));
+    // hyper parses with 100 header slots on the stack; any explicit count
+    // (even 100) moves them to the heap for every request, so only a
+    // non-default one is set.
+    if limits.max_headers != HYPER_MAX_HEADERS {
+        builder.max_headers(limits.max_headers);
+    }
     let mut over_cap = OverCapLog::default();
     tokio::pin!(shutdown);
     loop {
@@ -162,7 +196,7 @@ pub async fn serve_maybe_tls(
         let Ok(slot) = open.clone().try_acquire_owned() else {
             over_cap.note(limits.max_connections);
             if tls.is_none() {
-                reject(stream, &rejecting, overloaded.clone());
+                reject(stream, &rejecting, limits.max_connections, &metrics);
             }
             continue;
         };
@@ -170,11 +204,14 @@ pub async fn serve_maybe_tls(
         if let Some(acceptor) = &tls {
             let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
             let service = ConnService { router: router.clone(), state: state.clone(), body_timeout: limits.body_timeout };
+            let metrics = metrics.clone();
             tokio::spawn(async move {
-                let raw = Deadlines::new(stream, state, limits);
+                let raw = Deadlines::new(stream, state.clone(), limits);
                 match tokio::time::timeout(limits.header_timeout, acceptor.accept(raw)).await {
                     Ok(Ok(stream)) => {
-                        if let Err(e) = watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await {
+                        // Above TLS: hyper's answers are plain text here.
+                        let io = TokioIo::new(ProblemHeads::new(stream, state, metrics, limits.head()));
+                        if let Err(e) = watcher.watch(builder.serve_connection(io, service)).await {
                             tracing::debug!(%peer, error = %e, "connection ended with an error");
                         }
                     }
@@ -185,7 +222,8 @@ pub async fn serve_maybe_tls(
             });
             continue;
         }
-        let io = TokioIo::new(Deadlines::new(stream, state.clone(), limits));
+        let io = Deadlines::new(stream, state.clone(), limits);
+        let io = TokioIo::new(ProblemHeads::new(io, state.clone(), metrics.clone(), limits.head()));
         let service = ConnService { router: router.clone(), state, body_timeout: limits.body_timeout };
         let conn = graceful.watch(builder.serve_connection(io, service));
         tokio::spawn(async move {
@@ -227,7 +265,8 @@ impl OverCapLog {
     }
 }
 
-/// The bytes of the 503 given to a connection over the cap.
+/// The bytes of the 503 given to a connection over the cap, with a request
+/// id of its own (no request was read, so none was sent to keep).
 fn overloaded_response(max: usize) -> Vec<u8> {
     let mut problem = make_problem(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -239,8 +278,10 @@ fn overloaded_response(max: usize) -> Vec<u8> {
     problem.retry_after = Some(1);
     let body = serde_json::to_vec(&problem).unwrap_or_default();
     let mut out = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: {}\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: {}\r\nretry-after: 1\r\n{}: {}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
         crate::http::problem::PROBLEM_JSON,
+        crate::http::trace::X_REQUEST_ID,
+        crate::http::trace::new_request_id().to_str().unwrap_or("-"),
         body.len()
     )
     .into_bytes();
@@ -248,14 +289,16 @@ fn overloaded_response(max: usize) -> Vec<u8> {
     out
 }
 
-/// Answer a connection over the cap with `response` and close it, within
-/// [`REJECT_LINGER`]; or, when too many rejections are under way, close it
-/// at once.
-fn reject(stream: TcpStream, rejecting: &Arc<Semaphore>, response: Arc<[u8]>) {
+/// Answer a connection over the cap (of `max`) with a 503 and close it,
+/// within [`REJECT_LINGER`]; or, when too many rejections are under way,
+/// close it at once.
+fn reject(stream: TcpStream, rejecting: &Arc<Semaphore>, max: usize, metrics: &Metrics) {
     let Ok(permit) = rejecting.clone().try_acquire_owned() else {
         drop(stream);
         return;
     };
+    metrics.request(CONNECTION_ROUTE, StatusCode::SERVICE_UNAVAILABLE.as_u16());
+    let response = overloaded_response(max);
     tokio::spawn(async move {
         let _ = tokio::time::timeout(REJECT_LINGER, write_and_drain(stream, &response)).await;
         drop(permit);
@@ -455,28 +498,40 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         let busy = BusyGuard::new(self.state.clone());
         let expired = Arc::new(AtomicBool::new(false));
         let deadline = Instant::now() + self.body_timeout;
-        let req = req.map(|body| DeadlineBody { inner: body, deadline, sleep: None, expired: expired.clone(), failed: false });
+        let mut req = req.map(|body| DeadlineBody { inner: body, deadline, sleep: None, expired: expired.clone(), failed: false });
+        req.extensions_mut().insert(BodyDeadline { expired, timeout: self.body_timeout });
         let router = self.router.clone();
-        let body_timeout = self.body_timeout;
         Box::pin(async move {
             let resp = match router.oneshot(req).await {
                 Ok(resp) => resp,
                 Err(never) => match never {},
             };
-            // The handler saw a read error; whatever it answered (400,
-            // typically), the cause was the client's pace: say so.
-            let resp = if expired.load(Ordering::SeqCst) {
-                // Keep the request id the router gave the replaced answer.
-                let mut timeout = body_timeout_response(body_timeout);
-                if let Some(id) = resp.headers().get(crate::http::trace::X_REQUEST_ID) {
-                    timeout.headers_mut().insert(crate::http::trace::X_REQUEST_ID, id.clone());
-                }
-                timeout
-            } else {
-                resp
-            };
             Ok(resp.map(|inner| Tracked { inner, _busy: busy }))
         })
+    }
+}
+
+/// A request's body deadline, as a request extension: whether it passed
+/// (set by the body), and the configured `--body-timeout`. Read by
+/// [`answer_body_timeouts`].
+#[derive(Debug, Clone)]
+pub struct BodyDeadline {
+    expired: Arc<AtomicBool>,
+    timeout: Duration,
+}
+
+/// Middleware: a request whose body missed its deadline is answered 408,
+/// whatever its handler made of the read error (400, typically): the
+/// cause was the client's pace. A layer of the router, not a step after
+/// it, so the 408 gets the request id and is counted as a 408 in the
+/// metrics like any other answer. Requests without a [`BodyDeadline`]
+/// (served by something else than [`serve`]) pass untouched.
+pub async fn answer_body_timeouts(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let deadline = req.extensions().get::<BodyDeadline>().cloned();
+    let resp = next.run(req).await;
+    match deadline {
+        Some(d) if d.expired.load(Ordering::SeqCst) => body_timeout_response(d.timeout),
+        _ => resp,
     }
 }
 
