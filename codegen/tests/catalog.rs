@@ -38,7 +38,12 @@ const SUBSET: &str = "Herald supports `type`, `properties`, `required`, `additio
 fn the_project_catalog_passes_every_lint() {
     let catalog = catalog::load(&project_catalog()).unwrap_or_else(|e| panic!("events.yaml must load:\n{e}"));
     assert_eq!(catalog.prefix, "ai");
-    assert_eq!(catalog.events.len(), 22);
+    // Every type under `events:` is loaded (counted by the YAML parser
+    // alone, so adding a type to events.yaml needs no edit here).
+    let yaml = std::fs::read_to_string(project_catalog()).unwrap();
+    let doc = &yaml_rust2::YamlLoader::load_from_str(&yaml).unwrap()[0];
+    assert_eq!(catalog.events.len(), doc["events"].as_hash().map_or(0, |h| h.len()));
+    assert!(catalog.events.len() > 20, "the orchestrator catalog");
     assert!(catalog.envelope.legacy_extensions_object);
     let names: Vec<&str> = catalog.extensions.iter().map(|x| x.name.as_str()).collect();
     assert_eq!(names, ["seq", "traceparent"]);
