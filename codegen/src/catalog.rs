@@ -94,7 +94,8 @@ use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::ir::{Catalog, Compatibility, EnvelopeOptions, ExtensionDecl, ExtensionKind, REQUIRABLE};
-use crate::{lint, schema};
+use crate::text::{did_you_mean, is_lower_snake, one_of, suggestion};
+use crate::{check, lint, schema};
 
 pub(crate) use yaml::{Entry, Mark, Node, Value as YamlValue, parse as parse_yaml};
 
@@ -255,7 +256,7 @@ fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
             None
         }
         Some(e) => ctx.string(&e.value, "`prefix`").and_then(|p| {
-            let ok = lint::is_lower_snake(p);
+            let ok = is_lower_snake(p);
             if !ok {
                 let help = suggestion(p).map_or("use lower snake case, e.g. `ai`".to_string(), |s| format!("rename it to `{s}`"));
                 ctx.error(e.value.mark, format!("prefix `{p}` is not lower snake case (`[a-z][a-z0-9_]*`)"), help);
@@ -364,11 +365,7 @@ fn check_subject_placeholders(ctx: &mut Ctx, events: &[crate::ir::EventType]) {
             crate::ir::Origin::Yaml { line, column, .. } => Mark { line: *line, column: *column },
             _ => Mark::default(),
         };
-        let mut rest = template.as_str();
-        while let Some(open) = rest.find('{') {
-            let Some(close) = rest[open..].find('}').map(|c| open + c) else { break };
-            let name = &rest[open + 1..close];
-            rest = &rest[close + 1..];
+        for name in crate::subject::placeholders(template) {
             let schema = event.schema.get("properties").and_then(|p| p.get(name));
             let schema = match schema.and_then(|s| s.get("$ref")).and_then(serde_json::Value::as_str) {
                 Some(target) => event.schema.get("$defs").and_then(|d| d.get(target.trim_start_matches("#/$defs/"))),
@@ -394,12 +391,11 @@ fn read_compatibility(ctx: &mut Ctx, node: &Node) -> Option<Compatibility> {
     let mode = Compatibility::from_name(name);
     if mode.is_none() {
         let upper = name.trim().to_ascii_uppercase().replace(['-', ' '], "_");
-        let help =
-            match Compatibility::from_name(&upper).map(Compatibility::as_str).or_else(|| lint::did_you_mean(&upper, &Compatibility::NAMES))
-            {
-                Some(s) => format!("did you mean `{s}`? the modes are {}", lint::one_of(&Compatibility::NAMES)),
-                None => format!("use one of {}", lint::one_of(&Compatibility::NAMES)),
-            };
+        let help = match Compatibility::from_name(&upper).map(Compatibility::as_str).or_else(|| did_you_mean(&upper, &Compatibility::NAMES))
+        {
+            Some(s) => format!("did you mean `{s}`? the modes are {}", one_of(&Compatibility::NAMES)),
+            None => format!("use one of {}", one_of(&Compatibility::NAMES)),
+        };
         ctx.error(node.mark, format!("unknown compatibility mode `{name}`"), help);
     }
     mode
@@ -409,19 +405,14 @@ fn read_compatibility(ctx: &mut Ctx, node: &Node) -> Option<Compatibility> {
 /// an integer from 1 up. `whose` names the owner in the message
 /// (`` `ai.run.started` ``, `the catalog`).
 pub(crate) fn read_version(ctx: &mut Ctx, node: &Node, whose: &str) -> Option<u32> {
-    let found = match &node.value {
-        yaml::Value::Int(i) if *i >= 1 => match u32::try_from(*i) {
+    let problem = match &node.value {
+        yaml::Value::Int(i) => match check::version(whose, *i) {
             Ok(v) => return Some(v),
-            Err(_) => i.to_string(),
+            Err(problem) => problem,
         },
-        yaml::Value::Int(i) => i.to_string(),
-        _ => node.kind().to_string(),
+        _ => check::version_problem(whose, node.kind()),
     };
-    ctx.error(
-        node.mark,
-        format!("the `version` of {whose} must be a positive integer, found {found}"),
-        "start at `version: 1` and count up",
-    );
+    ctx.error(node.mark, problem.message, problem.help);
     None
 }
 
@@ -528,12 +519,12 @@ fn read_required(ctx: &mut Ctx, node: &Node) -> Vec<String> {
             ctx.error(
                 item.mark,
                 format!("`{name}` is always required by CloudEvents"),
-                format!("remove `{name}`; list only {}", lint::one_of(&REQUIRABLE)),
+                format!("remove `{name}`; list only {}", one_of(&REQUIRABLE)),
             );
         } else if !REQUIRABLE.contains(&name) {
-            let help = match lint::did_you_mean(name, &REQUIRABLE) {
-                Some(s) => format!("did you mean `{s}`? the optional attributes are {}", lint::one_of(&REQUIRABLE)),
-                None => format!("list only optional CloudEvents attributes: {}", lint::one_of(&REQUIRABLE)),
+            let help = match did_you_mean(name, &REQUIRABLE) {
+                Some(s) => format!("did you mean `{s}`? the optional attributes are {}", one_of(&REQUIRABLE)),
+                None => format!("list only optional CloudEvents attributes: {}", one_of(&REQUIRABLE)),
             };
             ctx.error(item.mark, format!("`{name}` is not an optional CloudEvents attribute"), help);
         } else if out.iter().any(|n| n == name) {
@@ -595,7 +586,7 @@ fn read_extensions(ctx: &mut Ctx, node: &Node) -> (Vec<ExtensionDecl>, Vec<Strin
                         "str" | "text" => Some("string"),
                         _ => None,
                     };
-                    let help = match lint::did_you_mean(other, &kinds).or(alias) {
+                    let help = match did_you_mean(other, &kinds).or(alias) {
                         Some(s) => format!("did you mean `{s}`? CloudEvents extensions are `string`, `integer` or `boolean`"),
                         None => "CloudEvents extensions are `string`, `integer` or `boolean`".to_string(),
                     };
@@ -632,10 +623,4 @@ fn read_extensions(ctx: &mut Ctx, node: &Node) -> (Vec<ExtensionDecl>, Vec<Strin
     }
     int64.sort();
     (out, int64)
-}
-
-/// `MyFeature` → `my_feature`, when that is valid lower snake case.
-pub(crate) fn suggestion(s: &str) -> Option<String> {
-    let snake = heck::ToSnakeCase::to_snake_case(s);
-    lint::is_lower_snake(&snake).then_some(snake)
 }

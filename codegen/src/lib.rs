@@ -22,6 +22,7 @@
 //! the pages `herald-server` serves).
 
 pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod compat;
 mod config;
@@ -37,6 +38,8 @@ pub mod schema;
 pub mod send;
 pub mod shorthand;
 pub mod site;
+pub mod subject;
+pub mod text;
 mod write;
 
 /// `Builder` is the build-script entry point under the name prost-build

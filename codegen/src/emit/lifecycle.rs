@@ -12,8 +12,9 @@ use typify_impl::{TypeDetails, TypeEnumVariant};
 
 use super::{EmitOptions, docs};
 use crate::ir::{Catalog, EventType, Lifecycle, Transition};
-use crate::lint::{one_of, state_variant};
+use crate::lint::state_variant;
 use crate::schema::GeneratedTypes;
+use crate::text::one_of;
 
 /// Everything the lifecycle generates; nothing when the catalog has none.
 /// `generated` is typify's output for YAML-declared data types, which lets

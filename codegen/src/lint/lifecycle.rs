@@ -11,10 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{did_you_mean, is_lower_snake, one_of};
 use crate::catalog::lifecycle::{Marked, MarkedTransition, Named};
-use crate::catalog::{Ctx, Mark, Node, suggestion};
+use crate::catalog::{Ctx, Mark, Node};
 use crate::ir::{EventType, Origin};
+use crate::text::{did_you_mean, is_lower_snake, one_of, suggestion};
 
 /// Rust items the lifecycle emitter generates; no event or `$defs` type may
 /// take their names.

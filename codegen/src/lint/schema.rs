@@ -4,8 +4,10 @@
 //! generated `validate()` enforces; anything else would be silently
 //! ignored or mistranslated, so it is rejected here, before typify runs.
 
-use super::{CrossedBounds, FieldNames, crossed_bounds, did_you_mean, escape_pointer, one_of};
+use super::FieldNames;
 use crate::catalog::{Ctx, Entry, Node, YamlValue};
+use crate::check::{CrossedBounds, crossed_bounds};
+use crate::text::{did_you_mean, escape_pointer, one_of};
 
 /// Every keyword Herald understands.
 const SUPPORTED: &[&str] = &[

@@ -18,6 +18,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use serde_json::{Map, Value, json};
 
+use crate::check;
 use crate::diagnostic::Diagnostics;
 use crate::emit::{self, EmitOptions};
 use crate::ir::{DataSource, EventType, Origin};
@@ -147,46 +148,22 @@ impl StructEvent {
         schema
     }
 
-    /// Check the declaration the way the YAML lints check an event: the
-    /// naming rule, the `subject` placeholders and the stream key.
+    /// Check the declaration with the rules a YAML event is held to
+    /// ([`crate::check`]): the naming rule, the version, the `subject`
+    /// template and the stream key, with the same messages.
     pub fn check(&self) -> Vec<StructProblem> {
-        let mut problems = Vec::new();
-        if let Some((message, help)) = crate::lint::type_name_problem(None, &self.type_name) {
-            problems.push(StructProblem::Attribute(format!("{message}; {help}")));
+        let name = &self.type_name;
+        let schema = self.schema();
+        let mut problems: Vec<check::Problem> = check::type_name(None, name).into_iter().collect();
+        problems.extend(check::version(&format!("`{name}`"), i64::from(self.version)).err());
+        if let Some(template) = &self.subject {
+            problems.extend(check::subject(name, template, &schema));
         }
-        if self.version == 0 {
-            problems.push(StructProblem::Attribute("`version` starts at 1".to_string()));
+        if let Some(key) = self.stream_key.field() {
+            let explicit = matches!(self.stream_key, StreamKey::Field(_));
+            problems.extend(check::stream_key(name, key, &schema, explicit));
         }
-        let field = |name: &str| self.fields.iter().find(|f| f.wire_name == name);
-        let names: Vec<&str> = self.fields.iter().map(|f| f.wire_name.as_str()).collect();
-        if let Some(subject) = &self.subject {
-            for placeholder in placeholders(subject) {
-                match field(placeholder) {
-                    Some(f) if f.required => {}
-                    Some(_) => problems.push(StructProblem::Attribute(format!(
-                        "`subject` uses `{{{placeholder}}}`, but `{placeholder}` is optional; make it required so every event has a subject"
-                    ))),
-                    None => problems.push(StructProblem::Attribute(format!(
-                        "`subject` uses `{{{placeholder}}}`, which is not a field of `{}`; use one of {}",
-                        self.ident,
-                        crate::lint::one_of(&names)
-                    ))),
-                }
-            }
-        }
-        let Some(key) = self.stream_key.field() else { return problems };
-        match field(key) {
-            Some(f) if f.required => {}
-            Some(_) => problems.push(StructProblem::Attribute(format!(
-                "the stream key `{key}` is an optional field; make it required (the event names the run it belongs to), or set `stream_key = none` for an event that belongs to no run"
-            ))),
-            None => problems.push(StructProblem::Attribute(format!(
-                "the stream key `{key}` is not a field of `{}`; add a required `{key}` field, set `stream_key = \"…\"` to one of {}, or `stream_key = none` for an event that belongs to no run",
-                self.ident,
-                crate::lint::one_of(&names)
-            ))),
-        }
-        problems
+        problems.into_iter().map(|p| StructProblem::Attribute(p.to_string())).collect()
     }
 
     /// The event as the IR holds it. Its `data` names the struct by ident;
@@ -224,19 +201,6 @@ impl StructEvent {
             #validate
         })
     }
-}
-
-/// `{run_id}` placeholders of a subject template.
-fn placeholders(template: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else { break };
-        out.push(&after[..close]);
-        rest = &after[close + 1..];
-    }
-    out
 }
 
 /// Remove `minLength`, `maxLength` and `pattern` from string schemas (at
@@ -315,7 +279,7 @@ mod tests {
         let text = format!("{problems:?}");
         assert!(text.contains("rename it to `ai.my_feature.started`"), "{text}");
         assert!(text.contains("`feature_name` is optional"), "{text}");
-        assert!(text.contains("stream key `runid` is not a field"), "{text}");
+        assert!(text.contains("`stream_key` `runid` of `ai.MyFeature.started` is not a property of its data"), "{text}");
     }
 
     #[test]
