@@ -185,21 +185,10 @@ impl StructEvent {
     /// `EventData` and `Validate` for the struct `ty`.
     pub fn emit_impls(&self, ty: &TokenStream, opts: &EmitOptions) -> Result<TokenStream, Diagnostics> {
         let event = self.to_ir();
-        let herald = opts.herald_path.parse::<TokenStream>().unwrap_or_else(|_| quote!(::herald));
-        let type_name = &event.type_name;
-        let version = event.version;
-        let schema = serde_json::to_string(&event.schema).unwrap_or_else(|_| "{}".to_string());
+        let event_data = emit::emit_event_data(ty, &event, opts);
         let renames: BTreeMap<String, String> = self.fields.iter().map(|f| (f.rust_name.clone(), f.wire_name.clone())).collect();
         let validate = emit::emit_external_validate(ty, &event, &self.shape(), renames, opts)?;
-        Ok(quote! {
-            #[automatically_derived]
-            impl #herald::EventData for #ty {
-                const TYPE: &'static str = #type_name;
-                const VERSION: u32 = #version;
-                const SCHEMA: &'static str = #schema;
-            }
-            #validate
-        })
+        Ok(quote! { #event_data #validate })
     }
 }
 
@@ -304,5 +293,21 @@ mod tests {
         assert!(tokens.contains("__p . push (\"feature_name\")"), "{tokens}");
         assert!(tokens.contains("self . name"), "{tokens}");
         assert!(tokens.contains("min_length"), "{tokens}");
+    }
+
+    #[test]
+    fn the_event_data_impl_is_the_one_generated_types_get() {
+        // A YAML event with the struct's IR gets its `EventData` impl from
+        // `emit_catalog`; the struct's impl must be that same impl.
+        let mut event = sample().to_ir();
+        event.data = DataSource::Generated;
+        let mut catalog = crate::ir::Catalog::new("t.yaml", "ai");
+        catalog.events.push(event.clone());
+        let generated = emit::emit_catalog(&catalog, &EmitOptions::default()).unwrap().to_string();
+        let struct_impls = sample().emit_impls(&quote!(MyfeatureStarted), &EmitOptions::default()).unwrap().to_string();
+        let impl_of =
+            |code: &str| code.find("impl :: herald :: EventData").map(|at| code[at..].split('}').next().unwrap_or_default().to_string());
+        assert!(impl_of(&generated).is_some(), "{generated}");
+        assert_eq!(impl_of(&struct_impls), impl_of(&generated));
     }
 }
