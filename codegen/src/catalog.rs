@@ -95,7 +95,7 @@ use std::path::Path;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::ir::{Catalog, Compatibility, EnvelopeOptions, ExtensionDecl, ExtensionKind, REQUIRABLE};
 use crate::text::{did_you_mean, is_lower_snake, one_of, suggestion};
-use crate::{check, lint, schema};
+use crate::{check, defs, lint, schema};
 
 pub(crate) use yaml::{Entry, Mark, Node, Value as YamlValue, parse as parse_yaml};
 
@@ -366,11 +366,7 @@ fn check_subject_placeholders(ctx: &mut Ctx, events: &[crate::ir::EventType]) {
             _ => Mark::default(),
         };
         for name in crate::subject::placeholders(template) {
-            let schema = event.schema.get("properties").and_then(|p| p.get(name));
-            let schema = match schema.and_then(|s| s.get("$ref")).and_then(serde_json::Value::as_str) {
-                Some(target) => event.schema.get("$defs").and_then(|d| d.get(target.trim_start_matches("#/$defs/"))),
-                None => schema,
-            };
+            let schema = event.schema.get("properties").and_then(|p| p.get(name)).and_then(|s| defs::resolve(&event.schema, s));
             let is_string = schema.is_some_and(|s| {
                 s.get("type").and_then(serde_json::Value::as_str) == Some("string") || (s.get("type").is_none() && s.get("enum").is_some())
             });
@@ -449,7 +445,7 @@ fn check_shared_defs(ctx: &mut Ctx, root: &Node, events: &[crate::ir::EventType]
         entry.and_then(|d| d.value.get("$defs")).and_then(|d| d.value.get(name)).map_or_else(Mark::default, |e| e.key_mark)
     };
     let entries = events.iter().flat_map(|event| {
-        schema::event_defs(event).map(|(name, schema)| schema::DefEntry {
+        defs::defs(&event.schema).map(|(name, schema)| schema::DefEntry {
             event: &event.type_name,
             name,
             schema,

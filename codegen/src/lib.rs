@@ -26,6 +26,7 @@ pub mod check;
 pub mod cli;
 pub mod compat;
 mod config;
+pub mod defs;
 pub mod diagnostic;
 pub mod emit;
 pub mod export;

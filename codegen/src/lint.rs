@@ -167,14 +167,7 @@ pub(crate) fn examples(ctx: &mut Ctx, event: &str, schema: &Value, examples: &[(
 /// The integral floats (`1000.0`, `1e3`) in `value` where `schema` wants an
 /// `integer`, with their JSON pointers.
 fn integral_floats(root: &Value, schema: &Value, value: &Value, pointer: String, out: &mut Vec<(String, f64)>) {
-    let mut schema = schema;
-    for _ in 0..32 {
-        let Some(name) = schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) else { break };
-        match root.get("$defs").and_then(|d| d.get(name)) {
-            Some(target) => schema = target,
-            None => return,
-        }
-    }
+    let Some(schema) = crate::defs::resolve(root, schema) else { return };
     match value {
         Value::Number(n) if n.is_f64() && schema.get("type").and_then(Value::as_str) == Some("integer") => {
             if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0) {

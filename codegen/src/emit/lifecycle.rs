@@ -354,10 +354,7 @@ fn typed_condition(
 
 /// The `enum` of a data property, through a `$ref` into `$defs`.
 fn enum_values<'e>(event: &'e EventType, field: &str) -> Option<Vec<&'e str>> {
-    let mut schema = event.schema.get("properties")?.get(field)?;
-    if let Some(name) = schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
-        schema = event.schema.get("$defs")?.get(name)?;
-    }
+    let schema = crate::defs::resolve(&event.schema, event.schema.get("properties")?.get(field)?)?;
     schema.get("enum")?.as_array()?.iter().map(Value::as_str).collect()
 }
 

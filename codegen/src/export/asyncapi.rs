@@ -249,7 +249,7 @@ fn rewrite_refs(schema: &mut Value, event: &str) {
     match schema {
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {
-                match (key.as_str(), value.as_str().and_then(|r| r.strip_prefix("#/$defs/"))) {
+                match (key.as_str(), value.as_str().and_then(|r| r.strip_prefix(crate::defs::REF_PREFIX))) {
                     ("$ref", Some(def)) => *value = json!(format!("#/components/schemas/{event}{def}")),
                     _ => rewrite_refs(value, event),
                 }

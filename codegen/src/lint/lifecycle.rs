@@ -182,12 +182,10 @@ enum Kind<'s> {
     Boolean,
 }
 
-/// The property's schema, following one `$ref` into the event's `$defs`.
+/// The property's schema, its `$ref`s followed into the event's `$defs`
+/// (a dangling ref is reported by the schema lint; it reads as itself).
 fn resolve<'s>(event: &'s EventType, schema: &'s Value) -> &'s Value {
-    match schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
-        Some(name) => event.schema.get("$defs").and_then(|d| d.get(name)).unwrap_or(schema),
-        None => schema,
-    }
+    crate::defs::resolve(&event.schema, schema).unwrap_or(schema)
 }
 
 fn kind(schema: &Value) -> Option<Kind<'_>> {
@@ -370,9 +368,7 @@ fn check_generated_names(ctx: &mut Ctx, events: &[EventType]) {
             _ => Mark::default(),
         };
         let mut names = vec![event.rust_name()];
-        if let Some(defs) = event.schema.get("$defs").and_then(Value::as_object) {
-            names.extend(defs.keys().cloned());
-        }
+        names.extend(crate::defs::defs(&event.schema).map(|(name, _)| name.to_string()));
         for name in names.iter().filter(|n| GENERATED_NAMES.contains(&n.as_str())) {
             ctx.error(
                 mark,
