@@ -81,23 +81,21 @@
 //!
 //! # Errors
 //!
-//! Nothing stops at the first problem: the YAML layer (`yaml`), the
+//! Nothing stops at the first problem: the YAML layer (`syntax`), the
 //! format reader here, the shorthand and the lints all push into one
 //! `Ctx`, and [`parse`] returns every diagnostic, sorted by position.
 
 mod event;
-pub(crate) mod lifecycle;
-mod yaml;
+mod lifecycle;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::ir::{Catalog, Compatibility, EnvelopeOptions, ExtensionDecl, ExtensionKind, REQUIRABLE};
+use crate::syntax::{Ctx, Mark, Node, yaml};
 use crate::text::{did_you_mean, is_lower_snake, one_of, suggestion};
 use crate::{check, defs, lint, schema};
-
-pub(crate) use yaml::{Entry, Mark, Node, Value as YamlValue, parse as parse_yaml};
 
 /// Top-level keys of a catalog.
 const CATALOG_KEYS: &[&str] =
@@ -121,7 +119,7 @@ pub fn parse(file_name: &str, text: &str) -> Result<Catalog, Diagnostics> {
     let catalog = match &parsed.root {
         Some(root) if root.value != yaml::Value::Null => read_catalog(&mut ctx, root),
         _ => {
-            if ctx.diags.is_empty() {
+            if ctx.count() == 0 {
                 ctx.error(Mark { line: 1, column: 1 }, "the catalog is empty", "start with `prefix: ai` and an `events:` mapping");
             }
             None
@@ -140,102 +138,6 @@ pub fn load(path: &Path) -> Result<Catalog, Diagnostics> {
             Diagnostic::new(&name, 0, 0, format!("cannot read the catalog: {e}"))
                 .with_help("check the path given to herald (relative paths start at the crate root in build.rs)"),
         ])),
-    }
-}
-
-/// Collects diagnostics for one file; every reader and lint reports here.
-pub(crate) struct Ctx {
-    file: String,
-    diags: Vec<Diagnostic>,
-}
-
-impl Ctx {
-    fn new(file: &str) -> Self {
-        Ctx { file: file.to_string(), diags: Vec::new() }
-    }
-
-    /// Report a problem at `mark`, with the fix.
-    pub(crate) fn error(&mut self, mark: Mark, message: impl Into<String>, help: impl Into<String>) {
-        self.diags.push(Diagnostic::new(&self.file, mark.line, mark.column, message).with_help(help));
-    }
-
-    /// How many problems have been reported so far (to tell whether a
-    /// step added any).
-    pub(crate) fn count(&self) -> usize {
-        self.diags.len()
-    }
-
-    /// `node` as JSON, reporting numbers JSON cannot hold.
-    pub(crate) fn json(&mut self, node: &Node) -> Option<serde_json::Value> {
-        match node.to_json() {
-            Ok(v) => Some(v),
-            Err(mark) => {
-                self.error(mark, "`.inf` and `.nan` cannot be written in JSON", "use a finite number");
-                None
-            }
-        }
-    }
-
-    /// A string value, or a report that it is something else.
-    pub(crate) fn string<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n str> {
-        let found = node.as_str();
-        if found.is_none() {
-            self.error(node.mark, format!("{what} must be a string, found {}", node.kind()), "write it as text (quote it if needed)");
-        }
-        found
-    }
-
-    fn yaml_problem(&mut self, problem: &yaml::Problem) {
-        use yaml::ProblemKind as K;
-        let (message, help) = match &problem.kind {
-            K::Syntax(info) => {
-                (format!("YAML syntax error: {info}"), "fix the YAML here (check indentation, quotes and brackets)".to_string())
-            }
-            K::DuplicateKey { key, first, path } if path.len() == 1 && path[0] == "events" => (
-                format!("duplicate event type `{key}`; it is already declared at line {}", first.line),
-                "remove or rename one of the two declarations".to_string(),
-            ),
-            K::DuplicateKey { key, first, path } => {
-                let place = if path.is_empty() { String::new() } else { format!(" in `{}`", path.join("/")) };
-                (
-                    format!("duplicate key `{key}`{place}; the first is at line {}", first.line),
-                    "YAML keeps only one of them: remove or rename the other".to_string(),
-                )
-            }
-            K::NonStringKey { key, kind } => (format!("key `{key}` is {kind}, not a string"), format!("quote it: `\"{key}\"`")),
-            K::ComplexKey => ("a sequence or mapping cannot be a key".into(), "use a plain string key".into()),
-            K::Alias => ("YAML aliases (`*name`) are not supported in a catalog".into(), "write the value out in full".into()),
-            K::Tag(tag) => (
-                format!("YAML tag `{tag}` is not supported"),
-                "remove it; only the core tags `!!str`, `!!int`, `!!float`, `!!bool` and `!!null` are understood".into(),
-            ),
-            K::TooDeep => (
-                format!("nesting deeper than {} levels", yaml::MAX_DEPTH),
-                "flatten the structure; no catalog needs this much nesting".into(),
-            ),
-            K::ExtraDocument => {
-                ("a second YAML document (`---`) follows the catalog".into(), "keep the whole catalog in one document".into())
-            }
-        };
-        self.error(problem.mark, message, help);
-    }
-
-    fn finish(mut self, catalog: Option<Catalog>) -> Result<Catalog, Diagnostics> {
-        // Stable: problems at one position keep the order they were found in.
-        self.diags.sort_by_key(|d| (d.line, d.column));
-        match catalog {
-            Some(mut c) if self.diags.is_empty() => {
-                c.normalize();
-                Ok(c)
-            }
-            _ => {
-                if self.diags.is_empty() {
-                    // Every path that drops the catalog reports why; this is a backstop.
-                    self.diags.push(Diagnostic::new(&self.file, 0, 0, "the catalog could not be read"));
-                }
-                Err(Diagnostics(self.diags))
-            }
-        }
     }
 }
 
@@ -322,7 +224,7 @@ fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
     });
 
     Some(Catalog {
-        source_name: ctx.file.clone(),
+        source_name: ctx.file().to_string(),
         prefix: prefix.unwrap_or_default(),
         envelope,
         extensions,

@@ -40,6 +40,7 @@ pub mod send;
 pub mod shorthand;
 pub mod site;
 pub mod subject;
+mod syntax;
 pub mod text;
 mod write;
 

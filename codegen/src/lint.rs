@@ -6,7 +6,7 @@
 //! | lint | example message |
 //! |---|---|
 //! | type names | event type `ai.MyFeature.started` breaks the naming rule `{prefix}.{domain}.{action}`: segments must be lower snake case — rename it to `ai.my_feature.started` |
-//! | duplicate types (`catalog::yaml`) | duplicate event type `ai.run.started`; it is already declared at line 12 — remove or rename one of the two declarations |
+//! | duplicate types (`syntax::yaml`) | duplicate event type `ai.run.started`; it is already declared at line 12 — remove or rename one of the two declarations |
 //! | unknown shorthand types (`shorthand`) | unknown shorthand type `uuidd` for field `run_id` of `ai.run.started` — did you mean `uuid`? … |
 //! | JSON Schema subset (`lint::schema`) | unsupported JSON Schema keyword `oneOf` in `ai.x.y` at /properties/foo — Herald supports …; model alternatives as separate event types or an `enum` |
 //! | property names | properties `run_id` and `runId` in `ai.x.y` at /properties/runId both become the Rust field `run_id` — rename one of them … |
@@ -28,11 +28,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde_json::Value;
 
-use crate::catalog::{Ctx, Mark, Node};
+use crate::syntax::{Ctx, Mark, Node};
 use crate::text::{did_you_mean, escape_pointer, one_of};
 use crate::{check, ident};
 
-pub(crate) use lifecycle::{check as lifecycle, state_variant};
+pub(crate) use lifecycle::{Marked, MarkedTransition, Named, check as lifecycle};
 pub(crate) use schema::{data as schema, inline as inline_schema};
 
 /// Report keys of the mapping `node` that are not in `allowed`.

@@ -14,8 +14,9 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::catalog::{self, Node};
+use crate::catalog;
 use crate::ir::Catalog;
+use crate::syntax::{self, Node};
 use crate::{check, ident, shorthand, subject, text};
 
 /// Placeholder description of a new type (it lints; replace it).
@@ -149,7 +150,7 @@ pub fn add_event(file: &str, text: &str, type_name: &str, fields: &str) -> Resul
             fields.insert(0, Field { name: STREAM_KEY.into(), required: true, ty: "uuid".into(), schema });
         }
     }
-    let root = catalog::parse_yaml(text).root.ok_or_else(|| vec![format!("{file} could not be read as YAML")])?;
+    let root = syntax::parse_yaml(text).root.ok_or_else(|| vec![format!("{file} could not be read as YAML")])?;
     let (at, indent, step) = insertion(text, &root).map_err(|e| vec![e])?;
     let subject = subject_template(&existing, &fields);
     let entry = render(type_name, &fields, subject.as_deref(), &example(&existing, &fields), indent, step);

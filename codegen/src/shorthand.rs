@@ -17,8 +17,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::catalog::{Ctx, Entry, YamlValue};
 use crate::lint;
+use crate::syntax::{Ctx, Entry, YamlValue};
 use crate::text::{did_you_mean, escape_pointer};
 
 /// The plain shorthand type names.

@@ -2,9 +2,9 @@
 
 use serde_json::Value as Json;
 
-use super::{Ctx, Entry, Mark, Node};
 use crate::ir::{DataSource, EventType, Origin};
 use crate::shorthand;
+use crate::syntax::{Ctx, Entry, Mark, Node};
 use crate::{check, lint};
 
 /// Keys an event declaration may have.
@@ -143,7 +143,7 @@ pub(super) fn read(ctx: &mut Ctx, entry: &Entry) -> Option<EventType> {
         schema: schema?,
         examples: examples.into_iter().map(|(_, j)| j).collect(),
         data: DataSource::Generated,
-        origin: Origin::Yaml { file: ctx.file.clone(), line: entry.key_mark.line, column: entry.key_mark.column },
+        origin: Origin::Yaml { file: ctx.file().to_string(), line: entry.key_mark.line, column: entry.key_mark.column },
     })
 }
 

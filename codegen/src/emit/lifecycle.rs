@@ -11,8 +11,8 @@ use serde_json::Value;
 use typify_impl::{TypeDetails, TypeEnumVariant};
 
 use super::{EmitOptions, docs};
+use crate::ident::state_variant;
 use crate::ir::{Catalog, EventType, Lifecycle, Transition};
-use crate::lint::state_variant;
 use crate::schema::GeneratedTypes;
 use crate::text::one_of;
 

@@ -5,8 +5,8 @@
 //! ignored or mistranslated, so it is rejected here, before typify runs.
 
 use super::FieldNames;
-use crate::catalog::{Ctx, Entry, Node, YamlValue};
 use crate::check::{CrossedBounds, crossed_bounds};
+use crate::syntax::{Ctx, Entry, Node, YamlValue};
 use crate::text::{did_you_mean, escape_pointer, one_of};
 
 /// Every keyword Herald understands.
@@ -292,7 +292,7 @@ impl Walker<'_> {
         }
     }
 
-    fn unsupported(&mut self, mark: crate::catalog::Mark, key: &str, pointer: &str) {
+    fn unsupported(&mut self, mark: crate::syntax::Mark, key: &str, pointer: &str) {
         let advice = match key {
             "oneOf" | "anyOf" | "allOf" | "not" | "if" | "then" | "else" | "discriminator" => {
                 "model alternatives as separate event types or an `enum`".to_string()
