@@ -28,6 +28,7 @@ pub mod compat;
 mod config;
 pub mod defs;
 pub mod diagnostic;
+pub mod dialect;
 pub mod emit;
 pub mod export;
 pub mod ident;

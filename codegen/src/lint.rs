@@ -131,7 +131,7 @@ pub(crate) fn schema_errors(schema: &Value, values: &[&Value]) -> Result<Vec<(us
 pub(crate) fn examples(ctx: &mut Ctx, event: &str, schema: &Value, examples: &[(&Node, Value)]) {
     let values: Vec<&Value> = examples.iter().map(|(_, v)| v).collect();
     // Herald's own keywords (`offset: utc-only`) as the standard ones they mean.
-    let outcome = schema_errors(&crate::export::jsonschema::portable(schema), &values);
+    let outcome = schema_errors(&crate::dialect::portable(schema), &values);
     let Some((first, _)) = examples.first() else {
         return;
     };

@@ -104,7 +104,7 @@ pub fn document(catalog: &Catalog, options: &Options) -> Value {
 
 fn message(catalog: &Catalog, event: &EventType, schemas: &mut Map<String, Value>) -> Value {
     let name = event.rust_name();
-    let mut payload = super::jsonschema::portable(&event.schema);
+    let mut payload = crate::dialect::portable(&event.schema);
     if let Some(defs) = payload.as_object_mut().and_then(|o| o.remove("$defs")).and_then(|d| d.as_object().cloned()) {
         for (def, mut schema) in defs {
             rewrite_refs(&mut schema, &name);
