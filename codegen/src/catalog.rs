@@ -81,22 +81,21 @@
 //!
 //! # Errors
 //!
-//! Nothing stops at the first problem: the YAML layer (`yaml`), the
+//! Nothing stops at the first problem: the YAML layer (`syntax`), the
 //! format reader here, the shorthand and the lints all push into one
 //! `Ctx`, and [`parse`] returns every diagnostic, sorted by position.
 
 mod event;
-pub(crate) mod lifecycle;
-mod yaml;
+mod lifecycle;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::ir::{Catalog, Compatibility, EnvelopeOptions, ExtensionDecl, ExtensionKind, REQUIRABLE};
-use crate::{lint, schema};
-
-pub(crate) use yaml::{Entry, Mark, Node, Value as YamlValue, parse as parse_yaml};
+use crate::syntax::{Ctx, Mark, Node, yaml};
+use crate::text::{did_you_mean, is_lower_snake, one_of, suggestion};
+use crate::{check, defs, lint, schema};
 
 /// Top-level keys of a catalog.
 const CATALOG_KEYS: &[&str] =
@@ -120,7 +119,7 @@ pub fn parse(file_name: &str, text: &str) -> Result<Catalog, Diagnostics> {
     let catalog = match &parsed.root {
         Some(root) if root.value != yaml::Value::Null => read_catalog(&mut ctx, root),
         _ => {
-            if ctx.diags.is_empty() {
+            if ctx.count() == 0 {
                 ctx.error(Mark { line: 1, column: 1 }, "the catalog is empty", "start with `prefix: ai` and an `events:` mapping");
             }
             None
@@ -142,102 +141,6 @@ pub fn load(path: &Path) -> Result<Catalog, Diagnostics> {
     }
 }
 
-/// Collects diagnostics for one file; every reader and lint reports here.
-pub(crate) struct Ctx {
-    file: String,
-    diags: Vec<Diagnostic>,
-}
-
-impl Ctx {
-    fn new(file: &str) -> Self {
-        Ctx { file: file.to_string(), diags: Vec::new() }
-    }
-
-    /// Report a problem at `mark`, with the fix.
-    pub(crate) fn error(&mut self, mark: Mark, message: impl Into<String>, help: impl Into<String>) {
-        self.diags.push(Diagnostic::new(&self.file, mark.line, mark.column, message).with_help(help));
-    }
-
-    /// How many problems have been reported so far (to tell whether a
-    /// step added any).
-    pub(crate) fn count(&self) -> usize {
-        self.diags.len()
-    }
-
-    /// `node` as JSON, reporting numbers JSON cannot hold.
-    pub(crate) fn json(&mut self, node: &Node) -> Option<serde_json::Value> {
-        match node.to_json() {
-            Ok(v) => Some(v),
-            Err(mark) => {
-                self.error(mark, "`.inf` and `.nan` cannot be written in JSON", "use a finite number");
-                None
-            }
-        }
-    }
-
-    /// A string value, or a report that it is something else.
-    pub(crate) fn string<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n str> {
-        let found = node.as_str();
-        if found.is_none() {
-            self.error(node.mark, format!("{what} must be a string, found {}", node.kind()), "write it as text (quote it if needed)");
-        }
-        found
-    }
-
-    fn yaml_problem(&mut self, problem: &yaml::Problem) {
-        use yaml::ProblemKind as K;
-        let (message, help) = match &problem.kind {
-            K::Syntax(info) => {
-                (format!("YAML syntax error: {info}"), "fix the YAML here (check indentation, quotes and brackets)".to_string())
-            }
-            K::DuplicateKey { key, first, path } if path.len() == 1 && path[0] == "events" => (
-                format!("duplicate event type `{key}`; it is already declared at line {}", first.line),
-                "remove or rename one of the two declarations".to_string(),
-            ),
-            K::DuplicateKey { key, first, path } => {
-                let place = if path.is_empty() { String::new() } else { format!(" in `{}`", path.join("/")) };
-                (
-                    format!("duplicate key `{key}`{place}; the first is at line {}", first.line),
-                    "YAML keeps only one of them: remove or rename the other".to_string(),
-                )
-            }
-            K::NonStringKey { key, kind } => (format!("key `{key}` is {kind}, not a string"), format!("quote it: `\"{key}\"`")),
-            K::ComplexKey => ("a sequence or mapping cannot be a key".into(), "use a plain string key".into()),
-            K::Alias => ("YAML aliases (`*name`) are not supported in a catalog".into(), "write the value out in full".into()),
-            K::Tag(tag) => (
-                format!("YAML tag `{tag}` is not supported"),
-                "remove it; only the core tags `!!str`, `!!int`, `!!float`, `!!bool` and `!!null` are understood".into(),
-            ),
-            K::TooDeep => (
-                format!("nesting deeper than {} levels", yaml::MAX_DEPTH),
-                "flatten the structure; no catalog needs this much nesting".into(),
-            ),
-            K::ExtraDocument => {
-                ("a second YAML document (`---`) follows the catalog".into(), "keep the whole catalog in one document".into())
-            }
-        };
-        self.error(problem.mark, message, help);
-    }
-
-    fn finish(mut self, catalog: Option<Catalog>) -> Result<Catalog, Diagnostics> {
-        // Stable: problems at one position keep the order they were found in.
-        self.diags.sort_by_key(|d| (d.line, d.column));
-        match catalog {
-            Some(mut c) if self.diags.is_empty() => {
-                c.normalize();
-                Ok(c)
-            }
-            _ => {
-                if self.diags.is_empty() {
-                    // Every path that drops the catalog reports why; this is a backstop.
-                    self.diags.push(Diagnostic::new(&self.file, 0, 0, "the catalog could not be read"));
-                }
-                Err(Diagnostics(self.diags))
-            }
-        }
-    }
-}
-
 fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
     if root.entries().is_none() {
         ctx.error(
@@ -255,7 +158,7 @@ fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
             None
         }
         Some(e) => ctx.string(&e.value, "`prefix`").and_then(|p| {
-            let ok = lint::is_lower_snake(p);
+            let ok = is_lower_snake(p);
             if !ok {
                 let help = suggestion(p).map_or("use lower snake case, e.g. `ai`".to_string(), |s| format!("rename it to `{s}`"));
                 ctx.error(e.value.mark, format!("prefix `{p}` is not lower snake case (`[a-z][a-z0-9_]*`)"), help);
@@ -321,7 +224,7 @@ fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
     });
 
     Some(Catalog {
-        source_name: ctx.file.clone(),
+        source_name: ctx.file().to_string(),
         prefix: prefix.unwrap_or_default(),
         envelope,
         extensions,
@@ -364,16 +267,8 @@ fn check_subject_placeholders(ctx: &mut Ctx, events: &[crate::ir::EventType]) {
             crate::ir::Origin::Yaml { line, column, .. } => Mark { line: *line, column: *column },
             _ => Mark::default(),
         };
-        let mut rest = template.as_str();
-        while let Some(open) = rest.find('{') {
-            let Some(close) = rest[open..].find('}').map(|c| open + c) else { break };
-            let name = &rest[open + 1..close];
-            rest = &rest[close + 1..];
-            let schema = event.schema.get("properties").and_then(|p| p.get(name));
-            let schema = match schema.and_then(|s| s.get("$ref")).and_then(serde_json::Value::as_str) {
-                Some(target) => event.schema.get("$defs").and_then(|d| d.get(target.trim_start_matches("#/$defs/"))),
-                None => schema,
-            };
+        for name in crate::subject::placeholders(template) {
+            let schema = event.schema.get("properties").and_then(|p| p.get(name)).and_then(|s| defs::resolve(&event.schema, s));
             let is_string = schema.is_some_and(|s| {
                 s.get("type").and_then(serde_json::Value::as_str) == Some("string") || (s.get("type").is_none() && s.get("enum").is_some())
             });
@@ -394,12 +289,11 @@ fn read_compatibility(ctx: &mut Ctx, node: &Node) -> Option<Compatibility> {
     let mode = Compatibility::from_name(name);
     if mode.is_none() {
         let upper = name.trim().to_ascii_uppercase().replace(['-', ' '], "_");
-        let help =
-            match Compatibility::from_name(&upper).map(Compatibility::as_str).or_else(|| lint::did_you_mean(&upper, &Compatibility::NAMES))
-            {
-                Some(s) => format!("did you mean `{s}`? the modes are {}", lint::one_of(&Compatibility::NAMES)),
-                None => format!("use one of {}", lint::one_of(&Compatibility::NAMES)),
-            };
+        let help = match Compatibility::from_name(&upper).map(Compatibility::as_str).or_else(|| did_you_mean(&upper, &Compatibility::NAMES))
+        {
+            Some(s) => format!("did you mean `{s}`? the modes are {}", one_of(&Compatibility::NAMES)),
+            None => format!("use one of {}", one_of(&Compatibility::NAMES)),
+        };
         ctx.error(node.mark, format!("unknown compatibility mode `{name}`"), help);
     }
     mode
@@ -409,19 +303,14 @@ fn read_compatibility(ctx: &mut Ctx, node: &Node) -> Option<Compatibility> {
 /// an integer from 1 up. `whose` names the owner in the message
 /// (`` `ai.run.started` ``, `the catalog`).
 pub(crate) fn read_version(ctx: &mut Ctx, node: &Node, whose: &str) -> Option<u32> {
-    let found = match &node.value {
-        yaml::Value::Int(i) if *i >= 1 => match u32::try_from(*i) {
+    let problem = match &node.value {
+        yaml::Value::Int(i) => match check::version(whose, *i) {
             Ok(v) => return Some(v),
-            Err(_) => i.to_string(),
+            Err(problem) => problem,
         },
-        yaml::Value::Int(i) => i.to_string(),
-        _ => node.kind().to_string(),
+        _ => check::version_problem(whose, node.kind()),
     };
-    ctx.error(
-        node.mark,
-        format!("the `version` of {whose} must be a positive integer, found {found}"),
-        "start at `version: 1` and count up",
-    );
+    ctx.error(node.mark, problem.message, problem.help);
     None
 }
 
@@ -458,7 +347,7 @@ fn check_shared_defs(ctx: &mut Ctx, root: &Node, events: &[crate::ir::EventType]
         entry.and_then(|d| d.value.get("$defs")).and_then(|d| d.value.get(name)).map_or_else(Mark::default, |e| e.key_mark)
     };
     let entries = events.iter().flat_map(|event| {
-        schema::event_defs(event).map(|(name, schema)| schema::DefEntry {
+        defs::defs(&event.schema).map(|(name, schema)| schema::DefEntry {
             event: &event.type_name,
             name,
             schema,
@@ -528,12 +417,12 @@ fn read_required(ctx: &mut Ctx, node: &Node) -> Vec<String> {
             ctx.error(
                 item.mark,
                 format!("`{name}` is always required by CloudEvents"),
-                format!("remove `{name}`; list only {}", lint::one_of(&REQUIRABLE)),
+                format!("remove `{name}`; list only {}", one_of(&REQUIRABLE)),
             );
         } else if !REQUIRABLE.contains(&name) {
-            let help = match lint::did_you_mean(name, &REQUIRABLE) {
-                Some(s) => format!("did you mean `{s}`? the optional attributes are {}", lint::one_of(&REQUIRABLE)),
-                None => format!("list only optional CloudEvents attributes: {}", lint::one_of(&REQUIRABLE)),
+            let help = match did_you_mean(name, &REQUIRABLE) {
+                Some(s) => format!("did you mean `{s}`? the optional attributes are {}", one_of(&REQUIRABLE)),
+                None => format!("list only optional CloudEvents attributes: {}", one_of(&REQUIRABLE)),
             };
             ctx.error(item.mark, format!("`{name}` is not an optional CloudEvents attribute"), help);
         } else if out.iter().any(|n| n == name) {
@@ -595,7 +484,7 @@ fn read_extensions(ctx: &mut Ctx, node: &Node) -> (Vec<ExtensionDecl>, Vec<Strin
                         "str" | "text" => Some("string"),
                         _ => None,
                     };
-                    let help = match lint::did_you_mean(other, &kinds).or(alias) {
+                    let help = match did_you_mean(other, &kinds).or(alias) {
                         Some(s) => format!("did you mean `{s}`? CloudEvents extensions are `string`, `integer` or `boolean`"),
                         None => "CloudEvents extensions are `string`, `integer` or `boolean`".to_string(),
                     };
@@ -632,10 +521,4 @@ fn read_extensions(ctx: &mut Ctx, node: &Node) -> (Vec<ExtensionDecl>, Vec<Strin
     }
     int64.sort();
     (out, int64)
-}
-
-/// `MyFeature` → `my_feature`, when that is valid lower snake case.
-pub(crate) fn suggestion(s: &str) -> Option<String> {
-    let snake = heck::ToSnakeCase::to_snake_case(s);
-    lint::is_lower_snake(&snake).then_some(snake)
 }

@@ -39,6 +39,11 @@ pub fn handler_method_name(type_name: &str) -> String {
     format!("on_{}", tail.join("_"))
 }
 
+/// The `RunStatus` variant of a lifecycle state (`in_review` → `InReview`).
+pub fn state_variant(state: &str) -> String {
+    heck::ToUpperCamelCase::to_upper_camel_case(state)
+}
+
 /// The Rust field for a JSON property: snake case (`fooBar` → `foo_bar`,
 /// `dash-name` → `dash_name`), `x` in front of what cannot start an
 /// identifier (`2fa` → `x2fa`), `_` after a keyword (`type` → `type_`,

@@ -22,10 +22,13 @@
 //! the pages `herald-server` serves).
 
 pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod compat;
 mod config;
+pub mod defs;
 pub mod diagnostic;
+pub mod dialect;
 pub mod emit;
 pub mod export;
 pub mod ident;
@@ -37,6 +40,9 @@ pub mod schema;
 pub mod send;
 pub mod shorthand;
 pub mod site;
+pub mod subject;
+mod syntax;
+pub mod text;
 mod write;
 
 /// `Builder` is the build-script entry point under the name prost-build

@@ -6,7 +6,7 @@
 //! | lint | example message |
 //! |---|---|
 //! | type names | event type `ai.MyFeature.started` breaks the naming rule `{prefix}.{domain}.{action}`: segments must be lower snake case — rename it to `ai.my_feature.started` |
-//! | duplicate types (`catalog::yaml`) | duplicate event type `ai.run.started`; it is already declared at line 12 — remove or rename one of the two declarations |
+//! | duplicate types (`syntax::yaml`) | duplicate event type `ai.run.started`; it is already declared at line 12 — remove or rename one of the two declarations |
 //! | unknown shorthand types (`shorthand`) | unknown shorthand type `uuidd` for field `run_id` of `ai.run.started` — did you mean `uuid`? … |
 //! | JSON Schema subset (`lint::schema`) | unsupported JSON Schema keyword `oneOf` in `ai.x.y` at /properties/foo — Herald supports …; model alternatives as separate event types or an `enum` |
 //! | property names | properties `run_id` and `runId` in `ai.x.y` at /properties/runId both become the Rust field `run_id` — rename one of them … |
@@ -28,61 +28,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde_json::Value;
 
-use crate::catalog::{Ctx, Mark, Node, suggestion};
-use crate::ident;
+use crate::syntax::{Ctx, Mark, Node};
+use crate::text::{did_you_mean, escape_pointer, one_of};
+use crate::{check, ident};
 
-pub(crate) use lifecycle::{check as lifecycle, state_variant};
+pub(crate) use lifecycle::{Marked, MarkedTransition, Named, check as lifecycle};
 pub(crate) use schema::{data as schema, inline as inline_schema};
-
-/// The known word closest to `word`, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let word = word.to_ascii_lowercase();
-    // Allow about one edit per three characters, and at least two, so that
-    // `verison` → `version` (a transposition is two edits) is still found.
-    let limit = (word.chars().count() / 3).max(2);
-    candidates
-        .iter()
-        .map(|c| (levenshtein(&word, &c.to_ascii_lowercase()), *c))
-        .filter(|(d, c)| *d <= limit && *d < c.chars().count())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != *cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
-}
-
-/// `[a-z][a-z0-9_]*`.
-pub fn is_lower_snake(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_lowercase()) && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
-/// "`a`, `b` or `c`", for help texts.
-pub(crate) fn one_of(items: &[&str]) -> String {
-    let quoted: Vec<String> = items.iter().map(|i| format!("`{i}`")).collect();
-    match quoted.as_slice() {
-        [] => "(none declared)".to_string(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} or {last}", init.join(", ")),
-    }
-}
-
-/// Escape a key for a JSON pointer segment (RFC 6901).
-pub(crate) fn escape_pointer(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
 
 /// Report keys of the mapping `node` that are not in `allowed`.
 pub(crate) fn unknown_keys(ctx: &mut Ctx, node: &Node, allowed: &[&str], what: &str) {
@@ -98,47 +49,18 @@ pub(crate) fn unknown_keys(ctx: &mut Ctx, node: &Node, allowed: &[&str], what: &
     }
 }
 
-/// Check an event type against `{prefix}.{domain}.{action}`; `true` if it
+/// Check an event type against `{prefix}.{domain}.{action}`
+/// ([`check::type_name`]) and report the problem at `mark`; `true` if it
 /// follows the rule. `prefix` is `None` when the catalog's own is missing
 /// or invalid (already reported).
 pub(crate) fn type_name(ctx: &mut Ctx, prefix: Option<&str>, name: &str, mark: Mark) -> bool {
-    match type_name_problem(prefix, name) {
+    match check::type_name(prefix, name) {
         None => true,
-        Some((message, help)) => {
-            ctx.error(mark, message, help);
+        Some(problem) => {
+            ctx.error(mark, problem.message, problem.help);
             false
         }
     }
-}
-
-/// Why `name` breaks `{prefix}.{domain}.{action}`, and the fix, or `None`
-/// when it follows the rule. Shared by the YAML lint and `#[cloud_event]`.
-pub fn type_name_problem(prefix: Option<&str>, name: &str) -> Option<(String, String)> {
-    let segments: Vec<&str> = name.split('.').collect();
-    let reason = if segments.len() != 3 {
-        format!("it has {} segment{}, not 3", segments.len(), if segments.len() == 1 { "" } else { "s" })
-    } else if let Some(p) = prefix.filter(|p| segments[0] != *p) {
-        format!("the first segment must be the catalog prefix `{p}`")
-    } else if !segments.iter().all(|s| is_lower_snake(s)) {
-        "segments must be lower snake case".to_string()
-    } else {
-        return None;
-    };
-    // The fix: the catalog prefix, extra segments folded into the action
-    // (`ai.run.stage.started` → `ai.run.stage_started`), snake case.
-    let fixed = (|| {
-        let first = prefix.or(segments.first().copied()).and_then(suggestion)?;
-        let (domain, action) = match segments.as_slice() {
-            [_, domain, rest @ ..] if !rest.is_empty() => (suggestion(domain)?, suggestion(&rest.join("_"))?),
-            _ => return None,
-        };
-        Some(format!("{first}.{domain}.{action}"))
-    })();
-    let help = match fixed {
-        Some(f) => format!("rename it to `{f}`"),
-        None => "name it `{prefix}.{domain}.{action}` with lower snake case segments, e.g. `ai.run.started`".to_string(),
-    };
-    Some((format!("event type `{name}` breaks the naming rule `{{prefix}}.{{domain}}.{{action}}`: {reason}"), help))
 }
 
 /// The Rust fields the properties of one object schema become
@@ -185,41 +107,6 @@ impl FieldNames {
     }
 }
 
-/// Lower and upper bounds (JSON Schema keywords) that a schema must not
-/// cross.
-const BOUNDS: [(&str, &str); 5] = [
-    ("minimum", "maximum"),
-    ("exclusiveMinimum", "exclusiveMaximum"),
-    ("minLength", "maxLength"),
-    ("minItems", "maxItems"),
-    ("minProperties", "maxProperties"),
-];
-
-/// A lower bound above its upper bound: no value could ever match.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CrossedBounds {
-    /// The lower bound's keyword (`minimum`).
-    pub lower: &'static str,
-    /// The upper bound's keyword (`maximum`).
-    pub upper: &'static str,
-    /// The lower bound.
-    pub low: f64,
-    /// The upper bound, below `low`.
-    pub high: f64,
-}
-
-/// The bounds of one schema that cross, where `bound` reads the number a
-/// keyword has. Shared by the YAML lint and `#[cloud_event]`.
-pub fn crossed_bounds(bound: impl Fn(&str) -> Option<f64>) -> Vec<CrossedBounds> {
-    BOUNDS
-        .iter()
-        .filter_map(|&(lower, upper)| {
-            let (low, high) = (bound(lower)?, bound(upper)?);
-            (low > high).then_some(CrossedBounds { lower, upper, low, high })
-        })
-        .collect()
-}
-
 /// Validate each of `values` against `schema` with the `jsonschema` crate
 /// (draft 2020-12, formats on): `(index, JSON pointer, message)` per
 /// problem, or why the schema could not be used.
@@ -244,7 +131,7 @@ pub(crate) fn schema_errors(schema: &Value, values: &[&Value]) -> Result<Vec<(us
 pub(crate) fn examples(ctx: &mut Ctx, event: &str, schema: &Value, examples: &[(&Node, Value)]) {
     let values: Vec<&Value> = examples.iter().map(|(_, v)| v).collect();
     // Herald's own keywords (`offset: utc-only`) as the standard ones they mean.
-    let outcome = schema_errors(&crate::export::jsonschema::portable(schema), &values);
+    let outcome = schema_errors(&crate::dialect::portable(schema), &values);
     let Some((first, _)) = examples.first() else {
         return;
     };
@@ -280,14 +167,7 @@ pub(crate) fn examples(ctx: &mut Ctx, event: &str, schema: &Value, examples: &[(
 /// The integral floats (`1000.0`, `1e3`) in `value` where `schema` wants an
 /// `integer`, with their JSON pointers.
 fn integral_floats(root: &Value, schema: &Value, value: &Value, pointer: String, out: &mut Vec<(String, f64)>) {
-    let mut schema = schema;
-    for _ in 0..32 {
-        let Some(name) = schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) else { break };
-        match root.get("$defs").and_then(|d| d.get(name)) {
-            Some(target) => schema = target,
-            None => return,
-        }
-    }
+    let Some(schema) = crate::defs::resolve(root, schema) else { return };
     match value {
         Value::Number(n) if n.is_f64() && schema.get("type").and_then(Value::as_str) == Some("integer") => {
             if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0) {
@@ -334,24 +214,5 @@ mod tests {
         integral_floats(&schema, &schema, &example, String::new(), &mut found);
         found.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(found, [("/list/1".to_string(), 3.0), ("/map/a~1b".to_string(), 4.0), ("/n".to_string(), 1000.0)]);
-    }
-
-    #[test]
-    fn suggestions_catch_typos_only() {
-        assert_eq!(did_you_mean("verison", &["description", "version"]), Some("version"));
-        assert_eq!(did_you_mean("uuidd", &["uri", "uuid"]), Some("uuid"));
-        assert_eq!(did_you_mean("String", &["string"]), Some("string"));
-        assert_eq!(did_you_mean("zzz", &["uuid", "uri"]), None);
-        assert_eq!(did_you_mean("ab", &["cd"]), None);
-    }
-
-    #[test]
-    fn snake_case_and_lists() {
-        assert!(is_lower_snake("stage_started2"));
-        assert!(!is_lower_snake("Stage"));
-        assert!(!is_lower_snake("_x"));
-        assert!(!is_lower_snake(""));
-        assert_eq!(one_of(&["a", "b", "c"]), "`a`, `b` or `c`");
-        assert_eq!(escape_pointer("a/b~c"), "a~1b~0c");
     }
 }

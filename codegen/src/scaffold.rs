@@ -14,9 +14,10 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::catalog::{self, Node};
+use crate::catalog;
 use crate::ir::Catalog;
-use crate::{ident, lint, shorthand};
+use crate::syntax::{self, Node};
+use crate::{check, ident, shorthand, subject, text};
 
 /// Placeholder description of a new type (it lints; replace it).
 pub const DESCRIPTION: &str = "\"TODO: say when this event is sent.\"";
@@ -55,8 +56,8 @@ pub fn parse_fields(spec: &str) -> Result<Vec<Field>, Vec<String>> {
             Some(n) => (n.trim_end(), false),
             None => (name, true),
         };
-        if !lint::is_lower_snake(name) || ident::is_keyword(name) {
-            let help = match catalog::suggestion(name).filter(|s| !ident::is_keyword(s)) {
+        if !text::is_lower_snake(name) || ident::is_keyword(name) {
+            let help = match text::suggestion(name).filter(|s| !ident::is_keyword(s)) {
                 Some(s) if s != name => format!("rename it to `{s}`"),
                 _ => "use lower snake case that is not a Rust keyword, e.g. `run_id`".to_string(),
             };
@@ -76,7 +77,7 @@ pub fn parse_fields(spec: &str) -> Result<Vec<Field>, Vec<String>> {
             Err(e) => {
                 let help = match e.suggestion {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("use one of {}, `list<T>` or `map<T>`", lint::one_of(shorthand::TYPES)),
+                    None => format!("use one of {}, `list<T>` or `map<T>`", text::one_of(shorthand::TYPES)),
                 };
                 problems.push(format!("unknown type `{}` for field `{name}`; {help}", e.name));
             }
@@ -124,8 +125,8 @@ pub fn add_event(file: &str, text: &str, type_name: &str, fields: &str) -> Resul
         v.push(format!("{file} does not lint; fix it before adding an event type"));
         v
     })?;
-    if let Some((message, help)) = lint::type_name_problem(Some(&existing.prefix), type_name) {
-        return Err(vec![format!("{message}; {help}")]);
+    if let Some(problem) = check::type_name(Some(&existing.prefix), type_name) {
+        return Err(vec![problem.to_string()]);
     }
     if let Some(e) = existing.event(type_name) {
         let at = match &e.origin {
@@ -149,7 +150,7 @@ pub fn add_event(file: &str, text: &str, type_name: &str, fields: &str) -> Resul
             fields.insert(0, Field { name: STREAM_KEY.into(), required: true, ty: "uuid".into(), schema });
         }
     }
-    let root = catalog::parse_yaml(text).root.ok_or_else(|| vec![format!("{file} could not be read as YAML")])?;
+    let root = syntax::parse_yaml(text).root.ok_or_else(|| vec![format!("{file} could not be read as YAML")])?;
     let (at, indent, step) = insertion(text, &root).map_err(|e| vec![e])?;
     let subject = subject_template(&existing, &fields);
     let entry = render(type_name, &fields, subject.as_deref(), &example(&existing, &fields), indent, step);
@@ -236,21 +237,8 @@ fn subject_template(catalog: &Catalog, fields: &[Field]) -> Option<String> {
         }
     }
     let (template, _) = counts.into_iter().max_by_key(|(_, n)| *n)?;
-    let fits = placeholders(template).iter().all(|p| fields.iter().any(|f| f.required && f.name == *p));
+    let fits = subject::placeholders(template).iter().all(|p| fields.iter().any(|f| f.required && f.name == *p));
     fits.then(|| template.to_string())
-}
-
-fn placeholders(template: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}') else {
-            break;
-        };
-        out.push(&rest[open + 1..open + close]);
-        rest = &rest[open + close + 1..];
-    }
-    out
 }
 
 /// One example: a value from the catalog's own examples for a field of

@@ -46,10 +46,9 @@ pub fn generate_types(catalog: &Catalog) -> Result<GeneratedTypes, Diagnostics> 
     // Pool `$defs` across events: they become named Rust types in one
     // module. The YAML loader reports conflicts with their positions
     // already; this catches catalogs built any other way.
-    let (defs, conflicts) = pool_defs(
-        generated(catalog)
-            .flat_map(|event| event_defs(event).map(move |(name, schema)| DefEntry { event: &event.type_name, name, schema, at: event })),
-    );
+    let (defs, conflicts) = pool_defs(generated(catalog).flat_map(|event| {
+        crate::defs::defs(&event.schema).map(move |(name, schema)| DefEntry { event: &event.type_name, name, schema, at: event })
+    }));
     for conflict in conflicts {
         diags.push(at(conflict.at, conflict.message).with_help(DefsConflict::<()>::HELP));
     }
@@ -131,11 +130,6 @@ impl<L> DefsConflict<L> {
     pub(crate) const HELP: &'static str = "the definitions of all events share one namespace (each becomes one Rust type): give one of them another name, or make them identical";
 }
 
-/// The `$defs` of an event's data schema, by name.
-pub(crate) fn event_defs(event: &EventType) -> impl Iterator<Item = (&str, &Value)> {
-    event.schema.get("$defs").and_then(Value::as_object).into_iter().flatten().map(|(k, v)| (k.as_str(), v))
-}
-
 /// Every `$defs` name with its schema and where it was first declared.
 pub(crate) type PooledDefs<L> = BTreeMap<String, (Value, L)>;
 
@@ -205,7 +199,7 @@ fn prepare(schema: &Value) -> Value {
                     continue;
                 }
                 let v = match (k.as_str(), v) {
-                    ("$ref", Value::String(r)) => Value::String(r.replacen("#/$defs/", "#/definitions/", 1)),
+                    ("$ref", Value::String(r)) => Value::String(r.replacen(crate::defs::REF_PREFIX, "#/definitions/", 1)),
                     // Keyword positions whose values are schemas or maps of them.
                     ("properties" | "$defs", Value::Object(m)) => Value::Object(m.iter().map(|(k, v)| (k.clone(), prepare(v))).collect()),
                     ("items" | "additionalProperties", v) => prepare(v),

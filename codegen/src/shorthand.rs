@@ -17,8 +17,9 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::catalog::{Ctx, Entry, YamlValue};
 use crate::lint;
+use crate::syntax::{Ctx, Entry, YamlValue};
+use crate::text::{did_you_mean, escape_pointer};
 
 /// The plain shorthand type names.
 pub const TYPES: &[&str] =
@@ -95,10 +96,10 @@ fn suggest(ty: &str) -> Option<String> {
     }
     // `lsit<string>`: fix the outer name, keep the argument.
     if let Some((outer, rest)) = ty.split_once('<') {
-        let outer = lint::did_you_mean(outer.trim(), &["list", "map"])?;
+        let outer = did_you_mean(outer.trim(), &["list", "map"])?;
         return Some(format!("{outer}<{rest}"));
     }
-    lint::did_you_mean(ty, TYPES).map(str::to_string)
+    did_you_mean(ty, TYPES).map(str::to_string)
 }
 
 /// Desugar the `fields:` entry of `event`; `None` when anything was reported.
@@ -120,7 +121,7 @@ pub(crate) fn desugar(ctx: &mut Ctx, event: &str, fields: &Entry) -> Option<Valu
             Some(name) => (name, true),
             None => (entry.key.as_str(), false),
         };
-        let pointer = format!("/properties/{}", lint::escape_pointer(name));
+        let pointer = format!("/properties/{}", escape_pointer(name));
         if properties.contains_key(name) {
             ctx.error(entry.key_mark, format!("field `{name}` of `{event}` is declared twice"), "keep one of `name` and `name?`");
             continue;

@@ -217,7 +217,7 @@ fn every_problem_of_a_file_is_reported_in_source_order() {
             "structural.yaml:11:14: the `version` of `ai.run.started` must be a positive integer, found 0 — start at `version: 1` and count up",
             "structural.yaml:17:5: event `ai.run.started` has both `fields` and `data` — keep one: the `fields:` shorthand or a full `data:` JSON Schema",
             "structural.yaml:20:3: event `ai.run.failed` has no `description` — add `description:` saying when the event is sent",
-            "structural.yaml:20:3: the default stream key `run_id` of `ai.run.failed` is not a property of its data — add a required `run_id` property, set `stream_key:` to one of `error_message`, or write `stream_key: none` for an event that belongs to no run",
+            "structural.yaml:20:3: the default stream key `run_id` of `ai.run.failed` is not a property of its data — add a required `run_id` property, set the stream key to one of `error_message`, or declare the stream key `none` for an event that belongs to no run",
             "structural.yaml:21:14: the `version` of `ai.run.failed` must be a positive integer, found a string — start at `version: 1` and count up",
             "structural.yaml:26:3: event `ai.run.canceled` has neither `fields` nor `data` — describe its data with `fields:` (e.g. `run_id: uuid`) or a `data:` JSON Schema",
             "structural.yaml:31:3: key `1` is an integer, not a string — quote it: `\"1\"`",
@@ -237,7 +237,7 @@ fn subject_and_stream_key_must_name_required_properties() {
         [
             "s.yaml:6:14: the `subject` of `ai.run.started` uses `{runid}`, which is not a property of its data — did you mean `{run_id}`?",
             "s.yaml:6:14: the `subject` of `ai.run.started` uses `{note}`, but `note` is optional — make it required so every event has a subject",
-            "s.yaml:7:17: `stream_key` `note` of `ai.run.started` is an optional property — make it required (the event names the run it belongs to), or write `stream_key: none` for an event that belongs to no run",
+            "s.yaml:7:17: `stream_key` `note` of `ai.run.started` is an optional property — make it required (the event names the run it belongs to), or declare the stream key `none` for an event that belongs to no run",
         ]
     );
 }
@@ -736,5 +736,16 @@ fn inline_problems_named(name: &str, text: &str) -> Vec<String> {
     match catalog::parse(name, text) {
         Ok(_) => panic!("should not pass the lints:\n{text}"),
         Err(diags) => diags.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// `$ref`s are followed to their end (one resolver, `defs::resolve`): a
+/// placeholder whose ref leads through another definition to a string is a
+/// string property.
+#[test]
+fn subject_check_follows_ref_chains() {
+    let yaml = "prefix: ai\nenvelope: {subject_matches_template: true}\nevents:\n  ai.run.started:\n    description: d\n    version: 1\n    subject: \"run/{run_id}\"\n    data:\n      type: object\n      required: [run_id]\n      properties: {run_id: {$ref: \"#/$defs/RunId\"}}\n      $defs:\n        RunId: {$ref: \"#/$defs/Uuid\"}\n        Uuid: {type: string, format: uuid}\n    examples: [{run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10}]\n";
+    if let Err(e) = catalog::parse("r.yaml", yaml) {
+        panic!("{e}");
     }
 }

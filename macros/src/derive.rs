@@ -258,7 +258,7 @@ fn read_struct(cx: &Ctxt, args: &CloudEventArgs, item: &mut syn::ItemStruct, her
 /// `minimum` above the largest value of the field's type): no value could
 /// match, which is a mistake, not a rule to enforce.
 fn crossed_bounds(cx: &Ctxt, schema: &serde_json::Map<String, Value>, rules: &[attr::Rule], field: &str) {
-    for crossed in herald_codegen::lint::crossed_bounds(|keyword| schema.get(keyword).and_then(Value::as_f64)) {
+    for crossed in herald_codegen::check::crossed_bounds(|keyword| schema.get(keyword).and_then(Value::as_f64)) {
         // The last rule setting a keyword wins, as in the schema.
         let rule = |keyword: &str| rules.iter().rev().find(|r| r.keyword == keyword);
         let bound = |keyword: &str, value: f64| match rule(keyword) {

@@ -2,10 +2,10 @@
 
 use serde_json::Value as Json;
 
-use super::{Ctx, Entry, Node};
 use crate::ir::{DataSource, EventType, Origin};
-use crate::lint;
 use crate::shorthand;
+use crate::syntax::{Ctx, Entry, Mark, Node};
+use crate::{check, lint};
 
 /// Keys an event declaration may have.
 const EVENT_KEYS: &[&str] = &["description", "version", "subject", "stream_key", "compatibility", "fields", "data", "examples"];
@@ -80,13 +80,13 @@ pub(super) fn read(ctx: &mut Ctx, entry: &Entry) -> Option<EventType> {
 
     if let Some(schema) = &schema {
         if let Some((template, at)) = &subject {
-            check_subject(ctx, name, template, at, schema);
+            report(ctx, at.value.mark, check::subject(name, template, schema));
         }
         match &stream_key {
             Some(_) if no_stream => {}
-            Some((key, at)) => check_stream_key(ctx, name, key, at.value.mark, schema, "`stream_key`"),
+            Some((key, at)) => report(ctx, at.value.mark, check::stream_key(name, key, schema, true)),
             None if node.get("stream_key").is_none() => {
-                check_stream_key(ctx, name, DEFAULT_STREAM_KEY, entry.key_mark, schema, "the default stream key")
+                report(ctx, entry.key_mark, check::stream_key(name, DEFAULT_STREAM_KEY, schema, false))
             }
             None => {}
         }
@@ -143,7 +143,7 @@ pub(super) fn read(ctx: &mut Ctx, entry: &Entry) -> Option<EventType> {
         schema: schema?,
         examples: examples.into_iter().map(|(_, j)| j).collect(),
         data: DataSource::Generated,
-        origin: Origin::Yaml { file: ctx.file.clone(), line: entry.key_mark.line, column: entry.key_mark.column },
+        origin: Origin::Yaml { file: ctx.file().to_string(), line: entry.key_mark.line, column: entry.key_mark.column },
     })
 }
 
@@ -155,74 +155,9 @@ fn data_schema(ctx: &mut Ctx, event: &str, node: &Node) -> Option<Json> {
     (ctx.count() == before).then_some(json)
 }
 
-/// A top-level property of `schema` and whether it is required.
-fn property(schema: &Json, name: &str) -> Option<bool> {
-    schema.get("properties")?.get(name)?;
-    let required = schema.get("required").and_then(Json::as_array);
-    Some(required.is_some_and(|r| r.iter().any(|v| v.as_str() == Some(name))))
-}
-
-fn property_names(schema: &Json) -> Vec<&str> {
-    match schema.get("properties").and_then(Json::as_object) {
-        Some(props) => props.keys().map(String::as_str).collect(),
-        None => Vec::new(),
-    }
-}
-
-fn check_subject(ctx: &mut Ctx, event: &str, template: &str, at: &Entry, schema: &Json) {
-    let mark = at.value.mark;
-    let mut rest = template;
-    while let Some(open) = rest.find(['{', '}']) {
-        let after = &rest[open + 1..];
-        let close = after.find(['{', '}']);
-        if rest[open..].starts_with('}') || close.is_none_or(|c| !after[c..].starts_with('}')) {
-            ctx.error(
-                mark,
-                format!("the `subject` of `{event}` has unbalanced braces: `{template}`"),
-                "write placeholders as `{property}`, e.g. `run/{run_id}`",
-            );
-            return;
-        }
-        let end = close.unwrap_or_default();
-        let placeholder = &after[..end];
-        rest = &after[end + 1..];
-        match property(schema, placeholder) {
-            Some(true) => {}
-            Some(false) => ctx.error(
-                mark,
-                format!("the `subject` of `{event}` uses `{{{placeholder}}}`, but `{placeholder}` is optional"),
-                "make it required so every event has a subject",
-            ),
-            None => {
-                let props = property_names(schema);
-                let help = match lint::did_you_mean(placeholder, &props) {
-                    Some(s) => format!("did you mean `{{{s}}}`?"),
-                    None => format!("use a top-level data property: {}", lint::one_of(&props)),
-                };
-                ctx.error(mark, format!("the `subject` of `{event}` uses `{{{placeholder}}}`, which is not a property of its data"), help);
-            }
-        }
-    }
-}
-
-fn check_stream_key(ctx: &mut Ctx, event: &str, key: &str, mark: super::Mark, schema: &Json, what: &str) {
-    match property(schema, key) {
-        Some(true) => {}
-        Some(false) => ctx.error(
-            mark,
-            format!("{what} `{key}` of `{event}` is an optional property"),
-            "make it required (the event names the run it belongs to), or write `stream_key: none` for an event that belongs to no run",
-        ),
-        None => {
-            let props = property_names(schema);
-            let help = match lint::did_you_mean(key, &props) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!(
-                    "add a required `{key}` property, set `stream_key:` to one of {}, or write `stream_key: none` for an event that belongs to no run",
-                    lint::one_of(&props)
-                ),
-            };
-            ctx.error(mark, format!("{what} `{key}` of `{event}` is not a property of its data"), help);
-        }
+/// Report the problems of one shared check at `mark`.
+fn report(ctx: &mut Ctx, mark: Mark, problems: impl IntoIterator<Item = check::Problem>) {
+    for problem in problems {
+        ctx.error(mark, problem.message, problem.help);
     }
 }

@@ -7,9 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{Ctx, Entry, Mark, Node, yaml};
 use crate::ir::{EventType, Lifecycle, Transition};
-use crate::lint;
+use crate::lint::{self, Marked, MarkedTransition, Named};
+use crate::syntax::{Ctx, Entry, Node, yaml};
 
 /// Keys of the `lifecycle:` mapping.
 const LIFECYCLE_KEYS: &[&str] = &["description", "states", "initial", "terminal", "transitions"];
@@ -17,39 +17,6 @@ const LIFECYCLE_KEYS: &[&str] = &["description", "states", "initial", "terminal"
 const TRANSITION_KEYS: &[&str] = &["on", "when", "from", "to"];
 /// The doc comment of the generated enum when the catalog gives none.
 const DEFAULT_DESCRIPTION: &str = "Status of a run.";
-
-/// A name as written, and where.
-#[derive(Debug, Clone)]
-pub(crate) struct Named {
-    pub name: String,
-    pub mark: Mark,
-}
-
-/// `lifecycle:` with positions, as the lints need it.
-#[derive(Debug)]
-pub(crate) struct Marked {
-    pub description: String,
-    pub states: Vec<Named>,
-    pub initial: Option<Named>,
-    pub terminal: Vec<Named>,
-    pub transitions: Vec<MarkedTransition>,
-}
-
-/// One transition with positions.
-#[derive(Debug)]
-pub(crate) struct MarkedTransition {
-    /// 1-based position in `transitions:`, for messages.
-    pub number: usize,
-    /// The transition's own node (its `- `).
-    pub mark: Mark,
-    pub on: Option<Named>,
-    /// `field` → its value node, in source order.
-    pub when: Vec<(Named, Node)>,
-    /// `when` is absent or a non-empty mapping (else it was reported).
-    pub when_ok: bool,
-    pub from: Vec<Named>,
-    pub to: Option<Named>,
-}
 
 /// Read `lifecycle:` and lint it against the catalog's events. `declared`
 /// holds every event type key in `events:` (also those that had errors);

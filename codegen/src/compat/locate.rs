@@ -12,8 +12,8 @@
 use super::Change;
 use super::envelope::{CATALOG, ENVELOPE};
 use super::rules::LIFECYCLE;
-use crate::catalog::{Mark, Node, parse_yaml};
 use crate::ir::{Catalog, Origin};
+use crate::syntax::{Mark, Node, parse_yaml};
 
 /// Positions in one catalog file.
 #[derive(Debug, Clone)]
@@ -160,7 +160,7 @@ impl Locator {
 
 /// One step down a schema node: `[]` is `items`, `*` is
 /// `additionalProperties`, a name is under `properties`.
-fn step<'n>(node: &'n Node, seg: &str) -> Option<&'n crate::catalog::Entry> {
+fn step<'n>(node: &'n Node, seg: &str) -> Option<&'n crate::syntax::Entry> {
     match seg {
         "[]" => node.get("items"),
         "*" => node.get("additionalProperties"),

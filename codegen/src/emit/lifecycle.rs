@@ -11,9 +11,10 @@ use serde_json::Value;
 use typify_impl::{TypeDetails, TypeEnumVariant};
 
 use super::{EmitOptions, docs};
+use crate::ident::state_variant;
 use crate::ir::{Catalog, EventType, Lifecycle, Transition};
-use crate::lint::{one_of, state_variant};
 use crate::schema::GeneratedTypes;
+use crate::text::one_of;
 
 /// Everything the lifecycle generates; nothing when the catalog has none.
 /// `generated` is typify's output for YAML-declared data types, which lets
@@ -353,10 +354,7 @@ fn typed_condition(
 
 /// The `enum` of a data property, through a `$ref` into `$defs`.
 fn enum_values<'e>(event: &'e EventType, field: &str) -> Option<Vec<&'e str>> {
-    let mut schema = event.schema.get("properties")?.get(field)?;
-    if let Some(name) = schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
-        schema = event.schema.get("$defs")?.get(name)?;
-    }
+    let schema = crate::defs::resolve(&event.schema, event.schema.get("properties")?.get(field)?)?;
     schema.get("enum")?.as_array()?.iter().map(Value::as_str).collect()
 }
 

@@ -79,6 +79,12 @@ pub fn emit_catalog_items(catalog: &Catalog, opts: &EmitOptions) -> TokenStream 
     quote! { #event_enum #registry #handler #extensions #lifecycle }
 }
 
+/// `EventData` for a struct the user declared with `#[cloud_event]`: the
+/// same impl a YAML-declared event's generated type gets.
+pub fn emit_event_data(ty: &TokenStream, event: &crate::ir::EventType, opts: &EmitOptions) -> TokenStream {
+    registry::event_data_impl(ty, event, &opts.herald())
+}
+
 /// `Validate` for a struct the user declared with `#[cloud_event]` (the
 /// Rust front-end, `crate::rust_front`): the same walk over JSON Schema and
 /// typify's types that YAML-declared events get.

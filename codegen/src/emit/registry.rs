@@ -6,27 +6,30 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::{EmitOptions, data_type_path, docs};
-use crate::ir::{Catalog, DataSource, ExtensionKind};
+use crate::ir::{Catalog, DataSource, EventType, ExtensionKind};
 
 /// `impl EventData` for every YAML-declared type (struct-declared types get
 /// theirs from `#[cloud_event]`).
 pub(super) fn emit_event_data_impls(catalog: &Catalog, opts: &EmitOptions) -> TokenStream {
     let herald = opts.herald();
-    let impls = catalog.events.iter().filter(|e| e.data == DataSource::Generated).map(|e| {
-        let ty = data_type_path(e);
-        let type_name = &e.type_name;
-        let version = e.version;
-        let schema = schema_text(&e.schema);
-        quote! {
-            #[automatically_derived]
-            impl #herald::EventData for #ty {
-                const TYPE: &'static str = #type_name;
-                const VERSION: u32 = #version;
-                const SCHEMA: &'static str = #schema;
-            }
-        }
-    });
+    let impls = catalog.events.iter().filter(|e| e.data == DataSource::Generated).map(|e| event_data_impl(&data_type_path(e), e, &herald));
     quote! { #(#impls)* }
+}
+
+/// `impl EventData for #ty`: the one form of the impl, for generated types
+/// and for `#[cloud_event]` structs alike.
+pub(super) fn event_data_impl(ty: &TokenStream, event: &EventType, herald: &TokenStream) -> TokenStream {
+    let type_name = &event.type_name;
+    let version = event.version;
+    let schema = schema_text(&event.schema);
+    quote! {
+        #[automatically_derived]
+        impl #herald::EventData for #ty {
+            const TYPE: &'static str = #type_name;
+            const VERSION: u32 = #version;
+            const SCHEMA: &'static str = #schema;
+        }
+    }
 }
 
 /// The JSON Schema text stored in the registry (compact, keys sorted by

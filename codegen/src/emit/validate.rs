@@ -226,8 +226,8 @@ impl<'a> Walker<'a> {
             _ => {}
         }
 
-        if let Some(Value::String(r)) = schema.get("$ref") {
-            let name = r.trim_start_matches("#/$defs/").to_string();
+        if let Some(name) = crate::defs::ref_name(schema) {
+            let name = name.to_string();
             self.pending.entry(name.clone()).or_insert_with(|| id.clone());
             let f = def_fn_name(&name);
             let r = v.by_ref();

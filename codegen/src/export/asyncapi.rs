@@ -14,6 +14,7 @@ use yaml_rust2::{Yaml, YamlEmitter, yaml::Hash};
 
 use super::Options;
 use crate::ir::{Catalog, EventType, ExtensionKind};
+use crate::subject::Piece;
 
 /// The path of the server's ingest endpoint.
 pub const INGEST_PATH: &str = "/api/ingest/event";
@@ -103,7 +104,7 @@ pub fn document(catalog: &Catalog, options: &Options) -> Value {
 
 fn message(catalog: &Catalog, event: &EventType, schemas: &mut Map<String, Value>) -> Value {
     let name = event.rust_name();
-    let mut payload = super::jsonschema::portable(&event.schema);
+    let mut payload = crate::dialect::portable(&event.schema);
     if let Some(defs) = payload.as_object_mut().and_then(|o| o.remove("$defs")).and_then(|d| d.as_object().cloned()) {
         for (def, mut schema) in defs {
             rewrite_refs(&mut schema, &name);
@@ -248,7 +249,7 @@ fn rewrite_refs(schema: &mut Value, event: &str) {
     match schema {
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {
-                match (key.as_str(), value.as_str().and_then(|r| r.strip_prefix("#/$defs/"))) {
+                match (key.as_str(), value.as_str().and_then(|r| r.strip_prefix(crate::defs::REF_PREFIX))) {
                     ("$ref", Some(def)) => *value = json!(format!("#/components/schemas/{event}{def}")),
                     _ => rewrite_refs(value, event),
                 }
@@ -263,19 +264,16 @@ fn rewrite_refs(schema: &mut Value, event: &str) {
 /// or `None` when a placeholder has no string or number to fill it.
 pub fn fill_subject(template: &str, data: &Value) -> Option<String> {
     let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find('{') {
-        out.push_str(&rest[..start]);
-        let end = rest[start..].find('}')? + start;
-        let value = match data.get(&rest[start + 1..end])? {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            _ => return None,
-        };
-        out.push_str(&value);
-        rest = &rest[end + 1..];
+    for piece in crate::subject::parse(template).ok()? {
+        match piece {
+            Piece::Text(text) => out.push_str(text),
+            Piece::Placeholder(key) => match data.get(key)? {
+                Value::String(s) => out.push_str(s),
+                Value::Number(n) => out.push_str(&n.to_string()),
+                _ => return None,
+            },
+        }
     }
-    out.push_str(rest);
     Some(out)
 }
 

@@ -103,11 +103,7 @@ impl DataShape {
             Shape::Object(o) => o,
             _ => ObjectShape::from_map(&Map::new()),
         };
-        let defs: Vec<(String, Shape)> = schema
-            .get("$defs")
-            .and_then(Value::as_object)
-            .map(|d| d.iter().map(|(k, v)| (k.clone(), Shape::of(v))).collect())
-            .unwrap_or_default();
+        let defs: Vec<(String, Shape)> = crate::defs::defs(schema).map(|(k, v)| (k.to_string(), Shape::of(v))).collect();
         DataShape { root, defs: dependency_order(defs) }
     }
 }
@@ -115,8 +111,8 @@ impl DataShape {
 impl Shape {
     pub(crate) fn of(schema: &Value) -> Shape {
         let Some(map) = schema.as_object() else { return Shape::Any };
-        if let Some(target) = map.get("$ref").and_then(Value::as_str) {
-            return Shape::Ref(target.trim_start_matches("#/$defs/").to_string());
+        if let Some(name) = crate::defs::ref_name(schema) {
+            return Shape::Ref(name.to_string());
         }
         if let Some(c) = map.get("const") {
             return Shape::Const(c.clone());

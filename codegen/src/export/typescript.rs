@@ -19,6 +19,7 @@ use serde_json::Value;
 use super::Options;
 use super::shape::{Additional, DataShape, NumberRules, ObjectShape, Shape, StringRules, doc_line, quote};
 use crate::ir::{Catalog, ExtensionKind};
+use crate::subject::Piece;
 
 /// The module's text.
 pub fn export(catalog: &Catalog, options: &Options) -> String {
@@ -138,19 +139,17 @@ fn envelope(catalog: &Catalog, out: &mut String) {
 /// `run/{run_id}` → `"run/" + e.data.run_id` (the placeholders are string
 /// properties, as the catalog's lint makes sure).
 fn subject_expression(template: &str) -> String {
-    let mut parts = Vec::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}').map(|c| open + c) else { break };
-        if open > 0 {
-            parts.push(quote(&rest[..open]));
-        }
-        let name = &rest[open + 1..close];
-        parts.push(if key(name) == name { format!("e.data.{name}") } else { format!("e.data[{}]", quote(name)) });
-        rest = &rest[close + 1..];
-    }
-    if !rest.is_empty() || parts.is_empty() {
-        parts.push(quote(rest));
+    let mut parts: Vec<String> = crate::subject::parse(template)
+        .unwrap_or_else(|_| vec![Piece::Text(template)])
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Text(text) => quote(text),
+            Piece::Placeholder(name) if key(name) == name => format!("e.data.{name}"),
+            Piece::Placeholder(name) => format!("e.data[{}]", quote(name)),
+        })
+        .collect();
+    if parts.is_empty() {
+        parts.push(quote(""));
     }
     if parts.len() == 1 && !parts[0].starts_with('"') {
         // One placeholder alone: make sure the comparison is of strings.

@@ -11,10 +11,44 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{did_you_mean, is_lower_snake, one_of};
-use crate::catalog::lifecycle::{Marked, MarkedTransition, Named};
-use crate::catalog::{Ctx, Mark, Node, suggestion};
+use crate::ident::state_variant;
 use crate::ir::{EventType, Origin};
+use crate::syntax::{Ctx, Mark, Node, YamlValue};
+use crate::text::{did_you_mean, is_lower_snake, one_of, suggestion};
+
+/// A name as written, and where.
+#[derive(Debug, Clone)]
+pub(crate) struct Named {
+    pub name: String,
+    pub mark: Mark,
+}
+
+/// `lifecycle:` with positions, as the reader (`catalog::lifecycle`)
+/// hands it to these lints.
+#[derive(Debug)]
+pub(crate) struct Marked {
+    pub description: String,
+    pub states: Vec<Named>,
+    pub initial: Option<Named>,
+    pub terminal: Vec<Named>,
+    pub transitions: Vec<MarkedTransition>,
+}
+
+/// One transition with positions.
+#[derive(Debug)]
+pub(crate) struct MarkedTransition {
+    /// 1-based position in `transitions:`, for messages.
+    pub number: usize,
+    /// The transition's own node (its `- `).
+    pub mark: Mark,
+    pub on: Option<Named>,
+    /// `field` → its value node, in source order.
+    pub when: Vec<(Named, Node)>,
+    /// `when` is absent or a non-empty mapping (else it was reported).
+    pub when_ok: bool,
+    pub from: Vec<Named>,
+    pub to: Option<Named>,
+}
 
 /// Rust items the lifecycle emitter generates; no event or `$defs` type may
 /// take their names.
@@ -147,11 +181,6 @@ fn check_states<'a>(ctx: &mut Ctx, lc: &'a Marked) -> BTreeSet<&'a str> {
     seen.into_keys().collect()
 }
 
-/// The `RunStatus` variant of a state (`in_review` → `InReview`).
-pub(crate) fn state_variant(state: &str) -> String {
-    heck::ToUpperCamelCase::to_upper_camel_case(state)
-}
-
 /// Reachability only means something once the states themselves are sound.
 fn states_sound(lc: &Marked, states: &BTreeSet<&str>) -> bool {
     states.len() == lc.states.len()
@@ -182,12 +211,10 @@ enum Kind<'s> {
     Boolean,
 }
 
-/// The property's schema, following one `$ref` into the event's `$defs`.
+/// The property's schema, its `$ref`s followed into the event's `$defs`
+/// (a dangling ref is reported by the schema lint; it reads as itself).
 fn resolve<'s>(event: &'s EventType, schema: &'s Value) -> &'s Value {
-    match schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
-        Some(name) => event.schema.get("$defs").and_then(|d| d.get(name)).unwrap_or(schema),
-        None => schema,
-    }
+    crate::defs::resolve(&event.schema, schema).unwrap_or(schema)
 }
 
 fn kind(schema: &Value) -> Option<Kind<'_>> {
@@ -250,7 +277,7 @@ fn check_when_value(ctx: &mut Ctx, number: usize, event: &str, field: &str, valu
                 "test a string, enum or boolean property, or declare a separate event type for each outcome",
             );
         }
-        (Some(Kind::Enum(allowed)), crate::catalog::YamlValue::Str(s)) => {
+        (Some(Kind::Enum(allowed)), YamlValue::Str(s)) => {
             if !allowed.contains(&s.as_str()) {
                 let expected = format!("its values are {}", one_of(&allowed));
                 let help = match did_you_mean(s, &allowed) {
@@ -260,12 +287,12 @@ fn check_when_value(ctx: &mut Ctx, number: usize, event: &str, field: &str, valu
                 ctx.error(value.mark, format!("{at} can never be `{s}`"), help);
             }
         }
-        (Some(Kind::String(schema)), crate::catalog::YamlValue::Str(s)) => {
+        (Some(Kind::String(schema)), YamlValue::Str(s)) => {
             if let Some(problem) = schema_rejects(schema, &Value::String(s.clone())) {
                 ctx.error(value.mark, format!("{at} can never be `{s}`: {problem}"), "use a value its schema allows");
             }
         }
-        (Some(Kind::Boolean), crate::catalog::YamlValue::Bool(_)) => {}
+        (Some(Kind::Boolean), YamlValue::Bool(_)) => {}
         (Some(Kind::Boolean), _) => {
             ctx.error(value.mark, format!("{at} is a boolean, but `when` gives {}", value.kind()), "write `true` or `false`")
         }
@@ -370,9 +397,7 @@ fn check_generated_names(ctx: &mut Ctx, events: &[EventType]) {
             _ => Mark::default(),
         };
         let mut names = vec![event.rust_name()];
-        if let Some(defs) = event.schema.get("$defs").and_then(Value::as_object) {
-            names.extend(defs.keys().cloned());
-        }
+        names.extend(crate::defs::defs(&event.schema).map(|(name, _)| name.to_string()));
         for name in names.iter().filter(|n| GENERATED_NAMES.contains(&n.as_str())) {
             ctx.error(
                 mark,

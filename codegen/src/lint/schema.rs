@@ -4,8 +4,10 @@
 //! generated `validate()` enforces; anything else would be silently
 //! ignored or mistranslated, so it is rejected here, before typify runs.
 
-use super::{CrossedBounds, FieldNames, crossed_bounds, did_you_mean, escape_pointer, one_of};
-use crate::catalog::{Ctx, Entry, Node, YamlValue};
+use super::FieldNames;
+use crate::check::{CrossedBounds, crossed_bounds};
+use crate::syntax::{Ctx, Entry, Node, YamlValue};
+use crate::text::{did_you_mean, escape_pointer, one_of};
 
 /// Every keyword Herald understands.
 const SUPPORTED: &[&str] = &[
@@ -290,7 +292,7 @@ impl Walker<'_> {
         }
     }
 
-    fn unsupported(&mut self, mark: crate::catalog::Mark, key: &str, pointer: &str) {
+    fn unsupported(&mut self, mark: crate::syntax::Mark, key: &str, pointer: &str) {
         let advice = match key {
             "oneOf" | "anyOf" | "allOf" | "not" | "if" | "then" | "else" | "discriminator" => {
                 "model alternatives as separate event types or an `enum`".to_string()

@@ -18,6 +18,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use serde_json::{Map, Value, json};
 
+use crate::check;
 use crate::diagnostic::Diagnostics;
 use crate::emit::{self, EmitOptions};
 use crate::ir::{DataSource, EventType, Origin};
@@ -147,46 +148,22 @@ impl StructEvent {
         schema
     }
 
-    /// Check the declaration the way the YAML lints check an event: the
-    /// naming rule, the `subject` placeholders and the stream key.
+    /// Check the declaration with the rules a YAML event is held to
+    /// ([`crate::check`]): the naming rule, the version, the `subject`
+    /// template and the stream key, with the same messages.
     pub fn check(&self) -> Vec<StructProblem> {
-        let mut problems = Vec::new();
-        if let Some((message, help)) = crate::lint::type_name_problem(None, &self.type_name) {
-            problems.push(StructProblem::Attribute(format!("{message}; {help}")));
+        let name = &self.type_name;
+        let schema = self.schema();
+        let mut problems: Vec<check::Problem> = check::type_name(None, name).into_iter().collect();
+        problems.extend(check::version(&format!("`{name}`"), i64::from(self.version)).err());
+        if let Some(template) = &self.subject {
+            problems.extend(check::subject(name, template, &schema));
         }
-        if self.version == 0 {
-            problems.push(StructProblem::Attribute("`version` starts at 1".to_string()));
+        if let Some(key) = self.stream_key.field() {
+            let explicit = matches!(self.stream_key, StreamKey::Field(_));
+            problems.extend(check::stream_key(name, key, &schema, explicit));
         }
-        let field = |name: &str| self.fields.iter().find(|f| f.wire_name == name);
-        let names: Vec<&str> = self.fields.iter().map(|f| f.wire_name.as_str()).collect();
-        if let Some(subject) = &self.subject {
-            for placeholder in placeholders(subject) {
-                match field(placeholder) {
-                    Some(f) if f.required => {}
-                    Some(_) => problems.push(StructProblem::Attribute(format!(
-                        "`subject` uses `{{{placeholder}}}`, but `{placeholder}` is optional; make it required so every event has a subject"
-                    ))),
-                    None => problems.push(StructProblem::Attribute(format!(
-                        "`subject` uses `{{{placeholder}}}`, which is not a field of `{}`; use one of {}",
-                        self.ident,
-                        crate::lint::one_of(&names)
-                    ))),
-                }
-            }
-        }
-        let Some(key) = self.stream_key.field() else { return problems };
-        match field(key) {
-            Some(f) if f.required => {}
-            Some(_) => problems.push(StructProblem::Attribute(format!(
-                "the stream key `{key}` is an optional field; make it required (the event names the run it belongs to), or set `stream_key = none` for an event that belongs to no run"
-            ))),
-            None => problems.push(StructProblem::Attribute(format!(
-                "the stream key `{key}` is not a field of `{}`; add a required `{key}` field, set `stream_key = \"…\"` to one of {}, or `stream_key = none` for an event that belongs to no run",
-                self.ident,
-                crate::lint::one_of(&names)
-            ))),
-        }
-        problems
+        problems.into_iter().map(|p| StructProblem::Attribute(p.to_string())).collect()
     }
 
     /// The event as the IR holds it. Its `data` names the struct by ident;
@@ -208,35 +185,11 @@ impl StructEvent {
     /// `EventData` and `Validate` for the struct `ty`.
     pub fn emit_impls(&self, ty: &TokenStream, opts: &EmitOptions) -> Result<TokenStream, Diagnostics> {
         let event = self.to_ir();
-        let herald = opts.herald_path.parse::<TokenStream>().unwrap_or_else(|_| quote!(::herald));
-        let type_name = &event.type_name;
-        let version = event.version;
-        let schema = serde_json::to_string(&event.schema).unwrap_or_else(|_| "{}".to_string());
+        let event_data = emit::emit_event_data(ty, &event, opts);
         let renames: BTreeMap<String, String> = self.fields.iter().map(|f| (f.rust_name.clone(), f.wire_name.clone())).collect();
         let validate = emit::emit_external_validate(ty, &event, &self.shape(), renames, opts)?;
-        Ok(quote! {
-            #[automatically_derived]
-            impl #herald::EventData for #ty {
-                const TYPE: &'static str = #type_name;
-                const VERSION: u32 = #version;
-                const SCHEMA: &'static str = #schema;
-            }
-            #validate
-        })
+        Ok(quote! { #event_data #validate })
     }
-}
-
-/// `{run_id}` placeholders of a subject template.
-fn placeholders(template: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else { break };
-        out.push(&after[..close]);
-        rest = &after[close + 1..];
-    }
-    out
 }
 
 /// Remove `minLength`, `maxLength` and `pattern` from string schemas (at
@@ -315,7 +268,7 @@ mod tests {
         let text = format!("{problems:?}");
         assert!(text.contains("rename it to `ai.my_feature.started`"), "{text}");
         assert!(text.contains("`feature_name` is optional"), "{text}");
-        assert!(text.contains("stream key `runid` is not a field"), "{text}");
+        assert!(text.contains("`stream_key` `runid` of `ai.MyFeature.started` is not a property of its data"), "{text}");
     }
 
     #[test]
@@ -340,5 +293,21 @@ mod tests {
         assert!(tokens.contains("__p . push (\"feature_name\")"), "{tokens}");
         assert!(tokens.contains("self . name"), "{tokens}");
         assert!(tokens.contains("min_length"), "{tokens}");
+    }
+
+    #[test]
+    fn the_event_data_impl_is_the_one_generated_types_get() {
+        // A YAML event with the struct's IR gets its `EventData` impl from
+        // `emit_catalog`; the struct's impl must be that same impl.
+        let mut event = sample().to_ir();
+        event.data = DataSource::Generated;
+        let mut catalog = crate::ir::Catalog::new("t.yaml", "ai");
+        catalog.events.push(event.clone());
+        let generated = emit::emit_catalog(&catalog, &EmitOptions::default()).unwrap().to_string();
+        let struct_impls = sample().emit_impls(&quote!(MyfeatureStarted), &EmitOptions::default()).unwrap().to_string();
+        let impl_of =
+            |code: &str| code.find("impl :: herald :: EventData").map(|at| code[at..].split('}').next().unwrap_or_default().to_string());
+        assert!(impl_of(&generated).is_some(), "{generated}");
+        assert_eq!(impl_of(&struct_impls), impl_of(&generated));
     }
 }

@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 
 use crate::catalog;
 use crate::ir::{Catalog, EventType};
+use crate::subject::Piece;
 
 /// Exit code when nothing could be sent (bad catalog, no server).
 const CANNOT_RUN: i32 = 2;
@@ -117,7 +118,7 @@ pub struct Build<'a> {
 pub fn build(catalog: &Catalog, type_name: &str, opts: &Build<'_>) -> Result<Value, Vec<String>> {
     let event = catalog.event(type_name).ok_or_else(|| {
         let names: Vec<&str> = catalog.events.iter().map(|e| e.type_name.as_str()).collect();
-        let help = match crate::lint::did_you_mean(type_name, &names) {
+        let help = match crate::text::did_you_mean(type_name, &names) {
             Some(s) => format!("did you mean `{s}`?"),
             None => "`herald check events.yaml` lists nothing; see the `events:` of the catalog".to_string(),
         };
@@ -212,22 +213,18 @@ pub fn apply_set(data: &mut Value, spec: &str) -> Result<(), String> {
 
 /// Fill a subject template's `{placeholders}` from the data.
 fn fill(template: &str, data: &Value) -> String {
+    let Ok(pieces) = crate::subject::parse(template) else { return template.to_string() };
     let mut out = String::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}') else {
-            break;
-        };
-        out.push_str(&rest[..open]);
-        let key = &rest[open + 1..open + close];
-        match data.get(key) {
-            Some(Value::String(s)) => out.push_str(s),
-            Some(v) => out.push_str(&v.to_string()),
-            None => out.push_str(&rest[open..=open + close]),
+    for piece in pieces {
+        match piece {
+            Piece::Text(text) => out.push_str(text),
+            Piece::Placeholder(key) => match data.get(key) {
+                Some(Value::String(s)) => out.push_str(s),
+                Some(v) => out.push_str(&v.to_string()),
+                None => out.push_str(&format!("{{{key}}}")),
+            },
         }
-        rest = &rest[open + close + 1..];
     }
-    out.push_str(rest);
     out
 }
 
