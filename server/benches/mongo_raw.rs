@@ -9,6 +9,9 @@
 //!
 //! `--mode one`: each of `--concurrency` tasks loops `insert_one`;
 //! `--mode many`: each loops `insert_many` of `--batch` documents.
+//! `--mode count --db NAME`: no load; print `stored=N`, the documents in
+//! herald's `events` collection of database NAME (`bench/mongo.sh` checks
+//! each run's acknowledged events against it).
 //! Documents look like herald's `events` documents (same fields, same
 //! envelope size) and go into a fresh collection with herald's indexes
 //! (unique `(source, id)`, `(run_id, seq)`) under herald's default write
@@ -29,10 +32,11 @@ struct Args {
     seconds: u64,
     mode: String,
     batch: usize,
+    db: Option<String>,
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { uri: "mongodb://127.0.0.1:27017".into(), concurrency: 64, seconds: 15, mode: "one".into(), batch: 100 };
+    let mut args = Args { uri: "mongodb://127.0.0.1:27017".into(), concurrency: 64, seconds: 15, mode: "one".into(), batch: 100, db: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         // `cargo bench` passes `--bench`; ignore flags that are not ours.
@@ -43,10 +47,12 @@ fn parse_args() -> Args {
             "--seconds" => args.seconds = value().parse().expect("--seconds S"),
             "--mode" => args.mode = value(),
             "--batch" => args.batch = value().parse().expect("--batch N"),
+            "--db" => args.db = Some(value()),
             _ => {}
         }
     }
-    assert!(matches!(args.mode.as_str(), "one" | "many"), "--mode is `one` or `many`");
+    assert!(matches!(args.mode.as_str(), "one" | "many" | "count"), "--mode is `one`, `many` or `count`");
+    assert!(args.mode != "count" || args.db.is_some(), "--mode count needs --db NAME");
     args
 }
 
@@ -77,6 +83,11 @@ async fn main() {
     options.write_concern = Some(WriteConcern::builder().w(Acknowledgment::Majority).journal(true).build());
     options.max_pool_size = Some(u32::try_from(args.concurrency).unwrap_or(u32::MAX).max(10));
     let client = Client::with_options(options).expect("client");
+    if let (Some(name), "count") = (&args.db, args.mode.as_str()) {
+        let events: Collection<Document> = client.database(name).collection("events");
+        println!("stored={}", events.count_documents(doc! {}).await.expect("count events"));
+        return;
+    }
     let db = client.database(&format!("herald_raw_bench_{}", ObjectId::new()));
     let events: Collection<Document> = db.collection("events");
     let unique = IndexOptions::builder().unique(true).build();

@@ -55,6 +55,14 @@ pub struct Config {
     #[arg(long, env = "HERALD_MONGODB_TRANSACTIONS", value_enum, default_value_t = MongoTransactions::Auto)]
     pub mongodb_transactions: MongoTransactions,
 
+    /// With transactions: how long writes made outside a transaction may
+    /// wait for documents another transaction holds (e.g. one of a server
+    /// that died mid-write, which MongoDB keeps until it expires it) before
+    /// the events they carry get 503 and their run is retried later. Other
+    /// runs' events are not held up by it.
+    #[arg(long, env = "HERALD_MONGODB_LOCK_WAIT", default_value = "2s", value_parser = parse_timeout)]
+    pub mongodb_lock_wait: Duration,
+
     /// Redis URL for the fast-path dedup marker in front of the store
     /// (optional; the store's own dedup always applies), e.g.
     /// redis://127.0.0.1:6379.
@@ -355,8 +363,12 @@ mod tests {
             "redis://r",
             "--dedup-ttl",
             "90s",
+            "--mongodb-lock-wait",
+            "500ms",
         ])
         .unwrap();
+        assert_eq!(c.mongodb_lock_wait, Duration::from_millis(500));
+        assert!(Config::try_parse_from(["herald-server", "--mongodb-lock-wait", "0s"]).is_err());
         assert_eq!((c.store, c.mongodb_uri.as_deref(), c.mongodb_db.as_str()), (StoreKind::Mongodb, Some("mongodb://h"), "d"));
         assert_eq!((c.redis_url.as_deref(), c.dedup_ttl), (Some("redis://r"), Duration::from_secs(90)));
         assert!(Config::try_parse_from(["herald-server", "--dedup-ttl", "10ms"]).is_err());

@@ -98,7 +98,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         StoreKind::Mongodb => {
             let uri = config.mongodb_uri.clone().unwrap_or_default();
             let transactions = config.mongodb_transactions == MongoTransactions::Auto;
-            let store = MongoStore::open(&uri, &config.mongodb_db, rules, transactions).await?;
+            let store = MongoStore::open(&uri, &config.mongodb_db, rules, transactions, config.mongodb_lock_wait).await?;
             let txn = if store.uses_transactions() { "with transactions" } else { "without transactions" };
             let desc = format!("mongodb database `{}` at {} ({txn})", config.mongodb_db, redact::uri(&uri));
             // Markers vouch for this database only: its id is created with

@@ -274,6 +274,7 @@ impl Core {
         let mut command = run_updates(self.runs.name(), runs);
         let n = command.get_array("updates").map(Vec::len).unwrap_or_default();
         command.insert("writeConcern", self.write_concern.clone());
+        self.bound_wait(&mut command);
         let reply = self.db.run_command(command).await.map_err(unavailable)?;
         verdicts(&reply, n)
     }

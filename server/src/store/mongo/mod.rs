@@ -15,8 +15,9 @@
 //!   server (or `--mongodb-transactions off`) gets the protocol below,
 //!   which needs none. A server that dies inside a transaction leaves its
 //!   events and runs locked until MongoDB expires the transaction
-//!   (`transactionLifetimeLimitSeconds`, 60 s by default): senders'
-//!   retries of those events wait (or time out and retry), then succeed.
+//!   (`transactionLifetimeLimitSeconds`, 60 s by default): the events of
+//!   those runs are refused with 503 until then (senders retry, then
+//!   succeed), while other runs keep flowing (`txn.rs`, `locked.rs`).
 //! - **Sharding.** Shard `events` on `{source: 1, id: 1}` (a unique index
 //!   must start with the shard key, and `(source, id)` is the dedup guard),
 //!   `runs` on `{_id: "hashed"}` (every run write targets one `_id`) and
@@ -94,6 +95,7 @@ mod bson;
 mod coalesce;
 mod doc;
 mod group;
+mod locked;
 mod migrate;
 mod outbox;
 mod process;
@@ -179,6 +181,11 @@ struct Core {
     write_concern_opts: WriteConcern,
     /// Whether groups are written in transactions ([`txn`]).
     transactions: bool,
+    /// With transactions, how long a group's writes outside one may wait
+    /// (for locks another transaction holds) before its events get 503.
+    lock_wait: Duration,
+    /// Runs found locked by another transaction, refused for a while.
+    locked: locked::Locked,
     /// Run versions this process wrote and whose outbox it flushed: the
     /// next writer (or reader) of such a version need not flush it again.
     /// Only an optimisation (a miss flushes, harmlessly, again); cleared
@@ -209,6 +216,18 @@ fn unavailable(e: mongodb::error::Error) -> StoreError {
 /// MongoDB's duplicate key error code.
 const DUPLICATE_KEY: i32 = 11000;
 
+/// The server error codes in `e`: the command's, or its write errors'.
+fn error_codes(e: &mongodb::error::Error) -> impl Iterator<Item = i32> + '_ {
+    let codes: Vec<i32> = match &*e.kind {
+        ErrorKind::Command(c) => vec![c.code],
+        ErrorKind::Write(WriteFailure::WriteError(w)) => vec![w.code],
+        ErrorKind::Write(WriteFailure::WriteConcernError(w)) => vec![w.code],
+        ErrorKind::InsertMany(m) => m.write_errors.iter().flatten().map(|w| w.code).collect(),
+        _ => Vec::new(),
+    };
+    codes.into_iter()
+}
+
 fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
     match &*e.kind {
         ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == DUPLICATE_KEY,
@@ -223,8 +242,9 @@ impl MongoStore {
     /// convert runs an older version wrote, for runs kept by `rules`. With
     /// `transactions`, groups of events are written in multi-document
     /// transactions when the deployment offers them (a replica set or a
-    /// sharded cluster).
-    pub async fn open(uri: &str, db_name: &str, rules: Rules, transactions: bool) -> Result<Self, StoreError> {
+    /// sharded cluster); `lock_wait` then bounds how long a write outside a
+    /// transaction may wait for another transaction's locks.
+    pub async fn open(uri: &str, db_name: &str, rules: Rules, transactions: bool, lock_wait: Duration) -> Result<Self, StoreError> {
         let mut options = ClientOptions::parse(uri).await.map_err(|e| {
             let e = crate::redact::scrub(&e.to_string(), uri);
             StoreError::unavailable(format!("--mongodb-uri `{}` is not usable: {e}", crate::redact::uri(uri)))
@@ -240,6 +260,8 @@ impl MongoStore {
             write_concern: write_concern_doc(&write_concern),
             write_concern_opts: write_concern.clone(),
             transactions: false,
+            lock_wait,
+            locked: locked::Locked::default(),
             flushed: std::sync::Mutex::new(HashMap::new()),
             events: db.collection("events"),
             runs: db.collection("runs"),
@@ -333,12 +355,7 @@ impl Core {
     /// Store one group of events: in a transaction when on, else (or when
     /// the transaction cannot settle the group) without.
     async fn store_group(&self, events: &[&NewEvent]) -> Vec<Result<Outcome, StoreError>> {
-        if self.transactions {
-            if let Some(results) = self.ingest_group_txn(events).await {
-                return results;
-            }
-        }
-        self.ingest_group(events).await
+        if self.transactions { self.ingest_group_txn(events).await } else { self.ingest_group(events).await }
     }
 
     /// Abort the process here when `HERALD_FAILPOINT` names this step
@@ -374,6 +391,17 @@ impl Core {
             }
         }
         Err(StoreError::internal(format!("planning run {} kept asking for data it was given", p.run_id())))
+    }
+
+    /// With transactions, bound how long the server lets write `command`
+    /// (made outside a transaction) wait for another transaction's locks:
+    /// `maxTimeMS`, so that MongoDB gives up on it too (code 50) when the
+    /// caller's `--mongodb-lock-wait` is over (see `txn.rs`). Without
+    /// transactions no lock outlives a write, and nothing is added.
+    fn bound_wait(&self, command: &mut Document) {
+        if self.transactions {
+            command.insert("maxTimeMS", i64::try_from(self.lock_wait.as_millis()).unwrap_or(i64::MAX));
+        }
     }
 
     /// Whether `run`'s outbox (as read) may still have to be flushed: it

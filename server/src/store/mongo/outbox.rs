@@ -67,19 +67,20 @@ pub(super) fn settle_updates<'s>(settles: impl Iterator<Item = &'s Settle> + Clo
         .collect()
 }
 
-/// The `update` statements writing the items of `flushes`, each
-/// conditional on the stored item being no newer.
-pub(super) fn item_statements(flushes: &[Flush<'_>], upsert: bool) -> Vec<Document> {
+/// The `update` statements writing the items of `flushes`. `guarded`:
+/// each conditional on the stored item being no newer (what any flush but
+/// a [fresh](Core::flush_in) one needs).
+pub(super) fn item_statements(flushes: &[Flush<'_>], upsert: bool, guarded: bool) -> Vec<Document> {
     flushes
         .iter()
         .flat_map(|f| {
             f.outbox.items.iter().map(move |(k, v)| {
                 let value = v.as_ref().map_or(Bson::Null, bson::to_bson);
-                doc! {
-                    "q": {"run_id": f.run_id, "coll": &k.collection, "key": &k.key, "ver": {"$lte": f.version}},
-                    "u": {"$set": {"v": value, "ver": f.version}},
-                    "upsert": upsert,
+                let mut q = doc! {"run_id": f.run_id, "coll": &k.collection, "key": &k.key};
+                if guarded {
+                    q.insert("ver", doc! {"$lte": f.version});
                 }
+                doc! {"q": q, "u": {"$set": {"v": value, "ver": f.version}}, "upsert": upsert}
             })
         })
         .collect()
@@ -91,19 +92,29 @@ pub(super) fn history_id(run_id: &str, version: i64, i: usize) -> String {
     format!("{run_id}/{version:020}/{i:04}")
 }
 
+/// The history entries of `flushes`: id and fields.
+fn history_entries<'f>(flushes: &'f [Flush<'_>]) -> impl Iterator<Item = (String, Document)> + 'f {
+    flushes.iter().flat_map(|f| {
+        f.outbox.history.iter().enumerate().map(move |(i, h)| {
+            let fields = doc! {"run_id": f.run_id, "at": h.at, "kind": &h.kind, "detail": bson::to_bson(&h.detail)};
+            (history_id(f.run_id, f.version, i), fields)
+        })
+    })
+}
+
 /// The `update` statements inserting the history entries of `flushes`
 /// unless present.
 pub(super) fn history_statements(flushes: &[Flush<'_>]) -> Vec<Document> {
-    flushes
-        .iter()
-        .flat_map(|f| {
-            f.outbox.history.iter().enumerate().map(move |(i, h)| {
-                doc! {
-                    "q": {"_id": history_id(f.run_id, f.version, i)},
-                    "u": {"$setOnInsert": {"run_id": f.run_id, "at": h.at, "kind": &h.kind, "detail": bson::to_bson(&h.detail)}},
-                    "upsert": true,
-                }
-            })
+    history_entries(flushes).map(|(id, fields)| doc! {"q": {"_id": id}, "u": {"$setOnInsert": fields}, "upsert": true}).collect()
+}
+
+/// The history entries of `flushes` as documents to insert.
+fn history_docs(flushes: &[Flush<'_>]) -> Vec<Document> {
+    history_entries(flushes)
+        .map(|(id, fields)| {
+            let mut d = doc! {"_id": id};
+            d.extend(fields);
+            d
         })
         .collect()
 }
@@ -159,6 +170,7 @@ impl Core {
         // Inside a transaction the write concern is the transaction's.
         if !session {
             command.insert("writeConcern", self.write_concern.clone());
+            self.bound_wait(&mut command);
         }
         command
     }
@@ -168,7 +180,7 @@ impl Core {
         for (filter, update) in settle_updates(flushes.iter().flat_map(|f| f.outbox.settles.iter())) {
             self.events.update_many(filter, update).await.map_err(unavailable)?;
         }
-        let items = item_statements(flushes, true);
+        let items = item_statements(flushes, true, true);
         if !items.is_empty() {
             let reply = self.db.run_command(self.update_command(self.items.name(), items.clone(), false)).await.map_err(unavailable)?;
             let mut retry = Vec::new();
@@ -206,19 +218,38 @@ impl Core {
 
     /// Flush `flushes` inside the transaction of `session`. Any failure
     /// aborts the transaction (the caller falls back to the path without).
-    pub(super) async fn flush_in(&self, session: &mut ClientSession, flushes: &[Flush<'_>]) -> Result<(), mongodb::error::Error> {
+    ///
+    /// `fresh`: the flushes are of the run versions this transaction
+    /// writes. Then nothing newer than them can exist (the run's
+    /// compare-and-set in this transaction holds the run until it commits,
+    /// and items and history are only written for versions a run reached)
+    /// and nothing of them yet: items are written without the version
+    /// guard, and history entries plainly inserted, both cheaper for
+    /// MongoDB than conditional upserts.
+    pub(super) async fn flush_in(
+        &self,
+        session: &mut ClientSession,
+        flushes: &[Flush<'_>],
+        fresh: bool,
+    ) -> Result<(), mongodb::error::Error> {
         for (filter, update) in settle_updates(flushes.iter().flat_map(|f| f.outbox.settles.iter())) {
             self.events.update_many(filter, update).session(&mut *session).await?;
         }
-        for (collection, statements) in
-            [(self.items.name(), item_statements(flushes, true)), (self.history.name(), history_statements(flushes))]
-        {
+        let items = item_statements(flushes, true, !fresh);
+        let history = if fresh { Vec::new() } else { history_statements(flushes) };
+        for (collection, statements) in [(self.items.name(), items), (self.history.name(), history)] {
             if statements.is_empty() {
                 continue;
             }
             let reply = self.db.run_command(self.update_command(collection, statements, true)).session(&mut *session).await?;
             if let Ok(Some(e)) = write_errors(&reply).map(|e| e.into_iter().next()) {
                 return Err(mongodb::error::Error::custom(format!("write refused in the transaction: {}", e.message)));
+            }
+        }
+        if fresh {
+            let docs = history_docs(flushes);
+            if !docs.is_empty() {
+                self.history.insert_many(docs).session(&mut *session).await?;
             }
         }
         for filter in leftovers(flushes) {
@@ -258,6 +289,7 @@ pub(super) fn settled_events<'a>(outboxes: impl Iterator<Item = &'a Outbox>) -> 
 mod tests {
     use serde_json::json;
 
+    use super::super::apply::History;
     use super::*;
     use crate::runstate::ItemKey;
 
@@ -269,11 +301,22 @@ mod tests {
         };
         let cleared = BTreeMap::from([("papers".to_owned(), 7_i64), ("nodes".to_owned(), 3)]);
         let f = [Flush { run_id: "r", version: 7, outbox: &outbox, cleared: &cleared }];
-        let s = item_statements(&f, true);
+        let s = item_statements(&f, true, true);
         assert_eq!(s[0].get_document("q").unwrap(), &doc! {"run_id": "r", "coll": "nodes", "key": "n", "ver": {"$lte": 7_i64}});
+        let fresh = item_statements(&f, true, false);
+        assert_eq!(fresh[0].get_document("q").unwrap(), &doc! {"run_id": "r", "coll": "nodes", "key": "n"}, "no guard");
+        assert_eq!(fresh[0].get_document("u").unwrap(), s[0].get_document("u").unwrap(), "the same write");
         assert_eq!(s[1].get_document("u").unwrap(), &doc! {"$set": {"v": Bson::Null, "ver": 7_i64}});
         assert_eq!(leftovers(&f), vec![doc! {"run_id": "r", "coll": "papers", "ver": {"$lt": 7_i64}}], "only what this version emptied");
         assert!(history_id("r", 9, 0) < history_id("r", 10, 0));
+        let outbox = Outbox { history: vec![History { at: 5, kind: "stale".into(), detail: json!({"id": "e"}) }], ..Outbox::default() };
+        let f = [Flush { run_id: "r", version: 2, outbox: &outbox, cleared: &cleared }];
+        let inserted = &history_docs(&f)[0];
+        let upserted = &history_statements(&f)[0];
+        assert_eq!(inserted.get_str("_id").unwrap(), upserted.get_document("q").unwrap().get_str("_id").unwrap());
+        let mut fields = inserted.clone();
+        fields.remove("_id");
+        assert_eq!(&fields, upserted.get_document("u").unwrap().get_document("$setOnInsert").unwrap(), "one shape, two writes");
         assert!(history_id("r", 10, 1) < history_id("r", 10, 10));
     }
 }

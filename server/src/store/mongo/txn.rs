@@ -12,13 +12,25 @@
 //!
 //! Anything the transaction cannot settle alone — a duplicate `(source,
 //! id)` (the insert fails and aborts it), a run another writer changed
-//! (its compare-and-set fails), a transient error — aborts it, and the
-//! group goes through the path without transactions, which handles those
-//! cases one by one. The run writes stay compare-and-set on `version`, so
-//! transactional and non-transactional writers (other processes, the gap
-//! sweeper) can share a database.
+//! (its compare-and-set fails), a transient error — aborts it. A group of
+//! several runs is then split in two by run and each half tried again in
+//! its own transaction, so that one run's trouble does not hold the
+//! others; a single run's events go through the path without
+//! transactions, which handles those cases one by one. The run writes
+//! stay compare-and-set on `version`, so transactional and
+//! non-transactional writers (other processes, the gap sweeper) can share
+//! a database.
+//!
+//! A run whose documents another transaction holds (`WriteConflict`: most
+//! likely a server that died inside its transaction, whose locks MongoDB
+//! keeps until the transaction expires) must not be written outside a
+//! transaction: such a write waits for the locks, and with it the
+//! coalescing worker and every other run. Its events are refused with 503
+//! for a while instead ([`super::locked`]), and every wait of the path
+//! without transactions is bounded by `--mongodb-lock-wait`.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use mongodb::ClientSession;
 use mongodb::bson::oid::ObjectId;
@@ -28,42 +40,129 @@ use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RES
 use super::apply::{Incoming, Outbox, Parked, Planning, Run, state};
 use super::doc::{PARKED_FIELDS, event_doc, parked_from_doc, run_from_doc};
 use super::group::{by_run, run_updates, verdicts};
+use super::locked::refusal;
 use super::outbox::Flush;
-use super::{Core, is_duplicate_key, unavailable};
+use super::{Core, error_codes, is_duplicate_key, unavailable};
 use crate::clock::now_millis;
+use crate::runstate::ItemKey;
 use crate::store::{NewEvent, Outcome, StoreError};
 
 /// How often a commit whose result is unknown (e.g. a network error on
 /// the reply) is retried; the commit is idempotent.
 const COMMIT_TRIES: usize = 3;
 
+/// How often a one-run group whose run is locked by another transaction
+/// tries again at once (a live writer's transaction ends within
+/// milliseconds) before the run is refused for a while.
+const LOCK_TRIES: u32 = 3;
+
+/// MongoDB's codes for "another transaction holds a document this one
+/// writes": `WriteConflict` (a transaction never waits for a document
+/// lock), and `LockTimeout` (it waited `maxTransactionLockRequestTimeoutMillis`
+/// for a collection or database lock).
+const LOCK_CODES: [i32; 2] = [112, 24];
+
 /// Why a transaction did not store the group.
+#[derive(Debug)]
 enum Abort {
     /// The path without transactions can still store it.
     FallBack,
+    /// Another transaction holds some of the group's documents; writing
+    /// them outside a transaction would wait for it.
+    Locked,
     /// MongoDB cannot take it now.
     Unavailable(StoreError),
 }
 
 fn abort(e: mongodb::error::Error) -> Abort {
-    if is_duplicate_key(&e) || e.contains_label(TRANSIENT_TRANSACTION_ERROR) { Abort::FallBack } else { Abort::Unavailable(unavailable(e)) }
+    // A lock conflict first: falling back would wait on that lock.
+    if error_codes(&e).any(|c| LOCK_CODES.contains(&c)) {
+        Abort::Locked
+    } else if is_duplicate_key(&e) || e.contains_label(TRANSIENT_TRANSACTION_ERROR) {
+        Abort::FallBack
+    } else {
+        Abort::Unavailable(unavailable(e))
+    }
+}
+
+/// Some of a group's events (indexes into it), and how often they found
+/// their (one) run locked in a row.
+struct Part {
+    members: Vec<usize>,
+    locked_tries: u32,
 }
 
 impl Core {
-    /// Store and apply `events` in one transaction. `None`: the group must
-    /// take the path without transactions instead.
-    pub(super) async fn ingest_group_txn(&self, events: &[&NewEvent]) -> Option<Vec<Result<Outcome, StoreError>>> {
-        match self.in_transaction(events).await {
-            Ok(outcomes) => Some(outcomes.into_iter().map(Ok).collect()),
-            Err(Abort::FallBack) => None,
-            Err(Abort::Unavailable(e)) => Some(events.iter().map(|_| Err(e.clone())).collect()),
+    /// Store and apply `events` in transactions: the whole group in one
+    /// when nothing gets in the way (see the module docs for what happens
+    /// when something does). One result per event.
+    pub(super) async fn ingest_group_txn(&self, events: &[&NewEvent]) -> Vec<Result<Outcome, StoreError>> {
+        let now = Instant::now();
+        let mut results: Vec<Option<Result<Outcome, StoreError>>> =
+            events.iter().map(|e| self.locked.refused(&e.run_id, now).map(|wait| Err(refusal(&e.run_id, wait)))).collect();
+        let mut todo = vec![Part { members: (0..events.len()).filter(|&i| results[i].is_none()).collect(), locked_tries: 0 }];
+        while let Some(part) = todo.pop() {
+            if part.members.is_empty() {
+                continue;
+            }
+            let mine: Vec<&NewEvent> = part.members.iter().map(|&i| events[i]).collect();
+            let runs = by_run(&mine, |_| true);
+            let got: Vec<Result<Outcome, StoreError>> = match self.in_transaction(&mine).await {
+                Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+                Err(Abort::Unavailable(e)) => mine.iter().map(|_| Err(e.clone())).collect(),
+                // Several runs: find the one in the way, let the rest through.
+                Err(_) if runs.len() > 1 => {
+                    let half = runs.len() / 2;
+                    for side in [&runs[..half], &runs[half..]] {
+                        let members = side.iter().flat_map(|(_, m)| m.iter().map(|&j| part.members[j])).collect();
+                        todo.push(Part { members, locked_tries: 0 });
+                    }
+                    continue;
+                }
+                Err(Abort::Locked) if part.locked_tries + 1 < LOCK_TRIES => {
+                    tokio::time::sleep(Duration::from_millis(5) * 4_u32.pow(part.locked_tries)).await;
+                    todo.push(Part { members: part.members, locked_tries: part.locked_tries + 1 });
+                    continue;
+                }
+                Err(Abort::Locked) => self.refuse_run(&mine),
+                Err(Abort::FallBack) => match tokio::time::timeout(self.lock_wait, self.ingest_group(&mine)).await {
+                    Ok(got) => got,
+                    // Waited on a lock: the abandoned writes may still land
+                    // (or not) when it is freed, which the protocol
+                    // without transactions tolerates as it does a crash.
+                    Err(_) => self.refuse_run(&mine),
+                },
+            };
+            for (&i, r) in part.members.iter().zip(got) {
+                if r.is_ok() {
+                    self.locked.clear(&events[i].run_id);
+                }
+                results[i] = Some(r);
+            }
         }
+        results.into_iter().map(|r| r.unwrap_or_else(|| Err(StoreError::internal("event left unprocessed")))).collect()
+    }
+
+    /// The events of one run found locked: refuse it for a while.
+    fn refuse_run(&self, events: &[&NewEvent]) -> Vec<Result<Outcome, StoreError>> {
+        let run_id = events.first().map(|e| e.run_id.as_str()).unwrap_or_default();
+        let wait = self.locked.strike(run_id, Instant::now());
+        tracing::warn!(
+            run = run_id,
+            retry_in_ms = wait.as_millis() as u64,
+            "run locked by another MongoDB transaction; its events get 503"
+        );
+        events.iter().map(|_| Err(refusal(run_id, wait))).collect()
     }
 
     async fn in_transaction(&self, events: &[&NewEvent]) -> Result<Vec<Outcome>, Abort> {
         let mut session = self.client.start_session().await.map_err(abort)?;
         session.start_transaction().write_concern(self.write_concern_opts.clone()).await.map_err(abort)?;
-        match self.transaction_body(&mut session, events).await {
+        // Nothing inside a transaction waits for another's locks (it fails
+        // with `WriteConflict`); bounded all the same, as a stuck body
+        // would hold the coalescing worker.
+        let body = tokio::time::timeout(self.lock_wait, self.transaction_body(&mut session, events)).await.unwrap_or(Err(Abort::Locked));
+        match body {
             Ok((outcomes, written)) => {
                 self.failpoint("mongo:after_run_write");
                 let mut tries = 0;
@@ -82,7 +181,8 @@ impl Core {
                 }
             }
             Err(e) => {
-                let _ = session.abort_transaction().await;
+                // Bounded too: MongoDB expires what is left anyway.
+                let _ = tokio::time::timeout(self.lock_wait, session.abort_transaction()).await;
                 Err(e)
             }
         }
@@ -141,10 +241,23 @@ impl Core {
             }
         }
 
-        // Items are read outside the transaction: the run writes below are
-        // compare-and-set on the versions read in it, and an item newer
+        // The items the events merge into, for all runs in one read (the
+        // planner would otherwise ask for them event by event: a round
+        // trip each). Read outside the transaction: the run writes below
+        // are compare-and-set on the versions read in it, and an item newer
         // than its run's version read here cannot exist (items are written
         // after their run), so what is read is what the transaction sees.
+        let wanted: Vec<(String, Vec<ItemKey>)> = plans
+            .iter()
+            .zip(&runs)
+            .map(|(p, (_, members))| (p.run_id().to_owned(), p.items_needed(&self.layout, members.iter().map(|&i| &events[i].change))))
+            .collect();
+        let asked: Vec<(&str, &[ItemKey])> = wanted.iter().map(|(r, k)| (r.as_str(), k.as_slice())).collect();
+        let mut found = self.load_items(&asked).await.map_err(Abort::Unavailable)?;
+        for (p, (_, keys)) in plans.iter_mut().zip(wanted) {
+            let found = found.remove(p.run_id()).unwrap_or_default();
+            p.provide_items(keys, &found);
+        }
         let now = now_millis();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; events.len()];
         let mut planned: Vec<Run> = Vec::with_capacity(runs.len());
@@ -181,7 +294,7 @@ impl Core {
             .collect::<Result<_, StoreError>>()
             .map_err(Abort::Unavailable)?;
         let flushes: Vec<Flush<'_>> = old.iter().map(Flush::stored).collect();
-        self.flush_in(session, &flushes).await.map_err(abort)?;
+        self.flush_in(session, &flushes, false).await.map_err(abort)?;
         self.events.insert_many(docs).session(&mut *session).await.map_err(abort)?;
         self.failpoint("mongo:after_event_insert");
 
@@ -195,7 +308,7 @@ impl Core {
             .zip(&produced)
             .map(|(r, outbox)| Flush { run_id: r.id(), version: r.version + 1, outbox, cleared: &r.cleared })
             .collect();
-        self.flush_in(session, &flushes).await.map_err(abort)?;
+        self.flush_in(session, &flushes, true).await.map_err(abort)?;
 
         // Every event belongs to a planned run, so each has its outcome.
         let outcomes = outcomes
