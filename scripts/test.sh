@@ -20,6 +20,11 @@ services_start
 # near-default style of its own, as the README quotes it).
 cargo fmt --all --check
 
+# Lints and docs are gates too: clippy's warnings and broken doc links fail
+# the run (the failpoints feature, so its code is linted as well).
+cargo clippy --workspace --all-targets --locked --features herald-server/failpoints -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
 # Two cores: keep the build to one profile and one target dir.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Not `exec`: the trap must stop the services afterwards (and the

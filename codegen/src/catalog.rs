@@ -167,14 +167,14 @@ fn read_catalog(ctx: &mut Ctx, root: &Node) -> Option<Catalog> {
         }),
     };
 
-    if let Some(e) = root.get("naming") {
-        if ctx.string(&e.value, "`naming`").is_some_and(|n| n != NAMING) {
-            ctx.error(
-                e.value.mark,
-                format!("`naming` must be `{NAMING}`"),
-                format!("Herald enforces this one rule: write `naming: \"{NAMING}\"` or remove the line"),
-            );
-        }
+    if let Some(e) = root.get("naming")
+        && ctx.string(&e.value, "`naming`").is_some_and(|n| n != NAMING)
+    {
+        ctx.error(
+            e.value.mark,
+            format!("`naming` must be `{NAMING}`"),
+            format!("Herald enforces this one rule: write `naming: \"{NAMING}\"` or remove the line"),
+        );
     }
 
     let compatibility = root.get("compatibility").and_then(|e| read_compatibility(ctx, &e.value)).unwrap_or_default();
@@ -386,19 +386,19 @@ fn read_envelope(ctx: &mut Ctx, node: &Node) -> EnvelopeOptions {
     if let Some(e) = node.get("required") {
         options.required = read_required(ctx, &e.value);
     }
-    if let Some(e) = node.get("datacontenttype") {
-        if let Some(ct) = ctx.string(&e.value, "`envelope.datacontenttype`") {
-            let essence = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-            let json = essence == "application/json" || essence == "text/json" || (essence.ends_with("+json") && essence.contains('/'));
-            if !json || ct.contains(';') {
-                ctx.error(
-                    e.value.mark,
-                    format!("`envelope.datacontenttype` `{ct}` is not a JSON media type without parameters"),
-                    "event data is JSON: write `datacontenttype: application/json` (or another `+json` type)",
-                );
-            } else {
-                options.datacontenttype = Some(essence);
-            }
+    if let Some(e) = node.get("datacontenttype")
+        && let Some(ct) = ctx.string(&e.value, "`envelope.datacontenttype`")
+    {
+        let essence = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        let json = essence == "application/json" || essence == "text/json" || (essence.ends_with("+json") && essence.contains('/'));
+        if !json || ct.contains(';') {
+            ctx.error(
+                e.value.mark,
+                format!("`envelope.datacontenttype` `{ct}` is not a JSON media type without parameters"),
+                "event data is JSON: write `datacontenttype: application/json` (or another `+json` type)",
+            );
+        } else {
+            options.datacontenttype = Some(essence);
         }
     }
     options

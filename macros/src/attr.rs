@@ -380,11 +380,11 @@ pub(crate) fn rename_rule(rule: &str, field: &str) -> Option<String> {
 pub(crate) fn doc_text(attrs: &[syn::Attribute]) -> String {
     let mut lines = Vec::new();
     for attr in attrs.iter().filter(|a| a.path().is_ident("doc")) {
-        if let syn::Meta::NameValue(nv) = &attr.meta {
-            if let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) = &nv.value {
-                let v = s.value();
-                lines.push(v.strip_prefix(' ').unwrap_or(&v).to_string());
-            }
+        if let syn::Meta::NameValue(nv) = &attr.meta
+            && let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) = &nv.value
+        {
+            let v = s.value();
+            lines.push(v.strip_prefix(' ').unwrap_or(&v).to_string());
         }
     }
     lines.join("\n").trim().to_string()

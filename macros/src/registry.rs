@@ -250,6 +250,12 @@ fn from_module(path: &syn::Path) -> String {
     }
 }
 
+/// One link of the chain: record the event that arrived, go on.
+pub(crate) fn expand_step(input: TokenStream) -> syn::Result<TokenStream> {
+    let state: State = syn::parse2(input)?;
+    state.next()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,10 +270,4 @@ mod tests {
         assert_eq!(p("crate::events::Started"), "crate::events::Started");
         assert_eq!(p("::other::Started"), "::other::Started");
     }
-}
-
-/// One link of the chain: record the event that arrived, go on.
-pub(crate) fn expand_step(input: TokenStream) -> syn::Result<TokenStream> {
-    let state: State = syn::parse2(input)?;
-    state.next()
 }

@@ -317,10 +317,10 @@ fn decode_with<C: EventCatalog>(envelope: &Envelope<'_>, decoded: Option<Result<
         (Some(Data::Binary(bytes)), _) => (info.decode)(bytes),
         (None, _) => Err(DataError::MissingData { type_name: info.type_name.to_string() }),
     }?;
-    if C::ENVELOPE.subject_matches_template {
-        if let (Some(template), Some(subject), Some(data)) = (info.subject, envelope.subject.as_deref(), &envelope.data) {
-            check_subject(template, subject, data.as_bytes())?;
-        }
+    if C::ENVELOPE.subject_matches_template
+        && let (Some(template), Some(subject), Some(data)) = (info.subject, envelope.subject.as_deref(), &envelope.data)
+    {
+        check_subject(template, subject, data.as_bytes())?;
     }
     Ok(event)
 }

@@ -529,10 +529,10 @@ async fn mongodb_stopped_gives_503_then_recovers_without_loss() {
         let deadline = Instant::now() + Duration::from_secs(30);
         let stored = loop {
             let url = s.url(&format!("/api/runs/{run}/events?limit={PAGE}"));
-            if let Ok(r) = s.client.get(&url).send().await {
-                if r.status().as_u16() == 200 {
-                    break r.json::<Value>().await.unwrap()["events"].as_array().unwrap().clone();
-                }
+            if let Ok(r) = s.client.get(&url).send().await
+                && r.status().as_u16() == 200
+            {
+                break r.json::<Value>().await.unwrap()["events"].as_array().unwrap().clone();
             }
             assert!(Instant::now() < deadline, "events not readable within 30 s of MongoDB's restart");
             tokio::time::sleep(Duration::from_millis(100)).await;

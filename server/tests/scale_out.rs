@@ -170,10 +170,10 @@ async fn send_until_acked(client: &reqwest::Client, base: &str, e: &Value) -> Va
             .body(e.to_string())
             .send()
             .await;
-        if let Ok(r) = resp {
-            if r.status().is_success() {
-                return r.json().await.unwrap();
-            }
+        if let Ok(r) = resp
+            && r.status().is_success()
+        {
+            return r.json().await.unwrap();
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -107,7 +107,7 @@ fn batch(bodies: &[Vec<u8>]) -> (usize, usize) {
             continue;
         };
         for result in results {
-            match result.map(|parsed| parsed.event.map(|e| black_box(e))) {
+            match result.map(|parsed| parsed.event.map(black_box)) {
                 Ok(Ok(_)) => ok += 1,
                 _ => err += 1,
             }
@@ -148,7 +148,7 @@ fn batch_two_pass(bodies: &[Vec<u8>]) -> (usize, usize) {
             continue;
         };
         for result in results {
-            match result.map(|envelope| Catalog::decode(&envelope).map(|e| black_box(e))) {
+            match result.map(|envelope| Catalog::decode(&envelope).map(black_box)) {
                 Ok(Ok(_)) => ok += 1,
                 _ => err += 1,
             }

@@ -274,7 +274,7 @@ fn seed_curl_example_decodes() {
 /// top level and the typed accessors see them.
 #[test]
 fn legacy_extensions_object_is_accepted() {
-    assert!(Catalog::ENVELOPE.legacy_extensions_object, "events.yaml turns the legacy object on");
+    const { assert!(Catalog::ENVELOPE.legacy_extensions_object, "events.yaml turns the legacy object on") };
     let (info, data) = examples().swap_remove(0);
     let mut env = full_envelope(info, "evt-legacy", &data);
     env["extensions"] = json!({"seq": 3, "traceparent": TRACEPARENT});

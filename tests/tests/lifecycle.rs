@@ -129,12 +129,12 @@ fn legal_sequences_reach_their_terminal_state() {
 
     assert_eq!(run(&[started.clone(), progress.clone(), success.clone()]), (RunStatus::Completed, vec![]));
     assert_eq!(run(&[started.clone(), failure.clone()]), (RunStatus::Failed, vec![]));
-    assert_eq!(run(&[canceled.clone()]), (RunStatus::Canceled, vec![]), "a queued run can be canceled");
-    assert_eq!(run(&[failed.clone()]), (RunStatus::Failed, vec![]), "a queued run can fail");
-    assert_eq!(run(&[progress.clone()]), (RunStatus::Queued, vec![]), "progress does not move the status");
+    assert_eq!(run(std::slice::from_ref(&canceled)), (RunStatus::Canceled, vec![]), "a queued run can be canceled");
+    assert_eq!(run(std::slice::from_ref(&failed)), (RunStatus::Failed, vec![]), "a queued run can fail");
+    assert_eq!(run(std::slice::from_ref(&progress)), (RunStatus::Queued, vec![]), "progress does not move the status");
 
     // Illegal from here: completing a run that never started.
-    assert_eq!(run(&[success.clone()]), (RunStatus::Queued, vec!["ai.run.completed"]));
+    assert_eq!(run(std::slice::from_ref(&success)), (RunStatus::Queued, vec!["ai.run.completed"]));
     // Terminal states are final: nothing moves a run out of them.
     assert_eq!(
         run(&[started.clone(), success.clone(), canceled.clone(), failed.clone(), started.clone(), failure.clone()]),

@@ -120,7 +120,7 @@ fn batch_bodies_refused_whole_as_before() {
         format!("[{good}] x"),
         format!("[{good},1]"),
         format!("[{good},{}]", good.replace("1.0", "0.3")),
-        format!("{good}"),
+        good.to_string(),
         "[".to_owned(),
         format!("[{good},{good},{good}]"),
     ] {
@@ -236,11 +236,10 @@ proptest! {
         let generator = Generator::new(schema);
         let mut rng = Rng::new(seed);
         let mut data = generator.valid(&mut rng);
-        if mutate {
-            if let Some((_, bad)) = generator.mutate(&data, &mut rng) {
+        if mutate
+            && let Some((_, bad)) = generator.mutate(&data, &mut rng) {
                 data = bad;
             }
-        }
         let data = serde_json::to_string(&data).unwrap();
         let ty = json!(type_name).to_string();
         let ext = if legacy { ("extensions", r#"{"seq":7,"traceparent":"00-ab"}"#) } else { ("seq", "7") };

@@ -121,10 +121,10 @@ pub(super) fn read(ctx: &mut Ctx, entry: &Entry) -> Option<EventType> {
             Some(items) => items.iter().filter_map(|n| ctx.json(n).map(|j| (n, j))).collect(),
         },
     };
-    if let Some(schema) = &schema {
-        if ctx.count() == before {
-            lint::examples(ctx, name, schema, &examples);
-        }
+    if let Some(schema) = &schema
+        && ctx.count() == before
+    {
+        lint::examples(ctx, name, schema, &examples);
     }
 
     if ctx.count() != before {

@@ -145,18 +145,18 @@ impl VisitMut for Rewriter {
     /// lists (`#[derive(::serde::Deserialize)]`) and paths hidden in
     /// strings (`#[serde(skip_serializing_if = "::serde_json::Map::is_empty")]`).
     fn visit_attribute_mut(&mut self, attr: &mut syn::Attribute) {
-        if attr.path().is_ident("serde") || attr.path().is_ident("derive") {
-            if let syn::Meta::List(list) = &mut attr.meta {
-                let herald = &self.herald_text;
-                let mut text = list.tokens.to_string();
-                for krate in PRIVATE_CRATES {
-                    text = text
-                        .replace(&format!("\"::{krate}::"), &format!("\"{herald}::__private::{krate}::"))
-                        .replace(&format!(":: {krate} ::"), &format!("{herald}::__private::{krate}::"));
-                }
-                if let Ok(tokens) = text.parse() {
-                    list.tokens = tokens;
-                }
+        if (attr.path().is_ident("serde") || attr.path().is_ident("derive"))
+            && let syn::Meta::List(list) = &mut attr.meta
+        {
+            let herald = &self.herald_text;
+            let mut text = list.tokens.to_string();
+            for krate in PRIVATE_CRATES {
+                text = text
+                    .replace(&format!("\"::{krate}::"), &format!("\"{herald}::__private::{krate}::"))
+                    .replace(&format!(":: {krate} ::"), &format!("{herald}::__private::{krate}::"));
+            }
+            if let Ok(tokens) = text.parse() {
+                list.tokens = tokens;
             }
         }
         visit_mut::visit_attribute_mut(self, attr);

@@ -237,12 +237,12 @@ impl<'a> Walker<'a> {
         let mut out = TokenStream::new();
         let c = quote!(#herald::__private::checks);
         // typify types `const` as a plain JSON value: check it here.
-        if let Some(constant) = schema.get("const") {
-            if !matches!(details, TypeDetails::Enum(_)) {
-                let text = constant.to_string();
-                let r = v.by_ref();
-                out.extend(quote! { #c::constant(__p, __e, #r, #text); });
-            }
+        if let Some(constant) = schema.get("const")
+            && !matches!(details, TypeDetails::Enum(_))
+        {
+            let text = constant.to_string();
+            let r = v.by_ref();
+            out.extend(quote! { #c::constant(__p, __e, #r, #text); });
         }
         match details {
             TypeDetails::Newtype(n) => {
@@ -381,10 +381,10 @@ impl<'a> Walker<'a> {
                 out.extend(quote! { #c::pattern(__p, __e, #s, &#name, #src); });
             }
         }
-        if let Some(format) = schema.get("format").and_then(Value::as_str) {
-            if !format_enforced_by_type(schema) {
-                out.extend(quote! { #c::format(__p, __e, #s, #format); });
-            }
+        if let Some(format) = schema.get("format").and_then(Value::as_str)
+            && !format_enforced_by_type(schema)
+        {
+            out.extend(quote! { #c::format(__p, __e, #s, #format); });
         }
         out
     }

@@ -27,10 +27,10 @@ pub struct MergeError {
 /// the others'.
 pub fn merge(mut base: Catalog, structs: Vec<StructEntry>) -> Result<Catalog, Vec<MergeError>> {
     let mut errors = Vec::new();
-    if base.prefix.is_empty() {
-        if let Some(first) = structs.first() {
-            base.prefix = first.event.type_name.split('.').next().unwrap_or_default().to_string();
-        }
+    if base.prefix.is_empty()
+        && let Some(first) = structs.first()
+    {
+        base.prefix = first.event.type_name.split('.').next().unwrap_or_default().to_string();
     }
     for (i, entry) in structs.into_iter().enumerate() {
         let mut event = entry.event;

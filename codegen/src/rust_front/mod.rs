@@ -5,7 +5,7 @@
 //! from the field types, serde's renames and defaults, Herald's constraint
 //! attributes and doc comments), emits the struct's `EventData` and
 //! `Validate` impls through the shared emitters, and combines struct events
-//! with a YAML catalog into one [`Catalog`] for [`crate::emit::emit_catalog`].
+//! with a YAML catalog into one [`Catalog`](crate::ir::Catalog) for [`crate::emit::emit_catalog`].
 //! No code is generated here that the YAML path does not also generate.
 
 mod merge;

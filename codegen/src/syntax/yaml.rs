@@ -214,10 +214,10 @@ impl Builder {
     }
 
     fn scalar(&mut self, text: String, style: TScalarStyle, tag: Option<Tag>, mark: Mark) {
-        if let Some(tag) = &tag {
-            if core_tag(tag).is_none() {
-                self.problem(mark, ProblemKind::Tag(format!("{}{}", tag.handle, tag.suffix)));
-            }
+        if let Some(tag) = &tag
+            && core_tag(tag).is_none()
+        {
+            self.problem(mark, ProblemKind::Tag(format!("{}{}", tag.handle, tag.suffix)));
         }
         let value = resolve(text.clone(), style, tag.as_ref().and_then(core_tag));
         if let Some(Frame::Map { key: key @ KeySlot::Expecting, .. }) = self.stack.last_mut() {

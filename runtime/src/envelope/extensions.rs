@@ -123,7 +123,7 @@ const EMPTY: Entry<'static> = (Cow::Borrowed(""), ExtensionValue::Boolean(false)
 /// Extension attributes, kept sorted by name so lookups are a binary search
 /// and serialisation is deterministic.
 ///
-/// Up to [`INLINE`] entries live in the struct itself, so parsing an event
+/// Up to `INLINE` (4) entries live in the struct itself, so parsing an event
 /// allocates nothing for them; more move to the heap, all together. (A
 /// plain array rather than a small-vector type keeps `Envelope<'a>`
 /// covariant in `'a`.)

@@ -111,10 +111,10 @@ impl EnvelopeOptions {
                 return Err(EnvelopeError::RequiredByCatalog { attribute });
             }
         }
-        if let (Some(pinned), Some(found)) = (self.datacontenttype, env.datacontenttype.as_deref()) {
-            if !media::same_essence(found, pinned) {
-                return Err(EnvelopeError::UnexpectedDatacontenttype { found: excerpt(found), expected: pinned });
-            }
+        if let (Some(pinned), Some(found)) = (self.datacontenttype, env.datacontenttype.as_deref())
+            && !media::same_essence(found, pinned)
+        {
+            return Err(EnvelopeError::UnexpectedDatacontenttype { found: excerpt(found), expected: pinned });
         }
         Ok(())
     }
@@ -517,23 +517,23 @@ pub(crate) fn build<'a>(members: Members<'a>, opts: EnvelopeOptions) -> Result<E
             (Name::Subject, _) => env.subject = attribute_string("subject", member)?,
             (Name::Dataschema, _) => {
                 env.dataschema = attribute_string("dataschema", member)?;
-                if let Some(uri) = &env.dataschema {
-                    if !crate::formats::is_uri(uri) {
-                        return Err(EnvelopeError::InvalidDataschema { value: excerpt(uri) });
-                    }
+                if let Some(uri) = &env.dataschema
+                    && !crate::formats::is_uri(uri)
+                {
+                    return Err(EnvelopeError::InvalidDataschema { value: excerpt(uri) });
                 }
             }
             (Name::Time, _) => {
                 env.time = attribute_string("time", member)?.map(Timestamp::parse).transpose()?;
             }
             (Name::Data, Origin::Json) => {
-                if let Member::Raw(raw) = member {
-                    if raw.get() != "null" {
-                        if data_base64_present {
-                            return Err(EnvelopeError::DataAndDataBase64);
-                        }
-                        env.data = Some(Data::Json(raw));
+                if let Member::Raw(raw) = member
+                    && raw.get() != "null"
+                {
+                    if data_base64_present {
+                        return Err(EnvelopeError::DataAndDataBase64);
                     }
+                    env.data = Some(Data::Json(raw));
                 }
             }
             (Name::DataBase64, Origin::Json) => {

@@ -455,7 +455,7 @@ impl<'a, H: DataHook> ObjectRead<'a, H> {
         let offset = |s: &str| s.as_ptr() as usize - whole.as_ptr() as usize;
         // The visitor decodes `data` only after a borrowed key.
         let key: &'a str = match &self.members[i].name {
-            Cow::Borrowed(key) => *key,
+            Cow::Borrowed(key) => key,
             Cow::Owned(_) => return None,
         };
         let mut start = offset(key) + key.len() + 1;

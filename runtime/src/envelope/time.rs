@@ -52,7 +52,7 @@ fn four_digits(b: &[u8]) -> Option<u16> {
 }
 
 fn is_leap_year(year: u16) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 /// Parse `full-date`: exactly `YYYY-MM-DD`, a real calendar day.

@@ -7,7 +7,7 @@
 //!   configured hash ([`keys`]).
 //! - **Requests** carry `Authorization: Bearer <key>`, or HTTP Basic
 //!   credentials with the key as the password (any user name), which is
-//!   what a browser can send by itself ([`presented_key`]). [`require`], a
+//!   what a browser can send by itself (`presented_key`). [`require`], a
 //!   middleware, answers 401 (no or unknown key, with
 //!   `WWW-Authenticate: Bearer`, and on the routes a browser opens — the
 //!   pages and the event streams they follow — a `Basic` challenge too, so

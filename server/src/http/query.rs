@@ -144,11 +144,11 @@ pub async fn run<S: Store>(State(app): State<Arc<App<S>>>, Path(run_id): Path<St
 pub async fn runs<S: Store>(State(app): State<Arc<App<S>>>, params: Result<Query<RunsParams>, QueryRejection>) -> Response {
     let result = async {
         let p = query(params)?;
-        if let Some(status) = &p.status {
-            if status.parse::<crate::events::RunStatus>().is_err() {
-                let all: Vec<&str> = crate::events::RunStatus::ALL.iter().map(|s| s.as_str()).collect();
-                return Err(Problem::bad_query(format!("unknown status `{status}`; use one of {}", all.join(", "))));
-            }
+        if let Some(status) = &p.status
+            && status.parse::<crate::events::RunStatus>().is_err()
+        {
+            let all: Vec<&str> = crate::events::RunStatus::ALL.iter().map(|s| s.as_str()).collect();
+            return Err(Problem::bad_query(format!("unknown status `{status}`; use one of {}", all.join(", "))));
         }
         let q = RunQuery { status: p.status, limit: limit(p.limit)?, cursor: p.cursor };
         app.store.reads().runs(q).await.map_err(|e| Problem::store(&e))

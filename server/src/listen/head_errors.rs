@@ -8,7 +8,7 @@
 //! for a body), so a client that parses problem documents gets nothing to
 //! parse.
 //!
-//! [`ProblemHeads`] sits between hyper and the connection and recognises
+//! `ProblemHeads` sits between hyper and the connection and recognises
 //! those answers as hyper writes them: no request is being served on the
 //! connection (every request our service answers is marked busy until its
 //! response is handed over), the bytes start a response head with an error
@@ -20,7 +20,7 @@
 //! route [`CONNECTION_ROUTE`]. hyper closes the connection after such an
 //! answer; the replacement says `connection: close` too, and the close
 //! lingers: what the client still sends is read and dropped for up to
-//! [`LINGER`], since closing a socket with unread input sends a reset,
+//! `LINGER` (one second), since closing a socket with unread input sends a reset,
 //! which can make the client lose the answer before reading it (a head
 //! over the limit is exactly a request not read to its end).
 

@@ -21,7 +21,7 @@
 //! here) its timer starts when a kept-alive connection goes idle and runs until the
 //! next request's headers are complete, so it bounds idle time *plus*
 //! header time with one number and cannot keep a connection idle longer
-//! than a slow header is tolerated. [`Deadlines`] tracks the phases itself;
+//! than a slow header is tolerated. `Deadlines` tracks the phases itself;
 //! hyper's timer stays on, set to the sum of both, as a backstop only.
 
 use std::convert::Infallible;

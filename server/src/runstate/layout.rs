@@ -95,13 +95,10 @@ impl Layout {
     pub fn split(&self, mut doc: serde_json::Map<String, Value>) -> (serde_json::Map<String, Value>, Vec<(ItemKey, Value)>) {
         let mut items = Vec::new();
         for collection in &self.collections {
-            match doc.remove(collection) {
-                Some(Value::Object(map)) => {
-                    items.extend(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (ItemKey::new(collection, k), v)));
-                }
-                // Not an object: nothing keyed to keep; a scalar here was
-                // never something a reader could page through.
-                Some(_) | None => {}
+            // Not an object: nothing keyed to keep; a scalar here was
+            // never something a reader could page through.
+            if let Some(Value::Object(map)) = doc.remove(collection) {
+                items.extend(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (ItemKey::new(collection, k), v)));
             }
         }
         (doc, items)

@@ -362,7 +362,7 @@ impl<K: Copy + Eq + Hash + Ord> RunState<K> {
                 self.parked.push_back(p);
             }
         }
-        self.parked.make_contiguous().sort_by(|a, b| (a.seq, a.key).cmp(&(b.seq, b.key)));
+        self.parked.make_contiguous().sort_by_key(|a| (a.seq, a.key));
         self.parked_known = true;
         self.head.parked_events = i64::try_from(self.parked.len()).unwrap_or(i64::MAX);
     }
@@ -391,7 +391,7 @@ impl<K: Copy + Eq + Hash + Ord> RunState<K> {
         for set in &change.sets {
             match layout.target(&set.path) {
                 Target::Collection(c) => emptied.push(c),
-                Target::Item { collection, key, path } if path.is_empty() => replaced.push((collection, key)),
+                Target::Item { collection, key, path: [] } => replaced.push((collection, key)),
                 Target::Item { collection, key, .. } => {
                     let known = replaced.contains(&(collection, key))
                         || emptied.contains(&collection)

@@ -143,8 +143,11 @@ impl Env {
     /// [`Env::start`] with extra environment variables.
     pub fn start_with_env(&self, extra: &[&str], envs: &[(&str, &str)]) -> Server {
         if envs.iter().any(|(k, _)| *k == "HERALD_FAILPOINT") {
+            // Constant per build, on purpose: only tests that inject a
+            // crash need the feature, and they say how to get it.
+            let failpoints = cfg!(feature = "failpoints");
             assert!(
-                cfg!(feature = "failpoints"),
+                failpoints,
                 "this test injects a crash (HERALD_FAILPOINT), which only a build with the `failpoints` feature obeys: \
                  run `bash scripts/test.sh`, or `cargo test -p herald-server --features failpoints`"
             );

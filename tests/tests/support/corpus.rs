@@ -120,7 +120,7 @@ pub fn build(n: usize) -> Corpus {
     let schemas: Vec<Value> = Catalog::TYPES.iter().map(|i| serde_json::from_str(i.schema).expect("schema is JSON")).collect();
     let examples: Vec<&[Value]> =
         Catalog::TYPES.iter().map(|i| ir.event(i.type_name).expect("type in catalog").examples.as_slice()).collect();
-    assert!(Catalog::ENVELOPE.legacy_extensions_object, "the corpus sends the legacy `extensions` object");
+    const { assert!(Catalog::ENVELOPE.legacy_extensions_object, "the corpus sends the legacy `extensions` object") };
 
     let mut rng = Rng::new(SEED);
     let mut events = Vec::with_capacity(n);
@@ -199,12 +199,12 @@ pub fn build(n: usize) -> Corpus {
                     ];
                     let mut mutated = false;
                     for _ in 0..50 {
-                        if let Some((kind, bad)) = generator.mutate(&data, &mut rng) {
-                            if wanted.contains(&kind) {
-                                data = bad;
-                                mutated = true;
-                                break;
-                            }
+                        if let Some((kind, bad)) = generator.mutate(&data, &mut rng)
+                            && wanted.contains(&kind)
+                        {
+                            data = bad;
+                            mutated = true;
+                            break;
                         }
                     }
                     if !mutated {

@@ -240,17 +240,17 @@ impl<'s> Generator<'s> {
         if let Some(c) = schema.get("const") {
             return c.clone();
         }
-        if let Some(Value::Array(options)) = schema.get("enum") {
-            if !options.is_empty() {
-                return rng.pick(options).clone();
-            }
+        if let Some(Value::Array(options)) = schema.get("enum")
+            && !options.is_empty()
+        {
+            return rng.pick(options).clone();
         }
         for key in ["anyOf", "oneOf"] {
-            if let Some(Value::Array(branches)) = schema.get(key) {
-                if !branches.is_empty() {
-                    let i = if key == "oneOf" { 0 } else { rng.below(branches.len() as u64) as usize };
-                    return self.value(&branches[i], rng, depth + 1);
-                }
+            if let Some(Value::Array(branches)) = schema.get(key)
+                && !branches.is_empty()
+            {
+                let i = if key == "oneOf" { 0 } else { rng.below(branches.len() as u64) as usize };
+                return self.value(&branches[i], rng, depth + 1);
             }
         }
         let types = allowed_types(schema);
@@ -772,11 +772,11 @@ impl<'s> Generator<'s> {
                 }
             }
             Mutation::DuplicateItem => {
-                if let Value::Array(items) = target {
-                    if let Some(first) = items.first().cloned() {
-                        let at = rng.below(items.len() as u64 + 1) as usize;
-                        items.insert(at, first);
-                    }
+                if let Value::Array(items) = target
+                    && let Some(first) = items.first().cloned()
+                {
+                    let at = rng.below(items.len() as u64 + 1) as usize;
+                    items.insert(at, first);
                 }
             }
         }

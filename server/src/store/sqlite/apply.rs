@@ -210,6 +210,14 @@ pub(super) fn release_gaps(tx: &Connection, runs: &mut Runs<'_>, cutoff: i64, no
     Ok(applied)
 }
 
+/// An event of the log as replay reads it: `pk, source, id, run_id, seq,
+/// received_at, change`.
+type LoggedEvent = (i64, String, String, String, Option<i64>, i64, Option<String>);
+
+/// A stored run row: `status, last_event_seq, applied_events,
+/// parked_events, updated_at, doc, through_pk`.
+type RunRow = (String, Option<i64>, i64, i64, i64, String, i64);
+
 /// Bring run state in line with the event log, on open or after a commit
 /// failed: replay every event past the materialized watermark through the
 /// planner, in the order it was stored, write the result, and return the
@@ -221,7 +229,7 @@ pub(super) fn recover(conn: &mut Connection, layout: &Layout, initial_status: &s
     let through: i64 = tx.query_row("SELECT through_pk FROM run_materialized WHERE id = 0", [], |r| r.get(0))?;
     // Bounded: a watermark is written at least every MATERIALIZE_EVERY
     // and whenever the runs held reach their bounds.
-    let events: Vec<(i64, String, String, String, Option<i64>, i64, Option<String>)> = tx
+    let events: Vec<LoggedEvent> = tx
         .prepare("SELECT pk, source, id, run_id, seq, received_at, change FROM events WHERE pk > ?1 ORDER BY pk")?
         .query_map([through], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?
         .collect::<rusqlite::Result<_>>()?;
@@ -300,7 +308,7 @@ fn load_item(tx: &Connection, run_id: &str, item: &ItemKey) -> rusqlite::Result<
 }
 
 fn load_run(tx: &Connection, run_id: &str, initial_status: &str) -> rusqlite::Result<Run> {
-    let row: Option<(String, Option<i64>, i64, i64, i64, String, i64)> = tx
+    let row: Option<RunRow> = tx
         .prepare_cached(
             "SELECT status, last_event_seq, applied_events, parked_events, updated_at, doc, through_pk FROM runs WHERE run_id = ?1",
         )?

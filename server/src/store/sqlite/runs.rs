@@ -261,7 +261,7 @@ impl RunCache {
                 let mut n = 0_u32;
                 self.runs.retain(|_, r| {
                     n += 1;
-                    r.dirty.is_some() || n % 2 == 0
+                    r.dirty.is_some() || n.is_multiple_of(2)
                 });
             }
             self.dirty_runs += usize::from(run.dirty.is_some());
