@@ -284,17 +284,33 @@ fn push_key(out: &mut String, name: &str) {
 /// fail, unlike `serde_json::to_writer`.
 fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c < ' ' => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
+    // Copy runs of bytes that need no escape whole: attribute values are
+    // almost always plain ASCII, and pushing them char by char was 8% of
+    // the server's request threads under batch load (perf). Every byte
+    // that needs an escape is ASCII, so the run boundaries are char
+    // boundaries.
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            b if b < b' ' => {
+                out.push_str(&s[start..i]);
+                out.push_str(&format!("\\u{:04x}", b));
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        out.push_str(escape);
+        start = i + 1;
     }
+    out.push_str(&s[start..]);
     out.push('"');
 }
 
@@ -947,6 +963,19 @@ mod tests {
         let e = ok(escaped);
         assert!(matches!(e.subject, Some(Cow::Owned(ref s)) if s == "a/b"));
         assert!(matches!(e.id, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for s in ["", "plain", "a\"b\\c", "\u{1}\u{1f}\n\r\t\u{8}\u{c}x", "é\"ü\u{2028}\u{10ffff}", "\"", "end\\"] {
+            let mut out = String::new();
+            push_json_str(&mut out, s);
+            let back: String = serde_json::from_str(&out).unwrap();
+            assert_eq!(back, s, "{out}");
+            // serde_json writes \b and \f for those two; both are JSON.
+            let ours = out.replace("\\u0008", "\\b").replace("\\u000c", "\\f");
+            assert_eq!(ours, serde_json::to_string(s).unwrap());
+        }
     }
 
     #[test]

@@ -30,6 +30,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use siphasher::sip::SipHasher13;
 
 use super::deferred::{CATCH_UP_CHUNK, Deferred, Kind, Pass};
+use super::id_filter::{self, IdFilter};
 
 /// Shards of the hash space. With [`PASS_EVERY`], at most about
 /// 64 × 1024 = 65k identities wait in memory (≈ 4 MB with the lookup map),
@@ -133,6 +134,9 @@ pub(super) struct DedupIndex {
     collided: Vec<IdKey>,
     /// The open transaction's entries, in the order it stored them.
     fresh: Vec<IdKey>,
+    /// Every hash in `event_ids` or claimed since open: a hash it has
+    /// never seen is not stored, with no seek in `event_ids`.
+    filter: IdFilter,
 }
 
 impl DedupIndex {
@@ -146,7 +150,14 @@ impl DedupIndex {
     fn open_in_chunks(conn: &mut Connection, chunk: i64) -> rusqlite::Result<Self> {
         let sip = hash_key(conn)?;
         let deferred = Deferred::open_in_chunks(conn, IdKeys { sip }, chunk)?;
-        Ok(DedupIndex { deferred, waiting: HashMap::default(), collided: Vec::new(), fresh: Vec::new() })
+        // After the catch-up above, every stored identity is in the table.
+        let mut filter = IdFilter::new(id_filter::MAX_BYTES);
+        let mut hashes = conn.prepare("SELECT hash FROM event_ids")?;
+        for hash in hashes.query_map([], |r| r.get::<_, i64>(0))? {
+            filter.insert(hash?);
+        }
+        drop(hashes);
+        Ok(DedupIndex { deferred, waiting: HashMap::default(), collided: Vec::new(), fresh: Vec::new(), filter })
     }
 
     /// The run of the stored event with the identity `(source, id)`, whose
@@ -161,6 +172,9 @@ impl DedupIndex {
             if let Some(run_id) = check(pk)? {
                 return Ok(Some(run_id));
             }
+        }
+        if !self.filter.may_contain(hash) {
+            return Ok(None);
         }
         let mut indexed = tx.prepare_cached("SELECT pk FROM event_ids WHERE hash = ?1")?;
         let pks = indexed.query_map([hash], |r| r.get::<_, i64>(0))?;
@@ -183,6 +197,7 @@ impl DedupIndex {
     pub(super) fn claim(&mut self, hash: i64, pk: i64) {
         let key = IdKey { hash, pk };
         self.fresh.push(key);
+        self.filter.insert(hash);
         if let Some(&other) = self.waiting.get(&hash) {
             debug_assert_ne!(other, pk);
             self.collided.push(key);
@@ -363,6 +378,8 @@ mod tests {
         let hash_a = index.hash("/src", "a");
         index.claim(hash_a, b);
         tx.execute("INSERT INTO event_ids (hash, pk) VALUES (?1, ?2)", params![index.hash("/src", "c"), b]).unwrap();
+        // Rows reach event_ids only through claims, which the filter sees.
+        index.filter.insert(index.hash("/src", "c"));
         assert_eq!(find(&index, &tx, "/src", "a"), Some("r".to_owned()));
         assert_eq!(find(&index, &tx, "/src", "c"), None, "a row under c's hash that is not c");
         tx.commit().unwrap();
@@ -395,6 +412,32 @@ mod tests {
         assert_eq!(index.waiting(), 0);
         assert_eq!(indexed(&conn) as usize, ids.len(), "every identity indexed once");
         assert_eq!(commit(&mut conn, &mut index, &ids, 300), 0, "all still duplicates after the restart");
+    }
+
+    #[test]
+    fn a_new_identity_is_answered_from_memory_without_reading_the_table() {
+        let (_dir, mut conn) = store();
+        let mut index = DedupIndex::open(&mut conn).unwrap();
+        let ids: Vec<String> = (0..2 * PASS_EVERY as u64).map(uuid).collect();
+        commit(&mut conn, &mut index, &ids, 500);
+        let tx = conn.transaction().unwrap();
+        let passes = index.write_passes(&tx, true).unwrap();
+        tx.commit().unwrap();
+        index.committed(passes);
+        // With the table gone, any lookup that reads it fails.
+        conn.execute_batch("ALTER TABLE event_ids RENAME TO event_ids_gone").unwrap();
+        let tx = conn.transaction().unwrap();
+        let never: Vec<String> = (10_000_000..10_000_000 + 10_000).map(uuid).collect();
+        let mut read_table = 0;
+        for id in &never {
+            match index.find(&tx, index.hash("/src", id), "/src", id) {
+                Ok(found) => assert_eq!(found, None),
+                Err(_) => read_table += 1,
+            }
+        }
+        // The filter's false positives still read the table: a few percent.
+        assert!(read_table < never.len() / 20, "{read_table} of {} new ids read event_ids", never.len());
+        assert!(index.find(&tx, index.hash("/src", &ids[0]), "/src", &ids[0]).is_err(), "a stored identity is looked up");
     }
 
     #[test]

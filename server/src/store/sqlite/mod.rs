@@ -24,6 +24,7 @@ mod checkpoint;
 mod dedup_index;
 mod deferred;
 mod health;
+mod id_filter;
 mod run_index;
 mod runs;
 mod schema;
