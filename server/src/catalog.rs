@@ -178,7 +178,82 @@ impl Default for Site {
     }
 }
 
+/// Check what the handler set says about its catalog against the
+/// catalog: its [`Handlers::SEQUENCE`] extension must be one the catalog
+/// declares as an integer (else every event would be applied unordered,
+/// silently), and its lifecycle must start in one of its statuses.
+pub fn check<H: Handlers>() -> Result<(), String> {
+    if let Some(name) = H::SEQUENCE {
+        // The catalog's own extension check refuses a non-integer value of
+        // an extension it declares as an integer, and nothing else.
+        let probe = format!(r#"{{"specversion":"1.0","id":"probe","source":"probe","type":"probe","{name}":"not a number"}}"#);
+        let declared = match Envelope::parse(probe.as_bytes(), herald::EnvelopeOptions::default()) {
+            Ok(envelope) => H::Catalog::check_extensions(&envelope).is_err(),
+            Err(_) => false,
+        };
+        if !declared {
+            return Err(format!(
+                "the handler set orders events by the extension `{name}`, but the catalog does not declare it as an integer; \
+                 declare it under `extensions:` (`{name}: {{type: integer, format: int64}}`) or set `SEQUENCE` to `None`"
+            ));
+        }
+    }
+    let lifecycle = H::lifecycle();
+    if !lifecycle.knows(lifecycle.initial) {
+        return Err(format!(
+            "the lifecycle starts in `{}`, which is not one of its statuses ({})",
+            lifecycle.initial,
+            lifecycle.statuses.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 /// The `seq` of `envelope` under the handler set's sequence extension.
 pub(crate) fn sequence_of<H: Handlers>(envelope: &Envelope<'_>) -> Option<i64> {
     H::SEQUENCE.and_then(|name| envelope.extension(name)).and_then(|v| v.as_i64())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::future::Future;
+
+    use super::*;
+    use crate::events::{Catalog, Event};
+    use crate::orchestrator::Orchestrator;
+
+    /// The orchestrator's handlers, but ordered by an extension the
+    /// catalog does not declare.
+    struct Misnamed;
+
+    impl Handlers for Misnamed {
+        type Catalog = Catalog;
+        type Error = Infallible;
+        const SEQUENCE: Option<&'static str> = Some("sequence");
+
+        fn handle(&self, ctx: &EventContext<'_>, event: Event) -> impl Future<Output = Result<RunChange, Infallible>> + Send {
+            Orchestrator.handle(ctx, event)
+        }
+        fn transition(event: &Event) -> Option<Transition> {
+            Orchestrator::transition(event)
+        }
+        fn lifecycle() -> Lifecycle {
+            Lifecycle::none()
+        }
+    }
+
+    #[test]
+    fn the_sequence_extension_must_be_an_integer_the_catalog_declares() {
+        assert_eq!(check::<Orchestrator>(), Ok(()));
+        let e = check::<Misnamed>().unwrap_err();
+        assert!(e.contains("extension `sequence`") && e.contains("does not declare it"), "{e}");
+    }
+
+    #[test]
+    fn the_orchestrator_lifecycle_comes_from_the_catalog() {
+        let l = Orchestrator::lifecycle();
+        assert_eq!((l.initial, l.statuses.as_slice()), ("queued", &["queued", "running", "completed", "failed", "canceled"][..]));
+        assert_eq!(Orchestrator::rules().initial_status, "queued");
+    }
 }

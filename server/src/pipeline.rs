@@ -65,3 +65,57 @@ fn stored_form(envelope: &Envelope<'_>, name: Option<&'static str>, seq: Option<
         _ => envelope.to_json(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use herald::EventCatalog;
+
+    use super::*;
+    use crate::catalog::Lifecycle;
+    use crate::change::{RunChange, Transition};
+    use crate::events::{Catalog, Event};
+    use crate::orchestrator::Orchestrator;
+
+    /// Refuses every event.
+    struct Refusing;
+
+    impl Handlers for Refusing {
+        type Catalog = Catalog;
+        type Error = String;
+        const SEQUENCE: Option<&'static str> = Some("seq");
+
+        async fn handle(&self, _: &EventContext<'_>, _: Event) -> Result<RunChange, String> {
+            Err("orders from `/test` are closed".to_owned())
+        }
+        fn transition(event: &Event) -> Option<Transition> {
+            Orchestrator::transition(event)
+        }
+        fn lifecycle() -> Lifecycle {
+            Orchestrator::lifecycle()
+        }
+    }
+
+    const EVENT: &[u8] = br#"{"specversion":"1.0","id":"e1","source":"/test","type":"ai.run.started","subject":"run/d4a4b7db-8a88-45c1-84bf-a633dab24a25","time":"2024-01-01T00:00:00Z","datacontenttype":"application/json","seq":"7","data":{"run_id":"d4a4b7db-8a88-45c1-84bf-a633dab24a25"}}"#;
+
+    fn prepared<H: Handlers<Catalog = Catalog>>(handlers: &H) -> Result<NewEvent, Refusal> {
+        let parsed = Catalog::parse_event(EVENT).expect("a valid envelope");
+        let run = prepare(handlers, &parsed.envelope, parsed.event);
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(run)
+    }
+
+    #[test]
+    fn the_handler_sets_the_change_and_the_catalog_the_transition_and_seq() {
+        let ev = prepared(&Orchestrator).unwrap();
+        assert_eq!((ev.run_id.as_str(), ev.seq), ("d4a4b7db-8a88-45c1-84bf-a633dab24a25", Some(7)));
+        assert_eq!(ev.change.transition, Some(Transition::new(["queued"], "running")));
+        assert!(ev.envelope.contains(r#""seq":7"#), "stored as the integer the catalog declares: {}", ev.envelope);
+    }
+
+    #[test]
+    fn a_handler_error_refuses_the_event_with_its_text() {
+        match prepared(&Refusing) {
+            Err(Refusal::Handler(text)) => assert_eq!(text, "orders from `/test` are closed"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

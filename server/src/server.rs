@@ -23,6 +23,9 @@ pub enum StartError {
     /// The flags or `HERALD_*` variables do not parse.
     #[error("{0}")]
     Config(String),
+    /// The handler set does not match its catalog ([`crate::catalog::check`]).
+    #[error("{0}")]
+    Catalog(String),
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] store::StoreError),
@@ -92,6 +95,7 @@ impl<H: Handlers> Server<H, NoStore> {
     /// print the address, and serve until SIGTERM or Ctrl-C; then finish
     /// in-flight requests, commit what is queued and close the store.
     pub async fn run(self) -> Result<(), StartError> {
+        crate::catalog::check::<H>().map_err(StartError::Catalog)?;
         let config = resolve(self.config)?;
         // Before the store is opened: a refused exposure, a broken keys file
         // or a bad certificate should cost nothing.
@@ -143,9 +147,11 @@ impl<H: Handlers, S: Store> Server<H, Arc<S>> {
 
     /// [`Server::serve`] until `shutdown` completes instead of a signal.
     ///
-    /// API keys and TLS are loaded from the configuration first; if they
-    /// cannot be, nothing is served (never an open server by mistake).
+    /// The handler set is checked against its catalog, and API keys and
+    /// TLS are loaded from the configuration first; if any of that fails,
+    /// nothing is served (never an open server by mistake).
     pub async fn serve_until(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+        crate::catalog::check::<H>().map_err(StartError::Catalog)?;
         let config = resolve(self.config)?;
         let security = Security::from_config(&config)?;
         serve_guarded(listener, self.handlers, self.store, &config, security, shutdown).await;
