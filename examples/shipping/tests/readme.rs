@@ -7,5 +7,8 @@ fn the_readme_shows_main_rs_verbatim() {
     let start = readme.find("## Serve your own catalog").expect("the README has the section");
     let rest = &readme[start..];
     let section = &rest[..rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3)];
-    assert!(section.contains(include_str!("../src/main.rs")), "the README's \"Serve your own catalog\" must show src/main.rs exactly as it is");
+    assert!(
+        section.contains(include_str!("../src/main.rs")),
+        "the README's \"Serve your own catalog\" must show src/main.rs exactly as it is"
+    );
 }
