@@ -13,7 +13,8 @@ use serde_json::{Map, Value};
 /// What one event does to its run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunChange {
-    /// The run the event belongs to (the event type's stream key, `run_id`).
+    /// The run the event belongs to: the value of the event type's
+    /// `stream_key` field (`run_id` in the orchestrator's catalog).
     pub run_id: String,
     /// A status move this event requests, checked against the run's
     /// current status when applied.
@@ -31,6 +32,15 @@ pub struct Transition {
     pub from: Vec<String>,
     /// The status the run moves to.
     pub to: String,
+}
+
+impl Transition {
+    /// A move to `to` from any of `from`: what a generated
+    /// `RunTransition` says, as strings
+    /// (`Transition::new(t.from.iter().map(|s| s.as_str()), t.to.as_str())`).
+    pub fn new<'a>(from: impl IntoIterator<Item = &'a str>, to: &str) -> Self {
+        Transition { from: from.into_iter().map(str::to_owned).collect(), to: to.to_owned() }
+    }
 }
 
 /// Write `value` at `path` in the run document, creating objects on the

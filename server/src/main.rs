@@ -1,7 +1,11 @@
-//! `herald-server`: see `herald-server --help`.
+//! `herald-server`: see `herald-server --help`. The server library serving
+//! the workspace's `events.yaml` with the orchestrator's handlers.
 
 use clap::Parser;
+use herald_server::Server;
 use herald_server::config::{Command, Config};
+use herald_server::events::Catalog;
+use herald_server::orchestrator::Orchestrator;
 
 fn main() -> std::process::ExitCode {
     fix_mmap_threshold();
@@ -56,7 +60,7 @@ async fn serve() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let code = match herald_server::run(config).await {
+    let code = match Server::new(Catalog, Orchestrator).config(config).run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("herald-server: {e}");

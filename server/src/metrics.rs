@@ -24,11 +24,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
-use herald::EventCatalog;
 use metrics::{Counter, Gauge, Histogram, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
-use crate::events::Catalog;
 use crate::store::Outcome;
 
 /// Requests answered, by route and status.
@@ -129,7 +127,9 @@ const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
-    /// Per catalog type (in [`EventCatalog::TYPES`] order, then
+    /// The catalog's event types, sorted (as `EventCatalog::TYPES` is).
+    types: Vec<&'static str>,
+    /// Per catalog type (in [`Metrics::types`] order, then
     /// [`UNKNOWN_TYPE`]), one counter per [`EventOutcome::ALL`].
     events: Vec<[Counter; EventOutcome::ALL.len()]>,
     /// Status → matched route → counter, filled on first use.
@@ -149,16 +149,14 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Metrics {
     /// A recorder of its own with every fixed series registered (at 0, so
-    /// a scrape shows them before anything happened).
-    pub fn new() -> Self {
+    /// a scrape shows them before anything happened), counting events of
+    /// the catalog `types` (its `TYPES`' names) by type.
+    pub fn new(types: impl IntoIterator<Item = &'static str>) -> Self {
+        let mut types: Vec<&'static str> = types.into_iter().collect();
+        types.sort_unstable();
+        types.dedup();
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(metrics_exporter_prometheus::Matcher::Full(COMMIT_EVENTS.into()), GROUP_BUCKETS)
             .and_then(|b| b.set_buckets_for_metric(metrics_exporter_prometheus::Matcher::Full(COMMIT_SECONDS.into()), LATENCY_BUCKETS))
@@ -174,19 +172,29 @@ impl Metrics {
             metrics::describe_gauge!(PARKED_EVENTS, "Events stored and waiting for a seq gap to fill (as of the last scrape)");
             metrics::describe_gauge!(STORE_READY, "1 when the store can take writes, 0 when not (as of the last scrape or /readyz)");
             metrics::describe_gauge!(DEDUP_UP, "1 when the Redis dedup fast path answers, 0 when not; absent without Redis");
-            let types = Catalog::TYPES.iter().map(|t| t.type_name).chain([UNKNOWN_TYPE]);
+            let labels = types.iter().copied().chain([UNKNOWN_TYPE]);
             let events =
-                types.map(|ty| EventOutcome::ALL.map(|o| metrics::counter!(EVENTS, "type" => ty, "outcome" => o.as_str()))).collect();
+                labels.map(|ty| EventOutcome::ALL.map(|o| metrics::counter!(EVENTS, "type" => ty, "outcome" => o.as_str()))).collect();
             let commits = CommitMetrics { events: metrics::histogram!(COMMIT_EVENTS), seconds: metrics::histogram!(COMMIT_SECONDS) };
             (events, commits, metrics::gauge!(PARKED_EVENTS), metrics::gauge!(STORE_READY))
         });
-        Metrics { recorder, handle, events, http: RwLock::new(HashMap::new()), commits, parked, store_ready, dedup_up: OnceLock::new() }
+        Metrics {
+            recorder,
+            handle,
+            types,
+            events,
+            http: RwLock::new(HashMap::new()),
+            commits,
+            parked,
+            store_ready,
+            dedup_up: OnceLock::new(),
+        }
     }
 
     /// Count one event of type `type_name` (any string: types outside the
     /// catalog count as [`UNKNOWN_TYPE`]).
     pub fn event(&self, type_name: &str, outcome: EventOutcome) {
-        let i = Catalog::lookup_index(type_name).unwrap_or(Catalog::TYPES.len());
+        let i = self.types.binary_search(&type_name).unwrap_or(self.types.len());
         if let Some(row) = self.events.get(i) {
             row[outcome as usize].increment(1);
         }

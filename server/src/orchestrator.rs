@@ -15,16 +15,31 @@
 //! `updated_at`, which the store maintains. `stages`, `nodes`, `papers`,
 //! `artifacts` and `metrics` grow with the run, so they are keyed
 //! collections ([`layout`]): each item is stored and updated on its own.
+//!
+//! [`Orchestrator`] is also the handler set the `herald-server` binary
+//! serves: its [`Handlers`] impl hands the generated catalog's items
+//! (`dispatch`, `Event::transition`, `RunStatus`) and the pages `build.rs`
+//! rendered to the server library.
 
 use std::convert::Infallible;
+use std::future::Future;
 
 use herald::EventContext;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::change::RunChange;
+use crate::catalog::{Handlers, Lifecycle, Site};
+use crate::change::{RunChange, Transition};
 use crate::events::*;
 use crate::runstate::{Layout, Rules};
+
+/// The catalog pages, assets and lifecycle diagrams, rendered by `build.rs`.
+mod site {
+    include!(concat!(env!("OUT_DIR"), "/site.rs"));
+}
+
+/// The catalog's JSON Schema export (file name → document), by `build.rs`.
+const SCHEMAS: &str = include_str!(concat!(env!("OUT_DIR"), "/jsonschema.json"));
 
 /// The run fields that are keyed collections: a run of the orchestrator
 /// gains an entry in one of these per node, paper, artifact, stage or
@@ -36,12 +51,49 @@ pub fn layout() -> Layout {
 /// What the stores need to know about the orchestrator's runs: the
 /// [`layout`], and that a new run starts in the lifecycle's initial status.
 pub fn rules() -> Rules {
-    Rules { layout: layout(), initial_status: RunStatus::INITIAL.as_str().to_owned() }
+    Orchestrator::rules()
 }
 
 /// Stateless handler set for the project catalog.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Orchestrator;
+
+impl Handlers for Orchestrator {
+    type Catalog = Catalog;
+    type Error = Infallible;
+    const SEQUENCE: Option<&'static str> = Some("seq");
+
+    fn handle(&self, ctx: &EventContext<'_>, event: Event) -> impl Future<Output = Out> + Send {
+        dispatch(self, ctx, event)
+    }
+
+    fn transition(event: &Event) -> Option<Transition> {
+        event.transition().map(|t| Transition::new(t.from.iter().map(|s| s.as_str()), t.to.as_str()))
+    }
+
+    fn lifecycle() -> Lifecycle {
+        Lifecycle::new(RunStatus::ALL.iter().map(|s| s.as_str()), RunStatus::INITIAL.as_str())
+    }
+
+    fn layout() -> Layout {
+        layout()
+    }
+
+    fn site() -> Site {
+        Site { files: site::FILES, lifecycle_svg: site::LIFECYCLE_SVG, schemas: SCHEMAS }
+    }
+
+    fn try_commands(base: &str) -> String {
+        let run = "0b7e3f5c-6d2a-4c1e-9f8a-2b3c4d5e6f70";
+        format!(
+            "curl -sS -X POST {base}/api/ingest/event -H 'Content-Type: application/json' -d \
+             '{{\"specversion\":\"1.0\",\"id\":\"test-event-001\",\"source\":\"test\",\"type\":\"ai.myfeature.started\",\
+             \"subject\":\"run/{run}\",\"time\":\"2024-01-01T00:00:00Z\",\"datacontenttype\":\"application/json\",\
+             \"data\":{{\"run_id\":\"{run}\",\"feature_name\":\"test_feature\"}}}}'\n\
+             curl -sS {base}/api/runs/{run}"
+        )
+    }
+}
 
 type Out = Result<RunChange, Infallible>;
 

@@ -3,13 +3,12 @@
 //!
 //! HTTP lives in `http/`; storage in `store/`. This module only turns a
 //! parsed envelope into either something the store can take or a reason
-//! it was refused.
+//! it was refused. It is generic over the handler set, so the call into
+//! the generated `dispatch` is a direct one.
 
 use herald::{DataError, Envelope, EventContext, ExtensionValue};
 
-use crate::change::{RunChange, Transition};
-use crate::events::{Event, dispatch};
-use crate::orchestrator::Orchestrator;
+use crate::catalog::{EventOf, Handlers, sequence_of};
 use crate::store::NewEvent;
 
 /// Why a well-formed envelope was refused (all map to 422).
@@ -19,47 +18,104 @@ pub enum Refusal {
     /// declared extension has the wrong type.
     #[error(transparent)]
     Data(#[from] DataError),
+    /// The handler refused the event (its error's text).
+    #[error("{0}")]
+    Handler(String),
 }
 
 /// Handle one envelope whose data the catalog has decoded and validated
 /// (or refused): what [`herald::EventCatalog::parse_event`] gives in one
 /// pass, or [`herald::EventCatalog::decode`] after a binary-mode parse.
-pub async fn prepare(envelope: &Envelope<'_>, event: Result<Event, DataError>) -> Result<NewEvent, Refusal> {
+pub async fn prepare<H: Handlers>(
+    handlers: &H,
+    envelope: &Envelope<'_>,
+    event: Result<EventOf<H>, DataError>,
+) -> Result<NewEvent, Refusal> {
     let event = event?;
-    let transition = transition_of(&event);
+    let transition = H::transition(&event);
     let ctx = EventContext::new(envelope);
-    let change: RunChange = match dispatch(&Orchestrator, &ctx, event).await {
+    let change = match handlers.handle(&ctx, event).await {
         Ok(change) => change.transition(transition),
-        Err(never) => match never {},
+        Err(e) => return Err(Refusal::Handler(e.to_string())),
     };
-    let seq = envelope.extension("seq").and_then(|v| v.as_i64());
+    let seq = sequence_of::<H>(envelope);
     Ok(NewEvent {
         source: envelope.source.to_string(),
         id: envelope.id.to_string(),
         type_name: envelope.ty.to_string(),
         run_id: change.run_id.clone(),
         seq,
-        envelope: stored_form(envelope, seq),
+        envelope: stored_form(envelope, H::SEQUENCE, seq),
         change,
     })
 }
 
-/// The envelope as it is stored: structured-mode JSON, with `seq` as the
-/// integer the catalog declares even when binary mode delivered it as the
-/// header string `"3"`, so stored events read the same whatever the mode.
-fn stored_form(envelope: &Envelope<'_>, seq: Option<i64>) -> String {
-    match (seq, envelope.extension("seq")) {
-        (Some(n), Some(ExtensionValue::String(_))) => {
+/// The envelope as it is stored: structured-mode JSON, with the sequence
+/// extension as the integer the catalog declares even when binary mode
+/// delivered it as the header string `"3"`, so stored events read the same
+/// whatever the mode.
+fn stored_form(envelope: &Envelope<'_>, name: Option<&'static str>, seq: Option<i64>) -> String {
+    match (name, seq) {
+        (Some(name), Some(n)) if matches!(envelope.extension(name), Some(ExtensionValue::String(_))) => {
             let mut typed = envelope.clone();
             // Replacing a valid extension with a valid integer cannot fail.
-            let _ = typed.extensions.insert("seq", ExtensionValue::Integer(n));
+            let _ = typed.extensions.insert(name, ExtensionValue::Integer(n));
             typed.to_json()
         }
         _ => envelope.to_json(),
     }
 }
 
-/// The status move an event requests, from the catalog's `lifecycle`.
-fn transition_of(event: &Event) -> Option<Transition> {
-    event.transition().map(|t| Transition { from: t.from.iter().map(|s| s.as_str().to_owned()).collect(), to: t.to.as_str().to_owned() })
+#[cfg(test)]
+mod tests {
+    use herald::EventCatalog;
+
+    use super::*;
+    use crate::catalog::Lifecycle;
+    use crate::change::{RunChange, Transition};
+    use crate::events::{Catalog, Event};
+    use crate::orchestrator::Orchestrator;
+
+    /// Refuses every event.
+    struct Refusing;
+
+    impl Handlers for Refusing {
+        type Catalog = Catalog;
+        type Error = String;
+        const SEQUENCE: Option<&'static str> = Some("seq");
+
+        async fn handle(&self, _: &EventContext<'_>, _: Event) -> Result<RunChange, String> {
+            Err("orders from `/test` are closed".to_owned())
+        }
+        fn transition(event: &Event) -> Option<Transition> {
+            Orchestrator::transition(event)
+        }
+        fn lifecycle() -> Lifecycle {
+            Orchestrator::lifecycle()
+        }
+    }
+
+    const EVENT: &[u8] = br#"{"specversion":"1.0","id":"e1","source":"/test","type":"ai.run.started","subject":"run/d4a4b7db-8a88-45c1-84bf-a633dab24a25","time":"2024-01-01T00:00:00Z","datacontenttype":"application/json","seq":"7","data":{"run_id":"d4a4b7db-8a88-45c1-84bf-a633dab24a25"}}"#;
+
+    fn prepared<H: Handlers<Catalog = Catalog>>(handlers: &H) -> Result<NewEvent, Refusal> {
+        let parsed = Catalog::parse_event(EVENT).expect("a valid envelope");
+        let run = prepare(handlers, &parsed.envelope, parsed.event);
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(run)
+    }
+
+    #[test]
+    fn the_handler_sets_the_change_and_the_catalog_the_transition_and_seq() {
+        let ev = prepared(&Orchestrator).unwrap();
+        assert_eq!((ev.run_id.as_str(), ev.seq), ("d4a4b7db-8a88-45c1-84bf-a633dab24a25", Some(7)));
+        assert_eq!(ev.change.transition, Some(Transition::new(["queued"], "running")));
+        assert!(ev.envelope.contains(r#""seq":7"#), "stored as the integer the catalog declares: {}", ev.envelope);
+    }
+
+    #[test]
+    fn a_handler_error_refuses_the_event_with_its_text() {
+        match prepared(&Refusing) {
+            Err(Refusal::Handler(text)) => assert_eq!(text, "orders from `/test` are closed"),
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -20,9 +20,9 @@ use utoipa::ToSchema;
 use super::App;
 use super::problem::Problem;
 use crate::auth::{self, Access};
-use crate::events::{Catalog, Event};
+use crate::catalog::{EventOf, Handlers};
 use crate::metrics::EventOutcome;
-use crate::pipeline::{self, Refusal};
+use crate::pipeline;
 use crate::store::{NewEvent, Outcome, Store};
 
 /// How the request carries its event(s).
@@ -88,8 +88,8 @@ fn mode(content_type: Option<&str>, headers: &HeaderMap) -> Option<Mode> {
         (status = 415, description = "No mode matches the `Content-Type`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown event type, or `data` fails its schema (`errors` has a JSON pointer per failure).", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn ingest<S: Store>(
-    State(app): State<Arc<App<S>>>,
+pub async fn ingest<S: Store, H: Handlers>(
+    State(app): State<Arc<App<S, H>>>,
     access: Option<Extension<Access>>,
     headers: HeaderMap,
     body: Body,
@@ -113,11 +113,11 @@ pub async fn ingest<S: Store>(
         match mode {
             // One pass: the envelope is read and `data` decoded into its
             // type together (same verdicts as parse + decode).
-            Mode::Structured => single(&app, access, Catalog::parse_event(&bytes)).await,
+            Mode::Structured => single(&app, access, H::Catalog::parse_event(&bytes)).await,
             Mode::Binary => {
                 let pairs = headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
-                let parsed = parse_binary(pairs, &bytes, Catalog::ENVELOPE).map(|envelope| {
-                    let event = Catalog::decode(&envelope);
+                let parsed = parse_binary(pairs, &bytes, H::Catalog::ENVELOPE).map(|envelope| {
+                    let event = H::Catalog::decode(&envelope);
                     Parsed { envelope, event }
                 });
                 single(&app, access, parsed).await
@@ -162,7 +162,11 @@ async fn read_body(headers: &HeaderMap, mut body: Body, limit: usize) -> Result<
     Ok(buf)
 }
 
-async fn single<S: Store>(app: &App<S>, access: Option<&Access>, parsed: Result<Parsed<'_, Event>, EnvelopeError>) -> Response {
+async fn single<S: Store, H: Handlers>(
+    app: &App<S, H>,
+    access: Option<&Access>,
+    parsed: Result<Parsed<'_, EventOf<H>>, EnvelopeError>,
+) -> Response {
     let Parsed { envelope, event } = match parsed {
         Ok(p) => p,
         Err(e) => {
@@ -176,11 +180,11 @@ async fn single<S: Store>(app: &App<S>, access: Option<&Access>, parsed: Result<
     if let Some(tp) = envelope.extension("traceparent").and_then(|v| v.as_str()) {
         tracing::Span::current().record("traceparent", tp);
     }
-    let event = match pipeline::prepare(&envelope, event).await {
+    let event = match pipeline::prepare(&app.handlers, &envelope, event).await {
         Ok(ev) => ev,
-        Err(Refusal::Data(e)) => {
+        Err(refusal) => {
             app.metrics.event(&envelope.ty, EventOutcome::Rejected);
-            return Problem::data(&e).into_response();
+            return Problem::refusal(&refusal).into_response();
         }
     };
     let (id, source, type_name) = (event.id.clone(), event.source.clone(), event.type_name.clone());
@@ -203,8 +207,8 @@ async fn single<S: Store>(app: &App<S>, access: Option<&Access>, parsed: Result<
     }
 }
 
-async fn batch<S: Store>(app: &App<S>, access: Option<&Access>, bytes: &[u8]) -> Response {
-    let parsed = match Catalog::parse_batch_events(bytes, app.max_batch_events) {
+async fn batch<S: Store, H: Handlers>(app: &App<S, H>, access: Option<&Access>, bytes: &[u8]) -> Response {
+    let parsed = match H::Catalog::parse_batch_events(bytes, app.max_batch_events) {
         Ok(p) => p,
         Err(e) => return Problem::envelope(&e).into_response(),
     };
@@ -224,14 +228,14 @@ async fn batch<S: Store>(app: &App<S>, access: Option<&Access>, bytes: &[u8]) ->
                 app.metrics.unreadable_event();
                 Problem::envelope(&e)
             }
-            Ok(Parsed { envelope, event }) => match pipeline::prepare(&envelope, event).await {
+            Ok(Parsed { envelope, event }) => match pipeline::prepare(&app.handlers, &envelope, event).await {
                 Ok(ev) => {
                     accepted.push((index, ev));
                     continue;
                 }
-                Err(Refusal::Data(e)) => {
+                Err(refusal) => {
                     app.metrics.event(&envelope.ty, EventOutcome::Rejected);
-                    Problem::data(&e)
+                    Problem::refusal(&refusal)
                 }
             },
         };
@@ -262,7 +266,7 @@ async fn batch<S: Store>(app: &App<S>, access: Option<&Access>, bytes: &[u8]) ->
 
 /// Tell the live streams what a stored event did (after the commit, so a
 /// page that refetches on the notice sees it).
-fn publish<S>(app: &App<S>, type_name: &str, outcome: &Outcome) {
+fn publish<S, H>(app: &App<S, H>, type_name: &str, outcome: &Outcome) {
     if !app.feed.is_watched() {
         return;
     }

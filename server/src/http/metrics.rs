@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::App;
+use crate::catalog::Handlers;
 use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 use crate::store::Store;
 
@@ -29,7 +30,7 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// first, so a scrape reports the state at the time of the scrape.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "The exposition (text format 0.0.4).", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String)))]
-pub async fn metrics<S: Store>(State(app): State<Arc<App<S>>>) -> Response {
+pub async fn metrics<S: Store, H: Handlers>(State(app): State<Arc<App<S, H>>>) -> Response {
     let m = &app.metrics;
     let ready = matches!(tokio::time::timeout(HEALTH_TIMEOUT, app.store.ready()).await, Ok(Ok(())));
     m.store_ready(ready);

@@ -7,8 +7,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use herald::EventCatalog;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::catalog::{Handlers, Lifecycle};
 use crate::feed::Feed;
 use crate::runstate::Layout;
 use crate::store::Store;
@@ -25,9 +27,16 @@ pub mod trace;
 /// What every handler shares. The router holds it in one `Arc`: axum
 /// clones a route's state on every request, and one reference count is
 /// cheaper than one per field (it showed in the `/healthz` profile).
-pub struct App<S> {
+///
+/// Generic over the store `S` and the handler set `H` (and through it the
+/// catalog), so each route is compiled for them: no virtual call per event.
+pub struct App<S, H> {
     /// The storage backend.
     pub store: Arc<S>,
+    /// What each event does to its run.
+    pub handlers: H,
+    /// The catalog's run lifecycle (`H::lifecycle()`, built once).
+    pub lifecycle: Lifecycle,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
     /// Most events one batch request may carry.
@@ -44,8 +53,26 @@ pub struct App<S> {
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
+impl<S, H: Handlers> App<S, H> {
+    /// The state for serving `handlers` over `store`, with the limits of
+    /// `config` and fresh metrics and feed.
+    pub fn new(store: Arc<S>, handlers: H, config: &crate::config::Config) -> Self {
+        App {
+            store,
+            handlers,
+            lifecycle: H::lifecycle(),
+            body_limit: config.body_limit,
+            max_batch_events: config.max_batch_events,
+            layout: Arc::new(H::layout()),
+            feed: Feed::new(),
+            gap_timeout: config.gap_timeout,
+            metrics: Arc::new(crate::metrics::Metrics::new(H::Catalog::TYPES.iter().map(|t| t.type_name))),
+        }
+    }
+}
+
 /// All routes, with [`layers`] around them (and no API-key guard).
-pub fn router<S: Store>(app: App<S>) -> Router {
+pub fn router<S: Store, H: Handlers>(app: App<S, H>) -> Router {
     let metrics = app.metrics.clone();
     counted(metrics, layers(routes(app, false)))
 }
@@ -55,29 +82,31 @@ pub fn router<S: Store>(app: App<S>) -> Router {
 /// `#[utoipa::path]`, which also documents it in `/openapi.json`;
 /// `keys_required` says whether the caller puts the key guard around them
 /// (the document then asks for a key, and lists 401/403/429).
-pub fn routes<S: Store>(app: App<S>, keys_required: bool) -> Router {
+pub fn routes<S: Store, H: Handlers>(app: App<S, H>, keys_required: bool) -> Router {
+    let components = openapi::catalog_components::<H::Catalog>(&H::site());
+    let statuses = app.lifecycle.statuses.clone();
     openapi::Routes::new()
-        .route(ingest::__path_ingest, ingest::ingest::<S>)
-        .route(query::__path_runs, query::runs::<S>)
-        .route(query::__path_run, query::run::<S>)
-        .route(query::__path_run_events, query::run_events::<S>)
-        .route(query::__path_run_items, query::run_items::<S>)
-        .route(stream::__path_run_stream, stream::run_stream::<S>)
-        .route(stream::__path_all_runs, stream::all_runs::<S>)
-        .route(query::__path_event_types, query::event_types)
-        .route(query::__path_event_type, query::event_type)
+        .route(ingest::__path_ingest, ingest::ingest::<S, H>)
+        .route(query::__path_runs, query::runs::<S, H>)
+        .route(query::__path_run, query::run::<S, H>)
+        .route(query::__path_run_events, query::run_events::<S, H>)
+        .route(query::__path_run_items, query::run_items::<S, H>)
+        .route(stream::__path_run_stream, stream::run_stream::<S, H>)
+        .route(stream::__path_all_runs, stream::all_runs::<S, H>)
+        .route(query::__path_event_types, query::event_types::<H>)
+        .route(query::__path_event_type, query::event_type::<H>)
         .route(query::__path_healthz, query::healthz)
-        .route(query::__path_readyz, query::readyz::<S>)
-        .route(metrics::__path_metrics, metrics::metrics::<S>)
+        .route(query::__path_readyz, query::readyz::<S, H>)
+        .route(metrics::__path_metrics, metrics::metrics::<S, H>)
         .route(pages::__path_home, pages::home)
-        .route(pages::__path_catalog_index, pages::catalog_index)
+        .route(pages::__path_catalog_index, pages::catalog_index::<H>)
         .route(pages::__path_catalog_slash, pages::catalog_slash)
         .route(pages::__path_runs_slash, pages::runs_slash)
-        .route(pages::__path_catalog_type, pages::catalog_type)
-        .route(pages::__path_asset, pages::asset)
-        .route(pages::runs::__path_page, pages::runs::page::<S>)
-        .route(pages::run::__path_page, pages::run::page::<S>)
-        .finish(keys_required)
+        .route(pages::__path_catalog_type, pages::catalog_type::<H>)
+        .route(pages::__path_asset, pages::asset::<H>)
+        .route(pages::runs::__path_page, pages::runs::page::<S, H>)
+        .route(pages::run::__path_page, pages::run::page::<S, H>)
+        .finish(keys_required, components, &statuses)
         .fallback(|uri: axum::http::Uri| async move { problem::Problem::not_found(format!("no route for {uri}; see README for the API")) })
         .with_state(Arc::new(app))
 }

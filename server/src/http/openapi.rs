@@ -13,13 +13,15 @@
 //!   a key, 401/403/429);
 //! - the API-key scheme (`Authorization: Bearer <key>`), asked for on every
 //!   route but [`crate::auth::OPEN_PATHS`] when the server has keys;
-//! - the event types, from the catalog: build.rs embeds the catalog's
-//!   JSON Schema export (what `herald export jsonschema` writes), and
-//!   [`catalog_components`] turns its documents into components: `{type}`
-//!   (an event type's `data`), `{type}.event` (a whole event of that type),
-//!   `CloudEvent` (any event of the catalog) and `CloudEventBatch`.
-
-use std::sync::Arc;
+//! - the event types, from the catalog: the handler set's [`Site`] holds
+//!   the catalog's JSON Schema export (what `herald export jsonschema`
+//!   writes, embedded by build.rs), and [`catalog_components`] turns its
+//!   documents into components: `{type}` (an event type's `data`),
+//!   `{type}.event` (a whole event of that type), `CloudEvent` (any event of
+//!   the catalog) and `CloudEventBatch`. Without an export, each type's
+//!   `data` schema comes from the registry, and `CloudEvent` is any event
+//!   of one of its types;
+//! - the lifecycle statuses a `status` filter takes.
 
 use axum::body::Bytes;
 use axum::handler::Handler;
@@ -27,27 +29,26 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::{Extension, Router};
+use herald::EventCatalog;
 use serde_json::{Map, Value, json};
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, Paths, Ref, ResponseBuilder};
 
-use super::App;
 use super::problem::PROBLEM_JSON;
-
-/// The catalog's JSON Schema export: file name → document.
-const CATALOG_SCHEMAS: &str = include_str!(concat!(env!("OUT_DIR"), "/jsonschema.json"));
+use crate::catalog::Site;
 
 /// The name of the security scheme in the document.
 const API_KEY: &str = "api_key";
 
-/// A router whose routes are documented as they are added.
-pub struct Routes<S> {
-    router: Router<Arc<App<S>>>,
+/// A router whose routes are documented as they are added (`T`: the
+/// router's state).
+pub struct Routes<T> {
+    router: Router<T>,
     paths: Paths,
 }
 
-impl<S: Send + Sync + 'static> Routes<S> {
+impl<T: Clone + Send + Sync + 'static> Routes<T> {
     /// No routes yet.
     pub fn new() -> Self {
         Routes { router: Router::new(), paths: Paths::new() }
@@ -56,7 +57,7 @@ impl<S: Send + Sync + 'static> Routes<S> {
     /// Serve `handler` at the method(s) and path of its `#[utoipa::path]`
     /// (`doc` is the `__path_{handler}` type that attribute generates), and
     /// document it.
-    pub fn route<P: utoipa::Path, H: Handler<T, Arc<App<S>>>, T: 'static>(mut self, _doc: P, handler: H) -> Self {
+    pub fn route<P: utoipa::Path, H: Handler<X, T>, X: 'static>(mut self, _doc: P, handler: H) -> Self {
         let (path, methods) = (P::path(), P::methods());
         let on = methods.iter().fold(MethodRouter::new(), |on, m| on.on(method_filter(m), handler.clone()));
         self.router = self.router.route(&path, on);
@@ -65,15 +66,15 @@ impl<S: Send + Sync + 'static> Routes<S> {
     }
 
     /// The router, with `GET /openapi.json` serving the finished document
-    /// (`keys_required`: see [`document`]).
-    pub fn finish(mut self, keys_required: bool) -> Router<Arc<App<S>>> {
+    /// (`keys_required`, `catalog`, `statuses`: see [`document`]).
+    pub fn finish(mut self, keys_required: bool, catalog: Map<String, Value>, statuses: &[&str]) -> Router<T> {
         self.paths.add_path_operation("/openapi.json", vec![HttpMethod::Get], <__path_openapi_json as utoipa::Path>::operation());
-        let document = Document(Bytes::from(document(self.paths, keys_required).to_string()));
+        let document = Document(Bytes::from(document(self.paths, keys_required, catalog, statuses).to_string()));
         self.router.route("/openapi.json", axum::routing::get(openapi_json).layer(Extension(document)))
     }
 }
 
-impl<S: Send + Sync + 'static> Default for Routes<S> {
+impl<T: Clone + Send + Sync + 'static> Default for Routes<T> {
     fn default() -> Self {
         Self::new()
     }
@@ -106,11 +107,12 @@ pub async fn openapi_json(Extension(Document(text)): Extension<Document>) -> Res
 }
 
 /// The whole document: the routes' operations, the layers' responses, the
-/// security scheme, the response schemas and the catalog's event types.
+/// security scheme, the response schemas and the catalog's event types
+/// (`catalog`, from [`catalog_components`]) and lifecycle `statuses`.
 /// `keys_required`: the server checks API keys, so every route but
 /// [`crate::auth::OPEN_PATHS`] asks for one (a server without keys asks
 /// for none, and the document says so).
-pub fn document(mut paths: Paths, keys_required: bool) -> Value {
+pub fn document(mut paths: Paths, keys_required: bool, catalog: Map<String, Value>, statuses: &[&str]) -> Value {
     for (path, item) in paths.paths.iter_mut() {
         let secured = keys_required && !crate::auth::OPEN_PATHS.contains(&path.as_str());
         let methods = [
@@ -159,7 +161,10 @@ pub fn document(mut paths: Paths, keys_required: bool) -> Value {
     );
     let mut doc = serde_json::to_value(&api).unwrap_or_default();
     if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
-        schemas.extend(catalog_components());
+        schemas.extend(catalog);
+        if let Some(filter) = schemas.get_mut("StatusFilter").and_then(Value::as_object_mut) {
+            filter.insert("enum".to_owned(), json!(statuses));
+        }
     }
     doc
 }
@@ -203,8 +208,11 @@ fn layer_responses(op: &mut Operation, secured: bool) {
 /// to another document's `$id` become references to that component, and
 /// references inside a document (`#/$defs/…`) are anchored at its
 /// component.
-pub fn catalog_components() -> Map<String, Value> {
-    let docs: Map<String, Value> = serde_json::from_str(CATALOG_SCHEMAS).unwrap_or_default();
+pub fn catalog_components<C: EventCatalog>(site: &Site) -> Map<String, Value> {
+    if site.schemas.is_empty() {
+        return registry_components::<C>();
+    }
+    let docs: Map<String, Value> = serde_json::from_str(site.schemas).unwrap_or_default();
     let component_name = |file: &str| match file.strip_suffix(".json") {
         Some("index") => "CloudEvent".to_owned(),
         Some(name) => name.replace(".envelope", ".event"),
@@ -222,17 +230,51 @@ pub fn catalog_components() -> Map<String, Value> {
         relocate_refs(&mut doc, &format!("#/components/schemas/{name}"), &by_id);
         out.insert(name, doc);
     }
+    out.insert("CloudEventBatch".to_owned(), batch_component());
+    out
+}
+
+/// Without the catalog's export: each type's `data` schema as the
+/// registry holds it, and `CloudEvent` as any CloudEvents v1.0 event of
+/// one of the catalog's types.
+fn registry_components<C: EventCatalog>() -> Map<String, Value> {
+    let mut out = Map::new();
+    for info in C::TYPES {
+        let mut schema: Value = serde_json::from_str(info.schema).unwrap_or_else(|_| json!({}));
+        relocate_refs(&mut schema, &format!("#/components/schemas/{}", info.type_name), &[]);
+        if let Some(obj) = schema.as_object_mut() {
+            obj.insert("description".to_owned(), json!(info.description));
+        }
+        out.insert(info.type_name.to_owned(), schema);
+    }
+    let types: Vec<&str> = C::TYPES.iter().map(|t| t.type_name).collect();
     out.insert(
-        "CloudEventBatch".to_owned(),
+        "CloudEvent".to_owned(),
         json!({
-            "type": "array",
-            "description": "A batch (`application/cloudevents-batch+json`): events of the catalog. An element that is not \
-                            an object, or not CloudEvents v1.0, refuses the whole batch (400); any other fault of an element \
-                            is answered at its index in the 200 answer, so an element only needs to be an object here.",
-            "items": {"anyOf": [{"$ref": "#/components/schemas/CloudEvent"}, {"type": "object"}]},
+            "type": "object",
+            "description": "A CloudEvents v1.0 event of one of the catalog's types; its `data` follows the schema named by its `type`.",
+            "required": ["specversion", "id", "source", "type"],
+            "properties": {
+                "specversion": {"const": "1.0"},
+                "id": {"type": "string", "minLength": 1},
+                "source": {"type": "string", "minLength": 1},
+                "type": {"enum": types},
+            },
         }),
     );
+    out.insert("CloudEventBatch".to_owned(), batch_component());
     out
+}
+
+/// `CloudEventBatch`: an array of `CloudEvent`s.
+fn batch_component() -> Value {
+    json!({
+        "type": "array",
+        "description": "A batch (`application/cloudevents-batch+json`): events of the catalog. An element that is not \
+                        an object, or not CloudEvents v1.0, refuses the whole batch (400); any other fault of an element \
+                        is answered at its index in the 200 answer, so an element only needs to be an object here.",
+        "items": {"anyOf": [{"$ref": "#/components/schemas/CloudEvent"}, {"type": "object"}]},
+    })
 }
 
 /// Rewrite every `$ref` in `schema`: a document's `$id` → its component,
@@ -318,15 +360,32 @@ mod tests {
 
     #[test]
     fn the_document_is_openapi_3_1_and_every_reference_resolves() {
-        let doc = document(Paths::new(), true);
+        let doc = document(Paths::new(), true, orchestrator_components(), &["queued", "running"]);
+        assert_eq!(doc["components"]["schemas"]["StatusFilter"]["enum"], json!(["queued", "running"]));
         assert_eq!(doc["openapi"], "3.1.0");
         assert_eq!(dangling_refs(&doc), Vec::<String>::new());
     }
 
+    fn orchestrator_components() -> Map<String, Value> {
+        use crate::catalog::Handlers;
+        catalog_components::<crate::events::Catalog>(&crate::orchestrator::Orchestrator::site())
+    }
+
+    #[test]
+    fn without_an_export_the_registry_documents_each_type() {
+        let doc = document(Paths::new(), false, catalog_components::<crate::events::Catalog>(&Site::EMPTY), &[]);
+        assert_eq!(dangling_refs(&doc), Vec::<String>::new());
+        let schemas = &doc["components"]["schemas"];
+        for info in crate::events::Catalog::TYPES {
+            let registered: Value = serde_json::from_str(info.schema).unwrap();
+            assert_eq!(schemas[info.type_name]["properties"], relocated(&registered["properties"], info.type_name), "{}", info.type_name);
+        }
+        assert_eq!(schemas["CloudEvent"]["properties"]["type"]["enum"].as_array().unwrap().len(), crate::events::Catalog::TYPES.len());
+    }
+
     #[test]
     fn every_catalog_type_has_its_data_and_event_schema() {
-        use herald::EventCatalog;
-        let components = catalog_components();
+        let components = orchestrator_components();
         for info in crate::events::Catalog::TYPES {
             let data = &components[info.type_name];
             let registered: Value = serde_json::from_str(info.schema).unwrap();

@@ -11,6 +11,7 @@ use herald::{DataError, EnvelopeError};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::pipeline::Refusal;
 use crate::store::{StoreError, StoreErrorKind};
 
 /// The media type of problem responses.
@@ -88,6 +89,21 @@ impl Problem {
             p.attribute = Some(name.clone());
         }
         p
+    }
+
+    /// 422: the catalog refused the event's data, or its handler refused
+    /// the event.
+    pub fn refusal(r: &Refusal) -> Self {
+        match r {
+            Refusal::Data(e) => Problem::data(e),
+            Refusal::Handler(message) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "refused",
+                "Event refused by its handler",
+                "handler_refused",
+                message.clone(),
+            ),
+        }
     }
 
     /// 413: the body is over the configured limit.

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::App;
 use super::problem::Problem;
-use crate::events::{Catalog, Event};
+use crate::catalog::Handlers;
 use crate::store::{EventCursor, EventQuery, HistoryEntry, Item, Reads, RunPage, RunQuery, RunView, Store, StoredEvent};
 
 /// Page size when `limit` is not given.
@@ -37,14 +37,14 @@ pub struct RunsParams {
 
 /// The schema of a `status` filter: one of the catalog's lifecycle
 /// statuses (documentation only; the handler checks it with a problem
-/// naming them).
+/// naming them). The document lists them (`openapi::document`): they come
+/// from the served catalog, which this static schema cannot name.
 pub struct StatusFilter;
 
 impl utoipa::PartialSchema for StatusFilter {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .enum_values(Some(crate::events::RunStatus::ALL.iter().map(|s| s.as_str())))
             .description(Some("A run lifecycle status of the catalog."))
             .into()
     }
@@ -125,7 +125,7 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, Problem> {
         (status = 200, description = "The run.", body = RunDetail),
         (status = 404, description = "No event of this run was received.", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn run<S: Store>(State(app): State<Arc<App<S>>>, Path(run_id): Path<String>) -> Response {
+pub async fn run<S: Store, H: Handlers>(State(app): State<Arc<App<S, H>>>, Path(run_id): Path<String>) -> Response {
     match app.store.reads().run(&run_id).await {
         // Through a `Value`, so a `history` the document holds gives way
         // to the history entries rather than appearing twice.
@@ -141,14 +141,13 @@ pub async fn run<S: Store>(State(app): State<Arc<App<S>>>, Path(run_id): Path<St
         (status = 200, description = "One page of runs.", body = RunPage),
         (status = 400, description = "A query parameter is malformed or out of range.", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn runs<S: Store>(State(app): State<Arc<App<S>>>, params: Result<Query<RunsParams>, QueryRejection>) -> Response {
+pub async fn runs<S: Store, H: Handlers>(State(app): State<Arc<App<S, H>>>, params: Result<Query<RunsParams>, QueryRejection>) -> Response {
     let result = async {
         let p = query(params)?;
         if let Some(status) = &p.status
-            && status.parse::<crate::events::RunStatus>().is_err()
+            && !app.lifecycle.knows(status)
         {
-            let all: Vec<&str> = crate::events::RunStatus::ALL.iter().map(|s| s.as_str()).collect();
-            return Err(Problem::bad_query(format!("unknown status `{status}`; use one of {}", all.join(", "))));
+            return Err(Problem::bad_query(format!("unknown status `{status}`; use one of {}", app.lifecycle.statuses.join(", "))));
         }
         let q = RunQuery { status: p.status, limit: limit(p.limit)?, cursor: p.cursor };
         app.store.reads().runs(q).await.map_err(|e| Problem::store(&e))
@@ -169,8 +168,8 @@ pub async fn runs<S: Store>(State(app): State<Arc<App<S>>>, params: Result<Query
         (status = 200, description = "One page of the run's events (empty for a run never seen).", body = RunEvents),
         (status = 400, description = "A query parameter is malformed or out of range.", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn run_events<S: Store>(
-    State(app): State<Arc<App<S>>>,
+pub async fn run_events<S: Store, H: Handlers>(
+    State(app): State<Arc<App<S, H>>>,
     Path(run_id): Path<String>,
     params: Result<Query<EventsParams>, QueryRejection>,
 ) -> Response {
@@ -218,8 +217,8 @@ pub struct ItemsParams {
         (status = 400, description = "A query parameter is malformed or out of range.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Runs have no such collection.", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn run_items<S: Store>(
-    State(app): State<Arc<App<S>>>,
+pub async fn run_items<S: Store, H: Handlers>(
+    State(app): State<Arc<App<S, H>>>,
     Path((run_id, collection)): Path<(String, String)>,
     params: Result<Query<ItemsParams>, QueryRejection>,
 ) -> Response {
@@ -259,7 +258,7 @@ pub struct EventTypeInfo {
 }
 
 impl EventTypeInfo {
-    fn of(info: &herald::EventTypeInfo<Event>) -> Self {
+    fn of<E>(info: &herald::EventTypeInfo<E>) -> Self {
         EventTypeInfo {
             type_name: info.type_name,
             version: info.version,
@@ -283,8 +282,8 @@ pub struct EventTypes {
 /// `data`.
 #[utoipa::path(get, path = "/api/event-types", tag = "catalog",
     responses((status = 200, description = "The catalog.", body = EventTypes)))]
-pub async fn event_types() -> Json<EventTypes> {
-    Json(EventTypes { event_types: Catalog::TYPES.iter().map(EventTypeInfo::of).collect() })
+pub async fn event_types<H: Handlers>() -> Json<EventTypes> {
+    Json(EventTypes { event_types: H::Catalog::TYPES.iter().map(EventTypeInfo::of).collect() })
 }
 
 /// One event type of the catalog.
@@ -294,8 +293,8 @@ pub async fn event_types() -> Json<EventTypes> {
         (status = 200, description = "The event type.", body = EventTypeInfo),
         (status = 404, description = "Not in the catalog.", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn event_type(Path(type_name): Path<String>) -> Response {
-    match Catalog::lookup(&type_name) {
+pub async fn event_type<H: Handlers>(Path(type_name): Path<String>) -> Response {
+    match H::Catalog::lookup(&type_name) {
         Some(info) => Json(EventTypeInfo::of(info)).into_response(),
         None => Problem::not_found(format!("`{type_name}` is not in the catalog; GET /api/event-types lists them")).into_response(),
     }
@@ -359,7 +358,7 @@ pub async fn healthz() -> Json<Health> {
         (status = 200, description = "Ready: `status` is `ok`.", body = Readiness),
         (status = 503, description = "The store cannot take writes now: `status` is `unavailable`, `reason` says why.", body = Readiness),
     ))]
-pub async fn readyz<S: Store>(State(app): State<Arc<App<S>>>) -> Response {
+pub async fn readyz<S: Store, H: Handlers>(State(app): State<Arc<App<S, H>>>) -> Response {
     let (status, mut body) = match app.store.ready().await {
         Ok(()) => (StatusCode::OK, Readiness { status: "ok", reason: None, store: "ok".into(), dedup: None }),
         Err(e) => {

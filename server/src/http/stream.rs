@@ -19,6 +19,7 @@ use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::App;
+use crate::catalog::Handlers;
 use crate::feed::{Feed, Notice};
 use crate::store::Store;
 
@@ -38,7 +39,7 @@ const RETRY: Duration = Duration::from_secs(2);
 #[utoipa::path(get, path = "/api/runs/{run_id}/stream", tag = "runs",
     params(("run_id" = String, Path, description = "The run's id.")),
     responses((status = 200, description = "An event stream.", content_type = "text/event-stream", body = String)))]
-pub async fn run_stream<S: Store>(State(app): State<Arc<App<S>>>, Path(run_id): Path<String>) -> Response {
+pub async fn run_stream<S: Store, H: Handlers>(State(app): State<Arc<App<S, H>>>, Path(run_id): Path<String>) -> Response {
     sse(&app.feed, Some(run_id))
 }
 
@@ -46,7 +47,7 @@ pub async fn run_stream<S: Store>(State(app): State<Arc<App<S>>>, Path(run_id): 
 /// `/api/runs/{run_id}/stream` does for one.
 #[utoipa::path(get, path = "/api/stream", tag = "runs",
     responses((status = 200, description = "An event stream.", content_type = "text/event-stream", body = String)))]
-pub async fn all_runs<S: Store>(State(app): State<Arc<App<S>>>) -> Response {
+pub async fn all_runs<S: Store, H: Handlers>(State(app): State<Arc<App<S, H>>>) -> Response {
     sse(&app.feed, None)
 }
 

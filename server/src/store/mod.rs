@@ -91,7 +91,7 @@ impl std::error::Error for StoreError {}
 pub struct RunView {
     /// The run id.
     pub run_id: String,
-    /// Lifecycle status (`RunStatus` wire name).
+    /// Lifecycle status: one of the catalog's (`RunStatus` wire names).
     pub status: String,
     /// Highest `seq` applied, if any.
     pub last_event_seq: Option<i64>,

@@ -18,6 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use herald_server::events::Catalog;
+use herald_server::orchestrator::Orchestrator;
 use herald_server::store::memory::MemoryStore;
 
 use serde_json::{Value, json};
@@ -166,7 +168,7 @@ impl Env {
 enum Proc {
     /// The `herald-server` binary.
     Child(Child),
-    /// `herald_server::serve_on` on a thread of this process.
+    /// `herald_server::Server::serve_until` on a thread of this process.
     InProcess { stop: Option<tokio::sync::oneshot::Sender<()>>, thread: Option<std::thread::JoinHandle<()>> },
 }
 
@@ -250,10 +252,15 @@ impl Server {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
                 addr_tx.send(listener.local_addr().expect("address")).expect("report the address");
-                herald_server::serve_on(listener, store, &config, async {
-                    let _ = stopped.await;
-                })
-                .await;
+                let served = herald_server::Server::new(Catalog, Orchestrator).config(config).shared_store(store);
+                if let Err(e) = served
+                    .serve_until(listener, async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                {
+                    eprintln!("the in-process server did not serve: {e}");
+                }
             });
         });
         let addr = addr_rx.recv().expect("the in-process server's address");
@@ -339,15 +346,9 @@ impl Drop for Server {
 /// the store while the server runs (close it, fill its disk). Returns
 /// `http://127.0.0.1:PORT`.
 pub async fn serve_sqlite_in_process(store: Arc<herald_server::store::sqlite::SqliteStore>) -> String {
-    let app = herald_server::http::App {
-        store,
-        body_limit: 1 << 20,
-        max_batch_events: 1000,
-        layout: Arc::new(herald_server::orchestrator::layout()),
-        feed: herald_server::feed::Feed::new(),
-        gap_timeout: Duration::from_secs(30),
-        metrics: Default::default(),
-    };
+    let config = herald_server::config::Config::try_parse_from(["herald-server", "--body-limit", "1048576", "--max-batch-events", "1000"])
+        .expect("valid flags");
+    let app = herald_server::http::App::new(store, Orchestrator, &config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, herald_server::http::router(app)).await });

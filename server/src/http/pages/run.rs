@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 
 use super::runs::{feature, progress_bar, status_badge};
-use super::{error_page, html_page, layout, lifecycle_svg, path_segment};
+use super::{error_page, html_page, layout, path_segment};
+use crate::catalog::Handlers;
 use crate::http::App;
 use crate::http::problem::Problem;
 use crate::store::{EventQuery, HistoryEntry, INLINE_ITEMS, Reads, RunView, Store, StoredEvent};
@@ -33,7 +34,7 @@ fn short(v: &Value) -> String {
         (status = 404, description = "No event of this run was received (HTML).", content_type = "text/html; charset=utf-8", body = String),
         (status = 503, description = "The store cannot answer now (HTML), or the server is at `--max-connections`.", content((Problem = "application/problem+json"), (String = "text/html; charset=utf-8"))),
     ))]
-pub async fn page<S: Store>(State(app): State<Arc<App<S>>>, Path(run_id): Path<String>) -> Response {
+pub async fn page<S: Store, H: Handlers>(State(app): State<Arc<App<S, H>>>, Path(run_id): Path<String>) -> Response {
     let (run, history) = match app.store.reads().run(&run_id).await {
         Ok(Some(found)) => found,
         Ok(None) => return error_page(StatusCode::NOT_FOUND, &format!("no run `{run_id}` has received events")),
@@ -50,7 +51,7 @@ pub async fn page<S: Store>(State(app): State<Arc<App<S>>>, Path(run_id): Path<S
         h1 { "Run " code { (run_id) } }
         p { "Status " span #status data-status=(run.status) { (status_badge(&run.status)) }
             " · last event " span #updated-at { (run.updated_at) } }
-        figure.diagram #lifecycle { (PreEscaped(lifecycle_svg(&run.status))) }
+        figure.diagram #lifecycle { (PreEscaped(H::site().lifecycle_svg(&run.status))) }
         div.cards {
             (feature_card(&run))
             (summary_card(&run))
@@ -125,7 +126,7 @@ fn metrics(run: &RunView) -> Markup {
 
 /// Stages, nodes, papers and artifacts as the run document holds them;
 /// a collection too large to show inline is a count and a link to its pages.
-fn collections<S>(app: &App<S>, run: &RunView, id: &str) -> Markup {
+fn collections<S, H>(app: &App<S, H>, run: &RunView, id: &str) -> Markup {
     let shown: Vec<&str> = app.layout.collections().iter().map(String::as_str).filter(|c| *c != "metrics").collect();
     html! {
         @for c in shown {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use super::{error_page, html_page, layout, path_segment};
-use crate::events::RunStatus;
+use crate::catalog::Handlers;
 use crate::http::App;
 use crate::http::problem::Problem;
 use crate::store::{Reads, RunQuery, RunView, Store};
@@ -60,12 +60,15 @@ pub fn progress_bar(value: f64) -> Markup {
         (status = 400, description = "An unknown status or a malformed query (HTML), or a query that cannot be decoded.", content((Problem = "application/problem+json"), (String = "text/html; charset=utf-8"))),
         (status = 503, description = "The store cannot answer now (HTML), or the server is at `--max-connections`.", content((Problem = "application/problem+json"), (String = "text/html; charset=utf-8"))),
     ))]
-pub async fn page<S: Store>(State(app): State<Arc<App<S>>>, params: Result<Query<RunsPageParams>, QueryRejection>) -> Response {
+pub async fn page<S: Store, H: Handlers>(
+    State(app): State<Arc<App<S, H>>>,
+    params: Result<Query<RunsPageParams>, QueryRejection>,
+) -> Response {
     let Ok(Query(p)) = params else {
         return error_page(StatusCode::BAD_REQUEST, "this page takes `status` and `cursor`");
     };
     let status = p.status.filter(|s| !s.is_empty());
-    if let Some(s) = status.as_ref().filter(|s| s.parse::<RunStatus>().is_err()) {
+    if let Some(s) = status.as_ref().filter(|s| !app.lifecycle.knows(s)) {
         return error_page(StatusCode::BAD_REQUEST, &format!("unknown status `{s}`; pick one from the list on /runs"));
     }
     let query = RunQuery { status: status.clone(), limit: PAGE, cursor: p.cursor.clone() };
@@ -85,8 +88,8 @@ pub async fn page<S: Store>(State(app): State<Arc<App<S>>>, params: Result<Query
         form.filter method="get" action="/runs" {
             label { "Status " select name="status" {
                 option value="" selected[status.is_none()] { "any" }
-                @for s in RunStatus::ALL {
-                    option value=(s.as_str()) selected[status.as_deref() == Some(s.as_str())] { (s.as_str()) }
+                @for s in &app.lifecycle.statuses {
+                    option value=(s) selected[status.as_deref() == Some(*s)] { (s) }
                 }
             } }
             " " button type="submit" { "Show" }
