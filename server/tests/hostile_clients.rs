@@ -349,8 +349,18 @@ async fn connections_over_the_cap_get_503_at_once_and_the_cap_frees_up() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The refusal is counted (the retries above may have been refused too).
+    // The server sees the dropped connections close a moment later: until
+    // then the scrape itself may be refused over the cap, so it retries.
     drop(held);
-    let metrics = scrape(&s).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let metrics = loop {
+        let answer = s.client.get(s.url("/metrics")).send().await.unwrap();
+        if answer.status() != 503 {
+            break answer.text().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "the cap never freed up for a scrape");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let refused = metrics
         .lines()
         .find_map(|l| l.strip_prefix(r#"herald_http_requests_total{route="connection",status="503"} "#))
