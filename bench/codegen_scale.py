@@ -126,10 +126,15 @@ def generate(herald: Path, root: Path, n: int, edited: bool) -> tuple[int, int, 
     of the generated Rust (every file it wrote)."""
     (root / "events.yaml").write_text(catalog(n, edited))
     out = root / "src" / "generated"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    if not edited:
+        shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    # A `herald` that splits its output (`--out-dir`, one file per domain
+    # module) is run as a build script would; an older one writes one file.
+    help_text = subprocess.run([str(herald), "generate", "--help"], capture_output=True, text=True).stdout
+    target = ["--out-dir", str(out)] if "--out-dir" in help_text else ["-o", str(out / "events.rs")]
     t = time.monotonic()
-    subprocess.run([str(herald), "generate", str(root / "events.yaml"), "-o", str(out / "events.rs")], check=True)
+    subprocess.run([str(herald), "generate", str(root / "events.yaml"), *target], check=True)
     took = time.monotonic() - t
     files = [p for p in out.rglob("*.rs")]
     text = [p.read_bytes() for p in files]
