@@ -182,19 +182,6 @@ fn defined_types(tokens: &TokenStream) -> BTreeSet<String> {
     }
 }
 
-/// Emit only the catalog-level items (enum, registry, handler, dispatch,
-/// extensions) for events whose data types exist already — the path the
-/// `registry!` macro takes for `#[cloud_event]` structs.
-pub fn emit_catalog_items(catalog: &Catalog, opts: &EmitOptions) -> TokenStream {
-    debug_assert!(catalog.events.iter().all(|e| e.data != DataSource::Generated));
-    let event_enum = event_enum::emit_event_enum(catalog);
-    let registry = registry::emit_registry(catalog, opts);
-    let handler = handler::emit_handler(catalog, opts);
-    let extensions = extensions::emit_extensions(catalog, opts);
-    let lifecycle = lifecycle::emit_lifecycle(catalog, None, opts);
-    quote! { #event_enum #registry #handler #extensions #lifecycle }
-}
-
 /// `EventData` for a struct the user declared with `#[cloud_event]`: the
 /// same impl a YAML-declared event's generated type gets.
 pub fn emit_event_data(ty: &TokenStream, event: &crate::ir::EventType, opts: &EmitOptions) -> TokenStream {
