@@ -92,6 +92,12 @@ pub enum Command {
         /// Output file; `-` or absent writes to standard output.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Write into DIR as a build script does: `DIR/events.rs` (named
+        /// after the catalog), including one file per domain module from
+        /// `DIR/events/`; files whose text is unchanged are left alone, so
+        /// rustc recompiles only the modules an edit touched.
+        #[arg(long, value_name = "DIR", conflicts_with = "output")]
+        out_dir: Option<PathBuf>,
         /// Path of the Herald runtime crate in generated code.
         #[arg(long, default_value = "::herald")]
         herald_path: String,
@@ -153,7 +159,18 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         }
         Command::Export(args) => crate::export::cli::run(&args, out, err),
         Command::Docs(args) => crate::site::cli::run(&args, out, err),
-        Command::Generate { catalog: path, output, herald_path } => {
+        Command::Generate { catalog: path, output: _, herald_path, out_dir: Some(dir) } => {
+            match Config::new().cargo_directives(false).herald_path(herald_path).catalog(&path).out_dir(dir).compile() {
+                Ok(_) => 0,
+                Err(diags) => {
+                    for d in &diags.0 {
+                        let _ = writeln!(err, "{d}");
+                    }
+                    1
+                }
+            }
+        }
+        Command::Generate { catalog: path, output, herald_path, out_dir: None } => {
             let generated = Config::new().cargo_directives(false).herald_path(herald_path).catalog(&path).generate();
             match generated {
                 Err(diags) => {

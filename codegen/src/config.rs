@@ -84,23 +84,36 @@ impl Config {
         self
     }
 
-    /// Generate the Rust source for the configured catalog, without writing.
+    /// Generate the Rust source for the configured catalog as one file
+    /// (each domain's module inline), without writing.
     pub fn generate(&self) -> Result<String, Diagnostics> {
+        let (emitted, name) = self.emit()?;
+        write::render(emitted.inline(), &name).map_err(|e| single(&e))
+    }
+
+    /// Load and emit the configured catalog; also the name the generated
+    /// files' header gives it.
+    fn emit(&self) -> Result<(emit::Emitted, String), Diagnostics> {
         let path = self.catalog.as_deref().ok_or_else(|| single("no catalog configured; call `.catalog(\"events.yaml\")` first"))?;
         if self.cargo_directives {
             println!("cargo:rerun-if-changed={}", path.display());
         }
         let catalog = catalog::load(path)?;
-        let tokens = emit::emit_catalog(&catalog, &self.emit)?;
+        let emitted = emit::emit_modules(&catalog, &self.emit)?;
         // The header names the file, not its path: output must not depend
         // on where the workspace lives.
         let name = path.file_name().map_or_else(|| catalog.source_name.clone(), |n| n.to_string_lossy().into_owned());
-        write::render(tokens, &name).map_err(|e| single(&e))
+        Ok((emitted, name))
     }
 
-    /// Generate and write `{out_dir}/{file_name}.rs`; returns its path.
+    /// Generate and write `{out_dir}/{file_name}.rs`, which includes one
+    /// file per module from `{out_dir}/{file_name}/`; returns the root
+    /// file's path.
+    ///
+    /// Each file is rewritten only when its text changes, so after an edit
+    /// of one event type rustc finds the other modules' files untouched.
     pub fn compile(&self) -> Result<PathBuf, Diagnostics> {
-        let code = self.generate()?;
+        let (emitted, name) = self.emit()?;
         let out_dir = match &self.out_dir {
             Some(d) => d.clone(),
             None => std::env::var_os("OUT_DIR")
@@ -113,9 +126,7 @@ impl Config {
                 .and_then(Path::file_stem)
                 .map_or_else(|| "events".to_string(), |s| s.to_string_lossy().replace(['-', '.'], "_"))
         });
-        let path = out_dir.join(format!("{stem}.rs"));
-        write::write_if_changed(&path, &code).map_err(|e| single(&format!("cannot write `{}`: {e}", path.display())))?;
-        Ok(path)
+        write::write_split(&emitted, &out_dir, &stem, &name).map_err(|e| single(&e))
     }
 }
 

@@ -345,13 +345,4 @@ impl Catalog {
     pub fn event(&self, type_name: &str) -> Option<&EventType> {
         self.events.iter().find(|e| e.type_name == type_name)
     }
-
-    /// Events grouped by type name, for duplicate detection.
-    pub fn by_type(&self) -> BTreeMap<&str, Vec<&EventType>> {
-        let mut map: BTreeMap<&str, Vec<&EventType>> = BTreeMap::new();
-        for e in &self.events {
-            map.entry(e.type_name.as_str()).or_default().push(e);
-        }
-        map
-    }
 }

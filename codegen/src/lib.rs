@@ -38,6 +38,7 @@ pub mod rust_front;
 pub mod scaffold;
 pub mod schema;
 pub mod send;
+mod shapes;
 pub mod shorthand;
 pub mod site;
 pub mod subject;

@@ -10,7 +10,10 @@
 //! - `format: uuid` / `format: date-time` strings → Herald's strict wire
 //!   types via typify's `x-rust-type` extension, so typed decoding accepts
 //!   exactly what the schema accepts; `format: date` hidden from typify, so
-//!   the field stays a `String` that `validate()` checks.
+//!   the field stays a `String` that `validate()` checks;
+//! - `minLength` / `maxLength` / `pattern` hidden from typify likewise: a
+//!   constrained string is a `String` whose rules `validate()` checks,
+//!   not a newtype with its own conversion impls.
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -28,12 +31,28 @@ pub struct GeneratedTypes {
     pub space: TypeSpace,
     /// Event `type` → the root data type.
     pub roots: BTreeMap<String, TypeId>,
-    /// Every `$defs` entry, as written by the user (refs not rewritten).
+    /// Every `$defs` entry, as written by the user (refs not rewritten),
+    /// and every shape shared across events (see [`crate::shapes`]).
     pub defs: BTreeMap<String, Value>,
+    /// Event `type` → the data schema its type was generated from: the
+    /// user's, with shared shapes replaced by `$ref`s.
+    pub schemas: BTreeMap<String, Value>,
 }
 
-/// Build Rust types for every [`DataSource::Generated`] event.
+/// Build Rust types for every [`DataSource::Generated`] event, one type
+/// per shape the catalog repeats ([`crate::shapes`]).
 pub fn generate_types(catalog: &Catalog) -> Result<GeneratedTypes, Diagnostics> {
+    generate(catalog, true)
+}
+
+/// Build Rust types that mirror each event's schema as written, every
+/// inline enum and object typed where it stands: for a struct declared
+/// with `#[cloud_event]`, whose own field types the walk must see.
+pub(crate) fn generate_types_unshared(catalog: &Catalog) -> Result<GeneratedTypes, Diagnostics> {
+    generate(catalog, false)
+}
+
+fn generate(catalog: &Catalog, share: bool) -> Result<GeneratedTypes, Diagnostics> {
     let mut diags = Vec::new();
     let mut settings = TypeSpaceSettings::default();
     settings.with_struct_builder(false).with_derive("PartialEq".to_string()).with_map_type("::std::collections::BTreeMap").with_crate(
@@ -53,7 +72,29 @@ pub fn generate_types(catalog: &Catalog) -> Result<GeneratedTypes, Diagnostics> 
         diags.push(at(conflict.at, conflict.message).with_help(DefsConflict::<()>::HELP));
     }
 
+    // Repeated shapes become definitions too (after the user's, whose
+    // names they avoid).
+    let events: Vec<crate::shapes::EventSchema<'_>> = generated(catalog)
+        .map(|e| crate::shapes::EventSchema { type_name: &e.type_name, rust_name: e.rust_name(), schema: &e.schema })
+        .collect();
+    let shared = if share {
+        crate::shapes::share(&events, &defs.keys().cloned().collect())
+    } else {
+        crate::shapes::Shared {
+            schemas: events.iter().map(|e| (e.type_name.to_string(), e.schema.clone())).collect(),
+            defs: BTreeMap::new(),
+        }
+    };
+
     let mut prepared_defs = Vec::new();
+    for (name, schema) in &shared.defs {
+        match to_schemars(&prepare(schema)) {
+            Ok(s) => prepared_defs.push((name.clone(), s)),
+            Err(e) => {
+                diags.push(Diagnostic::new(&catalog.source_name, 0, 0, format!("shared shape `{name}` is not valid JSON Schema: {e}")))
+            }
+        }
+    }
     for (name, (schema, event)) in &defs {
         match to_schemars(&prepare(schema)) {
             Ok(s) => prepared_defs.push((name.clone(), s)),
@@ -73,7 +114,7 @@ pub fn generate_types(catalog: &Catalog) -> Result<GeneratedTypes, Diagnostics> 
 
     let mut roots = BTreeMap::new();
     for event in generated(catalog) {
-        let mut schema = prepare(&event.schema);
+        let mut schema = prepare(&shared.schemas[&event.type_name]);
         if let Value::Object(obj) = &mut schema {
             obj.remove("$defs");
             obj.entry("description").or_insert_with(|| Value::String(event.description.clone()));
@@ -98,7 +139,9 @@ pub fn generate_types(catalog: &Catalog) -> Result<GeneratedTypes, Diagnostics> 
     }
 
     if diags.is_empty() {
-        Ok(GeneratedTypes { space, roots, defs: defs.into_iter().map(|(k, (v, _))| (k, v)).collect() })
+        let mut all_defs: BTreeMap<String, Value> = defs.into_iter().map(|(k, (v, _))| (k, v)).collect();
+        all_defs.extend(shared.defs);
+        Ok(GeneratedTypes { space, roots, defs: all_defs, schemas: shared.schemas })
     } else {
         Err(Diagnostics(diags))
     }
@@ -209,6 +252,16 @@ fn prepare(schema: &Value) -> Value {
                 out.insert(k.clone(), v);
             }
             optional_collections_as_options(&mut out);
+            // A string with length or pattern rules stays a `String`, and
+            // the generated `validate()` checks the rules (with a pointer
+            // to the field): typify would make a newtype with seven
+            // conversion impls of each, and the `#[cloud_event]` route
+            // gives such a field a `String` too.
+            if out.get("type").and_then(Value::as_str) == Some("string") && !out.contains_key("enum") {
+                for rule in ["minLength", "maxLength", "pattern"] {
+                    out.remove(rule);
+                }
+            }
             if let Some(path) = strict_type(&out) {
                 out.insert("x-rust-type".into(), json!({"crate": "herald", "version": "*", "path": path}));
             }

@@ -1,7 +1,7 @@
 //! Formatting and writing generated code.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use proc_macro2::TokenStream;
 
@@ -26,4 +26,34 @@ pub(crate) fn write_if_changed(path: &Path, contents: &str) -> io::Result<bool> 
     std::fs::write(&tmp, contents)?;
     std::fs::rename(&tmp, path)?;
     Ok(true)
+}
+
+/// Write `emitted` as `{dir}/{stem}.rs` including `{dir}/{stem}/{module}.rs`
+/// for each module (each written only if changed), removing module files
+/// of an earlier run that are gone from the catalog; returns the root
+/// file's path.
+pub(crate) fn write_split(emitted: &crate::emit::Emitted, dir: &Path, stem: &str, source_name: &str) -> Result<PathBuf, String> {
+    let (root, modules) = emitted.split(stem);
+    let module_dir = dir.join(stem);
+    let cannot = |path: &Path, e: io::Error| format!("cannot write `{}`: {e}", path.display());
+    std::fs::create_dir_all(&module_dir).map_err(|e| cannot(&module_dir, e))?;
+    let mut kept = Vec::new();
+    for (name, tokens) in modules {
+        let path = module_dir.join(format!("{name}.rs"));
+        let text = render(tokens, source_name)?;
+        write_if_changed(&path, &text).map_err(|e| cannot(&path, e))?;
+        kept.push(path);
+    }
+    if let Ok(entries) = std::fs::read_dir(&module_dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|x| x == "rs") && !kept.contains(&path) {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    let path = dir.join(format!("{stem}.rs"));
+    let text = render(root, source_name)?;
+    write_if_changed(&path, &text).map_err(|e| cannot(&path, e))?;
+    Ok(path)
 }

@@ -1,5 +1,6 @@
 fn main() {
-    // Writes `$OUT_DIR/events.rs` and rebuilds when events.yaml changes.
+    // Writes `$OUT_DIR/events.rs` (each domain's types in a file of
+    // `$OUT_DIR/events/`) and rebuilds when events.yaml changes.
     herald_codegen::Config::new()
         .catalog("events.yaml")
         .compile()

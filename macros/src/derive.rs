@@ -63,7 +63,7 @@ pub(crate) fn expand_cloud_event(args: TokenStream, input: TokenStream) -> Token
     strip_herald_attrs(&mut item);
     let Some(event) = event else { return finish(cx, quote!(#original)) };
     for problem in event.check() {
-        let (StructProblem::Attribute(msg) | StructProblem::Emit(msg)) = problem;
+        let StructProblem::Attribute(msg) = problem;
         match &args.type_name {
             Some(lit) => cx.error_spanned_by(lit, msg),
             None => cx.error_spanned_by(&item.ident, msg),

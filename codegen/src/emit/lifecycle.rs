@@ -434,7 +434,7 @@ lifecycle:
         for event in &mut catalog.events {
             event.data = DataSource::External(event.rust_name());
         }
-        let code = render(super::super::emit_catalog_items(&catalog, &EmitOptions::default()));
+        let code = render(super::super::emit_catalog(&catalog, &EmitOptions::default()).unwrap_or_else(|d| panic!("{d}")));
         for needle in [
             "::herald::__private::serde_json::to_value(&__data.result).is_ok_and(|__v| __v == \"success\")",
             "::herald::__private::serde_json::to_value(&__data.retryable).is_ok_and(|__v| __v == false)",

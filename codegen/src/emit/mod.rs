@@ -9,12 +9,15 @@ mod event_enum;
 mod extensions;
 mod handler;
 mod lifecycle;
+mod modules;
 mod registry;
 mod types;
 mod validate;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{format_ident, quote};
 
 use crate::diagnostic::Diagnostics;
 use crate::ir::{Catalog, DataSource};
@@ -40,43 +43,143 @@ impl EmitOptions {
     }
 }
 
+/// The code generated for a catalog: the catalog-level items, and the data
+/// types with their impls, one module per domain (see [`modules`]).
+#[derive(Debug, Clone)]
+pub struct Emitted {
+    /// The catalog-level items (`Event`, the registry, the handler trait,
+    /// dispatch, extensions, lifecycle) and the re-exports of every module.
+    root: TokenStream,
+    /// Module name → its items, with the imports they need.
+    modules: BTreeMap<String, TokenStream>,
+}
+
+impl Emitted {
+    /// Everything in one token stream, each module inline
+    /// (`mod run { … }`): for a macro, or a single generated file.
+    pub fn inline(&self) -> TokenStream {
+        let modules = self.modules.iter().map(|(name, items)| {
+            let ident = format_ident!("{}", name);
+            quote! { mod #ident { #items } }
+        });
+        let root = &self.root;
+        quote! { #(#modules)* #root }
+    }
+
+    /// The root with each module included from `{dir}/{module}.rs`
+    /// (relative to the root's own file), and the modules' items by name.
+    pub fn split(&self, dir: &str) -> (TokenStream, Vec<(String, TokenStream)>) {
+        let modules = self.modules.keys().map(|name| {
+            let ident = format_ident!("{}", name);
+            let path = format!("{dir}/{name}.rs");
+            quote! { mod #ident { include!(#path); } }
+        });
+        let root = &self.root;
+        (quote! { #(#modules)* #root }, self.modules.iter().map(|(n, t)| (n.clone(), t.clone())).collect())
+    }
+}
+
 /// Emit everything for a catalog: data types (for YAML-declared events),
 /// their validation and registry impls, the `Event` enum, the registry,
 /// the handler trait, `dispatch`, typed extension accessors and, when the
-/// catalog declares a `lifecycle`, `RunStatus` and `Event::transition`.
+/// catalog declares a `lifecycle`, `RunStatus` and `Event::transition`;
+/// all in one token stream ([`Emitted::inline`]).
 pub fn emit_catalog(catalog: &Catalog, opts: &EmitOptions) -> Result<TokenStream, Diagnostics> {
+    emit_modules(catalog, opts).map(|e| e.inline())
+}
+
+/// [`emit_catalog`], with the data types and their impls kept apart by
+/// module.
+pub fn emit_modules(catalog: &Catalog, opts: &EmitOptions) -> Result<Emitted, Diagnostics> {
     let generated = schema::generate_types(catalog)?;
+    let plan = modules::Plan::new(catalog, &generated);
     let data_types = types::emit_data_types(&generated, opts)?;
-    let validate = validate::emit_validate(catalog, &generated, opts)?;
-    let event_data = registry::emit_event_data_impls(catalog, opts);
+    let validate = validate::emit_validate(catalog, &generated, &plan, opts)?;
+    let herald = opts.herald();
+
+    // Each module's items: its types (with typify's impls), their
+    // `Validate` impls, and its events' `EventData` impls.
+    let mut items: BTreeMap<String, TokenStream> = BTreeMap::new();
+    let mut root_types = TokenStream::new();
+    for item in data_types.items {
+        match modules::owner(&item, &|n| plan.knows(n)) {
+            Some(name) => items.entry(plan.module_of_type(&name).to_string()).or_default().extend(quote!(#item)),
+            None => root_types.extend(quote!(#item)),
+        }
+    }
+    for (module, tokens) in validate {
+        items.entry(module).or_default().extend(tokens);
+    }
+    for event in catalog.events.iter().filter(|e| e.data == DataSource::Generated) {
+        let module = plan.module_of_event(&event.type_name).to_string();
+        items.entry(module).or_default().extend(registry::event_data_impl(&data_type_path(event), event, &herald));
+    }
+
+    // Each module imports what it names from `shared` and the root's
+    // `error` module (typify's conversion errors).
+    let shared_names: BTreeSet<String> = match items.get(modules::SHARED) {
+        Some(tokens) => defined_types(tokens),
+        None => BTreeSet::new(),
+    };
+    let mut module_tokens = BTreeMap::new();
+    for (module, tokens) in items {
+        let mut used = BTreeSet::new();
+        modules::idents(&tokens, &mut used);
+        let mut imports = TokenStream::new();
+        if used.contains("error") {
+            imports.extend(quote! { use super::error; });
+        }
+        if module != modules::SHARED {
+            let names: Vec<syn::Ident> = shared_names.intersection(&used).map(|n| format_ident!("{}", n)).collect();
+            if !names.is_empty() {
+                imports.extend(quote! { use super::shared::{#(#names),*}; });
+            }
+        }
+        module_tokens.insert(module, quote! { #imports #tokens });
+    }
+    // The modules are private: their types are the catalog's API, named
+    // from the root as if declared there. The shared types are named by
+    // the domains' types and need not be by the root.
+    let reexports = module_tokens.keys().map(|name| {
+        let ident = format_ident!("{}", name);
+        if name == modules::SHARED {
+            quote! {
+                #[allow(unused_imports)]
+                pub use self::#ident::*;
+            }
+        } else {
+            quote! { pub use self::#ident::*; }
+        }
+    });
+
     let event_enum = event_enum::emit_event_enum(catalog);
     let registry = registry::emit_registry(catalog, opts);
     let handler = handler::emit_handler(catalog, opts);
     let extensions = extensions::emit_extensions(catalog, opts);
     let lifecycle = lifecycle::emit_lifecycle(catalog, Some(&generated), opts);
-    Ok(quote! {
-        #data_types
-        #validate
-        #event_data
+    let root = quote! {
+        #(#reexports)*
+        #root_types
         #event_enum
         #registry
         #handler
         #extensions
         #lifecycle
-    })
+    };
+    Ok(Emitted { root, modules: module_tokens })
 }
 
-/// Emit only the catalog-level items (enum, registry, handler, dispatch,
-/// extensions) for events whose data types exist already — the path the
-/// `registry!` macro takes for `#[cloud_event]` structs.
-pub fn emit_catalog_items(catalog: &Catalog, opts: &EmitOptions) -> TokenStream {
-    debug_assert!(catalog.events.iter().all(|e| e.data != DataSource::Generated));
-    let event_enum = event_enum::emit_event_enum(catalog);
-    let registry = registry::emit_registry(catalog, opts);
-    let handler = handler::emit_handler(catalog, opts);
-    let extensions = extensions::emit_extensions(catalog, opts);
-    let lifecycle = lifecycle::emit_lifecycle(catalog, None, opts);
-    quote! { #event_enum #registry #handler #extensions #lifecycle }
+/// The names of the structs and enums `tokens` defines.
+fn defined_types(tokens: &TokenStream) -> BTreeSet<String> {
+    match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(file) => file
+            .items
+            .iter()
+            .filter(|i| matches!(i, syn::Item::Struct(_) | syn::Item::Enum(_)))
+            .filter_map(|i| modules::owner(i, &|_| true))
+            .collect(),
+        Err(_) => BTreeSet::new(),
+    }
 }
 
 /// `EventData` for a struct the user declared with `#[cloud_event]`: the
@@ -105,7 +208,7 @@ pub fn emit_external_validate(
     shadow.schema = shape.clone();
     shadow.data = DataSource::Generated;
     catalog.events.push(shadow);
-    let generated = schema::generate_types(&catalog)?;
+    let generated = schema::generate_types_unshared(&catalog)?;
     let Some(root) = generated.roots.get(&event.type_name) else {
         return Ok(TokenStream::new());
     };

@@ -6,15 +6,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::{EmitOptions, data_type_path, docs};
-use crate::ir::{Catalog, DataSource, EventType, ExtensionKind};
-
-/// `impl EventData` for every YAML-declared type (struct-declared types get
-/// theirs from `#[cloud_event]`).
-pub(super) fn emit_event_data_impls(catalog: &Catalog, opts: &EmitOptions) -> TokenStream {
-    let herald = opts.herald();
-    let impls = catalog.events.iter().filter(|e| e.data == DataSource::Generated).map(|e| event_data_impl(&data_type_path(e), e, &herald));
-    quote! { #(#impls)* }
-}
+use crate::ir::{Catalog, EventType, ExtensionKind};
 
 /// `impl EventData for #ty`: the one form of the impl, for generated types
 /// and for `#[cloud_event]` structs alike.

@@ -5,7 +5,6 @@
 //! such path is rewritten to `{herald}::__private::…` (or `{herald}::types`)
 //! and every serde derive gets `#[serde(crate = "…")]`.
 
-use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::visit_mut::{self, VisitMut};
 
@@ -16,7 +15,8 @@ use crate::schema::GeneratedTypes;
 /// Crates typify may name that Herald re-exports from `__private`.
 const PRIVATE_CRATES: &[&str] = &["serde", "serde_json", "regress", "uuid", "chrono"];
 
-pub(super) fn emit_data_types(generated: &GeneratedTypes, opts: &EmitOptions) -> Result<TokenStream, Diagnostics> {
+/// typify's items (types, their impls, its `error` module), rewritten.
+pub(super) fn emit_data_types(generated: &GeneratedTypes, opts: &EmitOptions) -> Result<syn::File, Diagnostics> {
     let tokens = generated.space.to_stream();
     let mut file: syn::File = syn::parse2(tokens)
         .map_err(|e| Diagnostics(vec![Diagnostic::new("<typify>", 0, 0, format!("typify produced unparsable code: {e}"))]))?;
@@ -24,7 +24,7 @@ pub(super) fn emit_data_types(generated: &GeneratedTypes, opts: &EmitOptions) ->
     let herald_text = herald.to_token_stream().to_string().replace(' ', "");
     let mut rewriter = Rewriter { herald, herald_text };
     rewriter.visit_file_mut(&mut file);
-    Ok(file.into_token_stream())
+    Ok(file)
 }
 
 struct Rewriter {

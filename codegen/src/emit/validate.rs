@@ -4,11 +4,14 @@
 //! by side. The type says how to reach a value (`Option`, `Box`, newtype,
 //! `Vec`, map, struct field); the schema says what to check there. Checks
 //! that deserialisation already performs are not repeated: required fields,
-//! JSON types, enums, strict uuid/date-time, and the string length/pattern
-//! rules typify enforces in its constrained-string newtypes.
+//! JSON types, enums, strict uuid/date-time. String length and pattern
+//! rules are checked here (`schema` keeps them away from typify, so a
+//! constrained string is a plain `String`).
 //!
-//! `$ref`s become calls to one function per definition, so recursive
-//! definitions terminate.
+//! A `$ref` (a user's definition, or a shape the catalog shares, see
+//! `crate::shapes`) becomes a call of that type's own `Validate` impl,
+//! emitted once into its module, so each shape's rules are emitted once
+//! and recursive definitions terminate.
 
 use std::collections::BTreeMap;
 
@@ -18,78 +21,71 @@ use serde_json::Value;
 use typify_impl::{TypeDetails, TypeId, TypeSpace};
 
 use super::EmitOptions;
+use super::modules::Plan;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::ident;
 use crate::ir::Catalog;
 use crate::schema::{GeneratedTypes, format_enforced_by_type};
 
-pub(super) fn emit_validate(catalog: &Catalog, generated: &GeneratedTypes, opts: &EmitOptions) -> Result<TokenStream, Diagnostics> {
+/// The `Validate` impls of a catalog's generated types, by the module
+/// ([`super::modules`]) each type lives in: every event's data type, and
+/// every definition or shared shape that has rules of its own (its impl is
+/// what the types that hold it call).
+pub(super) fn emit_validate(
+    catalog: &Catalog,
+    generated: &GeneratedTypes,
+    plan: &Plan,
+    opts: &EmitOptions,
+) -> Result<BTreeMap<String, TokenStream>, Diagnostics> {
     let herald = opts.herald();
     let mut walker = Walker::new(generated, &herald, BTreeMap::new());
+    walker.plan = Some(plan);
 
-    let mut impls = Vec::new();
     for event in &catalog.events {
         let Some(root) = generated.roots.get(&event.type_name) else { continue };
+        let Some(schema) = generated.schemas.get(&event.type_name) else { continue };
+        walker.module = plan.module_of_event(&event.type_name).to_string();
         let ident = format_ident!("{}", event.rust_name());
-        let body = walker.walk(&event.schema, root, Place::reference(quote!(self)), false);
-        impls.push(quote! {
-            #[automatically_derived]
-            impl #herald::Validate for #ident {
-                fn validate_into(
-                    &self,
-                    __p: &mut #herald::validate::Pointer,
-                    __e: &mut ::std::vec::Vec<#herald::ValidationError>,
-                ) {
-                    let _ = (&__p, &__e);
-                    #body
-                }
-            }
-        });
-    }
-
-    // Definitions reached through `$ref`, each emitted once (a definition
-    // may reach further definitions while being emitted).
-    let mut def_fns = Vec::new();
-    while let Some((name, type_id)) = walker.pending.pop_first() {
-        if walker.done.contains_key(&name) {
-            continue;
-        }
-        walker.done.insert(name.clone(), ());
-        let Some(schema) = walker.defs.get(&name).cloned() else { continue };
-        let fn_name = def_fn_name(&name);
-        let ty = match walker.space.get_type(&type_id) {
-            Ok(t) => t.ident(),
-            Err(e) => {
-                walker.errors.push(format!("`$defs/{name}`: {e}"));
-                continue;
-            }
-        };
-        let body = walker.walk(&schema, &type_id, Place::reference(quote!(__v)), false);
-        def_fns.push(quote! {
-            fn #fn_name(
-                __v: &#ty,
-                __p: &mut #herald::validate::Pointer,
-                __e: &mut ::std::vec::Vec<#herald::ValidationError>,
-            ) {
-                let _ = (&__v, &__p, &__e);
-                #body
-            }
-        });
+        let body = walker.walk(schema, root, Place::reference(quote!(self)), false);
+        let item = validate_impl(&quote!(#ident), &body, &herald);
+        walker.items.entry(walker.module.clone()).or_default().extend(item);
     }
 
     if !walker.errors.is_empty() {
         return Err(Diagnostics(walker.errors.into_iter().map(|m| Diagnostic::new(&catalog.source_name, 0, 0, m)).collect()));
     }
 
-    let patterns = walker.pattern_statics();
+    let mut out = BTreeMap::new();
+    for (module, items) in std::mem::take(&mut walker.items) {
+        let patterns = walker.pattern_statics(&module);
+        out.insert(
+            module,
+            quote! {
+                const _: () = {
+                    #(#patterns)*
+                    #items
+                };
+            },
+        );
+    }
+    Ok(out)
+}
 
-    Ok(quote! {
-        const _: () = {
-            #(#patterns)*
-            #(#def_fns)*
-            #(#impls)*
-        };
-    })
+/// `impl Validate for #ty` with `body` as its walk.
+fn validate_impl(ty: &TokenStream, body: &TokenStream, herald: &TokenStream) -> TokenStream {
+    quote! {
+        #[automatically_derived]
+        impl #herald::Validate for #ty {
+            fn validate_into(
+                &self,
+                __p: &mut #herald::validate::Pointer,
+                __e: &mut ::std::vec::Vec<#herald::ValidationError>,
+            ) {
+                let _ = (&__p, &__e);
+                #body
+            }
+        }
+    }
 }
 
 /// `Validate` for a struct the user declared with `#[cloud_event]`.
@@ -110,44 +106,38 @@ pub(super) fn emit_validate_external(
     let herald = opts.herald();
     let mut walker = Walker::new(generated, &herald, renames);
     let body = walker.walk(schema, root, Place::reference(quote!(self)), false);
-    if !walker.errors.is_empty() || !walker.pending.is_empty() {
+    if !walker.errors.is_empty() || !walker.defs_seen.is_empty() {
         let mut errors = walker.errors;
-        if !walker.pending.is_empty() {
+        if !walker.defs_seen.is_empty() {
             errors.push("`$ref` is not supported in a struct-declared event".to_string());
         }
         let source = ty.to_string();
         return Err(Diagnostics(errors.into_iter().map(|m| Diagnostic::new(&source, 0, 0, m)).collect()));
     }
-    let patterns = walker.pattern_statics();
+    let patterns = walker.pattern_statics("");
+    let item = validate_impl(ty, &body, &herald);
     Ok(quote! {
         const _: () = {
             #(#patterns)*
-            #[automatically_derived]
-            impl #herald::Validate for #ty {
-                fn validate_into(
-                    &self,
-                    __p: &mut #herald::validate::Pointer,
-                    __e: &mut ::std::vec::Vec<#herald::ValidationError>,
-                ) {
-                    let _ = (&__p, &__e);
-                    #body
-                }
-            }
+            #item
         };
     })
-}
-
-fn def_fn_name(name: &str) -> syn::Ident {
-    let clean: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-    format_ident!("__validate_def_{}", heck::ToSnakeCase::to_snake_case(clean.as_str()))
 }
 
 struct Walker<'a> {
     space: &'a TypeSpace,
     defs: &'a BTreeMap<String, Value>,
-    pending: BTreeMap<String, TypeId>,
-    done: BTreeMap<String, ()>,
-    patterns: Vec<String>,
+    /// Where each type's items go; `None` for a struct-declared event.
+    plan: Option<&'a Plan>,
+    /// The module whose items are being walked.
+    module: String,
+    /// Each definition reached through `$ref`: whether it has rules, so
+    /// its `Validate` impl exists (`None` while its walk is under way).
+    defs_seen: BTreeMap<String, Option<bool>>,
+    /// Each module's regexes (`__PATTERN_0`, …).
+    patterns: BTreeMap<String, Vec<String>>,
+    /// Each module's `Validate` impls.
+    items: BTreeMap<String, TokenStream>,
     herald: TokenStream,
     errors: Vec<String>,
     /// Rust field name → JSON property name, for a struct the user wrote
@@ -163,21 +153,25 @@ impl<'a> Walker<'a> {
         Walker {
             space: &generated.space,
             defs: &generated.defs,
-            pending: BTreeMap::new(),
-            done: BTreeMap::new(),
-            patterns: Vec::new(),
+            plan: None,
+            module: String::new(),
+            defs_seen: BTreeMap::new(),
+            patterns: BTreeMap::new(),
+            items: BTreeMap::new(),
             herald: herald.clone(),
             errors: Vec::new(),
             renames,
         }
     }
 
-    /// The compiled regexes the checks refer to, one `static` each
-    /// (`__PATTERN_0`, …), built on first use.
-    fn pattern_statics(&self) -> Vec<TokenStream> {
+    /// The compiled regexes the checks of `module` refer to, one `static`
+    /// each (`__PATTERN_0`, …), built on first use.
+    fn pattern_statics(&self, module: &str) -> Vec<TokenStream> {
         let herald = &self.herald;
         self.patterns
-            .iter()
+            .get(module)
+            .into_iter()
+            .flatten()
             .enumerate()
             .map(|(i, src)| {
                 let name = format_ident!("__PATTERN_{}", i);
@@ -227,11 +221,7 @@ impl<'a> Walker<'a> {
         }
 
         if let Some(name) = crate::defs::ref_name(schema) {
-            let name = name.to_string();
-            self.pending.entry(name.clone()).or_insert_with(|| id.clone());
-            let f = def_fn_name(&name);
-            let r = v.by_ref();
-            return quote! { #f(#r, __p, __e); };
+            return self.walk_def(name, id, &v);
         }
 
         let mut out = TokenStream::new();
@@ -357,6 +347,60 @@ impl<'a> Walker<'a> {
         out
     }
 
+    /// The checks for `v`, an instance of the definition `name` (typed
+    /// `id`): a call of the definition's own `Validate` impl, emitted once
+    /// into its type's module the first time it is reached, and nothing at
+    /// all when the definition has no rules. (A recursive definition calls
+    /// its impl while it is being walked, so it always gets one.)
+    fn walk_def(&mut self, name: &str, id: &TypeId, v: &Place) -> TokenStream {
+        let herald = self.herald.clone();
+        let r = v.by_ref();
+        let call = quote! { #herald::Validate::validate_into(#r, __p, __e); };
+        match self.defs_seen.get(name) {
+            Some(Some(false)) => return TokenStream::new(),
+            Some(Some(true)) => return call,
+            Some(None) => {
+                // Reached from its own walk: it needs its impl.
+                self.defs_seen.insert(name.to_string(), Some(true));
+                return call;
+            }
+            None => {}
+        }
+        self.defs_seen.insert(name.to_string(), None);
+        let (Some(plan), Some(schema)) = (self.plan, self.defs.get(name)) else {
+            // A struct-declared event (refused by the caller), or a ref the
+            // lints let through to nothing.
+            return TokenStream::new();
+        };
+        let ty = match self.space.get_type(id) {
+            Ok(t) => t,
+            Err(e) => {
+                self.errors.push(format!("`$defs/{name}`: {e}"));
+                return TokenStream::new();
+            }
+        };
+        if !matches!(ty.details(), TypeDetails::Struct(_) | TypeDetails::Enum(_) | TypeDetails::Newtype(_)) {
+            // Not a type of the generated code (a builtin or Herald's own):
+            // its rules are checked where it is used.
+            self.defs_seen.remove(name);
+            return self.walk(schema, id, Place { expr: v.expr.clone(), is_ref: v.is_ref }, false);
+        }
+        let ty_name = ty.name();
+        let ident = ty.ident();
+        let outer = std::mem::replace(&mut self.module, plan.module_of_type(&ty_name).to_string());
+        let body = self.walk(schema, id, Place::reference(quote!(self)), false);
+        let module = std::mem::replace(&mut self.module, outer);
+        let called = self.defs_seen.get(name) == Some(&Some(true));
+        let has_impl = called || !body.is_empty();
+        self.defs_seen.insert(name.to_string(), Some(has_impl));
+        if !has_impl {
+            return TokenStream::new();
+        }
+        let item = validate_impl(&ident, &body, &herald);
+        self.items.entry(module).or_default().extend(item);
+        call
+    }
+
     fn string_checks(&mut self, schema: &Value, v: &Place, in_newtype: bool) -> TokenStream {
         let herald = &self.herald;
         let c = quote!(#herald::__private::checks);
@@ -370,11 +414,12 @@ impl<'a> Walker<'a> {
                 out.extend(quote! { #c::max_length(__p, __e, #s, #n); });
             }
             if let Some(src) = schema.get("pattern").and_then(Value::as_str) {
-                let i = match self.patterns.iter().position(|p| p == src) {
+                let patterns = self.patterns.entry(self.module.clone()).or_default();
+                let i = match patterns.iter().position(|p| p == src) {
                     Some(i) => i,
                     None => {
-                        self.patterns.push(src.to_string());
-                        self.patterns.len() - 1
+                        patterns.push(src.to_string());
+                        patterns.len() - 1
                     }
                 };
                 let name = format_ident!("__PATTERN_{}", i);

@@ -90,8 +90,6 @@ pub struct StructField {
 pub enum StructProblem {
     /// About the `#[cloud_event]` arguments (type name, subject, stream key).
     Attribute(String),
-    /// About the generated code (a typify or walker failure).
-    Emit(String),
 }
 
 impl StructEvent {
