@@ -32,7 +32,7 @@ pub struct GeneratedTypes {
     /// Event `type` → the root data type.
     pub roots: BTreeMap<String, TypeId>,
     /// Every `$defs` entry, as written by the user (refs not rewritten),
-    /// and every shape shared across events (see [`crate::shapes`]).
+    /// and every shape shared across events (see `shapes.rs`).
     pub defs: BTreeMap<String, Value>,
     /// Event `type` → the data schema its type was generated from: the
     /// user's, with shared shapes replaced by `$ref`s.
@@ -40,7 +40,7 @@ pub struct GeneratedTypes {
 }
 
 /// Build Rust types for every [`DataSource::Generated`] event, one type
-/// per shape the catalog repeats ([`crate::shapes`]).
+/// per shape the catalog repeats (`shapes.rs`).
 pub fn generate_types(catalog: &Catalog) -> Result<GeneratedTypes, Diagnostics> {
     generate(catalog, true)
 }

@@ -44,7 +44,7 @@ impl EmitOptions {
 }
 
 /// The code generated for a catalog: the catalog-level items, and the data
-/// types with their impls, one module per domain (see [`modules`]).
+/// types with their impls, one module per domain (see `emit/modules.rs`).
 #[derive(Debug, Clone)]
 pub struct Emitted {
     /// The catalog-level items (`Event`, the registry, the handler trait,
