@@ -3,8 +3,14 @@
 //! (four at once to 4.1 GB); pages are now capped in events and bytes,
 //! so four clients paging through a run of 100,000 events (~110 MB of
 //! envelopes: ~700 bytes each, the last 5,000 ~8 KB, so that their pages
-//! end at the byte cap before the event cap) keep the server's peak RSS
-//! under 64 MB.
+//! end at the byte cap before the event cap) add less than 48 MB to the
+//! server's RSS.
+//!
+//! The bound is on the growth, not the total: this is the debug build,
+//! which holds ~36 MB before the first page, and its peak varied from 55
+//! to 81 MB between runs of the same tree (glibc's per-thread arenas;
+//! the higher figures on a loaded machine), so a fixed 64 MB total failed
+//! at random. An unbounded answer adds at least the 110 MB it answers.
 
 #[macro_use]
 mod support;
@@ -49,7 +55,7 @@ async fn read_all(server: &Server, run: &str) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn paging_through_a_100k_event_run_keeps_the_server_under_64_mb() {
+async fn paging_through_a_100k_event_run_adds_a_bounded_amount_of_memory() {
     let dir = tempfile::tempdir().unwrap();
     let run = run_id();
     let (small, large) = ("u".repeat(500), "u".repeat(8_000));
@@ -83,7 +89,12 @@ async fn paging_through_a_100k_event_run_keeps_the_server_under_64_mb() {
         assert_eq!(seen, EVENTS as usize, "every stored event is listed once");
     }
     let peak = peak_rss(reader.pid().expect("a child process"));
-    assert!(peak < 64 << 20, "peak RSS {} MB while {READERS} clients paged through the run", peak >> 20);
+    assert!(
+        peak.saturating_sub(before) < 48 << 20,
+        "peak RSS {} MB while {READERS} clients paged through the run: {} MB more than before the reads",
+        peak >> 20,
+        (peak - before) >> 20
+    );
     eprintln!(
         "peak RSS {:.1} MB reading {EVENTS} events with {READERS} clients ({:.1} MB before the reads)",
         peak as f64 / (1 << 20) as f64,
