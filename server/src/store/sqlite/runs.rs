@@ -60,8 +60,13 @@ pub(super) const MAX_DIRTY_RUNS: usize = 1024;
 /// written: with items of a few hundred bytes, a few MB.
 pub(super) const MAX_PENDING_ITEMS: usize = 8192;
 
-/// Clean runs kept for later groups, beside the dirty ones.
-const CACHED_RUNS: usize = 4096;
+/// Clean runs kept for later groups, beside the dirty ones. A held run
+/// costs about 4 KB with the orchestrator's run fields (a few nested
+/// JSON objects), so this bound is worth ~4 MB: 4096 held 12 MB more at
+/// the worker batch load's peak (`BENCHMARKS.md`), for runs that had
+/// mostly finished. Twice the worker load's 512 live runs; a run dropped
+/// from here is one row read away.
+const CACHED_RUNS: usize = 1024;
 
 /// One run's item writes not yet in `run_items`, composed in order.
 #[derive(Debug, Default)]
