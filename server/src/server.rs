@@ -255,7 +255,7 @@ async fn serve_guarded<H: Handlers, S: Store>(
         }
         None => (routes, None),
     };
-    let router = http::counted(metrics.clone(), http::layers(routes));
+    let router = http::layers(metrics.clone(), routes);
     listen::serve_maybe_tls(listener, router, listen::Limits::from(config), metrics, security.tls, shutdown).await;
     if let Some(w) = watcher {
         w.abort();

@@ -8,7 +8,9 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use herald::EventCatalog;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::catalog::{Handlers, Lifecycle};
 use crate::feed::Feed;
@@ -74,7 +76,7 @@ impl<S, H: Handlers> App<S, H> {
 /// All routes, with [`layers`] around them (and no API-key guard).
 pub fn router<S: Store, H: Handlers>(app: App<S, H>) -> Router {
     let metrics = app.metrics.clone();
-    counted(metrics, layers(routes(app, false)))
+    layers(metrics, routes(app, false))
 }
 
 /// All routes, without the layers (so a caller can add its own inside
@@ -111,29 +113,37 @@ pub fn routes<S: Store, H: Handlers>(app: App<S, H>, keys_required: bool) -> Rou
         .with_state(Arc::new(app))
 }
 
-/// Count requests into `metrics` around `router`. Outside every other
-/// layer, so a request is counted with the status its client got (a caught
-/// panic's 500 and the key guard's 401/403/429 included).
-pub fn counted(metrics: Arc<crate::metrics::Metrics>, router: Router) -> Router {
-    router.layer(axum::middleware::from_fn_with_state(metrics, metrics::count))
-}
-
-/// The layers every route (and the fallback) runs inside.
+/// The layers every route (and the fallback) runs inside, outermost first:
 ///
-/// A panicking handler is a bug, but it must cost one request, not the
-/// connection and whatever else was pipelined on it: the panic becomes a
-/// 500 problem document and the connection stays usable. Outside that, the
-/// request id and the request's tracing span ([`trace::around`]), so the
-/// panic's log line and its 500 carry the request id too.
+/// - requests are counted into `metrics` outside every other layer, so a
+///   request is counted with the status its client got (a caught panic's
+///   500 and the key guard's 401/403/429 included);
+/// - the request id and the request's tracing span (`trace.rs`), so every
+///   log line and answer below carries the request id;
+/// - a request whose body missed `--body-timeout` is answered 408
+///   ([`crate::listen::answer_body_timeouts`]);
+/// - a panicking handler is a bug, but it must cost one request, not the
+///   connection and whatever else was pipelined on it: the panic becomes a
+///   500 problem document and the connection stays usable;
+/// - framework answers become problem documents (`as_problem`).
 ///
-/// Outermost of these (inside the request id), a request whose body missed
-/// `--body-timeout` is answered 408 ([`crate::listen::answer_body_timeouts`]).
-pub fn layers(routes: Router) -> Router {
-    let routes = routes
-        .layer(axum::middleware::map_response(as_problem))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(axum::middleware::from_fn(crate::listen::answer_body_timeouts));
-    trace::around(routes)
+/// They are composed into one stack and applied once: every
+/// `Router::layer` call wraps each route in a boxed service of its own,
+/// cloned and boxed again on every request. As nine calls these layers
+/// made 91 allocations per request, now 24 (`tests/layer_allocations.rs`),
+/// of the ~140 a single-event ingest request made in all (heaptrack).
+pub fn layers(metrics: Arc<crate::metrics::Metrics>, routes: Router) -> Router {
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(metrics, metrics::count))
+            .layer(axum::middleware::map_request(trace::drop_insane_request_id))
+            .layer(SetRequestIdLayer::new(trace::X_REQUEST_ID, MakeRequestUuid))
+            .layer(trace::trace_layer())
+            .layer(PropagateRequestIdLayer::new(trace::X_REQUEST_ID))
+            .layer(axum::middleware::from_fn(crate::listen::answer_body_timeouts))
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(axum::middleware::map_response(as_problem)),
+    )
 }
 
 /// Client errors the framework answers by itself — 405 with an empty body,
@@ -228,7 +238,8 @@ mod tests {
     /// problem document instead of dropping the connection.
     #[tokio::test]
     async fn a_handler_panic_is_a_500_problem() {
-        let app = super::layers(axum::Router::new().route("/boom", get(boom)).route("/fine", get(|| async { "ok" })));
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new(std::iter::empty()));
+        let app = super::layers(metrics, axum::Router::new().route("/boom", get(boom)).route("/fine", get(|| async { "ok" })));
         let resp = app.clone().oneshot(Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(resp.headers()[header::CONTENT_TYPE], super::problem::PROBLEM_JSON);

@@ -3,18 +3,18 @@
 //! every log line written while serving it names the request, and every
 //! response carries `x-request-id`.
 //!
-//! tower-http does the work: [`SetRequestIdLayer`] keeps a client's
+//! tower-http does the work: [`SetRequestIdLayer`](tower_http::request_id::SetRequestIdLayer) keeps a client's
 //! `x-request-id` or generates a UUID v4, [`TraceLayer`] opens the span,
-//! [`PropagateRequestIdLayer`] copies the id onto the response. This module
+//! [`PropagateRequestIdLayer`](tower_http::request_id::PropagateRequestIdLayer) copies the id onto the response. This module
 //! adds what they leave to the application: refusing request ids that
 //! would make log lines ambiguous, and reading `traceparent`.
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::HeaderName;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::request_id::{MakeRequestUuid, RequestId};
+use tower_http::trace::{DefaultOnBodyChunk, DefaultOnEos, DefaultOnRequest, DefaultOnResponse, TraceLayer};
 
 /// The request id header, on requests and responses.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -22,22 +22,30 @@ pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest client request id kept; a longer one is replaced.
 pub const MAX_REQUEST_ID: usize = 128;
 
-/// Wrap `routes` in the request id and request span layers (outermost
-/// last, so the id is set before the span opens and copied onto every
-/// response, including the 500 of a caught panic).
-pub fn around(routes: Router) -> Router {
-    routes
-        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                // 5xx are logged where they happen, with their cause (a
-                // store outage logs once per request already); the default
-                // would add an ERROR line per 503 during an outage.
-                .on_failure(()),
-        )
-        .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
-        .layer(axum::middleware::map_request(drop_insane_request_id))
+/// The [`TraceLayer`] every request passes: its span from
+/// `request_span` (method, path, request id, `traceparent`), and no log
+/// line of its own for a 5xx.
+pub type RequestTrace = TraceLayer<
+    SharedClassifier<ServerErrorsAsFailures>,
+    MakeSpan,
+    DefaultOnRequest,
+    DefaultOnResponse,
+    DefaultOnBodyChunk,
+    DefaultOnEos,
+    (),
+>;
+
+/// How [`RequestTrace`] makes a request's span.
+type MakeSpan = fn(&axum::http::Request<Body>) -> tracing::Span;
+
+/// The request span layer (see [`RequestTrace`]).
+pub fn trace_layer() -> RequestTrace {
+    TraceLayer::new_for_http()
+        .make_span_with(request_span as MakeSpan)
+        // 5xx are logged where they happen, with their cause (a store
+        // outage logs once per request already); the default would add an
+        // ERROR line per 503 during an outage.
+        .on_failure(())
 }
 
 /// A fresh request id (UUID v4, as generated for requests that bring none),
@@ -60,8 +68,8 @@ pub fn is_sane_request_id(id: &[u8]) -> bool {
 
 /// Remove an `x-request-id` the server will not keep (see
 /// [`is_sane_request_id`]; also when sent more than once), so
-/// [`SetRequestIdLayer`] generates one.
-async fn drop_insane_request_id(mut req: Request) -> Request {
+/// [`SetRequestIdLayer`](tower_http::request_id::SetRequestIdLayer) generates one.
+pub(super) async fn drop_insane_request_id(mut req: Request) -> Request {
     let mut sent = req.headers().get_all(&X_REQUEST_ID).iter();
     let keep = match (sent.next(), sent.next()) {
         (None, _) => return req,
