@@ -42,7 +42,7 @@
 //!       config?: object
 //!       progress: {type: number, minimum: 0, maximum: 1}   # a mapping is inline JSON Schema
 //!     # data: {type: object, properties: {...}}   ... OR a full JSON Schema (never both)
-//!     examples:                           # required, at least one; each must match the schema
+//!     examples:                           # required, at least one; each must match the schema, and be accepted by the generated code
 //!       - {run_id: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10, progress: 0.5}
 //! lifecycle:                              # optional: the run status state machine
 //!   description: Status of a run.         # optional; doc comment of the generated `RunStatus`
@@ -356,7 +356,8 @@ fn check_shared_defs(ctx: &mut Ctx, root: &Node, events: &[crate::ir::EventType]
     });
     let (_, conflicts) = schema::pool_defs(entries);
     for conflict in conflicts {
-        ctx.error(conflict.at, conflict.message, schema::DefsConflict::<Mark>::HELP);
+        let first = Diagnostic::new(ctx.file(), conflict.first.line, conflict.first.column, "").location();
+        ctx.error(conflict.at, format!("{} (declared at {first})", conflict.message), schema::DefsConflict::<Mark>::HELP);
     }
 }
 

@@ -23,14 +23,15 @@ pub struct Cli {
 /// `herald` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Lint a catalog; print every problem as `file:line:col: problem — fix`
+    /// Lint a catalog and generate its code in memory as a build does
+    /// (catching what only typify finds, and examples the generated code
+    /// would refuse); print every problem as `file:line:col: problem — fix`
     /// and exit 1 if there is any.
     Check {
         /// The catalog file (e.g. events.yaml).
         catalog: PathBuf,
-        /// Also generate the code in memory, catching what only typify
-        /// finds, and compare with FILE if given (exit 1 if it differs),
-        /// for projects that check generated code in.
+        /// Also compare the generated code with FILE (exit 1 if it
+        /// differs), for projects that check generated code in.
         #[arg(long, value_name = "FILE")]
         against: Option<PathBuf>,
         /// Also check that the catalog is compatible with an earlier
@@ -122,18 +123,14 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                 let _ = writeln!(err, "error: cannot read {}: no such file", path.display());
                 return compat::command::CANNOT_RUN;
             }
-            let result = match &against {
-                None => catalog::load(&path).map(|c| (c, None)),
-                Some(_) => Config::new()
-                    .cargo_directives(false)
-                    .catalog(&path)
-                    .generate()
-                    .and_then(|code| catalog::load(&path).map(|c| (c, Some(code)))),
-            };
+            // The build's own path, so that a catalog `check` accepts
+            // also builds, and its code accepts its examples.
+            let result =
+                Config::new().cargo_directives(false).catalog(&path).generate().and_then(|code| catalog::load(&path).map(|c| (c, code)));
             match result {
                 Err(diags) => diags.report(err, &path.display()),
                 Ok((cat, code)) => {
-                    if let (Some(file), Some(code)) = (against, code) {
+                    if let Some(file) = against {
                         let existing = std::fs::read_to_string(&file).unwrap_or_default();
                         if existing != code {
                             let _ = writeln!(

@@ -26,6 +26,16 @@ impl Diagnostic {
         Diagnostic { file: file.into(), line, column, message: message.into(), help: None }
     }
 
+    /// Where the problem is, as the rendered diagnostic starts
+    /// (`events.yaml:12:5`, `events.yaml` when the line is unknown).
+    pub fn location(&self) -> String {
+        match (self.line, self.column) {
+            (0, _) => self.file.clone(),
+            (line, 0) => format!("{}:{line}", self.file),
+            (line, column) => format!("{}:{line}:{column}", self.file),
+        }
+    }
+
     /// Attach the fix.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
@@ -35,14 +45,7 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if self.line > 0 {
-            write!(f, ":{}", self.line)?;
-            if self.column > 0 {
-                write!(f, ":{}", self.column)?;
-            }
-        }
-        write!(f, ": {}", self.message)?;
+        write!(f, "{}: {}", self.location(), self.message)?;
         if let Some(help) = &self.help {
             write!(f, " — {help}")?;
         }

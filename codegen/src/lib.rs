@@ -30,6 +30,7 @@ pub mod defs;
 pub mod diagnostic;
 pub mod dialect;
 pub mod emit;
+mod examples;
 pub mod export;
 pub mod ident;
 pub mod ir;

@@ -10,6 +10,7 @@
 //! | unknown shorthand types (`shorthand`) | unknown shorthand type `uuidd` for field `run_id` of `ai.run.started` — did you mean `uuid`? … |
 //! | JSON Schema subset (`lint::schema`) | unsupported JSON Schema keyword `oneOf` in `ai.x.y` at /properties/foo — Herald supports …; model alternatives as separate event types or an `enum` |
 //! | property names | properties `run_id` and `runId` in `ai.x.y` at /properties/runId both become the Rust field `run_id` — rename one of them … |
+//! | defaults | the `default` of `ai.x.y` at /properties/labels does not match its own schema at `/0`: "a" is shorter than 2 characters — … fix the default or remove it |
 //! | examples | example 1 of `ai.x.y` does not match its schema at `/progress`: 1.5 is greater than the maximum of 1 — fix the example or the schema |
 //! | unknown keys | unknown key `verison` in event `ai.x.y` — did you mean `version`? expected one of … |
 //! | lifecycle states (`lint::lifecycle`) | unknown state `runing` in `to` of transition 1 (`ai.run.started`) — did you mean `running`? expected one of … |
@@ -161,6 +162,61 @@ pub(crate) fn examples(ctx: &mut Ctx, event: &str, schema: &Value, examples: &[(
             }
         }
         Err(e) => ctx.error(first.mark, format!("cannot check the examples of `{event}`: {e}"), "simplify the schema"),
+    }
+}
+
+/// Validate each `default` in the data schema against the schema it sits
+/// in, reported at the default (`data` is the YAML of the schema when it
+/// was written as `data:`, else the `fields:` it was desugared from).
+///
+/// The generated type fills an absent property in with its default, and
+/// `validate()` then checks it: a default its schema refuses would make
+/// every event without the property, examples included, be refused.
+pub(crate) fn defaults(ctx: &mut Ctx, event: &str, schema: &Value, data: &Node) {
+    let mut found = Vec::new();
+    collect_defaults(schema, String::new(), &mut found);
+    let defs = schema.get("$defs").cloned();
+    for (pointer, node, default) in found {
+        // The node alone, with the root's definitions for its refs.
+        let mut alone = node.clone();
+        if let (Value::Object(o), Some(defs)) = (&mut alone, &defs) {
+            o.insert("$defs".into(), defs.clone());
+        }
+        let mark = data.at_pointer(&format!("{pointer}/default")).mark;
+        let at = if pointer.is_empty() { String::new() } else { format!(" at {pointer}") };
+        match schema_errors(&crate::dialect::portable(&alone), &[&default]) {
+            Ok(errors) => {
+                for (_, path, error) in errors {
+                    let inside = if path.is_empty() { String::new() } else { format!(" at `{path}`") };
+                    ctx.error(
+                        mark,
+                        format!("the `default` of `{event}`{at} does not match its own schema{inside}: {error}"),
+                        "the generated type holds the default when the property is absent, and validation would refuse it: fix the default or remove it",
+                    );
+                }
+            }
+            Err(e) => ctx.error(mark, format!("cannot check the `default` of `{event}`{at}: {e}"), "simplify the schema"),
+        }
+    }
+}
+
+/// Every schema node under `node` (at `pointer`) that has a `default`.
+fn collect_defaults(node: &Value, pointer: String, out: &mut Vec<(String, Value, Value)>) {
+    let Value::Object(obj) = node else { return };
+    if let Some(default) = obj.get("default") {
+        out.push((pointer.clone(), node.clone(), default.clone()));
+    }
+    for key in ["properties", "$defs"] {
+        if let Some(Value::Object(children)) = obj.get(key) {
+            for (name, child) in children {
+                collect_defaults(child, format!("{pointer}/{key}/{}", escape_pointer(name)), out);
+            }
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(child) = obj.get(key) {
+            collect_defaults(child, format!("{pointer}/{key}"), out);
+        }
     }
 }
 

@@ -69,7 +69,9 @@ fn generate(catalog: &Catalog, share: bool) -> Result<GeneratedTypes, Diagnostic
         crate::defs::defs(&event.schema).map(move |(name, schema)| DefEntry { event: &event.type_name, name, schema, at: event })
     }));
     for conflict in conflicts {
-        diags.push(at(conflict.at, conflict.message).with_help(DefsConflict::<()>::HELP));
+        let first = at(conflict.first, String::new());
+        let message = format!("{} (declared at {})", conflict.message, first.location());
+        diags.push(at(conflict.at, message).with_help(DefsConflict::<()>::HELP));
     }
 
     // Repeated shapes become definitions too (after the user's, whose
@@ -164,7 +166,10 @@ pub(crate) struct DefEntry<'a, L> {
 pub(crate) struct DefsConflict<L> {
     /// Where the second declaration is.
     pub(crate) at: L,
-    /// What is wrong.
+    /// Where the first one is.
+    pub(crate) first: L,
+    /// What is wrong, naming both events (the caller adds where the first
+    /// declaration is, in the form its diagnostics use).
     pub(crate) message: String,
 }
 
@@ -179,14 +184,15 @@ pub(crate) type PooledDefs<L> = BTreeMap<String, (Value, L)>;
 /// Pool the `$defs` of many events into the one namespace their Rust types
 /// share: each name with its schema and where it was first declared, and
 /// every later declaration of a name with a different schema.
-pub(crate) fn pool_defs<'a, L>(entries: impl IntoIterator<Item = DefEntry<'a, L>>) -> (PooledDefs<L>, Vec<DefsConflict<L>>) {
+pub(crate) fn pool_defs<'a, L: Clone>(entries: impl IntoIterator<Item = DefEntry<'a, L>>) -> (PooledDefs<L>, Vec<DefsConflict<L>>) {
     let mut pooled: BTreeMap<String, (Value, L, &'a str)> = BTreeMap::new();
     let mut conflicts = Vec::new();
     for entry in entries {
         match pooled.get(entry.name) {
-            Some((schema, _, first)) if schema != entry.schema => conflicts.push(DefsConflict {
+            Some((schema, first_at, first)) if schema != entry.schema => conflicts.push(DefsConflict {
                 message: format!("`$defs/{name}` of `{}` differs from the `$defs/{name}` of `{first}`", entry.event, name = entry.name),
                 at: entry.at,
+                first: first_at.clone(),
             }),
             Some(_) => {}
             None => {
@@ -279,16 +285,19 @@ fn prepare(schema: &Value) -> Value {
 /// `minItems`/`minProperties` of 1 or more it is not (absent is valid,
 /// `[]` is not), so such a property is declared to typify as required and
 /// nullable, which gives `Option<…>`; the emitter then makes the field
-/// accept absent and refuse `null`, as for every `Option`.
+/// accept absent and refuse `null`, as for every `Option`. Likewise when
+/// the object itself has `minProperties`/`maxProperties`: those count the
+/// properties present, so an absent list must not count as an empty one.
 fn optional_collections_as_options(object: &mut Map<String, Value>) {
     let required: Vec<String> = match object.get("required") {
         Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).map(str::to_string).collect(),
         _ => Vec::new(),
     };
+    let counted = object.contains_key("minProperties") || object.contains_key("maxProperties");
     let Some(Value::Object(properties)) = object.get_mut("properties") else { return };
     let mut made_required = Vec::new();
     for (name, schema) in properties.iter_mut() {
-        if required.contains(name) || !empty_is_invalid(schema) {
+        if required.contains(name) || !(empty_is_invalid(schema) || counted && defaults_to_empty(schema)) {
             continue;
         }
         if let Value::Object(schema) = schema {
@@ -314,6 +323,18 @@ pub fn empty_is_invalid(schema: &Value) -> bool {
     match schema.get("type").and_then(Value::as_str) {
         Some("array") => at_least_one("minItems"),
         Some("object") => no_properties && at_least_one("minProperties"),
+        _ => false,
+    }
+}
+
+/// Whether typify gives `schema`, as an optional property without a
+/// `default`, a collection that is empty when absent (an array, or an
+/// object without declared properties: a map).
+fn defaults_to_empty(schema: &Value) -> bool {
+    let no_properties = schema.get("properties").and_then(Value::as_object).is_none_or(Map::is_empty);
+    match schema.get("type").and_then(Value::as_str) {
+        Some("array") => schema.get("default").is_none(),
+        Some("object") => no_properties && schema.get("default").is_none(),
         _ => false,
     }
 }
@@ -403,5 +424,27 @@ mod tests {
             assert!(object["properties"][unchanged]["type"].is_string(), "{unchanged}");
         }
         assert_eq!(object["required"], json!(["needed", "map", "some"]));
+    }
+
+    /// Under `minProperties`/`maxProperties`, which count the properties
+    /// present, every optional collection is an `Option` (absent is not
+    /// empty), unless a `default` fills it in.
+    #[test]
+    fn optional_collections_are_options_when_properties_are_counted() {
+        let mut object = json!({
+            "type": "object",
+            "properties": {
+                "list": {"type": "array"},
+                "map": {"type": "object"},
+                "defaulted": {"type": "array", "default": ["a"]},
+                "record": {"type": "object", "properties": {"a": {"type": "string"}}},
+                "n": {"type": "integer"},
+            },
+            "maxProperties": 2,
+        });
+        let Value::Object(o) = &mut object else { unreachable!() };
+        optional_collections_as_options(o);
+        assert_eq!(object["required"], json!(["list", "map"]));
+        assert_eq!(object["properties"]["list"]["type"], json!(["array", "null"]));
     }
 }

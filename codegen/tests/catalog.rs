@@ -125,6 +125,7 @@ fn conflicting_defs() {
     assert_problems(
         "conflicting_defs.yaml",
         &["conflicting_defs.yaml:28:9: `$defs/Window` of `ai.run.resumed` differs from the `$defs/Window` of `ai.run.paused` \
+           (declared at conflicting_defs.yaml:15:9) \
            — the definitions of all events share one namespace (each becomes one Rust type): give one of them another name, or make them identical"],
     );
 }
@@ -167,6 +168,50 @@ fn bad_example() {
             "bad_example.yaml:15:9: example 3 of `ai.run.progress` does not match its schema: \"progress\" is a required property — fix the example or the schema",
             "bad_example.yaml:15:15: example 3 of `ai.run.progress` does not match its schema at `/step`: 3 is not of type \"string\" — fix the example or the schema",
         ],
+    );
+}
+
+/// A `default` is what the generated type holds for an absent property:
+/// one its schema refuses would make every event without the property be
+/// refused (it used to pass `check`, then fail the build or every event).
+#[test]
+fn bad_default() {
+    const HELP: &str =
+        "the generated type holds the default when the property is absent, and validation would refuse it: fix the default or remove it";
+    assert_problems(
+        "bad_default.yaml",
+        &[
+            &format!(
+                "bad_default.yaml:13:68: the `default` of `ai.job.queued` at /properties/priority does not match its own schema: 1 is less than the minimum of 5 — {HELP}"
+            ),
+            &format!(
+                "bad_default.yaml:26:77: the `default` of `ai.job.labeled` at /properties/labels does not match its own schema at `/0`: \"a\" is shorter than 2 characters — {HELP}"
+            ),
+        ],
+    );
+}
+
+/// The lints pass, and the examples match their schemas; the generated
+/// code would still refuse one (see the fixture), so generating refuses
+/// the catalog, naming the example and the value the type holds.
+#[test]
+fn an_example_the_generated_code_refuses_fails_generation() {
+    let path = fixture_dir().join("refused_example.yaml");
+    catalog::load(&path).unwrap_or_else(|e| {
+        panic!(
+            "the lints pass:
+{e}"
+        )
+    });
+    let diags = herald_codegen::generate_file(&path).expect_err("generation refuses the catalog");
+    let rendered: Vec<String> =
+        diags.0.iter().map(|d| d.to_string().replace(&path.display().to_string(), "refused_example.yaml")).collect();
+    assert_eq!(
+        rendered,
+        ["refused_example.yaml:7:3: example 1 of `ai.job.queued` is refused by the generated code: \
+             {\"retries\":3,\"run_id\":\"0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f\",\"tags\":[\"a\"]} has more than 2 properties \
+             (`/retries` is absent, and the generated type holds its default `3` there) \
+             — the object's rules count the properties its type holds: remove the property's `default`, or allow for it in those rules"]
     );
 }
 

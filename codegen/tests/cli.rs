@@ -50,7 +50,23 @@ fn check_reports_conflicting_defs_where_they_are_declared() {
     let out = herald().arg("check").arg(&fixture).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("{}:28:9: `$defs/Window` of `ai.run.resumed` differs", fixture.display())), "{stderr}");
+    // Both places: the second declaration leads, the first is named.
+    let second = format!("{}:28:9: `$defs/Window` of `ai.run.resumed` differs", fixture.display());
+    let first = format!("of `ai.run.paused` (declared at {}:15:9)", fixture.display());
+    assert!(stderr.contains(&second) && stderr.contains(&first), "{stderr}");
+}
+
+/// `check` takes the build's path: an example the generated code would
+/// refuse (here because of a `default`, see the fixture) fails it, as it
+/// fails the build, though it matches its schema.
+#[test]
+fn check_reports_an_example_the_generated_code_refuses() {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/catalogs/refused_example.yaml");
+    let out = herald().arg("check").arg(&fixture).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = format!("{}:7:3: example 1 of `ai.job.queued` is refused by the generated code", fixture.display());
+    assert!(stderr.contains(&expected), "{stderr}");
 }
 
 #[test]

@@ -54,6 +54,26 @@ fn property_counts_include_undeclared_keys() {
     assert_eq!(with(json!({})), Err(vec!["/data/options".to_string()]));
     assert_eq!(with(json!({"verbose": true, "a": 1, "b": 2, "c": 3})), Err(vec!["/data/options".to_string()]));
     assert_eq!(with(json!({"a": 1, "b": 2, "c": 3, "d": 4})), Err(vec!["/data/options".to_string()]));
+    // An absent optional list is not counted, a present one is, even empty
+    // (it used to be an empty `Vec` either way, counted as present).
+    assert_eq!(with(json!({"a": 1, "b": 2, "c": 3})), Ok(()));
+    assert_eq!(with(json!({"notes": [], "a": 1, "b": 2})), Ok(()));
+    assert_eq!(with(json!({"notes": []})), Ok(()));
+    assert_eq!(with(json!({"notes": ["x"], "a": 1, "b": 2, "c": 3})), Err(vec!["/data/options".to_string()]));
+}
+
+/// An absent property with a `default` holds the default (which the
+/// catalog lint holds to the property's schema), in a domain module: its
+/// `#[serde(default = "defaults::…")]` names the root's `defaults` module.
+#[test]
+fn an_absent_property_holds_its_default() {
+    use herald_tests::constructs::ShapeScalars;
+    let ir = herald_codegen::catalog::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("catalogs/constructs.yaml")).unwrap();
+    let example = &ir.event("kit.shape.scalars").unwrap().examples[1];
+    assert!(example.get("priority").is_none(), "the second example leaves `priority` out");
+    assert_eq!(decode("kit.shape.scalars", example), Ok(()));
+    let typed: ShapeScalars = serde_json::from_value(example.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&typed).unwrap()["priority"], json!(5));
 }
 
 /// An optional array with `minItems` (and an optional map with

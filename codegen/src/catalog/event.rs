@@ -124,6 +124,10 @@ pub(super) fn read(ctx: &mut Ctx, entry: &Entry) -> Option<EventType> {
     if let Some(schema) = &schema
         && ctx.count() == before
     {
+        // Positions inside `data:`; a `fields:` shorthand is reported at
+        // its key (its nodes are not where the desugared schema has them).
+        let data = node.get("data").or_else(|| node.get("fields")).map_or(&entry.value, |d| &d.value);
+        lint::defaults(ctx, name, schema, data);
         lint::examples(ctx, name, schema, &examples);
     }
 

@@ -92,6 +92,8 @@ pub fn emit_catalog(catalog: &Catalog, opts: &EmitOptions) -> Result<TokenStream
 /// module.
 pub fn emit_modules(catalog: &Catalog, opts: &EmitOptions) -> Result<Emitted, Diagnostics> {
     let generated = schema::generate_types(catalog)?;
+    // The build refuses a catalog whose own examples its code would refuse.
+    crate::examples::check(catalog, &generated)?;
     let plan = modules::Plan::new(catalog, &generated);
     let data_types = types::emit_data_types(&generated, opts)?;
     let validate = validate::emit_validate(catalog, &generated, &plan, opts)?;
@@ -116,7 +118,9 @@ pub fn emit_modules(catalog: &Catalog, opts: &EmitOptions) -> Result<Emitted, Di
     }
 
     // Each module imports what it names from `shared` and the root's
-    // `error` module (typify's conversion errors).
+    // `error` and `defaults` modules (typify's conversion errors, and the
+    // functions giving properties their `default`, named only inside
+    // `#[serde(default = "defaults::…")]` strings).
     let shared_names: BTreeSet<String> = match items.get(modules::SHARED) {
         Some(tokens) => defined_types(tokens),
         None => BTreeSet::new(),
@@ -128,6 +132,9 @@ pub fn emit_modules(catalog: &Catalog, opts: &EmitOptions) -> Result<Emitted, Di
         let mut imports = TokenStream::new();
         if used.contains("error") {
             imports.extend(quote! { use super::error; });
+        }
+        if tokens.to_string().contains("\"defaults::") {
+            imports.extend(quote! { use super::defaults; });
         }
         if module != modules::SHARED {
             let names: Vec<syn::Ident> = shared_names.intersection(&used).map(|n| format_ident!("{}", n)).collect();

@@ -75,7 +75,7 @@ impl Plan {
 
 /// The module of an event type's domain: `ai.run.started` → `run`, as a
 /// Rust identifier (`field_name` rules), and never the name of a module the
-/// generated code has already (`shared`, typify's `error`).
+/// generated code has already (`shared`, typify's `error` and `defaults`).
 pub(crate) fn domain_module(type_name: &str, prefix: &str) -> String {
     let rest = type_name.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')).unwrap_or(type_name);
     let domain = match rest.split_once('.') {
@@ -83,7 +83,7 @@ pub(crate) fn domain_module(type_name: &str, prefix: &str) -> String {
         None => "events",
     };
     let name = crate::ident::field_name(domain);
-    if matches!(name.as_str(), SHARED | "error") { format!("{name}_events") } else { name }
+    if matches!(name.as_str(), SHARED | "error" | "defaults") { format!("{name}_events") } else { name }
 }
 
 /// The names of the generated (named) types reachable from `id`.
@@ -181,6 +181,7 @@ mod tests {
         assert_eq!(domain_module("ai.type.set", "ai"), "type_");
         assert_eq!(domain_module("ai.shared.x", "ai"), "shared_events");
         assert_eq!(domain_module("ai.error.raised", "ai"), "error_events");
+        assert_eq!(domain_module("ai.defaults.set", "ai"), "defaults_events");
         assert_eq!(domain_module("kit.user.signed_up", "ai"), "kit");
         assert_eq!(domain_module("ai.ping", "ai"), "events");
     }
