@@ -401,3 +401,91 @@ async fn a_bad_value_under_an_odd_map_key_gets_its_exact_pointer() {
     let (status, body) = s.send(&metric(&run, "m-ok", json!({"x[": "fine"}))).await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// Every answer in `raw`, in order: each a head and its `content-length`
+/// body. Panics on a head without its blank line or a body cut short, so
+/// a garbled or truncated stream fails loudly.
+fn answers(raw: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = raw;
+    while !rest.is_empty() {
+        let end = rest.find("\r\n\r\n").unwrap_or_else(|| panic!("an incomplete head after {} answers: {rest:?}", out.len()));
+        let len = rest[..end]
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()))
+            .unwrap_or_else(|| panic!("an answer without content-length: {rest:?}"));
+        assert!(rest.len() >= end + 4 + len, "a body cut short: {rest:?}");
+        out.push(rest[..end + 4 + len].to_owned());
+        rest = &rest[end + 4 + len..];
+    }
+    out
+}
+
+/// Send `request` on a fresh connection while reading nothing for `wait`
+/// (so the server's answers back up), then read until the server closes
+/// it. The write goes on in its own task, since the server may answer
+/// before it has read everything.
+async fn slow_reader_exchange(s: &Server, request: &[u8], wait: Duration) -> String {
+    let (mut rd, mut wr) = connect(s).await.into_split();
+    let request = request.to_vec();
+    let writer = tokio::spawn(async move {
+        let _ = wr.write_all(&request).await;
+        wr
+    });
+    tokio::time::sleep(wait).await;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    let read = async {
+        loop {
+            match rd.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => panic!("the connection was reset ({e}) after {} bytes: {:.300}", got.len(), String::from_utf8_lossy(&got)),
+            }
+        }
+    };
+    timeout(Duration::from_secs(5), read).await.expect("the server kept the connection open for 5s");
+    writer.abort();
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A good request followed, on the same kept-alive connection and in the
+/// same write (pipelined), by a head hyper refuses while parsing: the
+/// client gets the good answer whole, then the problem document, then the
+/// close. Also when the bad head follows a few good ones, and when the
+/// good answer is large (written in several pieces).
+#[tokio::test]
+async fn a_refused_head_pipelined_after_good_requests_gets_its_problem_document() {
+    let (_d, s) = start(&["--max-header-bytes", "8192", "--max-headers", "20"]);
+    let big = format!("GET /healthz HTTP/1.1\r\nhost: t\r\nx-big: {}\r\n\r\n", "b".repeat(10_000));
+    let many: String = (0..30).map(|i| format!("x-h{i}: v\r\n")).collect();
+    let many = format!("GET /healthz HTTP/1.1\r\nhost: t\r\n{many}\r\n");
+    // Over hyper's read buffer too: hyper answers before it has read it
+    // all, and the client is still sending as the connection closes.
+    let huge = format!("GET /healthz HTTP/1.1\r\nhost: t\r\nx-big: {}\r\n\r\n", "b".repeat(2_000_000));
+    let cases: [(&str, &[u8], u16, &str); 4] = [
+        ("a head over --max-header-bytes", big.as_bytes(), 431, "headers_too_large"),
+        ("a 2 MB head", huge.as_bytes(), 431, "headers_too_large"),
+        ("too many header fields", many.as_bytes(), 431, "headers_too_large"),
+        ("a malformed request line", b"NOT HTTP AT ALL\r\n\r\n", 400, "malformed_request"),
+    ];
+    for (what, bad, status, code) in cases {
+        for good in [HEALTHZ, b"GET /openapi.json HTTP/1.1\r\nhost: t\r\n\r\n"] {
+            for (before, wait) in [(1, Duration::ZERO), (3, Duration::ZERO), (20, Duration::from_millis(300))] {
+                let mut request = good.repeat(before);
+                request.extend_from_slice(bad);
+                let raw = slow_reader_exchange(&s, &request, wait).await;
+                let got = answers(&raw);
+                assert_eq!(got.len(), before + 1, "{what}, after {before}: {} answers in {raw:.2000}", got.len());
+                for ok in &got[..before] {
+                    assert!(ok.starts_with("HTTP/1.1 200 "), "{what}: {ok:.500}");
+                }
+                let doc = problem_of(&got[before], status);
+                assert_eq!(doc["code"], code, "{what}: {doc}");
+            }
+        }
+    }
+    // The server is fine afterwards.
+    let (status, _) = s.get("/healthz").await;
+    assert_eq!(status, 200);
+}
