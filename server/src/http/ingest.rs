@@ -201,7 +201,9 @@ async fn single<S: Store, H: Handlers>(
         },
         Err(e) => {
             app.metrics.event(&type_name, EventOutcome::Failed);
-            tracing::warn!(error = %e, %id, %source, "store unavailable; event not acknowledged");
+            if let Some(folded) = app.unavailable_log.pass() {
+                tracing::warn!(error = %e, %id, %source, folded, "store unavailable; event not acknowledged (`folded`: refusals since the last such line)");
+            }
             Problem::store(&e).into_response()
         }
     }
@@ -250,7 +252,9 @@ async fn batch<S: Store, H: Handlers>(app: &App<S, H>, access: Option<&Access>, 
             for (_, _, type_name) in &identities {
                 app.metrics.event(type_name, EventOutcome::Failed);
             }
-            tracing::warn!(error = %e, "store unavailable; batch not acknowledged");
+            if let Some(folded) = app.unavailable_log.pass() {
+                tracing::warn!(error = %e, folded, "store unavailable; batch not acknowledged (`folded`: refusals since the last such line)");
+            }
             return Problem::store(&e).into_response();
         }
     };

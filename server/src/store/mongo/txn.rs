@@ -147,11 +147,14 @@ impl Core {
     fn refuse_run(&self, events: &[&NewEvent]) -> Vec<Result<Outcome, StoreError>> {
         let run_id = events.first().map(|e| e.run_id.as_str()).unwrap_or_default();
         let wait = self.locked.strike(run_id, Instant::now());
-        tracing::warn!(
-            run = run_id,
-            retry_in_ms = wait.as_millis() as u64,
-            "run locked by another MongoDB transaction; its events get 503"
-        );
+        if let Some(folded) = self.locked_log.pass() {
+            tracing::warn!(
+                run = run_id,
+                retry_in_ms = wait.as_millis() as u64,
+                folded,
+                "run locked by another MongoDB transaction; its events get 503 (`folded`: such refusals since the last line)"
+            );
+        }
         events.iter().map(|_| Err(refusal(run_id, wait))).collect()
     }
 
