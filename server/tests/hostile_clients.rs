@@ -489,3 +489,84 @@ async fn a_refused_head_pipelined_after_good_requests_gets_its_problem_document(
     let (status, _) = s.get("/healthz").await;
     assert_eq!(status, 200);
 }
+
+/// POST `body` as one structured event, chunked (no length), on a fresh
+/// connection; what came back before the server closed it.
+async fn chunked_exchange(s: &Server, body: &str) -> String {
+    let mut c = connect(s).await;
+    let head = "POST /api/ingest/event HTTP/1.1\r\nhost: t\r\ncontent-type: application/cloudevents+json\r\n\
+                transfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+    let mut request = head.as_bytes().to_vec();
+    for chunk in body.as_bytes().chunks(64 * 1024) {
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(chunk);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let (mut rd, mut wr) = c.split();
+    // The server may answer (413) before it has read everything.
+    let (_, got) = tokio::join!(wr.write_all(&request), async {
+        let mut got = Vec::new();
+        let _ = timeout(Duration::from_secs(20), rd.read_to_end(&mut got)).await;
+        String::from_utf8_lossy(&got).into_owned()
+    });
+    got
+}
+
+/// `--body-limit` above 8 MiB is honoured, with a `Content-Length` and
+/// chunked: a 10 MB event is read whole (it once got a wrong 413 with a
+/// length, and was cut short into a 400 when chunked), and one over the
+/// limit still gets 413.
+#[tokio::test]
+async fn a_body_limit_above_8_mib_is_honoured_with_and_without_a_length() {
+    let limit = 12 * 1024 * 1024;
+    let (_d, s) = start(&["--body-limit", &limit.to_string()]);
+    let run = run_id();
+    let big = |id: &str, len: usize| {
+        let mut e = event(id, "ai.run.error", json!({"run_id": run, "error_type": "x", "error_message": "m"}), None);
+        e["data"]["traceback"] = json!("x".repeat(len));
+        e.to_string()
+    };
+    let (status, body) = s.post("application/cloudevents+json", big("big-length", 10_000_000)).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("applied")), "{body:.300}");
+
+    // Chunked, raw: nothing sets a length.
+    let got = chunked_exchange(&s, &big("big-chunked", 10_000_000)).await;
+    assert!(got.starts_with("HTTP/1.1 200"), "{got:.500}");
+    assert!(got.contains("\"status\":\"applied\""), "{got:.500}");
+    let got = chunked_exchange(&s, &big("too-big-chunked", limit + 1000)).await;
+    assert!(got.starts_with("HTTP/1.1 413"), "{got:.500}");
+    let (status, body) = s.post("application/cloudevents+json", big("too-big-length", limit + 1000)).await;
+    assert_eq!((status, body["code"].as_str()), (413, Some("body_too_large")), "{body:.300}");
+}
+
+/// The server raises its open-file soft limit to the hard limit at start
+/// (each connection is a file descriptor; the common soft limit of 1024
+/// would refuse connections long before `--max-connections`). Started
+/// with a soft limit of 256 under a hard one of 4096, it runs with 4096.
+#[test]
+fn the_open_file_soft_limit_is_raised_to_the_hard_limit() {
+    if std::process::Command::new("prlimit").arg("--version").output().is_err() {
+        panic!("`prlimit` (util-linux) is needed to start the server with a low open-file limit");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("prlimit")
+        .args(["--nofile=256:4096", "--"])
+        .arg(env!("CARGO_BIN_EXE_herald-server"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn herald-server under prlimit");
+    // It has raised the limit once it prints where it listens.
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    assert!(line.starts_with("herald-server listening on "), "{line}");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let open_files = limits.lines().find(|l| l.starts_with("Max open files")).unwrap_or_else(|| panic!("{limits}"));
+    let fields: Vec<&str> = open_files.split_whitespace().collect();
+    assert_eq!(fields[3..5], ["4096", "4096"], "soft and hard limit: {open_files}");
+}
