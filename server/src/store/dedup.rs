@@ -12,8 +12,9 @@
 //!   only guard;
 //! - Redis unreachable or slow (each call is bounded by a short timeout):
 //!   logged once per outage, reported by [`Store::dedup_status`] for
-//!   `/readyz` (in a few words of ours, see [`Failure`]), and ingestion goes on through the store alone — never a
-//!   5xx because of Redis. While it is known down, requests do not wait on
+//!   `/readyz` (in a few words of ours, never the driver's text), and
+//!   ingestion goes on through the store alone — never a 5xx because of
+//!   Redis. While it is known down, requests do not wait on
 //!   it at all (a circuit breaker): a background probe pings it every
 //!   `PROBE_EVERY` (half a second) and closes the circuit when it answers again.
 
