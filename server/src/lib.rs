@@ -58,6 +58,7 @@ pub mod runstate;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+mod throttle;
 pub mod tls;
 
 pub use catalog::{Handlers, Lifecycle, Site};

@@ -3,7 +3,8 @@
 //! request never turns its retry into a lost event; a marker hit skips the
 //! store; an unreachable Redis changes nothing but the `/readyz` detail.
 //!
-//! Needs `REDIS_URL` (`bash scripts/test.sh` sets it).
+//! Needs `REDIS_URL` (`bash scripts/test.sh` sets it), and `redis-server`
+//! on PATH for the outage case.
 
 #[macro_use]
 mod support;
@@ -115,4 +116,40 @@ async fn an_unreachable_redis_changes_nothing_but_the_readiness_detail() {
     assert!(store.ready().await.is_ok());
     let detail = store.dedup_status().await.unwrap();
     assert_eq!(detail["status"], "unavailable", "{detail}");
+}
+
+/// The `dedup` detail of `/readyz` on `s`, checked to say `unavailable`
+/// with a short reason of ours that names Redis and holds no secret.
+async fn redis_down_detail(s: &support::Server, secret: &str) {
+    let (status, ready) = s.get("/readyz").await;
+    assert_eq!(status, 200, "Redis alone never makes the server unready: {ready}");
+    assert_eq!(ready["dedup"]["status"], "unavailable", "{ready}");
+    assert!(!ready.to_string().contains(secret), "the password in /readyz: {ready}");
+    let error = ready["dedup"]["error"].as_str().unwrap_or_else(|| panic!("no reason: {ready}")).to_owned();
+    // Ours, not the driver's ("broken pipe", "Connection refused (os
+    // error 111)", "not connected").
+    assert!(error.contains("Redis") && error.len() < 60 && !error.contains("os error"), "not a short reason of ours: {error:?}");
+}
+
+/// `/readyz` says why the Redis fast path is off in a few words of its
+/// own, without the driver's text or the password: for a Redis that was
+/// never reachable (a closed port), and for one that was up and died.
+#[tokio::test]
+async fn readyz_names_a_redis_outage_briefly_and_without_its_password() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let s = support::Server::start(dir.path(), &["--redis-url", &format!("redis://:hunter2@127.0.0.1:{closed}")]);
+    redis_down_detail(&s, "hunter2").await;
+
+    let mut redis = support::redis::RedisProcess::start_with_password(Some("hunter2"));
+    let dir = tempfile::tempdir().unwrap();
+    let s = support::Server::start(dir.path(), &["--redis-url", &redis.url]);
+    let (_, ready) = s.get("/readyz").await;
+    assert_eq!(ready["dedup"]["status"], "ok", "{ready}");
+    redis.kill();
+    // At once ("broken pipe", from the driver), and on later probes
+    // (timeouts while it reconnects).
+    redis_down_detail(&s, "hunter2").await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    redis_down_detail(&s, "hunter2").await;
 }

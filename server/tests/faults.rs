@@ -406,6 +406,13 @@ impl Mongod {
         self.child = Some(child);
     }
 
+    /// `SIGSTOP` / `SIGCONT`: a MongoDB that hangs, answering nothing and
+    /// refusing nothing (what a network partition looks like).
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        assert!(Command::new("kill").args([signal, &pid]).status().expect("kill").success(), "kill {signal}");
+    }
+
     fn stop(&mut self, how: Stop) {
         let mut child = self.child.take().expect("running");
         let signal = match how {
@@ -774,5 +781,75 @@ async fn a_server_killed_inside_a_transaction_does_not_stall_other_runs() {
     for (run, _) in &fresh {
         let acked = HashMap::from([(format!("fresh-{run}"), Some(1))]);
         assert_run_exactly_once(&server.client, &server.base, run, &acked).await;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 5. A MongoDB that hangs
+// ---------------------------------------------------------------------------
+
+/// A MongoDB that hangs mid-transaction (stopped: a partition looks the
+/// same) must not hold requests for as long as it hangs: every event sent
+/// meanwhile is answered — 503, the sender retries — within a bound well
+/// under the hang, and once MongoDB answers again events flow at once.
+/// (The single coalescing worker used to take a body that did not finish
+/// for a lock, split the group run by run and try each part again, so a
+/// 15 s hang held every request for all of it; and a commit had no bound.)
+#[tokio::test]
+async fn a_hanging_mongodb_gets_503_in_bounded_time_and_ingest_resumes_when_it_answers() {
+    const HANG: Duration = Duration::from_secs(15);
+    /// --mongodb-lock-wait (2 s) for the body, as much for its abort, and
+    /// the group ahead in the queue: well under the hang.
+    const ANSWER_LIMIT: Duration = Duration::from_secs(10);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mongod = Mongod::start_in(dir.path());
+    let env = Env::mongodb_at(mongod.uri());
+    let s = env.start(SERVER_ARGS);
+    let runs: Vec<String> = (0..6).map(|_| run_id()).collect();
+    for run in &runs {
+        let started = event(&format!("start-{run}"), "ai.run.started", json!({"run_id": run}), Some(1));
+        let (status, _, body) = post_event(&s, &started).await.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+
+    mongod.signal("-STOP");
+    let hung_at = Instant::now();
+    let during = runs.iter().enumerate().map(|(i, run)| {
+        let e = progress(run, &format!("hang-{run}"), 2, 0.2);
+        let s = &s;
+        async move {
+            // Staggered, so some requests queue behind others.
+            tokio::time::sleep(Duration::from_millis(300) * i as u32).await;
+            timed(post_event(s, &e)).await
+        }
+    });
+    for (answer, took) in futures_util::future::join_all(during).await {
+        let (status, headers, body) = answer.expect("an answer, not a dropped connection");
+        assert!(took < ANSWER_LIMIT, "an event waited {took:?} on a hung MongoDB (limit {ANSWER_LIMIT:?}): {status} {body}");
+        assert_eq!(status, 503, "{body}");
+        assert!(headers.contains_key("retry-after"), "{headers:?}");
+    }
+    tokio::time::sleep(HANG.saturating_sub(hung_at.elapsed())).await;
+    mongod.signal("-CONT");
+
+    // Answering again: every run takes events within a few seconds (the
+    // refused ones, retried, and new ones).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for run in &runs {
+        for (id, seq) in [(format!("hang-{run}"), 2), (format!("after-{run}"), 3)] {
+            loop {
+                let (status, _, body) = post_event(&s, &progress(run, &id, seq, 0.1 * seq as f64)).await.unwrap();
+                if status == 200 {
+                    assert!(matches!(body["status"].as_str(), Some("applied" | "duplicate")), "{body}");
+                    break;
+                }
+                assert_eq!(status, 503, "{body}");
+                assert!(Instant::now() < deadline, "ingest did not resume within 10 s of MongoDB answering again: {body}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        let doc = run_doc(&s.client, &s.base, run).await;
+        assert_eq!(doc["last_event_seq"], 3, "{doc}");
     }
 }

@@ -401,3 +401,172 @@ async fn a_bad_value_under_an_odd_map_key_gets_its_exact_pointer() {
     let (status, body) = s.send(&metric(&run, "m-ok", json!({"x[": "fine"}))).await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// Every answer in `raw`, in order: each a head and its `content-length`
+/// body. Panics on a head without its blank line or a body cut short, so
+/// a garbled or truncated stream fails loudly.
+fn answers(raw: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = raw;
+    while !rest.is_empty() {
+        let end = rest.find("\r\n\r\n").unwrap_or_else(|| panic!("an incomplete head after {} answers: {rest:?}", out.len()));
+        let len = rest[..end]
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()))
+            .unwrap_or_else(|| panic!("an answer without content-length: {rest:?}"));
+        assert!(rest.len() >= end + 4 + len, "a body cut short: {rest:?}");
+        out.push(rest[..end + 4 + len].to_owned());
+        rest = &rest[end + 4 + len..];
+    }
+    out
+}
+
+/// Send `request` on a fresh connection while reading nothing for `wait`
+/// (so the server's answers back up), then read until the server closes
+/// it. The write goes on in its own task, since the server may answer
+/// before it has read everything.
+async fn slow_reader_exchange(s: &Server, request: &[u8], wait: Duration) -> String {
+    let (mut rd, mut wr) = connect(s).await.into_split();
+    let request = request.to_vec();
+    let writer = tokio::spawn(async move {
+        let _ = wr.write_all(&request).await;
+        wr
+    });
+    tokio::time::sleep(wait).await;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    let read = async {
+        loop {
+            match rd.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => panic!("the connection was reset ({e}) after {} bytes: {:.300}", got.len(), String::from_utf8_lossy(&got)),
+            }
+        }
+    };
+    timeout(Duration::from_secs(5), read).await.expect("the server kept the connection open for 5s");
+    writer.abort();
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A good request followed, on the same kept-alive connection and in the
+/// same write (pipelined), by a head hyper refuses while parsing: the
+/// client gets the good answer whole, then the problem document, then the
+/// close. Also when the bad head follows a few good ones, and when the
+/// good answer is large (written in several pieces).
+#[tokio::test]
+async fn a_refused_head_pipelined_after_good_requests_gets_its_problem_document() {
+    let (_d, s) = start(&["--max-header-bytes", "8192", "--max-headers", "20"]);
+    let big = format!("GET /healthz HTTP/1.1\r\nhost: t\r\nx-big: {}\r\n\r\n", "b".repeat(10_000));
+    let many: String = (0..30).map(|i| format!("x-h{i}: v\r\n")).collect();
+    let many = format!("GET /healthz HTTP/1.1\r\nhost: t\r\n{many}\r\n");
+    // Over hyper's read buffer too: hyper answers before it has read it
+    // all, and the client is still sending as the connection closes.
+    let huge = format!("GET /healthz HTTP/1.1\r\nhost: t\r\nx-big: {}\r\n\r\n", "b".repeat(2_000_000));
+    let cases: [(&str, &[u8], u16, &str); 4] = [
+        ("a head over --max-header-bytes", big.as_bytes(), 431, "headers_too_large"),
+        ("a 2 MB head", huge.as_bytes(), 431, "headers_too_large"),
+        ("too many header fields", many.as_bytes(), 431, "headers_too_large"),
+        ("a malformed request line", b"NOT HTTP AT ALL\r\n\r\n", 400, "malformed_request"),
+    ];
+    for (what, bad, status, code) in cases {
+        for good in [HEALTHZ, b"GET /openapi.json HTTP/1.1\r\nhost: t\r\n\r\n"] {
+            for (before, wait) in [(1, Duration::ZERO), (3, Duration::ZERO), (20, Duration::from_millis(300))] {
+                let mut request = good.repeat(before);
+                request.extend_from_slice(bad);
+                let raw = slow_reader_exchange(&s, &request, wait).await;
+                let got = answers(&raw);
+                assert_eq!(got.len(), before + 1, "{what}, after {before}: {} answers in {raw:.2000}", got.len());
+                for ok in &got[..before] {
+                    assert!(ok.starts_with("HTTP/1.1 200 "), "{what}: {ok:.500}");
+                }
+                let doc = problem_of(&got[before], status);
+                assert_eq!(doc["code"], code, "{what}: {doc}");
+            }
+        }
+    }
+    // The server is fine afterwards.
+    let (status, _) = s.get("/healthz").await;
+    assert_eq!(status, 200);
+}
+
+/// POST `body` as one structured event, chunked (no length), on a fresh
+/// connection; what came back before the server closed it.
+async fn chunked_exchange(s: &Server, body: &str) -> String {
+    let mut c = connect(s).await;
+    let head = "POST /api/ingest/event HTTP/1.1\r\nhost: t\r\ncontent-type: application/cloudevents+json\r\n\
+                transfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+    let mut request = head.as_bytes().to_vec();
+    for chunk in body.as_bytes().chunks(64 * 1024) {
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(chunk);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let (mut rd, mut wr) = c.split();
+    // The server may answer (413) before it has read everything.
+    let (_, got) = tokio::join!(wr.write_all(&request), async {
+        let mut got = Vec::new();
+        let _ = timeout(Duration::from_secs(20), rd.read_to_end(&mut got)).await;
+        String::from_utf8_lossy(&got).into_owned()
+    });
+    got
+}
+
+/// `--body-limit` above 8 MiB is honoured, with a `Content-Length` and
+/// chunked: a 10 MB event is read whole (it once got a wrong 413 with a
+/// length, and was cut short into a 400 when chunked), and one over the
+/// limit still gets 413.
+#[tokio::test]
+async fn a_body_limit_above_8_mib_is_honoured_with_and_without_a_length() {
+    let limit = 12 * 1024 * 1024;
+    let (_d, s) = start(&["--body-limit", &limit.to_string()]);
+    let run = run_id();
+    let big = |id: &str, len: usize| {
+        let mut e = event(id, "ai.run.error", json!({"run_id": run, "error_type": "x", "error_message": "m"}), None);
+        e["data"]["traceback"] = json!("x".repeat(len));
+        e.to_string()
+    };
+    let (status, body) = s.post("application/cloudevents+json", big("big-length", 10_000_000)).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("applied")), "{body:.300}");
+
+    // Chunked, raw: nothing sets a length.
+    let got = chunked_exchange(&s, &big("big-chunked", 10_000_000)).await;
+    assert!(got.starts_with("HTTP/1.1 200"), "{got:.500}");
+    assert!(got.contains("\"status\":\"applied\""), "{got:.500}");
+    let got = chunked_exchange(&s, &big("too-big-chunked", limit + 1000)).await;
+    assert!(got.starts_with("HTTP/1.1 413"), "{got:.500}");
+    let (status, body) = s.post("application/cloudevents+json", big("too-big-length", limit + 1000)).await;
+    assert_eq!((status, body["code"].as_str()), (413, Some("body_too_large")), "{body:.300}");
+}
+
+/// The server raises its open-file soft limit to the hard limit at start
+/// (each connection is a file descriptor; the common soft limit of 1024
+/// would refuse connections long before `--max-connections`). Started
+/// with a soft limit of 256 under a hard one of 4096, it runs with 4096.
+#[test]
+fn the_open_file_soft_limit_is_raised_to_the_hard_limit() {
+    if std::process::Command::new("prlimit").arg("--version").output().is_err() {
+        panic!("`prlimit` (util-linux) is needed to start the server with a low open-file limit");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("prlimit")
+        .args(["--nofile=256:4096", "--"])
+        .arg(env!("CARGO_BIN_EXE_herald-server"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn herald-server under prlimit");
+    // It has raised the limit once it prints where it listens.
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    assert!(line.starts_with("herald-server listening on "), "{line}");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let open_files = limits.lines().find(|l| l.starts_with("Max open files")).unwrap_or_else(|| panic!("{limits}"));
+    let fields: Vec<&str> = open_files.split_whitespace().collect();
+    assert_eq!(fields[3..5], ["4096", "4096"], "soft and hard limit: {open_files}");
+}

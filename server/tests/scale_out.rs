@@ -8,10 +8,10 @@
 #[macro_use]
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::redis::RedisProcess;
 use support::{Backend, Env, Server, event, progress, run_id};
 
 async fn run_doc(s: &Server, run: &str) -> Value {
@@ -24,47 +24,6 @@ async fn events_of(s: &Server, run: &str) -> Vec<Value> {
     let (status, body) = s.get(&format!("/api/runs/{run}/events?limit=1000")).await;
     assert_eq!(status, 200, "{body}");
     body["events"].as_array().unwrap().clone()
-}
-
-/// A private `redis-server` on a free port; killed on drop.
-struct RedisProcess {
-    child: Child,
-    url: String,
-}
-
-impl RedisProcess {
-    fn start() -> RedisProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("redis-server on PATH (scripts/test.sh installs it)");
-        let start = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(10), "redis-server did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        RedisProcess { child, url: format!("redis://127.0.0.1:{port}") }
-    }
-
-    /// `SIGSTOP` / `SIGCONT`: a Redis that hangs instead of refusing.
-    fn signal(&self, signal: &str) {
-        let ok = Command::new("kill").args([signal, &self.child.id().to_string()]).status().expect("kill").success();
-        assert!(ok, "kill {signal}");
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RedisProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 #[tokio::test]

@@ -130,16 +130,20 @@ pub async fn ingest<S: Store, H: Handlers>(
 }
 
 /// A body over the limit is still read (and dropped) up to this many bytes
-/// before the 413 goes out. A client that writes its whole body before
-/// reading the response would otherwise see a reset connection instead of
-/// the problem document; beyond this, the connection is simply closed.
-const DRAIN_MAX: u64 = 8 * 1024 * 1024;
+/// past the limit before the 413 goes out. A client that writes its whole
+/// body before reading the response would otherwise see a reset
+/// connection instead of the problem document; beyond this, the
+/// connection is simply closed. Counted from the limit, not from zero: a
+/// fixed total (8 MiB) once refused bodies under a larger `--body-limit`
+/// (413 with a `Content-Length`, a body cut short and a 400 when chunked).
+const DRAIN_PAST_LIMIT: u64 = 8 * 1024 * 1024;
 
 /// Read the whole body, refusing it (413) when it passes `limit`.
 async fn read_body(headers: &HeaderMap, mut body: Body, limit: usize) -> Result<Vec<u8>, Problem> {
     let limit_bytes = limit as u64;
+    let drain_max = limit_bytes.saturating_add(DRAIN_PAST_LIMIT);
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > DRAIN_MAX) {
+    if declared.is_some_and(|n| n > drain_max) {
         // Not worth reading at all.
         return Err(Problem::too_large(limit));
     }
@@ -149,7 +153,7 @@ async fn read_body(headers: &HeaderMap, mut body: Body, limit: usize) -> Result<
         let frame = frame.map_err(Problem::unreadable)?;
         let Ok(data) = frame.into_data() else { continue };
         seen += data.len() as u64;
-        if seen > DRAIN_MAX {
+        if seen > drain_max {
             break;
         }
         if seen <= limit_bytes {
@@ -201,7 +205,9 @@ async fn single<S: Store, H: Handlers>(
         },
         Err(e) => {
             app.metrics.event(&type_name, EventOutcome::Failed);
-            tracing::warn!(error = %e, %id, %source, "store unavailable; event not acknowledged");
+            if let Some(folded) = app.unavailable_log.pass() {
+                tracing::warn!(error = %e, %id, %source, folded, "store unavailable; event not acknowledged (`folded`: refusals since the last such line)");
+            }
             Problem::store(&e).into_response()
         }
     }
@@ -250,7 +256,9 @@ async fn batch<S: Store, H: Handlers>(app: &App<S, H>, access: Option<&Access>, 
             for (_, _, type_name) in &identities {
                 app.metrics.event(type_name, EventOutcome::Failed);
             }
-            tracing::warn!(error = %e, "store unavailable; batch not acknowledged");
+            if let Some(folded) = app.unavailable_log.pass() {
+                tracing::warn!(error = %e, folded, "store unavailable; batch not acknowledged (`folded`: refusals since the last such line)");
+            }
             return Problem::store(&e).into_response();
         }
     };

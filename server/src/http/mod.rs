@@ -53,6 +53,10 @@ pub struct App<S, H> {
     pub gap_timeout: Duration,
     /// This server's Prometheus metrics (`GET /metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Folds the warning logged per request refused 503 because the store
+    /// is unavailable: an outage under load, or a client retrying in a
+    /// tight loop, would otherwise log a line per request.
+    pub(crate) unavailable_log: crate::throttle::SharedThrottle,
 }
 
 impl<S, H: Handlers> App<S, H> {
@@ -69,6 +73,7 @@ impl<S, H: Handlers> App<S, H> {
             feed: Feed::new(),
             gap_timeout: config.gap_timeout,
             metrics: Arc::new(crate::metrics::Metrics::new(H::Catalog::TYPES.iter().map(|t| t.type_name))),
+            unavailable_log: Default::default(),
         }
     }
 }

@@ -22,7 +22,12 @@
 //! lingers: what the client still sends is read and dropped for up to
 //! `LINGER` (one second), since closing a socket with unread input sends a reset,
 //! which can make the client lose the answer before reading it (a head
-//! over the limit is exactly a request not read to its end).
+//! over the limit is exactly a request not read to its end). The linger
+//! reads however much arrives in that time: a cap on bytes would bring the
+//! reset back for a head longer than the cap, and the reset destroys not
+//! only the problem document but every earlier answer on the connection
+//! still in the send buffer (requests pipelined before the refused head).
+//! Reading costs less than sending, and the time bounds it.
 
 use std::io;
 use std::pin::Pin;
@@ -44,8 +49,6 @@ use crate::metrics::{CONNECTION_ROUTE, Metrics};
 /// How long the close after a replaced answer keeps reading what the client
 /// still sends, at most.
 const LINGER: Duration = Duration::from_secs(1);
-/// How much it reads at most, whatever the time.
-const LINGER_BYTES: usize = 1 << 20;
 
 /// The limits hyper enforces on request heads, for the problem's detail.
 #[derive(Debug, Clone, Copy)]
@@ -74,7 +77,6 @@ pub(super) struct ProblemHeads<IO> {
 struct Linger {
     until: Pin<Box<Sleep>>,
     shut: bool,
-    drained: usize,
 }
 
 impl<IO> ProblemHeads<IO> {
@@ -118,25 +120,27 @@ impl<IO: AsyncWrite + Unpin> ProblemHeads<IO> {
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> ProblemHeads<IO> {
     /// After a replaced answer: send our FIN, then read and drop what the
-    /// client still sends until it closes, [`LINGER`] passes or
-    /// [`LINGER_BYTES`] were read.
+    /// client still sends until it closes or [`LINGER`] passes.
     fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let linger = self.linger.get_or_insert_with(|| Linger { until: Box::pin(tokio::time::sleep(LINGER)), shut: false, drained: 0 });
+        let linger = self.linger.get_or_insert_with(|| Linger { until: Box::pin(tokio::time::sleep(LINGER)), shut: false });
         if !linger.shut {
             std::task::ready!(Pin::new(&mut self.inner).poll_shutdown(cx))?;
             linger.shut = true;
         }
-        let mut scratch = [0u8; 4096];
-        while linger.drained < LINGER_BYTES {
+        let mut scratch = [0u8; 16384];
+        loop {
+            // A client that never stops sending is cut at the deadline too.
+            if linger.until.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Ok(()));
+            }
             let mut buf = ReadBuf::new(&mut scratch);
             match Pin::new(&mut self.inner).poll_read(cx, &mut buf) {
                 Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(Ok(())),
-                Poll::Ready(Ok(())) => linger.drained += buf.filled().len(),
+                Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(_)) => return Poll::Ready(Ok(())),
-                Poll::Pending => return linger.until.as_mut().poll(cx).map(Ok),
+                Poll::Pending => return Poll::Pending,
             }
         }
-        Poll::Ready(Ok(()))
     }
 }
 

@@ -49,6 +49,7 @@ use tower::ServiceExt;
 use crate::config::Config;
 use crate::http::make_problem;
 use crate::metrics::{CONNECTION_ROUTE, Metrics};
+use crate::throttle::Throttle;
 
 pub mod head_errors;
 
@@ -175,7 +176,7 @@ pub async fn serve_maybe_tls(
     if limits.max_headers != HYPER_MAX_HEADERS {
         builder.max_headers(limits.max_headers);
     }
-    let mut over_cap = OverCapLog::default();
+    let mut over_cap = Throttle::new();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -194,7 +195,14 @@ pub async fn serve_maybe_tls(
             },
         };
         let Ok(slot) = open.clone().try_acquire_owned() else {
-            over_cap.note(limits.max_connections);
+            if let Some(folded) = over_cap.pass() {
+                tracing::warn!(
+                    max_connections = limits.max_connections,
+                    folded,
+                    "connection limit reached; answering new connections 503 (raise --max-connections if this is load, \
+                     not abuse; `folded`: refusals since the last such line)"
+                );
+            }
             if tls.is_none() {
                 reject(stream, &rejecting, limits.max_connections, &metrics);
             }
@@ -241,28 +249,6 @@ pub async fn serve_maybe_tls(
 /// Errors about one connection that never reached us: nothing to wait for.
 fn is_per_connection(e: &io::Error) -> bool {
     matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset)
-}
-
-/// Logs the connection cap being hit at most every 10 seconds, with a count.
-#[derive(Default)]
-struct OverCapLog {
-    since_last: u64,
-    last: Option<Instant>,
-}
-
-impl OverCapLog {
-    fn note(&mut self, max: usize) {
-        self.since_last += 1;
-        if self.last.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
-            tracing::warn!(
-                rejected = self.since_last,
-                max_connections = max,
-                "connection limit reached; answering new connections 503 (raise --max-connections if this is load, not abuse)"
-            );
-            self.since_last = 0;
-            self.last = Some(Instant::now());
-        }
-    }
 }
 
 /// The bytes of the 503 given to a connection over the cap, with a request

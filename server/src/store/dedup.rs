@@ -12,8 +12,9 @@
 //!   only guard;
 //! - Redis unreachable or slow (each call is bounded by a short timeout):
 //!   logged once per outage, reported by [`Store::dedup_status`] for
-//!   `/readyz`, and ingestion goes on through the store alone — never a
-//!   5xx because of Redis. While it is known down, requests do not wait on
+//!   `/readyz` (in a few words of ours, never the driver's text), and
+//!   ingestion goes on through the store alone — never a 5xx because of
+//!   Redis. While it is known down, requests do not wait on
 //!   it at all (a circuit breaker): a background probe pings it every
 //!   `PROBE_EVERY` (half a second) and closes the circuit when it answers again.
 
@@ -42,24 +43,62 @@ pub struct Deduped<S> {
 }
 
 struct Redis {
+    /// `--redis-url` without its password: the only form ever shown.
     url: String,
+    /// `--redis-url` as given, only to mask its password in driver errors
+    /// before they are logged.
+    secret_url: String,
     client: redis::Client,
     conn: RwLock<Option<ConnectionManager>>,
     /// Set while Redis is failing, so an outage logs once, not per request.
     down: AtomicBool,
-    last_error: std::sync::Mutex<Option<String>>,
+    /// Why the last call failed, for `/readyz` while none has connected.
+    last_failure: std::sync::Mutex<Failure>,
+}
+
+/// Why Redis cannot be used now: the driver's error, for the log, and a
+/// few words of ours for `/readyz`. The driver's text is not shown there:
+/// its wording is not ours to keep short, and it can carry what a server
+/// said back or where it is.
+#[derive(Debug, Clone)]
+struct Failure {
+    reason: &'static str,
+    detail: String,
+}
+
+impl Failure {
+    const TIMED_OUT: &'static str = "Redis does not answer (timed out)";
+
+    fn timed_out() -> Self {
+        Failure { reason: Self::TIMED_OUT, detail: "timed out".into() }
+    }
+
+    fn of(e: &redis::RedisError) -> Self {
+        let reason = if e.is_timeout() {
+            Self::TIMED_OUT
+        } else if e.is_connection_refusal() {
+            "Redis refused the connection (is it running?)"
+        } else if e.kind() == redis::ErrorKind::AuthenticationFailed {
+            "Redis refused the credentials"
+        } else if e.is_connection_dropped() || e.is_io_error() {
+            "the connection to Redis failed"
+        } else {
+            "Redis answered with an error"
+        };
+        Failure { reason, detail: e.to_string() }
+    }
 }
 
 impl Redis {
-    async fn connect(&self) -> Result<ConnectionManager, String> {
+    async fn connect(&self) -> Result<ConnectionManager, Failure> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(REDIS_TIMEOUT)
             .set_response_timeout(REDIS_TIMEOUT)
             .set_number_of_retries(1);
         match tokio::time::timeout(REDIS_TIMEOUT * 4, ConnectionManager::new_with_config(self.client.clone(), config)).await {
             Ok(Ok(c)) => Ok(c),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("connect timed out".into()),
+            Ok(Err(e)) => Err(Failure::of(&e)),
+            Err(_) => Err(Failure::timed_out()),
         }
     }
 
@@ -74,13 +113,17 @@ impl Redis {
         self.conn.read().await.clone()
     }
 
-    /// One `PING` on the connection, whatever the circuit says.
-    async fn ping(&self) -> Result<(), String> {
-        let Some(mut c) = self.conn.read().await.clone() else { return Err("not connected".into()) };
+    /// One `PING` on the connection, whatever the circuit says. Not yet
+    /// connected: why the last attempt failed.
+    async fn ping(&self) -> Result<(), Failure> {
+        let Some(mut c) = self.conn.read().await.clone() else {
+            let last = self.last_failure.lock().map(|f| f.clone());
+            return Err(last.unwrap_or_else(|_| Failure::timed_out()));
+        };
         match tokio::time::timeout(REDIS_TIMEOUT, redis::cmd("PING").query_async::<String>(&mut c)).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("timed out".into()),
+            Ok(Err(e)) => Err(Failure::of(&e)),
+            Err(_) => Err(Failure::timed_out()),
         }
     }
 
@@ -99,13 +142,14 @@ impl Redis {
         });
     }
 
-    fn failed(&self, what: &str, e: impl std::fmt::Display) {
-        let msg = format!("{what}: {e}");
+    fn failed(&self, what: &str, failure: Failure) {
         if !self.down.swap(true, Ordering::Relaxed) {
-            tracing::warn!(url = %self.url, error = %msg, "Redis dedup unavailable; continuing on the store's own dedup");
+            let detail = crate::redact::scrub(&failure.detail, &self.secret_url);
+            tracing::warn!(url = %self.url, reason = failure.reason, error = %format_args!("{what}: {detail}"),
+                "Redis dedup unavailable; continuing on the store's own dedup");
         }
-        if let Ok(mut l) = self.last_error.lock() {
-            *l = Some(msg);
+        if let Ok(mut last) = self.last_failure.lock() {
+            *last = failure;
         }
     }
 
@@ -129,16 +173,17 @@ impl<S: Store> Deduped<S> {
         let redis = Arc::new(Redis {
             // Only ever shown: without its password.
             url: crate::redact::uri(redis_url),
+            secret_url: redis_url.to_owned(),
             client,
             conn: RwLock::new(None),
             down: AtomicBool::new(false),
-            last_error: std::sync::Mutex::new(None),
+            last_failure: std::sync::Mutex::new(Failure::timed_out()),
         });
         Redis::probe(&redis);
         match redis.connect().await {
             Ok(c) => *redis.conn.write().await = Some(c),
             Err(e) => {
-                redis.failed("connect", &e);
+                redis.failed("connect", e);
                 let weak = Arc::downgrade(&redis);
                 tokio::spawn(async move {
                     // Retry until connected; the ConnectionManager
@@ -146,10 +191,14 @@ impl<S: Store> Deduped<S> {
                     loop {
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         let Some(r) = weak.upgrade() else { return };
-                        if let Ok(c) = r.connect().await {
-                            *r.conn.write().await = Some(c);
-                            r.ok();
-                            return;
+                        match r.connect().await {
+                            Ok(c) => {
+                                *r.conn.write().await = Some(c);
+                                r.ok();
+                                return;
+                            }
+                            // Kept for `/readyz`; logged once already.
+                            Err(e) => r.failed("connect", e),
                         }
                     }
                 });
@@ -184,11 +233,11 @@ impl<S: Store> Deduped<S> {
             }
             Ok(Ok(_)) => none(),
             Ok(Err(e)) => {
-                self.redis.failed("MGET", e);
+                self.redis.failed("MGET", Failure::of(&e));
                 none()
             }
             Err(_) => {
-                self.redis.failed("MGET", "timed out");
+                self.redis.failed("MGET", Failure::timed_out());
                 none()
             }
         }
@@ -206,8 +255,8 @@ impl<S: Store> Deduped<S> {
         }
         match tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<()>(&mut conn)).await {
             Ok(Ok(())) => self.redis.ok(),
-            Ok(Err(e)) => self.redis.failed("SET", e),
-            Err(_) => self.redis.failed("SET", "timed out"),
+            Ok(Err(e)) => self.redis.failed("SET", Failure::of(&e)),
+            Err(_) => self.redis.failed("SET", Failure::timed_out()),
         }
     }
 }
@@ -260,8 +309,9 @@ impl<S: Store> Store for Deduped<S> {
                 json!({"backend": "redis", "status": "ok"})
             }
             Err(e) => {
-                self.redis.failed("PING", &e);
-                json!({"backend": "redis", "status": "unavailable", "error": e,
+                let reason = e.reason;
+                self.redis.failed("PING", e);
+                json!({"backend": "redis", "status": "unavailable", "error": reason,
                        "effect": "duplicates are still caught by the store; only the fast path is off"})
             }
         })

@@ -9,6 +9,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+pub mod redis;
 pub mod webdriver;
 
 use std::io::{BufRead, BufReader};

@@ -186,6 +186,9 @@ struct Core {
     lock_wait: Duration,
     /// Runs found locked by another transaction, refused for a while.
     locked: locked::Locked,
+    /// Folds the warning per refusal of a locked run: a sender retrying
+    /// in a tight loop would otherwise log a line per request.
+    locked_log: crate::throttle::SharedThrottle,
     /// Run versions this process wrote and whose outbox it flushed: the
     /// next writer (or reader) of such a version need not flush it again.
     /// Only an optimisation (a miss flushes, harmlessly, again); cleared
@@ -262,6 +265,7 @@ impl MongoStore {
             transactions: false,
             lock_wait,
             locked: locked::Locked::default(),
+            locked_log: Default::default(),
             flushed: std::sync::Mutex::new(HashMap::new()),
             events: db.collection("events"),
             runs: db.collection("runs"),

@@ -51,6 +51,17 @@ use crate::store::{NewEvent, Outcome, StoreError};
 /// the reply) is retried; the commit is idempotent.
 const COMMIT_TRIES: usize = 3;
 
+/// Longest the commit (all its tries) may take. The driver has no timeout
+/// of its own on an operation under way: a MongoDB that hangs or drops off
+/// the network mid-commit (a stopped process, a partition) would hold the
+/// commit — and the coalescing worker, and with it every later request —
+/// until it came back or TCP gave up (minutes), with the session's fate
+/// unknown. Past this bound the group's events get 503: committed or not,
+/// the senders' retries find out (a duplicate, or a fresh insert), as
+/// after any commit whose result is unknown. A journaled commit on a
+/// healthy server takes milliseconds.
+const COMMIT_WAIT: Duration = Duration::from_secs(5);
+
 /// How often a one-run group whose run is locked by another transaction
 /// tries again at once (a live writer's transaction ends within
 /// milliseconds) before the run is refused for a while.
@@ -147,11 +158,14 @@ impl Core {
     fn refuse_run(&self, events: &[&NewEvent]) -> Vec<Result<Outcome, StoreError>> {
         let run_id = events.first().map(|e| e.run_id.as_str()).unwrap_or_default();
         let wait = self.locked.strike(run_id, Instant::now());
-        tracing::warn!(
-            run = run_id,
-            retry_in_ms = wait.as_millis() as u64,
-            "run locked by another MongoDB transaction; its events get 503"
-        );
+        if let Some(folded) = self.locked_log.pass() {
+            tracing::warn!(
+                run = run_id,
+                retry_in_ms = wait.as_millis() as u64,
+                folded,
+                "run locked by another MongoDB transaction; its events get 503 (`folded`: such refusals since the last line)"
+            );
+        }
         events.iter().map(|_| Err(refusal(run_id, wait))).collect()
     }
 
@@ -159,25 +173,45 @@ impl Core {
         let mut session = self.client.start_session().await.map_err(abort)?;
         session.start_transaction().write_concern(self.write_concern_opts.clone()).await.map_err(abort)?;
         // Nothing inside a transaction waits for another's locks (it fails
-        // with `WriteConflict`); bounded all the same, as a stuck body
-        // would hold the coalescing worker.
-        let body = tokio::time::timeout(self.lock_wait, self.transaction_body(&mut session, events)).await.unwrap_or(Err(Abort::Locked));
+        // with `WriteConflict` at once), so a body that does not finish is
+        // not a lock: MongoDB hangs or is out of reach. The whole group gets
+        // 503 at once. Taken for a lock, it was split run by run and each
+        // part tried again, every try waiting out this bound and its abort:
+        // a MongoDB that hung for 20 s held every request of the (single)
+        // coalescing worker for all of it, then minutes more for longer hangs.
+        let body = tokio::time::timeout(self.lock_wait, self.transaction_body(&mut session, events)).await.unwrap_or_else(|_| {
+            Err(Abort::Unavailable(StoreError::unavailable(format!(
+                "MongoDB did not answer within --mongodb-lock-wait ({}); it hangs or is out of reach",
+                humantime::format_duration(self.lock_wait)
+            ))))
+        });
         match body {
             Ok((outcomes, written)) => {
                 self.failpoint("mongo:after_run_write");
-                let mut tries = 0;
-                loop {
-                    tries += 1;
-                    match session.commit_transaction().await {
-                        Ok(()) => {
-                            self.remember_flushed(written.iter().map(|(r, v)| (r.as_str(), *v)));
-                            return Ok(outcomes);
+                let commit = async {
+                    let mut tries = 0;
+                    loop {
+                        tries += 1;
+                        match session.commit_transaction().await {
+                            Ok(()) => return Ok(()),
+                            Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && tries < COMMIT_TRIES => continue,
+                            // Committed or not, unknown: the sender's retry
+                            // finds out (a duplicate, or a fresh insert).
+                            Err(e) => return Err(abort(e)),
                         }
-                        Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && tries < COMMIT_TRIES => continue,
-                        // Committed or not, unknown: the sender's retry
-                        // finds out (a duplicate, or a fresh insert).
-                        Err(e) => return Err(abort(e)),
                     }
+                };
+                match tokio::time::timeout(COMMIT_WAIT, commit).await {
+                    Ok(Ok(())) => {
+                        self.remember_flushed(written.iter().map(|(r, v)| (r.as_str(), *v)));
+                        Ok(outcomes)
+                    }
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(Abort::Unavailable(StoreError::unavailable(format!(
+                        "MongoDB did not confirm the commit within {} (it hangs or is out of reach); \
+                         a retry answers `duplicate` if it landed after all",
+                        humantime::format_duration(COMMIT_WAIT)
+                    )))),
                 }
             }
             Err(e) => {
