@@ -102,6 +102,15 @@ pub struct Config {
     #[arg(long, env = "HERALD_BODY_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
     pub body_timeout: Duration,
 
+    /// How long the server may take to answer a request, counted from the
+    /// end of its headers (so a slow body meets --body-timeout first). A
+    /// request still unanswered then — a store that hangs — is answered
+    /// 503 (a problem document, `Retry-After: 1`); an event it carried may
+    /// or may not have been stored, and sending it again is safe.
+    /// Streams (`/stream`) are answered at once and not limited.
+    #[arg(long, env = "HERALD_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_timeout)]
+    pub request_timeout: Duration,
+
     /// How long a kept-alive connection may wait for its next request
     /// before the server closes it. The default, 60s, outlasts the pauses
     /// of a worker that reports every few seconds (its connection is
@@ -302,6 +311,7 @@ mod tests {
         assert_eq!(c.dedup_ttl, Duration::from_secs(24 * 3600));
         assert_eq!(c.header_timeout, Duration::from_secs(10));
         assert_eq!(c.body_timeout, Duration::from_secs(30));
+        assert_eq!(c.request_timeout, Duration::from_secs(60));
         assert_eq!(c.idle_timeout, Duration::from_secs(60));
         assert_eq!(c.max_connections, 4096);
         assert_eq!((c.max_header_bytes, c.max_headers), (128 * 1024, 100));

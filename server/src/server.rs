@@ -246,7 +246,7 @@ async fn serve_guarded<H: Handlers, S: Store>(
     };
     // The key guard sits inside the common layers, so its answers get
     // them too; without keys there is no guard at all (nothing to pay).
-    let metrics: Arc<metrics::Metrics> = app.metrics.clone();
+    let (metrics, request_timeout): (Arc<metrics::Metrics>, _) = (app.metrics.clone(), app.request_timeout);
     let routes = http::routes(app, security.keys.is_some());
     let (routes, watcher) = match security.keys {
         Some(guard) => {
@@ -255,7 +255,7 @@ async fn serve_guarded<H: Handlers, S: Store>(
         }
         None => (routes, None),
     };
-    let router = http::layers(metrics.clone(), routes);
+    let router = http::layers(metrics.clone(), request_timeout, routes);
     listen::serve_maybe_tls(listener, router, listen::Limits::from(config), metrics, security.tls, shutdown).await;
     if let Some(w) = watcher {
         w.abort();

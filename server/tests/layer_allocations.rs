@@ -75,7 +75,7 @@ fn routes() -> Router {
 fn the_layers_cost_a_request_a_bounded_number_of_allocations() {
     let metrics = Arc::new(Metrics::new(std::iter::empty()));
     let bare = allocations_per_request(&routes(), false);
-    let layered = allocations_per_request(&herald_server::http::layers(metrics, routes()), true);
+    let layered = allocations_per_request(&herald_server::http::layers(metrics, std::time::Duration::from_secs(60), routes()), true);
     // Measured when written: 12 for the route alone, 24 more with the
     // layers (the request id and its header, the span, the boxed futures
     // and services of the axum middleware). As nine separate

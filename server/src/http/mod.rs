@@ -51,6 +51,8 @@ pub struct App<S, H> {
     /// How long a `seq` gap is waited for (`--gap-timeout`), which the run
     /// page shows next to parked events.
     pub gap_timeout: Duration,
+    /// How long a request may take to be answered (`--request-timeout`).
+    pub request_timeout: Duration,
     /// This server's Prometheus metrics (`GET /metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Folds the warning logged per request refused 503 because the store
@@ -72,6 +74,7 @@ impl<S, H: Handlers> App<S, H> {
             layout: Arc::new(H::layout()),
             feed: Feed::new(),
             gap_timeout: config.gap_timeout,
+            request_timeout: config.request_timeout,
             metrics: Arc::new(crate::metrics::Metrics::new(H::Catalog::TYPES.iter().map(|t| t.type_name))),
             unavailable_log: Default::default(),
         }
@@ -80,8 +83,8 @@ impl<S, H: Handlers> App<S, H> {
 
 /// All routes, with [`layers`] around them (and no API-key guard).
 pub fn router<S: Store, H: Handlers>(app: App<S, H>) -> Router {
-    let metrics = app.metrics.clone();
-    layers(metrics, routes(app, false))
+    let (metrics, request_timeout) = (app.metrics.clone(), app.request_timeout);
+    layers(metrics, request_timeout, routes(app, false))
 }
 
 /// All routes, without the layers (so a caller can add its own inside
@@ -125,6 +128,8 @@ pub fn routes<S: Store, H: Handlers>(app: App<S, H>, keys_required: bool) -> Rou
 ///   500 and the key guard's 401/403/429 included);
 /// - the request id and the request's tracing span (`trace.rs`), so every
 ///   log line and answer below carries the request id;
+/// - a request not answered within `request_timeout` is answered 503
+///   ([`answer_in_time`]);
 /// - a request whose body missed `--body-timeout` is answered 408
 ///   ([`crate::listen::answer_body_timeouts`]);
 /// - a panicking handler is a bug, but it must cost one request, not the
@@ -137,7 +142,7 @@ pub fn routes<S: Store, H: Handlers>(app: App<S, H>, keys_required: bool) -> Rou
 /// cloned and boxed again on every request. As nine calls these layers
 /// made 91 allocations per request, now 24 (`tests/layer_allocations.rs`),
 /// of the ~140 a single-event ingest request made in all (heaptrack).
-pub fn layers(metrics: Arc<crate::metrics::Metrics>, routes: Router) -> Router {
+pub fn layers(metrics: Arc<crate::metrics::Metrics>, request_timeout: Duration, routes: Router) -> Router {
     routes.layer(
         ServiceBuilder::new()
             .layer(axum::middleware::from_fn_with_state(metrics, metrics::count))
@@ -145,10 +150,41 @@ pub fn layers(metrics: Arc<crate::metrics::Metrics>, routes: Router) -> Router {
             .layer(SetRequestIdLayer::new(trace::X_REQUEST_ID, MakeRequestUuid))
             .layer(trace::trace_layer())
             .layer(PropagateRequestIdLayer::new(trace::X_REQUEST_ID))
+            .layer(axum::middleware::from_fn_with_state(request_timeout, answer_in_time))
             .layer(axum::middleware::from_fn(crate::listen::answer_body_timeouts))
             .layer(CatchPanicLayer::custom(panic_response))
             .layer(axum::middleware::map_response(as_problem)),
     )
+}
+
+/// Answer 503 (`request_timeout`, `Retry-After: 1`) when the rest of the
+/// stack has not answered within `limit` — a store that hangs must not
+/// hold a client, and its connection slot, without bound. The work is
+/// dropped, not undone: an event the store commits later is stored, and
+/// the client's retry is answered as a duplicate.
+pub async fn answer_in_time(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            let mut p = make_problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "request-timeout",
+                "Request timed out",
+                "request_timeout",
+                format!(
+                    "the server did not answer within {} (--request-timeout); an event this request carried may or may not \
+                     be stored: send it again (a duplicate is stored once)",
+                    humantime::format_duration(limit)
+                ),
+            );
+            p.retry_after = Some(1);
+            p.into_response()
+        }
+    }
 }
 
 /// Client errors the framework answers by itself — 405 with an empty body,
@@ -244,7 +280,11 @@ mod tests {
     #[tokio::test]
     async fn a_handler_panic_is_a_500_problem() {
         let metrics = std::sync::Arc::new(crate::metrics::Metrics::new(std::iter::empty()));
-        let app = super::layers(metrics, axum::Router::new().route("/boom", get(boom)).route("/fine", get(|| async { "ok" })));
+        let app = super::layers(
+            metrics,
+            std::time::Duration::from_secs(60),
+            axum::Router::new().route("/boom", get(boom)).route("/fine", get(|| async { "ok" })),
+        );
         let resp = app.clone().oneshot(Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(resp.headers()[header::CONTENT_TYPE], super::problem::PROBLEM_JSON);
@@ -255,6 +295,33 @@ mod tests {
         assert_eq!(body["type"], "urn:herald:problem:internal-error");
         assert!(!body.to_string().contains("secret state"), "the panic message must not leak: {body}");
         // The service is still usable afterwards.
+        let resp = app.oneshot(Request::get("/fine").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+
+    /// A handler that never answers (a store that hangs) is answered 503
+    /// with `Retry-After` once the request timeout passes; a quick one is
+    /// not touched.
+    #[tokio::test]
+    async fn a_request_not_answered_in_time_is_a_503_problem() {
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new(std::iter::empty()));
+        let hang = || async {
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            "never"
+        };
+        let limit = std::time::Duration::from_millis(200);
+        let app = super::layers(metrics, limit, axum::Router::new().route("/hang", get(hang)).route("/fine", get(|| async { "ok" })));
+        let started = std::time::Instant::now();
+        let resp = app.clone().oneshot(Request::get("/hang").body(Body::empty()).unwrap()).await.unwrap();
+        let took = started.elapsed();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(took >= limit && took < std::time::Duration::from_secs(5), "answered after {took:?}");
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+        assert!(resp.headers().contains_key("x-request-id"), "the answer carries the request id");
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/problem+json");
+        let body: serde_json::Value = serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        assert_eq!(body["code"], "request_timeout");
+        assert!(body["detail"].as_str().unwrap_or_default().contains("200ms"), "{body}");
         let resp = app.oneshot(Request::get("/fine").body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
     }
