@@ -122,6 +122,28 @@ macro_rules! handlers {
     };
 }
 
+/// The [`Site`] that `herald-codegen` rendered into `$OUT_DIR` from the
+/// catalog `$name` (`"events"` for `events.yaml`) when the build script
+/// asked for it with `Config::site(true)`:
+///
+/// ```ignore
+/// // build.rs
+/// herald_codegen::Config::new().catalog("events.yaml").site(true).compile().unwrap();
+/// // src/main.rs
+/// herald_server::handlers!(Shipping: events::Catalog, sequence = Some("seq"), {
+///     fn site() -> herald_server::Site { herald_server::include_site!("events") }
+/// });
+/// ```
+#[macro_export]
+macro_rules! include_site {
+    ($name:literal) => {{
+        mod site {
+            include!(concat!(env!("OUT_DIR"), "/", $name, "_site.rs"));
+        }
+        $crate::Site { files: site::FILES, lifecycle_svg: site::LIFECYCLE_SVG, schemas: site::SCHEMAS }
+    }};
+}
+
 /// A catalog's run lifecycle, as the server shows and checks it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lifecycle {
@@ -164,9 +186,10 @@ impl Lifecycle {
 /// `/assets/…`), the lifecycle diagram per status (the run page), and the
 /// catalog's JSON Schema export (embedded in `/openapi.json`).
 ///
-/// `server/build.rs` shows how to render them; a handler set that does not
-/// serves no catalog pages and documents each event type by the schema of
-/// its `data` alone.
+/// A build script renders them with `herald_codegen::Config::site` and
+/// [`crate::include_site!`] serves them; a handler set that does not serves
+/// no catalog pages and documents each event type by the schema of its
+/// `data` alone.
 #[derive(Debug, Clone, Copy)]
 pub struct Site {
     /// Files by path under the site root (`index.html`,

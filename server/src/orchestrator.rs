@@ -34,14 +34,6 @@ use crate::change::RunChange;
 use crate::events::*;
 use crate::runstate::{Layout, Rules};
 
-/// The catalog pages, assets and lifecycle diagrams, rendered by `build.rs`.
-mod site {
-    include!(concat!(env!("OUT_DIR"), "/site.rs"));
-}
-
-/// The catalog's JSON Schema export (file name → document), by `build.rs`.
-const SCHEMAS: &str = include_str!(concat!(env!("OUT_DIR"), "/jsonschema.json"));
-
 /// The run fields that are keyed collections: a run of the orchestrator
 /// gains an entry in one of these per node, paper, artifact, stage or
 /// metric, so they are stored item by item.
@@ -65,7 +57,7 @@ crate::handlers!(Orchestrator: Catalog, sequence = Some("seq"), {
     }
 
     fn site() -> Site {
-        Site { files: site::FILES, lifecycle_svg: site::LIFECYCLE_SVG, schemas: SCHEMAS }
+        crate::include_site!("events")
     }
 
     fn try_commands(base: &str) -> String {

@@ -8,7 +8,7 @@ use std::convert::Infallible;
 
 use clap::Parser;
 use herald::EventContext;
-use herald_server::{RunChange, Server};
+use herald_server::{RunChange, Server, Site};
 
 // Generated items this program does not use; and every type is `shop.order.*`.
 #[allow(dead_code, clippy::enum_variant_names)]
@@ -43,9 +43,13 @@ impl Handler for Shipping {
     }
 }
 
-// Served by the server library; the order an event belongs to is its
-// `order_id`, the catalog's stream key.
-herald_server::handlers!(Shipping: Catalog, sequence = Some("seq"));
+// Served by the server library, with the catalog pages `build.rs` rendered;
+// the order an event belongs to is its `order_id`, the catalog's stream key.
+herald_server::handlers!(Shipping: Catalog, sequence = Some("seq"), {
+    fn site() -> Site {
+        herald_server::include_site!("events")
+    }
+});
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
