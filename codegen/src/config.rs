@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::emit::{self, EmitOptions};
-use crate::{catalog, write};
+use crate::ir::Catalog;
+use crate::{catalog, site, write};
 
 /// Configures code generation from a catalog file, prost-build style.
 ///
@@ -22,6 +23,7 @@ pub struct Config {
     file_name: Option<String>,
     emit: EmitOptions,
     cargo_directives: bool,
+    site: bool,
 }
 
 impl Config {
@@ -84,16 +86,29 @@ impl Config {
         self
     }
 
+    /// Whether [`Config::compile`] also renders the catalog's served site
+    /// into `{out_dir}/{file_name}_site.rs` (default: off): the catalog
+    /// pages and assets, a lifecycle diagram per status and the JSON Schema
+    /// export, which `herald_server::include_site!("events")` serves.
+    ///
+    /// ```no_run
+    /// herald_codegen::Config::new().catalog("events.yaml").site(true).compile().unwrap();
+    /// ```
+    pub fn site(&mut self, on: bool) -> &mut Self {
+        self.site = on;
+        self
+    }
+
     /// Generate the Rust source for the configured catalog as one file
     /// (each domain's module inline), without writing.
     pub fn generate(&self) -> Result<String, Diagnostics> {
-        let (emitted, name) = self.emit()?;
+        let (_, emitted, name) = self.emit()?;
         write::render(emitted.inline(), &name).map_err(|e| single(&e))
     }
 
     /// Load and emit the configured catalog; also the name the generated
     /// files' header gives it.
-    fn emit(&self) -> Result<(emit::Emitted, String), Diagnostics> {
+    fn emit(&self) -> Result<(Catalog, emit::Emitted, String), Diagnostics> {
         let path = self.catalog.as_deref().ok_or_else(|| single("no catalog configured; call `.catalog(\"events.yaml\")` first"))?;
         if self.cargo_directives {
             println!("cargo:rerun-if-changed={}", path.display());
@@ -103,7 +118,7 @@ impl Config {
         // The header names the file, not its path: output must not depend
         // on where the workspace lives.
         let name = path.file_name().map_or_else(|| catalog.source_name.clone(), |n| n.to_string_lossy().into_owned());
-        Ok((emitted, name))
+        Ok((catalog, emitted, name))
     }
 
     /// Generate and write `{out_dir}/{file_name}.rs`, which includes one
@@ -113,7 +128,7 @@ impl Config {
     /// Each file is rewritten only when its text changes, so after an edit
     /// of one event type rustc finds the other modules' files untouched.
     pub fn compile(&self) -> Result<PathBuf, Diagnostics> {
-        let (emitted, name) = self.emit()?;
+        let (catalog, emitted, name) = self.emit()?;
         let out_dir = match &self.out_dir {
             Some(d) => d.clone(),
             None => std::env::var_os("OUT_DIR")
@@ -126,6 +141,11 @@ impl Config {
                 .and_then(Path::file_stem)
                 .map_or_else(|| "events".to_string(), |s| s.to_string_lossy().replace(['-', '.'], "_"))
         });
+        if self.site {
+            let path = out_dir.join(format!("{stem}_site.rs"));
+            write::write_if_changed(&path, &site::served::source(&catalog, &name))
+                .map_err(|e| single(&format!("cannot write `{}`: {e}", path.display())))?;
+        }
         write::write_split(&emitted, &out_dir, &stem, &name).map_err(|e| single(&e))
     }
 }

@@ -5,7 +5,8 @@
 //! - [`envelope`]: a zero-copy CloudEvents v1.0 envelope parser (structured,
 //!   batch and binary mode) that enforces the spec's rules exactly;
 //! - [`validate`]: the error type and helpers used by generated `validate()`;
-//! - [`registry`](mod@registry) and [`handler`]: the traits generated catalogs implement;
+//! - [`registry`](mod@registry), [`handler`] and [`lifecycle`]: the traits generated catalogs
+//!   implement;
 //! - `derive` (default feature): the `#[cloud_event]`, `registry!` and
 //!   `include_events!` macros, re-exported as serde re-exports its derives.
 //!
@@ -18,6 +19,7 @@ pub mod envelope;
 pub mod error;
 pub mod formats;
 pub mod handler;
+pub mod lifecycle;
 pub mod registry;
 #[doc(hidden)]
 pub mod strict;
@@ -26,7 +28,7 @@ pub mod validate;
 
 pub use envelope::{Envelope, EnvelopeOptions, ExtensionValue};
 pub use error::EnvelopeError;
-pub use handler::EventContext;
+pub use handler::{Dispatch, EventContext};
 pub use registry::{DataError, EventCatalog, EventData, EventTypeInfo, Parsed};
 pub use validate::{Validate, ValidationError};
 

@@ -228,6 +228,14 @@ pub trait EventCatalog: Sized + 'static {
     /// Check the declared extension attributes' types.
     fn check_extensions(envelope: &Envelope<'_>) -> Result<(), DataError>;
 
+    /// The run `event` belongs to: the value of the field its type
+    /// declares as `stream_key` (generated: `event.stream_key()`), or
+    /// `None` for a type declared `stream_key: none`.
+    ///
+    /// Taken from the data by the catalog, never from a handler, so no
+    /// handler can put an event in another run than the one it names.
+    fn stream_key(event: &Self::Event) -> Option<&dyn std::fmt::Display>;
+
     /// Deserialize and validate the data of the type at `index` in
     /// [`EventCatalog::TYPES`] from `d` (generated: one arm per type, each
     /// calling [`deserialize_valid`]).

@@ -2,61 +2,46 @@
 //!
 //! The server is generic over one type, a [`Handlers`] implementation: the
 //! handler set of some catalog, which names that catalog
-//! ([`Handlers::Catalog`], the `Catalog` that `herald-codegen` generates)
-//! and bridges the items the codegen emits per catalog — the `dispatch`
-//! function, `Event::transition`, the lifecycle's status enum, the
-//! extension accessors — to the server. The orchestrator's handlers
-//! ([`crate::orchestrator::Orchestrator`]) are one such set; a team with
-//! its own `events.yaml` writes another and serves it with
-//! [`crate::Server`].
+//! ([`Handlers::Catalog`], the `Catalog` that `herald-codegen` generates).
+//! Everything the server knows about the catalog comes from the traits the
+//! codegen implements on it: which run an event belongs to
+//! ([`herald::EventCatalog::stream_key`]), the lifecycle and the status move
+//! an event requests ([`herald::lifecycle::RunLifecycle`]), and the route to
+//! the handler method for each event ([`herald::Dispatch`]). A handler set
+//! only says what each event does to its run; it cannot put an event in
+//! another run, or move a run's status, other than its catalog says.
+//!
+//! The orchestrator's handlers ([`crate::orchestrator::Orchestrator`]) are
+//! one such set; a team with its own `events.yaml` writes another, declares
+//! it with [`crate::handlers!`] and serves it with [`crate::Server`].
 //!
 //! Why a trait with a type parameter rather than an object-safe trait
 //! behind `dyn`: every route is monomorphised for the handler set, so the
 //! ingest path calls the generated one-pass parser and `dispatch` directly
 //! (no boxed future, no virtual call per event), exactly as when the
-//! server only knew the orchestrator. The bridge is a handful of
-//! one-line methods because the generated `Handler` trait, `dispatch` and
-//! the status enum are items of the user's crate, which a library cannot
-//! name generically.
+//! server only knew the orchestrator.
 
 use std::future::Future;
 
+use herald::lifecycle::{RunLifecycle, Status};
 use herald::{Envelope, EventCatalog, EventContext};
 
-use crate::change::{RunChange, Transition};
+use crate::change::RunChange;
 use crate::runstate::{Layout, Rules};
 
 /// The decoded event type of a handler set's catalog.
 pub type EventOf<H> = <<H as Handlers>::Catalog as EventCatalog>::Event;
 
 /// A handler set the server can serve: what each event of its catalog does
-/// to its run, and the catalog facts the stores and routes need.
+/// to its run, and what the server should know besides the catalog.
 ///
-/// Implement it on the type that implements the generated `Handler` trait
-/// (whose `Output` is [`RunChange`]); each method is one line over the
-/// generated items:
-///
-/// ```ignore
-/// impl herald_server::Handlers for Shipping {
-///     type Catalog = events::Catalog;
-///     type Error = std::convert::Infallible;
-///     const SEQUENCE: Option<&'static str> = Some("seq");
-///
-///     fn handle(&self, ctx: &EventContext<'_>, event: events::Event) -> impl Future<Output = Result<RunChange, Infallible>> + Send {
-///         events::dispatch(self, ctx, event)
-///     }
-///     fn transition(event: &events::Event) -> Option<Transition> {
-///         event.transition().map(|t| Transition::new(t.from.iter().map(|s| s.as_str()), t.to.as_str()))
-///     }
-///     fn lifecycle() -> Lifecycle {
-///         Lifecycle::new(events::RunStatus::ALL.iter().map(|s| s.as_str()), events::RunStatus::INITIAL.as_str())
-///     }
-/// }
-/// ```
-pub trait Handlers: Send + Sync + 'static {
+/// Write it with [`crate::handlers!`] for a type that implements the
+/// generated `Handler` trait (whose `Output` is [`RunChange`]); implement
+/// it by hand only for a handler set that is not one (a test double).
+pub trait Handlers: Send + Sync + Sized + 'static {
     /// The generated catalog (`events::Catalog`): its registry, one-pass
-    /// parser and envelope options.
-    type Catalog: EventCatalog;
+    /// parser, envelope options, stream keys and lifecycle.
+    type Catalog: RunLifecycle;
 
     /// Why a handler refused an event: answered 422 with its text, and
     /// nothing is stored (`Infallible` for pure handlers).
@@ -68,17 +53,10 @@ pub trait Handlers: Send + Sync + 'static {
     const SEQUENCE: Option<&'static str>;
 
     /// What `event` does to its run: the generated `dispatch(self, ctx,
-    /// event)`. The change names the run, from the field the catalog
-    /// declares as the event type's `stream_key`.
+    /// event)`. The server files the change under the event's run, the
+    /// value of its type's `stream_key`, and adds the status move the
+    /// catalog's lifecycle gives the event.
     fn handle(&self, ctx: &EventContext<'_>, event: EventOf<Self>) -> impl Future<Output = Result<RunChange, Self::Error>> + Send;
-
-    /// The status move `event` requests, from the catalog's `lifecycle`
-    /// (`event.transition()`, as strings); `None` for a catalog without
-    /// one.
-    fn transition(event: &EventOf<Self>) -> Option<Transition>;
-
-    /// The catalog's run lifecycle: its statuses and the initial one.
-    fn lifecycle() -> Lifecycle;
 
     /// Which run fields are keyed collections, stored and paged item by
     /// item (a run gains one entry per node, order line, reading, …).
@@ -102,8 +80,68 @@ pub trait Handlers: Send + Sync + 'static {
 
     /// What the stores need: [`Handlers::layout`] and the initial status.
     fn rules() -> Rules {
-        Rules { layout: Self::layout(), initial_status: Self::lifecycle().initial.to_owned() }
+        Rules { layout: Self::layout(), initial_status: Lifecycle::of::<Self::Catalog>().initial.to_owned() }
     }
+}
+
+/// Declare `$handlers`, a type that implements the generated `Handler`
+/// trait of `$catalog` (with `Output = RunChange`), as a handler set the
+/// server serves, its runs ordered by the extension `$sequence`:
+///
+/// ```ignore
+/// herald_server::handlers!(Shipping: events::Catalog, sequence = Some("seq"));
+/// ```
+///
+/// Everything else comes from the generated catalog. The optional block
+/// holds the [`Handlers`] methods to override (`layout`, `site`,
+/// `try_commands`):
+///
+/// ```ignore
+/// herald_server::handlers!(Orchestrator: events::Catalog, sequence = Some("seq"), {
+///     fn layout() -> Layout { Layout::new(["nodes", "stages"]) }
+/// });
+/// ```
+#[macro_export]
+macro_rules! handlers {
+    ($handlers:ty : $catalog:ty, sequence = $sequence:expr $(, { $($item:item)* })? $(,)?) => {
+        impl $crate::Handlers for $handlers {
+            type Catalog = $catalog;
+            type Error = <$catalog as ::herald::Dispatch<$handlers>>::Error;
+            const SEQUENCE: ::core::option::Option<&'static str> = $sequence;
+
+            fn handle(
+                &self,
+                ctx: &::herald::EventContext<'_>,
+                event: $crate::catalog::EventOf<Self>,
+            ) -> impl ::core::future::Future<Output = ::core::result::Result<$crate::RunChange, Self::Error>> + ::core::marker::Send {
+                <$catalog as ::herald::Dispatch<$handlers>>::dispatch(self, ctx, event)
+            }
+
+            $($($item)*)?
+        }
+    };
+}
+
+/// The [`Site`] that `herald-codegen` rendered into `$OUT_DIR` from the
+/// catalog `$name` (`"events"` for `events.yaml`) when the build script
+/// asked for it with `Config::site(true)`:
+///
+/// ```ignore
+/// // build.rs
+/// herald_codegen::Config::new().catalog("events.yaml").site(true).compile().unwrap();
+/// // src/main.rs
+/// herald_server::handlers!(Shipping: events::Catalog, sequence = Some("seq"), {
+///     fn site() -> herald_server::Site { herald_server::include_site!("events") }
+/// });
+/// ```
+#[macro_export]
+macro_rules! include_site {
+    ($name:literal) => {{
+        mod site {
+            include!(concat!(env!("OUT_DIR"), "/", $name, "_site.rs"));
+        }
+        $crate::Site { files: site::FILES, lifecycle_svg: site::LIFECYCLE_SVG, schemas: site::SCHEMAS }
+    }};
 }
 
 /// A catalog's run lifecycle, as the server shows and checks it.
@@ -117,10 +155,18 @@ pub struct Lifecycle {
 
 impl Lifecycle {
     /// The lifecycle with `statuses` (in catalog order) starting at
-    /// `initial`: `Lifecycle::new(RunStatus::ALL.iter().map(|s| s.as_str()),
-    /// RunStatus::INITIAL.as_str())` over the generated status enum.
+    /// `initial`.
     pub fn new(statuses: impl IntoIterator<Item = &'static str>, initial: &'static str) -> Self {
         Lifecycle { statuses: statuses.into_iter().collect(), initial }
+    }
+
+    /// The lifecycle `C` declares (its generated `RunStatus`), or
+    /// [`Lifecycle::none`] when it declares none.
+    pub fn of<C: RunLifecycle>() -> Self {
+        match C::INITIAL {
+            Some(initial) => Lifecycle::new(C::STATUSES.iter().map(|s| s.as_str()), initial.as_str()),
+            None => Lifecycle::none(),
+        }
     }
 
     /// For a catalog without a `lifecycle`: every run has the one status
@@ -140,9 +186,10 @@ impl Lifecycle {
 /// `/assets/…`), the lifecycle diagram per status (the run page), and the
 /// catalog's JSON Schema export (embedded in `/openapi.json`).
 ///
-/// `server/build.rs` shows how to render them; a handler set that does not
-/// serves no catalog pages and documents each event type by the schema of
-/// its `data` alone.
+/// A build script renders them with `herald_codegen::Config::site` and
+/// [`crate::include_site!`] serves them; a handler set that does not serves
+/// no catalog pages and documents each event type by the schema of its
+/// `data` alone.
 #[derive(Debug, Clone, Copy)]
 pub struct Site {
     /// Files by path under the site root (`index.html`,
@@ -181,7 +228,8 @@ impl Default for Site {
 /// Check what the handler set says about its catalog against the
 /// catalog: its [`Handlers::SEQUENCE`] extension must be one the catalog
 /// declares as an integer (else every event would be applied unordered,
-/// silently), and its lifecycle must start in one of its statuses.
+/// silently), and every event type must name its run (the server files
+/// each event under one).
 pub fn check<H: Handlers>() -> Result<(), String> {
     if let Some(name) = H::SEQUENCE {
         // The catalog's own extension check refuses a non-integer value of
@@ -198,12 +246,12 @@ pub fn check<H: Handlers>() -> Result<(), String> {
             ));
         }
     }
-    let lifecycle = H::lifecycle();
-    if !lifecycle.knows(lifecycle.initial) {
+    let runless: Vec<String> = H::Catalog::TYPES.iter().filter(|t| t.stream_key.is_none()).map(|t| format!("`{}`", t.type_name)).collect();
+    if !runless.is_empty() {
         return Err(format!(
-            "the lifecycle starts in `{}`, which is not one of its statuses ({})",
-            lifecycle.initial,
-            lifecycle.statuses.join(", ")
+            "the server applies every event to the run its `stream_key` names, but {} declare `stream_key: none`; \
+             give each a stream key (a required data field naming its run)",
+            runless.join(", ")
         ));
     }
     Ok(())
@@ -217,7 +265,6 @@ pub(crate) fn sequence_of<H: Handlers>(envelope: &Envelope<'_>) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use std::convert::Infallible;
-    use std::future::Future;
 
     use super::*;
     use crate::events::{Catalog, Event};
@@ -235,13 +282,34 @@ mod tests {
         fn handle(&self, ctx: &EventContext<'_>, event: Event) -> impl Future<Output = Result<RunChange, Infallible>> + Send {
             Orchestrator.handle(ctx, event)
         }
-        fn transition(event: &Event) -> Option<Transition> {
-            Orchestrator::transition(event)
-        }
-        fn lifecycle() -> Lifecycle {
-            Lifecycle::none()
+    }
+
+    /// A user signed up: no run involved.
+    #[herald::cloud_event("test.user.signed_up", stream_key = none)]
+    pub struct SignedUp {
+        /// The new user.
+        pub user_id: String,
+    }
+
+    herald::registry! {
+        /// A catalog whose one event belongs to no run, and no lifecycle.
+        pub mod runless {
+            SignedUp,
         }
     }
+
+    struct Runless;
+
+    impl runless::Handler for Runless {
+        type Output = RunChange;
+        type Error = Infallible;
+
+        async fn on_user_signed_up(&self, _: &EventContext<'_>, _: SignedUp) -> Result<RunChange, Infallible> {
+            Ok(RunChange::new())
+        }
+    }
+
+    crate::handlers!(Runless: runless::Catalog, sequence = None);
 
     #[test]
     fn the_sequence_extension_must_be_an_integer_the_catalog_declares() {
@@ -251,9 +319,17 @@ mod tests {
     }
 
     #[test]
-    fn the_orchestrator_lifecycle_comes_from_the_catalog() {
-        let l = Orchestrator::lifecycle();
+    fn every_event_type_must_name_its_run() {
+        let e = check::<Runless>().unwrap_err();
+        assert!(e.contains("`test.user.signed_up` declare `stream_key: none`"), "{e}");
+    }
+
+    #[test]
+    fn the_lifecycle_comes_from_the_catalog() {
+        let l = Lifecycle::of::<Catalog>();
         assert_eq!((l.initial, l.statuses.as_slice()), ("queued", &["queued", "running", "completed", "failed", "canceled"][..]));
         assert_eq!(Orchestrator::rules().initial_status, "queued");
+        assert_eq!(Lifecycle::of::<runless::Catalog>(), Lifecycle::none());
+        assert_eq!(Runless::rules().initial_status, "active");
     }
 }

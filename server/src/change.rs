@@ -11,13 +11,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// What one event does to its run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Which run that is, the handler does not say: the server files the
+/// change under the value of the event type's `stream_key` field
+/// (`run_id` in the orchestrator's catalog), read from the data by the
+/// generated catalog.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunChange {
-    /// The run the event belongs to: the value of the event type's
-    /// `stream_key` field (`run_id` in the orchestrator's catalog).
-    pub run_id: String,
     /// A status move this event requests, checked against the run's
-    /// current status when applied.
+    /// current status when applied: the server sets it from the catalog's
+    /// lifecycle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transition: Option<Transition>,
     /// Field writes, in order.
@@ -36,8 +39,7 @@ pub struct Transition {
 
 impl Transition {
     /// A move to `to` from any of `from`: what a generated
-    /// `RunTransition` says, as strings
-    /// (`Transition::new(t.from.iter().map(|s| s.as_str()), t.to.as_str())`).
+    /// `RunTransition` says, as strings.
     pub fn new<'a>(from: impl IntoIterator<Item = &'a str>, to: &str) -> Self {
         Transition { from: from.into_iter().map(str::to_owned).collect(), to: to.to_owned() }
     }
@@ -55,9 +57,9 @@ pub struct Set {
 }
 
 impl RunChange {
-    /// A change to `run_id` that writes nothing yet.
-    pub fn new(run_id: impl Into<String>) -> Self {
-        RunChange { run_id: run_id.into(), transition: None, sets: Vec::new() }
+    /// A change that writes nothing yet.
+    pub fn new() -> Self {
+        RunChange::default()
     }
 
     /// Write `value` at `path` (builder style).
@@ -134,7 +136,7 @@ mod tests {
     #[test]
     fn nested_sets_create_objects_and_keep_siblings() {
         let mut d = doc(json!({"current_feature": {"name": "f", "started_at": "t0"}}));
-        let c = RunChange::new("r").set(["current_feature", "progress"], 0.5).set(["metrics", "f_items"], 3);
+        let c = RunChange::new().set(["current_feature", "progress"], 0.5).set(["metrics", "f_items"], 3);
         apply_sets(&mut d, &c.sets);
         assert_eq!(
             Value::Object(d),
@@ -145,7 +147,7 @@ mod tests {
     #[test]
     fn keys_are_literal_and_null_removes() {
         let mut d = doc(json!({"stages": {"a.b": {"x": 1}}, "error_message": "old"}));
-        let c = RunChange::new("r").set(["stages", "a.b", "y"], 2).set(["error_message"], Value::Null);
+        let c = RunChange::new().set(["stages", "a.b", "y"], 2).set(["error_message"], Value::Null);
         apply_sets(&mut d, &c.sets);
         assert_eq!(Value::Object(d), json!({"stages": {"a.b": {"x": 1, "y": 2}}}));
     }
@@ -153,20 +155,20 @@ mod tests {
     #[test]
     fn a_scalar_in_the_way_is_replaced_by_an_object() {
         let mut d = doc(json!({"metrics": 7}));
-        apply_sets(&mut d, &RunChange::new("r").set(["metrics", "m"], 1).sets);
+        apply_sets(&mut d, &RunChange::new().set(["metrics", "m"], 1).sets);
         assert_eq!(Value::Object(d), json!({"metrics": {"m": 1}}));
     }
 
     #[test]
     fn set_some_skips_none() {
-        let c = RunChange::new("r").set_some(["a"], None::<i64>).set_some(["b"], Some(1));
+        let c = RunChange::new().set_some(["a"], None::<i64>).set_some(["b"], Some(1));
         assert_eq!(c.sets.len(), 1);
         assert_eq!(c.sets[0].path, vec!["b".to_string()]);
     }
 
     #[test]
     fn round_trips_through_json_for_parked_events() {
-        let c = RunChange::new("r")
+        let c = RunChange::new()
             .transition(Some(Transition { from: vec!["queued".into()], to: "running".into() }))
             .set(["x"], json!({"y": [1, 2]}));
         let text = serde_json::to_string(&c).unwrap();

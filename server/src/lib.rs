@@ -11,15 +11,17 @@
 //!
 //! The server is generic over a handler set ([`Handlers`]): a type that
 //! implements the `Handler` trait `herald-codegen` generates from an
-//! `events.yaml`, plus a few one-line methods that hand the catalog's
-//! generated items to the server. [`Server`] serves it:
+//! `events.yaml`, declared to the server with [`handlers!`]. Everything
+//! else the server needs (which run an event belongs to, the lifecycle,
+//! the route to each handler method) it takes from the generated catalog.
+//! [`Server`] serves it:
 //!
 //! ```ignore
 //! mod events { herald::include_generated!("events"); }
 //!
 //! struct Shipping;
 //! impl events::Handler for Shipping { /* one method per event type */ }
-//! impl herald_server::Handlers for Shipping { /* see `Handlers` */ }
+//! herald_server::handlers!(Shipping: events::Catalog, sequence = Some("seq"));
 //!
 //! let store = SqliteStore::open("./data".as_ref(), Shipping::rules())?;
 //! herald_server::Server::new(events::Catalog, Shipping).store(store).serve(listener).await?;

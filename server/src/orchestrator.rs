@@ -16,30 +16,23 @@
 //! `artifacts` and `metrics` grow with the run, so they are keyed
 //! collections ([`layout`]): each item is stored and updated on its own.
 //!
+//! Handlers do not say which run an event belongs to: the server takes it
+//! from the event's `run_id`, the catalog's stream key.
+//!
 //! [`Orchestrator`] is also the handler set the `herald-server` binary
-//! serves: its [`Handlers`] impl hands the generated catalog's items
-//! (`dispatch`, `Event::transition`, `RunStatus`) and the pages `build.rs`
-//! rendered to the server library.
+//! serves ([`crate::handlers!`]), with its keyed collections and the pages
+//! `build.rs` rendered.
 
 use std::convert::Infallible;
-use std::future::Future;
 
 use herald::EventContext;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::catalog::{Handlers, Lifecycle, Site};
-use crate::change::{RunChange, Transition};
+use crate::catalog::{Handlers, Site};
+use crate::change::RunChange;
 use crate::events::*;
 use crate::runstate::{Layout, Rules};
-
-/// The catalog pages, assets and lifecycle diagrams, rendered by `build.rs`.
-mod site {
-    include!(concat!(env!("OUT_DIR"), "/site.rs"));
-}
-
-/// The catalog's JSON Schema export (file name → document), by `build.rs`.
-const SCHEMAS: &str = include_str!(concat!(env!("OUT_DIR"), "/jsonschema.json"));
 
 /// The run fields that are keyed collections: a run of the orchestrator
 /// gains an entry in one of these per node, paper, artifact, stage or
@@ -58,29 +51,13 @@ pub fn rules() -> Rules {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Orchestrator;
 
-impl Handlers for Orchestrator {
-    type Catalog = Catalog;
-    type Error = Infallible;
-    const SEQUENCE: Option<&'static str> = Some("seq");
-
-    fn handle(&self, ctx: &EventContext<'_>, event: Event) -> impl Future<Output = Out> + Send {
-        dispatch(self, ctx, event)
-    }
-
-    fn transition(event: &Event) -> Option<Transition> {
-        event.transition().map(|t| Transition::new(t.from.iter().map(|s| s.as_str()), t.to.as_str()))
-    }
-
-    fn lifecycle() -> Lifecycle {
-        Lifecycle::new(RunStatus::ALL.iter().map(|s| s.as_str()), RunStatus::INITIAL.as_str())
-    }
-
+crate::handlers!(Orchestrator: Catalog, sequence = Some("seq"), {
     fn layout() -> Layout {
         layout()
     }
 
     fn site() -> Site {
-        Site { files: site::FILES, lifecycle_svg: site::LIFECYCLE_SVG, schemas: SCHEMAS }
+        crate::include_site!("events")
     }
 
     fn try_commands(base: &str) -> String {
@@ -93,7 +70,7 @@ impl Handlers for Orchestrator {
              curl -sS {base}/api/runs/{run}"
         )
     }
-}
+});
 
 type Out = Result<RunChange, Infallible>;
 
@@ -119,10 +96,6 @@ fn non_empty(map: serde_json::Map<String, Value>) -> Option<Value> {
     (!map.is_empty()).then_some(Value::Object(map))
 }
 
-fn change(run_id: &herald::types::Uuid) -> RunChange {
-    RunChange::new(run_id.to_string())
-}
-
 impl Handler for Orchestrator {
     type Output = RunChange;
     type Error = Infallible;
@@ -130,11 +103,11 @@ impl Handler for Orchestrator {
     // ── run lifecycle ────────────────────────────────────────────────────
     async fn on_run_started(&self, ctx: &EventContext<'_>, d: RunStarted) -> Out {
         let started_at = d.started_at.as_ref().map(to_json).unwrap_or_else(|| at(ctx));
-        Ok(change(&d.run_id).set(["started_at"], started_at).set_some(["pipeline"], d.pipeline).set_some(["config"], non_empty(d.config)))
+        Ok(RunChange::new().set(["started_at"], started_at).set_some(["pipeline"], d.pipeline).set_some(["config"], non_empty(d.config)))
     }
 
     async fn on_run_completed(&self, ctx: &EventContext<'_>, d: RunCompleted) -> Out {
-        let mut c = change(&d.run_id).set(["result"], to_json(&d.result)).set(["completed_at"], at(ctx));
+        let mut c = RunChange::new().set(["result"], to_json(&d.result)).set(["completed_at"], at(ctx));
         if let Some(m) = &d.metrics {
             c = c.set(["metrics", "duration_ms"], m.duration_ms).set(["metrics", "items_processed"], m.items_processed);
         }
@@ -142,16 +115,16 @@ impl Handler for Orchestrator {
     }
 
     async fn on_run_failed(&self, ctx: &EventContext<'_>, d: RunFailed) -> Out {
-        Ok(change(&d.run_id).set(["error_message"], d.error_message).set_some(["error_type"], d.error_type).set(["completed_at"], at(ctx)))
+        Ok(RunChange::new().set(["error_message"], d.error_message).set_some(["error_type"], d.error_type).set(["completed_at"], at(ctx)))
     }
 
     async fn on_run_canceled(&self, ctx: &EventContext<'_>, d: RunCanceled) -> Out {
-        Ok(change(&d.run_id).set(["canceled_at"], at(ctx)).set_some(["canceled_by"], d.canceled_by).set_some(["cancel_reason"], d.reason))
+        Ok(RunChange::new().set(["canceled_at"], at(ctx)).set_some(["canceled_by"], d.canceled_by).set_some(["cancel_reason"], d.reason))
     }
 
     // ── common patterns ──────────────────────────────────────────────────
     async fn on_run_progress(&self, _: &EventContext<'_>, d: RunProgress) -> Out {
-        Ok(change(&d.run_id)
+        Ok(RunChange::new()
             .set(["progress"], d.progress)
             .set_some(["current_step"], d.current_step)
             .set_some(["iteration"], d.iteration)
@@ -159,13 +132,13 @@ impl Handler for Orchestrator {
     }
 
     async fn on_run_metric(&self, _: &EventContext<'_>, d: RunMetric) -> Out {
-        Ok(change(&d.run_id).set(["metrics", d.metric_name.as_str()], d.value))
+        Ok(RunChange::new().set(["metrics", d.metric_name.as_str()], d.value))
     }
 
     async fn on_run_error(&self, ctx: &EventContext<'_>, d: RunError) -> Out {
         // An error report does not end the run (`ai.run.failed` does); it
         // is kept as the latest error.
-        Ok(change(&d.run_id).set(
+        Ok(RunChange::new().set(
             ["last_error"],
             json!({
                 "error_type": d.error_type,
@@ -182,11 +155,11 @@ impl Handler for Orchestrator {
         let started_at = d.timestamp.as_ref().map(to_json).unwrap_or_else(|| at(ctx));
         // A new feature replaces the previous one wholesale, so no stale
         // `completed_at` or `progress` survives from it.
-        Ok(change(&d.run_id).set(["current_feature"], json!({"name": d.feature_name, "status": "running", "started_at": started_at})))
+        Ok(RunChange::new().set(["current_feature"], json!({"name": d.feature_name, "status": "running", "started_at": started_at})))
     }
 
     async fn on_myfeature_progress(&self, _: &EventContext<'_>, d: MyfeatureProgress) -> Out {
-        Ok(change(&d.run_id)
+        Ok(RunChange::new()
             .set(["current_feature", "name"], d.feature_name)
             .set(["current_feature", "progress"], d.progress)
             .set_some(["current_feature", "current_step"], d.current_step)
@@ -195,7 +168,7 @@ impl Handler for Orchestrator {
 
     async fn on_myfeature_completed(&self, ctx: &EventContext<'_>, d: MyfeatureCompleted) -> Out {
         let succeeded = d.result == MyfeatureCompletedResult::Success;
-        let mut c = change(&d.run_id)
+        let mut c = RunChange::new()
             .set(["current_feature", "name"], d.feature_name.as_str())
             .set(["current_feature", "status"], if succeeded { "completed" } else { "failed" })
             .set(["current_feature", "completed_at"], at(ctx));
@@ -212,7 +185,7 @@ impl Handler for Orchestrator {
 
     // ── stages ───────────────────────────────────────────────────────────
     async fn on_run_stage_started(&self, ctx: &EventContext<'_>, d: RunStageStarted) -> Out {
-        Ok(change(&d.run_id)
+        Ok(RunChange::new()
             .set(["current_stage"], d.stage.as_str())
             .set(["stages", d.stage.as_str()], json!({"status": "running", "started_at": at(ctx)}))
             .set_some(["stages", d.stage.as_str(), "index"], d.stage_index)
@@ -220,13 +193,13 @@ impl Handler for Orchestrator {
     }
 
     async fn on_run_stage_progress(&self, _: &EventContext<'_>, d: RunStageProgress) -> Out {
-        Ok(change(&d.run_id)
+        Ok(RunChange::new()
             .set(["stages", d.stage.as_str(), "progress"], d.progress)
             .set_some(["stages", d.stage.as_str(), "message"], d.message))
     }
 
     async fn on_run_stage_completed(&self, ctx: &EventContext<'_>, d: RunStageCompleted) -> Out {
-        Ok(change(&d.run_id)
+        Ok(RunChange::new()
             .set(["stages", d.stage.as_str(), "status"], to_json(&d.result))
             .set(["stages", d.stage.as_str(), "completed_at"], at(ctx))
             .set_some(["stages", d.stage.as_str(), "duration_ms"], d.duration_ms))
@@ -234,21 +207,21 @@ impl Handler for Orchestrator {
 
     // ── nodes ────────────────────────────────────────────────────────────
     async fn on_node_created(&self, ctx: &EventContext<'_>, d: NodeCreated) -> Out {
-        Ok(change(&d.run_id).set(
+        Ok(RunChange::new().set(
             ["nodes", d.node_id.as_str()],
             json!({"status": "created", "node_type": d.node_type, "parent_id": d.parent_id, "created_at": at(ctx)}),
         ))
     }
 
     async fn on_node_executing(&self, ctx: &EventContext<'_>, d: NodeExecuting) -> Out {
-        Ok(change(&d.run_id)
+        Ok(RunChange::new()
             .set(["nodes", d.node_id.as_str(), "status"], "executing")
             .set(["nodes", d.node_id.as_str(), "executing_at"], at(ctx))
             .set_some(["nodes", d.node_id.as_str(), "attempt"], d.attempt.map(|n| n.get())))
     }
 
     async fn on_node_completed(&self, ctx: &EventContext<'_>, d: NodeCompleted) -> Out {
-        Ok(change(&d.run_id)
+        Ok(RunChange::new()
             .set(["nodes", d.node_id.as_str(), "status"], to_json(&d.result))
             .set(["nodes", d.node_id.as_str(), "completed_at"], at(ctx))
             .set_some(["nodes", d.node_id.as_str(), "score"], d.score))
@@ -256,11 +229,11 @@ impl Handler for Orchestrator {
 
     // ── papers ───────────────────────────────────────────────────────────
     async fn on_paper_started(&self, ctx: &EventContext<'_>, d: PaperStarted) -> Out {
-        Ok(change(&d.run_id).set(["papers", d.paper_id.as_str()], json!({"status": "generating", "title": d.title, "started_at": at(ctx)})))
+        Ok(RunChange::new().set(["papers", d.paper_id.as_str()], json!({"status": "generating", "title": d.title, "started_at": at(ctx)})))
     }
 
     async fn on_paper_generated(&self, ctx: &EventContext<'_>, d: PaperGenerated) -> Out {
-        Ok(change(&d.run_id)
+        Ok(RunChange::new()
             .set(["papers", d.paper_id.as_str(), "status"], "generated")
             .set(["papers", d.paper_id.as_str(), "generated_at"], at(ctx))
             .set_some(["papers", d.paper_id.as_str(), "uri"], d.uri)
@@ -269,7 +242,7 @@ impl Handler for Orchestrator {
 
     // ── artifacts ────────────────────────────────────────────────────────
     async fn on_artifact_registered(&self, ctx: &EventContext<'_>, d: ArtifactRegistered) -> Out {
-        Ok(change(&d.run_id).set(
+        Ok(RunChange::new().set(
             ["artifacts", d.artifact_id.as_str()],
             json!({
                 "status": "registered",
@@ -283,7 +256,7 @@ impl Handler for Orchestrator {
     }
 
     async fn on_artifact_failed(&self, ctx: &EventContext<'_>, d: ArtifactFailed) -> Out {
-        Ok(change(&d.run_id)
+        Ok(RunChange::new()
             .set(["artifacts", d.artifact_id.as_str(), "status"], "failed")
             .set(["artifacts", d.artifact_id.as_str(), "error_message"], d.error_message)
             .set(["artifacts", d.artifact_id.as_str(), "failed_at"], at(ctx)))
@@ -291,11 +264,11 @@ impl Handler for Orchestrator {
 
     // ── validation ───────────────────────────────────────────────────────
     async fn on_validation_auto_started(&self, ctx: &EventContext<'_>, d: ValidationAutoStarted) -> Out {
-        Ok(change(&d.run_id).set(["validation"], json!({"status": "running", "checks": d.checks, "started_at": at(ctx)})))
+        Ok(RunChange::new().set(["validation"], json!({"status": "running", "checks": d.checks, "started_at": at(ctx)})))
     }
 
     async fn on_validation_auto_completed(&self, ctx: &EventContext<'_>, d: ValidationAutoCompleted) -> Out {
-        Ok(change(&d.run_id)
+        Ok(RunChange::new()
             .set(["validation", "status"], if d.passed { "passed" } else { "failed" })
             .set(["validation", "failures"], d.failures)
             .set(["validation", "completed_at"], at(ctx))

@@ -6,9 +6,11 @@
 //! it was refused. It is generic over the handler set, so the call into
 //! the generated `dispatch` is a direct one.
 
-use herald::{DataError, Envelope, EventContext, ExtensionValue};
+use herald::lifecycle::{RunLifecycle, Status};
+use herald::{DataError, Envelope, EventCatalog, EventContext, ExtensionValue};
 
 use crate::catalog::{EventOf, Handlers, sequence_of};
+use crate::change::Transition;
 use crate::store::NewEvent;
 
 /// Why a well-formed envelope was refused (all map to 422).
@@ -21,6 +23,11 @@ pub enum Refusal {
     /// The handler refused the event (its error's text).
     #[error("{0}")]
     Handler(String),
+    /// The event's type belongs to no run (`stream_key: none`), and the
+    /// server files every event under one. [`crate::catalog::check`]
+    /// refuses such a catalog at start, so this is only a guard.
+    #[error("events of type `{0}` belong to no run (`stream_key: none`); this server applies every event to the run its stream key names")]
+    NoRun(String),
 }
 
 /// Handle one envelope whose data the catalog has decoded and validated
@@ -32,7 +39,13 @@ pub async fn prepare<H: Handlers>(
     event: Result<EventOf<H>, DataError>,
 ) -> Result<NewEvent, Refusal> {
     let event = event?;
-    let transition = H::transition(&event);
+    // The run and the status move come from the catalog, never from the
+    // handler: it only says what the event does to the run.
+    let run_id = match H::Catalog::stream_key(&event) {
+        Some(key) => key.to_string(),
+        None => return Err(Refusal::NoRun(envelope.ty.to_string())),
+    };
+    let transition = H::Catalog::transition(&event).map(|t| Transition::new(t.from.iter().map(|s| s.as_str()), t.to.as_str()));
     let ctx = EventContext::new(envelope);
     let change = match handlers.handle(&ctx, event).await {
         Ok(change) => change.transition(transition),
@@ -43,7 +56,7 @@ pub async fn prepare<H: Handlers>(
         source: envelope.source.to_string(),
         id: envelope.id.to_string(),
         type_name: envelope.ty.to_string(),
-        run_id: change.run_id.clone(),
+        run_id,
         seq,
         envelope: stored_form(envelope, H::SEQUENCE, seq),
         change,
@@ -71,8 +84,7 @@ mod tests {
     use herald::EventCatalog;
 
     use super::*;
-    use crate::catalog::Lifecycle;
-    use crate::change::{RunChange, Transition};
+    use crate::change::RunChange;
     use crate::events::{Catalog, Event};
     use crate::orchestrator::Orchestrator;
 
@@ -87,12 +99,6 @@ mod tests {
         async fn handle(&self, _: &EventContext<'_>, _: Event) -> Result<RunChange, String> {
             Err("orders from `/test` are closed".to_owned())
         }
-        fn transition(event: &Event) -> Option<Transition> {
-            Orchestrator::transition(event)
-        }
-        fn lifecycle() -> Lifecycle {
-            Orchestrator::lifecycle()
-        }
     }
 
     const EVENT: &[u8] = br#"{"specversion":"1.0","id":"e1","source":"/test","type":"ai.run.started","subject":"run/d4a4b7db-8a88-45c1-84bf-a633dab24a25","time":"2024-01-01T00:00:00Z","datacontenttype":"application/json","seq":"7","data":{"run_id":"d4a4b7db-8a88-45c1-84bf-a633dab24a25"}}"#;
@@ -104,7 +110,7 @@ mod tests {
     }
 
     #[test]
-    fn the_handler_sets_the_change_and_the_catalog_the_transition_and_seq() {
+    fn the_handler_sets_the_change_and_the_catalog_the_run_transition_and_seq() {
         let ev = prepared(&Orchestrator).unwrap();
         assert_eq!((ev.run_id.as_str(), ev.seq), ("d4a4b7db-8a88-45c1-84bf-a633dab24a25", Some(7)));
         assert_eq!(ev.change.transition, Some(Transition::new(["queued"], "running")));

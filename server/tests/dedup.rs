@@ -69,7 +69,7 @@ fn ev(id: &str) -> NewEvent {
         run_id: "r".into(),
         seq: None,
         envelope: "{}".into(),
-        change: RunChange::new("r"),
+        change: RunChange::new(),
     }
 }
 

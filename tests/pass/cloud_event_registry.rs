@@ -81,5 +81,30 @@ fn main() {
     assert_eq!(app_events::Catalog::TYPES[0].stream_key, Some("run_id"));
     let signed_up = app_events::Catalog::lookup("ai.user.signed_up").expect("registered");
     assert_eq!(signed_up.stream_key, None);
-    let _ = App;
+
+    // The run an event belongs to, read from its data by the catalog.
+    let run = uuid::Uuid::from_u128(7);
+    let started = MyFeatureStarted { run_id: run, feature_name: "f".into(), progress: 0.5, config: None };
+    let event = app_events::Event::MyFeatureStarted(started);
+    assert_eq!(app_events::Catalog::stream_key(&event).map(|k| k.to_string()), Some(run.to_string()));
+    let event = app_events::Event::UserSignedUp(UserSignedUp { user_id: "u".into() });
+    assert!(event.stream_key().is_none());
+
+    // A library reaches `dispatch` for any handler set through `Dispatch`.
+    let envelope = herald::Envelope::parse(br#"{"specversion":"1.0","id":"1","source":"/t","type":"ai.user.signed_up"}"#, Default::default())
+        .expect("a valid envelope");
+    let ctx = EventContext::new(&envelope);
+    let handled = <app_events::Catalog as herald::Dispatch<App>>::dispatch(&App, &ctx, event);
+    assert_eq!(block_on(handled), Ok("signed up"));
+}
+
+/// Polls `f` to completion: the handlers here never wait.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
 }

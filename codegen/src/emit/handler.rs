@@ -67,5 +67,23 @@ pub(super) fn emit_handler(catalog: &Catalog, opts: &EmitOptions) -> TokenStream
         ) -> ::core::result::Result<H::Output, H::Error> {
             #dispatch_body
         }
+
+        /// Lets code that is generic over catalogs (the server) call
+        /// [`dispatch`] for any [`Handler`].
+        #[automatically_derived]
+        impl<__H: Handler> #herald::Dispatch<__H> for Catalog {
+            type Output = __H::Output;
+            type Error = __H::Error;
+
+            fn dispatch(
+                __handler: &__H,
+                __ctx: &#herald::EventContext<'_>,
+                __event: Event,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<__H::Output, __H::Error>,
+            > + ::core::marker::Send {
+                dispatch(__handler, __ctx, __event)
+            }
+        }
     }
 }

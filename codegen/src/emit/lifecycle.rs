@@ -20,11 +20,56 @@ use crate::text::one_of;
 /// `generated` is typify's output for YAML-declared data types, which lets
 /// `when` compare enum fields with their variants; without it (or for a
 /// type it does not know) a field is compared by its serialized value.
+/// The catalog's `RunLifecycle` impl comes with it either way: with no
+/// lifecycle, its status type is `NoStatus` and no event moves a run.
 pub(super) fn emit_lifecycle(catalog: &Catalog, generated: Option<&GeneratedTypes>, opts: &EmitOptions) -> TokenStream {
-    let Some(lc) = &catalog.lifecycle else { return TokenStream::new() };
+    let herald = opts.herald();
+    let Some(lc) = &catalog.lifecycle else {
+        return quote! {
+            /// The catalog declares no `lifecycle`: no status, and no event
+            /// moves a run.
+            #[automatically_derived]
+            impl #herald::lifecycle::RunLifecycle for Catalog {
+                type Status = #herald::lifecycle::NoStatus;
+
+                const STATUSES: &'static [#herald::lifecycle::NoStatus] = &[];
+                const INITIAL: ::core::option::Option<#herald::lifecycle::NoStatus> = ::core::option::Option::None;
+
+                fn transition(
+                    _: &Event,
+                ) -> ::core::option::Option<#herald::lifecycle::StatusMove<#herald::lifecycle::NoStatus>> {
+                    ::core::option::Option::None
+                }
+            }
+        };
+    };
     let status = emit_status(catalog, lc, opts);
     let transition = emit_transition(catalog, lc, generated, opts);
-    quote! { #status #transition }
+    quote! {
+        #status
+        #transition
+
+        #[automatically_derived]
+        impl #herald::lifecycle::Status for RunStatus {
+            fn as_str(self) -> &'static str {
+                RunStatus::as_str(self)
+            }
+        }
+
+        /// [`RunStatus`] and [`Event::transition`], for code that is
+        /// generic over catalogs (the server).
+        #[automatically_derived]
+        impl #herald::lifecycle::RunLifecycle for Catalog {
+            type Status = RunStatus;
+
+            const STATUSES: &'static [RunStatus] = RunStatus::ALL;
+            const INITIAL: ::core::option::Option<RunStatus> = ::core::option::Option::Some(RunStatus::INITIAL);
+
+            fn transition(__event: &Event) -> ::core::option::Option<#herald::lifecycle::StatusMove<RunStatus>> {
+                __event.transition().map(|__t| #herald::lifecycle::StatusMove { from: __t.from, to: __t.to })
+            }
+        }
+    }
 }
 
 fn variant(state: &str) -> syn::Ident {
@@ -444,12 +489,12 @@ lifecycle:
     }
 
     #[test]
-    fn no_lifecycle_emits_nothing() {
+    fn no_lifecycle_emits_no_status_type() {
         let mut catalog = crate::catalog::parse("t.yaml", CATALOG).unwrap_or_else(|e| panic!("{e}"));
         catalog.lifecycle = None;
-        assert!(emit_lifecycle(&catalog, None, &EmitOptions::default()).is_empty());
         let code = render(super::super::emit_catalog(&catalog, &EmitOptions::default()).unwrap());
-        assert!(!code.contains("RunStatus") && !code.contains("fn transition"), "{code}");
+        assert!(!code.contains("RunStatus") && !code.contains("RunTransition"), "{code}");
+        assert!(has(&code, "type Status = ::herald::lifecycle::NoStatus;"), "{code}");
     }
 
     #[test]

@@ -131,6 +131,10 @@ pub(super) fn emit_registry(catalog: &Catalog, opts: &EmitOptions) -> TokenStrea
                 ::core::result::Result::Ok(())
             }
 
+            fn stream_key(__event: &Event) -> ::core::option::Option<&dyn ::core::fmt::Display> {
+                __event.stream_key()
+            }
+
             fn deserialize_data<'de, __D: #herald::__private::serde::Deserializer<'de>>(
                 __index: usize,
                 __d: __D,

@@ -3,8 +3,9 @@
 //! JSON Schema, lifecycle transitions, extensions) and the lifecycle as an
 //! SVG diagram.
 //!
-//! One renderer, two places: `herald-server` renders the pages in its
-//! build script and serves them under `/catalog` ([`Target::Served`]);
+//! One renderer, two places: a server's build script renders the pages
+//! ([`crate::Config::site`], [`served`]) and `herald-server` serves them
+//! under `/catalog` ([`Target::Served`]);
 //! `herald docs -o DIR` writes them as a static site that works from
 //! `file://` ([`Target::Static`], relative links only). Pages are plain
 //! HTML and CSS; the only script filters the index and the pages work
@@ -23,6 +24,7 @@ use crate::ir::Catalog;
 pub mod cli;
 pub mod diagram;
 mod pages;
+pub mod served;
 pub mod words;
 
 pub use diagram::lifecycle_svg;

@@ -1318,6 +1318,53 @@ impl Event {
             Event::ValidationAutoStarted(_) => "ai.validation.auto_started",
         }
     }
+    /// The run this event belongs to: the value of the data field its
+    /// type declares as `stream_key`, or `None` for a type declared
+    /// `stream_key: none`.
+    pub fn stream_key(&self) -> ::core::option::Option<&dyn ::core::fmt::Display> {
+        match self {
+            Event::ArtifactFailed(__data) => ::core::option::Option::Some(&__data.run_id),
+            Event::ArtifactRegistered(__data) => {
+                ::core::option::Option::Some(&__data.run_id)
+            }
+            Event::MyfeatureCompleted(__data) => {
+                ::core::option::Option::Some(&__data.run_id)
+            }
+            Event::MyfeatureProgress(__data) => {
+                ::core::option::Option::Some(&__data.run_id)
+            }
+            Event::MyfeatureStarted(__data) => {
+                ::core::option::Option::Some(&__data.run_id)
+            }
+            Event::NodeCompleted(__data) => ::core::option::Option::Some(&__data.run_id),
+            Event::NodeCreated(__data) => ::core::option::Option::Some(&__data.run_id),
+            Event::NodeExecuting(__data) => ::core::option::Option::Some(&__data.run_id),
+            Event::PaperGenerated(__data) => ::core::option::Option::Some(&__data.run_id),
+            Event::PaperStarted(__data) => ::core::option::Option::Some(&__data.run_id),
+            Event::RunCanceled(__data) => ::core::option::Option::Some(&__data.run_id),
+            Event::RunCompleted(__data) => ::core::option::Option::Some(&__data.run_id),
+            Event::RunError(__data) => ::core::option::Option::Some(&__data.run_id),
+            Event::RunFailed(__data) => ::core::option::Option::Some(&__data.run_id),
+            Event::RunMetric(__data) => ::core::option::Option::Some(&__data.run_id),
+            Event::RunProgress(__data) => ::core::option::Option::Some(&__data.run_id),
+            Event::RunStageCompleted(__data) => {
+                ::core::option::Option::Some(&__data.run_id)
+            }
+            Event::RunStageProgress(__data) => {
+                ::core::option::Option::Some(&__data.run_id)
+            }
+            Event::RunStageStarted(__data) => {
+                ::core::option::Option::Some(&__data.run_id)
+            }
+            Event::RunStarted(__data) => ::core::option::Option::Some(&__data.run_id),
+            Event::ValidationAutoCompleted(__data) => {
+                ::core::option::Option::Some(&__data.run_id)
+            }
+            Event::ValidationAutoStarted(__data) => {
+                ::core::option::Option::Some(&__data.run_id)
+            }
+        }
+    }
 }
 /// The `events.yaml` catalog: its registry table, envelope options and declared extensions.
 ///
@@ -1661,6 +1708,9 @@ impl ::herald::EventCatalog for Catalog {
             });
         }
         ::core::result::Result::Ok(())
+    }
+    fn stream_key(__event: &Event) -> ::core::option::Option<&dyn ::core::fmt::Display> {
+        __event.stream_key()
     }
     fn deserialize_data<'de, __D: ::herald::__private::serde::Deserializer<'de>>(
         __index: usize,
@@ -2059,6 +2109,22 @@ pub async fn dispatch<H: Handler>(
         }
     }
 }
+/// Lets code that is generic over catalogs (the server) call
+/// [`dispatch`] for any [`Handler`].
+#[automatically_derived]
+impl<__H: Handler> ::herald::Dispatch<__H> for Catalog {
+    type Output = __H::Output;
+    type Error = __H::Error;
+    fn dispatch(
+        __handler: &__H,
+        __ctx: &::herald::EventContext<'_>,
+        __event: Event,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<__H::Output, __H::Error>,
+    > + ::core::marker::Send {
+        dispatch(__handler, __ctx, __event)
+    }
+}
 /// Typed access to the extension attributes this catalog declares.
 pub trait EnvelopeExt {
     /// Per-run event sequence number; events of a run are applied in `seq` order.
@@ -2277,5 +2343,31 @@ impl Event {
             | Event::ValidationAutoCompleted(_)
             | Event::ValidationAutoStarted(_) => ::core::option::Option::None,
         }
+    }
+}
+#[automatically_derived]
+impl ::herald::lifecycle::Status for RunStatus {
+    fn as_str(self) -> &'static str {
+        RunStatus::as_str(self)
+    }
+}
+/// [`RunStatus`] and [`Event::transition`], for code that is
+/// generic over catalogs (the server).
+#[automatically_derived]
+impl ::herald::lifecycle::RunLifecycle for Catalog {
+    type Status = RunStatus;
+    const STATUSES: &'static [RunStatus] = RunStatus::ALL;
+    const INITIAL: ::core::option::Option<RunStatus> = ::core::option::Option::Some(
+        RunStatus::INITIAL,
+    );
+    fn transition(
+        __event: &Event,
+    ) -> ::core::option::Option<::herald::lifecycle::StatusMove<RunStatus>> {
+        __event
+            .transition()
+            .map(|__t| ::herald::lifecycle::StatusMove {
+                from: __t.from,
+                to: __t.to,
+            })
     }
 }

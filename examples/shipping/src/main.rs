@@ -5,11 +5,10 @@
 //! `cargo run -p herald-shipping -- --listen 127.0.0.1:8090 --data-dir ./shop-data`.
 
 use std::convert::Infallible;
-use std::future::Future;
 
 use clap::Parser;
 use herald::EventContext;
-use herald_server::{Handlers, Lifecycle, RunChange, Server, Transition};
+use herald_server::{RunChange, Server, Site};
 
 // Generated items this program does not use; and every type is `shop.order.*`.
 #[allow(dead_code, clippy::enum_variant_names)]
@@ -28,38 +27,29 @@ impl Handler for Shipping {
     type Error = Infallible;
 
     async fn on_order_placed(&self, _: &EventContext<'_>, d: OrderPlaced) -> Out {
-        Ok(RunChange::new(d.order_id).set(["customer"], d.customer).set(["total_cents"], d.total_cents))
+        Ok(RunChange::new().set(["customer"], d.customer).set(["total_cents"], d.total_cents))
     }
     async fn on_order_packed(&self, _: &EventContext<'_>, d: OrderPacked) -> Out {
-        Ok(RunChange::new(d.order_id).set(["parcels"], d.parcels.get()))
+        Ok(RunChange::new().set(["parcels"], d.parcels.get()))
     }
     async fn on_order_shipped(&self, _: &EventContext<'_>, d: OrderShipped) -> Out {
-        Ok(RunChange::new(d.order_id).set(["carrier"], d.carrier).set_some(["tracking"], d.tracking))
+        Ok(RunChange::new().set(["carrier"], d.carrier).set_some(["tracking"], d.tracking))
     }
     async fn on_order_delivered(&self, _: &EventContext<'_>, d: OrderDelivered) -> Out {
-        Ok(RunChange::new(d.order_id).set_some(["signed_by"], d.signed_by))
+        Ok(RunChange::new().set_some(["signed_by"], d.signed_by))
     }
     async fn on_order_canceled(&self, _: &EventContext<'_>, d: OrderCanceled) -> Out {
-        Ok(RunChange::new(d.order_id).set_some(["cancel_reason"], d.reason))
+        Ok(RunChange::new().set_some(["cancel_reason"], d.reason))
     }
 }
 
-/// The generated catalog's items, handed to the server.
-impl Handlers for Shipping {
-    type Catalog = Catalog;
-    type Error = Infallible;
-    const SEQUENCE: Option<&'static str> = Some("seq");
-
-    fn handle(&self, ctx: &EventContext<'_>, event: Event) -> impl Future<Output = Out> + Send {
-        dispatch(self, ctx, event)
+// Served by the server library, with the catalog pages `build.rs` rendered;
+// the order an event belongs to is its `order_id`, the catalog's stream key.
+herald_server::handlers!(Shipping: Catalog, sequence = Some("seq"), {
+    fn site() -> Site {
+        herald_server::include_site!("events")
     }
-    fn transition(event: &Event) -> Option<Transition> {
-        event.transition().map(|t| Transition::new(t.from.iter().map(|s| s.as_str()), t.to.as_str()))
-    }
-    fn lifecycle() -> Lifecycle {
-        Lifecycle::new(RunStatus::ALL.iter().map(|s| s.as_str()), RunStatus::INITIAL.as_str())
-    }
-}
+});
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

@@ -44,6 +44,11 @@ impl Shop {
         (resp.status().as_u16(), resp.json().await.expect("a JSON answer"))
     }
 
+    async fn page(&self, path: &str) -> (u16, String) {
+        let resp = self.client.get(format!("{}{path}", self.base)).send().await.expect("GET");
+        (resp.status().as_u16(), resp.text().await.expect("a text answer"))
+    }
+
     async fn get(&self, path: &str) -> (u16, Value) {
         let resp = self.client.get(format!("{}{path}", self.base)).send().await.expect("GET");
         (resp.status().as_u16(), resp.json().await.expect("a JSON answer"))
@@ -111,4 +116,28 @@ async fn orders_are_stored_ordered_and_moved_through_their_lifecycle() {
     let bad = event("e5", "shop.order.packed", 5, json!({"order_id": order, "parcels": 0}));
     let (status, problem) = shop.send(&bad).await;
     assert_eq!((status, problem["errors"][0]["pointer"].as_str()), (422, Some("/data/parcels")), "{problem}");
+}
+
+#[tokio::test]
+async fn the_catalog_pages_build_rs_rendered_are_served() {
+    let shop = Shop::start();
+    let (status, index) = shop.page("/catalog").await;
+    assert_eq!(status, 200, "{index}");
+    assert!(index.contains("/catalog/shop.order.shipped"), "the index links every type: {index}");
+    let (status, page) = shop.page("/catalog/shop.order.shipped").await;
+    assert!(status == 200 && page.contains("A carrier picked an order up."), "{status}: {page}");
+    let (status, css) = shop.page("/assets/herald.css").await;
+    assert!(status == 200 && !css.is_empty(), "{status}");
+
+    // The run page marks the order's status on this catalog's lifecycle.
+    let placed = event("e1", "shop.order.placed", 1, json!({"order_id": "A-7", "customer": "ada", "total_cents": 1}));
+    assert_eq!(shop.send(&placed).await.0, 200);
+    let (status, run) = shop.page("/runs/A-7").await;
+    assert!(status == 200 && run.contains("<svg") && run.contains("delivered"), "{status}: {run}");
+
+    // The OpenAPI document embeds the catalog's JSON Schema export (the
+    // envelope of each type, which the registry alone does not give).
+    let (status, openapi) = shop.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(openapi["components"]["schemas"]["shop.order.placed.event"].is_object(), "{}", openapi["components"]["schemas"]);
 }

@@ -37,7 +37,7 @@ pub struct App<S, H> {
     pub store: Arc<S>,
     /// What each event does to its run.
     pub handlers: H,
-    /// The catalog's run lifecycle (`H::lifecycle()`, built once).
+    /// The catalog's run lifecycle ([`Lifecycle::of`], built once).
     pub lifecycle: Lifecycle,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
@@ -68,7 +68,7 @@ impl<S, H: Handlers> App<S, H> {
         App {
             store,
             handlers,
-            lifecycle: H::lifecycle(),
+            lifecycle: Lifecycle::of::<H::Catalog>(),
             body_limit: config.body_limit,
             max_batch_events: config.max_batch_events,
             layout: Arc::new(H::layout()),

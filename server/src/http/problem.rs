@@ -103,6 +103,10 @@ impl Problem {
                 "handler_refused",
                 message.clone(),
             ),
+
+            Refusal::NoRun(_) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "no-run", "Event belongs to no run", "no_run", r.to_string())
+            }
         }
     }
 

@@ -630,7 +630,7 @@ mod tests {
     }
 
     fn progress(p: f64) -> RunChange {
-        RunChange::new("r").set(["progress"], p)
+        RunChange::new().set(["progress"], p)
     }
 
     fn ev<'a>(key: i64, id: &'a str, seq: Option<i64>, change: &'a RunChange) -> Incoming<'a, i64> {
@@ -699,7 +699,7 @@ mod tests {
     #[test]
     fn illegal_transition_consumes_seq_and_changes_nothing_else() {
         let mut st = RunState::new(RunHead { status: "completed".into(), ..RunHead::new("r", "queued") });
-        let change = RunChange::new("r")
+        let change = RunChange::new()
             .transition(Some(Transition { from: vec!["queued".into()], to: "running".into() }))
             .set(["x"], 1)
             .set(["nodes", "n", "status"], "x");
@@ -719,9 +719,9 @@ mod tests {
     #[test]
     fn items_are_merged_by_key_and_written_with_their_final_value() {
         let mut st = RunState::<i64>::new(RunHead::new("r", "queued"));
-        let created = RunChange::new("r").set(["nodes", "a"], serde_json::json!({"status": "created", "parent": null}));
-        let done = RunChange::new("r").set(["nodes", "a", "status"], "done").set(["nodes", "b", "score"], 1);
-        let metric = RunChange::new("r").set(["metrics", "loss"], 0.5);
+        let created = RunChange::new().set(["nodes", "a"], serde_json::json!({"status": "created", "parent": null}));
+        let done = RunChange::new().set(["nodes", "a", "status"], "done").set(["nodes", "b", "score"], 1);
+        let metric = RunChange::new().set(["metrics", "loss"], 0.5);
         st.apply(&layout(), &ev(1, "1", None, &created), 1).unwrap();
         // `a` is held (created above); only `b` must come from the store.
         assert_eq!(st.apply(&layout(), &ev(2, "2", None, &done), 1), Err(Need::Items(vec![ItemKey::new("nodes", "b")])));
@@ -740,7 +740,7 @@ mod tests {
         assert!(st.head().fields.is_empty(), "items never land in the run's own fields");
         assert_eq!(st.head().applied_events, 3);
         // Later in the same transaction the plan remembers what it wrote.
-        let again = RunChange::new("r").set(["nodes", "a", "score"], 2);
+        let again = RunChange::new().set(["nodes", "a", "score"], 2);
         st.apply(&layout(), &ev(4, "4", None, &again), 1).unwrap();
         assert_eq!(
             st.take_writes().items,
@@ -752,10 +752,10 @@ mod tests {
     fn replacing_a_collection_empties_it_and_null_removes_an_item() {
         let mut st = RunState::<i64>::new(RunHead::new("r", "queued"));
         st.provide_item(ItemKey::new("nodes", "old"), Some(serde_json::json!(1)));
-        let replace = RunChange::new("r").set(["nodes"], serde_json::json!({"new": {"s": 1}}));
+        let replace = RunChange::new().set(["nodes"], serde_json::json!({"new": {"s": 1}}));
         st.apply(&layout(), &ev(1, "1", None, &replace), 1).unwrap();
         // A merge into the emptied collection needs nothing from the store.
-        let merge = RunChange::new("r").set(["nodes", "other", "s"], 2).set(["nodes", "new"], serde_json::Value::Null);
+        let merge = RunChange::new().set(["nodes", "other", "s"], 2).set(["nodes", "new"], serde_json::Value::Null);
         st.apply(&layout(), &ev(2, "2", None, &merge), 1).unwrap();
         let w = st.take_writes();
         assert_eq!(w.cleared, vec!["nodes".to_owned()]);

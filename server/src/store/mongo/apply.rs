@@ -203,7 +203,7 @@ mod tests {
     fn the_plan_becomes_the_next_outbox() {
         let run = Run { version: 3, ..Run::new("r", "queued") };
         let mut p = Planning::new(run);
-        let change = RunChange::new("r").set(["nodes", "n", "status"], "done").set(["progress"], 0.5);
+        let change = RunChange::new().set(["nodes", "n", "status"], "done").set(["progress"], 0.5);
         let oid = ObjectId::new();
         let ev = Incoming { key: oid, source: "/s", id: "1", seq: None, change: &change };
         let asked = match p.apply(&layout(), &ev, 9) {
@@ -234,7 +234,7 @@ mod tests {
             (ItemKey::new("nodes", "gone"), Value::Null, 5),
         ];
         p.provide_items(asked, &found);
-        let change = RunChange::new("r")
+        let change = RunChange::new()
             .set(["nodes", "a", "y"], 1)
             .set(["papers", "old", "y"], 1)
             .set(["papers", "new", "y"], 1)

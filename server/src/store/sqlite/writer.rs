@@ -386,7 +386,7 @@ mod tests {
             run_id: "r".into(),
             seq: None,
             envelope: "{}".into(),
-            change: RunChange::new("r").set(["last"], id),
+            change: RunChange::new().set(["last"], id),
         }
     }
 
@@ -505,7 +505,7 @@ mod tests {
                         NewEvent {
                             run_id: run.into(),
                             seq: Some(seq),
-                            change: RunChange::new(run).set(["last"], seq).set(["nodes", &format!("n{seq}"), "at"], seq),
+                            change: RunChange::new().set(["last"], seq).set(["nodes", &format!("n{seq}"), "at"], seq),
                             ..event("/s", &format!("e{n}"))
                         }
                     })
