@@ -74,3 +74,41 @@ use config::LogFormat;
 pub fn init_tracing(format: LogFormat) {
     let _ = telemetry::init(format, None);
 }
+
+/// A release build has no switch that kills it: `HERALD_FAILPOINT` (which
+/// aborts the process at a named step, for the crash tests) is read only
+/// under the `failpoints` feature, and that feature is never on by default.
+#[cfg(test)]
+mod no_kill_switch_in_release {
+    #[test]
+    fn failpoints_are_not_a_default_feature() {
+        let manifest: toml::Table = toml::from_str(include_str!("../Cargo.toml")).unwrap();
+        let default = manifest["features"]["default"].as_array().expect("a default feature list");
+        assert!(!default.iter().any(|f| f.as_str().is_some_and(|f| f.contains("failpoints"))), "default features: {default:?}");
+    }
+
+    #[test]
+    fn the_failpoint_variable_is_read_only_under_the_feature() {
+        let mut reads = 0;
+        let mut dirs = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                for (i, line) in lines.iter().enumerate() {
+                    if line.contains("env::var(\"HERALD_FAILPOINT\")") {
+                        reads += 1;
+                        let gated = lines[..i].iter().rev().take(3).any(|l| l.trim() == "#[cfg(feature = \"failpoints\")]");
+                        assert!(gated, "{}:{}: HERALD_FAILPOINT read outside #[cfg(feature = \"failpoints\")]", path.display(), i + 1);
+                    }
+                }
+            }
+        }
+        assert!(reads > 0, "the failpoint variable is read somewhere (or this test looks for the wrong text)");
+    }
+}
