@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use super::health::Throttle;
+use crate::throttle::Throttle;
 
 /// How often the background thread checkpoints. Often, so that the tail
 /// the writer's own pass ([`WalRestart`]) has to copy — while requests

@@ -7,12 +7,10 @@
 //! only read. The writer now records how its last commit went
 //! ([`WriteHealth`]); readiness reports a failed one until a write
 //! succeeds again, and repeated failures are logged once per
-//! [`crate::throttle::LOG_EVERY`] with a count ([`Throttle`], shared with
-//! the rest of the server).
+//! [`crate::throttle::LOG_EVERY`] with a count ([`crate::throttle::Throttle`],
+//! shared with the rest of the server).
 
 use std::sync::Mutex;
-
-pub(super) use crate::throttle::Throttle;
 
 /// How the writer's last commit went: shared by the writer thread, which
 /// records it, and [`super::SqliteStore`]'s readiness check.

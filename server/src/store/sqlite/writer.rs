@@ -29,13 +29,14 @@ use tokio::sync::{mpsc, oneshot};
 use super::apply::{self, Arrival, Record, Runs};
 use super::dedup_index::DedupIndex;
 use super::deferred::Pass;
-use super::health::{Throttle, WriteHealth};
+use super::health::WriteHealth;
 use super::run_index::{self, Key, RunIndex};
 use super::runs::{Materialize, Run, RunCache, Written};
 use crate::clock::now_millis;
 use crate::metrics::CommitProbe;
 use crate::runstate::Rules;
 use crate::store::{Outcome, StoreError};
+use crate::throttle::Throttle;
 
 /// Upper bound on events per commit, so one commit's latency stays small.
 pub(super) const MAX_GROUP_EVENTS: usize = 2048;
