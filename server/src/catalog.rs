@@ -55,7 +55,9 @@ pub trait Handlers: Send + Sync + Sized + 'static {
     /// What `event` does to its run: the generated `dispatch(self, ctx,
     /// event)`. The server files the change under the event's run, the
     /// value of its type's `stream_key`, and adds the status move the
-    /// catalog's lifecycle gives the event.
+    /// catalog's lifecycle gives the event. An event of a type with
+    /// `stream_key: none` is handled too (an `Err` refuses it), but it has
+    /// no run: its change is dropped, and the event only stored.
     fn handle(&self, ctx: &EventContext<'_>, event: EventOf<Self>) -> impl Future<Output = Result<RunChange, Self::Error>> + Send;
 
     /// Which run fields are keyed collections, stored and paged item by
