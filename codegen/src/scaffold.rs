@@ -56,16 +56,28 @@ pub fn parse_fields(spec: &str) -> Result<Vec<Field>, Vec<String>> {
             Some(n) => (n.trim_end(), false),
             None => (name, true),
         };
-        if !text::is_lower_snake(name) || ident::is_keyword(name) {
-            let help = match text::suggestion(name).filter(|s| !ident::is_keyword(s)) {
-                Some(s) if s != name => format!("rename it to `{s}`"),
-                _ => "use lower snake case that is not a Rust keyword, e.g. `run_id`".to_string(),
-            };
-            problems.push(format!("field name `{name}` is not lower snake case or is a Rust keyword; {help}"));
+        // Any JSON name is a property (`fooBar`, `type`, `dash-name`: the
+        // Rust field is its snake case); these are the ones written plain
+        // in YAML, which is how the entry is rendered.
+        if !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            problems.push(format!(
+                "field name `{name}` cannot be given in `--fields`: use letters, digits, `_` and `-`, starting with a letter \
+                 (or add the property to the entry by hand: any JSON name works in the catalog)"
+            ));
             continue;
         }
         if fields.iter().any(|f| f.name == name) {
             problems.push(format!("field `{name}` is listed twice in `--fields`; keep one"));
+            continue;
+        }
+        if let Some(f) = fields.iter().find(|f| ident::field_name(&f.name) == ident::field_name(name)) {
+            problems.push(format!(
+                "fields `{}` and `{name}` would both become the Rust field `{}`; keep one",
+                f.name,
+                ident::field_name(name)
+            ));
             continue;
         }
         if ty.is_empty() {

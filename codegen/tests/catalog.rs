@@ -306,6 +306,39 @@ fn an_event_may_belong_to_no_run() {
     );
 }
 
+/// Any JSON property name is accepted (camelCase, keywords, dashes); only
+/// names that share a Rust field after the mapping are refused, naming
+/// both JSON names and the field, wherever the object is: the shorthand,
+/// a nested object, a `$defs` entry, beside typify's `extra` field.
+#[test]
+fn only_property_names_sharing_a_rust_field_are_refused() {
+    let fine = "prefix: ai\nevents:\n  ai.run.named:\n    description: d\n    version: 1\n    stream_key: runId\n    subject: \"run/{runId}\"\n    \
+                fields: {runId: uuid, type: string, self?: string, match?: integer, dash-name?: string, HTTPStatus?: integer}\n    \
+                examples: [{runId: 0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10, type: t}]\n";
+    let catalog = catalog::parse("n.yaml", fine).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(catalog.events[0].stream_key.as_deref(), Some("runId"));
+
+    let clashing = "prefix: ai\nevents:\n  ai.run.clashing:\n    description: d\n    version: 1\n    data:\n      type: object\n      \
+                    properties:\n        run_id: {type: string}\n        nested:\n          type: object\n          \
+                    properties: {fooBar: {type: string}, foo-bar: {type: string}}\n        \
+                    open: {type: object, properties: {extra: {type: string}}, additionalProperties: {type: string}}\n        \
+                    item: {$ref: \"#/$defs/Item\"}\n      required: [run_id]\n      \
+                    $defs:\n        Item: {type: object, properties: {self: {type: string}, Self: {type: string}}}\n    \
+                    examples: [{run_id: r}]\n  ai.run.short:\n    description: d\n    version: 1\n    \
+                    fields: {run_id: string, runId?: string}\n    examples: [{run_id: r}]\n";
+    let diags = catalog::parse("c.yaml", clashing).unwrap_err();
+    let lines: Vec<String> = diags.0.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "c.yaml:12:48: properties `fooBar` and `foo-bar` in `ai.run.clashing` at /properties/nested/properties/foo-bar both become the Rust field `foo_bar` — rename one of them: JSON names that differ only in case or punctuation share a snake case Rust field",
+            "c.yaml:13:43: property `extra` in `ai.run.clashing` at /properties/open/properties/extra becomes the Rust field `extra`, which holds the undeclared properties (`additionalProperties`) — rename the property",
+            "c.yaml:17:65: properties `self` and `Self` in `ai.run.clashing` at /$defs/Item/properties/Self both become the Rust field `self_` — rename one of them: JSON names that differ only in case or punctuation share a snake case Rust field",
+            "c.yaml:22:30: properties `run_id` and `runId` in `ai.run.short` at /properties/runId both become the Rust field `run_id` — rename one of them: JSON names that differ only in case or punctuation share a snake case Rust field",
+        ]
+    );
+}
+
 #[test]
 fn load_names_the_file_as_given() {
     let path = fixture_dir().join("yaml_syntax.yaml");

@@ -38,17 +38,18 @@ pub struct Notice {
 
 impl Notice {
     /// The notice for an ingested event's outcome; `None` for a duplicate,
-    /// which changed nothing.
+    /// which changed nothing, and for an event of no run, which changed no
+    /// run.
     pub fn of(type_name: &str, outcome: &Outcome) -> Option<Notice> {
         let (outcome_name, seq, released) = match outcome {
             Outcome::Applied { seq, released, .. } => ("applied", *seq, released.clone()),
             Outcome::Parked { seq, .. } => ("parked", Some(*seq), Vec::new()),
             Outcome::Stale { seq, .. } => ("stale", Some(*seq), Vec::new()),
             Outcome::IllegalTransition { .. } => ("illegal_transition", None, Vec::new()),
-            Outcome::Duplicate { .. } => return None,
+            Outcome::Duplicate { .. } | Outcome::Stored { .. } => return None,
         };
         Some(Notice {
-            run_id: Some(outcome.run_id().to_owned()),
+            run_id: outcome.run_id().map(str::to_owned),
             type_name: Some(type_name.to_owned()),
             seq,
             outcome: outcome_name,
@@ -147,7 +148,7 @@ mod tests {
 
     #[test]
     fn duplicates_are_not_news_and_notices_are_filtered_by_run() {
-        assert!(Notice::of("t", &Outcome::Duplicate { run_id: "r".into() }).is_none());
+        assert!(Notice::of("t", &Outcome::Duplicate { run_id: Some("r".into()) }).is_none());
         let n = applied("r1", 1);
         assert!(n.concerns(Some("r1")) && n.concerns(None) && !n.concerns(Some("r2")));
         assert!(Notice::gaps_released().concerns(Some("r2")));

@@ -70,6 +70,8 @@ pub enum EventOutcome {
     IllegalTransition,
     /// Stored, waiting for a `seq` gap to fill.
     Parked,
+    /// Stored and handled, applied to no run: its type belongs to none.
+    Stored,
     /// Refused as invalid (envelope or data), not stored.
     Rejected,
     /// Not stored: the store failed (answered 503, or 500 for data it
@@ -79,12 +81,13 @@ pub enum EventOutcome {
 
 impl EventOutcome {
     /// Every outcome, in label order.
-    pub const ALL: [EventOutcome; 7] = [
+    pub const ALL: [EventOutcome; 8] = [
         EventOutcome::Applied,
         EventOutcome::Duplicate,
         EventOutcome::Stale,
         EventOutcome::IllegalTransition,
         EventOutcome::Parked,
+        EventOutcome::Stored,
         EventOutcome::Rejected,
         EventOutcome::Failed,
     ];
@@ -97,6 +100,7 @@ impl EventOutcome {
             EventOutcome::Stale => "stale",
             EventOutcome::IllegalTransition => "illegal_transition",
             EventOutcome::Parked => "parked",
+            EventOutcome::Stored => "stored",
             EventOutcome::Rejected => "rejected",
             EventOutcome::Failed => "failed",
         }
@@ -110,6 +114,7 @@ impl EventOutcome {
             Outcome::Parked { .. } => EventOutcome::Parked,
             Outcome::Stale { .. } => EventOutcome::Stale,
             Outcome::IllegalTransition { .. } => EventOutcome::IllegalTransition,
+            Outcome::Stored { .. } => EventOutcome::Stored,
         }
     }
 }

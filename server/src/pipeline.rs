@@ -10,7 +10,7 @@ use herald::lifecycle::{RunLifecycle, Status};
 use herald::{DataError, Envelope, EventCatalog, EventContext, ExtensionValue};
 
 use crate::catalog::{EventOf, Handlers, sequence_of};
-use crate::change::Transition;
+use crate::change::{RunChange, Transition};
 use crate::store::NewEvent;
 
 /// Why a well-formed envelope was refused (all map to 422).
@@ -23,11 +23,15 @@ pub enum Refusal {
     /// The handler refused the event (its error's text).
     #[error("{0}")]
     Handler(String),
-    /// The event's type belongs to no run (`stream_key: none`), and the
-    /// server files every event under one. [`crate::catalog::check`]
-    /// refuses such a catalog at start, so this is only a guard.
-    #[error("events of type `{0}` belong to no run (`stream_key: none`); this server applies every event to the run its stream key names")]
-    NoRun(String),
+    /// The event's stream key names the empty run id: a run needs one
+    /// that is not empty (the stores keep "no run" apart from every run).
+    #[error("the stream key `{key}` of this `{type_name}` event is empty; a run needs a non-empty id")]
+    EmptyRunId {
+        /// The event type.
+        type_name: String,
+        /// Its stream key (the data property naming the run).
+        key: &'static str,
+    },
 }
 
 /// Handle one envelope whose data the catalog has decoded and validated
@@ -40,16 +44,26 @@ pub async fn prepare<H: Handlers>(
 ) -> Result<NewEvent, Refusal> {
     let event = event?;
     // The run and the status move come from the catalog, never from the
-    // handler: it only says what the event does to the run.
-    let run_id = match H::Catalog::stream_key(&event) {
-        Some(key) => key.to_string(),
-        None => return Err(Refusal::NoRun(envelope.ty.to_string())),
-    };
+    // handler: it only says what the event does to the run. An event of a
+    // type with `stream_key: none` belongs to no run: it is still handled
+    // (dispatched) and stored, but applied to nothing.
+    let run_id = H::Catalog::stream_key(&event).map(|key| key.to_string());
+    if run_id.as_deref() == Some("") {
+        let key = H::Catalog::lookup(&envelope.ty).and_then(|t| t.stream_key).unwrap_or("stream key");
+        return Err(Refusal::EmptyRunId { type_name: envelope.ty.to_string(), key });
+    }
     let transition = H::Catalog::transition(&event).map(|t| Transition::new(t.from.iter().map(|s| s.as_str()), t.to.as_str()));
     let ctx = EventContext::new(envelope);
     let change = match handlers.handle(&ctx, event).await {
         Ok(change) => change.transition(transition),
         Err(e) => return Err(Refusal::Handler(e.to_string())),
+    };
+    let change = if run_id.is_none() && change != RunChange::new() {
+        // Nothing to apply it to: the catalog says the event has no run.
+        tracing::warn!(r#type = %envelope.ty, "the handler returned a change for an event that belongs to no run; it is dropped");
+        RunChange::new()
+    } else {
+        change
     };
     let seq = sequence_of::<H>(envelope);
     Ok(NewEvent {
@@ -84,7 +98,6 @@ mod tests {
     use herald::EventCatalog;
 
     use super::*;
-    use crate::change::RunChange;
     use crate::events::{Catalog, Event};
     use crate::orchestrator::Orchestrator;
 
@@ -112,7 +125,7 @@ mod tests {
     #[test]
     fn the_handler_sets_the_change_and_the_catalog_the_run_transition_and_seq() {
         let ev = prepared(&Orchestrator).unwrap();
-        assert_eq!((ev.run_id.as_str(), ev.seq), ("d4a4b7db-8a88-45c1-84bf-a633dab24a25", Some(7)));
+        assert_eq!((ev.run_id.as_deref(), ev.seq), (Some("d4a4b7db-8a88-45c1-84bf-a633dab24a25"), Some(7)));
         assert_eq!(ev.change.transition, Some(Transition::new(["queued"], "running")));
         assert!(ev.envelope.contains(r#""seq":7"#), "stored as the integer the catalog declares: {}", ev.envelope);
     }
@@ -123,5 +136,21 @@ mod tests {
             Err(Refusal::Handler(text)) => assert_eq!(text, "orders from `/test` are closed"),
             other => panic!("{other:?}"),
         }
+    }
+
+    fn prepare_runless(event: &[u8]) -> Result<NewEvent, Refusal> {
+        use crate::catalog::tests::{Runless, runless};
+        let parsed = runless::Catalog::parse_event(event).expect("a valid envelope");
+        let run = prepare(&Runless, &parsed.envelope, parsed.event);
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(run)
+    }
+
+    #[test]
+    fn an_event_of_no_run_is_prepared_without_one() {
+        let ev =
+            prepare_runless(br#"{"specversion":"1.0","id":"u1","source":"/test","type":"test.user.signed_up","data":{"user_id":"u-42"}}"#)
+                .unwrap();
+        assert_eq!((ev.run_id, ev.type_name.as_str()), (None, "test.user.signed_up"));
+        assert_eq!(ev.change, RunChange::new());
     }
 }

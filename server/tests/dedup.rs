@@ -35,7 +35,13 @@ impl Store for Scripted {
             return Err(StoreError::unavailable("scripted outage"));
         }
         self.events.fetch_add(events.len(), Ordering::SeqCst);
-        Ok(events.into_iter().map(|e| Outcome::Applied { run_id: e.run_id, seq: e.seq, released: Vec::new() }).collect())
+        Ok(events
+            .into_iter()
+            .map(|e| match e.run_id {
+                Some(run_id) => Outcome::Applied { run_id, seq: e.seq, released: Vec::new() },
+                None => Outcome::Stored { seq: e.seq },
+            })
+            .collect())
     }
     async fn release_gaps(&self, _: Duration) -> Result<usize, StoreError> {
         Ok(0)
@@ -66,7 +72,7 @@ fn ev(id: &str) -> NewEvent {
         source: "/dedup-test".into(),
         id: id.into(),
         type_name: "ai.run.progress".into(),
-        run_id: "r".into(),
+        run_id: Some("r".into()),
         seq: None,
         envelope: "{}".into(),
         change: RunChange::new(),
@@ -79,6 +85,7 @@ fn statuses(outcomes: &[Outcome]) -> Vec<&'static str> {
         .map(|o| match o {
             Outcome::Applied { .. } => "applied",
             Outcome::Duplicate { .. } => "duplicate",
+            Outcome::Stored { .. } => "stored",
             _ => "other",
         })
         .collect()
@@ -100,9 +107,21 @@ async fn a_marker_is_set_only_after_the_commit_and_then_skips_the_store() {
     // event in the same batch still goes through.
     let out = store.ingest(vec![ev("a"), ev("b")]).await.unwrap();
     assert_eq!(statuses(&out), vec!["duplicate", "applied"]);
-    assert_eq!(out[0], Outcome::Duplicate { run_id: "r".into() });
+    assert_eq!(out[0], Outcome::Duplicate { run_id: Some("r".into()) });
     assert_eq!(store.inner().events.load(Ordering::SeqCst), 2, "only `b` reached the store");
     assert_eq!(store.dedup_status().await.unwrap()["status"], "ok");
+}
+
+/// An event of no run is marked too, and its duplicate answered from Redis
+/// names no run (not a run with the empty id).
+#[tokio::test]
+async fn an_event_of_no_run_is_marked_and_its_duplicate_names_no_run() {
+    let ns = format!("herald:test:{}", support::unique_db());
+    let store = Deduped::new(Scripted::default(), &support::redis_url(), ns, Duration::from_secs(60)).await.unwrap();
+    let runless = || NewEvent { run_id: None, ..ev("u") };
+    assert_eq!(store.ingest(vec![runless()]).await.unwrap(), vec![Outcome::Stored { seq: None }]);
+    assert_eq!(store.ingest(vec![runless()]).await.unwrap(), vec![Outcome::Duplicate { run_id: None }]);
+    assert_eq!(store.inner().events.load(Ordering::SeqCst), 1, "the duplicate was answered from Redis");
 }
 
 #[tokio::test]

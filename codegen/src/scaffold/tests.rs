@@ -83,13 +83,25 @@ fn refuses_a_bad_name_a_duplicate_and_bad_fields() {
     assert_eq!(err("ai.run.started", ""), "`ai.run.started` already exists at events.yaml:6:5; choose another name, or edit that entry");
     assert_eq!(err("ai.run.paused", "run_id: uuidd"), "unknown type `uuidd` for field `run_id`; did you mean `uuid`?");
     assert_eq!(
-        err("ai.run.paused", "Reason: string, note, x: string, x: integer"),
-        "field name `Reason` is not lower snake case or is a Rust keyword; rename it to `reason`\n\
+        err("ai.run.paused", "2fa: string, note, x: string, x: integer, fooBar: string, foo_bar: string"),
+        "field name `2fa` cannot be given in `--fields`: use letters, digits, `_` and `-`, starting with a letter \
+         (or add the property to the entry by hand: any JSON name works in the catalog)\n\
          `--fields` item `note` has no type; write it as `note: string`\n\
-         field `x` is listed twice in `--fields`; keep one"
+         field `x` is listed twice in `--fields`; keep one\n\
+         fields `fooBar` and `foo_bar` would both become the Rust field `foo_bar`; keep one"
     );
     assert!(err("ai.run.paused", "run_id?: uuid").contains("`run_id?` cannot be optional"));
-    assert!(err("ai.run.paused", "type: string").contains("field name `type`"));
+}
+
+/// JSON names that are not Rust field names are properties like any
+/// other: the entry keeps them, and the catalog lints.
+#[test]
+fn takes_camel_case_keyword_and_dashed_field_names() {
+    let added = add_event("events.yaml", SMALL, "ai.run.paused", "type: string, pausedBy: string, dash-name?: integer").unwrap();
+    assert!(added.text.contains("type: string\n            pausedBy: string\n            dash-name?: integer\n"), "{}", added.text);
+    let catalog = crate::catalog::parse("events.yaml", &added.text).unwrap();
+    let event = catalog.event("ai.run.paused").unwrap();
+    assert!(event.schema["properties"].get("pausedBy").is_some() && event.schema["properties"].get("type").is_some());
 }
 
 #[test]

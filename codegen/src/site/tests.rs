@@ -139,3 +139,22 @@ fn herald_docs_writes_the_static_site_or_reports_the_catalog_problems() {
     assert!(String::from_utf8_lossy(&err).contains("events.yaml"), "{}", String::from_utf8_lossy(&err));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Pages speak the JSON names producers send (`tests/catalogs/payloads.yaml`:
+/// camelCase, keywords, dashes), never the Rust fields they map to, and
+/// say when an event belongs to no run.
+#[test]
+fn pages_show_json_property_names() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/catalogs/payloads.yaml");
+    let catalog = crate::catalog::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let files = render(&catalog, Target::Static);
+    let sent = &files["types/kit.names.sent.html"];
+    for name in ["runId", "fooBar", "dash-name", "HTTPStatus", "innerValue", "kit/{runId}"] {
+        assert!(sent.contains(name), "the page lost `{name}`:\n{sent}");
+    }
+    for field in ["foo_bar", "http_status", "inner_value", "dash_name"] {
+        assert!(!sent.contains(field), "the page shows the Rust field `{field}`:\n{sent}");
+    }
+    let signed_up = &files["types/kit.user.signed_up.html"];
+    assert!(signed_up.contains("userId") && signed_up.contains("none"), "{signed_up}");
+}

@@ -103,9 +103,17 @@ impl Problem {
                 "handler_refused",
                 message.clone(),
             ),
-
-            Refusal::NoRun(_) => {
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "no-run", "Event belongs to no run", "no_run", r.to_string())
+            Refusal::EmptyRunId { key, .. } => {
+                let mut p = Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-data",
+                    "Event data does not match its schema",
+                    "empty_run_id",
+                    r.to_string(),
+                );
+                let pointer = format!("/data/{}", key.replace('~', "~0").replace('/', "~1"));
+                p.errors = vec![serde_json::json!({"pointer": pointer, "rule": "empty_run_id", "value": "", "message": r.to_string()})];
+                p
             }
         }
     }

@@ -41,8 +41,18 @@ pub enum Outcome {
     },
     /// `(source, id)` was stored before; nothing was done again.
     Duplicate {
-        /// The run of the stored event.
-        run_id: String,
+        /// The run of the stored event; `None` for an event that belongs
+        /// to no run.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        run_id: Option<String>,
+    },
+    /// Stored, and its handler called, but applied to no run: its type
+    /// belongs to none (`stream_key: none`), so it is not sequenced and no
+    /// run state changes. Never the planner's answer (it plans runs).
+    Stored {
+        /// The event's `seq`, if sent (kept, not ordered by).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seq: Option<i64>,
     },
     /// Stored, but ahead of a gap in `seq`: applied once the gap fills or
     /// the gap timeout passes.
@@ -76,14 +86,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The run the event belongs to.
-    pub fn run_id(&self) -> &str {
+    /// The run the event belongs to; `None` for an event that belongs to
+    /// no run.
+    pub fn run_id(&self) -> Option<&str> {
         match self {
             Outcome::Applied { run_id, .. }
-            | Outcome::Duplicate { run_id }
             | Outcome::Parked { run_id, .. }
             | Outcome::Stale { run_id, .. }
-            | Outcome::IllegalTransition { run_id, .. } => run_id,
+            | Outcome::IllegalTransition { run_id, .. } => Some(run_id),
+            Outcome::Duplicate { run_id } => run_id.as_deref(),
+            Outcome::Stored { .. } => None,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Redis fast-path dedup in front of any [`Store`]: [`Deduped`].
 //!
 //! A marker `"{namespace}:{len(source)}:{source}{id}" = run_id` (with a
-//! TTL) says "this event is durably stored and processed". Rules:
+//! TTL; `""` for an event of no run, an id no run has) says "this event is
+//! durably stored and processed". Rules:
 //! - the marker is written only *after* the inner store returned `Ok` for
 //!   the event, i.e. after its durable commit, so a marker never hides an
 //!   event that was not stored: a request that fails leaves no marker and
@@ -272,7 +273,8 @@ impl<S: Store> Store for Deduped<S> {
     async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<Outcome>, StoreError> {
         let keys: Vec<String> = events.iter().map(|e| self.key(e)).collect();
         let found = self.lookup(&keys).await;
-        let mut outcomes: Vec<Option<Outcome>> = found.into_iter().map(|m| m.map(|run_id| Outcome::Duplicate { run_id })).collect();
+        let mut outcomes: Vec<Option<Outcome>> =
+            found.into_iter().map(|m| m.map(|run_id| Outcome::Duplicate { run_id: Some(run_id).filter(|r| !r.is_empty()) })).collect();
         let (mut todo, mut todo_keys) = (Vec::new(), Vec::new());
         for ((ev, key), out) in events.into_iter().zip(keys).zip(&outcomes) {
             if out.is_none() {
@@ -283,7 +285,7 @@ impl<S: Store> Store for Deduped<S> {
         if !todo.is_empty() {
             // Durable commit first; markers only for what it stored.
             let stored = self.inner.ingest(todo).await?;
-            let marks = todo_keys.into_iter().zip(&stored).map(|(k, o)| (k, o.run_id().to_owned())).collect();
+            let marks = todo_keys.into_iter().zip(&stored).map(|(k, o)| (k, o.run_id().unwrap_or_default().to_owned())).collect();
             self.mark(marks).await;
             let mut stored = stored.into_iter();
             for slot in outcomes.iter_mut().filter(|o| o.is_none()) {

@@ -28,7 +28,8 @@ const HISTORY_LIMIT: usize = 100;
 /// A stored event.
 struct Row {
     id: String,
-    run_id: String,
+    /// `None`: the event belongs to no run.
+    run_id: Option<String>,
     seq: Option<i64>,
     received_at: i64,
     state: EventState,
@@ -89,7 +90,7 @@ impl Inner {
                     .events
                     .iter()
                     .enumerate()
-                    .filter(|(_, r)| r.run_id == run_id && r.state == EventState::Parked)
+                    .filter(|(_, r)| r.run_id.as_ref() == Some(&run_id) && r.state == EventState::Parked)
                     .filter_map(|(key, r)| Some(Parked { key, id: r.id.clone(), seq: r.seq?, change: r.change.clone()? }))
                     .collect();
                 state.provide_parked(parked);
@@ -188,7 +189,12 @@ impl Store for MemoryStore {
                 envelope: ev.envelope.clone(),
             });
             inner.by_identity.insert(identity, key);
-            let state = inner.state_of(&mut planning, &ev.run_id, &self.rules.initial_status);
+            let Some(run_id) = &ev.run_id else {
+                // Stored (above), sequenced and applied nowhere.
+                outcomes.push(Outcome::Stored { seq: ev.seq });
+                continue;
+            };
+            let state = inner.state_of(&mut planning, run_id, &self.rules.initial_status);
             let incoming = Incoming { key, source: &ev.source, id: &ev.id, seq: ev.seq, change: &ev.change };
             outcomes.push(step(&inner, state, |s| s.apply(&self.rules.layout, &incoming, now))?);
         }
@@ -202,8 +208,12 @@ impl Store for MemoryStore {
         let mut inner = self.lock()?;
         let now = now_millis();
         let cutoff = now - i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
-        let mut waiting: Vec<String> =
-            inner.events.iter().filter(|r| r.state == EventState::Parked && r.received_at <= cutoff).map(|r| r.run_id.clone()).collect();
+        let mut waiting: Vec<String> = inner
+            .events
+            .iter()
+            .filter(|r| r.state == EventState::Parked && r.received_at <= cutoff)
+            .filter_map(|r| r.run_id.clone())
+            .collect();
         waiting.sort();
         waiting.dedup();
         let mut applied = 0;
@@ -279,7 +289,7 @@ impl Reads for MemoryStore {
             .events
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.run_id == run_id)
+            .filter(|(_, r)| r.run_id.as_deref() == Some(run_id))
             .map(|(key, r)| ((r.seq.unwrap_or(NO_SEQ), key), r))
             .filter(|(position, _)| after.is_none_or(|a| *position > a))
             .collect();

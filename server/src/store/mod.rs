@@ -5,7 +5,9 @@
 //! The store owns steps 3–5 of the pipeline: deduplicate on
 //! `(source, id)`, store the event, and apply its change in `seq` order —
 //! all in one transaction, so an acknowledged event is stored once and
-//! applied once whatever happens to the process afterwards.
+//! applied once whatever happens to the process afterwards. An event whose
+//! type belongs to no run ([`NewEvent::run_id`] `None`) is deduplicated and
+//! stored the same way, and applied to nothing.
 
 use std::future::Future;
 use std::time::Duration;
@@ -32,8 +34,11 @@ pub struct NewEvent {
     pub id: String,
     /// CloudEvents `type`.
     pub type_name: String,
-    /// The run the event belongs to.
-    pub run_id: String,
+    /// The run the event belongs to; `None` when its type belongs to no
+    /// run (`stream_key: none`): the store deduplicates and stores it, and
+    /// answers [`Outcome::Stored`] without sequencing it or touching a run.
+    /// Never `Some("")`: the pipeline refuses an empty run id.
+    pub run_id: Option<String>,
     /// The `seq` extension, when sent.
     pub seq: Option<i64>,
     /// The envelope as canonical structured-mode JSON.

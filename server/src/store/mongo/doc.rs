@@ -12,7 +12,9 @@ use crate::clock::now_millis;
 use crate::runstate::{ItemKey, RunHead};
 use crate::store::{NewEvent, StoreError};
 
-/// The `events` document of a new event, `pending` until its run write.
+/// The `events` document of a new event, `pending` until its run write;
+/// an event of no run is `applied` at once, with a `null` `run_id` (see
+/// `runless.rs`).
 pub(super) fn event_doc(oid: ObjectId, ev: &NewEvent) -> Result<Document, StoreError> {
     let change = serde_json::to_string(&ev.change).map_err(|e| StoreError::internal(format!("cannot encode the change: {e}")))?;
     Ok(doc! {
@@ -20,10 +22,10 @@ pub(super) fn event_doc(oid: ObjectId, ev: &NewEvent) -> Result<Document, StoreE
         "source": &ev.source,
         "id": &ev.id,
         "type": &ev.type_name,
-        "run_id": &ev.run_id,
+        "run_id": ev.run_id.as_deref().map_or(Bson::Null, |r| Bson::String(r.to_owned())),
         "seq": ev.seq.map_or(Bson::Null, Bson::Int64),
         "received_at": now_millis(),
-        "state": state::PENDING,
+        "state": if ev.run_id.is_some() { state::PENDING } else { state::APPLIED },
         "change": change,
         "envelope": &ev.envelope,
     })

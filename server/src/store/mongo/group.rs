@@ -28,7 +28,7 @@ use mongodb::error::{ErrorKind, InsertManyError};
 use super::apply::{Incoming, Planning, Run, state};
 use super::doc::{event_doc, run_from_doc, run_to_doc};
 use super::outbox::{Flush, settled_events};
-use super::{Core, DUPLICATE_KEY, unavailable};
+use super::{Core, DUPLICATE_KEY, run_of, unavailable};
 use crate::clock::now_millis;
 use crate::runstate::ItemKey;
 use crate::store::{NewEvent, Outcome, StoreError};
@@ -54,7 +54,7 @@ impl Core {
         // are compare-and-set on what was read, so reading early is safe
         // (a run that moved meanwhile is a conflict, retried), and it
         // saves a round trip of latency per group.
-        let mut all_runs: Vec<&str> = events.iter().map(|e| e.run_id.as_str()).collect();
+        let mut all_runs: Vec<&str> = events.iter().map(|e| run_of(e)).collect();
         all_runs.sort_unstable();
         all_runs.dedup();
         let (inserted, loaded) = tokio::join!(self.insert_pending(events, &oids, &mut results), self.load_runs(&all_runs));
@@ -93,7 +93,7 @@ impl Core {
                             RunWrite::Conflict => {
                                 for &i in members {
                                     let r = self.process(run_id, &incoming(i)).await;
-                                    let r = r.map(|o| o.unwrap_or_else(|| Outcome::Duplicate { run_id: run_id.to_string() }));
+                                    let r = r.map(|o| o.unwrap_or_else(|| Outcome::Duplicate { run_id: Some(run_id.to_string()) }));
                                     results[i] = Some(r);
                                 }
                             }
@@ -232,7 +232,7 @@ impl Core {
             .zip(verdicts)
             .map(|((run, outcomes), verdict)| match verdict {
                 None => RunWrite::Done(
-                    outcomes.into_iter().map(|o| o.unwrap_or_else(|| Outcome::Duplicate { run_id: run.id().to_owned() })).collect(),
+                    outcomes.into_iter().map(|o| o.unwrap_or_else(|| Outcome::Duplicate { run_id: Some(run.id().to_owned()) })).collect(),
                 ),
                 Some(Verdict::Conflict) => RunWrite::Conflict,
                 Some(Verdict::Failed(e)) => RunWrite::Failed(e),
@@ -326,8 +326,8 @@ pub(super) fn by_run<'e>(events: &[&'e NewEvent], keep: impl Fn(usize) -> bool) 
         if !keep(i) {
             continue;
         }
-        let at = *run_at.entry(ev.run_id.as_str()).or_insert_with(|| {
-            runs.push((ev.run_id.as_str(), Vec::new()));
+        let at = *run_at.entry(run_of(ev)).or_insert_with(|| {
+            runs.push((run_of(ev), Vec::new()));
             runs.len() - 1
         });
         runs[at].1.push(i);

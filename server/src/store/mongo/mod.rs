@@ -30,7 +30,9 @@
 //! - `events`: one document per stored event; unique index on
 //!   `(source, id)` (the dedup guard), index on `(run_id, seq)`. `state` is
 //!   `pending` → `applied | parked | stale | illegal_transition`; a parked
-//!   event keeps its handler's change (`change`) until it is applied.
+//!   event keeps its handler's change (`change`) until it is applied. An
+//!   event of no run (`stream_key: none`) has `run_id: null` and is
+//!   `applied` from its insert on: there is no run write (`runless.rs`).
 //! - `runs`: `_id` = run id; the run's own fields (`status`,
 //!   `last_event_seq`, `applied_events`, `parked_events`, `updated_at`,
 //!   `doc`: the handlers' fields outside collections, keys escaped — see
@@ -100,11 +102,18 @@ mod migrate;
 mod outbox;
 mod process;
 mod query;
+mod runless;
 mod txn;
 
 use apply::{Parked, Planning, StoredItem};
 use coalesce::Coalescer;
 use doc::{PARKED_FIELDS, parked_from_doc};
+
+/// The run of `ev`, an event [`Core::store_group`] hands to the paths of
+/// runs (it splits off the events of no run first).
+fn run_of(ev: &NewEvent) -> &str {
+    ev.run_id.as_deref().unwrap_or_default()
+}
 
 /// How often one event's run write may lose a compare-and-set race before
 /// the request fails with 503 (and the sender retries).
@@ -356,9 +365,28 @@ impl Core {
         }
     }
 
-    /// Store one group of events: in a transaction when on, else (or when
-    /// the transaction cannot settle the group) without.
+    /// Store one group of events: those of runs in a transaction when on,
+    /// else (or when the transaction cannot settle the group) without;
+    /// those of no run with one insert ([`runless`]).
     async fn store_group(&self, events: &[&NewEvent]) -> Vec<Result<Outcome, StoreError>> {
+        if events.iter().all(|e| e.run_id.is_some()) {
+            return self.store_of_runs(events).await;
+        }
+        let (runless, of_runs): (Vec<usize>, Vec<usize>) = (0..events.len()).partition(|&i| events[i].run_id.is_none());
+        let pick = |ix: &[usize]| ix.iter().map(|&i| events[i]).collect::<Vec<_>>();
+        let (runless_events, run_events) = (pick(&runless), pick(&of_runs));
+        let (stored, applied) = tokio::join!(self.store_runless(&runless_events), async {
+            if run_events.is_empty() { Vec::new() } else { self.store_of_runs(&run_events).await }
+        });
+        let mut results: Vec<Option<Result<Outcome, StoreError>>> = (0..events.len()).map(|_| None).collect();
+        for (i, r) in runless.into_iter().zip(stored).chain(of_runs.into_iter().zip(applied)) {
+            results[i] = Some(r);
+        }
+        results.into_iter().map(|r| r.unwrap_or_else(|| Err(StoreError::internal("event left unprocessed")))).collect()
+    }
+
+    /// Store one group of events of runs (see [`Core::store_group`]).
+    async fn store_of_runs(&self, events: &[&NewEvent]) -> Vec<Result<Outcome, StoreError>> {
         if self.transactions { self.ingest_group_txn(events).await } else { self.ingest_group(events).await }
     }
 

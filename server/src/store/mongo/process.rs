@@ -33,7 +33,8 @@ impl Core {
             .await
             .map_err(unavailable)?
             .ok_or_else(|| StoreError::internal(format!("event ({source}, {id}) reported as duplicate but not found")))?;
-        let run_id = stored.get_str("run_id").unwrap_or_default().to_owned();
+        // `null` for an event of no run.
+        let run_id = stored.get_str("run_id").ok().map(str::to_owned);
         if stored.get_str("state").ok() == Some(state::PENDING) {
             self.finish_pending(&stored).await?;
         }

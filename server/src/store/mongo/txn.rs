@@ -42,7 +42,7 @@ use super::doc::{PARKED_FIELDS, event_doc, parked_from_doc, run_from_doc};
 use super::group::{by_run, run_updates, verdicts};
 use super::locked::refusal;
 use super::outbox::Flush;
-use super::{Core, error_codes, is_duplicate_key, unavailable};
+use super::{Core, error_codes, is_duplicate_key, run_of, unavailable};
 use crate::clock::now_millis;
 use crate::runstate::ItemKey;
 use crate::store::{NewEvent, Outcome, StoreError};
@@ -110,7 +110,7 @@ impl Core {
     pub(super) async fn ingest_group_txn(&self, events: &[&NewEvent]) -> Vec<Result<Outcome, StoreError>> {
         let now = Instant::now();
         let mut results: Vec<Option<Result<Outcome, StoreError>>> =
-            events.iter().map(|e| self.locked.refused(&e.run_id, now).map(|wait| Err(refusal(&e.run_id, wait)))).collect();
+            events.iter().map(|e| self.locked.refused(run_of(e), now).map(|wait| Err(refusal(run_of(e), wait)))).collect();
         let mut todo = vec![Part { members: (0..events.len()).filter(|&i| results[i].is_none()).collect(), locked_tries: 0 }];
         while let Some(part) = todo.pop() {
             if part.members.is_empty() {
@@ -146,7 +146,7 @@ impl Core {
             };
             for (&i, r) in part.members.iter().zip(got) {
                 if r.is_ok() {
-                    self.locked.clear(&events[i].run_id);
+                    self.locked.clear(run_of(events[i]));
                 }
                 results[i] = Some(r);
             }
@@ -156,7 +156,7 @@ impl Core {
 
     /// The events of one run found locked: refuse it for a while.
     fn refuse_run(&self, events: &[&NewEvent]) -> Vec<Result<Outcome, StoreError>> {
-        let run_id = events.first().map(|e| e.run_id.as_str()).unwrap_or_default();
+        let run_id = events.first().map(|e| run_of(e)).unwrap_or_default();
         let wait = self.locked.strike(run_id, Instant::now());
         if let Some(folded) = self.locked_log.pass() {
             tracing::warn!(

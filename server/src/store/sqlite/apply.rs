@@ -20,6 +20,13 @@ use crate::change::RunChange;
 use crate::runstate::{EventState, Incoming, ItemKey, Layout, Need, Parked, RunHead, RunState};
 use crate::store::{NewEvent, Outcome};
 
+/// The `run_id` column of an event that belongs to no run
+/// ([`NewEvent::run_id`] `None`). The column is `NOT NULL` (making it
+/// nullable would rebuild the table); no run has the empty id, since the
+/// pipeline refuses one. Such an event is in the run index under this key
+/// too, where no run's events are looked up.
+pub(super) const NO_RUN: &str = "";
+
 /// A run being planned in this transaction.
 struct Planned {
     state: RunState<i64>,
@@ -145,13 +152,19 @@ impl Arrival {
     pub(super) fn all(events: Vec<NewEvent>) -> rusqlite::Result<Vec<Arrival>> {
         let mut per_run: HashMap<&str, usize> = HashMap::new();
         for e in &events {
-            *per_run.entry(e.run_id.as_str()).or_default() += 1;
+            if let Some(run_id) = &e.run_id {
+                *per_run.entry(run_id.as_str()).or_default() += 1;
+            }
         }
         let through: HashSet<String> = per_run.into_iter().filter(|(_, n)| *n >= WRITE_THROUGH).map(|(r, _)| r.to_owned()).collect();
         events
             .into_iter()
             .map(|event| {
-                let change = if through.contains(&event.run_id) { None } else { Some(json_text(&event.change)?) };
+                // An event of no run has nothing to replay: no change kept.
+                let change = match &event.run_id {
+                    Some(run_id) if !through.contains(run_id) => Some(json_text(&event.change)?),
+                    _ => None,
+                };
                 Ok(Arrival { event, change })
             })
             .collect()
@@ -172,18 +185,23 @@ pub(super) fn ingest_one(
     let ev = &arrival.event;
     let hash = ids.hash(&ev.source, &ev.id);
     if let Some(run_id) = ids.find(tx, hash, &ev.source, &ev.id)? {
-        return Ok(Outcome::Duplicate { run_id });
+        return Ok(Outcome::Duplicate { run_id: Some(run_id).filter(|r| r != NO_RUN) });
     }
+    let run_column = ev.run_id.as_deref().unwrap_or(NO_RUN);
     tx.prepare_cached(
         "INSERT INTO events (source, id, type, run_id, seq, received_at, state, change, envelope)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'applied', ?7, ?8)",
     )?
-    .execute(params![ev.source, ev.id, ev.type_name, ev.run_id, ev.seq, now, arrival.change, ev.envelope])?;
+    .execute(params![ev.source, ev.id, ev.type_name, run_column, ev.seq, now, arrival.change, ev.envelope])?;
     let pk = tx.last_insert_rowid();
     ids.claim(hash, pk);
-    keys.push(Key::new(&ev.run_id, ev.seq, pk));
+    keys.push(Key::new(run_column, ev.seq, pk));
+    let Some(run_id) = &ev.run_id else {
+        // Stored (and deduplicated) above; applied to no run.
+        return Ok(Outcome::Stored { seq: ev.seq });
+    };
     let layout = runs.layout;
-    let run = runs.get(tx, &ev.run_id)?;
+    let run = runs.get(tx, run_id)?;
     run.first_pk.get_or_insert(pk);
     run.write_now |= arrival.change.is_none();
     let incoming = Incoming { key: pk, source: &ev.source, id: &ev.id, seq: ev.seq, change: &ev.change };
@@ -236,6 +254,10 @@ pub(super) fn recover(conn: &mut Connection, layout: &Layout, initial_status: &s
     let mut cache = RunCache::default();
     let mut runs = Runs::new(&mut cache, layout, initial_status);
     for (pk, source, id, run_id, seq, received_at, change) in &events {
+        if run_id == NO_RUN {
+            // Applied to no run: nothing to replay.
+            continue;
+        }
         let run = runs.get(&tx, run_id)?;
         if *pk <= run.through_pk {
             // Its run's row holds it already.

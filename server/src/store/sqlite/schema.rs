@@ -13,7 +13,7 @@ macro_rules! events_columns {
     source      TEXT    NOT NULL,
     id          TEXT    NOT NULL,
     type        TEXT    NOT NULL,
-    run_id      TEXT    NOT NULL,
+    run_id      TEXT    NOT NULL,       -- '' for an event of no run (apply.rs NO_RUN)
     seq         INTEGER,
     received_at INTEGER NOT NULL,       -- ms since the Unix epoch
     state       TEXT    NOT NULL,       -- applied | parked | stale | illegal_transition

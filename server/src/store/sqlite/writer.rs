@@ -384,7 +384,7 @@ mod tests {
             source: source.into(),
             id: id.into(),
             type_name: "t".into(),
-            run_id: "r".into(),
+            run_id: Some("r".into()),
             seq: None,
             envelope: "{}".into(),
             change: RunChange::new().set(["last"], id),
@@ -504,7 +504,7 @@ mod tests {
                     .map(|&(run, seq)| {
                         n += 1;
                         NewEvent {
-                            run_id: run.into(),
+                            run_id: Some(run.into()),
                             seq: Some(seq),
                             change: RunChange::new().set(["last"], seq).set(["nodes", &format!("n{seq}"), "at"], seq),
                             ..event("/s", &format!("e{n}"))
