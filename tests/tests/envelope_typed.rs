@@ -49,9 +49,9 @@ const RUN_ID: &str = "0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f";
 const TIME: &str = "2024-05-01T12:30:00.250+02:00";
 const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
-fn ir_catalog() -> herald_codegen::Catalog {
+fn ir_catalog() -> herald_codegen::__private::ir::Catalog {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events.yaml");
-    herald_codegen::catalog::load(&path).unwrap_or_else(|e| panic!("events.yaml does not load:\n{e}"))
+    herald_codegen::__private::catalog::load(&path).unwrap_or_else(|e| panic!("events.yaml does not load:\n{e}"))
 }
 
 /// The first example of each type, with its stream key set to `RUN_ID`.

@@ -116,7 +116,7 @@ fn pick_type(rng: &mut Rng) -> usize {
 /// Build `n` events.
 pub fn build(n: usize) -> Corpus {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events.yaml");
-    let ir = herald_codegen::catalog::load(&path).unwrap_or_else(|e| panic!("events.yaml does not load:\n{e}"));
+    let ir = herald_codegen::__private::catalog::load(&path).unwrap_or_else(|e| panic!("events.yaml does not load:\n{e}"));
     let schemas: Vec<Value> = Catalog::TYPES.iter().map(|i| serde_json::from_str(i.schema).expect("schema is JSON")).collect();
     let examples: Vec<&[Value]> =
         Catalog::TYPES.iter().map(|i| ir.event(i.type_name).expect("type in catalog").examples.as_slice()).collect();
