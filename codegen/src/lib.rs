@@ -121,7 +121,7 @@ pub mod __private {
     }
     /// Subject templates (`run/{run_id}`).
     pub mod subject {
-        pub use crate::subject::{Piece, parse};
+        pub use crate::subject::{Piece, Unbalanced, parse};
     }
     /// "did you mean" suggestions.
     pub mod text {
