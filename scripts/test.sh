@@ -59,7 +59,7 @@ catalog_baseline() {
   echo "$last~1"
 }
 if base=$(catalog_baseline); then
-  cargo run --quiet --locked -p herald-codegen --bin herald -- check events.yaml --baseline "$base"
+  cargo run --quiet --locked -p herald-cli -- check events.yaml --baseline "$base"
 else
   echo "events.yaml: no earlier version in git to check compatibility against; skipped"
 fi

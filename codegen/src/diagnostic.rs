@@ -71,19 +71,6 @@ impl fmt::Display for Diagnostics {
 
 impl std::error::Error for Diagnostics {}
 
-impl Diagnostics {
-    /// How every `herald` command reports a catalog it cannot use: each
-    /// diagnostic on its own line, then `error: N problem(s) in NAME`.
-    /// Returns the exit code, 1.
-    pub(crate) fn report(&self, err: &mut dyn std::io::Write, name: &dyn fmt::Display) -> i32 {
-        for d in &self.0 {
-            let _ = writeln!(err, "{d}");
-        }
-        let _ = writeln!(err, "error: {} problem(s) in {name}", self.0.len());
-        1
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -111,7 +111,7 @@ impl FieldNames {
 /// Validate each of `values` against `schema` with the `jsonschema` crate
 /// (draft 2020-12, formats on): `(index, JSON pointer, message)` per
 /// problem, or why the schema could not be used.
-pub(crate) fn schema_errors(schema: &Value, values: &[&Value]) -> Result<Vec<(usize, String, String)>, String> {
+pub fn schema_errors(schema: &Value, values: &[&Value]) -> Result<Vec<(usize, String, String)>, String> {
     // jsonschema is only run on schemas that passed the subset lints; the
     // guard is for anything it still chokes on.
     let outcome = catch_unwind(AssertUnwindSafe(|| {

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use herald_codegen::catalog;
+use herald_codegen::__private::catalog;
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/catalogs")
@@ -719,7 +719,7 @@ fn envelope_rules_are_read_and_linted() {
     assert!(c.envelope.subject_matches_template);
     assert_eq!(c.envelope.int64_extensions, ["seq"]);
     let plain = catalog::parse("e.yaml", &one_event("", "run/{run_id}", "{run_id: uuid}", &format!("{{{RUN}}}"))).unwrap();
-    assert_eq!(plain.envelope, herald_codegen::ir::EnvelopeOptions::default(), "all off unless written");
+    assert_eq!(plain.envelope, herald_codegen::__private::ir::EnvelopeOptions::default(), "all off unless written");
 
     let bad = one_event(
         "envelope:\n  required: [id, subjet, time, time]\n  datacontenttype: text/plain\n  subject_matches_template: yes\nextensions:\n  seq: {type: integer, format: int128}\n  tag: {type: string, format: int64}\n",

@@ -2,8 +2,8 @@
 //! `events.yaml` and once on a `#[cloud_event]` struct (through the
 //! `rust_front` API the macro calls), give the same diagnostics text.
 
-use herald_codegen::catalog;
-use herald_codegen::rust_front::{StreamKey, StructEvent, StructField, StructProblem};
+use herald_codegen::__private::catalog;
+use herald_codegen::__private::rust_front::{StreamKey, StructEvent, StructField, StructProblem};
 use serde_json::json;
 
 /// One event `ai.run.started` with a required `run_id` and an optional

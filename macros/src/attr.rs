@@ -5,7 +5,7 @@
 //! attribute is reported to the [`Ctxt`] and skipped, so the user sees every
 //! problem at once.
 
-use herald_codegen::rust_front::StreamKey;
+use herald_codegen::__private::rust_front::StreamKey;
 use proc_macro2::{Span, TokenStream};
 use serde_json::{Map, Number, Value};
 use syn::parse::ParseStream;
@@ -84,7 +84,7 @@ fn parse_args(cx: &Ctxt, input: ParseStream<'_>, args: &mut CloudEventArgs) -> s
             other => {
                 let _: syn::Lit = input.parse()?;
                 let expected = format!("expected one of {}", one_of(CLOUD_EVENT_ARGS));
-                let msg = match herald_codegen::text::did_you_mean(other, CLOUD_EVENT_ARGS) {
+                let msg = match herald_codegen::__private::text::did_you_mean(other, CLOUD_EVENT_ARGS) {
                     Some(s) => format!("unknown cloud_event argument `{other}`; did you mean `{s}`? {expected}"),
                     None => format!("unknown cloud_event argument `{other}`; {expected}"),
                 };
@@ -192,7 +192,7 @@ pub(crate) fn herald_rules(cx: &Ctxt, attrs: &[syn::Attribute]) -> Vec<Rule> {
                 .into_iter()
                 .chain(NUMBER_RULES.iter().chain(STRING_RULES).chain(ARRAY_RULES).chain(OBJECT_RULES).map(|(k, _)| *k))
                 .collect();
-            let msg = match herald_codegen::text::did_you_mean(&key, &all) {
+            let msg = match herald_codegen::__private::text::did_you_mean(&key, &all) {
                 Some(s) => format!("unknown herald attribute `{key}`; did you mean `{s}`?"),
                 None => format!("unknown herald attribute `{key}`; expected one of {}", one_of(&all)),
             };

@@ -10,9 +10,9 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::Value;
 
-use herald_codegen::emit::EmitOptions;
-use herald_codegen::rust_front::types::{StrictFormat, field_schema};
-use herald_codegen::rust_front::{StructEvent, StructField, StructProblem, event_to_json};
+use herald_codegen::__private::emit::EmitOptions;
+use herald_codegen::__private::rust_front::types::{StrictFormat, field_schema};
+use herald_codegen::__private::rust_front::{StructEvent, StructField, StructProblem, event_to_json};
 
 use crate::attr::{self, CloudEventArgs};
 use crate::ctxt::Ctxt;
@@ -154,7 +154,7 @@ fn read_struct(cx: &Ctxt, args: &CloudEventArgs, item: &mut syn::ItemStruct, her
         if serde.skip {
             continue;
         }
-        if rust_name.starts_with("r#") || herald_codegen::ident::field_name(&rust_name) != rust_name {
+        if rust_name.starts_with("r#") || herald_codegen::__private::ident::field_name(&rust_name) != rust_name {
             cx.error_spanned_by(
                 &ident,
                 format!("field `{rust_name}` must be a snake_case name that is not a keyword; name the JSON property with `#[serde(rename = \"…\")]`"),
@@ -186,7 +186,7 @@ fn read_struct(cx: &Ctxt, args: &CloudEventArgs, item: &mut syn::ItemStruct, her
         }
         crossed_bounds(cx, &schema, &rules, &rust_name);
         let defaulted = !ts.optional && (serde.default || container.default);
-        if defaulted && herald_codegen::schema::empty_is_invalid(&Value::Object(schema.clone())) {
+        if defaulted && herald_codegen::__private::schema::empty_is_invalid(&Value::Object(schema.clone())) {
             cx.error_spanned_by(
                 &field.ty,
                 format!(
@@ -258,7 +258,7 @@ fn read_struct(cx: &Ctxt, args: &CloudEventArgs, item: &mut syn::ItemStruct, her
 /// `minimum` above the largest value of the field's type): no value could
 /// match, which is a mistake, not a rule to enforce.
 fn crossed_bounds(cx: &Ctxt, schema: &serde_json::Map<String, Value>, rules: &[attr::Rule], field: &str) {
-    for crossed in herald_codegen::check::crossed_bounds(|keyword| schema.get(keyword).and_then(Value::as_f64)) {
+    for crossed in herald_codegen::__private::check::crossed_bounds(|keyword| schema.get(keyword).and_then(Value::as_f64)) {
         // The last rule setting a keyword wins, as in the schema.
         let rule = |keyword: &str| rules.iter().rev().find(|r| r.keyword == keyword);
         let bound = |keyword: &str, value: f64| match rule(keyword) {

@@ -10,8 +10,9 @@ use std::path::PathBuf;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use herald_codegen::emit::{self, EmitOptions};
-use herald_codegen::{Catalog, Diagnostics};
+use herald_codegen::__private::emit::{self, EmitOptions};
+use herald_codegen::__private::ir::Catalog;
+use herald_codegen::Diagnostics;
 
 /// `"events.yaml"` or `"events.yaml", crate = "::my_sdk::herald"`.
 pub(crate) struct IncludeArgs {
@@ -62,7 +63,7 @@ pub(crate) fn load(lit: &syn::LitStr) -> syn::Result<(Catalog, TokenStream)> {
         )
     })?;
     // Diagnostics name the file as the user wrote it, not its absolute path.
-    let catalog = herald_codegen::catalog::parse(&rel, &text).map_err(|d| diagnostics_error(lit, &d))?;
+    let catalog = herald_codegen::__private::catalog::parse(&rel, &text).map_err(|d| diagnostics_error(lit, &d))?;
     let abs = full.to_string_lossy().into_owned();
     let tracker = quote! { const _: &[u8] = ::core::include_bytes!(#abs); };
     Ok((catalog, tracker))

@@ -8,7 +8,9 @@
 //! - [`include_events!`] compiles an `events.yaml` in place, like build.rs.
 //!
 //! Each parses its input with syn, builds herald-codegen's IR and calls
-//! herald-codegen's emitters: there is no second code generator here.
+//! herald-codegen's emitters: there is no second code generator here. They
+//! reach both through `herald_codegen::__private`, the semver-exempt module
+//! kept for this crate and the `herald` CLI (released together with it).
 
 mod attr;
 mod ctxt;

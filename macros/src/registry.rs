@@ -11,7 +11,7 @@
 //!              → (nothing pending) merge with the YAML catalog, emit
 //! ```
 //!
-//! The last step builds one [`Catalog`](herald_codegen::Catalog) and calls
+//! The last step builds one [`Catalog`](herald_codegen::__private::ir::Catalog) and calls
 //! the same `emit_catalog` as build.rs and `include_events!`.
 
 use proc_macro2::TokenStream;
@@ -19,8 +19,8 @@ use quote::{ToTokens, quote};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 
-use herald_codegen::emit::{self, EmitOptions};
-use herald_codegen::rust_front::{StructEntry, event_from_json, merge};
+use herald_codegen::__private::emit::{self, EmitOptions};
+use herald_codegen::__private::rust_front::{StructEntry, event_from_json, merge};
 
 use crate::derive::registry_macro_name;
 use crate::include;
@@ -190,7 +190,7 @@ impl State {
         let Header { attrs, vis, name } = syn::parse2(self.header)?;
         let (base, tracker) = match &self.yaml {
             Some(lit) => include::load(lit)?,
-            None => (herald_codegen::Catalog::new(format!("<registry {name}>"), ""), TokenStream::new()),
+            None => (herald_codegen::__private::ir::Catalog::new(format!("<registry {name}>"), ""), TokenStream::new()),
         };
         let mut entries = Vec::new();
         let mut errors: Option<syn::Error> = None;

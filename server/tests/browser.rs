@@ -265,10 +265,9 @@ async fn the_catalog_served_and_from_file() {
     // `herald docs -o DIR`, opened from disk: links are relative and work.
     let site = tempfile::tempdir().unwrap();
     let catalog = workspace().join("events.yaml");
-    let cli = herald_codegen::cli::Cli::try_parse_from(["herald", "docs", catalog.to_str().unwrap(), "-o", site.path().to_str().unwrap()])
-        .unwrap();
+    let cli = herald_cli::Cli::try_parse_from(["herald", "docs", catalog.to_str().unwrap(), "-o", site.path().to_str().unwrap()]).unwrap();
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    assert_eq!(herald_codegen::cli::run(cli, &mut out, &mut err), 0, "{}", String::from_utf8_lossy(&err));
+    assert_eq!(herald_cli::run(cli, &mut out, &mut err), 0, "{}", String::from_utf8_lossy(&err));
     browser.goto(&format!("file://{}", site.path().join("index.html").display())).await;
     browser
         .wait_for("the static index", "return document.querySelector('svg.lifecycle') && document.title.includes('Event catalog')", WAIT)

@@ -1,4 +1,4 @@
-//! `herald send` (the CLI of herald-codegen) against a real herald-server
+//! `herald send` (herald-cli) against a real herald-server
 //! process on a temporary data dir: applied, a duplicate on resending the
 //! same id, 422 for data the schema refuses, a server that is gone, and
 //! https to a server with TLS (the checked-in test CA).
@@ -7,7 +7,7 @@
 mod support;
 
 use clap::Parser;
-use herald_codegen::cli::{Cli, run};
+use herald_cli::{Cli, run};
 use support::{Server, run_id};
 
 /// Run `herald send --catalog events.yaml --url URL ARGS…` in-process;

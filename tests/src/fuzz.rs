@@ -152,10 +152,10 @@ pub fn decode(data: &[u8]) {
 }
 
 /// The catalog loader of herald-codegen: YAML, the catalog model and every
-/// lint ([`herald_codegen::catalog::parse`]), on any UTF-8 text.
+/// lint ([`herald_codegen::__private::catalog::parse`]), on any UTF-8 text.
 pub fn catalog_yaml(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    match herald_codegen::catalog::parse("fuzz.yaml", text) {
+    match herald_codegen::__private::catalog::parse("fuzz.yaml", text) {
         Ok(catalog) => {
             let sorted = |names: Vec<&str>| names.windows(2).all(|w| w[0] < w[1]);
             assert!(sorted(catalog.events.iter().map(|e| e.type_name.as_str()).collect()), "events not sorted");

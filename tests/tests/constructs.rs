@@ -68,7 +68,8 @@ fn property_counts_include_undeclared_keys() {
 #[test]
 fn an_absent_property_holds_its_default() {
     use herald_tests::constructs::ShapeScalars;
-    let ir = herald_codegen::catalog::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("catalogs/constructs.yaml")).unwrap();
+    let ir = herald_codegen::__private::catalog::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("catalogs/constructs.yaml"))
+        .unwrap();
     let example = &ir.event("kit.shape.scalars").unwrap().examples[1];
     assert!(example.get("priority").is_none(), "the second example leaves `priority` out");
     assert_eq!(decode("kit.shape.scalars", example), Ok(()));
@@ -120,7 +121,7 @@ fn absent_optional_collections_serialize_as_absent() {
 /// `file: example N of `type`: why`.
 fn refused_examples<C: EventCatalog>(path: &str) -> Vec<String> {
     let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
-    let ir = herald_codegen::catalog::load(&full).unwrap_or_else(|e| panic!("{path} must load:\n{e}"));
+    let ir = herald_codegen::__private::catalog::load(&full).unwrap_or_else(|e| panic!("{path} must load:\n{e}"));
     let mut refused = Vec::new();
     for event in &ir.events {
         let info = C::lookup(&event.type_name).unwrap_or_else(|| panic!("`{}` is not generated", event.type_name));

@@ -81,8 +81,8 @@ fn catalog_path() -> std::path::PathBuf {
 }
 
 /// The catalog as the YAML loader sees it (for the examples).
-fn ir_catalog() -> herald_codegen::Catalog {
-    herald_codegen::catalog::load(&catalog_path()).unwrap_or_else(|e| panic!("events.yaml does not load:\n{e}"))
+fn ir_catalog() -> herald_codegen::__private::ir::Catalog {
+    herald_codegen::__private::catalog::load(&catalog_path()).unwrap_or_else(|e| panic!("events.yaml does not load:\n{e}"))
 }
 
 fn oracle(type_name: &str, schema: &Value) -> jsonschema::Validator {

@@ -28,8 +28,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use herald::EventCatalog;
-use herald_codegen::Catalog;
-use herald_codegen::export::{self, Options};
+use herald_codegen::__private::export::{self, Options};
+use herald_codegen::__private::ir::Catalog;
 use serde_json::{Value, json};
 use support::instances::{Generator, Rng, resolve, write_json};
 use support::toolchain::{Toolchain, text};
@@ -47,7 +47,7 @@ const VALID_PER_TYPE: usize = 40;
 
 fn load(path: &str) -> Catalog {
     let full = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
-    herald_codegen::catalog::load(&full).unwrap_or_else(|e| panic!("{path} must load:\n{e}"))
+    herald_codegen::__private::catalog::load(&full).unwrap_or_else(|e| panic!("{path} must load:\n{e}"))
 }
 
 /// Write the TypeScript and Python exports of a catalog into `dir`.
@@ -562,9 +562,9 @@ fn envelope_cases(catalog: &Catalog) -> Vec<Case> {
                 ("text past i64 min", json!("-9223372036854775809")),
             ];
             // On a 32-bit extension these are refused by all four.
-            let int64 = if ext.kind == herald_codegen::ir::ExtensionKind::Integer { int64 } else { &[] };
+            let int64 = if ext.kind == herald_codegen::__private::ir::ExtensionKind::Integer { int64 } else { &[] };
             let values: &[(&str, Value)] = match ext.kind {
-                herald_codegen::ir::ExtensionKind::Integer => &[
+                herald_codegen::__private::ir::ExtensionKind::Integer => &[
                     ("valid", json!(3)),
                     ("negative", json!(-3)),
                     ("at i32 max", json!(i32::MAX)),
@@ -581,8 +581,10 @@ fn envelope_cases(catalog: &Catalog) -> Vec<Case> {
                     ("text not a number", json!("three")),
                     ("boolean", json!(true)),
                 ],
-                herald_codegen::ir::ExtensionKind::String => &[("valid", json!("00-ab-01")), ("number", json!(5)), ("empty", json!(""))],
-                herald_codegen::ir::ExtensionKind::Boolean => {
+                herald_codegen::__private::ir::ExtensionKind::String => {
+                    &[("valid", json!("00-ab-01")), ("number", json!(5)), ("empty", json!(""))]
+                }
+                herald_codegen::__private::ir::ExtensionKind::Boolean => {
                     &[("valid", json!(true)), ("text", json!("false")), ("text capitalised", json!("True")), ("number", json!(1))]
                 }
             };

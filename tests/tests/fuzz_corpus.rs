@@ -79,7 +79,7 @@ fn envelope(id: &str, ty: &str, data: &Value) -> Value {
 #[ignore = "writes fuzz/corpus; run by hand when the seeds should change"]
 fn write_seed_corpus() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let ir = herald_codegen::catalog::load(&root.join("events.yaml")).expect("events.yaml loads");
+    let ir = herald_codegen::__private::catalog::load(&root.join("events.yaml")).expect("events.yaml loads");
     let examples: Vec<(&str, &Value)> = ir.events.iter().flat_map(|e| e.examples.iter().map(move |x| (e.type_name.as_str(), x))).collect();
     let bench = corpus::build(48);
 

@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 const RUN_ID: &str = "0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f";
 
-fn ir_catalog() -> herald_codegen::Catalog {
+fn ir_catalog() -> herald_codegen::__private::ir::Catalog {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events.yaml");
-    herald_codegen::catalog::load(&path).unwrap_or_else(|e| panic!("events.yaml does not load:\n{e}"))
+    herald_codegen::__private::catalog::load(&path).unwrap_or_else(|e| panic!("events.yaml does not load:\n{e}"))
 }
 
 /// Parse a structured-mode envelope carrying `data` and decode it.

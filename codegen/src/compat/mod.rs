@@ -31,7 +31,6 @@
 //! [`baseline`]; text and JSON output from [`report`].
 
 pub mod baseline;
-pub mod command;
 mod envelope;
 pub mod locate;
 pub mod report;

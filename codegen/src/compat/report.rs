@@ -23,7 +23,7 @@ pub struct Report {
 }
 
 /// Output format of `herald diff` and `herald check --baseline`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     /// One line per change, then a summary.
     #[default]

@@ -7,18 +7,9 @@
 //! order (sorted by type), JSON keys are sorted, and nothing depends on the
 //! time or on where the files live.
 //!
-//! From a build script, write the files wherever the other side reads them:
-//!
-//! ```no_run
-//! // build.rs, inside `fn main()`
-//! let catalog = herald_codegen::catalog::load("events.yaml".as_ref())
-//!     .unwrap_or_else(|e| panic!("{e}"));
-//! let options = herald_codegen::export::Options::default();
-//! let ts = herald_codegen::export::typescript::export(&catalog, &options);
-//! std::fs::write("web/src/events.ts", ts).unwrap();
-//! ```
-//!
-//! The `herald export` command does the same from the command line.
+//! `herald export` (the `herald-cli` crate) writes them; it reaches
+//! [`export`] through `herald_codegen::__private`, so these functions are
+//! not a stable API of the crate.
 //!
 //! What each target checks is what Herald's generated `validate()` checks;
 //! the places where a target's library cannot say the same thing are listed
@@ -30,7 +21,6 @@ use std::path::Path;
 use crate::ir::Catalog;
 
 pub mod asyncapi;
-pub mod cli;
 pub mod jsonschema;
 pub mod python;
 mod shape;
@@ -76,18 +66,15 @@ impl Options {
 
 /// An export target of `herald export`; each has its module
 /// ([`jsonschema`], [`typescript`], [`python`], [`asyncapi`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// JSON Schema 2020-12: a directory of documents, one per type and envelope, and an index.
-    #[value(name = "jsonschema")]
     JsonSchema,
     /// One TypeScript module of Zod 4 schemas and their inferred types.
-    #[value(name = "typescript")]
     TypeScript,
     /// One Python module of pydantic v2 models, `parse_event` and `build_event`.
     Python,
     /// One AsyncAPI 3.0 YAML document of the ingest endpoint.
-    #[value(name = "asyncapi")]
     AsyncApi,
 }
 

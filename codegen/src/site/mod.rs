@@ -21,7 +21,6 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::ir::Catalog;
 
-pub mod cli;
 pub mod diagram;
 mod pages;
 pub mod served;

@@ -120,26 +120,6 @@ fn maud_splices_escape_markup_and_attribute_quotes() {
         "<p title=\"&quot;&gt;&lt;script&gt;alert('x')&lt;/script&gt;&amp;\">&quot;&gt;&lt;script&gt;alert('x')&lt;/script&gt;&amp;</p>"
     );
 }
-
-#[test]
-fn herald_docs_writes_the_static_site_or_reports_the_catalog_problems() {
-    let dir = std::env::temp_dir().join(format!("herald-docs-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let catalog = dir.join("events.yaml");
-    std::fs::write(&catalog, CATALOG).unwrap();
-    let args = cli::DocsArgs { catalog: catalog.clone(), output: dir.join("site") };
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    assert_eq!(cli::run(&args, &mut out, &mut err), 0, "{}", String::from_utf8_lossy(&err));
-    assert!(dir.join("site/index.html").is_file() && dir.join("site/types/ai.node.done.html").is_file());
-    assert!(dir.join("site/assets/herald.css").is_file());
-    assert!(String::from_utf8_lossy(&out).contains("index.html"));
-    std::fs::write(&catalog, "prefix: ai\nevents:\n  Bad Name: {}\n").unwrap();
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    assert_eq!(cli::run(&args, &mut out, &mut err), 1);
-    assert!(String::from_utf8_lossy(&err).contains("events.yaml"), "{}", String::from_utf8_lossy(&err));
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
 /// Pages speak the JSON names producers send (`tests/catalogs/payloads.yaml`:
 /// camelCase, keywords, dashes), never the Rust fields they map to, and
 /// say when an event belongs to no run.

@@ -1,13 +1,13 @@
-//! `herald export`: the CLI side of [`crate::export`], kept here so that
-//! `cli.rs` only names the subcommand.
+//! `herald export`: arguments and files around herald-codegen's exports,
+//! kept here so that `lib.rs` only names the subcommand.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{Format, Options, export};
-use crate::catalog;
+use herald_codegen::__private::catalog;
+use herald_codegen::__private::export::{Format, Options, export};
 
 /// Examples shown under `herald export --help`.
 pub const EXAMPLES: &str = "\
@@ -19,12 +19,39 @@ Examples:
 
 A catalog with problems exports nothing: they are printed as `file:line:col: problem — fix`, as by `herald check`.";
 
+/// An export target of `herald export` (herald-codegen's export formats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// JSON Schema 2020-12: a directory of documents, one per type and envelope, and an index.
+    #[value(name = "jsonschema")]
+    JsonSchema,
+    /// One TypeScript module of Zod 4 schemas and their inferred types.
+    #[value(name = "typescript")]
+    TypeScript,
+    /// One Python module of pydantic v2 models, `parse_event` and `build_event`.
+    Python,
+    /// One AsyncAPI 3.0 YAML document of the ingest endpoint.
+    #[value(name = "asyncapi")]
+    AsyncApi,
+}
+
+impl From<ExportFormat> for Format {
+    fn from(format: ExportFormat) -> Format {
+        match format {
+            ExportFormat::JsonSchema => Format::JsonSchema,
+            ExportFormat::TypeScript => Format::TypeScript,
+            ExportFormat::Python => Format::Python,
+            ExportFormat::AsyncApi => Format::AsyncApi,
+        }
+    }
+}
+
 /// Arguments of `herald export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// What to export.
     #[arg(value_enum)]
-    pub format: Format,
+    pub format: ExportFormat,
     /// The catalog file (e.g. events.yaml).
     pub catalog: PathBuf,
     /// Output: a directory for `jsonschema` (created if missing), a file for
@@ -42,12 +69,13 @@ pub struct ExportArgs {
 pub fn run(args: &ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let catalog = match catalog::load(&args.catalog) {
         Ok(c) => c,
-        Err(diags) => return diags.report(err, &args.catalog.display()),
+        Err(diags) => return crate::report(&diags, err, &args.catalog.display()),
     };
     let options = Options { base_uri: args.base_uri.clone(), source_name: None };
-    let files = export(&catalog, args.format, &options);
+    let format = Format::from(args.format);
+    let files = export(&catalog, format, &options);
     let output = args.output.as_deref().filter(|o| o.as_os_str() != "-");
-    let written = match (output, args.format.is_directory()) {
+    let written = match (output, format.is_directory()) {
         (None, true) => {
             let _ = writeln!(err, "error: `herald export jsonschema` writes a directory of files; name it with `-o DIR`");
             return 2;

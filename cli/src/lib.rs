@@ -1,15 +1,29 @@
 //! The `herald` command line: `check` (with `--baseline`, the compatibility
 //! check), `diff`, `new`, `send`, `generate`, `export` and `docs`.
 //!
-//! The logic lives here in the library (as cargo-typify does) so tests can
-//! drive it without spawning a process; `main.rs` only calls [`run`].
+//! This crate holds argument parsing and terminal output only; the work is
+//! done by `herald-codegen`, whose build-script API ([`Config`]) `check`
+//! and `generate` share with every build. The commands live here in the
+//! library (as cargo-typify does) so tests can drive them without spawning
+//! a process; `main.rs` only calls [`run`].
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use herald_codegen::__private::catalog;
+use herald_codegen::Config;
 
-use crate::{Config, catalog, compat};
+mod compat;
+mod docs;
+mod export;
+mod new;
+mod send;
+
+pub use compat::OutputFormat;
+pub use docs::DocsArgs;
+pub use export::{ExportArgs, ExportFormat};
+pub use send::{Mode, SendArgs};
 
 /// Herald: declare CloudEvents types once, generate the rest.
 #[derive(Debug, Parser)]
@@ -46,11 +60,11 @@ pub enum Command {
         /// How many earlier versions `_TRANSITIVE` modes read from the
         /// file's git history (newest first); the report says when older
         /// ones were left out.
-        #[arg(long, value_name = "N", default_value_t = compat::baseline::MAX_HISTORY, requires = "baseline")]
+        #[arg(long, value_name = "N", default_value_t = herald_codegen::__private::compat::baseline::MAX_HISTORY, requires = "baseline")]
         max_history: usize,
         /// Output of the compatibility check.
-        #[arg(long, value_enum, default_value_t = compat::report::Format::Text, requires = "baseline")]
-        format: compat::report::Format,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text, requires = "baseline")]
+        format: OutputFormat,
     },
     /// Compare two catalogs and report every change, judged by the new
     /// catalog's `compatibility:` modes. Exit 0 compatible, 1 breaking, 2
@@ -61,8 +75,8 @@ pub enum Command {
         /// The new catalog: a file, or `REV:path`.
         new: String,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = compat::report::Format::Text)]
-        format: compat::report::Format,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
     },
     /// Add an event type to the catalog: a linted entry (placeholder
     /// description, version 1, the usual subject, one example), appended
@@ -85,7 +99,7 @@ pub enum Command {
     /// first) to a herald server and print its answer; or replay a file of
     /// envelopes with `--file`. Exit 0 on 2xx, 1 on 4xx/5xx or invalid
     /// data, 2 when the server cannot be reached.
-    Send(crate::send::SendArgs),
+    Send(SendArgs),
     /// Generate Rust code for a catalog.
     Generate {
         /// The catalog file (e.g. events.yaml).
@@ -105,30 +119,30 @@ pub enum Command {
     },
     /// Export a catalog for other languages and tools: JSON Schema,
     /// TypeScript (Zod 4), Python (pydantic v2) or AsyncAPI 3.0.
-    #[command(after_help = crate::export::cli::EXAMPLES)]
-    Export(crate::export::cli::ExportArgs),
+    #[command(after_help = export::EXAMPLES)]
+    Export(ExportArgs),
     /// Write the catalog as a static web site (an index by domain, a page
     /// per type, the lifecycle diagram) that works from `file://`.
-    Docs(crate::site::cli::DocsArgs),
+    Docs(DocsArgs),
 }
 
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     match cli.command {
-        Command::New { type_name, fields, catalog } => crate::scaffold::run(&type_name, fields.as_deref(), &catalog, out, err),
-        Command::Send(args) => crate::send::run(&args, out, err),
-        Command::Diff { old, new, format } => compat::command::diff(&old, &new, format, out, err),
+        Command::New { type_name, fields, catalog } => new::run(&type_name, fields.as_deref(), &catalog, out, err),
+        Command::Send(args) => send::run(&args, out, err),
+        Command::Diff { old, new, format } => compat::diff(&old, &new, format, out, err),
         Command::Check { catalog: path, against, baseline, max_history, format } => {
             if baseline.is_some() && !path.is_file() {
                 let _ = writeln!(err, "error: cannot read {}: no such file", path.display());
-                return compat::command::CANNOT_RUN;
+                return compat::CANNOT_RUN;
             }
             // The build's own path, so that a catalog `check` accepts
             // also builds, and its code accepts its examples.
             let result =
                 Config::new().cargo_directives(false).catalog(&path).generate().and_then(|code| catalog::load(&path).map(|c| (c, code)));
             match result {
-                Err(diags) => diags.report(err, &path.display()),
+                Err(diags) => report(&diags, err, &path.display()),
                 Ok((cat, code)) => {
                     if let Some(file) = against {
                         let existing = std::fs::read_to_string(&file).unwrap_or_default();
@@ -145,17 +159,17 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                         }
                     }
                     // JSON output stays one document on stdout.
-                    let ok: &mut dyn Write = if format == compat::report::Format::Json { &mut *err } else { &mut *out };
+                    let ok: &mut dyn Write = if format == OutputFormat::Json { &mut *err } else { &mut *out };
                     let _ = writeln!(ok, "{}: ok, {} event types", path.display(), cat.events.len());
                     match baseline {
-                        Some(spec) => compat::command::baseline(&path, &spec, max_history, format, out, err),
+                        Some(spec) => compat::baseline(&path, &spec, max_history, format, out, err),
                         None => 0,
                     }
                 }
             }
         }
-        Command::Export(args) => crate::export::cli::run(&args, out, err),
-        Command::Docs(args) => crate::site::cli::run(&args, out, err),
+        Command::Export(args) => export::run(&args, out, err),
+        Command::Docs(args) => docs::run(&args, out, err),
         Command::Generate { catalog: path, output: _, herald_path, out_dir: Some(dir) } => {
             match Config::new().cargo_directives(false).herald_path(herald_path).catalog(&path).out_dir(dir).compile() {
                 Ok(_) => 0,
@@ -192,4 +206,15 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             }
         }
     }
+}
+
+/// How every `herald` command reports a catalog it cannot use: each
+/// diagnostic on its own line, then `error: N problem(s) in NAME`.
+/// Returns the exit code, 1.
+fn report(diags: &herald_codegen::Diagnostics, err: &mut dyn Write, name: &dyn std::fmt::Display) -> i32 {
+    for d in &diags.0 {
+        let _ = writeln!(err, "{d}");
+    }
+    let _ = writeln!(err, "error: {} problem(s) in {name}", diags.0.len());
+    1
 }

@@ -20,9 +20,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
-use crate::catalog;
-use crate::ir::{Catalog, EventType};
-use crate::subject::Piece;
+use herald_codegen::__private::catalog;
+use herald_codegen::__private::ir::{Catalog, EventType};
+use herald_codegen::__private::subject::{self, Piece};
 
 /// Exit code when nothing could be sent (bad catalog, no server).
 const CANNOT_RUN: i32 = 2;
@@ -118,7 +118,7 @@ pub struct Build<'a> {
 pub fn build(catalog: &Catalog, type_name: &str, opts: &Build<'_>) -> Result<Value, Vec<String>> {
     let event = catalog.event(type_name).ok_or_else(|| {
         let names: Vec<&str> = catalog.events.iter().map(|e| e.type_name.as_str()).collect();
-        let help = match crate::text::did_you_mean(type_name, &names) {
+        let help = match herald_codegen::__private::text::did_you_mean(type_name, &names) {
             Some(s) => format!("did you mean `{s}`?"),
             None => "`herald check events.yaml` lists nothing; see the `events:` of the catalog".to_string(),
         };
@@ -174,7 +174,7 @@ pub fn build(catalog: &Catalog, type_name: &str, opts: &Build<'_>) -> Result<Val
 
 /// Check `data` against the type's schema.
 fn check_data(event: &EventType, data: &Value) -> Result<(), Vec<String>> {
-    match crate::lint::schema_errors(&event.schema, &[data]) {
+    match herald_codegen::__private::lint::schema_errors(&event.schema, &[data]) {
         Ok(found) if found.is_empty() => Ok(()),
         Ok(found) => Err(found
             .into_iter()
@@ -213,7 +213,7 @@ pub fn apply_set(data: &mut Value, spec: &str) -> Result<(), String> {
 
 /// Fill a subject template's `{placeholders}` from the data.
 fn fill(template: &str, data: &Value) -> String {
-    let Ok(pieces) = crate::subject::parse(template) else { return template.to_string() };
+    let Ok(pieces) = subject::parse(template) else { return template.to_string() };
     let mut out = String::new();
     for piece in pieces {
         match piece {

@@ -24,7 +24,7 @@ fn check_accepts_the_project_catalog() {
     let out = herald().arg("check").arg(workspace_catalog()).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    let types = herald_codegen::catalog::load(&workspace_catalog()).unwrap().events.len();
+    let types = herald_codegen::__private::catalog::load(&workspace_catalog()).unwrap().events.len();
     assert!(stdout.contains(&format!("ok, {types} event types")), "{stdout}");
 }
 
@@ -46,7 +46,7 @@ fn check_reports_every_problem_with_location_and_exits_1() {
 /// `$defs` conflicts used to pass `check` and fail only the build.
 #[test]
 fn check_reports_conflicting_defs_where_they_are_declared() {
-    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/catalogs/conflicting_defs.yaml");
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../codegen/tests/catalogs/conflicting_defs.yaml");
     let out = herald().arg("check").arg(&fixture).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -61,7 +61,7 @@ fn check_reports_conflicting_defs_where_they_are_declared() {
 /// fails the build, though it matches its schema.
 #[test]
 fn check_reports_an_example_the_generated_code_refuses() {
-    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/catalogs/refused_example.yaml");
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../codegen/tests/catalogs/refused_example.yaml");
     let out = herald().arg("check").arg(&fixture).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);

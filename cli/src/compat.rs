@@ -7,12 +7,30 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::baseline::{self, BaselineError, Source};
-use super::report::{Format, Report};
-use super::{Locator, Version, check, needs_history};
-use crate::catalog;
-use crate::diagnostic::Diagnostics;
-use crate::ir::Catalog;
+use herald_codegen::__private::compat::baseline::{self, BaselineError, Source};
+use herald_codegen::__private::compat::report::{Format, Report};
+use herald_codegen::__private::compat::{Locator, Version, check, needs_history};
+use herald_codegen::__private::{catalog, ir::Catalog};
+use herald_codegen::Diagnostics;
+
+/// Output of `herald diff` and `herald check --baseline`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// One line per change, then a summary.
+    #[default]
+    Text,
+    /// One JSON document: `{"compatible": bool, "changes": [...], "notes": [...]}`.
+    Json,
+}
+
+impl From<OutputFormat> for Format {
+    fn from(format: OutputFormat) -> Format {
+        match format {
+            OutputFormat::Text => Format::Text,
+            OutputFormat::Json => Format::Json,
+        }
+    }
+}
 
 /// Exit code when the check could not run.
 pub const CANNOT_RUN: i32 = 2;
@@ -38,7 +56,7 @@ fn cannot_run(err: &mut dyn Write, e: &BaselineError) -> i32 {
 }
 
 /// `herald diff OLD NEW`: each a catalog file or `REV:path`.
-pub fn diff(old_spec: &str, new_spec: &str, format: Format, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+pub fn diff(old_spec: &str, new_spec: &str, format: OutputFormat, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let (old_name, old_text) = match baseline::read_spec(old_spec) {
         Ok(v) => v,
         Err(e) => return cannot_run(err, &e),
@@ -73,13 +91,13 @@ pub fn diff(old_spec: &str, new_spec: &str, format: Format, out: &mut dyn Write,
             "`_TRANSITIVE` modes compare only against {old_name} here; `herald check {new_name} --baseline REF` walks the git history"
         ));
     }
-    let _ = out.write_all(report.render(format).as_bytes());
+    let _ = out.write_all(report.render(format.into()).as_bytes());
     report.exit_code()
 }
 
 /// `herald check CATALOG --baseline REF`; `_TRANSITIVE` modes read at most
 /// `max_history` earlier versions.
-pub fn baseline(path: &Path, spec: &str, max_history: usize, format: Format, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+pub fn baseline(path: &Path, spec: &str, max_history: usize, format: OutputFormat, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let name = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -87,7 +105,7 @@ pub fn baseline(path: &Path, spec: &str, max_history: usize, format: Format, out
     };
     let new = match catalog::parse(&name, &text) {
         Ok(c) => c,
-        Err(diags) => return diags.report(err, &name),
+        Err(diags) => return crate::report(&diags, err, &name),
     };
     let locator = Locator::new(&name, Some(&text));
     let mut report = Report::default();
@@ -110,7 +128,7 @@ pub fn baseline(path: &Path, spec: &str, max_history: usize, format: Format, out
                 }
                 Ok(None) => {
                     report.notes.push(format!("{name} does not exist at `{rev}`: nothing to compare, every type is new"));
-                    let _ = out.write_all(report.render(format).as_bytes());
+                    let _ = out.write_all(report.render(format.into()).as_bytes());
                     return 0;
                 }
             },
@@ -140,7 +158,7 @@ pub fn baseline(path: &Path, spec: &str, max_history: usize, format: Format, out
     }
     let old_locator = Locator::new(label.clone(), Some(&old_text));
     report.findings = check(&new, &locator, &Version { label, catalog: old, locator: Some(old_locator) }, &history);
-    let _ = out.write_all(report.render(format).as_bytes());
+    let _ = out.write_all(report.render(format.into()).as_bytes());
     report.exit_code()
 }
 
