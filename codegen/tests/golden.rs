@@ -3,7 +3,9 @@
 //! A change to codegen shows up as a diff of `tests/golden/events.rs`: on
 //! mismatch this test rewrites the snapshot (as prost-build's fixtures do)
 //! and fails, so `git diff` shows exactly what changed. Commit the new
-//! snapshot when the change is intended.
+//! snapshot when the change is intended. `HERALD_BLESS=1` rewrites without
+//! failing: `HERALD_BLESS=1 TRYBUILD=overwrite cargo test -p herald-codegen -p
+//! herald-tests` regenerates every snapshot in one go (README, "Tests").
 
 use std::path::PathBuf;
 
@@ -19,8 +21,14 @@ fn project_catalog_snapshot() {
     if existing != generated {
         std::fs::create_dir_all(snapshot.parent().unwrap()).unwrap();
         std::fs::write(&snapshot, &generated).unwrap();
-        panic!("generated code changed; the snapshot was updated — review `git diff {}`", snapshot.display());
+        assert!(blessing(), "generated code changed; the snapshot was updated — review `git diff {}`", snapshot.display());
     }
+}
+
+/// Whether snapshots are being regenerated on purpose (`HERALD_BLESS=1`):
+/// then a rewritten snapshot is not a failure.
+fn blessing() -> bool {
+    std::env::var_os("HERALD_BLESS").is_some_and(|v| v == "1")
 }
 
 #[test]
