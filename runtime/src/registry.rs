@@ -307,12 +307,8 @@ impl<C: EventCatalog> DataHook for CatalogHook<C> {
         let Some(names) = template.and_then(subject::placeholders) else {
             return C::deserialize_data(index, d).map(|event| Decoded { event, subject: None });
         };
-        let mut values = subject::Values::from_elem(None, names.len());
-        let event = if names.is_empty() {
-            C::deserialize_data(index, d)?
-        } else {
-            C::deserialize_data(index, subject::Recording::new(d, &names, &mut values))?
-        };
+        let mut values = subject::Values::new(names.len());
+        let event = C::deserialize_data(index, subject::Recording::new(d, &names, &mut values))?;
         Ok(Decoded { event, subject: Some(values) })
     }
 
@@ -325,9 +321,8 @@ impl<C: EventCatalog> DataHook for CatalogHook<C> {
 struct Decoded<'a, E> {
     /// The typed data, or why its type refused it.
     event: Result<E, DataError>,
-    /// The raw text of each property the type's `subject` template names,
-    /// in template order, as the decode read them; `None` when they were
-    /// not recorded.
+    /// What the decode saw of the properties the type's `subject` template
+    /// names; `None` when it was not watched.
     subject: Option<subject::Values<'a>>,
 }
 
@@ -356,7 +351,7 @@ fn decode_with<C: EventCatalog>(envelope: &Envelope<'_>, decoded: Option<Decoded
         // A match on the values the one pass recorded is the verdict; any
         // other answer is the full check's, which reads `data` again (and
         // words the error).
-        && !values.is_some_and(|values| subject::compare(template, subject, &values))
+        && !values.is_some_and(|values| values.settle(template, subject))
     {
         check_subject(template, subject, data.as_bytes())?;
     }
