@@ -276,7 +276,10 @@ fn subject_checks_agree() {
     // `data`, and the subjects to try with it.
     let escaped_value = format!(r#"{{"run_id":"\u0030{}","progress":0.5}}"#, &RUN[1..]);
     let cases: Vec<(String, Vec<String>)> = vec![
-        (format!(r#"{{"run_id":"{RUN}","progress":0.5}}"#), vec![format!("run/{RUN}"), format!("run/{upper}"), format!("run/{RUN}/"), "run/".into()]),
+        (
+            format!(r#"{{"run_id":"{RUN}","progress":0.5}}"#),
+            vec![format!("run/{RUN}"), format!("run/{upper}"), format!("run/{RUN}/"), "run/".into()],
+        ),
         (format!(r#"{{"run_id":"{upper}","progress":0.5}}"#), vec![format!("run/{upper}"), format!("run/{RUN}")]),
         (format!(r#"{{"progress":0.5,"current_step":"x", "run_id" : "{RUN}" }}"#), vec![format!("run/{RUN}"), format!("job/{RUN}")]),
         (escaped_value, vec![format!("run/{RUN}"), format!("run/\\u0030{}", &RUN[1..])]),

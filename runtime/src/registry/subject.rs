@@ -486,7 +486,8 @@ mod tests {
         assert!(values.settle("run", "run") && matches("run", "run", br#"{"run_id":"r","n":1}"#));
 
         // A later member of the same name replaces an earlier one.
-        let (map, values) = recorded::<BTreeMap<String, serde_json::Value>>(r#"{"run_id":"a","x":{"run_id":"c"},"run_id":"b"}"#, "{run_id}");
+        let (map, values) =
+            recorded::<BTreeMap<String, serde_json::Value>>(r#"{"run_id":"a","x":{"run_id":"c"},"run_id":"b"}"#, "{run_id}");
         assert_eq!(map.unwrap()["run_id"], "b");
         assert_eq!(values.texts.as_slice(), [Some("b")]);
         let (_, values) = recorded::<BTreeMap<String, serde_json::Value>>(r#"{"run_id":"a","run_id":1}"#, "{run_id}");
