@@ -9,6 +9,8 @@ use crate::envelope::{self, Data, DataHook, Envelope, EnvelopeOptions, RawJson};
 use crate::error::EnvelopeError;
 use crate::validate::{Validate, ValidationError};
 
+mod subject;
+
 /// Implemented by every generated (or `#[cloud_event]`) data struct.
 pub trait EventData: Validate + serde::de::DeserializeOwned + Serialize + Send + 'static {
     /// The CloudEvents `type`.
@@ -291,25 +293,43 @@ pub trait EventCatalog: Sized + 'static {
 struct CatalogHook<C>(PhantomData<C>);
 
 impl<C: EventCatalog> DataHook for CatalogHook<C> {
-    type Out = Result<C::Event, DataError>;
+    type Out<'de> = Decoded<'de, C::Event>;
 
     fn index(ty: &str) -> Option<usize> {
         C::lookup_index(ty)
     }
 
-    fn decode<'de, D: serde::Deserializer<'de>>(index: usize, d: D) -> Result<Self::Out, D::Error> {
-        C::deserialize_data(index, d)
+    /// Decode `data`, keeping the raw text of the properties the type's
+    /// `subject` template names when the catalog checks subjects, so
+    /// [`decode_with`] need not read `data` again to find them.
+    fn decode<'de, D: serde::Deserializer<'de>>(index: usize, d: D) -> Result<Self::Out<'de>, D::Error> {
+        let template = C::TYPES[index].subject.filter(|_| C::ENVELOPE.subject_matches_template);
+        let Some(names) = template.and_then(subject::placeholders) else {
+            return C::deserialize_data(index, d).map(|event| Decoded { event, subject: None });
+        };
+        let mut values = subject::Values::new(names.len());
+        let event = C::deserialize_data(index, subject::Recording::new(d, &names, &mut values))?;
+        Ok(Decoded { event, subject: Some(values) })
     }
 
-    fn refused(index: usize, text: &str) -> Self::Out {
-        decode_tracking::<C>(index, text)
+    fn refused(index: usize, text: &str) -> Self::Out<'_> {
+        Decoded { event: decode_tracking::<C>(index, text), subject: None }
     }
+}
+
+/// `data` as the one pass decoded it.
+struct Decoded<'a, E> {
+    /// The typed data, or why its type refused it.
+    event: Result<E, DataError>,
+    /// What the decode saw of the properties the type's `subject` template
+    /// names; `None` when it was not watched.
+    subject: Option<subject::Values<'a>>,
 }
 
 /// [`EventCatalog::decode`], given what the envelope reader already made of
 /// JSON `data` (`decoded`), if anything. The order of the checks is the
 /// verdict's: unknown type, declared extensions, content type, then data.
-fn decode_with<C: EventCatalog>(envelope: &Envelope<'_>, decoded: Option<Result<C::Event, DataError>>) -> Result<C::Event, DataError> {
+fn decode_with<C: EventCatalog>(envelope: &Envelope<'_>, decoded: Option<Decoded<'_, C::Event>>) -> Result<C::Event, DataError> {
     let index = C::lookup_index(&envelope.ty).ok_or_else(|| DataError::UnknownType { type_name: envelope.ty.to_string() })?;
     let info = &C::TYPES[index];
     C::check_extensions(envelope)?;
@@ -319,14 +339,19 @@ fn decode_with<C: EventCatalog>(envelope: &Envelope<'_>, decoded: Option<Result<
             datacontenttype: envelope.datacontenttype.as_deref().unwrap_or_default().to_string(),
         });
     }
-    let event = match (&envelope.data, decoded) {
-        (Some(Data::Json(_)), Some(decoded)) => decoded,
-        (Some(Data::Json(raw)), None) => decode_json::<C>(index, *raw),
-        (Some(Data::Binary(bytes)), _) => (info.decode)(bytes),
-        (None, _) => Err(DataError::MissingData { type_name: info.type_name.to_string() }),
-    }?;
+    let (event, values) = match (&envelope.data, decoded) {
+        (Some(Data::Json(_)), Some(decoded)) => (decoded.event, decoded.subject),
+        (Some(Data::Json(raw)), None) => (decode_json::<C>(index, *raw), None),
+        (Some(Data::Binary(bytes)), _) => ((info.decode)(bytes), None),
+        (None, _) => (Err(DataError::MissingData { type_name: info.type_name.to_string() }), None),
+    };
+    let event = event?;
     if C::ENVELOPE.subject_matches_template
         && let (Some(template), Some(subject), Some(data)) = (info.subject, envelope.subject.as_deref(), &envelope.data)
+        // A match on the values the one pass recorded is the verdict; any
+        // other answer is the full check's, which reads `data` again (and
+        // words the error).
+        && !values.is_some_and(|values| values.settle(template, subject))
     {
         check_subject(template, subject, data.as_bytes())?;
     }
@@ -346,103 +371,6 @@ fn check_subject(template: &str, subject: &str, data: &[u8]) -> Result<(), DataE
         expected: fill_subject(template, data).unwrap_or_default(),
         found: subject.to_owned(),
     })
-}
-
-/// The subject check on the accept path: it compares the subject with the
-/// template piece by piece, against the data's values borrowed from the
-/// input, so a matching subject costs no allocation (only a value with
-/// JSON escapes is decoded into a `String`).
-mod subject {
-    use std::borrow::Cow;
-    use std::fmt;
-
-    use serde::de::{self, Deserializer as _, IgnoredAny, MapAccess, Visitor};
-    use serde_json::value::RawValue;
-    use smallvec::SmallVec;
-
-    type Found<'de> = SmallVec<[Option<&'de RawValue>; 4]>;
-
-    /// Whether `subject` is `template` filled from the JSON object `data`.
-    pub(super) fn matches(template: &str, subject: &str, data: &[u8]) -> bool {
-        let mut names: SmallVec<[&str; 4]> = SmallVec::new();
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            let Some(close) = rest[open..].find('}').map(|c| open + c) else { return false };
-            names.push(&rest[open + 1..close]);
-            rest = &rest[close + 1..];
-        }
-        let mut de = serde_json::Deserializer::from_slice(data);
-        let Ok(found) = de.deserialize_map(Capture(&names)) else { return false };
-        let (mut template, mut subject) = (template, subject);
-        for value in found {
-            let Some(open) = template.find('{') else { return false };
-            let close = open + template[open..].find('}').unwrap_or_default();
-            let Some(after) = subject.strip_prefix(&template[..open]) else { return false };
-            let Some(raw) = value.map(RawValue::get) else { return false };
-            let text: Cow<'_, str> = match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-                Some(inner) if !inner.contains('\\') => Cow::Borrowed(inner),
-                Some(_) => match serde_json::from_str::<String>(raw) {
-                    Ok(decoded) => Cow::Owned(decoded),
-                    Err(_) => return false,
-                },
-                None => Cow::Borrowed(raw),
-            };
-            let Some(after) = after.strip_prefix(&*text) else { return false };
-            subject = after;
-            template = &template[close + 1..];
-        }
-        subject == template
-    }
-
-    /// Reads an object, keeping the raw values of the keys named.
-    struct Capture<'n>(&'n [&'n str]);
-
-    impl<'de> Visitor<'de> for Capture<'_> {
-        type Value = Found<'de>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a JSON object")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found<'de>, A::Error> {
-            let mut found: Found<'de> = SmallVec::from_elem(None, self.0.len());
-            while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-                if self.0.contains(&key.as_ref()) {
-                    let value: &'de RawValue = map.next_value()?;
-                    for (slot, name) in found.iter_mut().zip(self.0) {
-                        if *name == key.as_ref() {
-                            *slot = Some(value);
-                        }
-                    }
-                } else {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-            Ok(found)
-        }
-    }
-
-    /// An object key, borrowed from the input unless it has escapes.
-    struct Key<'de>(Cow<'de, str>);
-
-    impl<'de> de::Deserialize<'de> for Key<'de> {
-        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct KeyVisitor;
-            impl<'de> Visitor<'de> for KeyVisitor {
-                type Value = Key<'de>;
-                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    f.write_str("a key")
-                }
-                fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                    Ok(Key(Cow::Borrowed(v)))
-                }
-                fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                    Ok(Key(Cow::Owned(v.to_owned())))
-                }
-            }
-            d.deserialize_str(KeyVisitor)
-        }
-    }
 }
 
 /// `template` with each `{name}` replaced by the top-level property `name`

@@ -264,3 +264,66 @@ proptest! {
         prop_assert_eq!(&two_pass(before.as_bytes()), &expected);
     }
 }
+
+/// The subject check (`envelope.subject_matches_template`, `run/{run_id}`)
+/// gives the two-pass verdict and error whether the one pass settles it
+/// from the values it recorded while decoding `data` or leaves it to the
+/// check that reads `data` again: the value compares as sent (case,
+/// escapes), wherever it is among the members and however it is spaced.
+#[test]
+fn subject_checks_agree() {
+    let upper = RUN.to_uppercase();
+    // `data`, and the subjects to try with it.
+    let escaped_value = format!(r#"{{"run_id":"\u0030{}","progress":0.5}}"#, &RUN[1..]);
+    let cases: Vec<(String, Vec<String>)> = vec![
+        (
+            format!(r#"{{"run_id":"{RUN}","progress":0.5}}"#),
+            vec![format!("run/{RUN}"), format!("run/{upper}"), format!("run/{RUN}/"), "run/".into()],
+        ),
+        (format!(r#"{{"run_id":"{upper}","progress":0.5}}"#), vec![format!("run/{upper}"), format!("run/{RUN}")]),
+        (format!(r#"{{"progress":0.5,"current_step":"x", "run_id" : "{RUN}" }}"#), vec![format!("run/{RUN}"), format!("job/{RUN}")]),
+        (escaped_value, vec![format!("run/{RUN}"), format!("run/\\u0030{}", &RUN[1..])]),
+        (format!(r#"{{"run\u005fid":"{RUN}","progress":0.5}}"#), vec![format!("run/{RUN}"), format!("run/{upper}")]),
+        (format!(r#"{{"run_id":"{RUN}","run_id":"{RUN}","progress":0.5}}"#), vec![format!("run/{RUN}")]),
+        (r#"{"run_id":7,"progress":0.5}"#.into(), vec!["run/7".into()]),
+        (r#"{"run_id":{"a":1},"progress":0.5}"#.into(), vec![r#"run/{"a":1}"#.into()]),
+        (r#"{"progress":0.5}"#.into(), vec!["run/".into()]),
+    ];
+    for (data, subjects) in &cases {
+        for subject in subjects {
+            let subject = json!(subject).to_string();
+            let mut members = vec![
+                ("specversion", "\"1.0\""),
+                ("id", "\"e1\""),
+                ("source", "\"/w\""),
+                ("type", "\"ai.run.progress\""),
+                ("data", data.as_str()),
+                ("subject", subject.as_str()),
+                ("time", "\"2024-05-01T12:00:00Z\""),
+                ("datacontenttype", "\"application/json\""),
+            ];
+            let after = event(&members);
+            members.swap(3, 4);
+            let before = event(&members);
+            let expected = two_pass(after.as_bytes());
+            assert_eq!(one_pass(after.as_bytes()), expected, "{after}");
+            assert_eq!(one_pass(before.as_bytes()), expected, "{before}");
+            let body = format!("[{after},{before}]");
+            for element in Catalog::parse_batch_events(body.as_bytes(), 2).unwrap() {
+                assert_eq!(line(element), expected, "{body}");
+            }
+        }
+    }
+    // The cases hold both verdicts of the check.
+    let outcome = |data: &str, subject: &str| {
+        let members = [("specversion", "\"1.0\""), ("id", "\"e\""), ("source", "\"/w\""), ("type", "\"ai.run.progress\""), ("data", data)];
+        let subject = json!(subject).to_string();
+        let mut members = members.to_vec();
+        members.extend([("subject", subject.as_str()), ("time", "\"2024-05-01T12:00:00Z\""), ("datacontenttype", "\"application/json\"")]);
+        one_pass(event(&members).as_bytes())
+    };
+    let data = &cases[0].0;
+    assert!(outcome(data, &format!("run/{RUN}")).starts_with("ok "));
+    assert!(outcome(data, &format!("run/{upper}")).starts_with(r#"data ["/subject"]"#), "a uuid compares as sent");
+    assert!(outcome(&cases[1].0, &format!("run/{upper}")).starts_with("ok "));
+}

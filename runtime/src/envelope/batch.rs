@@ -50,7 +50,7 @@ pub fn parse_batch_limited<'a>(
 }
 
 /// One element's result: its envelope and what `H` made of its `data`.
-pub(crate) type Element<'a, H> = Result<(Envelope<'a>, Option<<H as DataHook>::Out>), EnvelopeError>;
+pub(crate) type Element<'a, H> = Result<(Envelope<'a>, Option<<H as DataHook>::Out<'a>>), EnvelopeError>;
 
 /// [`parse_batch_limited`], decoding `data` with `H` where it can.
 pub(crate) fn parse_batch_with<H: DataHook>(

@@ -44,36 +44,37 @@ use crate::error::EnvelopeError;
 /// Decodes `data` during the envelope pass: what a catalog lends the
 /// reader for one-pass parsing.
 pub(crate) trait DataHook {
-    /// The decoded data, or why its type refused it after decoding.
-    type Out;
+    /// The decoded data, or why its type refused it after decoding; it may
+    /// borrow the input (`'de`).
+    type Out<'de>;
 
     /// Which of the hook's types decodes `data` of event type `ty`, if any.
     fn index(ty: &str) -> Option<usize>;
 
     /// Decode `data` of the type `index` names from `d`.
-    fn decode<'de, D: de::Deserializer<'de>>(index: usize, d: D) -> Result<Self::Out, D::Error>;
+    fn decode<'de, D: de::Deserializer<'de>>(index: usize, d: D) -> Result<Self::Out<'de>, D::Error>;
 
     /// Decode the JSON text of `data` that [`DataHook::decode`] refused as
     /// the type `index` names, finding out where it goes wrong (it is read
     /// again on its own, so its text is known to be JSON).
-    fn refused(index: usize, text: &str) -> Self::Out;
+    fn refused(index: usize, text: &str) -> Self::Out<'_>;
 }
 
 /// No decoding: `data` stays raw (the two-pass API).
 pub(crate) enum NoHook {}
 
 impl DataHook for NoHook {
-    type Out = ();
+    type Out<'de> = ();
 
     fn index(_: &str) -> Option<usize> {
         None
     }
 
-    fn decode<'de, D: de::Deserializer<'de>>(_: usize, _: D) -> Result<Self::Out, D::Error> {
+    fn decode<'de, D: de::Deserializer<'de>>(_: usize, _: D) -> Result<Self::Out<'de>, D::Error> {
         Err(de::Error::custom("no data hook"))
     }
 
-    fn refused(_: usize, _: &str) -> Self::Out {}
+    fn refused(_: usize, _: &str) -> Self::Out<'_> {}
 }
 
 /// Parse one structured-mode event, keeping `data` raw.
@@ -84,7 +85,7 @@ pub(crate) fn parse(bytes: &[u8], opts: EnvelopeOptions) -> Result<Envelope<'_>,
 /// Parse one structured-mode event, decoding `data` with `H` when `type`
 /// comes first. The second value is `H`'s output when it decoded `data`;
 /// `None` leaves `data` (absent, or kept raw) to the caller.
-pub(crate) fn parse_with<H: DataHook>(bytes: &[u8], opts: EnvelopeOptions) -> Result<(Envelope<'_>, Option<H::Out>), EnvelopeError> {
+pub(crate) fn parse_with<H: DataHook>(bytes: &[u8], opts: EnvelopeOptions) -> Result<(Envelope<'_>, Option<H::Out<'_>>), EnvelopeError> {
     match std::str::from_utf8(bytes) {
         Ok(text) => parse_str_with::<H>(text, opts),
         Err(_) => parse_exact(bytes, opts).map(|envelope| (envelope, None)),
@@ -92,7 +93,7 @@ pub(crate) fn parse_with<H: DataHook>(bytes: &[u8], opts: EnvelopeOptions) -> Re
 }
 
 /// [`parse_with`] for input already known to be UTF-8.
-fn parse_str_with<H: DataHook>(text: &str, opts: EnvelopeOptions) -> Result<(Envelope<'_>, Option<H::Out>), EnvelopeError> {
+fn parse_str_with<H: DataHook>(text: &str, opts: EnvelopeOptions) -> Result<(Envelope<'_>, Option<H::Out<'_>>), EnvelopeError> {
     match read_fast::<H>(text, opts.legacy_extensions_object, true) {
         Ok(object) => object.finish(opts),
         Err(Refusal::Data) => parse_refused::<H>(text, opts),
@@ -105,7 +106,7 @@ fn parse_str_with<H: DataHook>(text: &str, opts: EnvelopeOptions) -> Result<(Env
 /// hook's [`DataHook::refused`] reads it once more on its own, straight to
 /// saying where it goes wrong. If the fast reader refuses the object
 /// anyway, the exact reader has the last word, as always.
-pub(crate) fn parse_refused<H: DataHook>(text: &str, opts: EnvelopeOptions) -> Result<(Envelope<'_>, Option<H::Out>), EnvelopeError> {
+pub(crate) fn parse_refused<H: DataHook>(text: &str, opts: EnvelopeOptions) -> Result<(Envelope<'_>, Option<H::Out<'_>>), EnvelopeError> {
     match read_fast::<H>(text, opts.legacy_extensions_object, false) {
         Ok(object) => object.finish(opts),
         Err(_) => parse_exact(text.as_bytes(), opts).map(|envelope| (envelope, None)),
@@ -140,7 +141,7 @@ pub(crate) struct FastObject<'a, H: DataHook> {
     /// The first fault of a legacy `extensions` object, if any.
     legacy: Option<EnvelopeError>,
     /// What the hook made of `data`, when it decoded it.
-    data: Option<H::Out>,
+    data: Option<H::Out<'a>>,
     /// The type index of `data` the hook would have decoded, had the reader
     /// not been told to keep it raw (after the hook refused it).
     refused: Option<usize>,
@@ -149,7 +150,7 @@ pub(crate) struct FastObject<'a, H: DataHook> {
 impl<'a, H: DataHook> FastObject<'a, H> {
     /// Apply the attribute rules; then, for a valid envelope whose `data`
     /// the hook refused, let the hook say why.
-    pub(crate) fn finish(self, opts: EnvelopeOptions) -> Result<(Envelope<'a>, Option<H::Out>), EnvelopeError> {
+    pub(crate) fn finish(self, opts: EnvelopeOptions) -> Result<(Envelope<'a>, Option<H::Out<'a>>), EnvelopeError> {
         let envelope = finish(self.members, self.legacy, opts)?;
         let data = match (self.data, self.refused, &envelope.data) {
             (Some(out), _, _) => Some(out),
@@ -333,7 +334,7 @@ impl<'de> Visitor<'de> for MemberVisitor {
 struct TypedData<H>(usize, PhantomData<H>);
 
 impl<'de, H: DataHook> DeserializeSeed<'de> for TypedData<H> {
-    type Value = Option<H::Out>;
+    type Value = Option<H::Out<'de>>;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_option(self)
@@ -341,7 +342,7 @@ impl<'de, H: DataHook> DeserializeSeed<'de> for TypedData<H> {
 }
 
 impl<'de, H: DataHook> Visitor<'de> for TypedData<H> {
-    type Value = Option<H::Out>;
+    type Value = Option<H::Out<'de>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("event data")
@@ -415,7 +416,7 @@ pub(crate) struct ObjectRead<'a, H: DataHook> {
     /// a second one), if any.
     legacy: Option<EnvelopeError>,
     /// `data` decoded by the hook, whose raw text is still to be placed.
-    data: Option<Hooked<'a, H::Out>>,
+    data: Option<Hooked<'a, H::Out<'a>>>,
     /// The type index of `data` kept raw where the hook would have decoded it.
     refused: Option<usize>,
 }
@@ -520,7 +521,7 @@ impl<'de, H: DataHook> Visitor<'de> for ObjectVisitor<H> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut members = Members::new();
         let mut type_index = None;
-        let mut data: Option<Hooked<'de, H::Out>> = None;
+        let mut data: Option<Hooked<'de, H::Out<'de>>> = None;
         let mut refused = None;
         let mut awaiting_next = false;
         let mut legacy = extensions::Legacy::default();
@@ -693,18 +694,18 @@ mod tests {
     }
 
     impl DataHook for Counting {
-        type Out = Result<u32, String>;
+        type Out<'de> = Result<u32, String>;
 
         fn index(ty: &str) -> Option<usize> {
             (ty == "n").then_some(0)
         }
 
-        fn decode<'de, D: de::Deserializer<'de>>(_: usize, d: D) -> Result<Self::Out, D::Error> {
+        fn decode<'de, D: de::Deserializer<'de>>(_: usize, d: D) -> Result<Self::Out<'de>, D::Error> {
             CALLS.with(|c| c.set((c.get().0 + 1, c.get().1)));
             u32::deserialize(d).map(Ok)
         }
 
-        fn refused(_: usize, text: &str) -> Self::Out {
+        fn refused(_: usize, text: &str) -> Self::Out<'_> {
             CALLS.with(|c| c.set((c.get().0, c.get().1 + 1)));
             Err(format!("refused {text}"))
         }
