@@ -43,6 +43,7 @@ pub use raw::RawJson;
 pub use time::Timestamp;
 
 pub(crate) use batch::{Element, parse_batch_with};
+pub(crate) use structured::CowStr;
 pub(crate) use structured::{DataHook, parse_with};
 
 pub(crate) use time::{parse_date, parse_date_time, parse_time};

@@ -246,7 +246,7 @@ pub(crate) fn json_kind(bytes: &[u8]) -> &'static str {
 }
 
 /// A JSON string, borrowed from the input when it holds no escapes.
-struct CowStr<'a>(Cow<'a, str>);
+pub(crate) struct CowStr<'a>(pub(crate) Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for CowStr<'de> {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

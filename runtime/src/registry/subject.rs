@@ -21,6 +21,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, IgnoredAny, Map
 use serde_json::value::RawValue;
 use smallvec::SmallVec;
 
+use crate::envelope::CowStr;
+
 /// The placeholder names of a template, in order.
 pub(super) type Names<'t> = SmallVec<[&'t str; 4]>;
 
@@ -106,7 +108,7 @@ impl<'de> Visitor<'de> for Capture<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut found: Self::Value = SmallVec::from_elem(None, self.0.len());
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+        while let Some(CowStr(key)) = map.next_key::<CowStr<'de>>()? {
             if self.0.contains(&key.as_ref()) {
                 let value: &'de RawValue = map.next_value()?;
                 for (slot, name) in found.iter_mut().zip(self.0) {
@@ -119,28 +121,6 @@ impl<'de> Visitor<'de> for Capture<'_> {
             }
         }
         Ok(found)
-    }
-}
-
-/// An object key, borrowed from the input unless it has escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> de::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(KeyVisitor)
     }
 }
 

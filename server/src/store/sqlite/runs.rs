@@ -355,7 +355,7 @@ impl RunCache {
         // after now.
         let oldest = dirty.iter().filter_map(|r| r.dirty.map(|d| d.since)).min().unwrap_or(now);
         let mut written = self.write(tx, &write, Some(&dirty))?;
-        written.next_scan = Some(oldest.min(now) + MATERIALIZE_EVERY);
+        written.next_scan = Some(oldest + MATERIALIZE_EVERY);
         Ok(written)
     }
 
