@@ -9,6 +9,8 @@
 #   e.g. bench/cpu_per_event.sh target/release/herald-server single 64 seq 15
 #
 # MODE single|batch, IDS seq|uuid; HERALD_MIX (default plain) as in worker.lua.
+# Also prints the bytes written per event (/proc/PID/io: write(2) calls, and
+# what reached the block layer): the WAL traffic each event costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$1 MODE=${2:-single} CONNS=${3:-64} IDS=${4:-seq} SECS=${5:-15}
@@ -34,9 +36,13 @@ ticks() {
   done
 }
 ticks >"$WORK/before"
+# Bytes the server wrote (write syscalls, and what reached the block layer).
+io() { awk '/^(wchar|write_bytes):/ {printf "%s ", $2}' "/proc/$PID/io"; }
+IO_BEFORE=$(io)
 HERALD_MODE=$MODE HERALD_MIX=$MIX HERALD_IDS=$IDS HERALD_REPORT="$WORK/report" \
   wrk -t2 -c"$CONNS" -d"${SECS}s" --timeout 10s --latency -s bench/worker.lua "$URL/api/ingest/event" >"$WORK/wrk"
 ticks >"$WORK/after"
+IO_AFTER=$(io)
 ACKED=$(sed -n 's/^acked=//p' "$WORK/report")
 RATE=$(sed -n 's/^rate=//p' "$WORK/report")
 P99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk")
@@ -58,3 +64,7 @@ awk -F'\t' -v acked="$ACKED" -v hz="$HZ" -v rate="$RATE" -v p99="$P99" '
     for (g in used) printf ", %s %.1f", g, used[g] * us;
     printf "\n";
   }' "$WORK/before" "$WORK/after"
+# shellcheck disable=SC2086
+set -- $IO_BEFORE $IO_AFTER
+awk -v acked="$ACKED" -v w0="$1" -v b0="$2" -v w1="$3" -v b1="$4" \
+  'BEGIN { printf "written per event: %.0f B by write(2), %.0f B to the disk\n", (w1 - w0) / acked, (b1 - b0) / acked }'
