@@ -8,7 +8,8 @@
 //! | type names | event type `ai.MyFeature.started` breaks the naming rule `{prefix}.{domain}.{action}`: segments must be lower snake case — rename it to `ai.my_feature.started` |
 //! | duplicate types (`syntax::yaml`) | duplicate event type `ai.run.started`; it is already declared at line 12 — remove or rename one of the two declarations |
 //! | unknown shorthand types (`shorthand`) | unknown shorthand type `uuidd` for field `run_id` of `ai.run.started` — did you mean `uuid`? … |
-//! | JSON Schema subset (`lint::schema`) | unsupported JSON Schema keyword `oneOf` in `ai.x.y` at /properties/foo — Herald supports …; model alternatives as separate event types or an `enum` |
+//! | JSON Schema subset (`lint::schema`) | unsupported JSON Schema keyword `anyOf` in `ai.x.y` at /properties/foo — Herald supports …; model alternatives as a tagged union (a `oneOf` of objects that each require a tag property with its own `const`, …), an `enum`, or separate event types |
+//! | tagged unions (`tagged`) | the union in `ai.x.y` at /properties/target has no tag: no property is a required constant string in every branch (branch 1 has `kind`, branch 2 has `type`) — give every branch the same required tag property … |
 //! | property names | properties `run_id` and `runId` in `ai.x.y` at /properties/runId both become the Rust field `run_id` — rename one of them … |
 //! | defaults | the `default` of `ai.x.y` at /properties/labels does not match its own schema at `/0`: "a" is shorter than 2 characters — … fix the default or remove it |
 //! | examples | example 1 of `ai.x.y` does not match its schema at `/progress`: 1.5 is greater than the maximum of 1 — fix the example or the schema |
@@ -218,6 +219,9 @@ fn collect_defaults(node: &Value, pointer: String, out: &mut Vec<(String, Value,
             collect_defaults(child, format!("{pointer}/{key}"), out);
         }
     }
+    for (i, branch) in obj.get("oneOf").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        collect_defaults(branch, format!("{pointer}/oneOf/{i}"), out);
+    }
 }
 
 /// The integral floats (`1000.0`, `1e3`) in `value` where `schema` wants an
@@ -238,6 +242,11 @@ fn integral_floats(root: &Value, schema: &Value, value: &Value, pointer: String,
             }
         }
         Value::Object(map) => {
+            // A union's properties are those of the branch its tag names.
+            let schema = match crate::tagged::TaggedUnion::of(schema).and_then(|u| u.branch_of(value).map(|b| b.schema)) {
+                Some(branch) => branch,
+                None => schema,
+            };
             for (key, item) in map {
                 let sub = schema.get("properties").and_then(|p| p.get(key)).or_else(|| schema.get("additionalProperties"));
                 if let Some(sub) = sub.filter(|s| s.is_object()) {

@@ -222,14 +222,16 @@ fn visit_children(node: &Value, f: &mut dyn FnMut(&str, &Value)) {
     }
 }
 
-/// Whether `node` becomes a type of its own in typify: an enum, or an
-/// object with declared properties. (Refs and `$defs` are named already.)
+/// Whether `node` becomes a type of its own in typify: an enum, a tagged
+/// union, or an object with declared properties. (Refs and `$defs` are
+/// named already; a union's branches are its variants, never shared on
+/// their own.)
 fn is_shape(node: &Value) -> bool {
     let Value::Object(obj) = node else { return false };
     if obj.contains_key("$ref") || obj.contains_key("$defs") {
         return false;
     }
-    obj.contains_key("enum") || obj.get("properties").and_then(Value::as_object).is_some_and(|p| !p.is_empty())
+    obj.contains_key("enum") || obj.contains_key("oneOf") || obj.get("properties").and_then(Value::as_object).is_some_and(|p| !p.is_empty())
 }
 
 /// `node` as JSON with every object's keys sorted, so equal schemas give

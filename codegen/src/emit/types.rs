@@ -59,9 +59,9 @@ impl Rewriter {
     /// nullable types, so an `Option` here always means "not required"
     /// (typify marks some such fields required and nullable, see
     /// `schema::optional_collections_as_options`, and then skips neither).
-    fn reject_null_for_optional(&self, s: &mut syn::ItemStruct) {
+    fn reject_null_for_optional(&self, fields: &mut syn::Fields) {
         let with = format!("{}::__private::some_not_null", self.herald_text);
-        for field in s.fields.iter_mut() {
+        for field in fields.iter_mut() {
             if is_option(&field.ty) && field.ident.is_some() {
                 // typify's `Option::deserialize` makes a required nullable
                 // field take `null`; ours below takes absent instead.
@@ -73,6 +73,41 @@ impl Rewriter {
             }
         }
     }
+}
+
+impl Rewriter {
+    /// The named fields of a data struct or of a union's variant: `null`
+    /// refused for optional ones, each documented.
+    fn data_fields(&self, fields: &mut syn::Fields) {
+        self.reject_null_for_optional(fields);
+        for field in fields.iter_mut() {
+            if let Some(ident) = &field.ident {
+                // Optional fields are `Option`s or collections that
+                // default to empty when absent.
+                let optional = is_option(&field.ty) || has_serde_option(&field.attrs, "default");
+                let name = wire_name(&field.attrs, ident);
+                let doc = if optional { format!(" `{name}` (optional).") } else { format!(" `{name}` (required).") };
+                add_doc_if_missing(&mut field.attrs, &doc);
+            }
+        }
+    }
+}
+
+/// The string value of `option` in the `#[serde(...)]` attributes among
+/// `attrs` (`tag` in `#[serde(tag = "kind")]`).
+fn serde_option(attrs: &[syn::Attribute], option: &str) -> Option<String> {
+    let mut found = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident(option) {
+                found = Some(meta.value()?.parse::<syn::LitStr>()?.value());
+            } else if meta.input.peek(syn::Token![=]) {
+                let _: syn::Expr = meta.value()?.parse()?;
+            }
+            Ok(())
+        });
+    }
+    found
 }
 
 /// Remove `option` from the `#[serde(...)]` attributes among `attrs`
@@ -115,21 +150,7 @@ fn is_option(ty: &syn::Type) -> bool {
 /// The JSON name of a field or variant: its `#[serde(rename = "…")]`, or
 /// its Rust name.
 fn wire_name(attrs: &[syn::Attribute], ident: &syn::Ident) -> String {
-    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
-        let mut renamed = None;
-        let _ = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("rename") {
-                renamed = Some(meta.value()?.parse::<syn::LitStr>()?.value());
-            } else if meta.input.peek(syn::Token![=]) {
-                let _: syn::Expr = meta.value()?.parse()?;
-            }
-            Ok(())
-        });
-        if let Some(name) = renamed {
-            return name;
-        }
-    }
-    ident.to_string().trim_start_matches("r#").to_string()
+    serde_option(attrs, "rename").unwrap_or_else(|| ident.to_string().trim_start_matches("r#").to_string())
 }
 
 /// Schema `description`s become docs; items without one get a short
@@ -191,24 +212,18 @@ impl VisitMut for Rewriter {
 
     fn visit_item_mut(&mut self, item: &mut syn::Item) {
         match item {
-            syn::Item::Struct(s) => {
-                self.reject_null_for_optional(s);
-                for field in s.fields.iter_mut() {
-                    if let Some(ident) = &field.ident {
-                        // Optional fields are `Option`s or collections that
-                        // default to empty when absent.
-                        let optional = is_option(&field.ty) || has_serde_option(&field.attrs, "default");
-                        let name = wire_name(&field.attrs, ident);
-                        let doc = if optional { format!(" `{name}` (optional).") } else { format!(" `{name}` (required).") };
-                        add_doc_if_missing(&mut field.attrs, &doc);
-                    }
-                }
-            }
+            syn::Item::Struct(s) => self.data_fields(&mut s.fields),
             syn::Item::Enum(e) => {
+                // A tagged union (`#[serde(tag = "kind")]`): each variant
+                // is a branch, its fields a struct's.
+                let tag = serde_option(&e.attrs, "tag");
                 for variant in e.variants.iter_mut() {
-                    if variant.fields.is_empty() {
-                        let doc = format!(" The value `\"{}\"`.", wire_name(&variant.attrs, &variant.ident));
-                        add_doc_if_missing(&mut variant.attrs, &doc);
+                    self.data_fields(&mut variant.fields);
+                    let value = wire_name(&variant.attrs, &variant.ident);
+                    match &tag {
+                        Some(tag) => add_doc_if_missing(&mut variant.attrs, &format!(" `{tag}` = `\"{value}\"`.")),
+                        None if variant.fields.is_empty() => add_doc_if_missing(&mut variant.attrs, &format!(" The value `\"{value}\"`.")),
+                        None => {}
                     }
                 }
             }
