@@ -293,6 +293,40 @@ mod tests {
         );
     }
 
+    /// A union's branch is read as the object its tag names: a default
+    /// inside it is filled in where the enum's variant holds it, and `check`
+    /// refuses what the build would (the YAML loader's own lint of the
+    /// default is skipped by building the catalog in code).
+    #[test]
+    fn defaults_inside_a_union_branch_are_filled_in() {
+        let branch = |tag: &str, extra: Value| {
+            let mut properties = json!({"kind": {"const": tag}});
+            for (k, v) in extra.as_object().unwrap() {
+                properties[k] = v.clone();
+            }
+            json!({"type": "object", "required": ["kind"], "properties": properties})
+        };
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "target": {"oneOf": [
+                    branch("file", json!({"mode": {"type": "string", "minLength": 5, "default": "rw"}})),
+                    branch("none", json!({})),
+                ]},
+            },
+        });
+        let examples = vec![
+            json!({"target": {"kind": "none"}}),
+            json!({"target": {"kind": "file"}}),
+            json!({"target": {"kind": "file", "mode": "write"}}),
+        ];
+        assert_eq!(
+            problems(&catalog(schema, examples)),
+            ["example 2 of `ai.job.queued` is refused by the generated code at `/target/mode`: \"rw\" is shorter than 5 characters \
+                 (`/target/mode` is absent, and the generated type holds its default `\"rw\"` there)"]
+        );
+    }
+
     /// Absent optional collections and `Option`s hold nothing a schema
     /// could refuse: a catalog of such examples passes.
     #[test]

@@ -120,12 +120,79 @@ pub fn schema_errors(schema: &Value, values: &[&Value]) -> Result<Vec<(usize, St
         let mut found = Vec::new();
         for (index, value) in values.iter().enumerate() {
             for error in validator.iter_errors(value) {
-                found.push((index, error.instance_path.as_str().to_string(), error.to_string()));
+                let pointer = error.instance_path.as_str().to_string();
+                // "not valid under any of the schemas listed in the 'oneOf'
+                // keyword" says nothing of what to fix: for a tagged union,
+                // say what the branch the tag names refuses, or that the
+                // tag names none.
+                let in_union = match error.kind {
+                    jsonschema::error::ValidationErrorKind::OneOfNotValid { .. } => union_errors(schema, value, &pointer),
+                    _ => None,
+                };
+                match in_union {
+                    Some(errors) => found.extend(errors?.into_iter().map(|(p, e)| (index, p, e))),
+                    None => found.push((index, pointer, error.to_string())),
+                }
             }
         }
         Ok::<_, String>(found)
     }));
     outcome.unwrap_or_else(|_| Err("the validator failed".to_string()))
+}
+
+/// What the tagged union whose value is at `pointer` in `instance` refuses
+/// (`root` is the whole schema): the errors of the branch its tag names,
+/// at pointers into `instance`, or that the tag is missing or names no
+/// branch; `None` when no tagged union is there.
+#[allow(clippy::type_complexity)]
+fn union_errors(root: &Value, instance: &Value, pointer: &str) -> Option<Result<Vec<(String, String)>, String>> {
+    let schema = schema_at(root, instance, pointer)?;
+    let union = crate::tagged::TaggedUnion::of(schema)?;
+    let value = instance.pointer(pointer)?;
+    let tags: Vec<&str> = union.branches.iter().map(|b| b.value).collect();
+    let tags = one_of(&tags);
+    let tag = union.tag;
+    let Some(given) = value.get(tag) else {
+        return Some(Ok(vec![(pointer.to_string(), format!("{value} has no `{tag}`, the tag that says which of {tags} it is"))]));
+    };
+    let Some(branch) = union.branch_of(value) else {
+        return Some(Ok(vec![(
+            format!("{pointer}/{}", escape_pointer(tag)),
+            format!("{given} is not a tag of the union: expected {tags}"),
+        )]));
+    };
+    // The branch alone, with the root's definitions for its refs.
+    let mut alone = branch.schema.clone();
+    if let (Value::Object(o), Some(defs)) = (&mut alone, root.get("$defs")) {
+        o.insert("$defs".into(), defs.clone());
+    }
+    Some(schema_errors(&alone, &[value]).map(|errors| errors.into_iter().map(|(_, p, e)| (format!("{pointer}{p}"), e)).collect()))
+}
+
+/// The schema of the value at `pointer` in `instance`, following refs,
+/// properties, items, map values and the union branches the tags name.
+fn schema_at<'s>(root: &'s Value, instance: &Value, pointer: &str) -> Option<&'s Value> {
+    let mut schema = crate::defs::resolve(root, root)?;
+    let mut value = instance;
+    for raw in pointer.split('/').skip(1) {
+        let key = raw.replace("~1", "/").replace("~0", "~");
+        if let Some(branch) = crate::tagged::TaggedUnion::of(schema).and_then(|u| u.branch_of(value).map(|b| b.schema)) {
+            schema = branch;
+        }
+        let next = match value {
+            Value::Array(items) => {
+                value = items.get(key.parse::<usize>().ok()?)?;
+                schema.get("items")
+            }
+            Value::Object(map) => {
+                value = map.get(&key)?;
+                schema.get("properties").and_then(|p| p.get(&key)).or_else(|| schema.get("additionalProperties"))
+            }
+            _ => None,
+        };
+        schema = crate::defs::resolve(root, next?)?;
+    }
+    Some(schema)
 }
 
 /// Validate each example against the event's schema with the `jsonschema`
