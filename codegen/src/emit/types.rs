@@ -24,7 +24,53 @@ pub(super) fn emit_data_types(generated: &GeneratedTypes, opts: &EmitOptions) ->
     let herald_text = herald.to_token_stream().to_string().replace(' ', "");
     let mut rewriter = Rewriter { herald, herald_text };
     rewriter.visit_file_mut(&mut file);
+    derive_unit_defaults(&mut file);
     Ok(file)
+}
+
+/// typify writes an enum's `default` (a property's `default: read`) as a
+/// hand-rolled `impl Default` returning one unit variant, which clippy's
+/// `derivable_impls` refuses in the user's crate: make it
+/// `#[derive(Default)]` with `#[default]` on that variant.
+fn derive_unit_defaults(file: &mut syn::File) {
+    // Enum name → its default variant, from impls of exactly that shape.
+    let mut defaults: std::collections::BTreeMap<String, syn::Ident> = std::collections::BTreeMap::new();
+    for item in &file.items {
+        if let Some((ty, variant)) = unit_default(item) {
+            defaults.insert(ty, variant);
+        }
+    }
+    let mut derived = std::collections::BTreeSet::new();
+    for item in file.items.iter_mut() {
+        let syn::Item::Enum(e) = item else { continue };
+        let Some(default) = defaults.get(&e.ident.to_string()) else { continue };
+        let Some(variant) = e.variants.iter_mut().find(|v| v.ident == *default && v.fields.is_empty()) else { continue };
+        variant.attrs.push(syn::parse_quote!(#[default]));
+        let Some(derive) = e.attrs.iter_mut().find(|a| a.path().is_ident("derive")) else { continue };
+        if let syn::Meta::List(list) = &mut derive.meta {
+            list.tokens.extend(quote::quote!(, Default));
+        }
+        derived.insert(e.ident.to_string());
+    }
+    file.items.retain(|item| unit_default(item).is_none_or(|(ty, _)| !derived.contains(&ty)));
+}
+
+/// `impl Default for E { fn default() -> Self { E::V } }`: `E` and `V`.
+fn unit_default(item: &syn::Item) -> Option<(String, syn::Ident)> {
+    let syn::Item::Impl(imp) = item else { return None };
+    let (_, trait_path, _) = imp.trait_.as_ref()?;
+    if trait_path.segments.last()?.ident != "Default" || imp.items.len() != 1 {
+        return None;
+    }
+    let syn::Type::Path(ty) = imp.self_ty.as_ref() else { return None };
+    let ty = ty.path.get_ident()?.to_string();
+    let syn::ImplItem::Fn(f) = &imp.items[0] else { return None };
+    let [syn::Stmt::Expr(syn::Expr::Path(value), None)] = f.block.stmts.as_slice() else { return None };
+    let segments: Vec<&syn::PathSegment> = value.path.segments.iter().collect();
+    match segments.as_slice() {
+        [owner, variant] if owner.ident == ty || owner.ident == "Self" => Some((ty, variant.ident.clone())),
+        _ => None,
+    }
 }
 
 struct Rewriter {
@@ -242,5 +288,32 @@ impl VisitMut for Rewriter {
             }
         }
         visit_mut::visit_item_mut(self, item);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::ToTokens;
+
+    /// typify's hand-rolled `Default` of an enum becomes a derive with
+    /// `#[default]` (what clippy asks of the user's crate); other impls stay.
+    #[test]
+    fn unit_defaults_are_derived() {
+        let mut file: syn::File = syn::parse_quote! {
+            #[derive(Clone, Debug)]
+            pub enum Mode { Read, Write }
+            impl ::std::default::Default for Mode {
+                fn default() -> Self { Mode::Write }
+            }
+            pub struct S { n: u32 }
+            impl ::std::default::Default for S {
+                fn default() -> Self { S { n: 1 } }
+            }
+        };
+        super::derive_unit_defaults(&mut file);
+        let text = file.to_token_stream().to_string();
+        assert!(text.contains("# [derive (Clone , Debug , Default)] pub enum Mode { Read , # [default] Write }"), "{text}");
+        assert!(!text.contains("for Mode"), "{text}");
+        assert!(text.contains("impl :: std :: default :: Default for S"), "{text}");
     }
 }
