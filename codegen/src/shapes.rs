@@ -343,6 +343,20 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_union_is_one_definition_its_branches_stay_inline() {
+        let branch = |v: &str| json!({"type": "object", "required": ["kind"], "properties": {"kind": {"const": v}, "n": {"type": "string", "enum": ["x"]}}});
+        let target = json!({"oneOf": [branch("a"), branch("b")]});
+        let schemas = events(&[
+            ("ai.a.one", json!({"type": "object", "properties": {"target": target}})),
+            ("ai.b.two", json!({"type": "object", "properties": {"target": target}})),
+        ]);
+        let shared = run(&schemas, &[]);
+        assert_eq!(shared.defs.keys().collect::<Vec<_>>(), ["Target"]);
+        assert_eq!(shared.defs["Target"], target, "branches (and what is inside them) untouched");
+        assert_eq!(shared.schemas["ai.b.two"]["properties"]["target"], json!({"$ref": "#/$defs/Target"}));
+    }
+
+    #[test]
     fn key_order_does_not_matter_but_descriptions_do() {
         let schemas = events(&[
             ("ai.a.one", json!({"type": "object", "properties": {"s": {"type": "string", "enum": ["x"]}}})),
