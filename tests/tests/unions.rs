@@ -5,7 +5,7 @@
 //! crate, as the differential tests hold all generated code to).
 
 use herald::EventCatalog;
-use herald_tests::unions::{Catalog, Event, JobQueued, JobQueuedTarget, JobQueuedTargetMode, Step};
+use herald_tests::unions::{Catalog, Event, JobQueued, JobQueuedNotify, JobQueuedTarget, JobQueuedTargetMode, Step};
 use serde_json::{Value, json};
 
 fn decode(data: &Value) -> Result<JobQueued, Vec<String>> {
@@ -36,6 +36,10 @@ fn each_branch_is_a_variant_with_its_fields() {
     let JobQueuedTarget::Url { url, retries, headers } = &data.target else { panic!("{:?}", data.target) };
     assert_eq!((url.as_str(), *retries, headers.len()), ("https://example.com/x", Some(1), 0));
     assert_eq!(decode(&json!({"target": {"kind": "none"}})).unwrap().target, JobQueuedTarget::None);
+    // An optional union is an `Option` of its enum.
+    let with = decode(&json!({"target": {"kind": "none"}, "notify": {"channel": "email", "address": "a@example.com"}})).unwrap();
+    assert_eq!(with.notify, Some(JobQueuedNotify::Email { address: "a@example.com".into() }));
+    assert_eq!(decode(&json!({"target": {"kind": "none"}})).unwrap().notify, None);
     // On the wire again: the tag is a property of the object.
     assert_eq!(serde_json::to_value(&data).unwrap(), json!({"target": {"kind": "url", "url": "https://example.com/x", "retries": 1}}));
 }
@@ -57,6 +61,13 @@ fn unknown_or_missing_tags_and_invalid_fields_are_refused_with_pointers() {
         (json!({"target": {"kind": "url", "url": "https://a.example", "retries": 6}}), "/data/target/retries"),
         (json!({"target": {"kind": "url"}}), "/data/target"),
         (json!({"target": {"kind": "url", "url": "https://a.example", "headers": {"a": 1}}}), "/data/target"),
+        // Optional: absent is fine, `null` and a bad branch are not.
+        (json!({"target": {"kind": "none"}, "notify": null}), "/data/notify"),
+        (json!({"target": {"kind": "none"}, "notify": {"channel": "email", "address": "nope"}}), "/data/notify/address"),
+        (
+            json!({"target": {"kind": "none"}, "notify": {"channel": "webhook", "url": "https://a.example", "secret": "short"}}),
+            "/data/notify/secret",
+        ),
         // Under `$defs`, in an array, closed (`additionalProperties: false`).
         (json!({"target": {"kind": "none"}, "steps": [{"op": "add", "value": 1001}]}), "/data/steps/0/value"),
         (json!({"target": {"kind": "none"}, "steps": [{"op": "add", "value": -1}]}), "/data/steps/0/value"),
