@@ -105,7 +105,9 @@ fn tag_of<'a>(schema: &'a Value, items: &'a [Value]) -> Result<&'a str, String> 
     }
 }
 
-/// The properties every one of `items` requires with a constant string.
+/// The properties every one of `items` requires with a constant string;
+/// of several, those whose values tell the branches apart (as typify
+/// chooses the tag: `version: {const: "1"}` in every branch is no tag).
 fn common_candidates(items: &[Value]) -> Vec<&str> {
     let mut candidates: Option<Vec<&str>> = None;
     for branch in items {
@@ -115,7 +117,16 @@ fn common_candidates(items: &[Value]) -> Vec<&str> {
             Some(before) => before.into_iter().filter(|c| here.contains(c)).collect(),
         });
     }
-    candidates.unwrap_or_default()
+    let common = candidates.unwrap_or_default();
+    let distinct: Vec<&str> = common
+        .iter()
+        .copied()
+        .filter(|c| {
+            let values: Vec<Option<&str>> = items.iter().map(|b| b.get("properties").and_then(|p| p.get(*c)).and_then(constant)).collect();
+            values.iter().enumerate().all(|(i, v)| !values[..i].contains(v))
+        })
+        .collect();
+    if common.len() > 1 && !distinct.is_empty() { distinct } else { common }
 }
 
 /// The properties `branch` requires with a constant string value.
@@ -391,6 +402,18 @@ mod tests {
         );
         assert_eq!(u.branch_of(&json!({"kind": "by-url"})).map(|b| b.value), Some("by-url"));
         assert!(TaggedUnion::of(&json!({"type": "string"})).is_none());
+        // A constant every branch shares is no tag; two that each tell the
+        // branches apart are ambiguous.
+        let versioned = |k: &str| branch("kind", k, json!({"version": {"const": "1"}}));
+        let union = json!({"oneOf": [versioned("a"), versioned("b")]});
+        assert_eq!((messages(&union), TaggedUnion::of(&union).map(|u| u.tag)), (vec![], Some("kind")));
+        let twice = |k: &str| branch("kind", k, json!({"type": {"const": k}}));
+        assert_eq!(
+            messages(&json!({"oneOf": [twice("a"), twice("b")]})),
+            [
+                "/oneOf: the union in `t` has no tag: `kind`, `type` are constant strings in every branch (branch 1 has `kind`, `type`, branch 2 has `kind`, `type`)"
+            ]
+        );
     }
 
     #[test]
