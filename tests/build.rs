@@ -1,7 +1,8 @@
 //! Generates the project's event types from the workspace `events.yaml`,
 //! for the integration tests and benchmarks; and those of the example's
 //! catalog and of the every-construct fixture, for the export tests; and
-//! those of the fixture of payloads as producers send them (`payloads.yaml`).
+//! those of the fixture of payloads as producers send them (`payloads.yaml`);
+//! and those of the tagged unions fixture (`unions.yaml`).
 //!
 //! Also writes `for_each_event.rs`: a `for_each_event!` macro listing the
 //! project catalog's handler methods and data types, so the tests that
@@ -17,6 +18,7 @@ fn main() {
         ("../examples/events.yaml", "shop"),
         ("catalogs/constructs.yaml", "constructs"),
         ("catalogs/payloads.yaml", "payloads"),
+        ("catalogs/unions.yaml", "unions"),
     ] {
         herald_codegen::Config::new().catalog(catalog).file_name(name).compile().unwrap_or_else(|e| panic!("\n{e}\n"));
     }

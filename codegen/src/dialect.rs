@@ -24,6 +24,10 @@ pub fn portable(schema: &Value) -> Value {
                 None => value.clone(),
             },
             "items" | "additionalProperties" => portable(value),
+            "oneOf" => match value.as_array() {
+                Some(branches) => Value::Array(branches.iter().map(portable).collect()),
+                None => value.clone(),
+            },
             _ => value.clone(),
         };
         out.insert(key.clone(), value);

@@ -20,11 +20,12 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
-use typify_impl::{TypeDetails, TypeId, TypeSpace};
+use typify_impl::{TypeDetails, TypeEnumVariant, TypeId, TypeSpace};
 
 use crate::diagnostic::Diagnostics;
 use crate::ir::{Catalog, DataSource};
 use crate::schema::GeneratedTypes;
+use crate::tagged::TaggedUnion;
 use crate::text::escape_pointer;
 
 /// Check that the generated code accepts every example of every
@@ -118,35 +119,32 @@ impl Reader<'_> {
             (TypeDetails::Option(inner) | TypeDetails::Box(inner), _) => self.held(schema, &inner, value, pointer, filled),
             (TypeDetails::Newtype(n), _) => self.held(schema, &n.inner(), value, pointer, filled),
             (TypeDetails::Struct(s), Value::Object(object)) => {
-                let properties = schema.get("properties").and_then(Value::as_object);
                 // typify's field for each property, by the field naming
                 // rule the validate emitter also relies on.
                 let fields: BTreeMap<String, (TypeId, bool)> =
                     s.properties_info().map(|p| (p.name.to_string(), (p.type_id, p.required))).collect();
-                let mut out = object.clone();
-                for (key, prop_schema) in properties.into_iter().flatten() {
-                    let Some((prop_id, required)) = fields.get(&crate::ident::field_name(key)) else { continue };
-                    let at = format!("{pointer}/{}", escape_pointer(key));
-                    match object.get(key) {
-                        Some(v) => {
-                            let v = self.held(prop_schema, prop_id, v, &at, filled);
-                            out.insert(key.clone(), v);
-                        }
-                        // A required property that is absent is refused
-                        // by decoding and by the schema alike.
-                        None if *required => {}
-                        None => {
-                            if let Some((v, holds, default)) = self.absent(prop_schema, prop_id) {
-                                // A default is decoded too (its own absent
-                                // properties filled in).
-                                let v = self.held(prop_schema, prop_id, &v, &at, filled);
-                                filled.push((at, holds, default));
-                                out.insert(key.clone(), v);
-                            }
-                        }
-                    }
-                }
-                Value::Object(out)
+                Value::Object(self.object(schema, &fields, object, pointer, filled))
+            }
+            // A tagged union: the branch the tag names, read as an object
+            // (an unknown or missing tag is refused by decoding and by the
+            // schema alike).
+            (TypeDetails::Enum(e), Value::Object(object)) => {
+                let Some(branch) = TaggedUnion::of(schema).and_then(|u| u.branch_of(value).cloned()) else { return value.clone() };
+                let required: Vec<&str> =
+                    branch.schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+                let fields: BTreeMap<String, (TypeId, bool)> = e
+                    .variants()
+                    .filter(|(name, _)| *name == branch.variant())
+                    .flat_map(|(_, details)| match details {
+                        TypeEnumVariant::Struct(fields) => fields.into_iter().map(|(n, t)| (n.to_string(), t)).collect(),
+                        _ => Vec::new(),
+                    })
+                    .map(|(name, id)| {
+                        let required = required.iter().any(|r| crate::ident::field_name(r) == name);
+                        (name, (id, required))
+                    })
+                    .collect();
+                Value::Object(self.object(branch.schema, &fields, object, pointer, filled))
             }
             (TypeDetails::Vec(item) | TypeDetails::Set(item), Value::Array(items)) => match schema.get("items") {
                 Some(item_schema) => Value::Array(
@@ -168,6 +166,44 @@ impl Reader<'_> {
             },
             _ => value.clone(),
         }
+    }
+
+    /// The JSON object `object` (at `pointer`) read as an object type
+    /// whose `schema` declares its properties and whose fields typify
+    /// typed `fields` (field name → type, required).
+    fn object(
+        &self,
+        schema: &Value,
+        fields: &BTreeMap<String, (TypeId, bool)>,
+        object: &Map<String, Value>,
+        pointer: &str,
+        filled: &mut Vec<Fill>,
+    ) -> Map<String, Value> {
+        let properties = schema.get("properties").and_then(Value::as_object);
+        let mut out = object.clone();
+        for (key, prop_schema) in properties.into_iter().flatten() {
+            let Some((prop_id, required)) = fields.get(&crate::ident::field_name(key)) else { continue };
+            let at = format!("{pointer}/{}", escape_pointer(key));
+            match object.get(key) {
+                Some(v) => {
+                    let v = self.held(prop_schema, prop_id, v, &at, filled);
+                    out.insert(key.clone(), v);
+                }
+                // A required property that is absent is refused
+                // by decoding and by the schema alike.
+                None if *required => {}
+                None => {
+                    if let Some((v, holds, default)) = self.absent(prop_schema, prop_id) {
+                        // A default is decoded too (its own absent
+                        // properties filled in).
+                        let v = self.held(prop_schema, prop_id, &v, &at, filled);
+                        filled.push((at, holds, default));
+                        out.insert(key.clone(), v);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// What an optional field of type `id` (from `schema`) holds when its
@@ -254,6 +290,40 @@ mod tests {
             found,
             ["example 1 of `ai.job.queued` is refused by the generated code at `/job/labels/0`: \"a\" is shorter than 2 characters \
                  (`/job/labels` is absent, and the generated type holds its default `[\"a\"]` there)"]
+        );
+    }
+
+    /// A union's branch is read as the object its tag names: a default
+    /// inside it is filled in where the enum's variant holds it, and `check`
+    /// refuses what the build would (the YAML loader's own lint of the
+    /// default is skipped by building the catalog in code).
+    #[test]
+    fn defaults_inside_a_union_branch_are_filled_in() {
+        let branch = |tag: &str, extra: Value| {
+            let mut properties = json!({"kind": {"const": tag}});
+            for (k, v) in extra.as_object().unwrap() {
+                properties[k] = v.clone();
+            }
+            json!({"type": "object", "required": ["kind"], "properties": properties})
+        };
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "target": {"oneOf": [
+                    branch("file", json!({"mode": {"type": "string", "minLength": 5, "default": "rw"}})),
+                    branch("none", json!({})),
+                ]},
+            },
+        });
+        let examples = vec![
+            json!({"target": {"kind": "none"}}),
+            json!({"target": {"kind": "file"}}),
+            json!({"target": {"kind": "file", "mode": "write"}}),
+        ];
+        assert_eq!(
+            problems(&catalog(schema, examples)),
+            ["example 2 of `ai.job.queued` is refused by the generated code at `/target/mode`: \"rw\" is shorter than 5 characters \
+                 (`/target/mode` is absent, and the generated type holds its default `\"rw\"` there)"]
         );
     }
 

@@ -55,14 +55,33 @@ pub fn state_variant(state: &str) -> String {
 /// and the lints use it to report properties that would share a field. The
 /// walk fails loudly if typify ever names a field otherwise.
 pub fn field_name(property: &str) -> String {
-    let snake = match property {
+    sanitize(property, |s| s.to_snake_case(), "x")
+}
+
+/// The enum variant for a tagged union's tag value: UpperCamelCase
+/// (`file` → `File`, `by-url` → `ByUrl`, `2d` → `X2d`), `_` after a
+/// keyword (`Self` → `Self_`). The tag value stays on the wire through
+/// `#[serde(rename = "…")]`.
+///
+/// This is typify's naming rule for enum variants, which generates the
+/// union's enum: the lints use it to report tag values that would share a
+/// variant, and the validation walk pairs variants with branches by it.
+pub fn variant_name(tag_value: &str) -> String {
+    sanitize(tag_value, |s| s.to_upper_camel_case(), "X")
+}
+
+/// typify's `sanitize`: `to_case` applied to `input` with what cannot be
+/// in an identifier turned into word breaks, `prefix` in front of what
+/// cannot start one, `_` after a keyword.
+fn sanitize(input: &str, to_case: fn(&str) -> String, prefix: &str) -> String {
+    let cased = match input {
         "+1" => "plus1".to_string(),
         "-1" => "minus1".to_string(),
-        _ => property.replace('\'', "").replace(|c| !unicode_ident::is_xid_continue(c), "-").to_snake_case(),
+        _ => to_case(&input.replace('\'', "").replace(|c| !unicode_ident::is_xid_continue(c), "-")),
     };
-    let name = match snake.chars().next() {
-        Some(c) if unicode_ident::is_xid_start(c) => snake,
-        _ => format!("x{snake}"),
+    let name = match cased.chars().next() {
+        Some(c) if unicode_ident::is_xid_start(c) => cased,
+        _ => format!("{prefix}{cased}"),
     };
     if typify_impl::accept_as_ident(&name) { name } else { format!("{name}_") }
 }
@@ -100,6 +119,21 @@ mod tests {
             assert_eq!(field_name(property), field, "{property:?}");
             // Already a field name: unchanged (what `#[cloud_event]` relies on).
             assert_eq!(field_name(field), field, "{field:?}");
+        }
+    }
+
+    #[test]
+    fn variant_names_are_upper_camel_case_identifiers() {
+        for (value, variant) in [
+            ("file", "File"),
+            ("by-url", "ByUrl"),
+            ("by_url", "ByUrl"),
+            ("HTTPGet", "HttpGet"),
+            ("2d", "X2d"),
+            ("", "X"),
+            ("Self", "Self_"),
+        ] {
+            assert_eq!(variant_name(value), variant, "{value:?}");
         }
     }
 }

@@ -49,6 +49,7 @@ mod shorthand;
 mod site;
 mod subject;
 mod syntax;
+mod tagged;
 mod text;
 mod write;
 

@@ -8,7 +8,8 @@
 //! | type names | event type `ai.MyFeature.started` breaks the naming rule `{prefix}.{domain}.{action}`: segments must be lower snake case — rename it to `ai.my_feature.started` |
 //! | duplicate types (`syntax::yaml`) | duplicate event type `ai.run.started`; it is already declared at line 12 — remove or rename one of the two declarations |
 //! | unknown shorthand types (`shorthand`) | unknown shorthand type `uuidd` for field `run_id` of `ai.run.started` — did you mean `uuid`? … |
-//! | JSON Schema subset (`lint::schema`) | unsupported JSON Schema keyword `oneOf` in `ai.x.y` at /properties/foo — Herald supports …; model alternatives as separate event types or an `enum` |
+//! | JSON Schema subset (`lint::schema`) | unsupported JSON Schema keyword `anyOf` in `ai.x.y` at /properties/foo — Herald supports …; model alternatives as a tagged union (a `oneOf` of objects that each require a tag property with its own `const`, …), an `enum`, or separate event types |
+//! | tagged unions (`tagged`) | the union in `ai.x.y` at /properties/target has no tag: no property is a required constant string in every branch (branch 1 has `kind`, branch 2 has `type`) — give every branch the same required tag property … |
 //! | property names | properties `run_id` and `runId` in `ai.x.y` at /properties/runId both become the Rust field `run_id` — rename one of them … |
 //! | defaults | the `default` of `ai.x.y` at /properties/labels does not match its own schema at `/0`: "a" is shorter than 2 characters — … fix the default or remove it |
 //! | examples | example 1 of `ai.x.y` does not match its schema at `/progress`: 1.5 is greater than the maximum of 1 — fix the example or the schema |
@@ -119,12 +120,79 @@ pub fn schema_errors(schema: &Value, values: &[&Value]) -> Result<Vec<(usize, St
         let mut found = Vec::new();
         for (index, value) in values.iter().enumerate() {
             for error in validator.iter_errors(value) {
-                found.push((index, error.instance_path.as_str().to_string(), error.to_string()));
+                let pointer = error.instance_path.as_str().to_string();
+                // "not valid under any of the schemas listed in the 'oneOf'
+                // keyword" says nothing of what to fix: for a tagged union,
+                // say what the branch the tag names refuses, or that the
+                // tag names none.
+                let in_union = match error.kind {
+                    jsonschema::error::ValidationErrorKind::OneOfNotValid { .. } => union_errors(schema, value, &pointer),
+                    _ => None,
+                };
+                match in_union {
+                    Some(errors) => found.extend(errors?.into_iter().map(|(p, e)| (index, p, e))),
+                    None => found.push((index, pointer, error.to_string())),
+                }
             }
         }
         Ok::<_, String>(found)
     }));
     outcome.unwrap_or_else(|_| Err("the validator failed".to_string()))
+}
+
+/// What the tagged union whose value is at `pointer` in `instance` refuses
+/// (`root` is the whole schema): the errors of the branch its tag names,
+/// at pointers into `instance`, or that the tag is missing or names no
+/// branch; `None` when no tagged union is there.
+#[allow(clippy::type_complexity)]
+fn union_errors(root: &Value, instance: &Value, pointer: &str) -> Option<Result<Vec<(String, String)>, String>> {
+    let schema = schema_at(root, instance, pointer)?;
+    let union = crate::tagged::TaggedUnion::of(schema)?;
+    let value = instance.pointer(pointer)?;
+    let tags: Vec<&str> = union.branches.iter().map(|b| b.value).collect();
+    let tags = one_of(&tags);
+    let tag = union.tag;
+    let Some(given) = value.get(tag) else {
+        return Some(Ok(vec![(pointer.to_string(), format!("{value} has no `{tag}`, the tag that says which of {tags} it is"))]));
+    };
+    let Some(branch) = union.branch_of(value) else {
+        return Some(Ok(vec![(
+            format!("{pointer}/{}", escape_pointer(tag)),
+            format!("{given} is not a tag of the union: expected {tags}"),
+        )]));
+    };
+    // The branch alone, with the root's definitions for its refs.
+    let mut alone = branch.schema.clone();
+    if let (Value::Object(o), Some(defs)) = (&mut alone, root.get("$defs")) {
+        o.insert("$defs".into(), defs.clone());
+    }
+    Some(schema_errors(&alone, &[value]).map(|errors| errors.into_iter().map(|(_, p, e)| (format!("{pointer}{p}"), e)).collect()))
+}
+
+/// The schema of the value at `pointer` in `instance`, following refs,
+/// properties, items, map values and the union branches the tags name.
+fn schema_at<'s>(root: &'s Value, instance: &Value, pointer: &str) -> Option<&'s Value> {
+    let mut schema = crate::defs::resolve(root, root)?;
+    let mut value = instance;
+    for raw in pointer.split('/').skip(1) {
+        let key = raw.replace("~1", "/").replace("~0", "~");
+        if let Some(branch) = crate::tagged::TaggedUnion::of(schema).and_then(|u| u.branch_of(value).map(|b| b.schema)) {
+            schema = branch;
+        }
+        let next = match value {
+            Value::Array(items) => {
+                value = items.get(key.parse::<usize>().ok()?)?;
+                schema.get("items")
+            }
+            Value::Object(map) => {
+                value = map.get(&key)?;
+                schema.get("properties").and_then(|p| p.get(&key)).or_else(|| schema.get("additionalProperties"))
+            }
+            _ => None,
+        };
+        schema = crate::defs::resolve(root, next?)?;
+    }
+    Some(schema)
 }
 
 /// Validate each example against the event's schema with the `jsonschema`
@@ -218,6 +286,9 @@ fn collect_defaults(node: &Value, pointer: String, out: &mut Vec<(String, Value,
             collect_defaults(child, format!("{pointer}/{key}"), out);
         }
     }
+    for (i, branch) in obj.get("oneOf").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        collect_defaults(branch, format!("{pointer}/oneOf/{i}"), out);
+    }
 }
 
 /// The integral floats (`1000.0`, `1e3`) in `value` where `schema` wants an
@@ -238,6 +309,11 @@ fn integral_floats(root: &Value, schema: &Value, value: &Value, pointer: String,
             }
         }
         Value::Object(map) => {
+            // A union's properties are those of the branch its tag names.
+            let schema = match crate::tagged::TaggedUnion::of(schema).and_then(|u| u.branch_of(value).map(|b| b.schema)) {
+                Some(branch) => branch,
+                None => schema,
+            };
             for (key, item) in map {
                 let sub = schema.get("properties").and_then(|p| p.get(key)).or_else(|| schema.get("additionalProperties"));
                 if let Some(sub) = sub.filter(|s| s.is_object()) {

@@ -13,7 +13,9 @@
 //!   the field stays a `String` that `validate()` checks;
 //! - `minLength` / `maxLength` / `pattern` hidden from typify likewise: a
 //!   constrained string is a `String` whose rules `validate()` checks,
-//!   not a newtype with its own conversion impls.
+//!   not a newtype with its own conversion impls;
+//! - a tagged union's branches (`tagged.rs`) made to read as an internally
+//!   tagged enum, `discriminator` dropped.
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -247,11 +249,16 @@ fn prepare(schema: &Value) -> Value {
                 if k == "format" && v == "date" {
                     continue;
                 }
+                // The branches' tags say it all (`tagged.rs`).
+                if k == "discriminator" {
+                    continue;
+                }
                 let v = match (k.as_str(), v) {
                     ("$ref", Value::String(r)) => Value::String(r.replacen(crate::defs::REF_PREFIX, "#/definitions/", 1)),
                     // Keyword positions whose values are schemas or maps of them.
                     ("properties" | "$defs", Value::Object(m)) => Value::Object(m.iter().map(|(k, v)| (k.clone(), prepare(v))).collect()),
                     ("items" | "additionalProperties", v) => prepare(v),
+                    ("oneOf", Value::Array(branches)) => Value::Array(branches.iter().map(prepare).map(internally_tagged).collect()),
                     // Examples, defaults and enums are data, not schemas.
                     _ => v.clone(),
                 };
@@ -275,6 +282,29 @@ fn prepare(schema: &Value) -> Value {
         }
         other => other.clone(),
     }
+}
+
+/// A property no branch of a union has, declared with the schema `false`
+/// (which typify leaves out of the struct): see [`internally_tagged`].
+const NOT_ADJACENT: &str = "$herald:internally-tagged";
+
+/// A union's branch (prepared), as typify must see it to make the union
+/// an internally tagged enum with one struct variant per branch.
+///
+/// typify reads a union whose branches all have exactly the tag and one
+/// other property, all required (`{kind, value}`), as *adjacently* tagged
+/// (`#[serde(tag = "kind", content = "value")]`, tuple variants): the same
+/// JSON, but another Rust shape than every other union gets. A property
+/// typify drops (schema `false`, not required) on each branch with fields
+/// rules that reading out, and changes nothing else. A branch of the tag
+/// alone stays a unit variant.
+fn internally_tagged(mut branch: Value) -> Value {
+    if let Some(Value::Object(properties)) = branch.get_mut("properties")
+        && properties.len() > 1
+    {
+        properties.insert(NOT_ADJACENT.into(), Value::Bool(false));
+    }
+    branch
 }
 
 /// Make the optional properties of an object schema whose absence and
@@ -399,6 +429,44 @@ mod tests {
         typify.sort();
         herald.sort();
         assert_eq!(typify, herald);
+    }
+
+    /// `ident::variant_name` is typify's naming rule for a union's variants
+    /// (the lints report collisions by it, the walk pairs variants with
+    /// branches by it); and every branch with fields is a struct variant,
+    /// also `{kind, value}` branches typify would read as adjacently tagged.
+    #[test]
+    fn typify_names_union_variants_as_herald_expects() {
+        use crate::ident::variant_name;
+        use typify_impl::TypeEnumVariant;
+        let values = ["file", "by-url", "HTTPGet", "2d", "Self", "a_b"];
+        let branches: Vec<Value> = values
+            .iter()
+            .map(|v| json!({"type": "object", "required": ["kind", "value"], "properties": {"kind": {"const": v}, "value": {"type": "string"}}}))
+            .collect();
+        let mut catalog = Catalog::new("union.yaml", "ai");
+        catalog.events.push(EventType {
+            type_name: "ai.union.sent".into(),
+            description: "A union.".into(),
+            version: 1,
+            subject: None,
+            stream_key: None,
+            schema: json!({"type": "object", "properties": {"u": {"oneOf": branches}}}),
+            examples: vec![],
+            data: DataSource::Generated,
+            origin: Origin::Synthetic,
+        });
+        let generated = generate_types(&catalog).unwrap_or_else(|e| panic!("{e}"));
+        let root = generated.space.get_type(&generated.roots["ai.union.sent"]).unwrap();
+        let TypeDetails::Struct(s) = root.details() else { panic!("a struct") };
+        let (_, union_id) = s.properties().find(|(n, _)| *n == "u").unwrap();
+        let TypeDetails::Option(union_id) = generated.space.get_type(&union_id).unwrap().details() else { panic!("optional") };
+        let union = generated.space.get_type(&union_id).unwrap();
+        let TypeDetails::Enum(e) = union.details() else { panic!("an enum") };
+        let variants: Vec<(String, bool)> =
+            e.variants().map(|(n, d)| (n.to_string(), matches!(d, TypeEnumVariant::Struct(f) if f.len() == 1))).collect();
+        let expected: Vec<(String, bool)> = values.iter().map(|v| (variant_name(v), true)).collect();
+        assert_eq!(variants, expected);
     }
 
     /// An optional array or map that must not be empty is an `Option`; one

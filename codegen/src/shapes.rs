@@ -222,14 +222,16 @@ fn visit_children(node: &Value, f: &mut dyn FnMut(&str, &Value)) {
     }
 }
 
-/// Whether `node` becomes a type of its own in typify: an enum, or an
-/// object with declared properties. (Refs and `$defs` are named already.)
+/// Whether `node` becomes a type of its own in typify: an enum, a tagged
+/// union, or an object with declared properties. (Refs and `$defs` are
+/// named already; a union's branches are its variants, never shared on
+/// their own.)
 fn is_shape(node: &Value) -> bool {
     let Value::Object(obj) = node else { return false };
     if obj.contains_key("$ref") || obj.contains_key("$defs") {
         return false;
     }
-    obj.contains_key("enum") || obj.get("properties").and_then(Value::as_object).is_some_and(|p| !p.is_empty())
+    obj.contains_key("enum") || obj.contains_key("oneOf") || obj.get("properties").and_then(Value::as_object).is_some_and(|p| !p.is_empty())
 }
 
 /// `node` as JSON with every object's keys sorted, so equal schemas give
@@ -338,6 +340,20 @@ mod tests {
         // A user's `$defs` name is taken likewise.
         let shared = run(&schemas[..2], &["Kind"]);
         assert!(shared.defs.contains_key("XOneKind"), "{:?}", shared.defs.keys());
+    }
+
+    #[test]
+    fn a_repeated_union_is_one_definition_its_branches_stay_inline() {
+        let branch = |v: &str| json!({"type": "object", "required": ["kind"], "properties": {"kind": {"const": v}, "n": {"type": "string", "enum": ["x"]}}});
+        let target = json!({"oneOf": [branch("a"), branch("b")]});
+        let schemas = events(&[
+            ("ai.a.one", json!({"type": "object", "properties": {"target": target}})),
+            ("ai.b.two", json!({"type": "object", "properties": {"target": target}})),
+        ]);
+        let shared = run(&schemas, &[]);
+        assert_eq!(shared.defs.keys().collect::<Vec<_>>(), ["Target"]);
+        assert_eq!(shared.defs["Target"], target, "branches (and what is inside them) untouched");
+        assert_eq!(shared.schemas["ai.b.two"]["properties"]["target"], json!({"$ref": "#/$defs/Target"}));
     }
 
     #[test]

@@ -32,7 +32,7 @@ fn assert_problems(name: &str, expected: &[&str]) {
 /// The help shared by every unsupported-keyword diagnostic.
 const SUBSET: &str = "Herald supports `type`, `properties`, `required`, `additionalProperties`, `items`, `enum` (of strings), \
     `const`, `format` (with `offset: utc-only` on a `date-time`), `pattern`, `minimum`/`maximum` (and exclusive), `multipleOf`, length, item and property counts, \
-    `uniqueItems`, `$ref` to `#/$defs/Name`, `$defs` and annotations (`description`, `title`, `default`, `examples`)";
+    `uniqueItems`, `$ref` to `#/$defs/Name`, `$defs`, tagged unions (`oneOf` of objects with a `const` tag property) and annotations (`description`, `title`, `default`, `examples`)";
 
 #[test]
 fn the_project_catalog_passes_every_lint() {
@@ -144,7 +144,7 @@ fn external_ref() {
 #[test]
 fn unsupported_keyword() {
     let expected = [
-        format!("unsupported_keyword.yaml:11:11: unsupported JSON Schema keyword `oneOf` in `ai.run.completed` at /properties/result — {SUBSET}; model alternatives as separate event types or an `enum`"),
+        format!("unsupported_keyword.yaml:11:11: unsupported JSON Schema keyword `anyOf` in `ai.run.completed` at /properties/result — {SUBSET}; model alternatives as a tagged union (a `oneOf` of objects that each require a tag property with its own `const`, e.g. `kind: {{const: file}}`), an `enum`, or separate event types"),
         "unsupported_keyword.yaml:14:22: a list of types in `ai.run.completed` at /properties/note is not supported — use a single type; for an optional value, leave the property out of `required` (`name?:` in the shorthand) instead of allowing `null`".to_string(),
         // `type` is fine (the field is `type_`); `runId` alone would be too.
         "unsupported_keyword.yaml:15:9: properties `run_id` and `runId` in `ai.run.completed` at /properties/runId both become the Rust field `run_id` — rename one of them: JSON names that differ only in case or punctuation share a snake case Rust field".to_string(),
@@ -826,4 +826,87 @@ fn subject_check_follows_ref_chains() {
     if let Err(e) = catalog::parse("r.yaml", yaml) {
         panic!("{e}");
     }
+}
+
+/// Every way a `oneOf` can fail to be a tagged union, each said with its
+/// JSON pointer (`tagged::problems`), and `anyOf` refused with what is
+/// supported.
+#[test]
+fn tagged_unions() {
+    const UNIONS: &str = "Herald supports tagged unions: a `oneOf` of inline object schemas, each requiring the same tag property with a constant string (`kind: {const: file}`), optionally with `discriminator: {propertyName: kind}`";
+    let expected = [
+        format!("unions.yaml:12:17: `type` beside `oneOf` in `ai.job.queued` at /properties/target — a union stands alone: keep only `oneOf`, `discriminator`, `description` and `title` (each branch says `type: object` and its properties); {UNIONS}"),
+        "unions.yaml:15:67: branches 1 and 2 of the union in `ai.job.queued` at /properties/target both have the tag `kind` = `file` — give each branch its own tag value".to_string(),
+        "unions.yaml:16:67: the tag values `file` (branch 1) and `File` (branch 3) of the union in `ai.job.queued` at /properties/target both become the Rust variant `File` — rename one of them: tag values that differ only in case or punctuation share a variant".to_string(),
+        "unions.yaml:18:85: branch 2 of the union in `ai.job.queued` at /properties/mixed is not an object schema — give it `type: object` and `properties`".to_string(),
+        format!("unions.yaml:21:13: the union in `ai.job.queued` at /properties/source has no tag: no property is a required constant string in every branch (branch 1 has `kind`, branch 2 has `type`) — give every branch the same required tag property with its own constant, e.g. `kind: {{const: file}}`; {UNIONS}"),
+        "unions.yaml:27:60: branch 2 of the union in `ai.job.queued` at /properties/sink has no tag property `kind` — the `discriminator` names `kind`, but this branch tags with `type`: use one tag property in every branch".to_string(),
+        "unions.yaml:28:15: the tag `kind` of branch 3 of the union in `ai.job.queued` at /properties/sink is not required — add `kind` to the branch's `required`".to_string(),
+        "unions.yaml:28:49: the tag `kind` of branch 3 of the union in `ai.job.queued` at /properties/sink has rules besides its constant — write only `kind: {const: c}` (a `description` is fine)".to_string(),
+        "unions.yaml:29:67: the tag `kind` of branch 4 of the union in `ai.job.queued` at /properties/sink is not a constant string — write `kind: {const: <value>}` (or a one-value `enum`)".to_string(),
+        "unions.yaml:29:106: `additionalProperties` in branch 4 of the union in `ai.job.queued` at /properties/sink is `true` — a branch may only forbid unknown properties (`additionalProperties: false`) or say nothing".to_string(),
+        format!("unions.yaml:30:18: unsupported JSON Schema keyword `anyOf` in `ai.job.queued` at /properties/either — {SUBSET}; model alternatives as a tagged union (a `oneOf` of objects that each require a tag property with its own `const`, e.g. `kind: {{const: file}}`), an `enum`, or separate event types"),
+        format!("unions.yaml:31:18: `discriminator` in `ai.job.queued` at /properties/lonely is not beside a `oneOf` — {UNIONS}; remove it, or add the `oneOf` it names the tag of"),
+        format!("unions.yaml:34:13: `oneOf` in `ai.job.queued` at /properties/single has 1 branch(es) — a union has at least two branches; {UNIONS}"),
+        "unions.yaml:38:22: branch 1 of the union in `ai.job.queued` at /$defs/Step is a `$ref` — write the branch inline (a `$ref` to the whole union is fine)".to_string(),
+        "unions.yaml:39:87: unknown type `integr` in `ai.job.queued` at /$defs/Step/oneOf/1/properties/n — did you mean `integer`? supported types are `object`, `string`, `number`, `integer`, `boolean` or `array`".to_string(),
+    ];
+    assert_problems("unions.yaml", &expected.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+/// A sound union, inline or under `$defs`, with or without a
+/// `discriminator`, passes and reaches the IR as written.
+#[test]
+fn a_tagged_union_reaches_the_ir() {
+    let yaml = r##"prefix: ai
+events:
+  ai.job.queued:
+    description: d
+    version: 1
+    stream_key: none
+    data:
+      type: object
+      required: [target]
+      properties:
+        target:
+          description: Where the job reads from.
+          oneOf:
+            - {type: object, required: [kind, path], properties: {kind: {const: file}, path: {type: string, minLength: 1}}}
+            - {type: object, required: [kind], properties: {kind: {type: string, enum: [none]}}}
+        step: {$ref: "#/$defs/Step"}
+      $defs:
+        Step:
+          discriminator: {propertyName: op}
+          oneOf:
+            - {type: object, required: [op, n], properties: {op: {const: add}, n: {type: integer}}, additionalProperties: false}
+            - {type: object, required: [op], properties: {op: {const: stop, description: Stops.}}, additionalProperties: false}
+    examples:
+      - target: {kind: file, path: /tmp/x}
+        step: {op: add, n: 2}
+      - target: {kind: none}
+"##;
+    let catalog = catalog::parse("u.yaml", yaml).unwrap_or_else(|e| panic!("{e}"));
+    let schema = &catalog.events[0].schema;
+    assert_eq!(schema["properties"]["target"]["oneOf"][1]["properties"]["kind"], serde_json::json!({"type": "string", "enum": ["none"]}));
+    assert_eq!(schema["$defs"]["Step"]["discriminator"], serde_json::json!({"propertyName": "op"}));
+    // An example whose tag names no branch, or whose branch breaks a rule,
+    // is refused like any other.
+    let bad = yaml.replace("{kind: none}", "{kind: nothing}").replace("path: /tmp/x", "path: \"\"");
+    // (jsonschema says only that no branch matched: the lint says what the
+    // branch the tag names refuses, or that it names none.)
+    assert_eq!(
+        inline_problems_named("u.yaml", &bad),
+        [
+            "u.yaml:24:36: example 1 of `ai.job.queued` does not match its schema at `/target/path`: \"\" is shorter than 1 character — fix the example or the schema",
+            "u.yaml:26:24: example 2 of `ai.job.queued` does not match its schema at `/target/kind`: \"nothing\" is not a tag of the union: expected `file` or `none` — fix the example or the schema",
+        ]
+    );
+    let untagged = yaml.replace("{kind: none}", "{path: /a}").replace("{op: add, n: 2}", "{op: add, n: 2, m: 3}");
+    assert_eq!(
+        inline_problems_named("u.yaml", &untagged),
+        [
+            "u.yaml:25:15: example 1 of `ai.job.queued` does not match its schema at `/step`: Additional properties are not allowed ('m' was unexpected) — fix the example or the schema",
+            "u.yaml:26:17: example 2 of `ai.job.queued` does not match its schema at `/target`: {\"path\":\"/a\"} has no `kind`, the tag that says which of `file` or `none` it is — fix the example or the schema",
+        ]
+    );
 }

@@ -19,9 +19,9 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The three catalogs every export is tested on.
+/// The catalogs every export is tested on.
 fn catalogs() -> Vec<(&'static str, Catalog)> {
-    ["events.yaml", "examples/events.yaml", "tests/catalogs/constructs.yaml"]
+    ["events.yaml", "examples/events.yaml", "tests/catalogs/constructs.yaml", "tests/catalogs/unions.yaml"]
         .into_iter()
         .map(|path| {
             let catalog = herald_codegen::__private::catalog::load(&root().join(path)).unwrap_or_else(|e| panic!("{path} must load:\n{e}"));
@@ -134,4 +134,50 @@ fn exports_keep_json_property_names() {
             }
         }
     }
+}
+
+/// A tagged union in each format: JSON Schema keeps the `oneOf` and adds
+/// OpenAPI's `discriminator`, AsyncAPI its own (a property name), Zod a
+/// `z.discriminatedUnion` of one object per branch with its tag a literal,
+/// pydantic a model per branch in a union discriminated on the tag.
+#[test]
+fn tagged_unions_in_every_format() {
+    let catalog = herald_codegen::__private::catalog::load(&root().join("tests/catalogs/unions.yaml")).unwrap();
+    let event = &catalog.events[0];
+    let schema = export::jsonschema::data_schema(event, &Options::default());
+    assert_eq!(schema["properties"]["target"]["discriminator"], serde_json::json!({"propertyName": "kind"}));
+    assert_eq!(schema["properties"]["target"]["oneOf"].as_array().map(Vec::len), Some(3));
+    assert_eq!(schema["$defs"]["Step"]["discriminator"], serde_json::json!({"propertyName": "op"}));
+
+    let asyncapi = export::asyncapi::document(&catalog, &Options::default());
+    let messages = asyncapi["components"]["messages"].as_object().unwrap();
+    let payload = &messages.values().find(|m| m["name"] == "kit.job.queued").unwrap()["payload"];
+    assert_eq!(payload["properties"]["target"]["discriminator"], "kind");
+    assert_eq!(asyncapi["components"]["schemas"]["JobQueuedStep"]["discriminator"], "op");
+
+    let ts = export::typescript::export(&catalog, &Options::default());
+    assert!(
+        ts.contains("export const JobQueuedStepZ = z.discriminatedUnion(\"op\", [\n  z.strictObject({\n    op: z.literal(\"add\"),"),
+        "{ts}"
+    );
+    assert!(
+        ts.contains(
+            "  target: z.discriminatedUnion(\"kind\", [\n    /** A local file. */\n    z.looseObject({\n      kind: z.literal(\"file\"),"
+        ),
+        "{ts}"
+    );
+
+    let py = export::python::export(&catalog, &Options::default());
+    assert!(py.contains("class HeraldVariant(BaseModel):"), "{py}");
+    assert!(
+        py.contains("class JobQueuedDataTargetFile(HeraldVariant):\n    \"\"\"A local file.\"\"\"\n\n    kind: Literal[\"file\"]\n"),
+        "{py}"
+    );
+    assert!(
+        py.contains("    target: Annotated[Union[JobQueuedDataTargetFile, JobQueuedDataTargetUrl, JobQueuedDataTargetNone], Field(discriminator=\"kind\")]\n"),
+        "{py}"
+    );
+    // A catalog without unions has no use for the branches' base.
+    let plain = herald_codegen::__private::catalog::load(&root().join("events.yaml")).unwrap();
+    assert!(!export::python::export(&plain, &Options::default()).contains("HeraldVariant"));
 }

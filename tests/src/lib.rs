@@ -1,6 +1,7 @@
 //! Shared fixtures for Herald's cross-crate tests: the catalogs compiled by
 //! `build.rs` (the project's `events.yaml`, the example's, and the
-//! every-construct fixture of the export tests, and the payloads one);
+//! every-construct fixture of the export tests, the payloads one and the
+//! tagged unions one);
 //! and the fuzz targets ([`fuzz`]), shared by `fuzz/` and the corpus replay
 //! test.
 
@@ -26,4 +27,9 @@ pub mod constructs {
 /// keywords, dashes) and an event that belongs to no run.
 pub mod payloads {
     herald::include_generated!("payloads");
+}
+
+/// `tests/catalogs/unions.yaml`: tagged unions, inline and under `$defs`.
+pub mod unions {
+    herald::include_generated!("unions");
 }

@@ -3,7 +3,8 @@
 //! 1. The exports of `events.yaml`, `examples/events.yaml`, the
 //!    every-construct fixture (`tests/catalogs/constructs.yaml`) and the
 //!    producers' payloads fixture (`tests/catalogs/payloads.yaml`: camelCase,
-//!    keyword and dashed property names, an event without a run) pass
+//!    keyword and dashed property names, an event without a run) and the
+//!    tagged unions fixture (`tests/catalogs/unions.yaml`) pass
 //!    `tsc --strict`, `mypy --strict` and the official AsyncAPI parser; the
 //!    JSON Schema documents pass Python `jsonschema`'s metaschema check.
 //! 2. A differential test feeds one case set per catalog through Herald's
@@ -35,11 +36,12 @@ use support::instances::{Generator, Rng, resolve, write_json};
 use support::toolchain::{Toolchain, text};
 
 /// The catalogs under test: path from the workspace root, and a short name.
-const CATALOGS: [(&str, &str); 4] = [
+const CATALOGS: [(&str, &str); 5] = [
     ("events.yaml", "events"),
     ("examples/events.yaml", "shop"),
     ("tests/catalogs/constructs.yaml", "constructs"),
     ("tests/catalogs/payloads.yaml", "payloads"),
+    ("tests/catalogs/unions.yaml", "unions"),
 ];
 
 /// Valid instances generated per event type (each mutated 3 times).
@@ -337,6 +339,7 @@ fn every_export_gives_herald_s_verdict() {
             "events" => herald_verdicts::<herald_tests::events::Catalog>(&cases),
             "shop" => herald_verdicts::<herald_tests::shop::Catalog>(&cases),
             "payloads" => herald_verdicts::<herald_tests::payloads::Catalog>(&cases),
+            "unions" => herald_verdicts::<herald_tests::unions::Catalog>(&cases),
             _ => herald_verdicts::<herald_tests::constructs::Catalog>(&cases),
         };
         let schema = jsonschema_verdicts(&catalog, &cases);

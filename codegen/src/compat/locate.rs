@@ -142,6 +142,21 @@ impl Locator {
             if let Some(def) = target.and_then(|name| defs?.value.get(name)) {
                 node = &def.value;
             }
+            // A union's branch (`[kind=file]`): the `oneOf` item with that tag.
+            if let Some((tag, value)) = super::schema::parse_branch_segment(seg) {
+                let branch = node.get("oneOf").and_then(|o| o.value.items()).and_then(|items| {
+                    items.iter().find(|b| {
+                        let tag = b.get("properties").and_then(|p| p.value.get(tag));
+                        tag.and_then(|t| t.value.to_json().ok()).is_some_and(|t| crate::tagged::constant(&t) == Some(value))
+                    })
+                });
+                let Some(branch) = branch else {
+                    return Some((mark, false));
+                };
+                mark = branch.mark;
+                node = branch;
+                continue;
+            }
             let Some(entry) = step(node, seg) else {
                 return Some((mark, false));
             };

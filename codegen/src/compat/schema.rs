@@ -14,6 +14,9 @@ use serde_json::Value;
 use super::{Change, Impact, Scope};
 
 mod object;
+mod union;
+
+pub(crate) use union::parse_branch_segment;
 
 /// Deepest schema nesting compared (the YAML loader caps nesting lower).
 const MAX_DEPTH: usize = 64;
@@ -89,12 +92,13 @@ fn show(v: &Value) -> String {
     format!("`{v}`")
 }
 
-/// `metrics.duration_ms`, `tags[]`, `labels.*`.
+/// `metrics.duration_ms`, `tags[]`, `labels.*`, `target[kind=file].path`.
 pub(crate) fn display_path(path: &[String]) -> String {
     let mut s = String::new();
     for seg in path {
         match seg.as_str() {
             "[]" => s.push_str("[]"),
+            branch if parse_branch_segment(branch).is_some() => s.push_str(branch),
             _ => {
                 if !s.is_empty() {
                     s.push('.');
@@ -145,6 +149,12 @@ impl Walk<'_> {
     }
 
     fn resolved(&mut self, old: &Value, new: &Value, path: &mut Vec<String>, depth: usize) {
+        // A union has no keyword but its `oneOf` (the lints see to it): its
+        // own rules say it all, also when one side is not a union.
+        if crate::tagged::TaggedUnion::of(old).is_some() || crate::tagged::TaggedUnion::of(new).is_some() {
+            self.union(old, new, path, depth);
+            return;
+        }
         if !self.types(old, new, path) {
             return; // unrelated types: the rest would only repeat it
         }

@@ -681,3 +681,105 @@ fn a_removed_field_points_at_its_holder_and_says_where_it_was() {
     let found = check(&new, &Locator::new("events.yaml", Some(&tightened)), &baseline, &[]);
     assert!(found.iter().all(|f| f.was.is_none()), "{found:#?}");
 }
+
+/// A tagged union under `target`, with the given branches (tag `kind`).
+fn union_of(branches: Vec<Value>) -> Value {
+    obj(json!({"run_id": {"type": "string"}, "target": {"oneOf": branches}}), &["run_id", "target"])
+}
+
+fn branch(tag: &str, value: &str, extra: Value) -> Value {
+    let mut properties = json!({ tag: {"const": value} });
+    let mut required = vec![tag.to_string()];
+    for (k, v) in extra.as_object().unwrap() {
+        properties[k] = v.clone();
+        required.push(k.clone());
+    }
+    json!({"type": "object", "required": required, "properties": properties})
+}
+
+#[test]
+fn a_union_branch_added_breaks_forward_removed_breaks_backward() {
+    let file = branch("kind", "file", json!({"path": {"type": "string"}}));
+    let url = branch("kind", "url", json!({"url": {"type": "string"}}));
+    let ftp = branch("kind", "ftp", json!({}));
+    let two = union_of(vec![file.clone(), url.clone()]);
+    let three = union_of(vec![file.clone(), url.clone(), ftp]);
+    assert_verdict(
+        schemas(two.clone(), three.clone()),
+        "-FU-",
+        "field `target[kind=ftp]` added: the union has a new branch `kind` = `ftp`",
+    );
+    assert_verdict(
+        schemas(three, two.clone()),
+        "B-U-",
+        "field `target[kind=ftp]` removed: the union no longer has the branch `kind` = `ftp`",
+    );
+    // Reordered branches are the same union.
+    let (letters, whats) = schemas(two, union_of(vec![url, file]));
+    assert_eq!((letters.as_str(), whats.len()), ("----", 0), "{whats:?}");
+}
+
+#[test]
+fn a_union_tag_changed_breaks_both_ways() {
+    let old = union_of(vec![branch("kind", "a", json!({})), branch("kind", "b", json!({}))]);
+    let new = union_of(vec![branch("type", "a", json!({})), branch("type", "b", json!({}))]);
+    assert_verdict(schemas(old, new), "BFU-", "field `target`: the union's tag changed from `kind` to `type`");
+}
+
+#[test]
+fn changes_inside_a_branch_follow_the_object_rules() {
+    let old = union_of(vec![branch("kind", "file", json!({"path": {"type": "string"}})), branch("kind", "none", json!({}))]);
+    // Inside `file`: a required field added (BACKWARD), a bound tightened (BACKWARD).
+    let mut new = old.clone();
+    new["properties"]["target"]["oneOf"][0]["properties"]["mode"] = json!({"type": "string"});
+    new["properties"]["target"]["oneOf"][0]["required"] = json!(["kind", "path", "mode"]);
+    assert_verdict(schemas(old.clone(), new), "B-U-", "field `target[kind=file].mode` added as required");
+    let mut new = old.clone();
+    new["properties"]["target"]["oneOf"][0]["properties"]["path"]["maxLength"] = json!(10);
+    assert_verdict(schemas(old.clone(), new), "B-U-", "field `target[kind=file].path`: `maxLength: 10` added (tightened)");
+    // An optional field added to an open branch: compatible.
+    let mut new = old.clone();
+    new["properties"]["target"]["oneOf"][1]["properties"]["note"] = json!({"type": "string"});
+    assert_verdict(schemas(old.clone(), new), "----", "field `target[kind=none].note` added as optional");
+    // Through `$defs`, the same.
+    let defs = |u: &Value| {
+        let mut s = obj(json!({"run_id": {"type": "string"}, "target": {"$ref": "#/$defs/T"}}), &["run_id", "target"]);
+        s["$defs"] = json!({"T": u["properties"]["target"].clone()});
+        s
+    };
+    let mut new = old.clone();
+    new["properties"]["target"]["oneOf"].as_array_mut().unwrap().pop();
+    assert_verdict(schemas(defs(&old), defs(&new)), "B-U-", "field `target[kind=none]` removed");
+}
+
+#[test]
+fn a_field_becoming_a_union_may_break_both_ways() {
+    let old = obj(json!({"run_id": {"type": "string"}, "target": {"type": "object"}}), &["run_id", "target"]);
+    let new = union_of(vec![branch("kind", "a", json!({})), branch("kind", "b", json!({}))]);
+    let (letters, whats) = schemas(old, new);
+    assert!(whats.iter().any(|w| w.contains("field `target` became a tagged union")), "{whats:?}");
+    assert_eq!(letters, "BFU-", "{whats:?}");
+}
+
+/// A change inside a branch points at it in the new file: the branch's
+/// `oneOf` item, found by its tag (also through `$defs`).
+#[test]
+fn union_changes_point_at_their_branch() {
+    let text = |max: u32, extra: &str| {
+        format!(
+            "prefix: ai\nevents:\n  ai.x.y:\n    description: d\n    version: 1\n    stream_key: none\n    data:\n      type: object\n      properties:\n        t: {{$ref: \"#/$defs/T\"}}\n      $defs:\n        T:\n          oneOf:\n            - type: object\n              required: [kind]\n              properties:\n                kind: {{const: a}}\n                n: {{type: integer, maximum: {max}}}\n            - {{type: object, required: [kind], properties: {{kind: {{const: b}}}}}}\n{extra}    examples: [{{t: {{kind: b}}}}]\n"
+        )
+    };
+    let old = crate::catalog::parse("events.yaml", &text(5, "")).unwrap_or_else(|e| panic!("{e}"));
+    let new_text = text(3, "            - {type: object, required: [kind], properties: {kind: {enum: [c]}}}\n");
+    let new = crate::catalog::parse("events.yaml", &new_text).unwrap_or_else(|e| panic!("{e}"));
+    let found = judge(&old, &new, diff(&old, &new), &Locator::new("events.yaml", Some(&new_text)), None);
+    let at: Vec<(String, usize, usize)> = found.iter().map(|f| (f.change.what.clone(), f.line, f.column)).collect();
+    assert_eq!(
+        at,
+        [
+            ("field `t[kind=a].n`: `maximum` changed from 5 to 3 (tightened)".to_string(), 18, 36),
+            ("field `t[kind=c]` added: the union has a new branch `kind` = `c`".to_string(), 20, 15),
+        ]
+    );
+}

@@ -24,7 +24,53 @@ pub(super) fn emit_data_types(generated: &GeneratedTypes, opts: &EmitOptions) ->
     let herald_text = herald.to_token_stream().to_string().replace(' ', "");
     let mut rewriter = Rewriter { herald, herald_text };
     rewriter.visit_file_mut(&mut file);
+    derive_unit_defaults(&mut file);
     Ok(file)
+}
+
+/// typify writes an enum's `default` (a property's `default: read`) as a
+/// hand-rolled `impl Default` returning one unit variant, which clippy's
+/// `derivable_impls` refuses in the user's crate: make it
+/// `#[derive(Default)]` with `#[default]` on that variant.
+fn derive_unit_defaults(file: &mut syn::File) {
+    // Enum name → its default variant, from impls of exactly that shape.
+    let mut defaults: std::collections::BTreeMap<String, syn::Ident> = std::collections::BTreeMap::new();
+    for item in &file.items {
+        if let Some((ty, variant)) = unit_default(item) {
+            defaults.insert(ty, variant);
+        }
+    }
+    let mut derived = std::collections::BTreeSet::new();
+    for item in file.items.iter_mut() {
+        let syn::Item::Enum(e) = item else { continue };
+        let Some(default) = defaults.get(&e.ident.to_string()) else { continue };
+        let Some(variant) = e.variants.iter_mut().find(|v| v.ident == *default && v.fields.is_empty()) else { continue };
+        variant.attrs.push(syn::parse_quote!(#[default]));
+        let Some(derive) = e.attrs.iter_mut().find(|a| a.path().is_ident("derive")) else { continue };
+        if let syn::Meta::List(list) = &mut derive.meta {
+            list.tokens.extend(quote::quote!(, Default));
+        }
+        derived.insert(e.ident.to_string());
+    }
+    file.items.retain(|item| unit_default(item).is_none_or(|(ty, _)| !derived.contains(&ty)));
+}
+
+/// `impl Default for E { fn default() -> Self { E::V } }`: `E` and `V`.
+fn unit_default(item: &syn::Item) -> Option<(String, syn::Ident)> {
+    let syn::Item::Impl(imp) = item else { return None };
+    let (_, trait_path, _) = imp.trait_.as_ref()?;
+    if trait_path.segments.last()?.ident != "Default" || imp.items.len() != 1 {
+        return None;
+    }
+    let syn::Type::Path(ty) = imp.self_ty.as_ref() else { return None };
+    let ty = ty.path.get_ident()?.to_string();
+    let syn::ImplItem::Fn(f) = &imp.items[0] else { return None };
+    let [syn::Stmt::Expr(syn::Expr::Path(value), None)] = f.block.stmts.as_slice() else { return None };
+    let segments: Vec<&syn::PathSegment> = value.path.segments.iter().collect();
+    match segments.as_slice() {
+        [owner, variant] if owner.ident == ty || owner.ident == "Self" => Some((ty, variant.ident.clone())),
+        _ => None,
+    }
 }
 
 struct Rewriter {
@@ -59,9 +105,9 @@ impl Rewriter {
     /// nullable types, so an `Option` here always means "not required"
     /// (typify marks some such fields required and nullable, see
     /// `schema::optional_collections_as_options`, and then skips neither).
-    fn reject_null_for_optional(&self, s: &mut syn::ItemStruct) {
+    fn reject_null_for_optional(&self, fields: &mut syn::Fields) {
         let with = format!("{}::__private::some_not_null", self.herald_text);
-        for field in s.fields.iter_mut() {
+        for field in fields.iter_mut() {
             if is_option(&field.ty) && field.ident.is_some() {
                 // typify's `Option::deserialize` makes a required nullable
                 // field take `null`; ours below takes absent instead.
@@ -73,6 +119,41 @@ impl Rewriter {
             }
         }
     }
+}
+
+impl Rewriter {
+    /// The named fields of a data struct or of a union's variant: `null`
+    /// refused for optional ones, each documented.
+    fn data_fields(&self, fields: &mut syn::Fields) {
+        self.reject_null_for_optional(fields);
+        for field in fields.iter_mut() {
+            if let Some(ident) = &field.ident {
+                // Optional fields are `Option`s or collections that
+                // default to empty when absent.
+                let optional = is_option(&field.ty) || has_serde_option(&field.attrs, "default");
+                let name = wire_name(&field.attrs, ident);
+                let doc = if optional { format!(" `{name}` (optional).") } else { format!(" `{name}` (required).") };
+                add_doc_if_missing(&mut field.attrs, &doc);
+            }
+        }
+    }
+}
+
+/// The string value of `option` in the `#[serde(...)]` attributes among
+/// `attrs` (`tag` in `#[serde(tag = "kind")]`).
+fn serde_option(attrs: &[syn::Attribute], option: &str) -> Option<String> {
+    let mut found = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident(option) {
+                found = Some(meta.value()?.parse::<syn::LitStr>()?.value());
+            } else if meta.input.peek(syn::Token![=]) {
+                let _: syn::Expr = meta.value()?.parse()?;
+            }
+            Ok(())
+        });
+    }
+    found
 }
 
 /// Remove `option` from the `#[serde(...)]` attributes among `attrs`
@@ -115,21 +196,7 @@ fn is_option(ty: &syn::Type) -> bool {
 /// The JSON name of a field or variant: its `#[serde(rename = "…")]`, or
 /// its Rust name.
 fn wire_name(attrs: &[syn::Attribute], ident: &syn::Ident) -> String {
-    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
-        let mut renamed = None;
-        let _ = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("rename") {
-                renamed = Some(meta.value()?.parse::<syn::LitStr>()?.value());
-            } else if meta.input.peek(syn::Token![=]) {
-                let _: syn::Expr = meta.value()?.parse()?;
-            }
-            Ok(())
-        });
-        if let Some(name) = renamed {
-            return name;
-        }
-    }
-    ident.to_string().trim_start_matches("r#").to_string()
+    serde_option(attrs, "rename").unwrap_or_else(|| ident.to_string().trim_start_matches("r#").to_string())
 }
 
 /// Schema `description`s become docs; items without one get a short
@@ -191,24 +258,18 @@ impl VisitMut for Rewriter {
 
     fn visit_item_mut(&mut self, item: &mut syn::Item) {
         match item {
-            syn::Item::Struct(s) => {
-                self.reject_null_for_optional(s);
-                for field in s.fields.iter_mut() {
-                    if let Some(ident) = &field.ident {
-                        // Optional fields are `Option`s or collections that
-                        // default to empty when absent.
-                        let optional = is_option(&field.ty) || has_serde_option(&field.attrs, "default");
-                        let name = wire_name(&field.attrs, ident);
-                        let doc = if optional { format!(" `{name}` (optional).") } else { format!(" `{name}` (required).") };
-                        add_doc_if_missing(&mut field.attrs, &doc);
-                    }
-                }
-            }
+            syn::Item::Struct(s) => self.data_fields(&mut s.fields),
             syn::Item::Enum(e) => {
+                // A tagged union (`#[serde(tag = "kind")]`): each variant
+                // is a branch, its fields a struct's.
+                let tag = serde_option(&e.attrs, "tag");
                 for variant in e.variants.iter_mut() {
-                    if variant.fields.is_empty() {
-                        let doc = format!(" The value `\"{}\"`.", wire_name(&variant.attrs, &variant.ident));
-                        add_doc_if_missing(&mut variant.attrs, &doc);
+                    self.data_fields(&mut variant.fields);
+                    let value = wire_name(&variant.attrs, &variant.ident);
+                    match &tag {
+                        Some(tag) => add_doc_if_missing(&mut variant.attrs, &format!(" `{tag}` = `\"{value}\"`.")),
+                        None if variant.fields.is_empty() => add_doc_if_missing(&mut variant.attrs, &format!(" The value `\"{value}\"`.")),
+                        None => {}
                     }
                 }
             }
@@ -227,5 +288,32 @@ impl VisitMut for Rewriter {
             }
         }
         visit_mut::visit_item_mut(self, item);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::ToTokens;
+
+    /// typify's hand-rolled `Default` of an enum becomes a derive with
+    /// `#[default]` (what clippy asks of the user's crate); other impls stay.
+    #[test]
+    fn unit_defaults_are_derived() {
+        let mut file: syn::File = syn::parse_quote! {
+            #[derive(Clone, Debug)]
+            pub enum Mode { Read, Write }
+            impl ::std::default::Default for Mode {
+                fn default() -> Self { Mode::Write }
+            }
+            pub struct S { n: u32 }
+            impl ::std::default::Default for S {
+                fn default() -> Self { S { n: 1 } }
+            }
+        };
+        super::derive_unit_defaults(&mut file);
+        let text = file.to_token_stream().to_string();
+        assert!(text.contains("# [derive (Clone , Debug , Default)] pub enum Mode { Read , # [default] Write }"), "{text}");
+        assert!(!text.contains("for Mode"), "{text}");
+        assert!(text.contains("impl :: std :: default :: Default for S"), "{text}");
     }
 }

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::Value;
-use typify_impl::{TypeDetails, TypeId, TypeSpace};
+use typify_impl::{TypeDetails, TypeEnumVariant, TypeId, TypeSpace};
 
 use super::EmitOptions;
 use super::modules::Plan;
@@ -26,6 +26,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::ident;
 use crate::ir::Catalog;
 use crate::schema::{GeneratedTypes, format_enforced_by_type};
+use crate::tagged::TaggedUnion;
 
 /// The `Validate` impls of a catalog's generated types, by the module
 /// ([`super::modules`]) each type lives in: every event's data type, and
@@ -241,57 +242,19 @@ impl<'a> Walker<'a> {
             }
             TypeDetails::Struct(s) => {
                 let props: Vec<(String, TypeId)> = s.properties().map(|(n, t)| (n.to_string(), t)).collect();
-                let space = self.space;
                 // How many properties the JSON object had: one per required
                 // field, one per optional field present, and every key of
                 // the flattened map of undeclared ones (`additionalProperties`).
                 let mut optional_counts = Vec::new();
                 let mut required = 0usize;
-                let properties = schema.get("properties").and_then(Value::as_object);
-                // The JSON name of each field: the user's rename (a struct
-                // declared with `#[cloud_event]`), else the property whose
-                // field name it is. Fields without one are typify's
-                // flattened map of undeclared properties.
-                let by_field: BTreeMap<String, &str> =
-                    properties.into_iter().flatten().map(|(k, _)| (ident::field_name(k), k.as_str())).collect();
-                if self.renames.is_empty() {
-                    let fields: Vec<&str> = props.iter().map(|(n, _)| n.as_str()).collect();
-                    for (field, key) in &by_field {
-                        if !fields.contains(&field.as_str()) {
-                            self.errors.push(format!(
-                                "typify named the field of property `{key}` otherwise than `{field}`; Herald's field naming rule (`ident::field_name`) must follow typify's"
-                            ));
-                        }
+                for check in self.field_checks(schema, &props, None, &|field| v.field(quote!(#field))) {
+                    let field = &check.field;
+                    match check.counted {
+                        Counted::IfPresent => optional_counts.push(quote!(usize::from(#v.#field.is_some()))),
+                        Counted::EachKey => optional_counts.push(quote!(#v.#field.len())),
+                        Counted::One => required += 1,
                     }
-                }
-                for (name, prop_id) in &props {
-                    let field = syn::parse_str::<syn::Ident>(name).unwrap_or_else(|_| format_ident!("r#{}", name));
-                    let key = match self.renames.get(name.as_str()) {
-                        Some(renamed) => renamed.clone(),
-                        None => by_field.get(name.as_str()).copied().unwrap_or(name.as_str()).to_string(),
-                    };
-                    let key = key.as_str();
-                    let prop_schema = properties.and_then(|p| p.get(key));
-                    let (optional, map) = match space.get_type(prop_id) {
-                        Ok(t) => match t.details() {
-                            TypeDetails::Option(_) => (true, false),
-                            TypeDetails::Map(..) => (false, true),
-                            _ => (false, false),
-                        },
-                        Err(_) => (false, false),
-                    };
-                    if optional {
-                        optional_counts.push(quote!(usize::from(#v.#field.is_some())));
-                    } else if map && prop_schema.is_none() {
-                        optional_counts.push(quote!(#v.#field.len()));
-                    } else {
-                        required += 1;
-                    }
-                    let Some(prop_schema) = prop_schema else { continue };
-                    let body = self.walk(prop_schema, prop_id, v.field(quote!(#field)), false);
-                    if !body.is_empty() {
-                        out.extend(quote! { __p.push(#key); #body __p.pop(); });
-                    }
+                    out.extend(check.pushed());
                 }
                 let mut terms = optional_counts;
                 if required > 0 || terms.is_empty() {
@@ -303,6 +266,21 @@ impl<'a> Walker<'a> {
                 }
                 if let Some(n) = uint(schema, "maxProperties") {
                     out.extend(quote! { #c::max_properties(__p, __e, #count, #n); });
+                }
+            }
+            TypeDetails::Enum(e) => {
+                if let Some(union) = TaggedUnion::of(schema) {
+                    let variants: BTreeMap<String, Vec<(String, TypeId)>> = e
+                        .variants()
+                        .map(|(name, details)| {
+                            let fields = match details {
+                                TypeEnumVariant::Struct(fields) => fields.into_iter().map(|(n, t)| (n.to_string(), t)).collect(),
+                                _ => Vec::new(),
+                            };
+                            (name.to_string(), fields)
+                        })
+                        .collect();
+                    out.extend(self.union_checks(&union, &variants, &ty.ident(), &v));
                 }
             }
             TypeDetails::Map(_, value_id) => {
@@ -345,6 +323,105 @@ impl<'a> Walker<'a> {
             _ => {}
         }
         out
+    }
+
+    /// The checks of each field of an object, struct or struct variant,
+    /// whose properties `schema` declares (but `except`, a union's tag,
+    /// which is no field) and whose fields typify typed `props`; `place`
+    /// says where a field's value is.
+    fn field_checks(
+        &mut self,
+        schema: &Value,
+        props: &[(String, TypeId)],
+        except: Option<&str>,
+        place: &dyn Fn(&syn::Ident) -> Place,
+    ) -> Vec<FieldCheck> {
+        let space = self.space;
+        let properties = schema.get("properties").and_then(Value::as_object);
+        // The JSON name of each field: the user's rename (a struct
+        // declared with `#[cloud_event]`), else the property whose
+        // field name it is. Fields without one are typify's
+        // flattened map of undeclared properties.
+        let by_field: BTreeMap<String, &str> = properties
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| Some(k.as_str()) != except)
+            .map(|(k, _)| (ident::field_name(k), k.as_str()))
+            .collect();
+        if self.renames.is_empty() {
+            let fields: Vec<&str> = props.iter().map(|(n, _)| n.as_str()).collect();
+            for (field, key) in &by_field {
+                if !fields.contains(&field.as_str()) {
+                    self.errors.push(format!(
+                        "typify named the field of property `{key}` otherwise than `{field}`; Herald's field naming rule (`ident::field_name`) must follow typify's"
+                    ));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (name, prop_id) in props {
+            let field = syn::parse_str::<syn::Ident>(name).unwrap_or_else(|_| format_ident!("r#{}", name));
+            let key = match self.renames.get(name.as_str()) {
+                Some(renamed) => renamed.clone(),
+                None => by_field.get(name.as_str()).copied().unwrap_or(name.as_str()).to_string(),
+            };
+            let prop_schema = properties.and_then(|p| p.get(&key));
+            let counted = match space.get_type(prop_id).as_ref().map(|t| t.details()) {
+                Ok(TypeDetails::Option(_)) => Counted::IfPresent,
+                Ok(TypeDetails::Map(..)) if prop_schema.is_none() => Counted::EachKey,
+                _ => Counted::One,
+            };
+            let body = match prop_schema {
+                Some(prop_schema) => self.walk(prop_schema, prop_id, place(&field), false),
+                None => TokenStream::new(),
+            };
+            out.push(FieldCheck { field, key, counted, body });
+        }
+        out
+    }
+
+    /// The checks of `v`, a tagged union's enum (`enum_ident`, whose
+    /// variants typify typed `variants`): a `match` with an arm for each
+    /// variant with rules, binding the fields that have some.
+    fn union_checks(
+        &mut self,
+        union: &TaggedUnion<'_>,
+        variants: &BTreeMap<String, Vec<(String, TypeId)>>,
+        enum_ident: &TokenStream,
+        v: &Place,
+    ) -> TokenStream {
+        let mut arms = Vec::new();
+        let mut every_variant = true;
+        for branch in &union.branches {
+            let name = branch.variant();
+            let Some(props) = variants.get(&name) else {
+                self.errors.push(format!(
+                    "typify named the variant of tag value `{}` otherwise than `{name}`; Herald's variant naming rule (`ident::variant_name`) must follow typify's",
+                    branch.value
+                ));
+                continue;
+            };
+            let checks: Vec<FieldCheck> = self
+                .field_checks(branch.schema, props, Some(union.tag), &|field| Place::reference(quote!(#field)))
+                .into_iter()
+                .filter(|c| !c.body.is_empty())
+                .collect();
+            if checks.is_empty() {
+                every_variant = false;
+                continue;
+            }
+            let binds = checks.iter().map(|c| &c.field);
+            let rest = (checks.len() < props.len()).then(|| quote!(..));
+            let bodies = checks.iter().map(FieldCheck::pushed);
+            let variant = format_ident!("{}", name);
+            arms.push(quote! { #enum_ident::#variant { #(#binds,)* #rest } => { #(#bodies)* } });
+        }
+        if arms.is_empty() {
+            return TokenStream::new();
+        }
+        let others = (!every_variant).then(|| quote!(_ => {}));
+        let r = v.by_ref();
+        quote! { match #r { #(#arms)* #others } }
     }
 
     /// The checks for `v`, an instance of the definition `name` (typed
@@ -432,6 +509,38 @@ impl<'a> Walker<'a> {
             out.extend(quote! { #c::format(__p, __e, #s, #format); });
         }
         out
+    }
+}
+
+/// How a field counts towards its object's `minProperties`/`maxProperties`.
+enum Counted {
+    /// Always there (required, or a collection that is empty when absent).
+    One,
+    /// An `Option`: when it is `Some`.
+    IfPresent,
+    /// typify's flattened map of undeclared properties: each of its keys.
+    EachKey,
+}
+
+/// One field of an object and its checks.
+struct FieldCheck {
+    /// The Rust field.
+    field: syn::Ident,
+    /// Its JSON name, the pointer segment of its errors.
+    key: String,
+    counted: Counted,
+    /// The checks of its value (empty: none).
+    body: TokenStream,
+}
+
+impl FieldCheck {
+    /// The checks with the field's name on the pointer while they run.
+    fn pushed(&self) -> TokenStream {
+        if self.body.is_empty() {
+            return TokenStream::new();
+        }
+        let (key, body) = (&self.key, &self.body);
+        quote! { __p.push(#key); #body __p.pop(); }
     }
 }
 

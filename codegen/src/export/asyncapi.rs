@@ -7,7 +7,8 @@
 //! The `receiveEvent` operation replies with the server's answers: the
 //! ingest result (200, or 202 for an event parked until its `seq` turn) or
 //! an RFC 9457 problem document (4xx, 503). `$defs` of a data schema become
-//! `components/schemas` entries named `{Event}{Def}`.
+//! `components/schemas` entries named `{Event}{Def}`. A tagged union is its
+//! `oneOf` with AsyncAPI's `discriminator: kind`.
 
 use serde_json::{Map, Value, json};
 use yaml_rust2::{Yaml, YamlEmitter, yaml::Hash};
@@ -105,6 +106,8 @@ pub fn document(catalog: &Catalog, options: &Options) -> Value {
 fn message(catalog: &Catalog, event: &EventType, schemas: &mut Map<String, Value>) -> Value {
     let name = event.rust_name();
     let mut payload = crate::dialect::portable(&event.schema);
+    // AsyncAPI's Schema Object names a union's tag with a plain string.
+    super::with_discriminators(&mut payload, &|tag| json!(tag));
     if let Some(defs) = payload.as_object_mut().and_then(|o| o.remove("$defs")).and_then(|d| d.as_object().cloned()) {
         for (def, mut schema) in defs {
             rewrite_refs(&mut schema, &name);

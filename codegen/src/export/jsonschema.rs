@@ -9,7 +9,9 @@
 //! envelopes, told apart by their `type` constant).
 //!
 //! String formats are annotations in 2020-12: validate with format
-//! assertion on (as Herald does) to get the same verdicts.
+//! assertion on (as Herald does) to get the same verdicts. A tagged union
+//! is its `oneOf`, with OpenAPI's `discriminator: {propertyName: …}` (an
+//! annotation to JSON Schema; OpenAPI tools use it).
 
 use std::collections::BTreeMap;
 
@@ -57,7 +59,9 @@ pub fn validator(catalog: &Catalog, options: &Options, file: &str) -> Result<jso
 
 /// The schema of an event's `data`, as a standalone document.
 pub fn data_schema(event: &EventType, options: &Options) -> Value {
-    let mut doc = portable(&event.schema).as_object().cloned().unwrap_or_default();
+    let mut schema = portable(&event.schema);
+    super::with_discriminators(&mut schema, &|tag| json!({"propertyName": tag}));
+    let mut doc = schema.as_object().cloned().unwrap_or_default();
     doc.insert("$schema".into(), json!(DIALECT));
     doc.insert("$id".into(), json!(data_id(event, options)));
     doc.insert("title".into(), json!(format!("{}Data", event.rust_name())));

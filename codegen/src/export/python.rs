@@ -30,10 +30,12 @@ pub fn export(catalog: &Catalog, options: &Options) -> String {
     let mut out = super::header("#", catalog, options);
     let _ = write!(out, "\"\"\"Pydantic v2 models of the `{}` event catalog and its CloudEvents envelope.\"\"\"\n\n", catalog.prefix);
     out.push_str(PRELUDE);
+    let base_at = out.len();
+    let mut unions = false;
     for event in &catalog.events {
         let name = event.rust_name();
         let data = DataShape::of(&event.schema);
-        let mut w = Writer { prefix: name.clone(), classes: Vec::new() };
+        let mut w = Writer { prefix: name.clone(), classes: Vec::new(), unions: false };
         for (def, shape) in &data.defs {
             let ty = w.shape(shape, &format!("{name}{def}"), &format!("`{def}`, a definition of the data of `{}`.", event.type_name));
             if !matches!(shape, Shape::Object(o) if !o.is_map()) {
@@ -45,14 +47,38 @@ pub fn export(catalog: &Catalog, options: &Options) -> String {
         let _ =
             write!(class, "\n    EVENT_TYPE: ClassVar[str] = {}\n    SUBJECT: ClassVar[str | None] = {subject}\n", quote(&event.type_name));
         w.classes.push(class);
+        unions |= w.unions;
         for c in w.classes {
             out.push_str("\n\n");
             out.push_str(&c);
         }
     }
+    if unions {
+        out.insert_str(base_at, VARIANT_BASE);
+    }
     envelope(catalog, &mut out);
     out
 }
+
+/// The base of a tagged union's branch models, in a module that has any.
+const VARIANT_BASE: &str = r#"
+
+class HeraldVariant(BaseModel):
+    """A branch of a tagged union: strict as `HeraldModel`, its `null` check on the whole object (pydantic allows no field validator on the tag)."""
+
+    model_config = ConfigDict(strict=True, extra="allow", serialize_by_alias=True, validate_by_name=True)
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for name, field in cls.model_fields.items():
+                key = field.alias or name
+                if name not in cls.NULLABLE and value.get(key, 0) is None:
+                    raise ValueError(f"{key}: null is not a value here; leave the property out instead")
+        return value
+"#;
 
 /// Helpers every module has: the strict base models and the format checks.
 const PRELUDE: &str = r#"from __future__ import annotations
@@ -502,6 +528,8 @@ struct Writer {
     prefix: String,
     /// Classes and aliases written so far, dependencies first.
     classes: Vec<String>,
+    /// Whether a tagged union was written (its branches need `HeraldVariant`).
+    unions: bool,
 }
 
 impl Writer {
@@ -612,6 +640,24 @@ impl Writer {
             },
             Shape::Any => "JsonValue".to_string(),
             Shape::Ref(def) => format!("{}{def}", self.prefix),
+            // A model per branch (`{name}{Variant}`, the Rust variant's
+            // name), told apart by pydantic on the tag.
+            Shape::Union(u) => {
+                self.unions = true;
+                let variants: Vec<String> = u
+                    .branches
+                    .iter()
+                    .map(|(value, o)| {
+                        let class_name = format!("{name}{}", crate::ident::variant_name(value));
+                        let doc = o.description.clone().unwrap_or_else(|| format!("{what} (`{}` = {})", u.tag, quote(value)));
+                        let class = self.class(&class_name, o, "HeraldVariant", &doc);
+                        self.classes.push(class);
+                        class_name
+                    })
+                    .collect();
+                let (tag, _) = field_name(&u.tag);
+                format!("Annotated[Union[{}], Field(discriminator={})]", variants.join(", "), quote(&tag))
+            }
         }
     }
 }

@@ -23,6 +23,19 @@ pub(crate) enum Shape {
     Any,
     /// `$ref: "#/$defs/Name"`.
     Ref(String),
+    /// A tagged union (`tagged.rs`): a `oneOf` of objects told apart by
+    /// their tag property.
+    Union(UnionShape),
+}
+
+/// A tagged union's branches, each an object whose tag property is its
+/// constant value ([`Shape::Const`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct UnionShape {
+    /// The tag property's JSON name.
+    pub(crate) tag: String,
+    /// Tag value → the branch's object, in declared order.
+    pub(crate) branches: Vec<(String, ObjectShape)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -114,6 +127,20 @@ impl Shape {
         if let Some(name) = crate::defs::ref_name(schema) {
             return Shape::Ref(name.to_string());
         }
+        if let Some(union) = crate::tagged::TaggedUnion::of(schema) {
+            let branches = union
+                .branches
+                .iter()
+                .map(|branch| {
+                    let mut object = ObjectShape::from_map(branch.schema.as_object().unwrap_or(&Map::new()));
+                    for p in object.properties.iter_mut().filter(|p| p.name == union.tag) {
+                        p.shape = Shape::Const(Value::String(branch.value.to_string()));
+                    }
+                    (branch.value.to_string(), object)
+                })
+                .collect();
+            return Shape::Union(UnionShape { tag: union.tag.to_string(), branches });
+        }
         if let Some(c) = map.get("const") {
             return Shape::Const(c.clone());
         }
@@ -162,12 +189,10 @@ impl Shape {
         match self {
             Shape::Ref(name) => out.push(name.clone()),
             Shape::Array { items, .. } => items.refs(out),
-            Shape::Object(o) => {
-                for p in &o.properties {
-                    p.shape.refs(out);
-                }
-                if let Additional::Schema(s) = &o.additional {
-                    s.refs(out);
+            Shape::Object(o) => o.refs(out),
+            Shape::Union(u) => {
+                for (_, o) in &u.branches {
+                    o.refs(out);
                 }
             }
             _ => {}
@@ -205,6 +230,16 @@ impl ObjectShape {
             min_properties: map.get("minProperties").and_then(Value::as_u64),
             max_properties: map.get("maxProperties").and_then(Value::as_u64),
             description: map.get("description").and_then(Value::as_str).map(str::to_string),
+        }
+    }
+
+    /// The `$defs` names this object's properties refer to.
+    fn refs(&self, out: &mut Vec<String>) {
+        for p in &self.properties {
+            p.shape.refs(out);
+        }
+        if let Additional::Schema(s) = &self.additional {
+            s.refs(out);
         }
     }
 

@@ -393,6 +393,17 @@ impl Writer<'_> {
             },
             Shape::Any => "z.json()".to_string(),
             Shape::Ref(name) => format!("{}{name}Z", self.defs_prefix),
+            Shape::Union(u) => {
+                let pad = "  ".repeat(indent + 1);
+                let mut branches = String::new();
+                for (_, o) in &u.branches {
+                    if let Some(d) = &o.description {
+                        let _ = writeln!(branches, "{pad}/** {} */", doc_line(d));
+                    }
+                    let _ = writeln!(branches, "{pad}{},", self.object(o, indent + 1));
+                }
+                format!("z.discriminatedUnion({}, [\n{branches}{}])", quote(&u.tag), "  ".repeat(indent))
+            }
         }
     }
 

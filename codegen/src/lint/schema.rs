@@ -7,6 +7,7 @@
 use super::FieldNames;
 use crate::check::{CrossedBounds, crossed_bounds};
 use crate::syntax::{Ctx, Entry, Node, YamlValue};
+use crate::tagged;
 use crate::text::{did_you_mean, escape_pointer, one_of};
 
 /// Every keyword Herald understands.
@@ -39,10 +40,12 @@ const SUPPORTED: &[&str] = &[
     "maxProperties",
     "$ref",
     "$defs",
+    "oneOf",
+    "discriminator",
 ];
 const SUMMARY: &str = "Herald supports `type`, `properties`, `required`, `additionalProperties`, `items`, `enum` (of strings), \
     `const`, `format` (with `offset: utc-only` on a `date-time`), `pattern`, `minimum`/`maximum` (and exclusive), `multipleOf`, length, item and property counts, \
-    `uniqueItems`, `$ref` to `#/$defs/Name`, `$defs` and annotations (`description`, `title`, `default`, `examples`)";
+    `uniqueItems`, `$ref` to `#/$defs/Name`, `$defs`, tagged unions (`oneOf` of objects with a `const` tag property) and annotations (`description`, `title`, `default`, `examples`)";
 const TYPES: &[&str] = &["object", "string", "number", "integer", "boolean", "array"];
 /// The formats the generated `validate()` checks (see `herald::formats`).
 const FORMATS: &[&str] = &["date-time", "date", "time", "email", "hostname", "ipv4", "ipv6", "uri", "uri-reference", "uuid"];
@@ -90,7 +93,7 @@ struct Walker<'c> {
 impl Walker<'_> {
     /// "`ai.x.y` at /properties/foo", or just "`ai.x.y`" at the root.
     fn at(&self, pointer: &str) -> String {
-        if pointer.is_empty() { format!("`{}`", self.event) } else { format!("`{}` at {pointer}", self.event) }
+        at(self.event, pointer)
     }
 
     fn node(&mut self, node: &Node, pointer: &str, top: bool) {
@@ -263,6 +266,16 @@ impl Walker<'_> {
                 }
             },
             "$ref" => self.reference(entry, pointer),
+            "oneOf" => self.union(parent, entry, pointer),
+            "discriminator" => {
+                if parent.get("oneOf").is_none() {
+                    self.ctx.error(
+                        entry.key_mark,
+                        format!("`discriminator` in {at} is not beside a `oneOf`"),
+                        format!("{}; remove it, or add the `oneOf` it names the tag of", tagged::SUPPORTED),
+                    );
+                }
+            }
             "$defs" => {
                 if !top {
                     self.ctx.error(
@@ -294,8 +307,8 @@ impl Walker<'_> {
 
     fn unsupported(&mut self, mark: crate::syntax::Mark, key: &str, pointer: &str) {
         let advice = match key {
-            "oneOf" | "anyOf" | "allOf" | "not" | "if" | "then" | "else" | "discriminator" => {
-                "model alternatives as separate event types or an `enum`".to_string()
+            "anyOf" | "allOf" | "not" | "if" | "then" | "else" => {
+                "model alternatives as a tagged union (a `oneOf` of objects that each require a tag property with its own `const`, e.g. `kind: {const: file}`), an `enum`, or separate event types".to_string()
             }
             "definitions" => "use `$defs` and refs of the form `#/$defs/Name`".to_string(),
             "patternProperties" | "propertyNames" | "unevaluatedProperties" => {
@@ -313,6 +326,20 @@ impl Walker<'_> {
         };
         let at = self.at(pointer);
         self.ctx.error(mark, format!("unsupported JSON Schema keyword `{key}` in {at}"), format!("{SUMMARY}; {advice}"));
+    }
+
+    /// A `oneOf`: each branch linted as any schema, then the union as a
+    /// whole (`tagged::problems`: objects, one constant tag, distinct
+    /// values and variants).
+    fn union(&mut self, parent: &Node, entry: &Entry, pointer: &str) {
+        for (i, branch) in entry.value.items().unwrap_or_default().iter().enumerate() {
+            self.node(branch, &format!("{pointer}/oneOf/{i}"), false);
+        }
+        let Ok(json) = parent.to_json() else { return };
+        let event = self.event;
+        for problem in tagged::problems(&json, &|relative| at(event, &format!("{pointer}{relative}"))) {
+            self.ctx.error(parent.at_pointer(&problem.pointer).mark, problem.message, problem.help);
+        }
     }
 
     fn type_keyword(&mut self, entry: &Entry, pointer: &str) {
@@ -427,6 +454,11 @@ impl Walker<'_> {
             );
         }
     }
+}
+
+/// "`ai.x.y` at /properties/foo", or just "`ai.x.y`" at the root.
+fn at(event: &str, pointer: &str) -> String {
+    if pointer.is_empty() { format!("`{event}`") } else { format!("`{event}` at {pointer}") }
 }
 
 /// A finite number (YAML integer or float).

@@ -52,6 +52,18 @@ fn object_rows(schema: &Value, defs: Option<&Map<String, Value>>, prefix: &str, 
         if depth + 1 < MAX_DEPTH && prop.get("properties").is_some() {
             object_rows(prop, defs, &full, depth + 1, rows);
         }
+        // A tagged union: each branch's fields, said to hold for that tag.
+        if let Some(union) = crate::tagged::TaggedUnion::of(prop).filter(|_| depth + 1 < MAX_DEPTH) {
+            for branch in &union.branches {
+                let mut branch_rows = Vec::new();
+                object_rows(branch.schema, defs, &full, depth + 1, &mut branch_rows);
+                let tag_row = format!("{full}.{}", union.tag);
+                for mut row in branch_rows.into_iter().filter(|r| r.name != tag_row) {
+                    row.constraints.insert(0, format!("when {} = {}", union.tag, branch.value));
+                    rows.push(row);
+                }
+            }
+        }
     }
 }
 
@@ -72,6 +84,7 @@ pub fn type_words(schema: &Value, defs: Option<&Map<String, Value>>, depth: usiz
     if let Some(name) = schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
         let target = resolve(schema, defs);
         return match target.get("type").and_then(Value::as_str) {
+            None if target.get("oneOf").is_some() => format!("{} ({name})", type_words(target, defs, depth + 1)),
             Some("object") | None => format!("object ({name})"),
             Some(_) => type_words(target, defs, depth + 1),
         };
@@ -95,6 +108,10 @@ pub fn type_words(schema: &Value, defs: Option<&Map<String, Value>>, depth: usiz
             other => other.to_owned(),
         }
     };
+    if let Some(union) = crate::tagged::TaggedUnion::of(schema) {
+        let values: Vec<&str> = union.branches.iter().map(|b| b.value).collect();
+        return format!("one of {} by {}", values.join(", "), union.tag);
+    }
     match schema.get("type") {
         Some(Value::String(ty)) => one(ty),
         Some(Value::Array(types)) => types.iter().filter_map(Value::as_str).map(one).collect::<Vec<_>>().join(" or "),
@@ -205,6 +222,28 @@ mod tests {
         assert_eq!(type_words(&json!({"type": "object", "additionalProperties": {"type": "string"}}), None, 0), "map of string");
         assert_eq!(type_words(&json!({"type": ["string", "null"]}), None, 0), "string or null");
         assert_eq!(type_words(&json!({}), None, 0), "any");
+    }
+
+    #[test]
+    fn a_tagged_union_is_its_branches_fields_each_for_its_tag() {
+        let schema = json!({
+            "properties": {"t": {"$ref": "#/$defs/T"}},
+            "required": ["t"],
+            "$defs": {"T": {"oneOf": [
+                {"type": "object", "required": ["kind", "path"], "properties": {"kind": {"const": "file"}, "path": {"type": "string", "minLength": 1}}},
+                {"type": "object", "required": ["kind"], "properties": {"kind": {"const": "none"}}},
+            ]}},
+        });
+        let rows = fields(&schema);
+        let shown: Vec<(&str, &str, bool, Vec<&str>)> =
+            rows.iter().map(|r| (r.name.as_str(), r.ty.as_str(), r.required, r.constraints.iter().map(String::as_str).collect())).collect();
+        assert_eq!(
+            shown,
+            [
+                ("t", "one of file, none by kind (T)", true, vec![]),
+                ("t.path", "string", true, vec!["when kind = file", "at least 1 character"]),
+            ]
+        );
     }
 
     #[test]

@@ -249,7 +249,10 @@ impl<'s> Generator<'s> {
             if let Some(Value::Array(branches)) = schema.get(key)
                 && !branches.is_empty()
             {
-                let i = if key == "oneOf" { 0 } else { rng.below(branches.len() as u64) as usize };
+                // A tagged union's branches exclude each other by their
+                // tags: any one makes a valid instance.
+                let any = key == "anyOf" || branches.iter().all(|b| !tags(b).is_empty());
+                let i = if any { rng.below(branches.len() as u64) as usize } else { 0 };
                 return self.value(&branches[i], rng, depth + 1);
             }
         }
@@ -527,6 +530,15 @@ impl<'s> Generator<'s> {
 
     fn collect(&self, schema: &'s Value, value: &Value, pointer: String, out: &mut Vec<(Mutation, Site<'s>)>) {
         let schema = resolve(self.root, schema);
+        // A tagged union: the mutations of the branch the value's tag names.
+        if let Some(Value::Array(branches)) = schema.get("oneOf")
+            && let Some(branch) = branches.iter().find(|b| {
+                let t = tags(b);
+                !t.is_empty() && t.iter().all(|(k, v)| value.get(k.as_str()) == Some(v))
+            })
+        {
+            return self.collect(branch, value, pointer, out);
+        }
         let site = |key: Option<String>| Site { pointer: pointer.clone(), schema, key };
         let types = allowed_types(schema);
         if types.is_some() {
@@ -781,6 +793,21 @@ impl<'s> Generator<'s> {
             }
         }
     }
+}
+
+/// The required properties of an object schema that hold a constant
+/// (`const`, or a one-value `enum`): a tagged union branch's tag.
+fn tags(branch: &Value) -> Vec<(String, Value)> {
+    let required: Vec<&str> = branch.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    let props = branch.get("properties").and_then(Value::as_object).into_iter().flatten();
+    props
+        .filter(|(k, _)| required.contains(&k.as_str()))
+        .filter_map(|(k, p)| match (p.get("const"), p.get("enum").and_then(Value::as_array)) {
+            (Some(c), _) => Some((k.clone(), c.clone())),
+            (None, Some(values)) if values.len() == 1 => Some((k.clone(), values[0].clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 fn is_integer(schema: &Value) -> bool {
