@@ -16,17 +16,10 @@ cd "$(dirname "$0")/.."
 BIN=$1 MODE=${2:-single} CONNS=${3:-64} IDS=${4:-seq} SECS=${5:-15}
 MIX=${HERALD_MIX:-plain}
 WORK=$(mktemp -d)
-trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+. bench/server.sh
+trap 'stop_server; rm -rf "$WORK"' EXIT
 
-RUST_LOG=warn "$BIN" --listen 127.0.0.1:0 --data-dir "$WORK/data" >"$WORK/log" 2>&1 &
-PID=$!
-URL=
-for _ in $(seq 200); do
-  URL=$(sed -n 's/^herald-server listening on //p' "$WORK/log" | head -1)
-  [ -n "$URL" ] && break
-  sleep 0.05
-done
-[ -n "$URL" ] || { cat "$WORK/log"; exit 1; }
+start_server "$BIN" "$WORK"
 
 # Per thread: id, name and utime+stime in clock ticks (a thread started
 # during the run counts from zero).

@@ -14,18 +14,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$1 SECS=${2:-5} WARMUP=${3:-4}
 WORK=$(mktemp -d)
-PID=
-trap 'if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi; rm -rf "$WORK"' EXIT
+. bench/server.sh
+trap 'stop_server; rm -rf "$WORK"' EXIT
 
-RUST_LOG=warn "$BIN" --listen 127.0.0.1:0 --data-dir "$WORK/data" >"$WORK/log" 2>&1 &
-PID=$!
-URL=
-for _ in $(seq 200); do
-  URL=$(sed -n 's/^herald-server listening on //p' "$WORK/log" | head -1)
-  [ -n "$URL" ] && break
-  sleep 0.05
-done
-[ -n "$URL" ] || { cat "$WORK/log"; exit 1; }
+start_server "$BIN" "$WORK"
 
 HERALD_MODE=single HERALD_MIX=plain HERALD_IDS=seq HERALD_REPORT="$WORK/report" \
   wrk -t2 -c64 -d"$((WARMUP + SECS + 3))s" --timeout 10s -s bench/worker.lua "$URL/api/ingest/event" >"$WORK/wrk" &
