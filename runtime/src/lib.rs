@@ -15,6 +15,8 @@
 
 extern crate self as herald;
 
+#[doc(hidden)]
+pub mod de;
 pub mod envelope;
 pub mod error;
 pub mod formats;
@@ -63,6 +65,9 @@ pub mod __private {
     pub use uuid;
 
     pub use crate::validate::checks;
+
+    /// The `Deserialize` impls of generated structs and string enums.
+    pub use crate::de;
 
     /// Strict `deserialize_with` helpers for `#[cloud_event]` fields.
     pub use crate::strict;

@@ -9,7 +9,38 @@ use crate::envelope::{self, Data, DataHook, Envelope, EnvelopeOptions, RawJson};
 use crate::error::EnvelopeError;
 use crate::validate::{Validate, ValidationError};
 
+/// Forward `Deserializer` methods to `self.de`, the visitor as it is.
+macro_rules! forward_deserialize {
+    ($($method:ident($($arg:ident: $ty:ty),*))*) => {$(
+        fn $method<V: serde::de::Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, Self::Error> {
+            self.de.$method($($arg,)* visitor)
+        }
+    )*};
+}
+
+/// Every `Deserializer` method but `deserialize_map`, `deserialize_struct`
+/// and `is_human_readable` forwarded to `self.de`: what a wrapper that only
+/// cares about objects leaves alone.
+macro_rules! forward_deserialize_but_maps {
+    () => {
+        forward_deserialize! {
+            deserialize_any() deserialize_bool() deserialize_i8() deserialize_i16() deserialize_i32()
+            deserialize_i64() deserialize_i128() deserialize_u8() deserialize_u16() deserialize_u32()
+            deserialize_u64() deserialize_u128() deserialize_f32() deserialize_f64() deserialize_char()
+            deserialize_str() deserialize_string() deserialize_bytes() deserialize_byte_buf()
+            deserialize_option() deserialize_unit() deserialize_unit_struct(name: &'static str)
+            deserialize_newtype_struct(name: &'static str) deserialize_seq() deserialize_tuple(len: usize)
+            deserialize_tuple_struct(name: &'static str, len: usize)
+            deserialize_enum(name: &'static str, variants: &'static [&'static str])
+            deserialize_identifier() deserialize_ignored_any()
+        }
+    };
+}
+
+mod object_only;
 mod subject;
+
+use object_only::ObjectOnly;
 
 /// Implemented by every generated (or `#[cloud_event]`) data struct.
 pub trait EventData: Validate + serde::de::DeserializeOwned + Serialize + Send + 'static {
@@ -147,7 +178,8 @@ impl DataError {
 /// input decoded again with path tracking, to say where: errors are rare
 /// and tracking paths on every event would cost throughput.
 pub fn decode_data<T: EventData>(bytes: &[u8]) -> Result<T, DataError> {
-    let value: T = match serde_json::from_slice(bytes) {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = match T::deserialize(ObjectOnly::new(&mut de)).and_then(|v| de.end().map(|()| v)) {
         Ok(v) => v,
         Err(first) => return Err(locate_shape_error::<T>(bytes, first)),
     };
@@ -160,7 +192,7 @@ pub fn decode_data<T: EventData>(bytes: &[u8]) -> Result<T, DataError> {
 /// the type's shape); the inner one is the schema rules `T` breaks.
 /// Generated `EventCatalog::deserialize_data` calls it for each type.
 pub fn deserialize_valid<'de, T: EventData, D: serde::Deserializer<'de>>(d: D) -> Result<Result<T, DataError>, D::Error> {
-    let value = T::deserialize(d)?;
+    let value = T::deserialize(ObjectOnly::new(d))?;
     Ok(match value.validate_at("/data") {
         Ok(()) => Ok(value),
         Err(errors) => Err(DataError::Invalid { errors }),
@@ -170,7 +202,7 @@ pub fn deserialize_valid<'de, T: EventData, D: serde::Deserializer<'de>>(d: D) -
 #[cold]
 fn locate_shape_error<T: serde::de::DeserializeOwned>(bytes: &[u8], first: serde_json::Error) -> DataError {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+    match serde_path_to_error::deserialize::<_, T>(ObjectOnly::new(&mut de)) {
         Err(e) => shape_error(e.path(), e.inner()),
         // Only trailing input can fail the first decode but not this one.
         Ok(_) => DataError::Shape { pointer: "/data".into(), message: first.to_string() },

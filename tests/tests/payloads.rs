@@ -95,3 +95,36 @@ fn an_event_may_belong_to_no_run() {
     assert_eq!((user_id.as_str(), email.as_str()), ("u-42", "ada@example.com"));
     assert_eq!(decode("kit.user.signed_up", &json!({"userId": "u-42", "email": "nope"})).map(|_| ()), Err(vec!["/data/email".to_string()]));
 }
+
+/// What the schema says is an object is read from a JSON object only, and a
+/// string enum from a JSON string only, through both readers (the registry's
+/// `decode` of `data` alone, and the one pass over a whole event). serde's
+/// derive took more: an array's elements as the fields by position, and an
+/// enum in serde's externally tagged form `{"a": null}`.
+#[test]
+fn objects_and_string_enums_read_only_their_json_shapes() {
+    let whole = |data: &Value| -> Result<(), Vec<String>> {
+        let event = json!({"specversion": "1.0", "id": "1", "source": "/s", "type": "kit.names.sent", "subject": "kit/0b7f6e0e-5d2c-4c1a-9f3e-2a1b3c4d5e6f", "data": data});
+        let bytes = serde_json::to_vec(&event).unwrap();
+        let parsed = Catalog::parse_event(&bytes).expect("the envelope is valid");
+        parsed.event.map(|_| ()).map_err(|e| e.pointers().into_iter().map(str::to_string).collect())
+    };
+    let with = |key: &str, value: Value| {
+        let mut data = sent();
+        data[key] = value;
+        data
+    };
+    assert_eq!(whole(&sent()), Ok(()));
+    // The values of `sent()` in every order a positional read could want.
+    let values: Vec<Value> = sent().as_object().unwrap().values().cloned().collect();
+    for (data, pointer) in [
+        (Value::Array(values.clone()), "/data"),
+        (Value::Array(values.into_iter().rev().collect()), "/data"),
+        (with("nested", json!([0.5, "f"])), "/data/nested"),
+        (with("type", json!({"a": null})), "/data/type"),
+        (with("type", json!(["a"])), "/data/type"),
+    ] {
+        assert_eq!(decode("kit.names.sent", &data).map(|_| ()), Err(vec![pointer.to_string()]), "{data}");
+        assert_eq!(whole(&data), Err(vec![pointer.to_string()]), "{data}");
+    }
+}

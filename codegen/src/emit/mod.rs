@@ -4,6 +4,7 @@
 //! is deterministic. Generated code reaches Herald only through absolute
 //! paths rooted at [`EmitOptions::herald_path`].
 
+mod deserialize;
 mod docs;
 mod event_enum;
 mod extensions;

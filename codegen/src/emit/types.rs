@@ -25,6 +25,7 @@ pub(super) fn emit_data_types(generated: &GeneratedTypes, opts: &EmitOptions) ->
     let mut rewriter = Rewriter { herald, herald_text };
     rewriter.visit_file_mut(&mut file);
     derive_unit_defaults(&mut file);
+    super::deserialize::replace_derives(&mut file, &opts.herald());
     Ok(file)
 }
 
@@ -141,7 +142,7 @@ impl Rewriter {
 
 /// The string value of `option` in the `#[serde(...)]` attributes among
 /// `attrs` (`tag` in `#[serde(tag = "kind")]`).
-fn serde_option(attrs: &[syn::Attribute], option: &str) -> Option<String> {
+pub(super) fn serde_option(attrs: &[syn::Attribute], option: &str) -> Option<String> {
     let mut found = None;
     for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
         let _ = attr.parse_nested_meta(|meta| {
@@ -174,7 +175,7 @@ fn remove_serde_option(attrs: &mut Vec<syn::Attribute>, option: &str) {
 }
 
 /// Whether a `#[serde(...)]` attribute among `attrs` sets `option`.
-fn has_serde_option(attrs: &[syn::Attribute], option: &str) -> bool {
+pub(super) fn has_serde_option(attrs: &[syn::Attribute], option: &str) -> bool {
     attrs.iter().filter(|a| a.path().is_ident("serde")).any(|a| {
         let mut found = false;
         let _ = a.parse_nested_meta(|meta| {
@@ -188,14 +189,14 @@ fn has_serde_option(attrs: &[syn::Attribute], option: &str) -> bool {
     })
 }
 
-fn is_option(ty: &syn::Type) -> bool {
+pub(super) fn is_option(ty: &syn::Type) -> bool {
     matches!(ty, syn::Type::Path(t)
         if t.qself.is_none() && t.path.segments.last().is_some_and(|seg| seg.ident == "Option"))
 }
 
 /// The JSON name of a field or variant: its `#[serde(rename = "…")]`, or
 /// its Rust name.
-fn wire_name(attrs: &[syn::Attribute], ident: &syn::Ident) -> String {
+pub(super) fn wire_name(attrs: &[syn::Attribute], ident: &syn::Ident) -> String {
     serde_option(attrs, "rename").unwrap_or_else(|| ident.to_string().trim_start_matches("r#").to_string())
 }
 

@@ -2,13 +2,7 @@
 
 mod artifact {
     ///An artifact could not be produced or stored.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct ArtifactFailed {
         /// `artifact_id` (required).
@@ -18,14 +12,60 @@ mod artifact {
         /// `run_id` (required).
         pub run_id: ::herald::types::Uuid,
     }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for ArtifactFailed {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for ArtifactFailed {
+        const NAME: &'static str = "ArtifactFailed";
+        const FIELDS: &'static [&'static str] = &[
+            "artifact_id",
+            "error_message",
+            "run_id",
+        ];
+        type Partial = (
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::herald::types::Uuid>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "artifact_id"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "error_message"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "run_id"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                artifact_id: ::herald::__private::de::required(
+                    partial.0,
+                    "artifact_id",
+                )?,
+                error_message: ::herald::__private::de::required(
+                    partial.1,
+                    "error_message",
+                )?,
+                run_id: ::herald::__private::de::required(partial.2, "run_id")?,
+            })
+        }
+    }
     ///An artifact produced by a run was registered.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct ArtifactRegistered {
         /// `artifact_id` (required).
@@ -46,6 +86,70 @@ mod artifact {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         #[serde(default, deserialize_with = "::herald::__private::some_not_null")]
         pub uri: ::std::option::Option<::std::string::String>,
+    }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for ArtifactRegistered {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for ArtifactRegistered {
+        const NAME: &'static str = "ArtifactRegistered";
+        const FIELDS: &'static [&'static str] = &[
+            "artifact_id",
+            "kind",
+            "run_id",
+            "sha256",
+            "size_bytes",
+            "uri",
+        ];
+        type Partial = (
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::herald::types::Uuid>,
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<u64>,
+            ::core::option::Option<::std::string::String>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "artifact_id"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "kind"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "run_id"),
+                3 => ::herald::__private::de::read(&mut partial.3, map, "sha256"),
+                4 => ::herald::__private::de::read(&mut partial.4, map, "size_bytes"),
+                5 => ::herald::__private::de::read(&mut partial.5, map, "uri"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                artifact_id: ::herald::__private::de::required(
+                    partial.0,
+                    "artifact_id",
+                )?,
+                kind: ::herald::__private::de::required(partial.1, "kind")?,
+                run_id: ::herald::__private::de::required(partial.2, "run_id")?,
+                sha256: partial.3,
+                size_bytes: partial.4,
+                uri: partial.5,
+            })
+        }
     }
     const _: () = {
         static __PATTERN_0: ::std::sync::LazyLock<::herald::__private::regress::Regex> = ::std::sync::LazyLock::new(||
@@ -111,13 +215,7 @@ mod artifact {
 mod myfeature {
     use super::shared::MyfeatureCompletedResult;
     ///My feature finished, successfully or not.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct MyfeatureCompleted {
         /// `error_message` (optional).
@@ -135,14 +233,67 @@ mod myfeature {
         /// `run_id` (required).
         pub run_id: ::herald::types::Uuid,
     }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for MyfeatureCompleted {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for MyfeatureCompleted {
+        const NAME: &'static str = "MyfeatureCompleted";
+        const FIELDS: &'static [&'static str] = &[
+            "error_message",
+            "feature_name",
+            "metrics",
+            "result",
+            "run_id",
+        ];
+        type Partial = (
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<MyfeatureCompletedMetrics>,
+            ::core::option::Option<MyfeatureCompletedResult>,
+            ::core::option::Option<::herald::types::Uuid>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "error_message"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "feature_name"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "metrics"),
+                3 => ::herald::__private::de::read(&mut partial.3, map, "result"),
+                4 => ::herald::__private::de::read(&mut partial.4, map, "run_id"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                error_message: partial.0,
+                feature_name: ::herald::__private::de::required(
+                    partial.1,
+                    "feature_name",
+                )?,
+                metrics: partial.2,
+                result: ::herald::__private::de::required(partial.3, "result")?,
+                run_id: ::herald::__private::de::required(partial.4, "run_id")?,
+            })
+        }
+    }
     ///`MyfeatureCompletedMetrics`
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct MyfeatureCompletedMetrics {
         /// `duration_ms` (required).
@@ -150,14 +301,52 @@ mod myfeature {
         /// `items_processed` (required).
         pub items_processed: f64,
     }
+    impl<'de> ::herald::__private::serde::Deserialize<'de>
+    for MyfeatureCompletedMetrics {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for MyfeatureCompletedMetrics {
+        const NAME: &'static str = "MyfeatureCompletedMetrics";
+        const FIELDS: &'static [&'static str] = &["duration_ms", "items_processed"];
+        type Partial = (::core::option::Option<f64>, ::core::option::Option<f64>);
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "duration_ms"),
+                1 => {
+                    ::herald::__private::de::read(&mut partial.1, map, "items_processed")
+                }
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                duration_ms: ::herald::__private::de::required(
+                    partial.0,
+                    "duration_ms",
+                )?,
+                items_processed: ::herald::__private::de::required(
+                    partial.1,
+                    "items_processed",
+                )?,
+            })
+        }
+    }
     ///Progress of my feature, from 0.0 to 1.0.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct MyfeatureProgress {
         /// `current_step` (optional).
@@ -175,14 +364,67 @@ mod myfeature {
         #[serde(default, deserialize_with = "::herald::__private::some_not_null")]
         pub total_steps: ::std::option::Option<f64>,
     }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for MyfeatureProgress {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for MyfeatureProgress {
+        const NAME: &'static str = "MyfeatureProgress";
+        const FIELDS: &'static [&'static str] = &[
+            "current_step",
+            "feature_name",
+            "progress",
+            "run_id",
+            "total_steps",
+        ];
+        type Partial = (
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<f64>,
+            ::core::option::Option<::herald::types::Uuid>,
+            ::core::option::Option<f64>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "current_step"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "feature_name"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "progress"),
+                3 => ::herald::__private::de::read(&mut partial.3, map, "run_id"),
+                4 => ::herald::__private::de::read(&mut partial.4, map, "total_steps"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                current_step: partial.0,
+                feature_name: ::herald::__private::de::required(
+                    partial.1,
+                    "feature_name",
+                )?,
+                progress: ::herald::__private::de::required(partial.2, "progress")?,
+                run_id: ::herald::__private::de::required(partial.3, "run_id")?,
+                total_steps: partial.4,
+            })
+        }
+    }
     ///My feature began running inside a run.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct MyfeatureStarted {
         /// `config` (optional).
@@ -202,6 +444,65 @@ mod myfeature {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         #[serde(default, deserialize_with = "::herald::__private::some_not_null")]
         pub timestamp: ::std::option::Option<::herald::types::DateTime>,
+    }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for MyfeatureStarted {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for MyfeatureStarted {
+        const NAME: &'static str = "MyfeatureStarted";
+        const FIELDS: &'static [&'static str] = &[
+            "config",
+            "feature_name",
+            "run_id",
+            "timestamp",
+        ];
+        type Partial = (
+            ::core::option::Option<
+                ::herald::__private::serde_json::Map<
+                    ::std::string::String,
+                    ::herald::__private::serde_json::Value,
+                >,
+            >,
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::herald::types::Uuid>,
+            ::core::option::Option<::herald::types::DateTime>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "config"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "feature_name"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "run_id"),
+                3 => ::herald::__private::de::read(&mut partial.3, map, "timestamp"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                config: partial.0.unwrap_or_default(),
+                feature_name: ::herald::__private::de::required(
+                    partial.1,
+                    "feature_name",
+                )?,
+                run_id: ::herald::__private::de::required(partial.2, "run_id")?,
+                timestamp: partial.3,
+            })
+        }
     }
     const _: () = {
         #[automatically_derived]
@@ -261,13 +562,7 @@ mod myfeature {
 mod node {
     use super::shared::MyfeatureCompletedResult;
     ///A node of the execution graph finished.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct NodeCompleted {
         /// `node_id` (required).
@@ -290,14 +585,69 @@ mod node {
         #[serde(default, deserialize_with = "::herald::__private::some_not_null")]
         pub score: ::std::option::Option<f64>,
     }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for NodeCompleted {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for NodeCompleted {
+        const NAME: &'static str = "NodeCompleted";
+        const FIELDS: &'static [&'static str] = &[
+            "node_id",
+            "output",
+            "result",
+            "run_id",
+            "score",
+        ];
+        type Partial = (
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<
+                ::herald::__private::serde_json::Map<
+                    ::std::string::String,
+                    ::herald::__private::serde_json::Value,
+                >,
+            >,
+            ::core::option::Option<MyfeatureCompletedResult>,
+            ::core::option::Option<::herald::types::Uuid>,
+            ::core::option::Option<f64>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "node_id"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "output"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "result"),
+                3 => ::herald::__private::de::read(&mut partial.3, map, "run_id"),
+                4 => ::herald::__private::de::read(&mut partial.4, map, "score"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                node_id: ::herald::__private::de::required(partial.0, "node_id")?,
+                output: partial.1.unwrap_or_default(),
+                result: ::herald::__private::de::required(partial.2, "result")?,
+                run_id: ::herald::__private::de::required(partial.3, "run_id")?,
+                score: partial.4,
+            })
+        }
+    }
     ///A node was added to the run's execution graph.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct NodeCreated {
         /// `node_id` (required).
@@ -313,14 +663,59 @@ mod node {
         /// `run_id` (required).
         pub run_id: ::herald::types::Uuid,
     }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for NodeCreated {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for NodeCreated {
+        const NAME: &'static str = "NodeCreated";
+        const FIELDS: &'static [&'static str] = &[
+            "node_id",
+            "node_type",
+            "parent_id",
+            "run_id",
+        ];
+        type Partial = (
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::herald::types::Uuid>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "node_id"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "node_type"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "parent_id"),
+                3 => ::herald::__private::de::read(&mut partial.3, map, "run_id"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                node_id: ::herald::__private::de::required(partial.0, "node_id")?,
+                node_type: partial.1,
+                parent_id: partial.2,
+                run_id: ::herald::__private::de::required(partial.3, "run_id")?,
+            })
+        }
+    }
     ///A node of the execution graph started (or retried) executing.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct NodeExecuting {
         /// `attempt` (optional).
@@ -331,6 +726,48 @@ mod node {
         pub node_id: ::std::string::String,
         /// `run_id` (required).
         pub run_id: ::herald::types::Uuid,
+    }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for NodeExecuting {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for NodeExecuting {
+        const NAME: &'static str = "NodeExecuting";
+        const FIELDS: &'static [&'static str] = &["attempt", "node_id", "run_id"];
+        type Partial = (
+            ::core::option::Option<::std::num::NonZeroU64>,
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::herald::types::Uuid>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "attempt"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "node_id"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "run_id"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                attempt: partial.0,
+                node_id: ::herald::__private::de::required(partial.1, "node_id")?,
+                run_id: ::herald::__private::de::required(partial.2, "run_id")?,
+            })
+        }
     }
     const _: () = {
         #[automatically_derived]
@@ -390,13 +827,7 @@ mod node {
 }
 mod paper {
     ///A paper was generated and stored.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct PaperGenerated {
         /// `page_count` (optional).
@@ -412,14 +843,59 @@ mod paper {
         #[serde(default, deserialize_with = "::herald::__private::some_not_null")]
         pub uri: ::std::option::Option<::std::string::String>,
     }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for PaperGenerated {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for PaperGenerated {
+        const NAME: &'static str = "PaperGenerated";
+        const FIELDS: &'static [&'static str] = &[
+            "page_count",
+            "paper_id",
+            "run_id",
+            "uri",
+        ];
+        type Partial = (
+            ::core::option::Option<u64>,
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::herald::types::Uuid>,
+            ::core::option::Option<::std::string::String>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "page_count"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "paper_id"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "run_id"),
+                3 => ::herald::__private::de::read(&mut partial.3, map, "uri"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                page_count: partial.0,
+                paper_id: ::herald::__private::de::required(partial.1, "paper_id")?,
+                run_id: ::herald::__private::de::required(partial.2, "run_id")?,
+                uri: partial.3,
+            })
+        }
+    }
     ///Generation of a paper began.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct PaperStarted {
         /// `paper_id` (required).
@@ -430,6 +906,48 @@ mod paper {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         #[serde(default, deserialize_with = "::herald::__private::some_not_null")]
         pub title: ::std::option::Option<::std::string::String>,
+    }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for PaperStarted {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for PaperStarted {
+        const NAME: &'static str = "PaperStarted";
+        const FIELDS: &'static [&'static str] = &["paper_id", "run_id", "title"];
+        type Partial = (
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::herald::types::Uuid>,
+            ::core::option::Option<::std::string::String>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "paper_id"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "run_id"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "title"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                paper_id: ::herald::__private::de::required(partial.0, "paper_id")?,
+                run_id: ::herald::__private::de::required(partial.1, "run_id")?,
+                title: partial.2,
+            })
+        }
     }
     const _: () = {
         #[automatically_derived]
@@ -480,13 +998,7 @@ mod run {
     use super::error;
     use super::shared::MyfeatureCompletedResult;
     ///A run was canceled before it finished.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct RunCanceled {
         /// `canceled_by` (optional).
@@ -500,14 +1012,50 @@ mod run {
         /// `run_id` (required).
         pub run_id: ::herald::types::Uuid,
     }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for RunCanceled {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for RunCanceled {
+        const NAME: &'static str = "RunCanceled";
+        const FIELDS: &'static [&'static str] = &["canceled_by", "reason", "run_id"];
+        type Partial = (
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::herald::types::Uuid>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "canceled_by"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "reason"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "run_id"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                canceled_by: partial.0,
+                reason: partial.1,
+                run_id: ::herald::__private::de::required(partial.2, "run_id")?,
+            })
+        }
+    }
     ///A run finished, successfully or not.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct RunCompleted {
         ///Why the run failed, when `result` is `failure`.
@@ -523,9 +1071,59 @@ mod run {
         ///The run that finished.
         pub run_id: ::herald::types::Uuid,
     }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for RunCompleted {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for RunCompleted {
+        const NAME: &'static str = "RunCompleted";
+        const FIELDS: &'static [&'static str] = &[
+            "error_message",
+            "metrics",
+            "result",
+            "run_id",
+        ];
+        type Partial = (
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<RunMetrics>,
+            ::core::option::Option<RunCompletedResult>,
+            ::core::option::Option<::herald::types::Uuid>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "error_message"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "metrics"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "result"),
+                3 => ::herald::__private::de::read(&mut partial.3, map, "run_id"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                error_message: partial.0,
+                metrics: partial.1,
+                result: ::herald::__private::de::required(partial.2, "result")?,
+                run_id: ::herald::__private::de::required(partial.3, "run_id")?,
+            })
+        }
+    }
     ///How the run ended.
     #[derive(
-        ::herald::__private::serde::Deserialize,
         ::herald::__private::serde::Serialize,
         Clone,
         Copy,
@@ -544,6 +1142,17 @@ mod run {
         /// The value `"failure"`.
         #[serde(rename = "failure")]
         Failure,
+    }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for RunCompletedResult {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::one_of(
+                deserializer,
+                &["success", "failure"],
+                &[Self::Success, Self::Failure],
+            )
+        }
     }
     impl ::std::fmt::Display for RunCompletedResult {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -582,13 +1191,7 @@ mod run {
         }
     }
     ///A recoverable error occurred during a run; the run goes on.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct RunError {
         /// `context` (optional).
@@ -611,14 +1214,72 @@ mod run {
         #[serde(default, deserialize_with = "::herald::__private::some_not_null")]
         pub traceback: ::std::option::Option<::std::string::String>,
     }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for RunError {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for RunError {
+        const NAME: &'static str = "RunError";
+        const FIELDS: &'static [&'static str] = &[
+            "context",
+            "error_message",
+            "error_type",
+            "run_id",
+            "traceback",
+        ];
+        type Partial = (
+            ::core::option::Option<
+                ::herald::__private::serde_json::Map<
+                    ::std::string::String,
+                    ::herald::__private::serde_json::Value,
+                >,
+            >,
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::herald::types::Uuid>,
+            ::core::option::Option<::std::string::String>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "context"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "error_message"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "error_type"),
+                3 => ::herald::__private::de::read(&mut partial.3, map, "run_id"),
+                4 => ::herald::__private::de::read(&mut partial.4, map, "traceback"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                context: partial.0.unwrap_or_default(),
+                error_message: ::herald::__private::de::required(
+                    partial.1,
+                    "error_message",
+                )?,
+                error_type: ::herald::__private::de::required(partial.2, "error_type")?,
+                run_id: ::herald::__private::de::required(partial.3, "run_id")?,
+                traceback: partial.4,
+            })
+        }
+    }
     ///A run stopped because of an unrecoverable error.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct RunFailed {
         /// `error_message` (required).
@@ -630,14 +1291,57 @@ mod run {
         /// `run_id` (required).
         pub run_id: ::herald::types::Uuid,
     }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for RunFailed {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for RunFailed {
+        const NAME: &'static str = "RunFailed";
+        const FIELDS: &'static [&'static str] = &[
+            "error_message",
+            "error_type",
+            "run_id",
+        ];
+        type Partial = (
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::herald::types::Uuid>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "error_message"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "error_type"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "run_id"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                error_message: ::herald::__private::de::required(
+                    partial.0,
+                    "error_message",
+                )?,
+                error_type: partial.1,
+                run_id: ::herald::__private::de::required(partial.2, "run_id")?,
+            })
+        }
+    }
     ///A named measurement taken during a run.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct RunMetric {
         /// `metric_name` (required).
@@ -660,14 +1364,72 @@ mod run {
         /// `value` (required).
         pub value: f64,
     }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for RunMetric {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for RunMetric {
+        const NAME: &'static str = "RunMetric";
+        const FIELDS: &'static [&'static str] = &[
+            "metric_name",
+            "run_id",
+            "tags",
+            "unit",
+            "value",
+        ];
+        type Partial = (
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::herald::types::Uuid>,
+            ::core::option::Option<
+                ::std::collections::BTreeMap<
+                    ::std::string::String,
+                    ::std::string::String,
+                >,
+            >,
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<f64>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "metric_name"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "run_id"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "tags"),
+                3 => ::herald::__private::de::read(&mut partial.3, map, "unit"),
+                4 => ::herald::__private::de::read(&mut partial.4, map, "value"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                metric_name: ::herald::__private::de::required(
+                    partial.0,
+                    "metric_name",
+                )?,
+                run_id: ::herald::__private::de::required(partial.1, "run_id")?,
+                tags: partial.2.unwrap_or_default(),
+                unit: partial.3,
+                value: ::herald::__private::de::required(partial.4, "value")?,
+            })
+        }
+    }
     ///Totals measured over the whole run.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct RunMetrics {
         ///Wall-clock duration in milliseconds.
@@ -675,14 +1437,51 @@ mod run {
         ///Number of items the run processed.
         pub items_processed: f64,
     }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for RunMetrics {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for RunMetrics {
+        const NAME: &'static str = "RunMetrics";
+        const FIELDS: &'static [&'static str] = &["duration_ms", "items_processed"];
+        type Partial = (::core::option::Option<f64>, ::core::option::Option<f64>);
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "duration_ms"),
+                1 => {
+                    ::herald::__private::de::read(&mut partial.1, map, "items_processed")
+                }
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                duration_ms: ::herald::__private::de::required(
+                    partial.0,
+                    "duration_ms",
+                )?,
+                items_processed: ::herald::__private::de::required(
+                    partial.1,
+                    "items_processed",
+                )?,
+            })
+        }
+    }
     ///Overall progress of a run, from 0.0 to 1.0.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct RunProgress {
         /// `current_step` (optional).
@@ -702,14 +1501,64 @@ mod run {
         /// `run_id` (required).
         pub run_id: ::herald::types::Uuid,
     }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for RunProgress {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for RunProgress {
+        const NAME: &'static str = "RunProgress";
+        const FIELDS: &'static [&'static str] = &[
+            "current_step",
+            "iteration",
+            "max_iterations",
+            "progress",
+            "run_id",
+        ];
+        type Partial = (
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<f64>,
+            ::core::option::Option<f64>,
+            ::core::option::Option<f64>,
+            ::core::option::Option<::herald::types::Uuid>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "current_step"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "iteration"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "max_iterations"),
+                3 => ::herald::__private::de::read(&mut partial.3, map, "progress"),
+                4 => ::herald::__private::de::read(&mut partial.4, map, "run_id"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                current_step: partial.0,
+                iteration: partial.1,
+                max_iterations: partial.2,
+                progress: ::herald::__private::de::required(partial.3, "progress")?,
+                run_id: ::herald::__private::de::required(partial.4, "run_id")?,
+            })
+        }
+    }
     ///A stage of a run finished.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct RunStageCompleted {
         /// `duration_ms` (optional).
@@ -723,14 +1572,59 @@ mod run {
         /// `stage` (required).
         pub stage: ::std::string::String,
     }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for RunStageCompleted {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for RunStageCompleted {
+        const NAME: &'static str = "RunStageCompleted";
+        const FIELDS: &'static [&'static str] = &[
+            "duration_ms",
+            "result",
+            "run_id",
+            "stage",
+        ];
+        type Partial = (
+            ::core::option::Option<f64>,
+            ::core::option::Option<MyfeatureCompletedResult>,
+            ::core::option::Option<::herald::types::Uuid>,
+            ::core::option::Option<::std::string::String>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "duration_ms"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "result"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "run_id"),
+                3 => ::herald::__private::de::read(&mut partial.3, map, "stage"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                duration_ms: partial.0,
+                result: ::herald::__private::de::required(partial.1, "result")?,
+                run_id: ::herald::__private::de::required(partial.2, "run_id")?,
+                stage: ::herald::__private::de::required(partial.3, "stage")?,
+            })
+        }
+    }
     ///Progress within the current stage of a run, from 0.0 to 1.0.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct RunStageProgress {
         /// `message` (optional).
@@ -744,14 +1638,59 @@ mod run {
         /// `stage` (required).
         pub stage: ::std::string::String,
     }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for RunStageProgress {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for RunStageProgress {
+        const NAME: &'static str = "RunStageProgress";
+        const FIELDS: &'static [&'static str] = &[
+            "message",
+            "progress",
+            "run_id",
+            "stage",
+        ];
+        type Partial = (
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<f64>,
+            ::core::option::Option<::herald::types::Uuid>,
+            ::core::option::Option<::std::string::String>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "message"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "progress"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "run_id"),
+                3 => ::herald::__private::de::read(&mut partial.3, map, "stage"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                message: partial.0,
+                progress: ::herald::__private::de::required(partial.1, "progress")?,
+                run_id: ::herald::__private::de::required(partial.2, "run_id")?,
+                stage: ::herald::__private::de::required(partial.3, "stage")?,
+            })
+        }
+    }
     ///A stage of a run began.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct RunStageStarted {
         /// `run_id` (required).
@@ -767,14 +1706,59 @@ mod run {
         #[serde(default, deserialize_with = "::herald::__private::some_not_null")]
         pub total_stages: ::std::option::Option<::std::num::NonZeroU64>,
     }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for RunStageStarted {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for RunStageStarted {
+        const NAME: &'static str = "RunStageStarted";
+        const FIELDS: &'static [&'static str] = &[
+            "run_id",
+            "stage",
+            "stage_index",
+            "total_stages",
+        ];
+        type Partial = (
+            ::core::option::Option<::herald::types::Uuid>,
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<u64>,
+            ::core::option::Option<::std::num::NonZeroU64>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "run_id"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "stage"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "stage_index"),
+                3 => ::herald::__private::de::read(&mut partial.3, map, "total_stages"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                run_id: ::herald::__private::de::required(partial.0, "run_id")?,
+                stage: ::herald::__private::de::required(partial.1, "stage")?,
+                stage_index: partial.2,
+                total_stages: partial.3,
+            })
+        }
+    }
     ///A run began executing.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct RunStarted {
         /// `config` (optional).
@@ -796,6 +1780,62 @@ mod run {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         #[serde(default, deserialize_with = "::herald::__private::some_not_null")]
         pub started_at: ::std::option::Option<::herald::types::DateTime>,
+    }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for RunStarted {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for RunStarted {
+        const NAME: &'static str = "RunStarted";
+        const FIELDS: &'static [&'static str] = &[
+            "config",
+            "pipeline",
+            "run_id",
+            "started_at",
+        ];
+        type Partial = (
+            ::core::option::Option<
+                ::herald::__private::serde_json::Map<
+                    ::std::string::String,
+                    ::herald::__private::serde_json::Value,
+                >,
+            >,
+            ::core::option::Option<::std::string::String>,
+            ::core::option::Option<::herald::types::Uuid>,
+            ::core::option::Option<::herald::types::DateTime>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "config"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "pipeline"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "run_id"),
+                3 => ::herald::__private::de::read(&mut partial.3, map, "started_at"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                config: partial.0.unwrap_or_default(),
+                pipeline: partial.1,
+                run_id: ::herald::__private::de::required(partial.2, "run_id")?,
+                started_at: partial.3,
+            })
+        }
     }
     const _: () = {
         #[automatically_derived]
@@ -1013,7 +2053,6 @@ mod shared {
     use super::error;
     ///`MyfeatureCompletedResult`
     #[derive(
-        ::herald::__private::serde::Deserialize,
         ::herald::__private::serde::Serialize,
         Clone,
         Copy,
@@ -1032,6 +2071,17 @@ mod shared {
         /// The value `"failure"`.
         #[serde(rename = "failure")]
         Failure,
+    }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for MyfeatureCompletedResult {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::one_of(
+                deserializer,
+                &["success", "failure"],
+                &[Self::Success, Self::Failure],
+            )
+        }
     }
     impl ::std::fmt::Display for MyfeatureCompletedResult {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -1072,13 +2122,7 @@ mod shared {
 }
 mod validation {
     ///Automatic validation of a run's output finished.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct ValidationAutoCompleted {
         /// `failures` (optional).
@@ -1093,14 +2137,59 @@ mod validation {
         #[serde(default, deserialize_with = "::herald::__private::some_not_null")]
         pub score: ::std::option::Option<f64>,
     }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for ValidationAutoCompleted {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for ValidationAutoCompleted {
+        const NAME: &'static str = "ValidationAutoCompleted";
+        const FIELDS: &'static [&'static str] = &[
+            "failures",
+            "passed",
+            "run_id",
+            "score",
+        ];
+        type Partial = (
+            ::core::option::Option<::std::vec::Vec<::std::string::String>>,
+            ::core::option::Option<bool>,
+            ::core::option::Option<::herald::types::Uuid>,
+            ::core::option::Option<f64>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "failures"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "passed"),
+                2 => ::herald::__private::de::read(&mut partial.2, map, "run_id"),
+                3 => ::herald::__private::de::read(&mut partial.3, map, "score"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                failures: partial.0.unwrap_or_default(),
+                passed: ::herald::__private::de::required(partial.1, "passed")?,
+                run_id: ::herald::__private::de::required(partial.2, "run_id")?,
+                score: partial.3,
+            })
+        }
+    }
     ///Automatic validation of a run's output began.
-    #[derive(
-        ::herald::__private::serde::Deserialize,
-        ::herald::__private::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq
-    )]
+    #[derive(::herald::__private::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(crate = "::herald::__private::serde")]
     pub struct ValidationAutoStarted {
         /// `checks` (optional).
@@ -1108,6 +2197,44 @@ mod validation {
         pub checks: ::std::vec::Vec<::std::string::String>,
         /// `run_id` (required).
         pub run_id: ::herald::types::Uuid,
+    }
+    impl<'de> ::herald::__private::serde::Deserialize<'de> for ValidationAutoStarted {
+        fn deserialize<D: ::herald::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::herald::__private::de::object(deserializer)
+        }
+    }
+    impl ::herald::__private::de::Object for ValidationAutoStarted {
+        const NAME: &'static str = "ValidationAutoStarted";
+        const FIELDS: &'static [&'static str] = &["checks", "run_id"];
+        type Partial = (
+            ::core::option::Option<::std::vec::Vec<::std::string::String>>,
+            ::core::option::Option<::herald::types::Uuid>,
+        );
+        const EMPTY: Self::Partial = (
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+        );
+        fn read<'de, A: ::herald::__private::serde::de::MapAccess<'de>>(
+            partial: &mut Self::Partial,
+            field: usize,
+            map: &mut A,
+        ) -> ::core::result::Result<(), A::Error> {
+            match field {
+                0 => ::herald::__private::de::read(&mut partial.0, map, "checks"),
+                1 => ::herald::__private::de::read(&mut partial.1, map, "run_id"),
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+        fn finish<E: ::herald::__private::serde::de::Error>(
+            partial: Self::Partial,
+        ) -> ::core::result::Result<Self, E> {
+            ::core::result::Result::Ok(Self {
+                checks: partial.0.unwrap_or_default(),
+                run_id: ::herald::__private::de::required(partial.1, "run_id")?,
+            })
+        }
     }
     const _: () = {
         #[automatically_derived]

@@ -149,15 +149,6 @@ impl<'r, 'de, D> Recording<'r, 'de, D> {
     }
 }
 
-/// Forward `Deserializer` methods to `self.de`, the visitor as it is.
-macro_rules! forward_deserialize {
-    ($($method:ident($($arg:ident: $ty:ty),*))*) => {$(
-        fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, Self::Error> {
-            self.de.$method($($arg,)* visitor)
-        }
-    )*};
-}
-
 impl<'de, D: Deserializer<'de>> Deserializer<'de> for Recording<'_, 'de, D> {
     type Error = D::Error;
 
@@ -178,17 +169,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Recording<'_, 'de, D> {
         self.de.is_human_readable()
     }
 
-    forward_deserialize! {
-        deserialize_any() deserialize_bool() deserialize_i8() deserialize_i16() deserialize_i32()
-        deserialize_i64() deserialize_i128() deserialize_u8() deserialize_u16() deserialize_u32()
-        deserialize_u64() deserialize_u128() deserialize_f32() deserialize_f64() deserialize_char()
-        deserialize_str() deserialize_string() deserialize_bytes() deserialize_byte_buf()
-        deserialize_option() deserialize_unit() deserialize_unit_struct(name: &'static str)
-        deserialize_newtype_struct(name: &'static str) deserialize_seq() deserialize_tuple(len: usize)
-        deserialize_tuple_struct(name: &'static str, len: usize)
-        deserialize_enum(name: &'static str, variants: &'static [&'static str])
-        deserialize_identifier() deserialize_ignored_any()
-    }
+    forward_deserialize_but_maps!();
 }
 
 /// Forward `Visitor` methods to `self.visitor` as they are.
