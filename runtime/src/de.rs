@@ -37,6 +37,10 @@ pub trait Object: Sized {
     /// `additionalProperties: false`: a key not in `FIELDS` is an error
     /// instead of being skipped.
     const DENY_UNKNOWN: bool = false;
+    /// The index in `FIELDS` of property `name`. A `match` on the names,
+    /// generated with them, so the compiler compares against constants
+    /// (what serde's derive does too) instead of scanning a slice.
+    fn field(name: &str) -> Option<usize>;
     /// One `Option` per property, all `None` in [`EMPTY`](Object::EMPTY).
     type Partial;
     /// Nothing read yet.
@@ -51,12 +55,14 @@ pub trait Object: Sized {
 }
 
 /// `Deserialize::deserialize` of a generated struct.
+#[inline]
 pub fn object<'de, T: Object, D: Deserializer<'de>>(deserializer: D) -> Result<T, D::Error> {
     deserializer.deserialize_struct(T::NAME, T::FIELDS, ObjectVisitor::<T>(PhantomData))
 }
 
 /// Reads property `name`'s value into `slot`; a second occurrence of the
 /// property is an error, as with serde's derive.
+#[inline]
 pub fn read<'de, T: de::Deserialize<'de>, A: MapAccess<'de>>(
     slot: &mut Option<T>,
     map: &mut A,
@@ -70,6 +76,7 @@ pub fn read<'de, T: de::Deserialize<'de>, A: MapAccess<'de>>(
 }
 
 /// The value of a required property, or serde's "missing field" error.
+#[inline]
 pub fn required<T, E: de::Error>(slot: Option<T>, name: &'static str) -> Result<T, E> {
     slot.ok_or_else(|| E::missing_field(name))
 }
@@ -83,9 +90,10 @@ impl<'de, T: Object> Visitor<'de> for ObjectVisitor<T> {
         write!(f, "struct {}", T::NAME)
     }
 
+    #[inline]
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
         let mut partial = T::EMPTY;
-        while let Some(key) = map.next_key_seed(Key { fields: T::FIELDS, deny_unknown: T::DENY_UNKNOWN })? {
+        while let Some(key) = map.next_key_seed(Key::<T>(PhantomData))? {
             match key {
                 Some(field) => T::read(&mut partial, field, &mut map)?,
                 None => {
@@ -97,31 +105,31 @@ impl<'de, T: Object> Visitor<'de> for ObjectVisitor<T> {
     }
 }
 
-/// A property name: its index in `fields`, or `None` for one to skip.
-struct Key {
-    fields: &'static [&'static str],
-    deny_unknown: bool,
-}
+/// A property name of `T`: its index in `T::FIELDS`, or `None` for one to
+/// skip.
+struct Key<T>(PhantomData<T>);
 
-impl<'de> DeserializeSeed<'de> for Key {
+impl<'de, T: Object> DeserializeSeed<'de> for Key<T> {
     type Value = Option<usize>;
 
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
         deserializer.deserialize_identifier(self)
     }
 }
 
-impl<'de> Visitor<'de> for Key {
+impl<'de, T: Object> Visitor<'de> for Key<T> {
     type Value = Option<usize>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("field identifier")
     }
 
+    #[inline]
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
-        match self.fields.iter().position(|field| *field == key) {
+        match T::field(key) {
             Some(index) => Ok(Some(index)),
-            None if self.deny_unknown => Err(E::unknown_field(key, self.fields)),
+            None if T::DENY_UNKNOWN => Err(E::unknown_field(key, T::FIELDS)),
             None => Ok(None),
         }
     }
@@ -129,7 +137,7 @@ impl<'de> Visitor<'de> for Key {
     fn visit_bytes<E: de::Error>(self, key: &[u8]) -> Result<Option<usize>, E> {
         match std::str::from_utf8(key) {
             Ok(key) => self.visit_str(key),
-            Err(_) if self.deny_unknown => Err(E::unknown_field(&String::from_utf8_lossy(key), self.fields)),
+            Err(_) if T::DENY_UNKNOWN => Err(E::unknown_field(&String::from_utf8_lossy(key), T::FIELDS)),
             Err(_) => Ok(None),
         }
     }
@@ -209,6 +217,15 @@ mod tests {
     impl Object for Sample {
         const NAME: &'static str = "Sample";
         const FIELDS: &'static [&'static str] = &["count", "note", "tags", "type"];
+        fn field(name: &str) -> Option<usize> {
+            match name {
+                "count" => Some(0),
+                "note" => Some(1),
+                "tags" => Some(2),
+                "type" => Some(3),
+                _ => None,
+            }
+        }
         type Partial = (Option<i64>, Option<String>, Option<Vec<String>>, Option<String>);
         const EMPTY: Self::Partial = (None, None, None, None);
 
@@ -270,6 +287,9 @@ mod tests {
         const NAME: &'static str = "Closed";
         const FIELDS: &'static [&'static str] = &["count"];
         const DENY_UNKNOWN: bool = true;
+        fn field(name: &str) -> Option<usize> {
+            (name == "count").then_some(0)
+        }
         type Partial = (Option<i64>,);
         const EMPTY: Self::Partial = (None,);
 

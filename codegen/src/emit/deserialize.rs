@@ -130,8 +130,13 @@ fn struct_impls(ident: &syn::Ident, plan: &StructPlan, herald: &TokenStream) -> 
             const DENY_UNKNOWN: bool = true;
         )
     });
-    let (read, finish) = if plan.properties.is_empty() {
+    let (field, read, finish) = if plan.properties.is_empty() {
         (
+            quote! {
+                fn field(_: &str) -> ::core::option::Option<usize> {
+                    ::core::option::Option::None
+                }
+            },
             quote! {
                 fn read<'de, A: #serde::de::MapAccess<'de>>(_: &mut (), _: usize, _: &mut A) -> ::core::result::Result<(), A::Error> {
                     ::core::result::Result::Ok(())
@@ -161,7 +166,16 @@ fn struct_impls(ident: &syn::Ident, plan: &StructPlan, herald: &TokenStream) -> 
             };
             quote! { #field: #value, }
         });
+        let indexes = (0..plan.properties.len()).map(syn::Index::from);
         (
+            quote! {
+                fn field(name: &str) -> ::core::option::Option<usize> {
+                    match name {
+                        #(#wires => ::core::option::Option::Some(#indexes),)*
+                        _ => ::core::option::Option::None,
+                    }
+                }
+            },
             quote! {
                 fn read<'de, A: #serde::de::MapAccess<'de>>(
                     partial: &mut Self::Partial,
@@ -191,6 +205,7 @@ fn struct_impls(ident: &syn::Ident, plan: &StructPlan, herald: &TokenStream) -> 
             const NAME: &'static str = #name;
             const FIELDS: &'static [&'static str] = &[#(#wires),*];
             #deny
+            #field
             type Partial = (#(::core::option::Option<#read_as>,)*);
             const EMPTY: Self::Partial = (#(#nones,)*);
             #read

@@ -26,6 +26,14 @@ mod artifact {
             "error_message",
             "run_id",
         ];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "artifact_id" => ::core::option::Option::Some(0),
+                "error_message" => ::core::option::Option::Some(1),
+                "run_id" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<::std::string::String>,
             ::core::option::Option<::std::string::String>,
@@ -104,6 +112,17 @@ mod artifact {
             "size_bytes",
             "uri",
         ];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "artifact_id" => ::core::option::Option::Some(0),
+                "kind" => ::core::option::Option::Some(1),
+                "run_id" => ::core::option::Option::Some(2),
+                "sha256" => ::core::option::Option::Some(3),
+                "size_bytes" => ::core::option::Option::Some(4),
+                "uri" => ::core::option::Option::Some(5),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<::std::string::String>,
             ::core::option::Option<::std::string::String>,
@@ -249,6 +268,16 @@ mod myfeature {
             "result",
             "run_id",
         ];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "error_message" => ::core::option::Option::Some(0),
+                "feature_name" => ::core::option::Option::Some(1),
+                "metrics" => ::core::option::Option::Some(2),
+                "result" => ::core::option::Option::Some(3),
+                "run_id" => ::core::option::Option::Some(4),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<::std::string::String>,
             ::core::option::Option<::std::string::String>,
@@ -312,6 +341,13 @@ mod myfeature {
     impl ::herald::__private::de::Object for MyfeatureCompletedMetrics {
         const NAME: &'static str = "MyfeatureCompletedMetrics";
         const FIELDS: &'static [&'static str] = &["duration_ms", "items_processed"];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "duration_ms" => ::core::option::Option::Some(0),
+                "items_processed" => ::core::option::Option::Some(1),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (::core::option::Option<f64>, ::core::option::Option<f64>);
         const EMPTY: Self::Partial = (
             ::core::option::Option::None,
@@ -380,6 +416,16 @@ mod myfeature {
             "run_id",
             "total_steps",
         ];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "current_step" => ::core::option::Option::Some(0),
+                "feature_name" => ::core::option::Option::Some(1),
+                "progress" => ::core::option::Option::Some(2),
+                "run_id" => ::core::option::Option::Some(3),
+                "total_steps" => ::core::option::Option::Some(4),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<::std::string::String>,
             ::core::option::Option<::std::string::String>,
@@ -460,6 +506,15 @@ mod myfeature {
             "run_id",
             "timestamp",
         ];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "config" => ::core::option::Option::Some(0),
+                "feature_name" => ::core::option::Option::Some(1),
+                "run_id" => ::core::option::Option::Some(2),
+                "timestamp" => ::core::option::Option::Some(3),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<
                 ::herald::__private::serde_json::Map<
@@ -601,6 +656,16 @@ mod node {
             "run_id",
             "score",
         ];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "node_id" => ::core::option::Option::Some(0),
+                "output" => ::core::option::Option::Some(1),
+                "result" => ::core::option::Option::Some(2),
+                "run_id" => ::core::option::Option::Some(3),
+                "score" => ::core::option::Option::Some(4),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<::std::string::String>,
             ::core::option::Option<
@@ -678,6 +743,15 @@ mod node {
             "parent_id",
             "run_id",
         ];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "node_id" => ::core::option::Option::Some(0),
+                "node_type" => ::core::option::Option::Some(1),
+                "parent_id" => ::core::option::Option::Some(2),
+                "run_id" => ::core::option::Option::Some(3),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<::std::string::String>,
             ::core::option::Option<::std::string::String>,
@@ -737,6 +811,14 @@ mod node {
     impl ::herald::__private::de::Object for NodeExecuting {
         const NAME: &'static str = "NodeExecuting";
         const FIELDS: &'static [&'static str] = &["attempt", "node_id", "run_id"];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "attempt" => ::core::option::Option::Some(0),
+                "node_id" => ::core::option::Option::Some(1),
+                "run_id" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<::std::num::NonZeroU64>,
             ::core::option::Option<::std::string::String>,
@@ -858,6 +940,15 @@ mod paper {
             "run_id",
             "uri",
         ];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "page_count" => ::core::option::Option::Some(0),
+                "paper_id" => ::core::option::Option::Some(1),
+                "run_id" => ::core::option::Option::Some(2),
+                "uri" => ::core::option::Option::Some(3),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<u64>,
             ::core::option::Option<::std::string::String>,
@@ -917,6 +1008,14 @@ mod paper {
     impl ::herald::__private::de::Object for PaperStarted {
         const NAME: &'static str = "PaperStarted";
         const FIELDS: &'static [&'static str] = &["paper_id", "run_id", "title"];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "paper_id" => ::core::option::Option::Some(0),
+                "run_id" => ::core::option::Option::Some(1),
+                "title" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<::std::string::String>,
             ::core::option::Option<::herald::types::Uuid>,
@@ -1022,6 +1121,14 @@ mod run {
     impl ::herald::__private::de::Object for RunCanceled {
         const NAME: &'static str = "RunCanceled";
         const FIELDS: &'static [&'static str] = &["canceled_by", "reason", "run_id"];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "canceled_by" => ::core::option::Option::Some(0),
+                "reason" => ::core::option::Option::Some(1),
+                "run_id" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<::std::string::String>,
             ::core::option::Option<::std::string::String>,
@@ -1086,6 +1193,15 @@ mod run {
             "result",
             "run_id",
         ];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "error_message" => ::core::option::Option::Some(0),
+                "metrics" => ::core::option::Option::Some(1),
+                "result" => ::core::option::Option::Some(2),
+                "run_id" => ::core::option::Option::Some(3),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<::std::string::String>,
             ::core::option::Option<RunMetrics>,
@@ -1230,6 +1346,16 @@ mod run {
             "run_id",
             "traceback",
         ];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "context" => ::core::option::Option::Some(0),
+                "error_message" => ::core::option::Option::Some(1),
+                "error_type" => ::core::option::Option::Some(2),
+                "run_id" => ::core::option::Option::Some(3),
+                "traceback" => ::core::option::Option::Some(4),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<
                 ::herald::__private::serde_json::Map<
@@ -1305,6 +1431,14 @@ mod run {
             "error_type",
             "run_id",
         ];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "error_message" => ::core::option::Option::Some(0),
+                "error_type" => ::core::option::Option::Some(1),
+                "run_id" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<::std::string::String>,
             ::core::option::Option<::std::string::String>,
@@ -1380,6 +1514,16 @@ mod run {
             "unit",
             "value",
         ];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "metric_name" => ::core::option::Option::Some(0),
+                "run_id" => ::core::option::Option::Some(1),
+                "tags" => ::core::option::Option::Some(2),
+                "unit" => ::core::option::Option::Some(3),
+                "value" => ::core::option::Option::Some(4),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<::std::string::String>,
             ::core::option::Option<::herald::types::Uuid>,
@@ -1447,6 +1591,13 @@ mod run {
     impl ::herald::__private::de::Object for RunMetrics {
         const NAME: &'static str = "RunMetrics";
         const FIELDS: &'static [&'static str] = &["duration_ms", "items_processed"];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "duration_ms" => ::core::option::Option::Some(0),
+                "items_processed" => ::core::option::Option::Some(1),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (::core::option::Option<f64>, ::core::option::Option<f64>);
         const EMPTY: Self::Partial = (
             ::core::option::Option::None,
@@ -1517,6 +1668,16 @@ mod run {
             "progress",
             "run_id",
         ];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "current_step" => ::core::option::Option::Some(0),
+                "iteration" => ::core::option::Option::Some(1),
+                "max_iterations" => ::core::option::Option::Some(2),
+                "progress" => ::core::option::Option::Some(3),
+                "run_id" => ::core::option::Option::Some(4),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<::std::string::String>,
             ::core::option::Option<f64>,
@@ -1587,6 +1748,15 @@ mod run {
             "run_id",
             "stage",
         ];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "duration_ms" => ::core::option::Option::Some(0),
+                "result" => ::core::option::Option::Some(1),
+                "run_id" => ::core::option::Option::Some(2),
+                "stage" => ::core::option::Option::Some(3),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<f64>,
             ::core::option::Option<MyfeatureCompletedResult>,
@@ -1653,6 +1823,15 @@ mod run {
             "run_id",
             "stage",
         ];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "message" => ::core::option::Option::Some(0),
+                "progress" => ::core::option::Option::Some(1),
+                "run_id" => ::core::option::Option::Some(2),
+                "stage" => ::core::option::Option::Some(3),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<::std::string::String>,
             ::core::option::Option<f64>,
@@ -1721,6 +1900,15 @@ mod run {
             "stage_index",
             "total_stages",
         ];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "run_id" => ::core::option::Option::Some(0),
+                "stage" => ::core::option::Option::Some(1),
+                "stage_index" => ::core::option::Option::Some(2),
+                "total_stages" => ::core::option::Option::Some(3),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<::herald::types::Uuid>,
             ::core::option::Option<::std::string::String>,
@@ -1796,6 +1984,15 @@ mod run {
             "run_id",
             "started_at",
         ];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "config" => ::core::option::Option::Some(0),
+                "pipeline" => ::core::option::Option::Some(1),
+                "run_id" => ::core::option::Option::Some(2),
+                "started_at" => ::core::option::Option::Some(3),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<
                 ::herald::__private::serde_json::Map<
@@ -2152,6 +2349,15 @@ mod validation {
             "run_id",
             "score",
         ];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "failures" => ::core::option::Option::Some(0),
+                "passed" => ::core::option::Option::Some(1),
+                "run_id" => ::core::option::Option::Some(2),
+                "score" => ::core::option::Option::Some(3),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<::std::vec::Vec<::std::string::String>>,
             ::core::option::Option<bool>,
@@ -2208,6 +2414,13 @@ mod validation {
     impl ::herald::__private::de::Object for ValidationAutoStarted {
         const NAME: &'static str = "ValidationAutoStarted";
         const FIELDS: &'static [&'static str] = &["checks", "run_id"];
+        fn field(name: &str) -> ::core::option::Option<usize> {
+            match name {
+                "checks" => ::core::option::Option::Some(0),
+                "run_id" => ::core::option::Option::Some(1),
+                _ => ::core::option::Option::None,
+            }
+        }
         type Partial = (
             ::core::option::Option<::std::vec::Vec<::std::string::String>>,
             ::core::option::Option<::herald::types::Uuid>,
