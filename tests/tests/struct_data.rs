@@ -1,0 +1,161 @@
+//! Nested data on the struct route: `#[herald::data]` structs, string
+//! enums and tagged unions held by a `#[cloud_event]` struct. Their
+//! schemas reach the event as `$defs` (its `SCHEMA`, and the IR the
+//! registry collects), its `validate()` descends into them with the right
+//! pointers, and the IR is the one the same event declared in YAML gets
+//! (`tests/data/nested.yaml`), with the same verdicts.
+
+use herald::{EventCatalog, EventData};
+use serde_json::{Value, json};
+
+mod model {
+    /// Where the output goes.
+    #[herald::data]
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[serde(tag = "kind", rename_all = "snake_case")]
+    pub enum Target {
+        File {
+            #[herald(min_length = 1)]
+            path: String,
+        },
+        #[serde(rename = "url")]
+        Remote { url: String },
+    }
+
+    /// How far the job got.
+    #[herald::data]
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Status {
+        Queued,
+        Running,
+        Done,
+    }
+
+    /// One step's detail.
+    #[herald::data]
+    pub struct Detail {
+        #[herald(range(min = 0, max = 10))]
+        pub level: u8,
+        pub note: Option<String>,
+    }
+}
+
+mod events {
+    use super::model::{self, Detail};
+
+    /// A job was queued.
+    #[herald::cloud_event("ai.job.queued")]
+    pub struct JobQueued {
+        pub run_id: uuid::Uuid,
+        pub target: model::Target,
+        pub status: model::Status,
+        pub detail: Option<Detail>,
+        pub history: Vec<Detail>,
+    }
+}
+
+herald::registry! {
+    pub mod app {
+        events::JobQueued,
+    }
+}
+
+/// The same event from events.yaml.
+mod yaml {
+    herald::include_events!("tests/data/nested.yaml");
+}
+
+use events::JobQueued;
+use model::{Detail, Status, Target};
+
+fn valid() -> Value {
+    json!({
+        "run_id": "0b7f6e0e-3c8d-4f59-9a51-6f1f0c2b7a10",
+        "target": {"kind": "file", "path": "/tmp/out"},
+        "status": "running",
+        "detail": {"level": 3, "note": "ok"},
+        "history": [{"level": 0}, {"level": 10}, {"level": 1}],
+    })
+}
+
+/// `data` with `pointer` set to `value`.
+fn with(pointer: &str, value: Value) -> Value {
+    let mut data = valid();
+    *data.pointer_mut(pointer).expect("pointer into the valid event") = value;
+    data
+}
+
+/// The pointers a catalog's decode refuses `data` with (empty: accepted).
+fn refusals<C: EventCatalog>(data: &Value) -> Vec<String> {
+    let info = C::lookup("ai.job.queued").expect("type in the catalog");
+    match (info.decode)(&serde_json::to_vec(data).unwrap()) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.pointers().into_iter().map(str::to_string).collect(),
+    }
+}
+
+fn invalid_cases() -> Vec<(Value, &'static str)> {
+    vec![
+        (with("/detail/level", json!(11)), "/data/detail/level"),
+        (with("/history/2/level", json!(42)), "/data/history/2/level"),
+        (with("/target/path", json!("")), "/data/target/path"),
+        (with("/target", json!({"kind": "ftp"})), "/data/target/kind"),
+        (with("/status", json!("lost")), "/data/status"),
+        (with("/detail/note", Value::Null), "/data/detail/note"),
+        (with("/history/0", json!({"note": "no level"})), "/data/history/0"),
+    ]
+}
+
+#[test]
+fn nested_data_decodes_into_the_users_types() {
+    let info = app::Catalog::lookup("ai.job.queued").unwrap();
+    let Ok(app::Event::JobQueued(data)) = (info.decode)(&serde_json::to_vec(&valid()).unwrap()) else { panic!("refused") };
+    assert_eq!(data.target, Target::File { path: "/tmp/out".into() });
+    assert_eq!(data.status, Status::Running);
+    assert_eq!(data.detail, Some(Detail { level: 3, note: Some("ok".into()) }));
+    assert_eq!(data.history.len(), 3);
+    let remote = with("/target", json!({"kind": "url", "url": "https://example.com"}));
+    assert!(refusals::<app::Catalog>(&remote).is_empty());
+    assert_eq!(serde_json::to_value(&data).unwrap(), valid());
+}
+
+#[test]
+fn invalid_nested_fields_are_refused_at_their_pointer() {
+    for (data, pointer) in invalid_cases() {
+        assert_eq!(refusals::<app::Catalog>(&data), [pointer], "{data}");
+    }
+}
+
+#[test]
+fn the_schema_holds_every_definition_and_the_registry_has_it() {
+    let schema: Value = serde_json::from_str(JobQueued::SCHEMA).unwrap();
+    let defs: Vec<&String> = schema["$defs"].as_object().expect("$defs").keys().collect();
+    assert_eq!(defs, ["Detail", "Status", "Target"]);
+    assert_eq!(schema["properties"]["history"]["items"], json!({"$ref": "#/$defs/Detail"}));
+    assert_eq!(app::Catalog::TYPES[0].schema, JobQueued::SCHEMA);
+}
+
+#[test]
+fn the_struct_route_ir_is_the_yaml_routes() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nested.yaml");
+    let catalog = herald_codegen::__private::catalog::load(&path).unwrap();
+    let from_struct: Value = serde_json::from_str(JobQueued::SCHEMA).unwrap();
+    assert_eq!(from_struct, catalog.events[0].schema);
+    assert_eq!(<yaml::JobQueued as EventData>::SCHEMA, JobQueued::SCHEMA);
+}
+
+#[test]
+fn both_routes_and_the_json_schema_give_the_same_verdicts() {
+    let schema: Value = serde_json::from_str(JobQueued::SCHEMA).unwrap();
+    let oracle = jsonschema::draft202012::options().should_validate_formats(true).build(&schema).unwrap();
+    let mut cases: Vec<Value> = invalid_cases().into_iter().map(|(data, _)| data).collect();
+    cases.push(valid());
+    cases.push(with("/target", json!({"kind": "url", "url": "https://example.com"})));
+    cases.push(with("/history", json!([])));
+    for data in &cases {
+        let from_struct = refusals::<app::Catalog>(data);
+        assert_eq!(from_struct, refusals::<yaml::Catalog>(data), "{data}");
+        assert_eq!(from_struct.is_empty(), oracle.is_valid(data), "{data}");
+    }
+}
