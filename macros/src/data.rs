@@ -159,7 +159,7 @@ fn read_enum(cx: &Ctxt, item: &mut syn::ItemEnum, herald: &syn::Path) -> Option<
         }
         // A refused variant is the one error: the rest would be about a
         // type that is not the user's.
-        return (!failed).then(|| (DataType { ident, description, shape: DataShape::StringEnum(values) }, Vec::new()));
+        return (!failed).then_some((DataType { ident, description, shape: DataShape::StringEnum(values) }, Vec::new()));
     };
     let mut variants = Vec::new();
     let mut refs = Vec::new();
@@ -192,5 +192,5 @@ fn read_enum(cx: &Ctxt, item: &mut syn::ItemEnum, herald: &syn::Path) -> Option<
             fields,
         });
     }
-    (!failed).then(|| (DataType { ident, description, shape: DataShape::Union { tag, variants } }, refs))
+    (!failed).then_some((DataType { ident, description, shape: DataShape::Union { tag, variants } }, refs))
 }

@@ -54,7 +54,9 @@ use proc_macro::TokenStream;
 /// `maximum`, `exclusive_minimum`, `exclusive_maximum`, `multiple_of`,
 /// `min_length`, `max_length`, `pattern`, `format`, `min_items`,
 /// `max_items`, `unique_items`, `min_properties`, `max_properties`; they
-/// are enforced by the same generated `validate()` YAML events get.
+/// are enforced by the same generated `validate()` YAML events get. A
+/// field may also hold a [`macro@data`] type (directly or in `Option`,
+/// `Vec`, `Box` or a map): its schema joins the event's `$defs`.
 ///
 /// Derives `Debug`, `Clone`, `PartialEq`, `Serialize` and `Deserialize`
 /// unless the struct derives them itself, and implements

@@ -5,7 +5,9 @@
 //! pointers, and the IR is the one the same event declared in YAML gets
 //! (`tests/data/nested.yaml`), with the same verdicts.
 
-use herald::{EventCatalog, EventData};
+use std::convert::Infallible;
+
+use herald::{DataError, Envelope, EventCatalog, EventContext, EventData};
 use serde_json::{Value, json};
 
 mod model {
@@ -55,9 +57,28 @@ mod events {
     }
 }
 
+/// Types may be declared after the types that hold them, and an event's
+/// struct may be held like a data type.
+mod later {
+    /// A job was retried.
+    #[herald::cloud_event("ai.job.retried", stream_key = none)]
+    pub struct JobRetried {
+        pub attempt: Attempt,
+        pub original: Option<crate::events::JobQueued>,
+    }
+
+    /// One attempt.
+    #[herald::data]
+    pub struct Attempt {
+        #[herald(minimum = 1)]
+        pub number: u32,
+    }
+}
+
 herald::registry! {
     pub mod app {
         events::JobQueued,
+        later::JobRetried,
     }
 }
 
@@ -133,7 +154,67 @@ fn the_schema_holds_every_definition_and_the_registry_has_it() {
     let defs: Vec<&String> = schema["$defs"].as_object().expect("$defs").keys().collect();
     assert_eq!(defs, ["Detail", "Status", "Target"]);
     assert_eq!(schema["properties"]["history"]["items"], json!({"$ref": "#/$defs/Detail"}));
-    assert_eq!(app::Catalog::TYPES[0].schema, JobQueued::SCHEMA);
+    assert_eq!(app::Catalog::lookup("ai.job.queued").unwrap().schema, JobQueued::SCHEMA);
+}
+
+#[test]
+fn definitions_travel_transitively_whatever_the_order() {
+    let schema: Value = serde_json::from_str(later::JobRetried::SCHEMA).unwrap();
+    let defs: Vec<&String> = schema["$defs"].as_object().expect("$defs").keys().collect();
+    assert_eq!(defs, ["Attempt", "Detail", "JobQueued", "Status", "Target"]);
+    // The held event is its data schema, its own definitions pooled.
+    assert!(schema["$defs"]["JobQueued"].get("$defs").is_none());
+    let retried = json!({"attempt": {"number": 2}, "original": with("/history/1/level", json!(11))});
+    let info = app::Catalog::lookup("ai.job.retried").unwrap();
+    let refused = (info.decode)(&serde_json::to_vec(&retried).unwrap()).unwrap_err();
+    assert_eq!(refused.pointers(), ["/data/original/history/1/level"]);
+}
+
+/// The handler of the end-to-end test: what it was given.
+struct Jobs;
+
+impl app::Handler for Jobs {
+    type Output = String;
+    type Error = Infallible;
+
+    async fn on_job_queued(&self, _: &EventContext<'_>, data: JobQueued) -> Result<String, Infallible> {
+        Ok(format!("{:?} {:?} {}", data.target, data.status, data.history.len()))
+    }
+
+    async fn on_job_retried(&self, _: &EventContext<'_>, data: later::JobRetried) -> Result<String, Infallible> {
+        Ok(data.attempt.number.to_string())
+    }
+}
+
+/// A CloudEvents envelope carrying `data`, parsed, decoded by the
+/// registry and dispatched to [`Jobs`].
+fn ingest(data: &Value) -> Result<String, DataError> {
+    let body = json!({"specversion": "1.0", "id": "1", "source": "/jobs", "type": "ai.job.queued", "data": data});
+    let body = serde_json::to_vec(&body).unwrap();
+    let envelope = Envelope::parse(&body, app::Catalog::ENVELOPE).expect("a valid envelope");
+    let event = app::Catalog::decode(&envelope)?;
+    let ctx = EventContext::new(&envelope);
+    Ok(block_on(<app::Catalog as herald::Dispatch<Jobs>>::dispatch(&Jobs, &ctx, event)).unwrap())
+}
+
+#[test]
+fn end_to_end_nested_data_is_handled_and_bad_nested_fields_refused() {
+    assert_eq!(ingest(&valid()).unwrap(), "File { path: \"/tmp/out\" } Running 3");
+    let refused = ingest(&with("/history/2/level", json!(42))).unwrap_err();
+    assert_eq!(refused.pointers(), ["/data/history/2/level"]);
+    let refused = ingest(&with("/target", json!({"kind": "file", "path": ""}))).unwrap_err();
+    assert_eq!(refused.pointers(), ["/data/target/path"]);
+}
+
+/// Polls `f` to completion: the handlers here never wait.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
 }
 
 #[test]
@@ -143,6 +224,15 @@ fn the_struct_route_ir_is_the_yaml_routes() {
     let from_struct: Value = serde_json::from_str(JobQueued::SCHEMA).unwrap();
     assert_eq!(from_struct, catalog.events[0].schema);
     assert_eq!(<yaml::JobQueued as EventData>::SCHEMA, JobQueued::SCHEMA);
+
+    // Every export reads the IR's schema: the YAML event with the struct's
+    // schema exports the same files, in every format.
+    use herald_codegen::__private::export::{Format, Options, export};
+    let mut struct_route = catalog.clone();
+    struct_route.events[0].schema = from_struct;
+    for format in [Format::JsonSchema, Format::TypeScript, Format::Python, Format::AsyncApi] {
+        assert_eq!(export(&struct_route, format, &Options::default()), export(&catalog, format, &Options::default()), "{format:?}");
+    }
 }
 
 #[test]
