@@ -150,6 +150,9 @@ fn crossed_bounds(cx: &Ctxt, schema: &serde_json::Map<String, Value>, rules: &[a
 }
 
 fn json_kind(schema: &Value) -> &str {
+    if schema.get("$ref").is_some() {
+        return "data";
+    }
     schema.get("type").and_then(Value::as_str).unwrap_or("any")
 }
 
@@ -170,6 +173,7 @@ fn describe(kind: &str) -> &'static str {
         "boolean" => "a boolean",
         "array" => "an array",
         "object" => "an object",
+        "data" => "a `#[herald::data]` type (put the rule on its own fields)",
         _ => "any JSON value",
     }
 }

@@ -35,7 +35,7 @@ pub(crate) fn emit(mut item: syn::Item, validate: TokenStream, chain: Chain, her
 /// A type whose fields name the type itself: its definition would need
 /// its own, which the chain cannot hand it.
 pub(crate) fn refuse_recursion(cx: &Ctxt, ident: &syn::Ident, refs: &[syn::Path]) {
-    for path in refs.iter().filter(|p| p.segments.last().is_some_and(|s| s.ident == *ident)) {
+    for path in refs.iter().filter(|p| p.segments.last().is_some_and(|s| s.ident == *ident || s.ident == "Self")) {
         cx.error_spanned_by(
             path,
             format!("`{ident}` holds a `{ident}`: recursive types are not supported on the struct route; declare the recursive type in events.yaml (`$defs`)"),

@@ -21,4 +21,11 @@ pub struct Node {
     pub children: Vec<Node>,
 }
 
+/// A rule on a field that holds a data type.
+#[herald::data]
+pub struct Holder {
+    #[herald(min_length = 1)]
+    pub detail: Detail,
+}
+
 fn main() {}
