@@ -92,6 +92,9 @@ pub mod __private {
     )]
     pub trait Data: crate::Validate {}
 
+    /// A boxed data type is one (`Option<Box<Detail>>` holds a `Detail`).
+    impl<T: Data + ?Sized> Data for Box<T> {}
+
     /// Validates a field holding a type the user declared: the call a
     /// struct-declared type's `validate()` makes for it, bounded by
     /// [`Data`] so that a type without the attribute is one error saying so.

@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 //! Nested data on the struct route: `#[herald::data]` structs, string
 //! enums and tagged unions held by a `#[cloud_event]` struct. Their
 //! schemas reach the event as `$defs` (its `SCHEMA`, and the IR the
@@ -72,6 +74,7 @@ mod later {
     pub struct Attempt {
         #[herald(minimum = 1)]
         pub number: u32,
+        pub previous: Option<Box<crate::model::Detail>>,
     }
 }
 
@@ -164,10 +167,10 @@ fn definitions_travel_transitively_whatever_the_order() {
     assert_eq!(defs, ["Attempt", "Detail", "JobQueued", "Status", "Target"]);
     // The held event is its data schema, its own definitions pooled.
     assert!(schema["$defs"]["JobQueued"].get("$defs").is_none());
-    let retried = json!({"attempt": {"number": 2}, "original": with("/history/1/level", json!(11))});
+    let retried = json!({"attempt": {"number": 2, "previous": {"level": 12}}, "original": with("/history/1/level", json!(11))});
     let info = app::Catalog::lookup("ai.job.retried").unwrap();
     let refused = (info.decode)(&serde_json::to_vec(&retried).unwrap()).unwrap_err();
-    assert_eq!(refused.pointers(), ["/data/original/history/1/level"]);
+    assert_eq!(refused.pointers(), ["/data/attempt/previous/level", "/data/original/history/1/level"]);
 }
 
 /// The handler of the end-to-end test: what it was given.
