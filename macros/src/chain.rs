@@ -31,7 +31,7 @@ use serde_json::Value;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 
-use herald_codegen::__private::emit::{self, EmitOptions};
+use herald_codegen::__private::emit;
 use herald_codegen::__private::rust_front::{defs_from_json, defs_to_json, event_from_json, event_to_json, with_defs};
 
 /// The hidden macro `#[cloud_event]` defines for a struct named `ident`.
@@ -128,8 +128,7 @@ impl Chain {
             Kind::Data => (serde_json::from_str(&json.value()).map_err(|e| internal(e.to_string()))?, None),
         };
         let event_items = event.map(|event| {
-            let opts = EmitOptions { herald_path: quote!(#herald).to_string().replace(' ', "") };
-            let event_data = emit::emit_event_data(&quote!(#ident), &event, &opts);
+            let event_data = emit::emit_event_data(&quote!(#ident), &event, &crate::item::emit_options(&herald));
             let json = event_to_json(&event);
             let macro_name = event_macro_name(&ident);
             quote! {

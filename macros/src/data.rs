@@ -6,11 +6,10 @@
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 
-use herald_codegen::__private::emit::EmitOptions;
 use herald_codegen::__private::rust_front::{DataShape, DataType, Variant};
 
 use crate::attr::{self, SerdeContainer};
-use crate::chain::{Chain, Kind};
+use crate::chain::Kind;
 use crate::ctxt::Ctxt;
 use crate::fields;
 use crate::item;
@@ -29,11 +28,7 @@ pub(crate) fn expand_data(args: TokenStream, input: TokenStream) -> TokenStream 
     };
     let cx = Ctxt::new();
     let herald = crate_arg(&cx, args);
-    let mut original = item.clone();
-    item::strip_herald_attrs(&mut original);
-    if !item::derives_serde(&original) {
-        item::strip_serde_attrs(&mut original);
-    }
+    let original = item::as_written(&item);
     let mut item = item;
     let read = match &mut item {
         syn::Item::Struct(s) => read_struct(&cx, s, &herald),
@@ -43,37 +38,17 @@ pub(crate) fn expand_data(args: TokenStream, input: TokenStream) -> TokenStream 
             None
         }
     };
-    let Some((data, refs)) = read else { return finish(cx, quote!(#original)) };
-    let ident = match &item {
-        syn::Item::Struct(s) => s.ident.clone(),
-        syn::Item::Enum(e) => e.ident.clone(),
-        _ => return finish(cx, quote!(#original)),
-    };
+    let (Some((data, refs)), Some(ident)) = (read, item::ident(&item)) else { return item::refused(cx, &original) };
     for problem in data.check() {
         cx.error_spanned_by(&ident, problem);
     }
-    item::refuse_recursion(&cx, &ident, &refs);
-    let opts = EmitOptions { herald_path: quote!(#herald).to_string().replace(' ', "") };
-    let validate = match data.emit_validate(&quote!(#ident), &opts) {
-        Ok(tokens) => tokens,
-        Err(diags) => {
-            cx.error_spanned_by(&ident, format!("cannot generate validation for `{ident}`: {diags}"));
-            TokenStream::new()
-        }
+    let read = item::Read {
+        kind: Kind::Data,
+        json: data.schema().to_string(),
+        refs,
+        validate: data.emit_validate(&quote!(#ident), &item::emit_options(&herald)),
     };
-    if let Err(e) = cx.check() {
-        let err = e.to_compile_error();
-        return quote!(#err #original);
-    }
-    let json = data.schema().to_string();
-    let chain = Chain::new(herald.clone(), Kind::Data, ident, json, refs);
-    item::strip_herald_attrs(&mut item);
-    item::emit(item, validate, chain, &herald)
-}
-
-fn finish(cx: Ctxt, item: TokenStream) -> TokenStream {
-    let err = cx.check().err().map(|e| e.to_compile_error());
-    quote!(#err #item)
+    item::finish(cx, &original, item, &herald, read)
 }
 
 /// `#[herald::data]` or `#[herald::data(crate = "::my_sdk::herald")]`.

@@ -12,11 +12,10 @@
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 
-use herald_codegen::__private::emit::EmitOptions;
 use herald_codegen::__private::rust_front::{StructEvent, StructProblem, event_to_json};
 
 use crate::attr::{self, CloudEventArgs};
-use crate::chain::{Chain, Kind};
+use crate::chain::Kind;
 use crate::ctxt::Ctxt;
 use crate::fields;
 use crate::item;
@@ -38,28 +37,20 @@ pub(crate) fn expand_cloud_event(args: TokenStream, input: TokenStream) -> Token
                 e.enum_token,
                 "`#[cloud_event]` goes on a struct with named fields, not an enum: declare one struct per event type",
             );
-            return finish(cx, quote!(#e));
+            return item::refused(cx, &syn::Item::Enum(e));
         }
         other => {
             cx.error_at(
                 Span::call_site(),
                 "`#[cloud_event]` goes on a struct with named fields (`pub struct RunStarted { pub run_id: Uuid }`)",
             );
-            return finish(cx, quote!(#other));
+            return item::refused(cx, &other);
         }
     };
     let herald: syn::Path = args.krate.clone().unwrap_or_else(|| syn::parse_quote!(::herald));
-    // On error the struct is returned as written (minus `#[herald]`, and
-    // minus `#[serde]` when only our derives would have read it), so the
-    // errors are ours alone, not a cascade from half-added attributes.
-    let mut original = syn::Item::Struct(item.clone());
-    item::strip_herald_attrs(&mut original);
-    if !item::derives_serde(&original) {
-        item::strip_serde_attrs(&mut original);
-    }
-    let read = read_struct(&cx, &args, &mut item, &herald);
-    let Some((event, refs)) = read else {
-        return finish(cx, quote!(#original));
+    let original = item::as_written(&syn::Item::Struct(item.clone()));
+    let Some((event, refs)) = read_struct(&cx, &args, &mut item, &herald) else {
+        return item::refused(cx, &original);
     };
     for problem in event.check() {
         let StructProblem::Attribute(msg) = problem;
@@ -68,29 +59,14 @@ pub(crate) fn expand_cloud_event(args: TokenStream, input: TokenStream) -> Token
             None => cx.error_spanned_by(&item.ident, msg),
         }
     }
-    let ident = item.ident.clone();
-    item::refuse_recursion(&cx, &ident, &refs);
-    let opts = EmitOptions { herald_path: quote!(#herald).to_string().replace(' ', "") };
-    let validate = match event.emit_validate(&quote!(#ident), &opts) {
-        Ok(tokens) => tokens,
-        Err(diags) => {
-            cx.error_spanned_by(&ident, format!("cannot generate validation for `{ident}`: {diags}"));
-            TokenStream::new()
-        }
+    let ident = &item.ident;
+    let read = item::Read {
+        kind: Kind::Event,
+        json: event_to_json(&event.to_ir()),
+        refs,
+        validate: event.emit_validate(&quote!(#ident), &item::emit_options(&herald)),
     };
-    if let Err(e) = cx.check() {
-        let err = e.to_compile_error();
-        return quote!(#err #original);
-    }
-    let chain = Chain::new(herald.clone(), Kind::Event, ident, event_to_json(&event.to_ir()), refs);
-    let mut item = syn::Item::Struct(item);
-    item::strip_herald_attrs(&mut item);
-    item::emit(item, validate, chain, &herald)
-}
-
-fn finish(cx: Ctxt, item: TokenStream) -> TokenStream {
-    let err = cx.check().err().map(|e| e.to_compile_error());
-    quote!(#err #item)
+    item::finish(cx, &original, syn::Item::Struct(item), &herald, read)
 }
 
 /// Read the struct into a [`StructEvent`] and the user's types its fields

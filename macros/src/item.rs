@@ -5,20 +5,80 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::chain::Chain;
+use herald_codegen::__private::emit::EmitOptions;
+use herald_codegen::Diagnostics;
+
+use crate::chain::{Chain, Kind};
 use crate::ctxt::Ctxt;
 use crate::symbol::HERALD;
+
+/// A type as its attribute read it: what the definition chain carries and
+/// the type's `Validate` impl.
+pub(crate) struct Read {
+    pub(crate) kind: Kind,
+    /// The event's IR, or the data type's schema, as JSON.
+    pub(crate) json: String,
+    /// The user's types its fields name, as written.
+    pub(crate) refs: Vec<syn::Path>,
+    pub(crate) validate: Result<TokenStream, Diagnostics>,
+}
+
+/// The options of the shared emitters for the runtime at `herald`.
+pub(crate) fn emit_options(herald: &syn::Path) -> EmitOptions {
+    EmitOptions { herald_path: quote!(#herald).to_string().replace(' ', "") }
+}
+
+/// The item as written (minus `#[herald]`, and minus `#[serde]` when only
+/// our derives would have read it), returned on error so that the errors
+/// are ours alone, not a cascade from half-added attributes.
+pub(crate) fn as_written(item: &syn::Item) -> syn::Item {
+    let mut original = item.clone();
+    strip_herald_attrs(&mut original);
+    if !derives_serde(&original) {
+        strip_serde_attrs(&mut original);
+    }
+    original
+}
+
+/// The errors so far and the item as written.
+pub(crate) fn refused(cx: Ctxt, original: &syn::Item) -> TokenStream {
+    let err = cx.check().err().map(|e| e.to_compile_error());
+    quote!(#err #original)
+}
+
+/// The end of `#[cloud_event]` and `#[herald::data]` once the type is
+/// read: every error, or the item with what generated code needs.
+pub(crate) fn finish(cx: Ctxt, original: &syn::Item, mut item: syn::Item, herald: &syn::Path, read: Read) -> TokenStream {
+    let Some(ident) = ident(&item) else { return refused(cx, original) };
+    refuse_recursion(&cx, &ident, &read.refs);
+    let validate = read.validate.unwrap_or_else(|diags| {
+        cx.error_spanned_by(&ident, format!("cannot generate validation for `{ident}`: {diags}"));
+        TokenStream::new()
+    });
+    if let Err(e) = cx.check() {
+        let err = e.to_compile_error();
+        return quote!(#err #original);
+    }
+    let chain = Chain::new(herald.clone(), read.kind, ident, read.json, read.refs);
+    strip_herald_attrs(&mut item);
+    emit(item, validate, chain, herald)
+}
+
+/// The name of a struct or enum.
+pub(crate) fn ident(item: &syn::Item) -> Option<syn::Ident> {
+    match item {
+        syn::Item::Struct(s) => Some(s.ident.clone()),
+        syn::Item::Enum(e) => Some(e.ident.clone()),
+        _ => None,
+    }
+}
 
 /// `item` with `validate` (its `Validate` impl, which calls that of every
 /// type its fields name, through `Data`) and the chain, which emits what
 /// needs the definitions of those types.
-pub(crate) fn emit(mut item: syn::Item, validate: TokenStream, chain: Chain, herald: &syn::Path) -> TokenStream {
+fn emit(mut item: syn::Item, validate: TokenStream, chain: Chain, herald: &syn::Path) -> TokenStream {
     add_derives(&mut item, herald);
-    let ident = match &item {
-        syn::Item::Struct(s) => s.ident.clone(),
-        syn::Item::Enum(e) => e.ident.clone(),
-        _ => return quote!(#item),
-    };
+    let Some(ident) = ident(&item) else { return quote!(#item) };
     let chain = chain.next().unwrap_or_else(syn::Error::into_compile_error);
     quote! {
         #item
@@ -34,7 +94,7 @@ pub(crate) fn emit(mut item: syn::Item, validate: TokenStream, chain: Chain, her
 
 /// A type whose fields name the type itself: its definition would need
 /// its own, which the chain cannot hand it.
-pub(crate) fn refuse_recursion(cx: &Ctxt, ident: &syn::Ident, refs: &[syn::Path]) {
+fn refuse_recursion(cx: &Ctxt, ident: &syn::Ident, refs: &[syn::Path]) {
     for path in refs.iter().filter(|p| p.segments.last().is_some_and(|s| s.ident == *ident || s.ident == "Self")) {
         cx.error_spanned_by(
             path,
@@ -65,14 +125,14 @@ fn item_attrs(item: &mut syn::Item) -> Option<&mut Vec<syn::Attribute>> {
 
 /// `#[herald(...)]` is ours alone: an attribute macro cannot declare helper
 /// attributes, so it must not reach the compiler.
-pub(crate) fn strip_herald_attrs(item: &mut syn::Item) {
+fn strip_herald_attrs(item: &mut syn::Item) {
     for attrs in field_attrs(item) {
         attrs.retain(|a| !a.path().is_ident(HERALD));
     }
 }
 
 /// Whether the user derives serde's traits on the item themselves.
-pub(crate) fn derives_serde(item: &syn::Item) -> bool {
+fn derives_serde(item: &syn::Item) -> bool {
     let attrs = match item {
         syn::Item::Struct(s) => &s.attrs,
         syn::Item::Enum(e) => &e.attrs,
@@ -90,7 +150,7 @@ pub(crate) fn derives_serde(item: &syn::Item) -> bool {
 
 /// `#[serde]` on an item that nothing derives serde for is an error of
 /// its own ("cannot find attribute `serde`").
-pub(crate) fn strip_serde_attrs(item: &mut syn::Item) {
+fn strip_serde_attrs(item: &mut syn::Item) {
     if let Some(attrs) = item_attrs(item) {
         attrs.retain(|a| !a.path().is_ident("serde"));
     }
