@@ -4,7 +4,7 @@
 //! `$ref`, as `$defs` are in events.yaml: a struct is an object, an enum of
 //! unit variants a string `enum`, and an internally tagged enum
 //! (`#[serde(tag = "kind")]`) a tagged union — the `oneOf` that
-//! [`crate::tagged`] reads for YAML, so validation, exports and
+//! `tagged.rs` reads for YAML, so validation, exports and
 //! compatibility treat both routes' unions alike.
 
 use std::collections::BTreeMap;

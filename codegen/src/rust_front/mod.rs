@@ -6,7 +6,10 @@
 //! attributes and doc comments), emits the struct's `EventData` and
 //! `Validate` impls through the shared emitters, and combines struct events
 //! with a YAML catalog into one [`Catalog`](crate::ir::Catalog) for [`crate::emit::emit_catalog`].
-//! No code is generated here that the YAML path does not also generate.
+//! The structs and enums its fields hold (`#[herald::data]`) are
+//! [`DataType`]s: named definitions (`$defs`) referred to with `$ref`, as
+//! in YAML ([`data`]). No code is generated here that the YAML path does
+//! not also generate.
 
 pub mod data;
 mod merge;
