@@ -75,6 +75,15 @@ mod later {
         #[herald(minimum = 1)]
         pub number: u32,
         pub previous: Option<Box<crate::model::Detail>>,
+        pub steps: Vec<Step>,
+    }
+
+    /// What an attempt did: a union whose variant holds a data type.
+    #[herald::data]
+    #[serde(tag = "type", rename_all = "kebab-case", rename_all_fields = "camelCase")]
+    pub enum Step {
+        WaitFor { wait_seconds: u32 },
+        CheckDetail { the_detail: crate::model::Detail },
     }
 }
 
@@ -164,13 +173,25 @@ fn the_schema_holds_every_definition_and_the_registry_has_it() {
 fn definitions_travel_transitively_whatever_the_order() {
     let schema: Value = serde_json::from_str(later::JobRetried::SCHEMA).unwrap();
     let defs: Vec<&String> = schema["$defs"].as_object().expect("$defs").keys().collect();
-    assert_eq!(defs, ["Attempt", "Detail", "JobQueued", "Status", "Target"]);
+    assert_eq!(defs, ["Attempt", "Detail", "JobQueued", "Status", "Step", "Target"]);
+    assert_eq!(schema["$defs"]["Step"]["oneOf"][1]["properties"]["type"], json!({"const": "check-detail"}));
+    assert_eq!(schema["$defs"]["Step"]["oneOf"][1]["properties"]["theDetail"], json!({"$ref": "#/$defs/Detail"}));
     // The held event is its data schema, its own definitions pooled.
     assert!(schema["$defs"]["JobQueued"].get("$defs").is_none());
-    let retried = json!({"attempt": {"number": 2, "previous": {"level": 12}}, "original": with("/history/1/level", json!(11))});
+    let steps = json!([{"type": "wait-for", "waitSeconds": 3}, {"type": "check-detail", "theDetail": {"level": 99}}]);
+    let retried =
+        json!({"attempt": {"number": 2, "previous": {"level": 12}, "steps": steps}, "original": with("/history/1/level", json!(11))});
     let info = app::Catalog::lookup("ai.job.retried").unwrap();
     let refused = (info.decode)(&serde_json::to_vec(&retried).unwrap()).unwrap_err();
-    assert_eq!(refused.pointers(), ["/data/attempt/previous/level", "/data/original/history/1/level"]);
+    assert_eq!(
+        refused.pointers(),
+        ["/data/attempt/previous/level", "/data/attempt/steps/1/theDetail/level", "/data/original/history/1/level"]
+    );
+    let oracle = jsonschema::draft202012::options().build(&schema).unwrap();
+    assert!(!oracle.is_valid(&retried));
+    let retried = json!({"attempt": {"number": 1, "steps": [{"type": "wait-for", "waitSeconds": 3}]}});
+    assert!((info.decode)(&serde_json::to_vec(&retried).unwrap()).is_ok());
+    assert!(oracle.is_valid(&retried));
 }
 
 /// The handler of the end-to-end test: what it was given.
