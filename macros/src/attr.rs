@@ -246,19 +246,34 @@ pub(crate) struct SerdeField {
     pub(crate) skip_serializing_if: bool,
 }
 
-/// The serde attributes of the struct that change its wire shape.
+/// The serde attributes of the struct (or enum) that change its wire shape.
 #[derive(Default)]
 pub(crate) struct SerdeContainer {
     pub(crate) rename_all: Option<String>,
     pub(crate) deny_unknown_fields: bool,
     pub(crate) default: bool,
     pub(crate) krate: bool,
+    /// An enum's representation keys, where written: `tag = "…"`,
+    /// `content`, `untagged`; and `rename_all_fields`.
+    pub(crate) tag: Option<(String, Span)>,
+    pub(crate) content: Option<Span>,
+    pub(crate) untagged: Option<Span>,
+    pub(crate) rename_all_fields: Option<String>,
+}
+
+/// The serde attributes of an enum variant that change its wire shape.
+#[derive(Default)]
+pub(crate) struct SerdeVariant {
+    pub(crate) rename: Option<String>,
+    pub(crate) rename_all: Option<String>,
 }
 
 /// serde attributes whose wire shape Herald cannot derive a schema for.
 const UNSUPPORTED_FIELD: &[&str] = &["flatten", "with", "deserialize_with", "alias", "getter"];
-const UNSUPPORTED_CONTAINER: &[&str] =
-    &["tag", "content", "untagged", "transparent", "from", "try_from", "into", "remote", "rename_all_fields"];
+const UNSUPPORTED_CONTAINER: &[&str] = &["transparent", "from", "try_from", "into", "remote"];
+/// Keys only an enum may have.
+const ENUM_ONLY: &[&str] = &["tag", "content", "untagged", "rename_all_fields"];
+const UNSUPPORTED_VARIANT: &[&str] = &["skip", "skip_deserializing", "other", "untagged", "with", "deserialize_with", "alias", "borrow"];
 
 pub(crate) fn serde_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> SerdeField {
     let mut out = SerdeField::default();
@@ -298,22 +313,25 @@ pub(crate) fn serde_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> SerdeField {
     out
 }
 
-pub(crate) fn serde_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> SerdeContainer {
+/// The container attributes of a struct (`on_enum` false, which refuses
+/// the enum-only keys) or of an enum.
+pub(crate) fn serde_container(cx: &Ctxt, attrs: &[syn::Attribute], on_enum: bool) -> SerdeContainer {
     let mut out = SerdeContainer::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident(SERDE)) {
         let result = attr.parse_nested_meta(|meta| {
             let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
             match key.as_str() {
-                "rename_all" => {
-                    if meta.input.peek(syn::token::Paren) {
-                        return Err(meta.error("`#[cloud_event]` needs one naming rule: use `rename_all = \"…\"`"));
-                    }
+                "rename_all" => out.rename_all = Some(naming_rule(&meta)?),
+                "rename_all_fields" if on_enum => out.rename_all_fields = Some(naming_rule(&meta)?),
+                "tag" if on_enum => {
                     let lit: syn::LitStr = meta.value()?.parse()?;
-                    if rename_rule(&lit.value(), "x").is_none() {
-                        return Err(syn::Error::new_spanned(lit, "unknown `rename_all` rule"));
-                    }
-                    out.rename_all = Some(lit.value());
+                    out.tag = Some((lit.value(), lit.span()));
                 }
+                "content" if on_enum => {
+                    out.content = Some(meta.path.span());
+                    skip_value(&meta)?;
+                }
+                "untagged" if on_enum => out.untagged = Some(meta.path.span()),
                 "deny_unknown_fields" => out.deny_unknown_fields = true,
                 "default" => {
                     out.default = true;
@@ -323,10 +341,10 @@ pub(crate) fn serde_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> SerdeConta
                     out.krate = true;
                     skip_value(&meta)?;
                 }
-                k if UNSUPPORTED_CONTAINER.contains(&k) => {
+                k if UNSUPPORTED_CONTAINER.contains(&k) || ENUM_ONLY.contains(&k) => {
                     skip_value(&meta)?;
                     return Err(meta.error(format!(
-                        "`#[serde({k})]` is not supported on a `#[cloud_event]` struct: event data is a plain JSON object"
+                        "`#[serde({k})]` is not supported on a Herald struct or enum: Herald cannot derive the JSON Schema of a custom wire shape"
                     )));
                 }
                 _ => skip_value(&meta)?,
@@ -338,6 +356,74 @@ pub(crate) fn serde_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> SerdeConta
         }
     }
     out
+}
+
+/// `rename_all = "…"` (or `rename_all_fields`): one known naming rule.
+fn naming_rule(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<String> {
+    if meta.input.peek(syn::token::Paren) {
+        return Err(meta.error("Herald needs one naming rule: use `rename_all = \"…\"`"));
+    }
+    let lit: syn::LitStr = meta.value()?.parse()?;
+    if rename_rule(&lit.value(), "x").is_none() {
+        return Err(syn::Error::new_spanned(lit, "unknown `rename_all` rule"));
+    }
+    Ok(lit.value())
+}
+
+/// The serde attributes of an enum variant.
+pub(crate) fn serde_variant(cx: &Ctxt, attrs: &[syn::Attribute]) -> SerdeVariant {
+    let mut out = SerdeVariant::default();
+    for attr in attrs.iter().filter(|a| a.path().is_ident(SERDE)) {
+        let result = attr.parse_nested_meta(|meta| {
+            let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+            match key.as_str() {
+                "rename" => {
+                    if meta.input.peek(syn::token::Paren) {
+                        return Err(meta.error("Herald needs one JSON name: use `rename = \"…\"`, not `rename(serialize = …, deserialize = …)`"));
+                    }
+                    out.rename = Some(meta.value()?.parse::<syn::LitStr>()?.value());
+                }
+                "rename_all" => out.rename_all = Some(naming_rule(&meta)?),
+                k if UNSUPPORTED_VARIANT.contains(&k) => {
+                    skip_value(&meta)?;
+                    return Err(meta.error(format!(
+                        "`#[serde({k})]` is not supported on a `#[herald::data]` variant: Herald cannot derive the JSON Schema of a custom wire shape"
+                    )));
+                }
+                _ => skip_value(&meta)?,
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            cx.syn_error(e);
+        }
+    }
+    out
+}
+
+/// serde's `rename_all` rules, applied to a variant name (`SetName`).
+pub(crate) fn variant_rename_rule(rule: &str, variant: &str) -> Option<String> {
+    let mut snake = String::new();
+    for (i, ch) in variant.char_indices() {
+        if i > 0 && ch.is_uppercase() {
+            snake.push('_');
+        }
+        snake.push(ch.to_ascii_lowercase());
+    }
+    Some(match rule {
+        "lowercase" => variant.to_ascii_lowercase(),
+        "UPPERCASE" => variant.to_ascii_uppercase(),
+        "PascalCase" => variant.to_string(),
+        "camelCase" => {
+            let mut c = variant.chars();
+            c.next().map(|f| f.to_lowercase().collect::<String>() + c.as_str()).unwrap_or_default()
+        }
+        "snake_case" => snake,
+        "SCREAMING_SNAKE_CASE" => snake.to_ascii_uppercase(),
+        "kebab-case" => snake.replace('_', "-"),
+        "SCREAMING-KEBAB-CASE" => snake.replace('_', "-").to_ascii_uppercase(),
+        _ => return None,
+    })
 }
 
 /// Consume `= value` or `(…)` after a key we do not interpret.

@@ -13,9 +13,13 @@
 //! kept for this crate and the `herald` CLI (released together with it).
 
 mod attr;
+mod chain;
 mod ctxt;
+mod data;
 mod derive;
+mod fields;
 mod include;
+mod item;
 mod registry;
 mod symbol;
 
@@ -50,7 +54,9 @@ use proc_macro::TokenStream;
 /// `maximum`, `exclusive_minimum`, `exclusive_maximum`, `multiple_of`,
 /// `min_length`, `max_length`, `pattern`, `format`, `min_items`,
 /// `max_items`, `unique_items`, `min_properties`, `max_properties`; they
-/// are enforced by the same generated `validate()` YAML events get.
+/// are enforced by the same generated `validate()` YAML events get. A
+/// field may also hold a [`macro@data`] type (directly or in `Option`,
+/// `Vec`, `Box` or a map): its schema joins the event's `$defs`.
 ///
 /// Derives `Debug`, `Clone`, `PartialEq`, `Serialize` and `Deserialize`
 /// unless the struct derives them itself, and implements
@@ -58,6 +64,32 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn cloud_event(args: TokenStream, input: TokenStream) -> TokenStream {
     derive::expand_cloud_event(args.into(), input.into()).into()
+}
+
+/// Declare a struct or enum that `#[cloud_event]` structs (and other
+/// `#[herald::data]` types) may hold.
+///
+/// ```ignore
+/// /// Where the output goes.
+/// #[herald::data]
+/// #[serde(tag = "kind", rename_all = "snake_case")]
+/// pub enum Target { File { #[herald(min_length = 1)] path: String }, Url { url: String } }
+///
+/// #[herald::data]
+/// pub struct Detail { #[herald(range(min = 0, max = 10))] pub level: u8, pub note: Option<String> }
+/// ```
+///
+/// A struct is a JSON object, read like a `#[cloud_event]` struct's data
+/// (the same field types, `#[herald(...)]` rules and serde attributes); an
+/// enum of unit variants is a string enum; an enum with
+/// `#[serde(tag = "…")]` is a tagged union whose variants are unit or have
+/// named fields. Each becomes the definition `$defs/Name` of every event
+/// that holds it, and implements `herald::Validate`, which the holder's
+/// `validate()` calls with the pointer of the field. Optional argument:
+/// `crate = "::path::to::herald"`.
+#[proc_macro_attribute]
+pub fn data(args: TokenStream, input: TokenStream) -> TokenStream {
+    data::expand_data(args.into(), input.into()).into()
 }
 
 /// A registry of struct events, optionally combined with a YAML catalog.
@@ -97,6 +129,14 @@ pub fn registry(input: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn include_events(input: TokenStream) -> TokenStream {
     include::expand_include_events(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// One step of a definition chain (called by the macros
+/// `#[herald::data]` leaves behind). Not a public API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __data_step(input: TokenStream) -> TokenStream {
+    chain::expand_step(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
 /// One step of `registry!` (called by the macros `#[cloud_event]` leaves

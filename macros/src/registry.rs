@@ -22,7 +22,7 @@ use syn::punctuated::Punctuated;
 use herald_codegen::__private::emit::{self, EmitOptions};
 use herald_codegen::__private::rust_front::{StructEntry, event_from_json, merge};
 
-use crate::derive::registry_macro_name;
+use crate::chain::event_macro_name;
 use crate::include;
 
 /// The user's `registry!` input.
@@ -170,7 +170,7 @@ impl State {
         let path = self.pending.remove(0);
         let mut mac = path.clone();
         if let Some(last) = mac.segments.last_mut() {
-            last.ident = registry_macro_name(&last.ident);
+            last.ident = event_macro_name(&last.ident);
             last.arguments = syn::PathArguments::None;
         }
         let State { header, yaml, pending, done, .. } = self;

@@ -87,4 +87,24 @@ pub mod __private {
     {
         T::deserialize(deserializer).map(Some)
     }
+
+    /// Implemented by `#[herald::data]` types and `#[cloud_event]` structs:
+    /// the types a struct-declared event's fields may name besides the
+    /// built-in ones (their schemas reach the event through the macros).
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a `#[herald::data]` type (or `#[cloud_event]`): add `#[herald::data]` to it",
+        label = "a field of this type names `{Self}`"
+    )]
+    pub trait Data: crate::Validate {}
+
+    /// A boxed data type is one (`Option<Box<Detail>>` holds a `Detail`).
+    impl<T: Data + ?Sized> Data for Box<T> {}
+
+    /// Validates a field holding a type the user declared: the call a
+    /// struct-declared type's `validate()` makes for it, bounded by
+    /// [`Data`] so that a type without the attribute is one error saying so.
+    #[inline]
+    pub fn validate_data<T: Data + ?Sized>(value: &T, pointer: &mut crate::validate::Pointer, errors: &mut Vec<crate::ValidationError>) {
+        value.validate_into(pointer, errors);
+    }
 }

@@ -89,6 +89,13 @@ impl Pointer {
     }
 }
 
+/// A box validates what it holds (a field `Box<Detail>` of a user's type).
+impl<T: Validate + ?Sized> Validate for Box<T> {
+    fn validate_into(&self, pointer: &mut Pointer, errors: &mut Vec<ValidationError>) {
+        (**self).validate_into(pointer, errors);
+    }
+}
+
 thread_local! {
     /// The pointer [`Validate::validate_at`] reuses.
     static SCRATCH: std::cell::Cell<Pointer> = std::cell::Cell::new(Pointer::default());

@@ -208,7 +208,7 @@ pub fn emit_external_validate(
     ty: &TokenStream,
     event: &crate::ir::EventType,
     shape: &serde_json::Value,
-    renames: std::collections::BTreeMap<String, String>,
+    names: ExternalNames,
     opts: &EmitOptions,
 ) -> Result<TokenStream, Diagnostics> {
     let mut catalog = Catalog::new(event.type_name.clone(), "");
@@ -220,7 +220,17 @@ pub fn emit_external_validate(
     let Some(root) = generated.roots.get(&event.type_name) else {
         return Ok(TokenStream::new());
     };
-    validate::emit_validate_external(ty, &event.schema, &generated, root, renames, opts)
+    validate::emit_validate_external(ty, &event.schema, &generated, root, names, opts)
+}
+
+/// How a type the user declared names what its JSON Schema names: each
+/// Rust field's JSON name, and each union tag value's Rust variant.
+#[derive(Debug, Clone, Default)]
+pub struct ExternalNames {
+    /// Rust field name → JSON property name (every field).
+    pub fields: BTreeMap<String, String>,
+    /// Tag value → Rust variant name (unions only).
+    pub variants: BTreeMap<String, String>,
 }
 
 /// The Rust type of an event's data, as a path.

@@ -89,31 +89,31 @@ fn validate_impl(ty: &TokenStream, body: &TokenStream, herald: &TokenStream) -> 
     }
 }
 
-/// `Validate` for a struct the user declared with `#[cloud_event]`.
+/// `Validate` for a type the user declared (`#[cloud_event]` or
+/// `#[herald::data]`).
 ///
-/// `generated` holds typify's type for the struct's *shape* (its schema
+/// `generated` holds typify's type for the type's *shape* (its schema
 /// keyed by Rust field names, without the string rules typify would turn
-/// into newtypes); `schema` is the event's real JSON Schema, keyed by JSON
-/// names. `renames` maps each Rust field to its JSON name. The walk is the
-/// one YAML-declared types get, so both enforce the same rules.
+/// into newtypes); `schema` is the real JSON Schema, keyed by JSON names.
+/// `names` maps each Rust field to its JSON name, and each tag value of a
+/// union to its Rust variant. The walk is the one YAML-declared types get,
+/// so both enforce the same rules; a `$ref` is a call of the referred
+/// type's own impl, which its `#[herald::data]` emitted.
 pub(super) fn emit_validate_external(
     ty: &TokenStream,
     schema: &Value,
     generated: &GeneratedTypes,
     root: &TypeId,
-    renames: BTreeMap<String, String>,
+    names: super::ExternalNames,
     opts: &EmitOptions,
 ) -> Result<TokenStream, Diagnostics> {
     let herald = opts.herald();
-    let mut walker = Walker::new(generated, &herald, renames);
+    let mut walker = Walker::new(generated, &herald, names.fields);
+    walker.variants = Some(names.variants);
     let body = walker.walk(schema, root, Place::reference(quote!(self)), false);
-    if !walker.errors.is_empty() || !walker.defs_seen.is_empty() {
-        let mut errors = walker.errors;
-        if !walker.defs_seen.is_empty() {
-            errors.push("`$ref` is not supported in a struct-declared event".to_string());
-        }
+    if !walker.errors.is_empty() {
         let source = ty.to_string();
-        return Err(Diagnostics(errors.into_iter().map(|m| Diagnostic::new(&source, 0, 0, m)).collect()));
+        return Err(Diagnostics(walker.errors.into_iter().map(|m| Diagnostic::new(&source, 0, 0, m)).collect()));
     }
     let patterns = walker.pattern_statics("");
     let item = validate_impl(ty, &body, &herald);
@@ -144,6 +144,9 @@ struct Walker<'a> {
     /// Rust field name → JSON property name, for a struct the user wrote
     /// (`#[serde(rename)]`); empty for typify's own types.
     renames: BTreeMap<String, String>,
+    /// For a type the user declared: the Rust variant of each tag value of
+    /// its union (matched as `Self::Variant`). `None` for typify's types.
+    variants: Option<BTreeMap<String, String>>,
 }
 
 impl<'a> Walker<'a> {
@@ -162,6 +165,7 @@ impl<'a> Walker<'a> {
             herald: herald.clone(),
             errors: Vec::new(),
             renames,
+            variants: None,
         }
     }
 
@@ -413,7 +417,11 @@ impl<'a> Walker<'a> {
             let binds = checks.iter().map(|c| &c.field);
             let rest = (checks.len() < props.len()).then(|| quote!(..));
             let bodies = checks.iter().map(FieldCheck::pushed);
-            let variant = format_ident!("{}", name);
+            // The user's enum is matched in its own impl, by its own names.
+            let (enum_ident, variant) = match &self.variants {
+                Some(names) => (quote!(Self), format_ident!("{}", names.get(branch.value).map_or(name.as_str(), String::as_str))),
+                None => (enum_ident.clone(), format_ident!("{}", name)),
+            };
             arms.push(quote! { #enum_ident::#variant { #(#binds,)* #rest } => { #(#bodies)* } });
         }
         if arms.is_empty() {
@@ -433,6 +441,13 @@ impl<'a> Walker<'a> {
         let herald = self.herald.clone();
         let r = v.by_ref();
         let call = quote! { #herald::Validate::validate_into(#r, __p, __e); };
+        if self.plan.is_none() {
+            // A type the user declared refers to another of theirs, whose
+            // `#[herald::data]` implements `Validate` (empty when it has
+            // no rules: it cannot know who calls it). The call is bounded
+            // by `Data`, whose error says to add the attribute.
+            return quote! { #herald::__private::validate_data(#r, __p, __e); };
+        }
         match self.defs_seen.get(name) {
             Some(Some(false)) => return TokenStream::new(),
             Some(Some(true)) => return call,
@@ -445,8 +460,7 @@ impl<'a> Walker<'a> {
         }
         self.defs_seen.insert(name.to_string(), None);
         let (Some(plan), Some(schema)) = (self.plan, self.defs.get(name)) else {
-            // A struct-declared event (refused by the caller), or a ref the
-            // lints let through to nothing.
+            // A ref the lints let through to nothing.
             return TokenStream::new();
         };
         let ty = match self.space.get_type(id) {

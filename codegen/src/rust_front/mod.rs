@@ -6,25 +6,30 @@
 //! attributes and doc comments), emits the struct's `EventData` and
 //! `Validate` impls through the shared emitters, and combines struct events
 //! with a YAML catalog into one [`Catalog`](crate::ir::Catalog) for [`crate::emit::emit_catalog`].
-//! No code is generated here that the YAML path does not also generate.
+//! The structs and enums its fields hold (`#[herald::data]`) are
+//! [`DataType`]s: named definitions (`$defs`) referred to with `$ref`, as
+//! in YAML ([`data`]). No code is generated here that the YAML path does
+//! not also generate.
 
+pub mod data;
 mod merge;
+mod object;
 pub mod types;
 mod wire;
 
 use std::collections::BTreeMap;
 
 use proc_macro2::TokenStream;
-use quote::quote;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::check;
 use crate::diagnostic::Diagnostics;
-use crate::emit::{self, EmitOptions};
+use crate::emit::{self, EmitOptions, ExternalNames};
 use crate::ir::{DataSource, EventType, Origin};
 
+pub use data::{DataShape, DataType, Variant};
 pub use merge::{MergeError, StructEntry, merge};
-pub use wire::{event_from_json, event_to_json};
+pub use wire::{defs_from_json, defs_to_json, event_from_json, event_to_json, with_defs};
 
 /// A struct declared with `#[cloud_event("…")]`, as the macro read it.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,55 +100,12 @@ pub enum StructProblem {
 impl StructEvent {
     /// The JSON Schema of the struct's data, keyed by JSON names.
     pub fn schema(&self) -> Value {
-        self.object_schema(|f| f.wire_name.clone(), |f| f.required, |s| s.clone())
+        object::schema(&self.fields, self.deny_unknown_fields)
     }
 
-    /// The schema typify sees for the struct's shape: keyed by Rust field
-    /// names, without the string rules typify would turn into newtypes.
-    ///
-    /// Every field is required in the shape; an `Option` field is made
-    /// nullable instead, because typify maps a non-required array or map
-    /// to a plain `Vec`/map with a default, but the user's field is an
-    /// `Option` and the walk must unwrap it.
+    /// The schema typify sees for the struct's shape ([`object::shape`]).
     fn shape(&self) -> Value {
-        let mut shape = self.object_schema(|f| f.rust_name.clone(), |_| true, strip_string_rules);
-        if let Some(Value::Object(props)) = shape.get_mut("properties") {
-            for f in self.fields.iter().filter(|f| f.is_option) {
-                if let Some(Value::Object(p)) = props.get_mut(&f.rust_name) {
-                    if p.get("type").is_some_and(Value::is_string) {
-                        crate::schema::make_nullable(p);
-                    } else {
-                        // `serde_json::Value`: nothing to check inside.
-                        p.clear();
-                    }
-                }
-            }
-        }
-        shape
-    }
-
-    fn object_schema(
-        &self,
-        key: impl Fn(&StructField) -> String,
-        required_if: impl Fn(&StructField) -> bool,
-        map: impl Fn(&Value) -> Value,
-    ) -> Value {
-        let mut properties = Map::new();
-        let mut required = Vec::new();
-        for f in &self.fields {
-            properties.insert(key(f), map(&f.schema));
-            if required_if(f) {
-                required.push(Value::String(key(f)));
-            }
-        }
-        let mut schema = json!({"type": "object", "properties": properties});
-        if !required.is_empty() {
-            schema["required"] = Value::Array(required);
-        }
-        if self.deny_unknown_fields {
-            schema["additionalProperties"] = Value::Bool(false);
-        }
-        schema
+        object::shape(&self.fields, self.deny_unknown_fields)
     }
 
     /// Check the declaration with the rules a YAML event is held to
@@ -180,40 +142,20 @@ impl StructEvent {
         }
     }
 
-    /// `EventData` and `Validate` for the struct `ty`.
-    pub fn emit_impls(&self, ty: &TokenStream, opts: &EmitOptions) -> Result<TokenStream, Diagnostics> {
-        let event = self.to_ir();
-        let event_data = emit::emit_event_data(ty, &event, opts);
-        let renames: BTreeMap<String, String> = self.fields.iter().map(|f| (f.rust_name.clone(), f.wire_name.clone())).collect();
-        let validate = emit::emit_external_validate(ty, &event, &self.shape(), renames, opts)?;
-        Ok(quote! { #event_data #validate })
-    }
-}
-
-/// Remove `minLength`, `maxLength` and `pattern` from string schemas (at
-/// any depth): typify would make a newtype of such a string, but the
-/// user's field is a plain `String`. The walker still sees the real schema.
-fn strip_string_rules(schema: &Value) -> Value {
-    match schema {
-        Value::Object(obj) => Value::Object(
-            obj.iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "minLength" | "maxLength" | "pattern" | "description"))
-                .map(|(k, v)| {
-                    let v = match k.as_str() {
-                        "items" | "additionalProperties" => strip_string_rules(v),
-                        _ => v.clone(),
-                    };
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        other => other.clone(),
+    /// `Validate` for the struct `ty`. (Its `EventData` impl needs the
+    /// schema with every definition its fields name, which the macros
+    /// gather: [`emit::emit_event_data`].)
+    pub fn emit_validate(&self, ty: &TokenStream, opts: &EmitOptions) -> Result<TokenStream, Diagnostics> {
+        let names = ExternalNames { fields: object::renames(&self.fields), variants: BTreeMap::new() };
+        emit::emit_external_validate(ty, &self.to_ir(), &self.shape(), names, opts)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use quote::quote;
+    use serde_json::json;
 
     fn sample() -> StructEvent {
         StructEvent {
@@ -284,7 +226,7 @@ mod tests {
 
     #[test]
     fn impls_compile_to_tokens_with_the_shared_walker() {
-        let tokens = sample().emit_impls(&quote!(MyFeatureStarted), &EmitOptions::default()).unwrap().to_string();
+        let tokens = sample().emit_validate(&quote!(MyFeatureStarted), &EmitOptions::default()).unwrap().to_string();
         assert!(tokens.contains("impl :: herald :: Validate for MyFeatureStarted"), "{tokens}");
         // The minLength of the renamed field is checked on the Rust field,
         // under its JSON name.
@@ -302,7 +244,7 @@ mod tests {
         let mut catalog = crate::ir::Catalog::new("t.yaml", "ai");
         catalog.events.push(event.clone());
         let generated = emit::emit_catalog(&catalog, &EmitOptions::default()).unwrap().to_string();
-        let struct_impls = sample().emit_impls(&quote!(MyfeatureStarted), &EmitOptions::default()).unwrap().to_string();
+        let struct_impls = emit::emit_event_data(&quote!(MyfeatureStarted), &sample().to_ir(), &EmitOptions::default()).to_string();
         let impl_of =
             |code: &str| code.find("impl :: herald :: EventData").map(|at| code[at..].split('}').next().unwrap_or_default().to_string());
         assert!(impl_of(&generated).is_some(), "{generated}");

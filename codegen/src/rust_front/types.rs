@@ -19,6 +19,10 @@ pub struct TypeSchema {
     /// (`uuid::Uuid` takes braced and URN forms; chrono takes a space for
     /// `T`), so decoding must go through Herald's strict parser.
     pub strict: Option<StrictFormat>,
+    /// The user's types the value holds (`Detail` in `Vec<Detail>`), each
+    /// a `$ref` to the definition named after it: their schemas come from
+    /// their own `#[herald::data]`.
+    pub refs: Vec<syn::Path>,
 }
 
 /// A format decoded through Herald's strict wire types.
@@ -33,7 +37,7 @@ pub enum StrictFormat {
 /// What the error for an unmapped type lists.
 pub const SUPPORTED: &str = "`bool`, `String`, integers, `f32`/`f64`, `char`, `uuid::Uuid`, `chrono::DateTime<_>`, \
 `herald::types::{Uuid, DateTime}`, `serde_json::Value`, `serde_json::Map<String, Value>`, `Vec<T>`, \
-`BTreeMap<String, T>`/`HashMap<String, T>`, `Box<T>` and `Option<T>` of these";
+`BTreeMap<String, T>`/`HashMap<String, T>`, `#[herald::data]` structs and enums, `Box<T>` and `Option<T>` of these";
 
 /// The JSON Schema of a field's type.
 pub fn field_schema(ty: &syn::Type) -> syn::Result<TypeSchema> {
@@ -44,17 +48,20 @@ pub fn field_schema(ty: &syn::Type) -> syn::Result<TypeSchema> {
                 "`Option<Option<T>>` has no JSON Schema mapping: Herald's optional properties are never `null`; use `Option<T>`",
             ));
         }
-        let (schema, strict) = value_schema(inner, true)?;
-        return Ok(TypeSchema { schema, optional: true, strict });
+        let mut refs = Vec::new();
+        let (schema, strict) = value_schema(inner, true, &mut refs)?;
+        return Ok(TypeSchema { schema, optional: true, strict, refs });
     }
-    let (schema, strict) = value_schema(ty, true)?;
-    Ok(TypeSchema { schema, optional: false, strict })
+    let mut refs = Vec::new();
+    let (schema, strict) = value_schema(ty, true, &mut refs)?;
+    Ok(TypeSchema { schema, optional: false, strict, refs })
 }
 
 /// The schema of a non-optional value. `top` is set for the field itself,
 /// where a loose format can be made strict by a serde attribute; inside a
-/// collection it cannot, and the strict Herald type is required.
-fn value_schema(ty: &syn::Type, top: bool) -> syn::Result<(Value, Option<StrictFormat>)> {
+/// collection it cannot, and the strict Herald type is required. The
+/// user's types it holds are added to `refs`.
+fn value_schema(ty: &syn::Type, top: bool, refs: &mut Vec<syn::Path>) -> syn::Result<(Value, Option<StrictFormat>)> {
     let unsupported = |why: &str| {
         let shown = quote::ToTokens::to_token_stream(ty).to_string().replace(' ', "");
         syn::Error::new(ty.span(), format!("field type `{shown}` has no JSON Schema mapping{why}; supported: {SUPPORTED}"))
@@ -62,8 +69,8 @@ fn value_schema(ty: &syn::Type, top: bool) -> syn::Result<(Value, Option<StrictF
     let path = match ty {
         syn::Type::Path(p) if p.qself.is_none() => &p.path,
         syn::Type::Reference(_) => return Err(unsupported(" (event data is owned: use `String` for `&str`)")),
-        syn::Type::Paren(p) => return value_schema(&p.elem, top),
-        syn::Type::Group(g) => return value_schema(&g.elem, top),
+        syn::Type::Paren(p) => return value_schema(&p.elem, top, refs),
+        syn::Type::Group(g) => return value_schema(&g.elem, top, refs),
         _ => return Err(unsupported("")),
     };
     let Some(last) = path.segments.last() else { return Err(unsupported("")) };
@@ -99,14 +106,14 @@ fn value_schema(ty: &syn::Type, top: bool) -> syn::Result<(Value, Option<StrictF
         }
         "Box" => {
             let inner = generic_arg(ty, "Box").ok_or_else(|| unsupported(""))?;
-            return value_schema(inner, top);
+            return value_schema(inner, top, refs);
         }
         "Vec" => {
             let inner = generic_arg(ty, "Vec").ok_or_else(|| unsupported(""))?;
             if generic_arg(inner, "Option").is_some() {
                 return Err(unsupported(" (`null` items are not supported)"));
             }
-            let (items, _) = value_schema(inner, false)?;
+            let (items, _) = value_schema(inner, false, refs)?;
             json!({"type": "array", "items": items})
         }
         "BTreeMap" | "HashMap" => {
@@ -118,13 +125,19 @@ fn value_schema(ty: &syn::Type, top: bool) -> syn::Result<(Value, Option<StrictF
             if generic_arg(value, "Option").is_some() {
                 return Err(unsupported(" (`null` values are not supported)"));
             }
-            let (values, _) = value_schema(value, false)?;
+            let (values, _) = value_schema(value, false, refs)?;
             json!({"type": "object", "additionalProperties": values})
         }
         "BTreeSet" | "HashSet" => {
             return Err(unsupported(
                 " (a set silently drops duplicates the schema would reject: use `Vec<T>` with `#[herald(unique_items)]`)",
             ));
+        }
+        // Any other plain path names a type of the user's: a definition,
+        // whose own attribute gives its schema.
+        _ if matches!(last.arguments, syn::PathArguments::None) => {
+            refs.push(path.clone());
+            json!({ "$ref": format!("{}{name}", crate::defs::REF_PREFIX) })
         }
         _ => return Err(unsupported("")),
     };
@@ -210,9 +223,18 @@ mod tests {
     }
 
     #[test]
+    fn the_users_types_are_refs() {
+        let s = schema("Option<Vec<crate::model::Detail>>").unwrap();
+        assert_eq!(s.schema, json!({"type": "array", "items": {"$ref": "#/$defs/Detail"}}));
+        assert_eq!(s.refs.len(), 1);
+        assert_eq!(quote::ToTokens::to_token_stream(&s.refs[0]).to_string().replace(' ', ""), "crate::model::Detail");
+        assert_eq!(schema("BTreeMap<String, Box<Status>>").unwrap().schema["additionalProperties"], json!({"$ref": "#/$defs/Status"}));
+    }
+
+    #[test]
     fn unmapped_types_say_what_is_supported() {
-        let e = schema("MyStruct").unwrap_err().to_string();
-        assert!(e.contains("field type `MyStruct` has no JSON Schema mapping"), "{e}");
+        let e = schema("MyStruct<u8>").unwrap_err().to_string();
+        assert!(e.contains("field type `MyStruct<u8>` has no JSON Schema mapping"), "{e}");
         assert!(schema("HashSet<String>").unwrap_err().to_string().contains("unique_items"));
         assert!(schema("BTreeMap<u32, String>").is_err());
         assert!(schema("Option<Option<u8>>").is_err());

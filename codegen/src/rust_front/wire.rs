@@ -5,6 +5,12 @@
 //! event's IR behind as a string inside a tiny `macro_rules!` next to the
 //! struct; `registry!` calls those macros in turn and each hands the string
 //! back. This module is both ends of that string.
+//!
+//! `#[herald::data]` types hand on their definitions the same way, to the
+//! types and events that hold them: as a JSON object of `$defs`, their own
+//! and every one they refer to, transitively.
+
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
@@ -46,6 +52,28 @@ pub fn event_from_json(text: &str) -> Result<EventType, String> {
         data: DataSource::External(ident.clone()),
         origin: Origin::Rust { ident },
     })
+}
+
+/// Definitions (name → schema) as compact JSON.
+pub fn defs_to_json(defs: &BTreeMap<String, Value>) -> String {
+    serde_json::to_string(defs).unwrap_or_else(|_| "{}".to_string())
+}
+
+/// Read back what [`defs_to_json`] wrote.
+pub fn defs_from_json(text: &str) -> Result<BTreeMap<String, Value>, String> {
+    serde_json::from_str(text).map_err(|e| e.to_string())
+}
+
+/// `schema` (an object schema) with `defs` as its `$defs`, where its
+/// `$ref`s find them; unchanged when there are none.
+pub fn with_defs(schema: &Value, defs: &BTreeMap<String, Value>) -> Value {
+    let mut schema = schema.clone();
+    if !defs.is_empty()
+        && let Value::Object(obj) = &mut schema
+    {
+        obj.insert("$defs".into(), Value::Object(defs.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
+    }
+    schema
 }
 
 #[cfg(test)]

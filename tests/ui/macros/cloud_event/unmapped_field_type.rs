@@ -1,10 +1,6 @@
 //! A field type Herald has no JSON Schema for is an error at that type.
 
-/// Who owns a run.
-pub struct Owner {
-    /// Their name.
-    pub name: String,
-}
+use std::rc::Rc;
 
 /// A feature began.
 #[herald::cloud_event("ai.myfeature.started")]
@@ -12,7 +8,7 @@ pub struct MyFeatureStarted {
     /// The run.
     pub run_id: uuid::Uuid,
     /// Who started it.
-    pub owner: Owner,
+    pub owner: Rc<String>,
 }
 
 fn main() {}
