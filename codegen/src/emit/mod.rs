@@ -11,6 +11,7 @@ mod handler;
 mod lifecycle;
 mod modules;
 mod registry;
+mod routes;
 mod types;
 mod validate;
 
@@ -116,6 +117,17 @@ pub fn emit_modules(catalog: &Catalog, opts: &EmitOptions) -> Result<Emitted, Di
         let module = plan.module_of_event(&event.type_name).to_string();
         items.entry(module).or_default().extend(registry::event_data_impl(&data_type_path(event), event, &herald));
     }
+    // Each domain's registry functions and `dispatch`, which the root's
+    // table and `dispatch` name.
+    let module_of = |type_name: &str| plan.module_of_event(type_name).to_string();
+    for (module, events) in routes::by_module(catalog, &module_of) {
+        let tokens = items.entry(module.clone()).or_default();
+        for event in &events {
+            tokens.extend(routes::event_fns(event, &herald));
+        }
+        let all = events.len() == catalog.events.len();
+        tokens.extend(routes::domain_dispatch(&module, &events, all, &herald));
+    }
 
     // Each module imports what it names from `shared` and the root's
     // `error` and `defaults` modules (typify's conversion errors, and the
@@ -160,8 +172,8 @@ pub fn emit_modules(catalog: &Catalog, opts: &EmitOptions) -> Result<Emitted, Di
     });
 
     let event_enum = event_enum::emit_event_enum(catalog);
-    let registry = registry::emit_registry(catalog, opts);
-    let handler = handler::emit_handler(catalog, opts);
+    let registry = registry::emit_registry(catalog, opts, &module_of);
+    let handler = handler::emit_handler(catalog, opts, &module_of);
     let extensions = extensions::emit_extensions(catalog, opts);
     let lifecycle = lifecycle::emit_lifecycle(catalog, Some(&generated), opts);
     let root = quote! {
