@@ -67,13 +67,10 @@ pub(super) fn row(e: &EventType, event: &TokenStream, herald: &TokenStream) -> T
 
 pub(super) fn emit_registry(catalog: &Catalog, opts: &EmitOptions, module_of: &dyn Fn(&str) -> String) -> TokenStream {
     let herald = opts.herald();
-    let rows = catalog.events.iter().map(|e| {
-        if routes::in_module(e) {
-            routes::row_path(e, &module_of(&e.type_name))
-        } else {
-            row(e, &quote!(Event), &herald)
-        }
-    });
+    let rows = catalog
+        .events
+        .iter()
+        .map(|e| if routes::in_module(e) { routes::row_path(e, &module_of(&e.type_name)) } else { row(e, &quote!(Event), &herald) });
     // One arm per type, in the order of `TYPES` (both follow the catalog,
     // which is sorted by type), so an index from `lookup_index` is an arm.
     let data_arms = catalog.events.iter().enumerate().map(|(index, e)| {

@@ -79,7 +79,11 @@ pub(super) fn domain_dispatch(module: &str, events: &[&EventType], all: bool, he
     });
     let doc = format!(" Route an event of the `{module}` domain to its handler method (the root's `dispatch` sends only those here).");
     let stray = format!("`dispatch` sent a non-`{module}` event to `{module}::dispatch`");
-    let others = if all { TokenStream::new() } else { quote! { _ => ::core::unreachable!(#stray), } };
+    let others = if all {
+        TokenStream::new()
+    } else {
+        quote! { _ => ::core::unreachable!(#stray), }
+    };
     quote! {
         #[doc = #doc]
         pub(super) async fn dispatch<H: super::Handler>(
