@@ -286,6 +286,14 @@ mod tests {
         assert!(a.contains("fn on_myfeature_progress"), "{a}");
         assert!(a.contains("checks::maximum(__p, __e, __x, 1f64)") || a.contains("maximum("), "{a}");
         assert!(!a.replace("__private::serde", "").contains("::serde"), "typify paths must be rewritten:\n{a}");
+        // The root routes by domain; the domain's own `dispatch` calls the
+        // handler, with no catch-all arm when its domain is the catalog
+        // (it would be an unreachable pattern, a warning in the user's crate).
+        let flat = a.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains("=> { myfeature::dispatch(__handler, __ctx, __event).await }"), "{a}");
+        assert!(flat.contains("handler.on_myfeature_progress(ctx, data).await"), "{a}");
+        assert!(!flat.contains("unreachable!"), "{a}");
+        assert!(flat.contains("= &[ myfeature::MYFEATURE_PROGRESS, ];"), "{a}");
         if std::env::var_os("HERALD_PRINT").is_some() {
             println!("{a}");
         }
