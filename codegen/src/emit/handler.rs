@@ -7,10 +7,13 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::{EmitOptions, data_type_path};
+use super::{EmitOptions, data_type_path, routes};
 use crate::ir::Catalog;
 
-pub(super) fn emit_handler(catalog: &Catalog, opts: &EmitOptions) -> TokenStream {
+/// `module_of` gives the domain module of an event type: `dispatch` sends
+/// a generated event to its module's `dispatch` (see `emit/routes.rs`), so
+/// no body awaits every handler's future.
+pub(super) fn emit_handler(catalog: &Catalog, opts: &EmitOptions, module_of: &dyn Fn(&str) -> String) -> TokenStream {
     let herald = opts.herald();
     let methods = catalog.events.iter().map(|e| {
         let method = format_ident!("{}", e.handler_method());
@@ -30,11 +33,17 @@ pub(super) fn emit_handler(catalog: &Catalog, opts: &EmitOptions) -> TokenStream
             > + ::core::marker::Send;
         }
     });
-    let arms = catalog.events.iter().map(|e| {
+    let domain_arms = routes::by_module(catalog, module_of).into_iter().map(|(module, events)| {
+        let module = format_ident!("{}", module);
+        let variants = events.iter().map(|e| format_ident!("{}", e.rust_name()));
+        quote! { #(Event::#variants(_))|* => #module::dispatch(__handler, __ctx, __event).await }
+    });
+    let own_arms = catalog.events.iter().filter(|e| !routes::in_module(e)).map(|e| {
         let method = format_ident!("{}", e.handler_method());
         let variant = format_ident!("{}", e.rust_name());
         quote! { Event::#variant(__data) => __handler.#method(__ctx, __data).await }
     });
+    let arms: Vec<TokenStream> = domain_arms.chain(own_arms).collect();
     let dispatch_body = if catalog.events.is_empty() {
         quote! { match __event {} }
     } else {
@@ -56,7 +65,8 @@ pub(super) fn emit_handler(catalog: &Catalog, opts: &EmitOptions) -> TokenStream
             #(#methods)*
         }
 
-        /// Route an event to the handler method for its type.
+        /// Route an event to the handler method for its type, through its
+        /// domain module's `dispatch`.
         ///
         /// The `match` is exhaustive over [`Event`], so the compiler proves
         /// that every type in the catalog has a route.

@@ -12,6 +12,7 @@ mod handler;
 mod lifecycle;
 mod modules;
 mod registry;
+mod routes;
 mod types;
 mod validate;
 
@@ -117,6 +118,17 @@ pub fn emit_modules(catalog: &Catalog, opts: &EmitOptions) -> Result<Emitted, Di
         let module = plan.module_of_event(&event.type_name).to_string();
         items.entry(module).or_default().extend(registry::event_data_impl(&data_type_path(event), event, &herald));
     }
+    // Each domain's registry functions and `dispatch`, which the root's
+    // table and `dispatch` name.
+    let module_of = |type_name: &str| plan.module_of_event(type_name).to_string();
+    for (module, events) in routes::by_module(catalog, &module_of) {
+        let tokens = items.entry(module.clone()).or_default();
+        for event in &events {
+            tokens.extend(routes::event_fns(event, &herald));
+        }
+        let all = events.len() == catalog.events.len();
+        tokens.extend(routes::domain_dispatch(&module, &events, all, &herald));
+    }
 
     // Each module imports what it names from `shared` and the root's
     // `error` and `defaults` modules (typify's conversion errors, and the
@@ -161,8 +173,8 @@ pub fn emit_modules(catalog: &Catalog, opts: &EmitOptions) -> Result<Emitted, Di
     });
 
     let event_enum = event_enum::emit_event_enum(catalog);
-    let registry = registry::emit_registry(catalog, opts);
-    let handler = handler::emit_handler(catalog, opts);
+    let registry = registry::emit_registry(catalog, opts, &module_of);
+    let handler = handler::emit_handler(catalog, opts, &module_of);
     let extensions = extensions::emit_extensions(catalog, opts);
     let lifecycle = lifecycle::emit_lifecycle(catalog, Some(&generated), opts);
     let root = quote! {
@@ -285,6 +297,14 @@ mod tests {
         assert!(a.contains("fn on_myfeature_progress"), "{a}");
         assert!(a.contains("checks::maximum(__p, __e, __x, 1f64)") || a.contains("maximum("), "{a}");
         assert!(!a.replace("__private::serde", "").contains("::serde"), "typify paths must be rewritten:\n{a}");
+        // The root routes by domain; the domain's own `dispatch` calls the
+        // handler, with no catch-all arm when its domain is the catalog
+        // (it would be an unreachable pattern, a warning in the user's crate).
+        let flat = a.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains("=> { myfeature::dispatch(__handler, __ctx, __event).await }"), "{a}");
+        assert!(flat.contains("handler.on_myfeature_progress(ctx, data).await"), "{a}");
+        assert!(!flat.contains("unreachable!"), "{a}");
+        assert!(flat.contains("= &[ myfeature::MYFEATURE_PROGRESS, ];"), "{a}");
         if std::env::var_os("HERALD_PRINT").is_some() {
             println!("{a}");
         }

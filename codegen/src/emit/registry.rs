@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::{EmitOptions, data_type_path, docs};
+use super::{EmitOptions, data_type_path, docs, routes};
 use crate::ir::{Catalog, EventType, ExtensionKind};
 
 /// `impl EventData for #ty`: the one form of the impl, for generated types
@@ -30,42 +30,55 @@ pub(crate) fn schema_text(schema: &serde_json::Value) -> String {
     serde_json::to_string(schema).unwrap_or_else(|_| "{}".to_string())
 }
 
-pub(super) fn emit_registry(catalog: &Catalog, opts: &EmitOptions) -> TokenStream {
-    let herald = opts.herald();
-    let rows = catalog.events.iter().map(|e| {
-        let ty = data_type_path(e);
-        let variant = format_ident!("{}", e.rust_name());
-        let type_name = &e.type_name;
-        let version = e.version;
-        let description = &e.description;
-        let rust_name = e.rust_name();
-        let method = e.handler_method();
-        let stream_key = match &e.stream_key {
-            Some(key) => quote!(::core::option::Option::Some(#key)),
-            None => quote!(::core::option::Option::None),
-        };
-        let subject = match &e.subject {
-            Some(s) => quote!(::core::option::Option::Some(#s)),
-            None => quote!(::core::option::Option::None),
-        };
-        quote! {
-            #herald::EventTypeInfo {
-                type_name: #type_name,
-                version: #version,
-                description: #description,
-                schema: <#ty as #herald::EventData>::SCHEMA,
-                rust_name: #rust_name,
-                handler_method: #method,
-                stream_key: #stream_key,
-                subject: #subject,
-                decode: |__bytes| #herald::registry::decode_data::<#ty>(__bytes).map(Event::#variant),
-            }
+/// `module_of` gives the domain module of an event type (see
+/// `emit/routes.rs`): its row and arm are that module's items.
+/// An event's registry row, as an `EventTypeInfo` expression; `event` is
+/// the path to the catalog's `Event` enum where the row is written.
+pub(super) fn row(e: &EventType, event: &TokenStream, herald: &TokenStream) -> TokenStream {
+    let ty = data_type_path(e);
+    let variant = format_ident!("{}", e.rust_name());
+    let type_name = &e.type_name;
+    let version = e.version;
+    let description = &e.description;
+    let rust_name = e.rust_name();
+    let method = e.handler_method();
+    let stream_key = match &e.stream_key {
+        Some(key) => quote!(::core::option::Option::Some(#key)),
+        None => quote!(::core::option::Option::None),
+    };
+    let subject = match &e.subject {
+        Some(s) => quote!(::core::option::Option::Some(#s)),
+        None => quote!(::core::option::Option::None),
+    };
+    quote! {
+        #herald::EventTypeInfo {
+            type_name: #type_name,
+            version: #version,
+            description: #description,
+            schema: <#ty as #herald::EventData>::SCHEMA,
+            rust_name: #rust_name,
+            handler_method: #method,
+            stream_key: #stream_key,
+            subject: #subject,
+            decode: |__bytes| #herald::registry::decode_data::<#ty>(__bytes).map(#event::#variant),
         }
-    });
+    }
+}
+
+pub(super) fn emit_registry(catalog: &Catalog, opts: &EmitOptions, module_of: &dyn Fn(&str) -> String) -> TokenStream {
+    let herald = opts.herald();
+    let rows = catalog
+        .events
+        .iter()
+        .map(|e| if routes::in_module(e) { routes::row_path(e, &module_of(&e.type_name)) } else { row(e, &quote!(Event), &herald) });
     // One arm per type, in the order of `TYPES` (both follow the catalog,
     // which is sorted by type), so an index from `lookup_index` is an arm.
     let data_arms = catalog.events.iter().enumerate().map(|(index, e)| {
         let index = proc_macro2::Literal::usize_unsuffixed(index);
+        if routes::in_module(e) {
+            let path = routes::deserialize_path(e, &module_of(&e.type_name));
+            return quote! { #index => #path(__d), };
+        }
         let ty = data_type_path(e);
         let variant = format_ident!("{}", e.rust_name());
         quote! {

@@ -230,6 +230,86 @@ mod artifact {
         const VERSION: u32 = 1u32;
         const SCHEMA: &'static str = "{\"properties\":{\"artifact_id\":{\"type\":\"string\"},\"kind\":{\"type\":\"string\"},\"run_id\":{\"format\":\"uuid\",\"type\":\"string\"},\"sha256\":{\"description\":\"Hex SHA-256 of the content.\",\"pattern\":\"^[0-9a-f]{64}$\",\"type\":\"string\"},\"size_bytes\":{\"minimum\":0,\"type\":\"integer\"},\"uri\":{\"format\":\"uri\",\"type\":\"string\"}},\"required\":[\"run_id\",\"artifact_id\",\"kind\"],\"type\":\"object\"}";
     }
+    /// The registry row of `ai.artifact.failed`.
+    pub(super) const ARTIFACT_FAILED: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.artifact.failed",
+        version: 1u32,
+        description: "An artifact could not be produced or stored.",
+        schema: <ArtifactFailed as ::herald::EventData>::SCHEMA,
+        rust_name: "ArtifactFailed",
+        handler_method: "on_artifact_failed",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<ArtifactFailed>(__bytes)
+                .map(super::Event::ArtifactFailed)
+        },
+    };
+    /// Deserialize and validate `ai.artifact.failed` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_artifact_failed<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<ArtifactFailed, D>(d)?
+                .map(super::Event::ArtifactFailed),
+        )
+    }
+    /// The registry row of `ai.artifact.registered`.
+    pub(super) const ARTIFACT_REGISTERED: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.artifact.registered",
+        version: 1u32,
+        description: "An artifact produced by a run was registered.",
+        schema: <ArtifactRegistered as ::herald::EventData>::SCHEMA,
+        rust_name: "ArtifactRegistered",
+        handler_method: "on_artifact_registered",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<ArtifactRegistered>(__bytes)
+                .map(super::Event::ArtifactRegistered)
+        },
+    };
+    /// Deserialize and validate `ai.artifact.registered` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_artifact_registered<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<ArtifactRegistered, D>(d)?
+                .map(super::Event::ArtifactRegistered),
+        )
+    }
+    /// Route an event of the `artifact` domain to its handler method (the root's `dispatch` sends only those here).
+    pub(super) async fn dispatch<H: super::Handler>(
+        handler: &H,
+        ctx: &::herald::EventContext<'_>,
+        event: super::Event,
+    ) -> ::core::result::Result<H::Output, H::Error> {
+        match event {
+            super::Event::ArtifactFailed(data) => {
+                handler.on_artifact_failed(ctx, data).await
+            }
+            super::Event::ArtifactRegistered(data) => {
+                handler.on_artifact_registered(ctx, data).await
+            }
+            _ => {
+                ::core::unreachable!(
+                    "`dispatch` sent a non-`artifact` event to `artifact::dispatch`"
+                )
+            }
+        }
+    }
 }
 mod myfeature {
     use super::shared::MyfeatureCompletedResult;
@@ -613,6 +693,119 @@ mod myfeature {
         const VERSION: u32 = 1u32;
         const SCHEMA: &'static str = "{\"properties\":{\"config\":{\"type\":\"object\"},\"feature_name\":{\"type\":\"string\"},\"run_id\":{\"format\":\"uuid\",\"type\":\"string\"},\"timestamp\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"run_id\",\"feature_name\"],\"type\":\"object\"}";
     }
+    /// The registry row of `ai.myfeature.completed`.
+    pub(super) const MYFEATURE_COMPLETED: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.myfeature.completed",
+        version: 1u32,
+        description: "My feature finished, successfully or not.",
+        schema: <MyfeatureCompleted as ::herald::EventData>::SCHEMA,
+        rust_name: "MyfeatureCompleted",
+        handler_method: "on_myfeature_completed",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<MyfeatureCompleted>(__bytes)
+                .map(super::Event::MyfeatureCompleted)
+        },
+    };
+    /// Deserialize and validate `ai.myfeature.completed` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_myfeature_completed<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<MyfeatureCompleted, D>(d)?
+                .map(super::Event::MyfeatureCompleted),
+        )
+    }
+    /// The registry row of `ai.myfeature.progress`.
+    pub(super) const MYFEATURE_PROGRESS: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.myfeature.progress",
+        version: 1u32,
+        description: "Progress of my feature, from 0.0 to 1.0.",
+        schema: <MyfeatureProgress as ::herald::EventData>::SCHEMA,
+        rust_name: "MyfeatureProgress",
+        handler_method: "on_myfeature_progress",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<MyfeatureProgress>(__bytes)
+                .map(super::Event::MyfeatureProgress)
+        },
+    };
+    /// Deserialize and validate `ai.myfeature.progress` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_myfeature_progress<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<MyfeatureProgress, D>(d)?
+                .map(super::Event::MyfeatureProgress),
+        )
+    }
+    /// The registry row of `ai.myfeature.started`.
+    pub(super) const MYFEATURE_STARTED: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.myfeature.started",
+        version: 1u32,
+        description: "My feature began running inside a run.",
+        schema: <MyfeatureStarted as ::herald::EventData>::SCHEMA,
+        rust_name: "MyfeatureStarted",
+        handler_method: "on_myfeature_started",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<MyfeatureStarted>(__bytes)
+                .map(super::Event::MyfeatureStarted)
+        },
+    };
+    /// Deserialize and validate `ai.myfeature.started` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_myfeature_started<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<MyfeatureStarted, D>(d)?
+                .map(super::Event::MyfeatureStarted),
+        )
+    }
+    /// Route an event of the `myfeature` domain to its handler method (the root's `dispatch` sends only those here).
+    pub(super) async fn dispatch<H: super::Handler>(
+        handler: &H,
+        ctx: &::herald::EventContext<'_>,
+        event: super::Event,
+    ) -> ::core::result::Result<H::Output, H::Error> {
+        match event {
+            super::Event::MyfeatureCompleted(data) => {
+                handler.on_myfeature_completed(ctx, data).await
+            }
+            super::Event::MyfeatureProgress(data) => {
+                handler.on_myfeature_progress(ctx, data).await
+            }
+            super::Event::MyfeatureStarted(data) => {
+                handler.on_myfeature_started(ctx, data).await
+            }
+            _ => {
+                ::core::unreachable!(
+                    "`dispatch` sent a non-`myfeature` event to `myfeature::dispatch`"
+                )
+            }
+        }
+    }
 }
 mod node {
     use super::shared::MyfeatureCompletedResult;
@@ -906,6 +1099,117 @@ mod node {
         const VERSION: u32 = 1u32;
         const SCHEMA: &'static str = "{\"properties\":{\"attempt\":{\"minimum\":1,\"type\":\"integer\"},\"node_id\":{\"type\":\"string\"},\"run_id\":{\"format\":\"uuid\",\"type\":\"string\"}},\"required\":[\"run_id\",\"node_id\"],\"type\":\"object\"}";
     }
+    /// The registry row of `ai.node.completed`.
+    pub(super) const NODE_COMPLETED: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.node.completed",
+        version: 1u32,
+        description: "A node of the execution graph finished.",
+        schema: <NodeCompleted as ::herald::EventData>::SCHEMA,
+        rust_name: "NodeCompleted",
+        handler_method: "on_node_completed",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<NodeCompleted>(__bytes)
+                .map(super::Event::NodeCompleted)
+        },
+    };
+    /// Deserialize and validate `ai.node.completed` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_node_completed<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<NodeCompleted, D>(d)?
+                .map(super::Event::NodeCompleted),
+        )
+    }
+    /// The registry row of `ai.node.created`.
+    pub(super) const NODE_CREATED: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.node.created",
+        version: 1u32,
+        description: "A node was added to the run's execution graph.",
+        schema: <NodeCreated as ::herald::EventData>::SCHEMA,
+        rust_name: "NodeCreated",
+        handler_method: "on_node_created",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<NodeCreated>(__bytes)
+                .map(super::Event::NodeCreated)
+        },
+    };
+    /// Deserialize and validate `ai.node.created` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_node_created<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<NodeCreated, D>(d)?
+                .map(super::Event::NodeCreated),
+        )
+    }
+    /// The registry row of `ai.node.executing`.
+    pub(super) const NODE_EXECUTING: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.node.executing",
+        version: 1u32,
+        description: "A node of the execution graph started (or retried) executing.",
+        schema: <NodeExecuting as ::herald::EventData>::SCHEMA,
+        rust_name: "NodeExecuting",
+        handler_method: "on_node_executing",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<NodeExecuting>(__bytes)
+                .map(super::Event::NodeExecuting)
+        },
+    };
+    /// Deserialize and validate `ai.node.executing` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_node_executing<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<NodeExecuting, D>(d)?
+                .map(super::Event::NodeExecuting),
+        )
+    }
+    /// Route an event of the `node` domain to its handler method (the root's `dispatch` sends only those here).
+    pub(super) async fn dispatch<H: super::Handler>(
+        handler: &H,
+        ctx: &::herald::EventContext<'_>,
+        event: super::Event,
+    ) -> ::core::result::Result<H::Output, H::Error> {
+        match event {
+            super::Event::NodeCompleted(data) => {
+                handler.on_node_completed(ctx, data).await
+            }
+            super::Event::NodeCreated(data) => handler.on_node_created(ctx, data).await,
+            super::Event::NodeExecuting(data) => {
+                handler.on_node_executing(ctx, data).await
+            }
+            _ => {
+                ::core::unreachable!(
+                    "`dispatch` sent a non-`node` event to `node::dispatch`"
+                )
+            }
+        }
+    }
 }
 mod paper {
     ///A paper was generated and stored.
@@ -1091,6 +1395,84 @@ mod paper {
         const TYPE: &'static str = "ai.paper.started";
         const VERSION: u32 = 1u32;
         const SCHEMA: &'static str = "{\"properties\":{\"paper_id\":{\"type\":\"string\"},\"run_id\":{\"format\":\"uuid\",\"type\":\"string\"},\"title\":{\"type\":\"string\"}},\"required\":[\"run_id\",\"paper_id\"],\"type\":\"object\"}";
+    }
+    /// The registry row of `ai.paper.generated`.
+    pub(super) const PAPER_GENERATED: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.paper.generated",
+        version: 1u32,
+        description: "A paper was generated and stored.",
+        schema: <PaperGenerated as ::herald::EventData>::SCHEMA,
+        rust_name: "PaperGenerated",
+        handler_method: "on_paper_generated",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<PaperGenerated>(__bytes)
+                .map(super::Event::PaperGenerated)
+        },
+    };
+    /// Deserialize and validate `ai.paper.generated` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_paper_generated<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<PaperGenerated, D>(d)?
+                .map(super::Event::PaperGenerated),
+        )
+    }
+    /// The registry row of `ai.paper.started`.
+    pub(super) const PAPER_STARTED: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.paper.started",
+        version: 1u32,
+        description: "Generation of a paper began.",
+        schema: <PaperStarted as ::herald::EventData>::SCHEMA,
+        rust_name: "PaperStarted",
+        handler_method: "on_paper_started",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<PaperStarted>(__bytes)
+                .map(super::Event::PaperStarted)
+        },
+    };
+    /// Deserialize and validate `ai.paper.started` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_paper_started<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<PaperStarted, D>(d)?
+                .map(super::Event::PaperStarted),
+        )
+    }
+    /// Route an event of the `paper` domain to its handler method (the root's `dispatch` sends only those here).
+    pub(super) async fn dispatch<H: super::Handler>(
+        handler: &H,
+        ctx: &::herald::EventContext<'_>,
+        event: super::Event,
+    ) -> ::core::result::Result<H::Output, H::Error> {
+        match event {
+            super::Event::PaperGenerated(data) => {
+                handler.on_paper_generated(ctx, data).await
+            }
+            super::Event::PaperStarted(data) => handler.on_paper_started(ctx, data).await,
+            _ => {
+                ::core::unreachable!(
+                    "`dispatch` sent a non-`paper` event to `paper::dispatch`"
+                )
+            }
+        }
     }
 }
 mod run {
@@ -2245,6 +2627,336 @@ mod run {
         const VERSION: u32 = 1u32;
         const SCHEMA: &'static str = "{\"properties\":{\"config\":{\"type\":\"object\"},\"pipeline\":{\"type\":\"string\"},\"run_id\":{\"format\":\"uuid\",\"type\":\"string\"},\"started_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"run_id\"],\"type\":\"object\"}";
     }
+    /// The registry row of `ai.run.canceled`.
+    pub(super) const RUN_CANCELED: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.run.canceled",
+        version: 1u32,
+        description: "A run was canceled before it finished.",
+        schema: <RunCanceled as ::herald::EventData>::SCHEMA,
+        rust_name: "RunCanceled",
+        handler_method: "on_run_canceled",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<RunCanceled>(__bytes)
+                .map(super::Event::RunCanceled)
+        },
+    };
+    /// Deserialize and validate `ai.run.canceled` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_run_canceled<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<RunCanceled, D>(d)?
+                .map(super::Event::RunCanceled),
+        )
+    }
+    /// The registry row of `ai.run.completed`.
+    pub(super) const RUN_COMPLETED: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.run.completed",
+        version: 1u32,
+        description: "A run finished, successfully or not.",
+        schema: <RunCompleted as ::herald::EventData>::SCHEMA,
+        rust_name: "RunCompleted",
+        handler_method: "on_run_completed",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<RunCompleted>(__bytes)
+                .map(super::Event::RunCompleted)
+        },
+    };
+    /// Deserialize and validate `ai.run.completed` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_run_completed<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<RunCompleted, D>(d)?
+                .map(super::Event::RunCompleted),
+        )
+    }
+    /// The registry row of `ai.run.error`.
+    pub(super) const RUN_ERROR: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.run.error",
+        version: 1u32,
+        description: "A recoverable error occurred during a run; the run goes on.",
+        schema: <RunError as ::herald::EventData>::SCHEMA,
+        rust_name: "RunError",
+        handler_method: "on_run_error",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<RunError>(__bytes)
+                .map(super::Event::RunError)
+        },
+    };
+    /// Deserialize and validate `ai.run.error` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_run_error<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<RunError, D>(d)?
+                .map(super::Event::RunError),
+        )
+    }
+    /// The registry row of `ai.run.failed`.
+    pub(super) const RUN_FAILED: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.run.failed",
+        version: 1u32,
+        description: "A run stopped because of an unrecoverable error.",
+        schema: <RunFailed as ::herald::EventData>::SCHEMA,
+        rust_name: "RunFailed",
+        handler_method: "on_run_failed",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<RunFailed>(__bytes)
+                .map(super::Event::RunFailed)
+        },
+    };
+    /// Deserialize and validate `ai.run.failed` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_run_failed<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<RunFailed, D>(d)?
+                .map(super::Event::RunFailed),
+        )
+    }
+    /// The registry row of `ai.run.metric`.
+    pub(super) const RUN_METRIC: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.run.metric",
+        version: 1u32,
+        description: "A named measurement taken during a run.",
+        schema: <RunMetric as ::herald::EventData>::SCHEMA,
+        rust_name: "RunMetric",
+        handler_method: "on_run_metric",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<RunMetric>(__bytes)
+                .map(super::Event::RunMetric)
+        },
+    };
+    /// Deserialize and validate `ai.run.metric` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_run_metric<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<RunMetric, D>(d)?
+                .map(super::Event::RunMetric),
+        )
+    }
+    /// The registry row of `ai.run.progress`.
+    pub(super) const RUN_PROGRESS: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.run.progress",
+        version: 1u32,
+        description: "Overall progress of a run, from 0.0 to 1.0.",
+        schema: <RunProgress as ::herald::EventData>::SCHEMA,
+        rust_name: "RunProgress",
+        handler_method: "on_run_progress",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<RunProgress>(__bytes)
+                .map(super::Event::RunProgress)
+        },
+    };
+    /// Deserialize and validate `ai.run.progress` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_run_progress<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<RunProgress, D>(d)?
+                .map(super::Event::RunProgress),
+        )
+    }
+    /// The registry row of `ai.run.stage_completed`.
+    pub(super) const RUN_STAGE_COMPLETED: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.run.stage_completed",
+        version: 1u32,
+        description: "A stage of a run finished.",
+        schema: <RunStageCompleted as ::herald::EventData>::SCHEMA,
+        rust_name: "RunStageCompleted",
+        handler_method: "on_run_stage_completed",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<RunStageCompleted>(__bytes)
+                .map(super::Event::RunStageCompleted)
+        },
+    };
+    /// Deserialize and validate `ai.run.stage_completed` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_run_stage_completed<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<RunStageCompleted, D>(d)?
+                .map(super::Event::RunStageCompleted),
+        )
+    }
+    /// The registry row of `ai.run.stage_progress`.
+    pub(super) const RUN_STAGE_PROGRESS: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.run.stage_progress",
+        version: 1u32,
+        description: "Progress within the current stage of a run, from 0.0 to 1.0.",
+        schema: <RunStageProgress as ::herald::EventData>::SCHEMA,
+        rust_name: "RunStageProgress",
+        handler_method: "on_run_stage_progress",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<RunStageProgress>(__bytes)
+                .map(super::Event::RunStageProgress)
+        },
+    };
+    /// Deserialize and validate `ai.run.stage_progress` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_run_stage_progress<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<RunStageProgress, D>(d)?
+                .map(super::Event::RunStageProgress),
+        )
+    }
+    /// The registry row of `ai.run.stage_started`.
+    pub(super) const RUN_STAGE_STARTED: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.run.stage_started",
+        version: 1u32,
+        description: "A stage of a run began.",
+        schema: <RunStageStarted as ::herald::EventData>::SCHEMA,
+        rust_name: "RunStageStarted",
+        handler_method: "on_run_stage_started",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<RunStageStarted>(__bytes)
+                .map(super::Event::RunStageStarted)
+        },
+    };
+    /// Deserialize and validate `ai.run.stage_started` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_run_stage_started<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<RunStageStarted, D>(d)?
+                .map(super::Event::RunStageStarted),
+        )
+    }
+    /// The registry row of `ai.run.started`.
+    pub(super) const RUN_STARTED: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.run.started",
+        version: 1u32,
+        description: "A run began executing.",
+        schema: <RunStarted as ::herald::EventData>::SCHEMA,
+        rust_name: "RunStarted",
+        handler_method: "on_run_started",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<RunStarted>(__bytes)
+                .map(super::Event::RunStarted)
+        },
+    };
+    /// Deserialize and validate `ai.run.started` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_run_started<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<RunStarted, D>(d)?
+                .map(super::Event::RunStarted),
+        )
+    }
+    /// Route an event of the `run` domain to its handler method (the root's `dispatch` sends only those here).
+    pub(super) async fn dispatch<H: super::Handler>(
+        handler: &H,
+        ctx: &::herald::EventContext<'_>,
+        event: super::Event,
+    ) -> ::core::result::Result<H::Output, H::Error> {
+        match event {
+            super::Event::RunCanceled(data) => handler.on_run_canceled(ctx, data).await,
+            super::Event::RunCompleted(data) => handler.on_run_completed(ctx, data).await,
+            super::Event::RunError(data) => handler.on_run_error(ctx, data).await,
+            super::Event::RunFailed(data) => handler.on_run_failed(ctx, data).await,
+            super::Event::RunMetric(data) => handler.on_run_metric(ctx, data).await,
+            super::Event::RunProgress(data) => handler.on_run_progress(ctx, data).await,
+            super::Event::RunStageCompleted(data) => {
+                handler.on_run_stage_completed(ctx, data).await
+            }
+            super::Event::RunStageProgress(data) => {
+                handler.on_run_stage_progress(ctx, data).await
+            }
+            super::Event::RunStageStarted(data) => {
+                handler.on_run_stage_started(ctx, data).await
+            }
+            super::Event::RunStarted(data) => handler.on_run_started(ctx, data).await,
+            _ => {
+                ::core::unreachable!(
+                    "`dispatch` sent a non-`run` event to `run::dispatch`"
+                )
+            }
+        }
+    }
 }
 mod shared {
     use super::error;
@@ -2497,6 +3209,86 @@ mod validation {
         const VERSION: u32 = 1u32;
         const SCHEMA: &'static str = "{\"properties\":{\"checks\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"},\"run_id\":{\"format\":\"uuid\",\"type\":\"string\"}},\"required\":[\"run_id\"],\"type\":\"object\"}";
     }
+    /// The registry row of `ai.validation.auto_completed`.
+    pub(super) const VALIDATION_AUTO_COMPLETED: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.validation.auto_completed",
+        version: 1u32,
+        description: "Automatic validation of a run's output finished.",
+        schema: <ValidationAutoCompleted as ::herald::EventData>::SCHEMA,
+        rust_name: "ValidationAutoCompleted",
+        handler_method: "on_validation_auto_completed",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<ValidationAutoCompleted>(__bytes)
+                .map(super::Event::ValidationAutoCompleted)
+        },
+    };
+    /// Deserialize and validate `ai.validation.auto_completed` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_validation_auto_completed<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<ValidationAutoCompleted, D>(d)?
+                .map(super::Event::ValidationAutoCompleted),
+        )
+    }
+    /// The registry row of `ai.validation.auto_started`.
+    pub(super) const VALIDATION_AUTO_STARTED: ::herald::EventTypeInfo<super::Event> = ::herald::EventTypeInfo {
+        type_name: "ai.validation.auto_started",
+        version: 1u32,
+        description: "Automatic validation of a run's output began.",
+        schema: <ValidationAutoStarted as ::herald::EventData>::SCHEMA,
+        rust_name: "ValidationAutoStarted",
+        handler_method: "on_validation_auto_started",
+        stream_key: ::core::option::Option::Some("run_id"),
+        subject: ::core::option::Option::Some("run/{run_id}"),
+        decode: |__bytes| {
+            ::herald::registry::decode_data::<ValidationAutoStarted>(__bytes)
+                .map(super::Event::ValidationAutoStarted)
+        },
+    };
+    /// Deserialize and validate `ai.validation.auto_started` data: its `deserialize_data` arm.
+    pub(super) fn deserialize_validation_auto_started<
+        'de,
+        D: ::herald::__private::serde::Deserializer<'de>,
+    >(
+        d: D,
+    ) -> ::core::result::Result<
+        ::core::result::Result<super::Event, ::herald::DataError>,
+        D::Error,
+    > {
+        ::core::result::Result::Ok(
+            ::herald::registry::deserialize_valid::<ValidationAutoStarted, D>(d)?
+                .map(super::Event::ValidationAutoStarted),
+        )
+    }
+    /// Route an event of the `validation` domain to its handler method (the root's `dispatch` sends only those here).
+    pub(super) async fn dispatch<H: super::Handler>(
+        handler: &H,
+        ctx: &::herald::EventContext<'_>,
+        event: super::Event,
+    ) -> ::core::result::Result<H::Output, H::Error> {
+        match event {
+            super::Event::ValidationAutoCompleted(data) => {
+                handler.on_validation_auto_completed(ctx, data).await
+            }
+            super::Event::ValidationAutoStarted(data) => {
+                handler.on_validation_auto_started(ctx, data).await
+            }
+            _ => {
+                ::core::unreachable!(
+                    "`dispatch` sent a non-`validation` event to `validation::dispatch`"
+                )
+            }
+        }
+    }
 }
 pub use self::artifact::*;
 pub use self::myfeature::*;
@@ -2715,313 +3507,28 @@ pub struct Catalog;
 impl ::herald::EventCatalog for Catalog {
     type Event = Event;
     const TYPES: &'static [::herald::EventTypeInfo<Event>] = &[
-        ::herald::EventTypeInfo {
-            type_name: "ai.artifact.failed",
-            version: 1u32,
-            description: "An artifact could not be produced or stored.",
-            schema: <ArtifactFailed as ::herald::EventData>::SCHEMA,
-            rust_name: "ArtifactFailed",
-            handler_method: "on_artifact_failed",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<ArtifactFailed>(__bytes)
-                    .map(Event::ArtifactFailed)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.artifact.registered",
-            version: 1u32,
-            description: "An artifact produced by a run was registered.",
-            schema: <ArtifactRegistered as ::herald::EventData>::SCHEMA,
-            rust_name: "ArtifactRegistered",
-            handler_method: "on_artifact_registered",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<ArtifactRegistered>(__bytes)
-                    .map(Event::ArtifactRegistered)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.myfeature.completed",
-            version: 1u32,
-            description: "My feature finished, successfully or not.",
-            schema: <MyfeatureCompleted as ::herald::EventData>::SCHEMA,
-            rust_name: "MyfeatureCompleted",
-            handler_method: "on_myfeature_completed",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<MyfeatureCompleted>(__bytes)
-                    .map(Event::MyfeatureCompleted)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.myfeature.progress",
-            version: 1u32,
-            description: "Progress of my feature, from 0.0 to 1.0.",
-            schema: <MyfeatureProgress as ::herald::EventData>::SCHEMA,
-            rust_name: "MyfeatureProgress",
-            handler_method: "on_myfeature_progress",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<MyfeatureProgress>(__bytes)
-                    .map(Event::MyfeatureProgress)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.myfeature.started",
-            version: 1u32,
-            description: "My feature began running inside a run.",
-            schema: <MyfeatureStarted as ::herald::EventData>::SCHEMA,
-            rust_name: "MyfeatureStarted",
-            handler_method: "on_myfeature_started",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<MyfeatureStarted>(__bytes)
-                    .map(Event::MyfeatureStarted)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.node.completed",
-            version: 1u32,
-            description: "A node of the execution graph finished.",
-            schema: <NodeCompleted as ::herald::EventData>::SCHEMA,
-            rust_name: "NodeCompleted",
-            handler_method: "on_node_completed",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<NodeCompleted>(__bytes)
-                    .map(Event::NodeCompleted)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.node.created",
-            version: 1u32,
-            description: "A node was added to the run's execution graph.",
-            schema: <NodeCreated as ::herald::EventData>::SCHEMA,
-            rust_name: "NodeCreated",
-            handler_method: "on_node_created",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<NodeCreated>(__bytes)
-                    .map(Event::NodeCreated)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.node.executing",
-            version: 1u32,
-            description: "A node of the execution graph started (or retried) executing.",
-            schema: <NodeExecuting as ::herald::EventData>::SCHEMA,
-            rust_name: "NodeExecuting",
-            handler_method: "on_node_executing",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<NodeExecuting>(__bytes)
-                    .map(Event::NodeExecuting)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.paper.generated",
-            version: 1u32,
-            description: "A paper was generated and stored.",
-            schema: <PaperGenerated as ::herald::EventData>::SCHEMA,
-            rust_name: "PaperGenerated",
-            handler_method: "on_paper_generated",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<PaperGenerated>(__bytes)
-                    .map(Event::PaperGenerated)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.paper.started",
-            version: 1u32,
-            description: "Generation of a paper began.",
-            schema: <PaperStarted as ::herald::EventData>::SCHEMA,
-            rust_name: "PaperStarted",
-            handler_method: "on_paper_started",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<PaperStarted>(__bytes)
-                    .map(Event::PaperStarted)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.run.canceled",
-            version: 1u32,
-            description: "A run was canceled before it finished.",
-            schema: <RunCanceled as ::herald::EventData>::SCHEMA,
-            rust_name: "RunCanceled",
-            handler_method: "on_run_canceled",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<RunCanceled>(__bytes)
-                    .map(Event::RunCanceled)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.run.completed",
-            version: 1u32,
-            description: "A run finished, successfully or not.",
-            schema: <RunCompleted as ::herald::EventData>::SCHEMA,
-            rust_name: "RunCompleted",
-            handler_method: "on_run_completed",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<RunCompleted>(__bytes)
-                    .map(Event::RunCompleted)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.run.error",
-            version: 1u32,
-            description: "A recoverable error occurred during a run; the run goes on.",
-            schema: <RunError as ::herald::EventData>::SCHEMA,
-            rust_name: "RunError",
-            handler_method: "on_run_error",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<RunError>(__bytes).map(Event::RunError)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.run.failed",
-            version: 1u32,
-            description: "A run stopped because of an unrecoverable error.",
-            schema: <RunFailed as ::herald::EventData>::SCHEMA,
-            rust_name: "RunFailed",
-            handler_method: "on_run_failed",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<RunFailed>(__bytes)
-                    .map(Event::RunFailed)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.run.metric",
-            version: 1u32,
-            description: "A named measurement taken during a run.",
-            schema: <RunMetric as ::herald::EventData>::SCHEMA,
-            rust_name: "RunMetric",
-            handler_method: "on_run_metric",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<RunMetric>(__bytes)
-                    .map(Event::RunMetric)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.run.progress",
-            version: 1u32,
-            description: "Overall progress of a run, from 0.0 to 1.0.",
-            schema: <RunProgress as ::herald::EventData>::SCHEMA,
-            rust_name: "RunProgress",
-            handler_method: "on_run_progress",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<RunProgress>(__bytes)
-                    .map(Event::RunProgress)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.run.stage_completed",
-            version: 1u32,
-            description: "A stage of a run finished.",
-            schema: <RunStageCompleted as ::herald::EventData>::SCHEMA,
-            rust_name: "RunStageCompleted",
-            handler_method: "on_run_stage_completed",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<RunStageCompleted>(__bytes)
-                    .map(Event::RunStageCompleted)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.run.stage_progress",
-            version: 1u32,
-            description: "Progress within the current stage of a run, from 0.0 to 1.0.",
-            schema: <RunStageProgress as ::herald::EventData>::SCHEMA,
-            rust_name: "RunStageProgress",
-            handler_method: "on_run_stage_progress",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<RunStageProgress>(__bytes)
-                    .map(Event::RunStageProgress)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.run.stage_started",
-            version: 1u32,
-            description: "A stage of a run began.",
-            schema: <RunStageStarted as ::herald::EventData>::SCHEMA,
-            rust_name: "RunStageStarted",
-            handler_method: "on_run_stage_started",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<RunStageStarted>(__bytes)
-                    .map(Event::RunStageStarted)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.run.started",
-            version: 1u32,
-            description: "A run began executing.",
-            schema: <RunStarted as ::herald::EventData>::SCHEMA,
-            rust_name: "RunStarted",
-            handler_method: "on_run_started",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<RunStarted>(__bytes)
-                    .map(Event::RunStarted)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.validation.auto_completed",
-            version: 1u32,
-            description: "Automatic validation of a run's output finished.",
-            schema: <ValidationAutoCompleted as ::herald::EventData>::SCHEMA,
-            rust_name: "ValidationAutoCompleted",
-            handler_method: "on_validation_auto_completed",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<ValidationAutoCompleted>(__bytes)
-                    .map(Event::ValidationAutoCompleted)
-            },
-        },
-        ::herald::EventTypeInfo {
-            type_name: "ai.validation.auto_started",
-            version: 1u32,
-            description: "Automatic validation of a run's output began.",
-            schema: <ValidationAutoStarted as ::herald::EventData>::SCHEMA,
-            rust_name: "ValidationAutoStarted",
-            handler_method: "on_validation_auto_started",
-            stream_key: ::core::option::Option::Some("run_id"),
-            subject: ::core::option::Option::Some("run/{run_id}"),
-            decode: |__bytes| {
-                ::herald::registry::decode_data::<ValidationAutoStarted>(__bytes)
-                    .map(Event::ValidationAutoStarted)
-            },
-        },
+        artifact::ARTIFACT_FAILED,
+        artifact::ARTIFACT_REGISTERED,
+        myfeature::MYFEATURE_COMPLETED,
+        myfeature::MYFEATURE_PROGRESS,
+        myfeature::MYFEATURE_STARTED,
+        node::NODE_COMPLETED,
+        node::NODE_CREATED,
+        node::NODE_EXECUTING,
+        paper::PAPER_GENERATED,
+        paper::PAPER_STARTED,
+        run::RUN_CANCELED,
+        run::RUN_COMPLETED,
+        run::RUN_ERROR,
+        run::RUN_FAILED,
+        run::RUN_METRIC,
+        run::RUN_PROGRESS,
+        run::RUN_STAGE_COMPLETED,
+        run::RUN_STAGE_PROGRESS,
+        run::RUN_STAGE_STARTED,
+        run::RUN_STARTED,
+        validation::VALIDATION_AUTO_COMPLETED,
+        validation::VALIDATION_AUTO_STARTED,
     ];
     const ENVELOPE: ::herald::EnvelopeOptions = ::herald::EnvelopeOptions {
         legacy_extensions_object: true,
@@ -3060,97 +3567,28 @@ impl ::herald::EventCatalog for Catalog {
         __D::Error,
     > {
         match __index {
-            0 => {
-                ::herald::registry::deserialize_valid::<ArtifactFailed, __D>(__d)
-                    .map(|__r| __r.map(Event::ArtifactFailed))
-            }
-            1 => {
-                ::herald::registry::deserialize_valid::<ArtifactRegistered, __D>(__d)
-                    .map(|__r| __r.map(Event::ArtifactRegistered))
-            }
-            2 => {
-                ::herald::registry::deserialize_valid::<MyfeatureCompleted, __D>(__d)
-                    .map(|__r| __r.map(Event::MyfeatureCompleted))
-            }
-            3 => {
-                ::herald::registry::deserialize_valid::<MyfeatureProgress, __D>(__d)
-                    .map(|__r| __r.map(Event::MyfeatureProgress))
-            }
-            4 => {
-                ::herald::registry::deserialize_valid::<MyfeatureStarted, __D>(__d)
-                    .map(|__r| __r.map(Event::MyfeatureStarted))
-            }
-            5 => {
-                ::herald::registry::deserialize_valid::<NodeCompleted, __D>(__d)
-                    .map(|__r| __r.map(Event::NodeCompleted))
-            }
-            6 => {
-                ::herald::registry::deserialize_valid::<NodeCreated, __D>(__d)
-                    .map(|__r| __r.map(Event::NodeCreated))
-            }
-            7 => {
-                ::herald::registry::deserialize_valid::<NodeExecuting, __D>(__d)
-                    .map(|__r| __r.map(Event::NodeExecuting))
-            }
-            8 => {
-                ::herald::registry::deserialize_valid::<PaperGenerated, __D>(__d)
-                    .map(|__r| __r.map(Event::PaperGenerated))
-            }
-            9 => {
-                ::herald::registry::deserialize_valid::<PaperStarted, __D>(__d)
-                    .map(|__r| __r.map(Event::PaperStarted))
-            }
-            10 => {
-                ::herald::registry::deserialize_valid::<RunCanceled, __D>(__d)
-                    .map(|__r| __r.map(Event::RunCanceled))
-            }
-            11 => {
-                ::herald::registry::deserialize_valid::<RunCompleted, __D>(__d)
-                    .map(|__r| __r.map(Event::RunCompleted))
-            }
-            12 => {
-                ::herald::registry::deserialize_valid::<RunError, __D>(__d)
-                    .map(|__r| __r.map(Event::RunError))
-            }
-            13 => {
-                ::herald::registry::deserialize_valid::<RunFailed, __D>(__d)
-                    .map(|__r| __r.map(Event::RunFailed))
-            }
-            14 => {
-                ::herald::registry::deserialize_valid::<RunMetric, __D>(__d)
-                    .map(|__r| __r.map(Event::RunMetric))
-            }
-            15 => {
-                ::herald::registry::deserialize_valid::<RunProgress, __D>(__d)
-                    .map(|__r| __r.map(Event::RunProgress))
-            }
-            16 => {
-                ::herald::registry::deserialize_valid::<RunStageCompleted, __D>(__d)
-                    .map(|__r| __r.map(Event::RunStageCompleted))
-            }
-            17 => {
-                ::herald::registry::deserialize_valid::<RunStageProgress, __D>(__d)
-                    .map(|__r| __r.map(Event::RunStageProgress))
-            }
-            18 => {
-                ::herald::registry::deserialize_valid::<RunStageStarted, __D>(__d)
-                    .map(|__r| __r.map(Event::RunStageStarted))
-            }
-            19 => {
-                ::herald::registry::deserialize_valid::<RunStarted, __D>(__d)
-                    .map(|__r| __r.map(Event::RunStarted))
-            }
-            20 => {
-                ::herald::registry::deserialize_valid::<
-                    ValidationAutoCompleted,
-                    __D,
-                >(__d)
-                    .map(|__r| __r.map(Event::ValidationAutoCompleted))
-            }
-            21 => {
-                ::herald::registry::deserialize_valid::<ValidationAutoStarted, __D>(__d)
-                    .map(|__r| __r.map(Event::ValidationAutoStarted))
-            }
+            0 => artifact::deserialize_artifact_failed(__d),
+            1 => artifact::deserialize_artifact_registered(__d),
+            2 => myfeature::deserialize_myfeature_completed(__d),
+            3 => myfeature::deserialize_myfeature_progress(__d),
+            4 => myfeature::deserialize_myfeature_started(__d),
+            5 => node::deserialize_node_completed(__d),
+            6 => node::deserialize_node_created(__d),
+            7 => node::deserialize_node_executing(__d),
+            8 => paper::deserialize_paper_generated(__d),
+            9 => paper::deserialize_paper_started(__d),
+            10 => run::deserialize_run_canceled(__d),
+            11 => run::deserialize_run_completed(__d),
+            12 => run::deserialize_run_error(__d),
+            13 => run::deserialize_run_failed(__d),
+            14 => run::deserialize_run_metric(__d),
+            15 => run::deserialize_run_progress(__d),
+            16 => run::deserialize_run_stage_completed(__d),
+            17 => run::deserialize_run_stage_progress(__d),
+            18 => run::deserialize_run_stage_started(__d),
+            19 => run::deserialize_run_started(__d),
+            20 => validation::deserialize_validation_auto_completed(__d),
+            21 => validation::deserialize_validation_auto_started(__d),
             _ => {
                 ::core::result::Result::Err(
                     <__D::Error as ::herald::__private::serde::de::Error>::custom(
@@ -3393,7 +3831,8 @@ pub trait Handler: ::core::marker::Send + ::core::marker::Sync {
         Output = ::core::result::Result<Self::Output, Self::Error>,
     > + ::core::marker::Send;
 }
-/// Route an event to the handler method for its type.
+/// Route an event to the handler method for its type, through its
+/// domain module's `dispatch`.
 ///
 /// The `match` is exhaustive over [`Event`], so the compiler proves
 /// that every type in the catalog has a route.
@@ -3403,49 +3842,32 @@ pub async fn dispatch<H: Handler>(
     __event: Event,
 ) -> ::core::result::Result<H::Output, H::Error> {
     match __event {
-        Event::ArtifactFailed(__data) => {
-            __handler.on_artifact_failed(__ctx, __data).await
+        Event::ArtifactFailed(_) | Event::ArtifactRegistered(_) => {
+            artifact::dispatch(__handler, __ctx, __event).await
         }
-        Event::ArtifactRegistered(__data) => {
-            __handler.on_artifact_registered(__ctx, __data).await
+        Event::MyfeatureCompleted(_)
+        | Event::MyfeatureProgress(_)
+        | Event::MyfeatureStarted(_) => {
+            myfeature::dispatch(__handler, __ctx, __event).await
         }
-        Event::MyfeatureCompleted(__data) => {
-            __handler.on_myfeature_completed(__ctx, __data).await
+        Event::NodeCompleted(_) | Event::NodeCreated(_) | Event::NodeExecuting(_) => {
+            node::dispatch(__handler, __ctx, __event).await
         }
-        Event::MyfeatureProgress(__data) => {
-            __handler.on_myfeature_progress(__ctx, __data).await
+        Event::PaperGenerated(_) | Event::PaperStarted(_) => {
+            paper::dispatch(__handler, __ctx, __event).await
         }
-        Event::MyfeatureStarted(__data) => {
-            __handler.on_myfeature_started(__ctx, __data).await
-        }
-        Event::NodeCompleted(__data) => __handler.on_node_completed(__ctx, __data).await,
-        Event::NodeCreated(__data) => __handler.on_node_created(__ctx, __data).await,
-        Event::NodeExecuting(__data) => __handler.on_node_executing(__ctx, __data).await,
-        Event::PaperGenerated(__data) => {
-            __handler.on_paper_generated(__ctx, __data).await
-        }
-        Event::PaperStarted(__data) => __handler.on_paper_started(__ctx, __data).await,
-        Event::RunCanceled(__data) => __handler.on_run_canceled(__ctx, __data).await,
-        Event::RunCompleted(__data) => __handler.on_run_completed(__ctx, __data).await,
-        Event::RunError(__data) => __handler.on_run_error(__ctx, __data).await,
-        Event::RunFailed(__data) => __handler.on_run_failed(__ctx, __data).await,
-        Event::RunMetric(__data) => __handler.on_run_metric(__ctx, __data).await,
-        Event::RunProgress(__data) => __handler.on_run_progress(__ctx, __data).await,
-        Event::RunStageCompleted(__data) => {
-            __handler.on_run_stage_completed(__ctx, __data).await
-        }
-        Event::RunStageProgress(__data) => {
-            __handler.on_run_stage_progress(__ctx, __data).await
-        }
-        Event::RunStageStarted(__data) => {
-            __handler.on_run_stage_started(__ctx, __data).await
-        }
-        Event::RunStarted(__data) => __handler.on_run_started(__ctx, __data).await,
-        Event::ValidationAutoCompleted(__data) => {
-            __handler.on_validation_auto_completed(__ctx, __data).await
-        }
-        Event::ValidationAutoStarted(__data) => {
-            __handler.on_validation_auto_started(__ctx, __data).await
+        Event::RunCanceled(_)
+        | Event::RunCompleted(_)
+        | Event::RunError(_)
+        | Event::RunFailed(_)
+        | Event::RunMetric(_)
+        | Event::RunProgress(_)
+        | Event::RunStageCompleted(_)
+        | Event::RunStageProgress(_)
+        | Event::RunStageStarted(_)
+        | Event::RunStarted(_) => run::dispatch(__handler, __ctx, __event).await,
+        Event::ValidationAutoCompleted(_) | Event::ValidationAutoStarted(_) => {
+            validation::dispatch(__handler, __ctx, __event).await
         }
     }
 }
